@@ -1,0 +1,8 @@
+//! Who may do what: passwords, login, sessions and CSRF.
+
+pub mod csrf;
+pub mod login;
+pub mod password;
+pub mod password_rules;
+pub mod session_store;
+pub mod tokens;

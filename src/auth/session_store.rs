@@ -1,0 +1,138 @@
+//! actix-session storage in our database, so sessions work across several server processes.
+//!
+//! The cookie holds a random key; the table holds only its SHA-256, plus the user id, IP and
+//! user agent copied out of the state so sessions can be listed and revoked per user.
+
+use std::collections::HashMap;
+
+use actix_session::storage::{LoadError, SaveError, SessionKey, SessionStore, UpdateError};
+use actix_web::cookie::time::Duration as CookieDuration;
+use time::Duration;
+
+use crate::db::Db;
+use crate::models::session::{SessionFields, SessionRow};
+
+/// State keys copied into columns.
+pub const USER_ID: &str = "uid";
+pub const IP: &str = "ip";
+pub const USER_AGENT: &str = "ua";
+
+/// How stale `last_seen` may get before a request refreshes it: at most one write a minute.
+const TOUCH_EVERY: Duration = Duration::seconds(60);
+
+#[derive(Clone)]
+pub struct DbSessionStore {
+    db: Db,
+    idle: Duration,
+    absolute: Duration,
+}
+
+impl DbSessionStore {
+    pub fn new(db: Db, idle_secs: u64, absolute_secs: u64) -> Self {
+        DbSessionStore {
+            db,
+            idle: Duration::seconds(idle_secs as i64),
+            absolute: Duration::seconds(absolute_secs as i64),
+        }
+    }
+}
+
+use super::tokens::{random_token as new_key, sha256_hex as hash_key};
+
+fn fields(state: &HashMap<String, String>) -> SessionFields {
+    let string = |k: &str| {
+        state
+            .get(k)
+            .and_then(|v| serde_json::from_str::<String>(v).ok())
+            .unwrap_or_default()
+    };
+    SessionFields {
+        user_id: state
+            .get(USER_ID)
+            .and_then(|v| serde_json::from_str::<i64>(v).ok()),
+        ip: string(IP),
+        user_agent: string(USER_AGENT).chars().take(400).collect(),
+    }
+}
+
+fn ttl(ttl: &CookieDuration, idle: Duration) -> Duration {
+    Duration::seconds(ttl.whole_seconds().max(idle.whole_seconds()))
+}
+
+impl SessionStore for DbSessionStore {
+    async fn load(&self, key: &SessionKey) -> Result<Option<HashMap<String, String>>, LoadError> {
+        let key_hash = hash_key(key.as_ref());
+        let (absolute, idle) = (self.absolute, self.idle);
+        let row = self
+            .db
+            .run(move |conn| {
+                let row = SessionRow::find_live(conn, &key_hash, absolute)?;
+                if let Some(row) = &row
+                    && crate::db::now() - row.last_seen > TOUCH_EVERY
+                {
+                    SessionRow::touch(conn, row.id, idle)?;
+                }
+                Ok(row)
+            })
+            .await
+            .map_err(|e| LoadError::Other(e.into()))?;
+        match row {
+            None => Ok(None),
+            Some(row) => serde_json::from_str(&row.state)
+                .map(Some)
+                .map_err(|e| LoadError::Deserialization(e.into())),
+        }
+    }
+
+    async fn save(
+        &self,
+        state: HashMap<String, String>,
+        ttl_: &CookieDuration,
+    ) -> Result<SessionKey, SaveError> {
+        let key = new_key();
+        let key_hash = hash_key(&key);
+        let text = serde_json::to_string(&state).map_err(|e| SaveError::Serialization(e.into()))?;
+        let (fields, ttl) = (fields(&state), ttl(ttl_, self.idle));
+        self.db
+            .run(move |conn| SessionRow::insert(conn, &key_hash, &text, &fields, ttl))
+            .await
+            .map_err(|e| SaveError::Other(e.into()))?;
+        SessionKey::try_from(key).map_err(|e| SaveError::Other(e.into()))
+    }
+
+    async fn update(
+        &self,
+        key: SessionKey,
+        state: HashMap<String, String>,
+        ttl_: &CookieDuration,
+    ) -> Result<SessionKey, UpdateError> {
+        let key_hash = hash_key(key.as_ref());
+        let text =
+            serde_json::to_string(&state).map_err(|e| UpdateError::Serialization(e.into()))?;
+        let (fields, ttl) = (fields(&state), ttl(ttl_, self.idle));
+        // A row that vanished meanwhile (logout elsewhere, revocation) stays gone: the next
+        // request finds no session, which is what revoking means.
+        self.db
+            .run(move |conn| SessionRow::update_state(conn, &key_hash, &text, &fields, ttl))
+            .await
+            .map_err(|e| UpdateError::Other(e.into()))?;
+        Ok(key)
+    }
+
+    async fn update_ttl(
+        &self,
+        _key: &SessionKey,
+        _ttl: &CookieDuration,
+    ) -> Result<(), anyhow::Error> {
+        // `load` already refreshes the idle deadline, at most once a minute per session.
+        Ok(())
+    }
+
+    async fn delete(&self, key: &SessionKey) -> Result<(), anyhow::Error> {
+        let key_hash = hash_key(key.as_ref());
+        self.db
+            .run(move |conn| SessionRow::delete_by_key_hash(conn, &key_hash))
+            .await
+            .map_err(anyhow::Error::from)
+    }
+}

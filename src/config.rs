@@ -1,0 +1,471 @@
+//! Typed configuration: embedded defaults -> TOML file -> `CALCWEB_<SECTION>_<KEY>` environment.
+//!
+//! Every problem is reported with the key and where its value came from, so an operator can
+//! fix it without reading code.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+/// Environment variables with our prefix that are not configuration keys.
+const NON_CONFIG_ENV: &[&str] = &[
+    "CALCWEB_CONFIG",
+    "CALCWEB_SUPERUSER_USERNAME",
+    "CALCWEB_SUPERUSER_EMAIL",
+    "CALCWEB_SUPERUSER_PASSWORD",
+    "CALCWEB_LOG",
+];
+
+/// Sections of the file; an environment name `CALCWEB_<SECTION>_<KEY>` maps to `section.key`.
+const SECTIONS: &[&str] = &[
+    "server",
+    "database",
+    "static",
+    "sessions",
+    "passwords",
+    "email",
+];
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Where calcweb keeps its database (SQLite), secret key, calculations and logs.
+    pub data_dir: PathBuf,
+    pub secret_key: Option<String>,
+    pub secret_key_file: Option<PathBuf>,
+    pub server: ServerConfig,
+    pub database: DatabaseConfig,
+    #[serde(rename = "static")]
+    pub static_files: StaticConfig,
+    pub sessions: SessionsConfig,
+    pub passwords: PasswordsConfig,
+    pub email: EmailConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    pub bind: String,
+    /// The address people use to reach the site, e.g. https://calc.example.org.
+    pub public_url: Option<String>,
+    /// true: everyone logs in. false: single-user desktop mode, every request acts as `default_user`.
+    pub lockdown: bool,
+    pub default_user: String,
+    /// Host names accepted in the Host header; empty = the public_url host plus loopback names.
+    pub allowed_hosts: Vec<String>,
+    /// Directory of webui-access.log (fail2ban); default <data_dir>/logs.
+    pub access_log_dir: Option<PathBuf>,
+    /// HTTP worker threads; 0 = one per core.
+    pub workers: usize,
+    /// Largest request body outside uploads, in bytes.
+    pub max_body_size: usize,
+    /// Serve under a sub-path, e.g. "/calcweb"; "" = at the root.
+    pub path_prefix: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseConfig {
+    /// sqlite://PATH or postgres://USER@HOST/DB; default sqlite://<data_dir>/calcweb.sqlite3.
+    pub url: Option<String>,
+    /// Connections in the pool; 0 = workers * 2 (at least 4).
+    pub pool_size: u32,
+    /// Seconds a request waits for a connection before answering 503.
+    pub connect_timeout: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StaticConfig {
+    /// Where `manage collectstatic` writes the static files for nginx; default <data_dir>/static.
+    pub root: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SessionsConfig {
+    /// Seconds without a request after which a session ends.
+    pub idle_timeout: u64,
+    /// Seconds after login after which a session ends whatever happens.
+    pub absolute_lifetime: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PasswordsConfig {
+    pub min_length: usize,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EmailConfig {
+    /// console | file | smtp
+    pub backend: String,
+    pub from: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            data_dir: PathBuf::from("./data"),
+            secret_key: None,
+            secret_key_file: None,
+            server: ServerConfig::default(),
+            database: DatabaseConfig::default(),
+            static_files: StaticConfig::default(),
+            sessions: SessionsConfig::default(),
+            passwords: PasswordsConfig::default(),
+            email: EmailConfig::default(),
+        }
+    }
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            bind: "127.0.0.1:8800".into(),
+            public_url: None,
+            lockdown: true,
+            default_user: "default".into(),
+            allowed_hosts: Vec::new(),
+            access_log_dir: None,
+            workers: 0,
+            max_body_size: 256 * 1024,
+            path_prefix: String::new(),
+        }
+    }
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        DatabaseConfig {
+            url: None,
+            pool_size: 0,
+            connect_timeout: 5,
+        }
+    }
+}
+
+impl Default for StaticConfig {
+    fn default() -> Self {
+        StaticConfig { root: None }
+    }
+}
+
+impl Default for SessionsConfig {
+    fn default() -> Self {
+        SessionsConfig {
+            idle_timeout: 8 * 3600,
+            absolute_lifetime: 14 * 24 * 3600,
+        }
+    }
+}
+
+impl Default for PasswordsConfig {
+    fn default() -> Self {
+        PasswordsConfig { min_length: 10 }
+    }
+}
+
+impl Default for EmailConfig {
+    fn default() -> Self {
+        EmailConfig {
+            backend: "console".into(),
+            from: "calcweb@localhost".into(),
+        }
+    }
+}
+
+/// A configuration problem in plain words.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigError(pub String);
+
+/// Which file the configuration was read from, if any.
+pub fn find_config_file(explicit: Option<&Path>) -> Result<Option<PathBuf>, ConfigError> {
+    if let Some(path) = explicit {
+        if !path.is_file() {
+            return Err(ConfigError(format!(
+                "The config file {} does not exist; pass an existing file to --config.",
+                path.display()
+            )));
+        }
+        return Ok(Some(path.to_path_buf()));
+    }
+    Ok(["./calcweb.toml", "/etc/calcweb/calcweb.toml"]
+        .iter()
+        .map(PathBuf::from)
+        .find(|p| p.is_file()))
+}
+
+/// Maps `CALCWEB_SERVER_ACCESS_LOG_DIR` to `server.access_log_dir` and `CALCWEB_DATA_DIR` to `data_dir`.
+fn env_key_to_path(key: &str) -> String {
+    let key = key.to_ascii_lowercase();
+    for section in SECTIONS {
+        if let Some(rest) = key.strip_prefix(&format!("{section}_")) {
+            return format!("{section}.{rest}");
+        }
+    }
+    key
+}
+
+impl Config {
+    /// Loads defaults, then `file`, then the environment.
+    pub fn load(file: Option<&Path>) -> Result<Config, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(path) = file {
+            let text = std::fs::read_to_string(path).map_err(|e| {
+                ConfigError(format!(
+                    "Cannot read the config file {}: {e}.",
+                    path.display()
+                ))
+            })?;
+            // Parse first ourselves so a syntax error names the file and line.
+            if let Err(e) = text.parse::<toml::Table>() {
+                let line = e
+                    .span()
+                    .map(|s| text[..s.start].lines().count().max(1))
+                    .unwrap_or(0);
+                return Err(ConfigError(format!(
+                    "{}:{line}: this is not valid TOML: {}",
+                    path.display(),
+                    e.message()
+                )));
+            }
+            figment = figment.merge(Toml::file_exact(path));
+        }
+        figment = figment.merge(
+            Env::prefixed("CALCWEB_")
+                .filter(|k| {
+                    let full = format!("CALCWEB_{}", k.as_str().to_ascii_uppercase());
+                    !NON_CONFIG_ENV.contains(&full.as_str())
+                })
+                .map(|k| env_key_to_path(k.as_str()).into()),
+        );
+        let config: Config = figment.extract().map_err(describe_figment_error)?;
+        let problems = config.problems();
+        if problems.is_empty() {
+            Ok(config)
+        } else {
+            Err(ConfigError(problems.join("\n")))
+        }
+    }
+
+    /// Semantic checks the types cannot express, each a sentence naming the key.
+    pub fn problems(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if self.server.bind.parse::<SocketAddr>().is_err() {
+            out.push(format!(
+                "server.bind = {:?} is not an address like 127.0.0.1:8800.",
+                self.server.bind
+            ));
+        }
+        if let Some(url) = &self.server.public_url {
+            match url::Url::parse(url) {
+                Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {}
+                _ => out.push(format!(
+                    "server.public_url = {url:?} is not an http(s) URL like https://calc.example.org."
+                )),
+            }
+        }
+        if let Err(e) = crate::db::DatabaseUrl::parse(&self.database_url()) {
+            out.push(format!("database.url: {e}"));
+        }
+        if let Some(key) = &self.secret_key
+            && key.len() < 32
+        {
+            out.push("secret_key must be at least 32 characters long; generate one with `openssl rand -base64 48`.".into());
+        }
+        if self.secret_key.is_some() && self.secret_key_file.is_some() {
+            out.push("Set only one of secret_key and secret_key_file.".into());
+        }
+        if let Some(file) = &self.secret_key_file
+            && !file.is_file()
+        {
+            out.push(format!(
+                "secret_key_file = {} does not exist.",
+                file.display()
+            ));
+        }
+        if self.sessions.idle_timeout == 0 || self.sessions.absolute_lifetime == 0 {
+            out.push(
+                "sessions.idle_timeout and sessions.absolute_lifetime must be more than 0 seconds."
+                    .into(),
+            );
+        }
+        if self.passwords.min_length < 8 {
+            out.push("passwords.min_length must be at least 8.".into());
+        }
+        if !matches!(self.email.backend.as_str(), "console" | "file" | "smtp") {
+            out.push(format!(
+                "email.backend = {:?} is not one of console, file, smtp.",
+                self.email.backend
+            ));
+        }
+        let prefix = &self.server.path_prefix;
+        if !prefix.is_empty()
+            && (!prefix.starts_with('/') || prefix.ends_with('/') || prefix.contains("//"))
+        {
+            out.push(format!("server.path_prefix = {prefix:?} must start with / and not end with /, e.g. \"/calcweb\"."));
+        }
+        if self.server.default_user.trim().is_empty() {
+            out.push("server.default_user must not be empty.".into());
+        }
+        out
+    }
+
+    pub fn database_url(&self) -> String {
+        self.database.url.clone().unwrap_or_else(|| {
+            format!(
+                "sqlite://{}",
+                self.data_dir.join("calcweb.sqlite3").display()
+            )
+        })
+    }
+
+    pub fn static_root(&self) -> PathBuf {
+        self.static_files
+            .root
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("static"))
+    }
+
+    pub fn access_log_dir(&self) -> PathBuf {
+        self.server
+            .access_log_dir
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("logs"))
+    }
+
+    /// The site's base URL without a trailing slash.
+    pub fn public_url(&self) -> String {
+        match &self.server.public_url {
+            Some(url) => url.trim_end_matches('/').to_string(),
+            None => format!("http://{}", self.server.bind),
+        }
+    }
+
+    /// The cookie path: the prefix, or "/" at the root.
+    pub fn path_prefix_or_root(&self) -> String {
+        if self.server.path_prefix.is_empty() {
+            "/".into()
+        } else {
+            self.server.path_prefix.clone()
+        }
+    }
+
+    pub fn is_https(&self) -> bool {
+        self.public_url().starts_with("https://")
+    }
+
+    pub fn workers(&self) -> usize {
+        if self.server.workers == 0 {
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(2)
+        } else {
+            self.server.workers
+        }
+    }
+
+    /// Host names the Host header may carry (lowercase, without port).
+    pub fn allowed_hosts(&self) -> Vec<String> {
+        if !self.server.allowed_hosts.is_empty() {
+            return self
+                .server
+                .allowed_hosts
+                .iter()
+                .map(|h| h.to_ascii_lowercase())
+                .collect();
+        }
+        let mut hosts = vec!["localhost".to_string(), "127.0.0.1".into(), "[::1]".into()];
+        if let Ok(url) = url::Url::parse(&self.public_url())
+            && let Some(host) = url.host_str()
+        {
+            hosts.push(host.to_ascii_lowercase());
+        }
+        if let Ok(addr) = self.server.bind.parse::<SocketAddr>()
+            && !addr.ip().is_unspecified()
+        {
+            hosts.push(match addr {
+                SocketAddr::V4(a) => a.ip().to_string(),
+                SocketAddr::V6(a) => format!("[{}]", a.ip()),
+            });
+        }
+        hosts
+    }
+
+    /// The effective configuration as TOML, secrets shown as ***.
+    pub fn to_redacted_toml(&self) -> String {
+        let mut shown = self.clone();
+        if shown.secret_key.is_some() {
+            shown.secret_key = Some("***".into());
+        }
+        shown.database.url = Some(redact_url_password(&self.database_url()));
+        toml::to_string_pretty(&shown).unwrap_or_else(|e| format!("# cannot show config: {e}\n"))
+    }
+}
+
+/// Hides the password of a database URL.
+pub fn redact_url_password(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        _ => url.to_string(),
+    }
+}
+
+fn describe_figment_error(err: figment::Error) -> ConfigError {
+    let lines: Vec<String> = err
+        .into_iter()
+        .map(|e| {
+            let key = if e.path.is_empty() { "(top level)".to_string() } else { e.path.join(".") };
+            let source = match e.metadata.as_ref() {
+                Some(meta) => match &meta.source {
+                    Some(figment::Source::File(path)) => format!("the file {}", path.display()),
+                    _ if meta.name.contains("environment") => {
+                        format!("the environment variable CALCWEB_{}", key.replace('.', "_").to_ascii_uppercase())
+                    }
+                    _ => meta.name.to_string(),
+                },
+                None => "the configuration".to_string(),
+            };
+            let what = match &e.kind {
+                figment::error::Kind::UnknownField(field, _) => {
+                    let full = if key == "(top level)" { field.clone() } else { format!("{key}.{field}") };
+                    return format!("Unknown key `{full}` in {source}; see calcweb.example.toml for the keys there are.");
+                }
+                other => other.to_string(),
+            };
+            format!("Bad value for `{key}` in {source}: {what}.")
+        })
+        .collect();
+    ConfigError(lines.join("\n"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn env_names_map_to_sections() {
+        assert_eq!(
+            env_key_to_path("SERVER_ACCESS_LOG_DIR"),
+            "server.access_log_dir"
+        );
+        assert_eq!(env_key_to_path("DATA_DIR"), "data_dir");
+        assert_eq!(env_key_to_path("STATIC_ROOT"), "static.root");
+        assert_eq!(env_key_to_path("DATABASE_URL"), "database.url");
+        assert_eq!(env_key_to_path("SECRET_KEY"), "secret_key");
+    }
+
+    #[test]
+    fn defaults_are_valid() {
+        assert!(Config::default().problems().is_empty());
+    }
+}

@@ -1,0 +1,188 @@
+//! One connection type for SQLite and PostgreSQL, chosen by the URL scheme, behind an r2d2 pool.
+
+pub mod migrations;
+pub mod schema;
+
+use std::time::Duration;
+
+use diesel::connection::SimpleConnection;
+use diesel::prelude::*;
+use diesel::r2d2::{self, ManageConnection};
+
+use crate::error::AppError;
+
+/// A connection to whichever database the configuration names.
+#[derive(diesel::MultiConnection)]
+pub enum DbConn {
+    Pg(PgConnection),
+    Sqlite(SqliteConnection),
+}
+
+impl DbConn {
+    pub fn backend(&self) -> Backend {
+        match self {
+            DbConn::Pg(_) => Backend::Postgres,
+            DbConn::Sqlite(_) => Backend::Sqlite,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgresql",
+        }
+    }
+}
+
+/// A parsed `[database] url`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DatabaseUrl {
+    /// Path of the database file.
+    Sqlite(String),
+    Postgres(String),
+}
+
+impl DatabaseUrl {
+    pub fn parse(url: &str) -> Result<DatabaseUrl, String> {
+        if let Some(path) = url.strip_prefix("sqlite://") {
+            if path.is_empty() {
+                return Err(
+                    "sqlite:// needs a file path, e.g. sqlite://./data/calcweb.sqlite3.".into(),
+                );
+            }
+            Ok(DatabaseUrl::Sqlite(path.to_string()))
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(DatabaseUrl::Postgres(url.to_string()))
+        } else {
+            let scheme = url.split("://").next().unwrap_or(url);
+            Err(format!(
+                "the scheme {scheme:?} is not supported; use sqlite://PATH or postgres://USER@HOST/DATABASE."
+            ))
+        }
+    }
+
+    pub fn backend(&self) -> Backend {
+        match self {
+            DatabaseUrl::Sqlite(_) => Backend::Sqlite,
+            DatabaseUrl::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    /// Opens one connection, with our SQLite settings applied.
+    pub fn connect(&self) -> Result<DbConn, ConnectionError> {
+        match self {
+            DatabaseUrl::Sqlite(path) => {
+                if let Some(dir) = std::path::Path::new(path).parent()
+                    && !dir.as_os_str().is_empty()
+                {
+                    std::fs::create_dir_all(dir).map_err(|e| {
+                        ConnectionError::BadConnection(format!(
+                            "cannot create the directory {}: {e}",
+                            dir.display()
+                        ))
+                    })?;
+                }
+                let mut conn = SqliteConnection::establish(path)?;
+                // WAL lets readers run while one writer writes; busy_timeout makes writers wait
+                // instead of failing; foreign keys are off by default in SQLite.
+                conn.batch_execute(
+                    "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 10000; \
+                     PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;",
+                )
+                .map_err(|e| ConnectionError::BadConnection(e.to_string()))?;
+                Ok(DbConn::Sqlite(conn))
+            }
+            DatabaseUrl::Postgres(url) => PgConnection::establish(url).map(DbConn::Pg),
+        }
+    }
+}
+
+/// r2d2 manager that opens connections through [`DatabaseUrl::connect`].
+pub struct Manager(DatabaseUrl);
+
+impl ManageConnection for Manager {
+    type Connection = DbConn;
+    type Error = r2d2::Error;
+
+    fn connect(&self) -> Result<DbConn, r2d2::Error> {
+        self.0.connect().map_err(r2d2::Error::ConnectionError)
+    }
+
+    fn is_valid(&self, conn: &mut DbConn) -> Result<(), r2d2::Error> {
+        conn.batch_execute("SELECT 1")
+            .map_err(r2d2::Error::QueryError)
+    }
+
+    fn has_broken(&self, _conn: &mut DbConn) -> bool {
+        false
+    }
+}
+
+pub type PooledConn = r2d2::PooledConnection<Manager>;
+
+/// The connection pool, cheap to clone.
+#[derive(Clone)]
+pub struct Db {
+    pool: r2d2::Pool<Manager>,
+    backend: Backend,
+}
+
+impl Db {
+    /// Builds the pool without connecting, so a server can start while PostgreSQL is down.
+    pub fn new(url: &str, size: u32, timeout: Duration) -> Result<Db, String> {
+        let url = DatabaseUrl::parse(url)?;
+        let backend = url.backend();
+        let pool = r2d2::Pool::builder()
+            .max_size(size.max(1))
+            .min_idle(Some(1))
+            .connection_timeout(timeout)
+            .test_on_check_out(backend == Backend::Postgres)
+            .error_handler(Box::new(r2d2::LoggingErrorHandler))
+            .build_unchecked(Manager(url));
+        Ok(Db { pool, backend })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// A connection, or 503 when the database does not answer.
+    pub fn conn(&self) -> Result<PooledConn, AppError> {
+        self.pool.get().map_err(|e| {
+            tracing::error!("database unavailable: {e}");
+            AppError::Unavailable(crate::error::DB_UNAVAILABLE.into())
+        })
+    }
+
+    /// Runs blocking database work on actix's thread pool.
+    pub async fn run<T, F>(&self, work: F) -> Result<T, AppError>
+    where
+        F: FnOnce(&mut DbConn) -> Result<T, AppError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let db = self.clone();
+        actix_web::web::block(move || {
+            let mut conn = db.conn()?;
+            work(&mut conn)
+        })
+        .await
+        .map_err(|e| AppError::Internal(format!("blocking task failed: {e}")))?
+    }
+}
+
+/// The current time in UTC, as stored in the database (microsecond precision on both backends).
+pub fn now() -> time::PrimitiveDateTime {
+    let now = time::OffsetDateTime::now_utc();
+    let now = now
+        .replace_nanosecond(now.nanosecond() / 1000 * 1000)
+        .unwrap_or(now);
+    time::PrimitiveDateTime::new(now.date(), now.time())
+}

@@ -1,0 +1,60 @@
+// The tables, written once for both backends (the migration trees are kept in step).
+
+diesel::table! {
+    users (id) {
+        id -> BigInt,
+        username -> Text,
+        email -> Text,
+        full_name -> Text,
+        password_hash -> Text,
+        login_source -> Text,
+        is_active -> Bool,
+        is_superuser -> Bool,
+        level -> Integer,
+        created_at -> Timestamp,
+        last_login -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    groups (id) {
+        id -> BigInt,
+        name -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    user_groups (user_id, group_id) {
+        user_id -> BigInt,
+        group_id -> BigInt,
+    }
+}
+
+diesel::table! {
+    sessions (id) {
+        id -> BigInt,
+        key_hash -> Text,
+        user_id -> Nullable<BigInt>,
+        state -> Text,
+        ip -> Text,
+        user_agent -> Text,
+        created_at -> Timestamp,
+        last_seen -> Timestamp,
+        expires_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    setup_tokens (token_hash) {
+        token_hash -> Text,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(user_groups -> users (user_id));
+diesel::joinable!(user_groups -> groups (group_id));
+diesel::joinable!(sessions -> users (user_id));
+
+diesel::allow_tables_to_appear_in_same_query!(users, groups, user_groups, sessions, setup_tokens);

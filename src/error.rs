@@ -1,0 +1,107 @@
+//! The one error type. Handlers return it; `web::errors::render_errors` turns it into an HTML
+//! page or a JSON body depending on the route, so handlers never decide the format.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+
+/// What people see while the database does not answer.
+pub const DB_UNAVAILABLE: &str = "The database is not answering right now; try again in a minute.";
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// 400: the request is wrong; the message says how to fix it.
+    #[error("{0}")]
+    BadRequest(String),
+    /// 401 on the API, a redirect to the login page for pages.
+    #[error("Please log in to continue.")]
+    LoginRequired,
+    /// 403
+    #[error("{0}")]
+    Forbidden(String),
+    /// 404
+    #[error("{0}")]
+    NotFound(String),
+    /// 409
+    #[error("{0}")]
+    Conflict(String),
+    /// 413
+    #[error("{0}")]
+    TooLarge(String),
+    /// 429 with Retry-After.
+    #[error("{message}")]
+    TooManyRequests { message: String, retry_after: u64 },
+    /// 503, e.g. the database is down.
+    #[error("{0}")]
+    Unavailable(String),
+    /// 500: the detail is logged, never shown.
+    #[error("Something went wrong on our side; it has been logged. Please try again later.")]
+    Internal(String),
+}
+
+impl AppError {
+    pub fn not_found() -> AppError {
+        AppError::NotFound(
+            "There is nothing at this address; check the link or go back to the start page.".into(),
+        )
+    }
+
+    pub fn csrf() -> AppError {
+        AppError::Forbidden(
+            "The form's security token is missing or out of date; reload the page and submit it again.".into(),
+        )
+    }
+}
+
+impl ResponseError for AppError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            AppError::LoginRequired => StatusCode::UNAUTHORIZED,
+            AppError::Forbidden(_) => StatusCode::FORBIDDEN,
+            AppError::NotFound(_) => StatusCode::NOT_FOUND,
+            AppError::Conflict(_) => StatusCode::CONFLICT,
+            AppError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            AppError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    // The body is filled in by the rendering middleware, which knows the route.
+    fn error_response(&self) -> HttpResponse {
+        if let AppError::Internal(detail) = self {
+            tracing::error!("internal error: {detail}");
+        }
+        let mut res = HttpResponse::build(self.status_code());
+        if let AppError::TooManyRequests { retry_after, .. } = self {
+            res.insert_header(("Retry-After", retry_after.to_string()));
+        }
+        if let AppError::Unavailable(_) = self {
+            res.insert_header(("Retry-After", "60"));
+        }
+        res.finish()
+    }
+}
+
+impl From<diesel::result::Error> for AppError {
+    fn from(e: diesel::result::Error) -> Self {
+        match e {
+            diesel::result::Error::NotFound => AppError::not_found(),
+            other => AppError::Internal(format!("database: {other}")),
+        }
+    }
+}
+
+impl From<std::io::Error> for AppError {
+    fn from(e: std::io::Error) -> Self {
+        AppError::Internal(format!("io: {e}"))
+    }
+}
+
+impl From<askama::Error> for AppError {
+    fn from(e: askama::Error) -> Self {
+        AppError::Internal(format!("template: {e}"))
+    }
+}
+
+pub type AppResult<T> = Result<T, AppError>;

@@ -1,0 +1,19 @@
+//! calcweb: run calculations on a server, watch them and share the results with your group.
+
+pub mod assets;
+pub mod auth;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod manage;
+pub mod models;
+pub mod serve;
+pub mod state;
+pub mod web;
+
+pub use config::Config;
+pub use state::AppState;
+pub use web::build_app;
+
+/// The version shown in `--version` and the server summary.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -1,0 +1,50 @@
+use std::path::PathBuf;
+
+use crate::config::Config;
+use crate::db::migrations;
+
+/// Prints the effective config (secrets hidden), then checks what can be checked from here.
+pub fn run(config: &Config, file: Option<PathBuf>) -> Result<(), String> {
+    match &file {
+        Some(path) => println!(
+            "# Effective configuration (from {} and CALCWEB_* variables; secrets shown as ***)",
+            path.display()
+        ),
+        None => println!(
+            "# Effective configuration (built-in defaults and CALCWEB_* variables; secrets shown as ***)"
+        ),
+    }
+    println!("{}", config.to_redacted_toml());
+    let mut problems = config.problems();
+    match super::connect(config) {
+        Ok(mut conn) => match migrations::pending(&mut conn) {
+            Ok(pending) if pending.is_empty() => {
+                println!("✔ database: reachable, all migrations applied")
+            }
+            Ok(pending) => problems.push(format!(
+                "The database has {} unapplied migration(s); run `calcweb manage migrate`.",
+                pending.len()
+            )),
+            Err(e) => problems.push(e.to_string()),
+        },
+        Err(e) => problems.push(e),
+    }
+    let root = config.static_root();
+    if root.join("staticfiles.json").is_file() {
+        println!("✔ static root: {} has collected files", root.display());
+    } else {
+        println!(
+            "- static root: {} has no collected files (needed only behind nginx: `calcweb manage collectstatic`)",
+            root.display()
+        );
+    }
+    if problems.is_empty() {
+        println!("No problems found.");
+        Ok(())
+    } else {
+        for p in &problems {
+            println!("✘ {p}");
+        }
+        Err(format!("{} problem(s) found.", problems.len()))
+    }
+}

@@ -1,0 +1,68 @@
+//! `calcweb manage ...`: the operator's commands. Each returns Err(sentence) on failure, which
+//! main prints and turns into exit code 1.
+
+mod check;
+mod collectstatic;
+mod createsuperuser;
+mod migrate;
+
+use std::path::PathBuf;
+
+use clap::Subcommand;
+
+use crate::config::Config;
+use crate::db::{DatabaseUrl, DbConn};
+
+#[derive(Subcommand)]
+pub enum ManageCommand {
+    /// Apply database migrations (prints each one applied; safe to run again)
+    Migrate,
+    /// Create a superuser, interactively or from CALCWEB_SUPERUSER_USERNAME/_EMAIL/_PASSWORD
+    Createsuperuser {
+        /// Read CALCWEB_SUPERUSER_USERNAME, CALCWEB_SUPERUSER_EMAIL and CALCWEB_SUPERUSER_PASSWORD instead of asking
+        #[arg(long)]
+        noinput: bool,
+    },
+    /// Write the static files, with content-hashed names and a manifest, to the static root for nginx
+    Collectstatic {
+        /// Also remove files in the static root that are no longer part of calcweb
+        #[arg(long)]
+        clear: bool,
+    },
+    /// Print the effective configuration (secrets hidden) and check the database; exit 1 on problems
+    Check,
+}
+
+pub fn run(command: ManageCommand, config: Config, file: Option<PathBuf>) -> Result<(), String> {
+    match command {
+        ManageCommand::Migrate => migrate::run(&config),
+        ManageCommand::Createsuperuser { noinput } => createsuperuser::run(&config, noinput),
+        ManageCommand::Collectstatic { clear } => collectstatic::run(&config, clear),
+        ManageCommand::Check => check::run(&config, file),
+    }
+}
+
+/// One direct connection for a command (no pool).
+pub fn connect(config: &Config) -> Result<DbConn, String> {
+    let url =
+        DatabaseUrl::parse(&config.database_url()).map_err(|e| format!("database.url: {e}"))?;
+    url.connect().map_err(|e| {
+        format!(
+            "Cannot connect to the database {}: {e}. Check [database] url and that the server is running.",
+            crate::config::redact_url_password(&config.database_url())
+        )
+    })
+}
+
+/// Like [`connect`], and refuses a database with unapplied migrations.
+pub fn connect_migrated(config: &Config) -> Result<DbConn, String> {
+    let mut conn = connect(config)?;
+    let pending = crate::db::migrations::pending(&mut conn).map_err(|e| e.to_string())?;
+    if !pending.is_empty() {
+        return Err(format!(
+            "The database has {} unapplied migration(s); run `calcweb manage migrate` first.",
+            pending.len()
+        ));
+    }
+    Ok(conn)
+}

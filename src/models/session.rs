@@ -1,0 +1,134 @@
+//! Rows of the `sessions` table; the actix-session store in `auth::session_store` uses these.
+
+use diesel::prelude::*;
+use time::{Duration, PrimitiveDateTime};
+
+use crate::db::schema::sessions;
+use crate::db::{DbConn, now};
+use crate::error::AppResult;
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = sessions)]
+pub struct SessionRow {
+    pub id: i64,
+    pub key_hash: String,
+    pub user_id: Option<i64>,
+    pub state: String,
+    pub ip: String,
+    pub user_agent: String,
+    pub created_at: PrimitiveDateTime,
+    pub last_seen: PrimitiveDateTime,
+    pub expires_at: PrimitiveDateTime,
+}
+
+/// The columns copied out of the session state so they can be queried.
+#[derive(Debug, Default, Clone)]
+pub struct SessionFields {
+    pub user_id: Option<i64>,
+    pub ip: String,
+    pub user_agent: String,
+}
+
+impl SessionRow {
+    /// A live session by key hash; expired rows are ignored (and purged later).
+    pub fn find_live(
+        conn: &mut DbConn,
+        key_hash: &str,
+        absolute: Duration,
+    ) -> AppResult<Option<SessionRow>> {
+        let now = now();
+        Ok(sessions::table
+            .filter(sessions::key_hash.eq(key_hash))
+            .filter(sessions::expires_at.gt(now))
+            .filter(sessions::created_at.gt(now - absolute))
+            .select(SessionRow::as_select())
+            .first(conn)
+            .optional()?)
+    }
+
+    pub fn insert(
+        conn: &mut DbConn,
+        key_hash: &str,
+        state: &str,
+        fields: &SessionFields,
+        ttl: Duration,
+    ) -> AppResult<()> {
+        let now = now();
+        diesel::insert_into(sessions::table)
+            .values((
+                sessions::key_hash.eq(key_hash),
+                sessions::user_id.eq(fields.user_id),
+                sessions::state.eq(state),
+                sessions::ip.eq(&fields.ip),
+                sessions::user_agent.eq(&fields.user_agent),
+                sessions::created_at.eq(now),
+                sessions::last_seen.eq(now),
+                sessions::expires_at.eq(now + ttl),
+            ))
+            .execute(conn)?;
+        Ok(())
+    }
+
+    /// Returns false when the row is gone (logged out or revoked meanwhile).
+    pub fn update_state(
+        conn: &mut DbConn,
+        key_hash: &str,
+        state: &str,
+        fields: &SessionFields,
+        ttl: Duration,
+    ) -> AppResult<bool> {
+        let now = now();
+        let n = diesel::update(sessions::table.filter(sessions::key_hash.eq(key_hash)))
+            .set((
+                sessions::user_id.eq(fields.user_id),
+                sessions::state.eq(state),
+                sessions::ip.eq(&fields.ip),
+                sessions::user_agent.eq(&fields.user_agent),
+                sessions::last_seen.eq(now),
+                sessions::expires_at.eq(now + ttl),
+            ))
+            .execute(conn)?;
+        Ok(n > 0)
+    }
+
+    pub fn touch(conn: &mut DbConn, id: i64, ttl: Duration) -> AppResult<()> {
+        let now = now();
+        diesel::update(sessions::table.find(id))
+            .set((
+                sessions::last_seen.eq(now),
+                sessions::expires_at.eq(now + ttl),
+            ))
+            .execute(conn)?;
+        Ok(())
+    }
+
+    pub fn delete_by_key_hash(conn: &mut DbConn, key_hash: &str) -> AppResult<()> {
+        diesel::delete(sessions::table.filter(sessions::key_hash.eq(key_hash))).execute(conn)?;
+        Ok(())
+    }
+
+    /// Ends every session of a user (password change, deactivation).
+    pub fn delete_for_user(conn: &mut DbConn, user_id: i64) -> AppResult<usize> {
+        Ok(diesel::delete(sessions::table.filter(sessions::user_id.eq(user_id))).execute(conn)?)
+    }
+
+    pub fn count_for_user(conn: &mut DbConn, user_id: i64) -> AppResult<i64> {
+        Ok(sessions::table
+            .filter(sessions::user_id.eq(user_id))
+            .count()
+            .get_result(conn)?)
+    }
+
+    /// Removes sessions past their idle or absolute lifetime.
+    pub fn purge_expired(conn: &mut DbConn, absolute: Duration) -> AppResult<usize> {
+        let now = now();
+        Ok(diesel::delete(
+            sessions::table.filter(
+                sessions::expires_at
+                    .le(now)
+                    .or(sessions::created_at.le(now - absolute)),
+            ),
+        )
+        .execute(conn)?)
+    }
+}

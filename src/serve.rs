@@ -1,0 +1,169 @@
+//! `calcweb serve`: checks the database, prints a one-line summary (and the first-run link),
+//! then serves until SIGTERM/SIGINT, finishing in-flight requests first.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use actix_web::HttpServer;
+use tracing_subscriber::EnvFilter;
+
+use crate::config::{Config, redact_url_password};
+use crate::db::migrations;
+use crate::models::session::SessionRow;
+use crate::models::{User, setup_token};
+use crate::state::{AppState, SecretSource};
+
+pub fn init_logging() {
+    let filter = EnvFilter::try_from_env("CALCWEB_LOG")
+        .unwrap_or_else(|_| EnvFilter::new("info,actix_server=warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .try_init();
+}
+
+/// What the database said at start-up.
+enum DbStatus {
+    Ready,
+    /// Unreachable: the server starts anyway, answers 503, and keeps trying.
+    Down(String),
+}
+
+fn check_database(state: &AppState) -> Result<DbStatus, String> {
+    let mut conn = match state.db.conn() {
+        Ok(conn) => conn,
+        Err(_) => {
+            let err = crate::db::DatabaseUrl::parse(&state.config.database_url())
+                .and_then(|u| u.connect().map(|_| ()).map_err(|e| e.to_string()))
+                .err()
+                .unwrap_or_else(|| "no connection".into());
+            return Ok(DbStatus::Down(err));
+        }
+    };
+    let pending = migrations::pending(&mut conn).map_err(|e| e.to_string())?;
+    if !pending.is_empty() {
+        return Err(format!(
+            "The database has {} unapplied migration(s) ({}); run `calcweb manage migrate` first.",
+            pending.len(),
+            pending.join(", ")
+        ));
+    }
+    Ok(DbStatus::Ready)
+}
+
+/// Prints the one-time link that creates the first superuser, when there is none.
+fn print_setup_link(state: &AppState) {
+    let result = state.db.conn().and_then(|mut conn| {
+        if User::count_active_superusers(&mut conn)? > 0 {
+            return Ok(None);
+        }
+        setup_token::create(&mut conn).map(Some)
+    });
+    match result {
+        Ok(Some(token)) => println!(
+            "No superuser yet: open {}{}/setup/{token}/ within 24 hours to create one (or run `calcweb manage createsuperuser`).",
+            state.config.public_url(),
+            state.config.server.path_prefix
+        ),
+        Ok(None) => {}
+        Err(e) => tracing::error!("cannot create the first-run link: {e}"),
+    }
+}
+
+pub fn run(config: Config, file: Option<PathBuf>) -> Result<(), String> {
+    init_logging();
+    let (state, secret) = AppState::new(config)?;
+    if let SecretSource::Generated(path) = &secret {
+        println!(
+            "Generated a secret key in {} (mode 0600); keep it private and include it in backups.",
+            path.display()
+        );
+    }
+    let config = state.config.clone();
+    let db_status = check_database(&state)?;
+    crate::auth::password::warm_up();
+    println!(
+        "calcweb {} serving on {}{} (bind {}, database: {} {}, data: {}, lockdown: {}, email: {}, workers: {}, config: {})",
+        crate::VERSION,
+        config.public_url(),
+        config.server.path_prefix,
+        config.server.bind,
+        state.db.backend().name(),
+        redact_url_password(&config.database_url()),
+        config.data_dir.display(),
+        if config.server.lockdown { "on" } else { "off" },
+        config.email.backend,
+        config.workers(),
+        file.map(|f| f.display().to_string())
+            .unwrap_or_else(|| "built-in defaults".into()),
+    );
+    match db_status {
+        DbStatus::Ready => print_setup_link(&state),
+        DbStatus::Down(why) => {
+            eprintln!(
+                "The database does not answer ({why}); requests get 503 until it is back. Retrying every 5 s."
+            );
+            let state = state.clone();
+            std::thread::spawn(move || wait_for_database(state));
+        }
+    }
+    actix_web::rt::System::new().block_on(serve(state))
+}
+
+fn wait_for_database(state: AppState) {
+    loop {
+        std::thread::sleep(Duration::from_secs(5));
+        match check_database(&state) {
+            Ok(DbStatus::Ready) => {
+                tracing::info!("the database answers again");
+                print_setup_link(&state);
+                return;
+            }
+            Ok(DbStatus::Down(why)) => tracing::warn!("the database still does not answer: {why}"),
+            Err(e) => {
+                tracing::error!("{e}");
+                return;
+            }
+        }
+    }
+}
+
+async fn serve(state: AppState) -> Result<(), String> {
+    let config = state.config.clone();
+    let purge_state = state.clone();
+    actix_web::rt::spawn(async move { purge_sessions_forever(purge_state).await });
+    let server = HttpServer::new(move || crate::build_app(state.clone()))
+        .workers(config.workers())
+        .shutdown_timeout(30)
+        .bind(&config.server.bind)
+        .map_err(|e| {
+            format!(
+                "Cannot listen on {}: {e}. Is another server using it? Change [server] bind.",
+                config.server.bind
+            )
+        })?;
+    server
+        .run()
+        .await
+        .map_err(|e| format!("The server stopped with an error: {e}"))?;
+    println!("calcweb stopped.");
+    Ok(())
+}
+
+/// Deletes expired sessions every ten minutes.
+async fn purge_sessions_forever(state: AppState) {
+    let absolute = time::Duration::seconds(state.config.sessions.absolute_lifetime as i64);
+    let mut tick = actix_web::rt::time::interval(Duration::from_secs(600));
+    loop {
+        tick.tick().await;
+        match state
+            .db
+            .run(move |conn| SessionRow::purge_expired(conn, absolute))
+            .await
+        {
+            Ok(0) => {}
+            Ok(n) => tracing::info!("purged {n} expired session(s)"),
+            Err(e) => tracing::warn!("cannot purge expired sessions: {e}"),
+        }
+    }
+}

@@ -1,0 +1,273 @@
+//! Login, logout and password change for browser users.
+
+use actix_session::Session;
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use actix_web_flash_messages::FlashMessage;
+use askama::Template;
+use serde::Deserialize;
+
+use crate::auth::csrf::{self, CsrfForm};
+use crate::auth::login::{self, LoginOutcome};
+use crate::auth::session_store::{IP, USER_AGENT, USER_ID};
+use crate::auth::{password, password_rules};
+use crate::error::{AppError, AppResult};
+use crate::models::User;
+use crate::models::session::SessionRow;
+use crate::state::AppState;
+use crate::web::client;
+use crate::web::context::PageCtx;
+use crate::web::html;
+use crate::web::session::Authenticated;
+
+#[derive(Template)]
+#[template(path = "accounts/login.html")]
+struct LoginPage {
+    page: PageCtx,
+    username: String,
+    next: String,
+    error: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub struct NextQuery {
+    next: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub struct LoginForm {
+    username: Option<String>,
+    password: Option<String>,
+    next: Option<String>,
+}
+
+/// Only local paths, so the login form cannot send people to another site.
+pub fn safe_next(next: Option<&str>, prefix: &str) -> String {
+    let fallback = format!("{prefix}/engine/");
+    let Some(next) = next.map(str::trim).filter(|n| !n.is_empty()) else {
+        return fallback;
+    };
+    let local = next.starts_with('/')
+        && !next.starts_with("//")
+        && !next.starts_with("/\\")
+        && !next.chars().any(|c| c.is_control() || c == '\\')
+        && next.starts_with(&format!("{prefix}/"));
+    if local { next.to_string() } else { fallback }
+}
+
+#[get("/accounts/login/")]
+async fn login_page(
+    req: HttpRequest,
+    query: web::Query<NextQuery>,
+    state: web::Data<AppState>,
+) -> AppResult<HttpResponse> {
+    let prefix = &state.config.server.path_prefix;
+    let next = safe_next(query.next.as_deref(), prefix);
+    if !state.config.server.lockdown {
+        return Ok(redirect(&next));
+    }
+    html(
+        200,
+        &LoginPage {
+            page: PageCtx::new(&req),
+            username: String::new(),
+            next,
+            error: None,
+        },
+    )
+}
+
+#[post("/accounts/login/")]
+async fn login_submit(
+    req: HttpRequest,
+    session: Session,
+    form: CsrfForm<LoginForm>,
+    state: web::Data<AppState>,
+) -> AppResult<HttpResponse> {
+    let form = form.0;
+    let next = safe_next(form.next.as_deref(), &state.config.server.path_prefix);
+    let username = form.username.unwrap_or_default().trim().to_string();
+    let password = form.password.unwrap_or_default();
+    let show_form = |status: u16, error: &str, username: String| {
+        html(
+            status,
+            &LoginPage {
+                page: PageCtx::new(&req),
+                username,
+                next: next.clone(),
+                error: Some(error.into()),
+            },
+        )
+    };
+    if username.is_empty() || password.is_empty() {
+        return show_form(400, "Enter both your username and your password.", username);
+    }
+    match login::authenticate(&state.db, &username, &password).await? {
+        LoginOutcome::Ok(user) => {
+            start_session(&req, &session, &user)?;
+            Ok(redirect(&next))
+        }
+        LoginOutcome::Failed => {
+            tracing::info!(ip = %client::ip_string(&req), "failed login");
+            show_form(
+                200,
+                "Your username and password did not match. Please try again.",
+                username,
+            )
+        }
+    }
+}
+
+/// A fresh session id for the user (no fixation), and a fresh CSRF token.
+pub fn start_session(req: &HttpRequest, session: &Session, user: &User) -> AppResult<()> {
+    session.renew();
+    let ua = req
+        .headers()
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let insert_failed = |e| AppError::Internal(format!("session insert: {e}"));
+    session.insert(USER_ID, user.id).map_err(insert_failed)?;
+    session
+        .insert(IP, client::ip_string(req))
+        .map_err(insert_failed)?;
+    session.insert(USER_AGENT, ua).map_err(insert_failed)?;
+    csrf::rotate(req);
+    Ok(())
+}
+
+#[derive(Deserialize)]
+pub struct EmptyForm {}
+
+#[post("/accounts/logout/")]
+async fn logout(
+    req: HttpRequest,
+    session: Session,
+    _form: CsrfForm<EmptyForm>,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    session.purge();
+    csrf::rotate(&req);
+    FlashMessage::info("You have been logged out.").send();
+    redirect(&format!(
+        "{}/accounts/login/",
+        state.config.server.path_prefix
+    ))
+}
+
+#[derive(Template)]
+#[template(path = "accounts/password_change.html")]
+struct PasswordChangePage {
+    page: PageCtx,
+    errors: Vec<String>,
+}
+
+#[derive(Deserialize)]
+pub struct PasswordChangeForm {
+    old_password: Option<String>,
+    new_password1: Option<String>,
+    new_password2: Option<String>,
+}
+
+#[get("/accounts/password_change/")]
+async fn password_change_page(req: HttpRequest, _user: Authenticated) -> AppResult<HttpResponse> {
+    html(
+        200,
+        &PasswordChangePage {
+            page: PageCtx::new(&req),
+            errors: Vec::new(),
+        },
+    )
+}
+
+#[post("/accounts/password_change/")]
+async fn password_change_submit(
+    req: HttpRequest,
+    session: Session,
+    user: Authenticated,
+    form: CsrfForm<PasswordChangeForm>,
+    state: web::Data<AppState>,
+) -> AppResult<HttpResponse> {
+    let user = user.0;
+    let form = form.0;
+    let old = form.old_password.unwrap_or_default();
+    let new1 = form.new_password1.unwrap_or_default();
+    let new2 = form.new_password2.unwrap_or_default();
+    let stored = user.password_hash.clone();
+    let old_ok = web::block(move || password::verify(&old, &stored) != password::Verified::No)
+        .await
+        .map_err(|e| AppError::Internal(e.to_string()))?;
+    let mut errors = Vec::new();
+    if !old_ok {
+        errors.push("Your old password was entered incorrectly; enter it again.".to_string());
+    }
+    if new1 != new2 {
+        errors.push("The two new passwords do not match.".to_string());
+    }
+    errors.extend(password_rules::check(
+        &new1,
+        state.config.passwords.min_length,
+        &user.username,
+        &user.email,
+    ));
+    if !errors.is_empty() {
+        return html(
+            400,
+            &PasswordChangePage {
+                page: PageCtx::new(&req),
+                errors,
+            },
+        );
+    }
+    let hash = web::block(move || password::hash(&new1))
+        .await
+        .map_err(|e| AppError::Internal(e.to_string()))?;
+    let user_id = user.id;
+    state
+        .db
+        .run(move |conn| {
+            User::set_password_hash(conn, user_id, &hash)?;
+            // Every session of the user ends; this one continues under a new id (below).
+            SessionRow::delete_for_user(conn, user_id)?;
+            Ok(())
+        })
+        .await?;
+    start_session(&req, &session, &user)?;
+    FlashMessage::success("Your password was changed; your other sessions have been logged out.")
+        .send();
+    Ok(redirect(&format!(
+        "{}/engine/",
+        state.config.server.path_prefix
+    )))
+}
+
+pub fn redirect(location: &str) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, location))
+        .finish()
+}
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(login_page)
+        .service(login_submit)
+        .service(logout)
+        .service(password_change_page)
+        .service(password_change_submit);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_next;
+
+    #[test]
+    fn next_stays_on_the_site() {
+        assert_eq!(safe_next(Some("/engine/42"), ""), "/engine/42");
+        assert_eq!(safe_next(Some("//evil.example/"), ""), "/engine/");
+        assert_eq!(safe_next(Some("/\\evil.example/"), ""), "/engine/");
+        assert_eq!(safe_next(Some("https://evil.example/"), ""), "/engine/");
+        assert_eq!(safe_next(Some("javascript:alert(1)"), ""), "/engine/");
+        assert_eq!(safe_next(None, "/calc"), "/calc/engine/");
+        assert_eq!(safe_next(Some("/other/"), "/calc"), "/calc/engine/");
+        assert_eq!(safe_next(Some("/calc/engine/3"), "/calc"), "/calc/engine/3");
+    }
+}

@@ -1,0 +1,165 @@
+//! Turns every error response (ours, actix's extractors', the 404 of unknown paths) into an HTML
+//! page or a JSON body, by route: `/v1/` and `/accounts/ajax_*` speak JSON, the rest HTML.
+
+use actix_web::body::{BoxBody, EitherBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::{StatusCode, header};
+use actix_web::middleware::Next;
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+
+use crate::error::AppError;
+use crate::state::AppState;
+use crate::web::context::PageCtx;
+
+#[derive(Template)]
+#[template(path = "errors/error.html")]
+struct ErrorPage {
+    page: PageCtx,
+    status: u16,
+    title: String,
+    message: String,
+}
+
+/// Whether a path (after the prefix) belongs to the JSON API.
+pub fn is_api_path(path: &str) -> bool {
+    path.starts_with("/v1/") || path == "/v1" || path.starts_with("/accounts/ajax_")
+}
+
+fn strip_prefix<'a>(req: &'a HttpRequest) -> &'a str {
+    let prefix = req
+        .app_data::<web::Data<AppState>>()
+        .map(|s| s.config.server.path_prefix.as_str())
+        .unwrap_or("");
+    req.path().strip_prefix(prefix).unwrap_or(req.path())
+}
+
+/// A sentence for errors that did not come from our handlers.
+fn generic_message(status: StatusCode) -> String {
+    match status.as_u16() {
+        400 => "The request could not be understood; check what you sent.".into(),
+        401 => "Please log in to continue.".into(),
+        403 => "You do not have permission to do this.".into(),
+        404 => AppError::not_found().to_string(),
+        405 => "This address does not accept that kind of request.".into(),
+        413 => "The request is too large to be accepted.".into(),
+        429 => "Too many attempts; wait a little and try again.".into(),
+        503 => "The service is not available right now; try again in a minute.".into(),
+        _ if status.is_server_error() => AppError::Internal(String::new()).to_string(),
+        _ => status.canonical_reason().unwrap_or("Error").to_string(),
+    }
+}
+
+/// Builds the final error response for `req`.
+pub fn render(
+    req: &HttpRequest,
+    status: StatusCode,
+    message: &str,
+    retry_after: Option<header::HeaderValue>,
+) -> HttpResponse {
+    let path = strip_prefix(req);
+    if is_api_path(path) {
+        let body = serde_json::json!({ "error": message, "status": status.as_u16() });
+        let mut res = HttpResponse::build(status);
+        if let Some(v) = retry_after {
+            res.insert_header((header::RETRY_AFTER, v));
+        }
+        return res.json(body);
+    }
+    if status == StatusCode::UNAUTHORIZED {
+        // Pages send anonymous visitors to the login form and back.
+        let prefix = req
+            .app_data::<web::Data<AppState>>()
+            .map(|s| s.config.server.path_prefix.clone())
+            .unwrap_or_default();
+        let next = match req.query_string() {
+            "" => req.path().to_string(),
+            q => format!("{}?{q}", req.path()),
+        };
+        let location = format!("{prefix}/accounts/login/?next={}", urlencode(&next));
+        return HttpResponse::SeeOther()
+            .insert_header((header::LOCATION, location))
+            .finish();
+    }
+    let page = ErrorPage {
+        page: PageCtx::new(req),
+        status: status.as_u16(),
+        title: status.canonical_reason().unwrap_or("Error").to_string(),
+        message: message.to_string(),
+    };
+    let mut res = HttpResponse::build(status);
+    if let Some(v) = retry_after {
+        res.insert_header((header::RETRY_AFTER, v));
+    }
+    match page.render() {
+        Ok(html) => res.content_type("text/html; charset=utf-8").body(html),
+        Err(e) => {
+            tracing::error!("cannot render the error page: {e}");
+            res.content_type("text/plain; charset=utf-8")
+                .body(message.to_string())
+        }
+    }
+}
+
+pub fn urlencode(text: &str) -> String {
+    url::form_urlencoded::byte_serialize(text.as_bytes()).collect()
+}
+
+/// Middleware: replaces the body of responses built from an error.
+pub async fn render_errors(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<EitherBody<BoxBody>>, actix_web::Error> {
+    let api = is_api_path(strip_prefix(req.request()));
+    let res = match next.call(req).await {
+        Ok(res) => res,
+        // An inner middleware failed (the session store, when the database is down) and the
+        // request is gone: answer with a self-contained body.
+        Err(err) => return Err(fallback(api, err)),
+    };
+    let Some(error) = res.response().error() else {
+        return Ok(res.map_body(|_, b| EitherBody::left(b.boxed())));
+    };
+    let status = res.status();
+    let message = match error.as_error::<AppError>() {
+        Some(app) => app.to_string(),
+        None => generic_message(status),
+    };
+    let retry_after = res.headers().get(header::RETRY_AFTER).cloned();
+    let req = res.into_parts().0;
+    let new = render(&req, status, &message, retry_after);
+    Ok(ServiceResponse::new(req, new).map_into_right_body())
+}
+
+/// A response for errors raised where no request is left to render a page with.
+fn fallback(api: bool, err: actix_web::Error) -> actix_web::Error {
+    let text = err.to_string();
+    let (status, message) = if text.contains(crate::error::DB_UNAVAILABLE) {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            crate::error::DB_UNAVAILABLE.to_string(),
+        )
+    } else {
+        tracing::error!("request failed in middleware: {text}");
+        let status = err.as_response_error().status_code();
+        (status, generic_message(status))
+    };
+    let mut res = HttpResponse::build(status);
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        res.insert_header((header::RETRY_AFTER, "60"));
+    }
+    let res = if api {
+        res.json(serde_json::json!({ "error": message, "status": status.as_u16() }))
+    } else {
+        let html = format!(
+            "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{status}</title></head>\
+             <body><h1>{status}</h1><p>{}</p></body></html>",
+            message
+                .replace('&', "&amp;")
+                .replace('<', "&lt;")
+                .replace('>', "&gt;")
+        );
+        res.content_type("text/html; charset=utf-8").body(html)
+    };
+    actix_web::error::InternalError::from_response(text, res).into()
+}

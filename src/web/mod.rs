@@ -1,0 +1,110 @@
+//! HTTP: routes, middleware and the app builder shared by `serve` and the tests.
+
+pub mod accounts;
+pub mod client;
+pub mod context;
+pub mod errors;
+pub mod pages;
+pub mod security;
+pub mod session;
+pub mod setup;
+pub mod static_files;
+
+use actix_session::SessionMiddleware;
+use actix_session::config::{BrowserSession, CookieContentSecurity, TtlExtensionPolicy};
+use actix_web::body::MessageBody;
+use actix_web::cookie::SameSite;
+use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::middleware::from_fn;
+use actix_web::{App, HttpResponse, web};
+use actix_web_flash_messages::FlashMessagesFramework;
+use actix_web_flash_messages::storage::CookieMessageStore;
+use askama::Template;
+
+use crate::auth::csrf;
+use crate::auth::session_store::DbSessionStore;
+use crate::error::{AppError, AppResult};
+use crate::state::AppState;
+
+pub const SESSION_COOKIE: &str = "calcweb_session";
+
+/// Renders a template with a status code.
+pub fn html(status: u16, template: &impl Template) -> AppResult<HttpResponse> {
+    let status = actix_web::http::StatusCode::from_u16(status)
+        .map_err(|e| AppError::Internal(e.to_string()))?;
+    Ok(HttpResponse::build(status)
+        .content_type("text/html; charset=utf-8")
+        .body(template.render()?))
+}
+
+async fn not_found() -> AppResult<HttpResponse> {
+    Err(AppError::not_found())
+}
+
+/// The whole application: every route behind every middleware, in the order a request meets
+/// them: logging -> security headers -> error rendering -> host/origin check -> session ->
+/// flash messages -> CSRF cookie -> current user and login gate -> handler.
+pub fn build_app(
+    state: AppState,
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    let config = state.config.clone();
+    let cookie_path = config.path_prefix_or_root();
+    let store = DbSessionStore::new(
+        state.db.clone(),
+        config.sessions.idle_timeout,
+        config.sessions.absolute_lifetime,
+    );
+    let sessions = SessionMiddleware::builder(store, state.keys.session_cookie.clone())
+        .cookie_name(SESSION_COOKIE.into())
+        .cookie_http_only(true)
+        .cookie_same_site(SameSite::Lax)
+        .cookie_secure(config.is_https())
+        .cookie_path(cookie_path.clone())
+        .cookie_content_security(CookieContentSecurity::Private)
+        .session_lifecycle(
+            BrowserSession::default()
+                .state_ttl(actix_web::cookie::time::Duration::seconds(
+                    config.sessions.idle_timeout as i64,
+                ))
+                .state_ttl_extension_policy(TtlExtensionPolicy::OnStateChanges),
+        )
+        .build();
+    let flash_store = CookieMessageStore::builder(state.keys.flash_cookie.clone())
+        .cookie_name("calcweb_flash".into())
+        .path(cookie_path)
+        .same_site(SameSite::Lax)
+        .build();
+    let flash = FlashMessagesFramework::builder(flash_store).build();
+    let limit = config.server.max_body_size;
+    let prefix = config.server.path_prefix.clone();
+
+    App::new()
+        .app_data(web::Data::new(state))
+        .app_data(web::PayloadConfig::new(limit))
+        .app_data(web::FormConfig::default().limit(limit))
+        .app_data(web::JsonConfig::default().limit(limit))
+        .service(
+            web::scope(&prefix)
+                .configure(static_files::routes)
+                .configure(accounts::routes)
+                .configure(setup::routes)
+                .configure(pages::routes),
+        )
+        .default_service(web::to(not_found))
+        .wrap(from_fn(session::load_user))
+        .wrap(from_fn(csrf::ensure_cookie))
+        .wrap(flash)
+        .wrap(sessions)
+        .wrap(from_fn(security::check_host_and_origin))
+        .wrap(from_fn(errors::render_errors))
+        .wrap(security::headers())
+        .wrap(tracing_actix_web::TracingLogger::default())
+}

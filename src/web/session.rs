@@ -1,0 +1,100 @@
+//! Who is asking: the session's user (or the default user when lockdown is off), and the gate
+//! that sends anonymous visitors to the login page and answers 401 on the API.
+
+use actix_session::SessionExt;
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::middleware::Next;
+use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
+
+use crate::auth::session_store::USER_ID;
+use crate::error::AppError;
+use crate::models::User;
+use crate::state::AppState;
+
+/// The user of this request, if any; put into the request by [`load_user`].
+#[derive(Clone)]
+pub struct CurrentUser(pub Option<User>);
+
+/// A logged-in user, as a handler argument: anonymous requests never reach the handler.
+pub struct Authenticated(pub User);
+
+impl FromRequest for Authenticated {
+    type Error = AppError;
+    type Future = std::future::Ready<Result<Self, AppError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        let user = req
+            .extensions()
+            .get::<CurrentUser>()
+            .and_then(|u| u.0.clone());
+        std::future::ready(user.map(Authenticated).ok_or(AppError::LoginRequired))
+    }
+}
+
+/// Paths that anonymous visitors may open (after the prefix).
+fn is_public(path: &str) -> bool {
+    path.starts_with("/static/")
+        || path.starts_with("/setup/")
+        || matches!(
+            path,
+            "/accounts/login/"
+                | "/accounts/ajax_login/"
+                | "/accounts/ajax_logout/"
+                | "/favicon.ico"
+        )
+}
+
+/// Middleware: loads the current user and stops anonymous requests to private paths.
+pub async fn load_user(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<actix_web::body::EitherBody<impl MessageBody>>, actix_web::Error> {
+    let state = req
+        .app_data::<web::Data<AppState>>()
+        .expect("AppState is registered")
+        .clone();
+    let path = req
+        .path()
+        .strip_prefix(state.config.server.path_prefix.as_str())
+        .unwrap_or(req.path())
+        .to_string();
+    if path.starts_with("/static/") {
+        return Ok(next.call(req).await?.map_into_left_body());
+    }
+    let user = match resolve_user(&req, &state).await {
+        Ok(user) => user,
+        Err(e) => return Ok(req.error_response(e).map_into_right_body()),
+    };
+    let anonymous = user.is_none();
+    req.extensions_mut().insert(CurrentUser(user));
+    if anonymous && !is_public(&path) {
+        return Ok(req
+            .error_response(AppError::LoginRequired)
+            .map_into_right_body());
+    }
+    Ok(next.call(req).await?.map_into_left_body())
+}
+
+async fn resolve_user(req: &ServiceRequest, state: &AppState) -> Result<Option<User>, AppError> {
+    if !state.config.server.lockdown {
+        let name = state.config.server.default_user.clone();
+        return state
+            .db
+            .run(move |conn| User::get_or_create_default(conn, &name).map(Some))
+            .await;
+    }
+    let session = req.get_session();
+    let Ok(Some(user_id)) = session.get::<i64>(USER_ID) else {
+        return Ok(None);
+    };
+    let user = state.db.run(move |conn| User::find(conn, user_id)).await?;
+    match user {
+        Some(user) if user.is_active => Ok(Some(user)),
+        // Deleted or deactivated since: the session is over.
+        _ => {
+            session.purge();
+            Ok(None)
+        }
+    }
+}
