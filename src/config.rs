@@ -77,7 +77,7 @@ pub struct DatabaseConfig {
     pub connect_timeout: u64,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct StaticConfig {
     /// Where `manage collectstatic` writes the static files for nginx; default <data_dir>/static.
@@ -146,12 +146,6 @@ impl Default for DatabaseConfig {
             pool_size: 0,
             connect_timeout: 5,
         }
-    }
-}
-
-impl Default for StaticConfig {
-    fn default() -> Self {
-        StaticConfig { root: None }
     }
 }
 

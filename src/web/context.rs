@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
+use actix_web_flash_messages::storage::FlashMessageStore;
 use actix_web_flash_messages::{IncomingFlashMessages, Level};
 
 use crate::assets::Assets;
@@ -35,7 +36,15 @@ impl PageCtx {
             .extensions()
             .get::<CurrentUser>()
             .and_then(|u| u.0.clone());
-        let incoming = IncomingFlashMessages::from_request(req, &mut Payload::None).into_inner();
+        // Errors raised before the flash middleware ran (bad Host, cross-origin) have none.
+        let has_flash = req.extensions().contains::<Arc<dyn FlashMessageStore>>();
+        let incoming = if has_flash {
+            IncomingFlashMessages::from_request(req, &mut Payload::None)
+                .into_inner()
+                .ok()
+        } else {
+            None
+        };
         let messages = incoming
             .iter()
             .flat_map(|m| m.iter())

@@ -26,7 +26,7 @@ pub fn is_api_path(path: &str) -> bool {
     path.starts_with("/v1/") || path == "/v1" || path.starts_with("/accounts/ajax_")
 }
 
-fn strip_prefix<'a>(req: &'a HttpRequest) -> &'a str {
+fn strip_prefix(req: &HttpRequest) -> &str {
     let prefix = req
         .app_data::<web::Data<AppState>>()
         .map(|s| s.config.server.path_prefix.as_str())

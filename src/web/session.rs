@@ -34,7 +34,8 @@ impl FromRequest for Authenticated {
 
 /// Paths that anonymous visitors may open (after the prefix).
 fn is_public(path: &str) -> bool {
-    path.starts_with("/static/")
+    path == "/"
+        || path.starts_with("/static/")
         || path.starts_with("/setup/")
         || matches!(
             path,

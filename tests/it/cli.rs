@@ -1,0 +1,410 @@
+//! The real binary as an operator runs it: `calcweb serve` and `calcweb manage ...` in a
+//! subprocess, each test in its own temp directory (cwd and data dir) with its own database.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use calcweb::auth::password::{Verified, verify};
+use calcweb::db::{DatabaseUrl, DbConn};
+use calcweb::models::User;
+use tempfile::TempDir;
+
+use crate::support::{TestDb, migrate};
+
+const SECRET: &str = "cli-test-secret-key-that-is-long-enough-0123456789";
+const GOOD_PASSWORD: &str = "correct-horse-battery-staple-9";
+
+/// How long anything may take before the test gives up on it. A guard against hangs only: no
+/// test asserts on timing.
+const HANG_GUARD: Duration = Duration::from_secs(120);
+
+const CALCWEB: &str = env!("CARGO_BIN_EXE_calcweb");
+
+/// `program` run in `dir`, stdin closed, with no CALCWEB_* variable inherited from the test.
+fn command(program: &str, dir: &Path) -> Command {
+    let mut cmd = Command::new(program);
+    cmd.current_dir(dir).stdin(Stdio::null());
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("CALCWEB_") {
+            cmd.env_remove(name);
+        }
+    }
+    cmd
+}
+
+fn calcweb(dir: &Path) -> Command {
+    command(CALCWEB, dir)
+}
+
+/// A loopback port that was free a moment ago.
+fn free_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
+    listener.local_addr().unwrap().port()
+}
+
+fn write_file(path: &Path, text: &str) -> PathBuf {
+    std::fs::write(path, text).expect("write a test file");
+    path.to_path_buf()
+}
+
+/// A temp dir (cwd and data dir) and a fresh database: what an operator sets up.
+struct Site {
+    dir: TempDir,
+    db: TestDb,
+}
+
+impl Site {
+    fn new() -> Site {
+        Site { dir: tempfile::tempdir().expect("temp dir"), db: TestDb::new() }
+    }
+
+    fn migrated() -> Site {
+        let site = Site::new();
+        migrate(&site.db.url);
+        site
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Configures `cmd` through the environment: data dir, database and secret key.
+    fn configure<'a>(&self, cmd: &'a mut Command) -> &'a mut Command {
+        cmd.env("CALCWEB_DATA_DIR", self.path())
+            .env("CALCWEB_DATABASE_URL", &self.db.url)
+            .env("CALCWEB_SECRET_KEY", SECRET)
+    }
+
+    /// `calcweb` in this site's directory, configured by [`Site::configure`].
+    fn calcweb(&self) -> Command {
+        let mut cmd = calcweb(self.path());
+        self.configure(&mut cmd);
+        cmd
+    }
+
+    /// Runs `calcweb ARGS` as configured by [`Site::calcweb`].
+    fn run(&self, args: &[&str]) -> Run {
+        run(self.calcweb().args(args))
+    }
+
+    fn conn(&self) -> DbConn {
+        DatabaseUrl::parse(&self.db.url).unwrap().connect().expect("connect to the test database")
+    }
+
+    fn user(&self, username: &str) -> Option<User> {
+        User::find_by_username(&mut self.conn(), username).expect("query users")
+    }
+}
+
+/// What a finished command did.
+struct Run {
+    status: ExitStatus,
+    stdout: String,
+    stderr: String,
+}
+
+impl Run {
+    /// Everything printed, stdout then stderr.
+    fn output(&self) -> String {
+        format!("{}{}", self.stdout, self.stderr)
+    }
+
+    fn expect_code(&self, code: i32) -> &Run {
+        assert_eq!(
+            self.status.code(),
+            Some(code),
+            "expected exit code {code}\n--- stdout:\n{}\n--- stderr:\n{}",
+            self.stdout,
+            self.stderr
+        );
+        self
+    }
+
+    fn expect_success(&self) -> &Run {
+        self.expect_code(0)
+    }
+}
+
+fn read_in_background(pipe: Option<impl Read + Send + 'static>) -> JoinHandle<String> {
+    std::thread::spawn(move || {
+        let mut text = String::new();
+        if let Some(mut pipe) = pipe {
+            let _ = pipe.read_to_string(&mut text);
+        }
+        text
+    })
+}
+
+/// Polls until `child` exits, for at most `limit`.
+fn wait_within(child: &mut Child, limit: Duration) -> Option<ExitStatus> {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if let Some(status) = child.try_wait().expect("poll the child") {
+            return Some(status);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    None
+}
+
+/// Runs `cmd` to the end, capturing its output; kills it and fails the test if it hangs.
+fn run(cmd: &mut Command) -> Run {
+    let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("start the command");
+    let stdout = read_in_background(child.stdout.take());
+    let stderr = read_in_background(child.stderr.take());
+    let status = wait_within(&mut child, HANG_GUARD);
+    if status.is_none() {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    let (stdout, stderr) = (stdout.join().unwrap(), stderr.join().unwrap());
+    match status {
+        Some(status) => Run { status, stdout, stderr },
+        None => panic!("{cmd:?} did not finish\n--- stdout:\n{stdout}\n--- stderr:\n{stderr}"),
+    }
+}
+
+/// A running `calcweb serve`, killed when dropped if it is still running.
+struct Server {
+    child: Child,
+    lines: Receiver<String>,
+    /// Every stdout line received so far.
+    seen: Vec<String>,
+}
+
+impl Server {
+    fn start(cmd: &mut Command) -> Server {
+        let mut child = cmd.arg("serve").stdout(Stdio::piped()).spawn().expect("start calcweb serve");
+        let stdout = child.stdout.take().unwrap();
+        let (send, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if send.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Server { child, lines, seen: Vec::new() }
+    }
+
+    /// Reads stdout up to and including the first line that satisfies `pred`, and returns it.
+    fn line_where(&mut self, pred: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + HANG_GUARD;
+        loop {
+            match self.lines.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+                Ok(line) => {
+                    self.seen.push(line.clone());
+                    if pred(&line) {
+                        return line;
+                    }
+                }
+                Err(RecvTimeoutError::Timeout) => panic!("no such line; stdout so far:\n{}", self.seen.join("\n")),
+                Err(RecvTimeoutError::Disconnected) => {
+                    panic!("calcweb serve ended its output; stdout:\n{}", self.seen.join("\n"))
+                }
+            }
+        }
+    }
+
+    /// Sends SIGTERM and waits for the process to finish.
+    fn stop(mut self) -> ExitStatus {
+        let pid = self.child.id().to_string();
+        let sent = Command::new("kill").args(["-TERM", &pid]).status().expect("run kill");
+        assert!(sent.success(), "kill -TERM {pid} failed");
+        wait_within(&mut self.child, Duration::from_secs(30)).expect("calcweb serve stops after SIGTERM")
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// GET `path` from 127.0.0.1:`port` over a fresh connection, retrying while nothing listens yet
+/// (`serve` prints its summary before it binds). Returns the whole raw response.
+fn http_get(port: u16, path: &str) -> String {
+    let deadline = Instant::now() + HANG_GUARD;
+    let mut stream = loop {
+        match TcpStream::connect(("127.0.0.1", port)) {
+            Ok(stream) => break stream,
+            Err(e) if Instant::now() < deadline => {
+                let _ = e;
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            Err(e) => panic!("nothing listens on port {port}: {e}"),
+        }
+    };
+    stream.set_read_timeout(Some(HANG_GUARD)).unwrap();
+    let request = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).expect("send the request");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).expect("read the response");
+    response
+}
+
+/// The lines of one `[section]` of a TOML text, without the header.
+fn toml_section(text: &str, name: &str) -> Vec<String> {
+    let header = format!("[{name}]");
+    text.lines()
+        .skip_while(|l| l.trim() != header)
+        .skip(1)
+        .take_while(|l| !l.starts_with('['))
+        .map(str::to_string)
+        .collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// manage migrate
+
+#[test]
+fn migrate_applies_the_migrations_then_has_nothing_to_do() {
+    let site = Site::new();
+
+    let first = site.run(&["manage", "migrate"]);
+    first.expect_success();
+    assert!(first.stdout.contains("✔ 2026-11-22-000001_foundation"), "{}", first.stdout);
+    assert!(first.stdout.contains("migration(s) applied."), "{}", first.stdout);
+    assert!(calcweb::db::migrations::pending(&mut site.conn()).unwrap().is_empty());
+
+    let second = site.run(&["manage", "migrate"]);
+    second.expect_success();
+    assert!(second.stdout.contains("No migrations to apply."), "{}", second.stdout);
+    assert!(!second.stdout.contains("✔ "), "{}", second.stdout);
+}
+
+#[test]
+fn serve_refuses_an_unmigrated_database() {
+    let site = Site::new();
+    let bind = format!("127.0.0.1:{}", free_port());
+    let out = run(site.calcweb().env("CALCWEB_SERVER_BIND", &bind).arg("serve"));
+    out.expect_code(1);
+    assert!(out.stderr.contains("calcweb manage migrate"), "{}", out.stderr);
+    assert!(!out.stdout.contains("serving on"), "{}", out.stdout);
+}
+
+// ---------------------------------------------------------------------------------------------
+// manage createsuperuser
+
+fn createsuperuser_noinput(site: &Site, username: &str, password: &str) -> Run {
+    run(site
+        .calcweb()
+        .env("CALCWEB_SUPERUSER_USERNAME", username)
+        .env("CALCWEB_SUPERUSER_EMAIL", format!("{username}@example.org"))
+        .env("CALCWEB_SUPERUSER_PASSWORD", password)
+        .args(["manage", "createsuperuser", "--noinput"]))
+}
+
+#[test]
+fn createsuperuser_noinput_creates_a_superuser_once() {
+    let site = Site::migrated();
+
+    createsuperuser_noinput(&site, "boss", GOOD_PASSWORD).expect_success();
+    let boss = site.user("boss").expect("the user exists");
+    assert!(boss.is_superuser);
+    assert_eq!(boss.email, "boss@example.org");
+    assert_ne!(verify(GOOD_PASSWORD, &boss.password_hash), Verified::No);
+
+    let again = createsuperuser_noinput(&site, "boss", GOOD_PASSWORD);
+    again.expect_code(1);
+    assert!(again.stderr.contains("already taken"), "{}", again.stderr);
+}
+
+#[test]
+fn createsuperuser_noinput_refuses_a_weak_password() {
+    let site = Site::migrated();
+    let out = createsuperuser_noinput(&site, "boss", "12345");
+    out.expect_code(1);
+    assert!(out.stderr.contains("CALCWEB_SUPERUSER_PASSWORD is not accepted"), "{}", out.stderr);
+    assert!(out.stderr.contains("at least 10 characters"), "{}", out.stderr);
+    assert!(site.user("boss").is_none());
+}
+
+/// Runs argv[2:] on a pseudo-terminal; argv[1] is a JSON list of [expected text, answer or
+/// null]. Waits for each expected text (in order) and types the answer, then reads to the end.
+/// Prints the transcript and exits with the child's exit code, or 124 after 60 seconds.
+const PTY_DRIVER: &str = r#"
+import json, os, pty, select, sys, time
+
+steps = json.loads(sys.argv[1])
+deadline = time.monotonic() + 60
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv(sys.argv[2], sys.argv[2:])
+
+seen = b""
+
+def read_more():
+    left = deadline - time.monotonic()
+    if left <= 0 or not select.select([fd], [], [], left)[0]:
+        raise TimeoutError
+    try:
+        data = os.read(fd, 4096)
+    except OSError:  # EIO: the child closed the terminal
+        data = b""
+    if not data:
+        raise EOFError
+    return data
+
+pos = 0
+try:
+    for expected, answer in steps:
+        while (found := seen.find(expected.encode(), pos)) < 0:
+            seen += read_more()
+        pos = found + len(expected.encode())
+        if answer is not None:
+            os.write(fd, answer.encode() + b"\n")
+    while True:
+        seen += read_more()
+except EOFError:
+    pass
+except TimeoutError:
+    os.kill(pid, 9)
+    os.waitpid(pid, 0)
+    print(seen.decode(errors="replace") + "\n[pty driver: timed out]")
+    sys.exit(124)
+status = os.waitpid(pid, 0)[1]
+print(seen.decode(errors="replace"))
+sys.exit(os.waitstatus_to_exitcode(status))
+"#;
+
+#[test]
+fn createsuperuser_asks_on_a_terminal() {
+    let site = Site::migrated();
+    let steps = serde_json::json!([
+        ["Username: ", "root"],
+        ["Email address (optional): ", "root@example.org"],
+        ["Password: ", "first-attempt-passphrase"],
+        ["Password (again): ", "second-attempt-passphrase"],
+        ["do not match", null],
+        ["Password: ", GOOD_PASSWORD],
+        ["Password (again): ", GOOD_PASSWORD],
+        ["Superuser \"root\" created.", null],
+    ]);
+    let mut driver = command("python3", site.path());
+    site.configure(&mut driver).args(["-c", PTY_DRIVER, &steps.to_string(), CALCWEB, "manage", "createsuperuser"]);
+    let out = run(&mut driver);
+    out.expect_success();
+    assert!(out.stdout.contains("do not match"), "{}", out.stdout);
+    let root = site.user("root").expect("the user exists");
+    assert!(root.is_superuser);
+    assert_eq!(root.email, "root@example.org");
+    assert_ne!(verify(GOOD_PASSWORD, &root.password_hash), Verified::No);
+}
+
+#[test]
+fn createsuperuser_without_a_terminal_points_to_noinput() {
+    let site = Site::migrated();
+    let out = site.run(&["manage", "createsuperuser"]);
+    out.expect_code(1);
+    assert!(out.stderr.contains("--noinput"), "{}", out.stderr);
+}

@@ -1,0 +1,6 @@
+//! Integration tests: one binary, run once on SQLite and once on PostgreSQL by scripts/test.
+
+mod accounts;
+mod security;
+mod setup;
+mod support;

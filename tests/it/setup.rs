@@ -1,0 +1,64 @@
+use crate::support::TestApp;
+use calcweb::models::{User, setup_token};
+
+#[actix_web::test]
+async fn the_first_run_link_creates_the_first_superuser_once() {
+    let app = TestApp::new().await;
+    let token = setup_token::create(&mut app.conn()).unwrap();
+    let browser = app.browser();
+    let path = format!("/setup/{token}/");
+    let page = browser.get(&path).await;
+    assert_eq!(page.status(), 200);
+    assert!(
+        page.text()
+            .await
+            .unwrap()
+            .contains("Create the first superuser")
+    );
+
+    let weak = browser
+        .post_form(
+            &path,
+            &[
+                ("username", "root"),
+                ("password1", "short"),
+                ("password2", "short"),
+            ],
+        )
+        .await;
+    assert_eq!(weak.status(), 400);
+
+    let password = "first-superuser-passphrase";
+    let res = browser
+        .post_form(
+            &path,
+            &[
+                ("username", "root"),
+                ("email", "root@example.org"),
+                ("password1", password),
+                ("password2", password),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    let engine = browser.get("/engine/").await.text().await.unwrap();
+    assert!(
+        engine.contains("superuser"),
+        "logged in as the new superuser"
+    );
+    let root = User::find_by_username(&mut app.conn(), "root")
+        .unwrap()
+        .unwrap();
+    assert!(root.is_superuser);
+
+    // Used: the link is void now.
+    assert_eq!(app.browser().get(&path).await.status(), 404);
+}
+
+#[actix_web::test]
+async fn a_wrong_setup_token_is_refused() {
+    let app = TestApp::new().await;
+    setup_token::create(&mut app.conn()).unwrap();
+    let res = app.browser().get("/setup/not-the-token/").await;
+    assert_eq!(res.status(), 404);
+}
