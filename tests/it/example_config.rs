@@ -1,0 +1,71 @@
+//! calcweb.example.toml must stay a true, complete description of the configuration.
+
+use calcweb::Config;
+
+fn keys(prefix: &str, value: &toml::Value, out: &mut Vec<String>) {
+    if let toml::Value::Table(table) = value {
+        for (k, v) in table {
+            let path = if prefix.is_empty() {
+                k.clone()
+            } else {
+                format!("{prefix}.{k}")
+            };
+            if v.is_table() {
+                keys(&path, v, out)
+            } else {
+                out.push(path)
+            }
+        }
+    }
+}
+
+#[test]
+fn the_example_config_loads_and_matches_the_defaults() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("calcweb.example.toml");
+    let loaded = Config::load(Some(&path)).expect("the example config is valid");
+    let shown = toml::to_string(&loaded).unwrap();
+    assert_eq!(
+        shown,
+        toml::to_string(&Config::default()).unwrap(),
+        "the example's values are the defaults"
+    );
+}
+
+#[test]
+fn the_example_config_mentions_every_key() {
+    let text =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/calcweb.example.toml"))
+            .unwrap();
+    // Optional keys are absent from the serialized defaults, so list them explicitly too.
+    let mut all = Vec::new();
+    keys(
+        "",
+        &toml::Value::try_from(Config::default()).unwrap(),
+        &mut all,
+    );
+    all.extend(
+        [
+            "secret_key",
+            "secret_key_file",
+            "server.public_url",
+            "server.access_log_dir",
+            "database.url",
+            "static.root",
+        ]
+        .map(String::from),
+    );
+    for key in all {
+        let name = key.rsplit('.').next().unwrap();
+        let section = key.split_once('.').map(|(s, _)| s);
+        assert!(
+            text.contains(&format!("{name} =")),
+            "calcweb.example.toml does not document `{key}`"
+        );
+        if let Some(section) = section {
+            assert!(
+                text.contains(&format!("[{section}]")),
+                "no [{section}] section"
+            );
+        }
+    }
+}
