@@ -53,8 +53,65 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    calcs (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        calculator -> Text,
+        description -> Text,
+        status -> Text,
+        is_shared -> Bool,
+        parent_id -> Nullable<BigInt>,
+        progress -> Integer,
+        job_ini -> Text,
+        notify_to -> Nullable<Text>,
+        host -> Nullable<Text>,
+        pid -> Nullable<Integer>,
+        abort_requested -> Bool,
+        log_rows -> Integer,
+        size_bytes -> BigInt,
+        created_at -> Timestamp,
+        started_at -> Nullable<Timestamp>,
+        finished_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    calc_logs (id) {
+        id -> BigInt,
+        calc_id -> BigInt,
+        logged_at -> Timestamp,
+        level -> Text,
+        process -> Text,
+        message -> Text,
+    }
+}
+
+diesel::table! {
+    outputs (id) {
+        id -> BigInt,
+        calc_id -> BigInt,
+        name -> Text,
+        size_bytes -> BigInt,
+        content_type -> Text,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(user_groups -> users (user_id));
+diesel::joinable!(calcs -> users (user_id));
+diesel::joinable!(calc_logs -> calcs (calc_id));
+diesel::joinable!(outputs -> calcs (calc_id));
 diesel::joinable!(user_groups -> groups (group_id));
 diesel::joinable!(sessions -> users (user_id));
 
-diesel::allow_tables_to_appear_in_same_query!(users, groups, user_groups, sessions, setup_tokens);
+diesel::allow_tables_to_appear_in_same_query!(
+    users,
+    groups,
+    user_groups,
+    sessions,
+    setup_tokens,
+    calcs,
+    calc_logs,
+    outputs,
+);

@@ -1,0 +1,3 @@
+DROP TABLE outputs;
+DROP TABLE calc_logs;
+DROP TABLE calcs;
