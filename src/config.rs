@@ -17,6 +17,7 @@ const NON_CONFIG_ENV: &[&str] = &[
     "CALCWEB_SUPERUSER_EMAIL",
     "CALCWEB_SUPERUSER_PASSWORD",
     "CALCWEB_LOG",
+    "CALCWEB_SUPERVISE_CONFIG",
 ];
 
 /// Sections of the file; an environment name `CALCWEB_<SECTION>_<KEY>` maps to `section.key`.
@@ -43,6 +44,81 @@ pub struct Config {
     pub sessions: SessionsConfig,
     pub passwords: PasswordsConfig,
     pub email: EmailConfig,
+    pub calcs: CalcsConfig,
+    /// The programs users may run; users supply only their input.
+    pub calculators: Vec<CalculatorConfig>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CalcsConfig {
+    /// Calculations running at once on this host; 0 = one per CPU core.
+    pub max_concurrent: usize,
+    /// Largest upload in bytes (413 above).
+    pub max_upload_size: u64,
+    /// Largest total size of an unpacked archive in bytes.
+    pub max_unpacked_size: u64,
+    /// Most files an upload may unpack to.
+    pub max_files: usize,
+    /// Seconds between SIGTERM and SIGKILL when a calculation is aborted or times out.
+    pub kill_grace: u64,
+    /// Log rows kept per calculation; later lines are counted, not stored.
+    pub max_log_rows: u32,
+}
+
+impl Default for CalcsConfig {
+    fn default() -> Self {
+        CalcsConfig {
+            max_concurrent: 0,
+            max_upload_size: 200 * 1024 * 1024,
+            max_unpacked_size: 1024 * 1024 * 1024,
+            max_files: 1000,
+            kill_grace: 10,
+            max_log_rows: 100_000,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CalculatorConfig {
+    pub name: String,
+    /// Program and arguments; {job_ini}, {input_dir}, {output_dir}, {calc_id} and {data_dir}
+    /// are replaced anywhere inside an argument.
+    pub command: Vec<String>,
+    #[serde(default)]
+    pub description: String,
+    /// File name pattern of the .ini to run (job.ini is preferred when several match).
+    #[serde(default = "default_job_ini")]
+    pub job_ini: String,
+    /// Groups whose members may run it; empty = everyone.
+    #[serde(default)]
+    pub allowed_groups: Vec<String>,
+    /// Seconds before the calculation is stopped and marked failed; 0 = no limit.
+    #[serde(default)]
+    pub timeout: u64,
+    /// Extra environment variables for the program.
+    #[serde(default)]
+    pub env: std::collections::BTreeMap<String, String>,
+}
+
+fn default_job_ini() -> String {
+    "*.ini".into()
+}
+
+impl CalculatorConfig {
+    /// The shipped example: scripts/calculators/example, installed into the data dir by serve.
+    pub fn example() -> CalculatorConfig {
+        CalculatorConfig {
+            name: "example".into(),
+            command: vec!["{data_dir}/calculators/example".into(), "{job_ini}".into()],
+            description: "A damped oscillator integrated step by step: progress, log, a CSV series and a JSON summary.".into(),
+            job_ini: default_job_ini(),
+            allowed_groups: Vec::new(),
+            timeout: 3600,
+            env: Default::default(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -119,6 +195,8 @@ impl Default for Config {
             sessions: SessionsConfig::default(),
             passwords: PasswordsConfig::default(),
             email: EmailConfig::default(),
+            calcs: CalcsConfig::default(),
+            calculators: vec![CalculatorConfig::example()],
         }
     }
 }
@@ -305,6 +383,42 @@ impl Config {
         {
             out.push(format!("server.path_prefix = {prefix:?} must start with / and not end with /, e.g. \"/calcweb\"."));
         }
+        let mut names = std::collections::HashSet::new();
+        for (i, calc) in self.calculators.iter().enumerate() {
+            let name = &calc.name;
+            if name.is_empty()
+                || !name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+            {
+                out.push(format!(
+                    "calculators[{i}].name = {name:?} must be letters, digits, - _ . only."
+                ));
+            }
+            if !names.insert(name) {
+                out.push(format!("calculators[{i}].name = {name:?} is used twice."));
+            }
+            if calc.command.is_empty() || calc.command[0].trim().is_empty() {
+                out.push(format!(
+                    "calculators[{i}] ({name}): command must name a program."
+                ));
+            }
+            if glob::Pattern::new(&calc.job_ini).is_err() {
+                out.push(format!(
+                    "calculators[{i}] ({name}): job_ini = {:?} is not a valid file pattern.",
+                    calc.job_ini
+                ));
+            }
+        }
+        if self.calculators.is_empty() {
+            out.push("No [[calculators]] are configured; nobody can run a calculation.".into());
+        }
+        if self.calcs.max_files == 0
+            || self.calcs.max_upload_size == 0
+            || self.calcs.max_unpacked_size == 0
+        {
+            out.push("calcs.max_files, calcs.max_upload_size and calcs.max_unpacked_size must be more than 0.".into());
+        }
         if self.server.default_user.trim().is_empty() {
             out.push("server.default_user must not be empty.".into());
         }
@@ -353,6 +467,24 @@ impl Config {
 
     pub fn is_https(&self) -> bool {
         self.public_url().starts_with("https://")
+    }
+
+    pub fn calcs_dir(&self) -> PathBuf {
+        self.data_dir.join("calcs")
+    }
+
+    pub fn max_concurrent(&self) -> usize {
+        if self.calcs.max_concurrent == 0 {
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(2)
+        } else {
+            self.calcs.max_concurrent
+        }
+    }
+
+    pub fn calculator(&self, name: &str) -> Option<&CalculatorConfig> {
+        self.calculators.iter().find(|c| c.name == name)
     }
 
     pub fn workers(&self) -> usize {
@@ -431,7 +563,14 @@ fn describe_figment_error(err: figment::Error) -> ConfigError {
             };
             let what = match &e.kind {
                 figment::error::Kind::UnknownField(field, _) => {
-                    let full = if key == "(top level)" { field.clone() } else { format!("{key}.{field}") };
+                    // figment's path usually ends with the unknown field already.
+                    let full = if e.path.last() == Some(field) {
+                        key.clone()
+                    } else if e.path.is_empty() {
+                        field.clone()
+                    } else {
+                        format!("{key}.{field}")
+                    };
                     return format!("Unknown key `{full}` in {source}; see calcweb.example.toml for the keys there are.");
                 }
                 other => other.to_string(),

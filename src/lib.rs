@@ -1,7 +1,9 @@
 //! calcweb: run calculations on a server, watch them and share the results with your group.
 
+pub mod admin;
 pub mod assets;
 pub mod auth;
+pub mod calcs;
 pub mod config;
 pub mod db;
 pub mod error;

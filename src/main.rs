@@ -26,10 +26,16 @@ enum Command {
         #[command(subcommand)]
         command: ManageCommand,
     },
+    /// Run and watch one calculation (started by the server; not for people)
+    #[command(hide = true)]
+    Supervise { id: i64 },
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Command::Supervise { id } = cli.command {
+        return supervise(cli.config, id);
+    }
     let config = match calcweb::config::find_config_file(cli.config.as_deref())
         .and_then(|file| Ok((calcweb::Config::load(file.as_deref())?, file)))
     {
@@ -43,11 +49,31 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Serve => calcweb::serve::run(config.0, config.1),
         Command::Manage { command } => calcweb::manage::run(command, config.0, config.1),
+        Command::Supervise { .. } => unreachable!("handled above"),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
             eprintln!("calcweb: {message}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// The supervisor takes the configuration of the server that started it, when there is one.
+fn supervise(file: Option<PathBuf>, id: i64) -> ExitCode {
+    let config = match std::env::var(calcweb::calcs::supervisor::CONFIG_ENV) {
+        Ok(json) => serde_json::from_str(&json)
+            .map_err(|e| format!("bad {}: {e}", calcweb::calcs::supervisor::CONFIG_ENV)),
+        Err(_) => calcweb::config::find_config_file(file.as_deref())
+            .and_then(|f| calcweb::Config::load(f.as_deref()))
+            .map_err(|e| e.to_string()),
+    };
+    let result = config.and_then(|config| calcweb::calcs::supervisor::run(&config, id));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("calcweb supervise {id}: {message}");
             ExitCode::from(1)
         }
     }

@@ -72,7 +72,7 @@ fn print_setup_link(state: &AppState) {
 
 pub fn run(config: Config, file: Option<PathBuf>) -> Result<(), String> {
     init_logging();
-    let (state, secret) = AppState::new(config)?;
+    let (mut state, secret) = AppState::new(config)?;
     if let SecretSource::Generated(path) = &secret {
         println!(
             "Generated a secret key in {} (mode 0600); keep it private and include it in backups.",
@@ -81,8 +81,19 @@ pub fn run(config: Config, file: Option<PathBuf>) -> Result<(), String> {
     }
     let config = state.config.clone();
     let db_status = check_database(&state)?;
+    crate::calcs::example::install(&config.data_dir).map_err(|e| {
+        format!(
+            "Cannot install the example calculator into {}: {e}.",
+            config.data_dir.display()
+        )
+    })?;
+    state.runner = Some(crate::calcs::runner::start(
+        state.db.clone(),
+        config.clone(),
+        crate::calcs::runner::Launcher::current(),
+    ));
     crate::auth::password::warm_up();
-    println!(
+    let summary = format!(
         "calcweb {} serving on {}{} (bind {}, database: {} {}, data: {}, lockdown: {}, email: {}, workers: {}, config: {})",
         crate::VERSION,
         config.public_url(),
@@ -97,17 +108,7 @@ pub fn run(config: Config, file: Option<PathBuf>) -> Result<(), String> {
         file.map(|f| f.display().to_string())
             .unwrap_or_else(|| "built-in defaults".into()),
     );
-    match db_status {
-        DbStatus::Ready => print_setup_link(&state),
-        DbStatus::Down(why) => {
-            eprintln!(
-                "The database does not answer ({why}); requests get 503 until it is back. Retrying every 5 s."
-            );
-            let state = state.clone();
-            std::thread::spawn(move || wait_for_database(state));
-        }
-    }
-    actix_web::rt::System::new().block_on(serve(state))
+    actix_web::rt::System::new().block_on(serve(state, summary, db_status))
 }
 
 fn wait_for_database(state: AppState) {
@@ -128,11 +129,11 @@ fn wait_for_database(state: AppState) {
     }
 }
 
-async fn serve(state: AppState) -> Result<(), String> {
+async fn serve(state: AppState, summary: String, db_status: DbStatus) -> Result<(), String> {
     let config = state.config.clone();
-    let purge_state = state.clone();
-    actix_web::rt::spawn(async move { purge_sessions_forever(purge_state).await });
-    let server = HttpServer::new(move || crate::build_app(state.clone()))
+    let app_state = state.clone();
+    // Bind first, so the summary and the setup link are printed only once requests are taken.
+    let server = HttpServer::new(move || crate::build_app(app_state.clone()))
         .workers(config.workers())
         .shutdown_timeout(30)
         .bind(&config.server.bind)
@@ -141,9 +142,22 @@ async fn serve(state: AppState) -> Result<(), String> {
                 "Cannot listen on {}: {e}. Is another server using it? Change [server] bind.",
                 config.server.bind
             )
-        })?;
+        })?
+        .run();
+    println!("{summary}");
+    match db_status {
+        DbStatus::Ready => print_setup_link(&state),
+        DbStatus::Down(why) => {
+            eprintln!(
+                "The database does not answer ({why}); requests get 503 until it is back. Retrying every 5 s."
+            );
+            let state = state.clone();
+            std::thread::spawn(move || wait_for_database(state));
+        }
+    }
+    let purge_state = state.clone();
+    actix_web::rt::spawn(async move { purge_sessions_forever(purge_state).await });
     server
-        .run()
         .await
         .map_err(|e| format!("The server stopped with an error: {e}"))?;
     println!("calcweb stopped.");

@@ -21,6 +21,8 @@ pub struct AppState {
     /// Precomputed from the config for the per-request host and origin checks.
     pub allowed_hosts: Arc<Vec<String>>,
     pub public_origin: String,
+    /// Wakes the calculation runner after a submission (None when no runner runs here).
+    pub runner: Option<crate::calcs::runner::Waker>,
 }
 
 /// Keys derived from the one secret, each for one purpose, so no two uses share a key.
@@ -122,6 +124,7 @@ impl AppState {
         let state = AppState {
             allowed_hosts: Arc::new(config.allowed_hosts()),
             public_origin,
+            runner: None,
             config: Arc::new(config),
             db,
             keys: Arc::new(Keys::derive(&secret)),

@@ -98,12 +98,29 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    audit_log (id) {
+        id -> BigInt,
+        actor_id -> Nullable<BigInt>,
+        actor_name -> Text,
+        action -> Text,
+        object_type -> Text,
+        object_id -> Text,
+        object_repr -> Text,
+        summary -> Text,
+        ip -> Text,
+        source -> Text,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(user_groups -> users (user_id));
 diesel::joinable!(calcs -> users (user_id));
 diesel::joinable!(calc_logs -> calcs (calc_id));
 diesel::joinable!(outputs -> calcs (calc_id));
 diesel::joinable!(user_groups -> groups (group_id));
 diesel::joinable!(sessions -> users (user_id));
+diesel::joinable!(audit_log -> users (actor_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     users,
@@ -114,4 +131,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     calcs,
     calc_logs,
     outputs,
+    audit_log,
 );

@@ -2,6 +2,7 @@ use std::io::{BufRead, IsTerminal, Write};
 
 use crate::auth::{password, password_rules};
 use crate::config::Config;
+use crate::models::audit::{Actor, AuditEntry, Target};
 use crate::models::user::check_username;
 use crate::models::{NewUser, User, setup_token};
 
@@ -31,7 +32,16 @@ pub fn run(config: &Config, noinput: bool) -> Result<(), String> {
         level: 2,
         ..Default::default()
     };
-    User::create(&mut conn, &new).map_err(|e| e.to_string())?;
+    let user = User::create(&mut conn, &new).map_err(|e| e.to_string())?;
+    let summary = format!("email: {}; superuser: yes; level: 2", user.email);
+    AuditEntry::record(
+        &mut conn,
+        &Actor::cli(),
+        "user.create",
+        &Target::user(&user),
+        &summary,
+    )
+    .map_err(|e| e.to_string())?;
     setup_token::delete_all(&mut conn).map_err(|e| e.to_string())?;
     println!("Superuser {username:?} created.");
     Ok(())

@@ -4,7 +4,10 @@
 mod check;
 mod collectstatic;
 mod createsuperuser;
+mod createuser;
+mod groups;
 mod migrate;
+mod users;
 
 use std::path::PathBuf;
 
@@ -31,6 +34,25 @@ pub enum ManageCommand {
     },
     /// Print the effective configuration (secrets hidden) and check the database; exit 1 on problems
     Check,
+    /// Create an account (missing groups are created); without --password-stdin it cannot log in until a password is set
+    Createuser(createuser::CreateUserArgs),
+    /// Set a user's password (asked twice on a terminal, or one line from --password-stdin) and end their sessions
+    Changepassword {
+        username: String,
+        /// Read the password from the first line of standard input instead of asking
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// List groups, or add and remove members
+    Groups {
+        #[command(subcommand)]
+        command: groups::GroupsCommand,
+    },
+    /// List users
+    Users {
+        #[command(subcommand)]
+        command: users::UsersCommand,
+    },
 }
 
 pub fn run(command: ManageCommand, config: Config, file: Option<PathBuf>) -> Result<(), String> {
@@ -39,6 +61,13 @@ pub fn run(command: ManageCommand, config: Config, file: Option<PathBuf>) -> Res
         ManageCommand::Createsuperuser { noinput } => createsuperuser::run(&config, noinput),
         ManageCommand::Collectstatic { clear } => collectstatic::run(&config, clear),
         ManageCommand::Check => check::run(&config, file),
+        ManageCommand::Createuser(args) => createuser::run(&config, args),
+        ManageCommand::Changepassword {
+            username,
+            password_stdin,
+        } => users::changepassword(&config, &username, password_stdin),
+        ManageCommand::Groups { command } => groups::run(&config, command),
+        ManageCommand::Users { command } => users::run(&config, command),
     }
 }
 
@@ -48,8 +77,9 @@ pub fn connect(config: &Config) -> Result<DbConn, String> {
         DatabaseUrl::parse(&config.database_url()).map_err(|e| format!("database.url: {e}"))?;
     url.connect().map_err(|e| {
         format!(
-            "Cannot connect to the database {}: {e}. Check [database] url and that the server is running.",
-            crate::config::redact_url_password(&config.database_url())
+            "Cannot connect to the database {}: {}. Check [database] url and that the server is running.",
+            crate::config::redact_url_password(&config.database_url()),
+            e.to_string().trim_end()
         )
     })
 }

@@ -132,3 +132,84 @@ impl SessionRow {
         .execute(conn)?)
     }
 }
+
+/// A live session with its user's name, as /admin/sessions/ lists it.
+#[derive(Debug, Clone)]
+pub struct LiveSession {
+    pub session: SessionRow,
+    pub username: String,
+}
+
+impl SessionRow {
+    pub fn find(conn: &mut DbConn, id: i64) -> AppResult<Option<SessionRow>> {
+        Ok(sessions::table
+            .find(id)
+            .select(SessionRow::as_select())
+            .first(conn)
+            .optional()?)
+    }
+
+    /// Ends one session (revoked by a superuser); false when it was already gone.
+    pub fn delete_by_id(conn: &mut DbConn, id: i64) -> AppResult<bool> {
+        Ok(diesel::delete(sessions::table.find(id)).execute(conn)? > 0)
+    }
+
+    /// Logged-in sessions not yet expired, most recently seen first; `user_id` narrows to one
+    /// user and `q` matches part of the username, the IP or the user agent.
+    pub fn list_live(
+        conn: &mut DbConn,
+        absolute: Duration,
+        user_id: Option<i64>,
+        q: &str,
+        page: i64,
+    ) -> AppResult<crate::models::paging::Paged<LiveSession>> {
+        use crate::db::schema::users;
+        use crate::models::paging::{PER_PAGE, Paged, offset};
+        let now = now();
+        let filtered = || {
+            let mut query = sessions::table
+                .inner_join(users::table)
+                .filter(sessions::expires_at.gt(now))
+                .filter(sessions::created_at.gt(now - absolute))
+                .into_boxed();
+            if let Some(user_id) = user_id {
+                query = query.filter(sessions::user_id.eq(user_id));
+            }
+            if !q.is_empty() {
+                query = query.filter(
+                    crate::icontains!(users::username, q)
+                        .or(crate::icontains!(sessions::ip, q))
+                        .or(crate::icontains!(sessions::user_agent, q)),
+                );
+            }
+            query
+        };
+        let total = filtered().count().get_result(conn)?;
+        let rows: Vec<(SessionRow, String)> = filtered()
+            .order((sessions::last_seen.desc(), sessions::id.desc()))
+            .offset(offset(page))
+            .limit(PER_PAGE)
+            .select((SessionRow::as_select(), users::username))
+            .load(conn)?;
+        Ok(Paged {
+            items: rows
+                .into_iter()
+                .map(|(session, username)| LiveSession { session, username })
+                .collect(),
+            total,
+            page,
+            per_page: PER_PAGE,
+        })
+    }
+
+    /// Logged-in sessions not yet expired.
+    pub fn count_live(conn: &mut DbConn, absolute: Duration) -> AppResult<i64> {
+        let now = now();
+        Ok(sessions::table
+            .filter(sessions::user_id.is_not_null())
+            .filter(sessions::expires_at.gt(now))
+            .filter(sessions::created_at.gt(now - absolute))
+            .count()
+            .get_result(conn)?)
+    }
+}

@@ -1,6 +1,8 @@
 //! HTTP: routes, middleware and the app builder shared by `serve` and the tests.
 
 pub mod accounts;
+pub mod admin;
+pub mod api;
 pub mod client;
 pub mod context;
 pub mod errors;
@@ -96,7 +98,9 @@ pub fn build_app(
                 .configure(static_files::routes)
                 .configure(accounts::routes)
                 .configure(setup::routes)
-                .configure(pages::routes),
+                .configure(pages::routes)
+                .configure(admin::routes)
+                .configure(api::routes),
         )
         .default_service(web::to(not_found))
         .wrap(from_fn(session::load_user))

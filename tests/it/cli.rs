@@ -61,7 +61,10 @@ struct Site {
 
 impl Site {
     fn new() -> Site {
-        Site { dir: tempfile::tempdir().expect("temp dir"), db: TestDb::new() }
+        Site {
+            dir: tempfile::tempdir().expect("temp dir"),
+            db: TestDb::new(),
+        }
     }
 
     fn migrated() -> Site {
@@ -94,7 +97,10 @@ impl Site {
     }
 
     fn conn(&self) -> DbConn {
-        DatabaseUrl::parse(&self.db.url).unwrap().connect().expect("connect to the test database")
+        DatabaseUrl::parse(&self.db.url)
+            .unwrap()
+            .connect()
+            .expect("connect to the test database")
     }
 
     fn user(&self, username: &str) -> Option<User> {
@@ -155,7 +161,11 @@ fn wait_within(child: &mut Child, limit: Duration) -> Option<ExitStatus> {
 
 /// Runs `cmd` to the end, capturing its output; kills it and fails the test if it hangs.
 fn run(cmd: &mut Command) -> Run {
-    let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("start the command");
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start the command");
     let stdout = read_in_background(child.stdout.take());
     let stderr = read_in_background(child.stderr.take());
     let status = wait_within(&mut child, HANG_GUARD);
@@ -165,7 +175,11 @@ fn run(cmd: &mut Command) -> Run {
     }
     let (stdout, stderr) = (stdout.join().unwrap(), stderr.join().unwrap());
     match status {
-        Some(status) => Run { status, stdout, stderr },
+        Some(status) => Run {
+            status,
+            stdout,
+            stderr,
+        },
         None => panic!("{cmd:?} did not finish\n--- stdout:\n{stdout}\n--- stderr:\n{stderr}"),
     }
 }
@@ -180,7 +194,11 @@ struct Server {
 
 impl Server {
     fn start(cmd: &mut Command) -> Server {
-        let mut child = cmd.arg("serve").stdout(Stdio::piped()).spawn().expect("start calcweb serve");
+        let mut child = cmd
+            .arg("serve")
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("start calcweb serve");
         let stdout = child.stdout.take().unwrap();
         let (send, lines) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
@@ -190,34 +208,80 @@ impl Server {
                 }
             }
         });
-        Server { child, lines, seen: Vec::new() }
+        Server {
+            child,
+            lines,
+            seen: Vec::new(),
+        }
     }
 
     /// Reads stdout up to and including the first line that satisfies `pred`, and returns it.
     fn line_where(&mut self, pred: impl Fn(&str) -> bool) -> String {
         let deadline = Instant::now() + HANG_GUARD;
         loop {
-            match self.lines.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+            match self
+                .lines
+                .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            {
                 Ok(line) => {
                     self.seen.push(line.clone());
                     if pred(&line) {
                         return line;
                     }
                 }
-                Err(RecvTimeoutError::Timeout) => panic!("no such line; stdout so far:\n{}", self.seen.join("\n")),
+                Err(RecvTimeoutError::Timeout) => {
+                    panic!("no such line; stdout so far:\n{}", self.seen.join("\n"))
+                }
                 Err(RecvTimeoutError::Disconnected) => {
-                    panic!("calcweb serve ended its output; stdout:\n{}", self.seen.join("\n"))
+                    panic!(
+                        "calcweb serve ended its output; stdout:\n{}",
+                        self.seen.join("\n")
+                    )
                 }
             }
         }
     }
 
-    /// Sends SIGTERM and waits for the process to finish.
-    fn stop(mut self) -> ExitStatus {
+    /// Waits until the process catches SIGTERM. The server installs its handler only once it
+    /// runs (after printing the summary and the setup link); a SIGTERM before that kills the
+    /// process outright, which is not what the test is about.
+    fn wait_for_sigterm_handler(&self) {
+        const SIGTERM_BIT: u64 = 1 << (15 - 1);
+        let status_file = format!("/proc/{}/status", self.child.id());
+        let deadline = Instant::now() + HANG_GUARD;
+        loop {
+            let status = std::fs::read_to_string(&status_file).expect("read /proc/PID/status");
+            let caught = status
+                .lines()
+                .find_map(|line| line.strip_prefix("SigCgt:"))
+                .map(|mask| u64::from_str_radix(mask.trim(), 16).expect("a hex signal mask"))
+                .unwrap_or(0);
+            if caught & SIGTERM_BIT != 0 {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "calcweb serve never set up its SIGTERM handler"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Sends SIGTERM, waits for the process to finish and returns how it ended and the rest of
+    /// its output.
+    fn stop(mut self) -> (ExitStatus, Vec<String>) {
+        self.wait_for_sigterm_handler();
         let pid = self.child.id().to_string();
-        let sent = Command::new("kill").args(["-TERM", &pid]).status().expect("run kill");
+        let sent = Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("run kill");
         assert!(sent.success(), "kill -TERM {pid} failed");
-        wait_within(&mut self.child, Duration::from_secs(30)).expect("calcweb serve stops after SIGTERM")
+        let status = wait_within(&mut self.child, Duration::from_secs(30))
+            .expect("calcweb serve stops within 30 s of SIGTERM");
+        // The reader thread ends at EOF, which follows the exit.
+        let rest = std::iter::from_fn(|| self.lines.recv_timeout(HANG_GUARD).ok()).collect();
+        (status, rest)
     }
 }
 
@@ -237,18 +301,20 @@ fn http_get(port: u16, path: &str) -> String {
     let mut stream = loop {
         match TcpStream::connect(("127.0.0.1", port)) {
             Ok(stream) => break stream,
-            Err(e) if Instant::now() < deadline => {
-                let _ = e;
-                std::thread::sleep(Duration::from_millis(50));
-            }
+            Err(_) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(50)),
             Err(e) => panic!("nothing listens on port {port}: {e}"),
         }
     };
     stream.set_read_timeout(Some(HANG_GUARD)).unwrap();
-    let request = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n");
-    stream.write_all(request.as_bytes()).expect("send the request");
+    let request =
+        format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n");
+    stream
+        .write_all(request.as_bytes())
+        .expect("send the request");
     let mut response = String::new();
-    stream.read_to_string(&mut response).expect("read the response");
+    stream
+        .read_to_string(&mut response)
+        .expect("read the response");
     response
 }
 
@@ -272,13 +338,29 @@ fn migrate_applies_the_migrations_then_has_nothing_to_do() {
 
     let first = site.run(&["manage", "migrate"]);
     first.expect_success();
-    assert!(first.stdout.contains("✔ 2026-11-22-000001_foundation"), "{}", first.stdout);
-    assert!(first.stdout.contains("migration(s) applied."), "{}", first.stdout);
-    assert!(calcweb::db::migrations::pending(&mut site.conn()).unwrap().is_empty());
+    assert!(
+        first.stdout.contains("✔ 2026-11-22-000001_foundation"),
+        "{}",
+        first.stdout
+    );
+    assert!(
+        first.stdout.contains("migration(s) applied."),
+        "{}",
+        first.stdout
+    );
+    assert!(
+        calcweb::db::migrations::pending(&mut site.conn())
+            .unwrap()
+            .is_empty()
+    );
 
     let second = site.run(&["manage", "migrate"]);
     second.expect_success();
-    assert!(second.stdout.contains("No migrations to apply."), "{}", second.stdout);
+    assert!(
+        second.stdout.contains("No migrations to apply."),
+        "{}",
+        second.stdout
+    );
     assert!(!second.stdout.contains("✔ "), "{}", second.stdout);
 }
 
@@ -286,9 +368,16 @@ fn migrate_applies_the_migrations_then_has_nothing_to_do() {
 fn serve_refuses_an_unmigrated_database() {
     let site = Site::new();
     let bind = format!("127.0.0.1:{}", free_port());
-    let out = run(site.calcweb().env("CALCWEB_SERVER_BIND", &bind).arg("serve"));
+    let out = run(site
+        .calcweb()
+        .env("CALCWEB_SERVER_BIND", &bind)
+        .arg("serve"));
     out.expect_code(1);
-    assert!(out.stderr.contains("calcweb manage migrate"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("calcweb manage migrate"),
+        "{}",
+        out.stderr
+    );
     assert!(!out.stdout.contains("serving on"), "{}", out.stdout);
 }
 
@@ -324,16 +413,27 @@ fn createsuperuser_noinput_refuses_a_weak_password() {
     let site = Site::migrated();
     let out = createsuperuser_noinput(&site, "boss", "12345");
     out.expect_code(1);
-    assert!(out.stderr.contains("CALCWEB_SUPERUSER_PASSWORD is not accepted"), "{}", out.stderr);
-    assert!(out.stderr.contains("at least 10 characters"), "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("CALCWEB_SUPERUSER_PASSWORD is not accepted"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("at least 10 characters"),
+        "{}",
+        out.stderr
+    );
     assert!(site.user("boss").is_none());
 }
 
-/// Runs argv[2:] on a pseudo-terminal; argv[1] is a JSON list of [expected text, answer or
-/// null]. Waits for each expected text (in order) and types the answer, then reads to the end.
-/// Prints the transcript and exits with the child's exit code, or 124 after 60 seconds.
+/// Runs argv[2:] on a pseudo-terminal; argv[1] is a JSON list of steps [expected text, answer
+/// or null, optionally "hidden"]. Waits for each expected text (in order) and types the answer;
+/// a hidden answer only once the program has turned echo off, as a password prompt does. Then
+/// reads to the end, prints the transcript and exits with the child's exit code, or with 124
+/// after 60 seconds.
 const PTY_DRIVER: &str = r#"
-import json, os, pty, select, sys, time
+import json, os, pty, select, sys, termios, time
 
 steps = json.loads(sys.argv[1])
 deadline = time.monotonic() + 60
@@ -355,12 +455,20 @@ def read_more():
         raise EOFError
     return data
 
+def wait_for_echo_off():
+    while termios.tcgetattr(fd)[3] & termios.ECHO:
+        if time.monotonic() > deadline:
+            raise TimeoutError
+        time.sleep(0.01)
+
 pos = 0
 try:
-    for expected, answer in steps:
+    for expected, answer, *hidden in steps:
         while (found := seen.find(expected.encode(), pos)) < 0:
             seen += read_more()
         pos = found + len(expected.encode())
+        if hidden:
+            wait_for_echo_off()
         if answer is not None:
             os.write(fd, answer.encode() + b"\n")
     while True:
@@ -383,18 +491,40 @@ fn createsuperuser_asks_on_a_terminal() {
     let steps = serde_json::json!([
         ["Username: ", "root"],
         ["Email address (optional): ", "root@example.org"],
-        ["Password: ", "first-attempt-passphrase"],
-        ["Password (again): ", "second-attempt-passphrase"],
+        ["Password: ", "first-attempt-passphrase", "hidden"],
+        ["Password (again): ", "second-attempt-passphrase", "hidden"],
         ["do not match", null],
-        ["Password: ", GOOD_PASSWORD],
-        ["Password (again): ", GOOD_PASSWORD],
+        ["Password: ", "12345", "hidden"],
+        ["Password (again): ", "12345", "hidden"],
+        ["at least 10 characters", null],
+        ["Password: ", GOOD_PASSWORD, "hidden"],
+        ["Password (again): ", GOOD_PASSWORD, "hidden"],
         ["Superuser \"root\" created.", null],
     ]);
     let mut driver = command("python3", site.path());
-    site.configure(&mut driver).args(["-c", PTY_DRIVER, &steps.to_string(), CALCWEB, "manage", "createsuperuser"]);
+    site.configure(&mut driver).args([
+        "-c",
+        PTY_DRIVER,
+        &steps.to_string(),
+        CALCWEB,
+        "manage",
+        "createsuperuser",
+    ]);
     let out = run(&mut driver);
     out.expect_success();
     assert!(out.stdout.contains("do not match"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("cannot be only digits"),
+        "{}",
+        out.stdout
+    );
+    for password in ["first-attempt", "second-attempt", "12345", GOOD_PASSWORD] {
+        assert!(
+            !out.stdout.contains(password),
+            "passwords are not echoed:\n{}",
+            out.stdout
+        );
+    }
     let root = site.user("root").expect("the user exists");
     assert!(root.is_superuser);
     assert_eq!(root.email, "root@example.org");
@@ -407,4 +537,331 @@ fn createsuperuser_without_a_terminal_points_to_noinput() {
     let out = site.run(&["manage", "createsuperuser"]);
     out.expect_code(1);
     assert!(out.stderr.contains("--noinput"), "{}", out.stderr);
+}
+
+// ---------------------------------------------------------------------------------------------
+// manage collectstatic
+
+#[test]
+fn collectstatic_writes_hashed_files_and_a_manifest_and_clears_stale_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("public");
+    // The first run takes the root from the file, the second from the environment.
+    let config = write_file(
+        &dir.path().join("calcweb.toml"),
+        &format!("[static]\nroot = {:?}\n", root.display().to_string()),
+    );
+    let mut first = calcweb(dir.path());
+    first
+        .arg("--config")
+        .arg(&config)
+        .args(["manage", "collectstatic"]);
+    let first = run(&mut first);
+    first.expect_success();
+    assert!(
+        first.stdout.contains("static files written to"),
+        "{}",
+        first.stdout
+    );
+
+    let plain = std::fs::read(root.join("css/calcweb.css")).expect("css/calcweb.css written");
+    let manifest: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(root.join("staticfiles.json")).expect("manifest written"),
+    )
+    .unwrap();
+    let hashed = manifest["paths"]["css/calcweb.css"]
+        .as_str()
+        .expect("the manifest maps css/calcweb.css");
+    assert!(
+        regex::Regex::new(r"^css/calcweb\.[0-9a-f]{12}\.css$")
+            .unwrap()
+            .is_match(hashed),
+        "{hashed}"
+    );
+    assert_eq!(
+        std::fs::read(root.join(hashed)).expect("the hashed file is written"),
+        plain
+    );
+
+    std::fs::create_dir(root.join("old")).unwrap();
+    write_file(
+        &root.join("old/stale.txt"),
+        "left over from an older version",
+    );
+    let second = run(calcweb(dir.path()).env("CALCWEB_STATIC_ROOT", &root).args([
+        "manage",
+        "collectstatic",
+        "--clear",
+    ]));
+    second.expect_success();
+    assert!(
+        second.stdout.contains("1 stale file(s) removed."),
+        "{}",
+        second.stdout
+    );
+    assert!(
+        !root.join("old").exists(),
+        "the stale file and its empty directory are gone"
+    );
+    assert!(root.join("css/calcweb.css").is_file());
+    assert!(root.join(hashed).is_file());
+    assert!(root.join("staticfiles.json").is_file());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Configuration errors: exit 1, and say what is wrong and where
+
+/// Runs `calcweb manage check` in a fresh directory with `file` (if any) and `env`.
+fn check_with(file: Option<&str>, env: &[(&str, &str)]) -> (TempDir, PathBuf, Run) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("calcweb.toml");
+    let mut cmd = calcweb(dir.path());
+    cmd.env("CALCWEB_DATA_DIR", dir.path());
+    if let Some(text) = file {
+        write_file(&path, text);
+        cmd.arg("--config").arg(&path);
+    }
+    cmd.envs(env.iter().copied()).args(["manage", "check"]);
+    let out = run(&mut cmd);
+    (dir, path, out)
+}
+
+#[test]
+fn a_malformed_config_file_is_reported_with_its_path_and_line() {
+    let (_dir, path, out) = check_with(
+        Some("[server]\nbind = \"127.0.0.1:8800\"\nlockdown = = true\n"),
+        &[],
+    );
+    out.expect_code(1);
+    assert!(
+        out.stderr.contains(&format!("{}:3:", path.display())),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("not valid TOML"), "{}", out.stderr);
+}
+
+#[test]
+fn an_unknown_key_is_named_with_its_source() {
+    let (_dir, path, out) = check_with(Some("[server]\nbindd = \"x\"\n"), &[]);
+    out.expect_code(1);
+    let expected = format!("Unknown key `server.bindd` in the file {}", path.display());
+    assert!(out.stderr.contains(&expected), "{}", out.stderr);
+
+    let (_dir, _, out) = check_with(None, &[("CALCWEB_SERVER_BINDD", "x")]);
+    out.expect_code(1);
+    let expected = "Unknown key `server.bindd` in the environment variable CALCWEB_SERVER_BINDD";
+    assert!(out.stderr.contains(expected), "{}", out.stderr);
+}
+
+#[test]
+fn a_bad_value_in_the_environment_names_the_key_and_the_variable() {
+    let (_dir, _, out) = check_with(None, &[("CALCWEB_SERVER_LOCKDOWN", "maybe")]);
+    out.expect_code(1);
+    assert!(out.stderr.contains("server.lockdown"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("CALCWEB_SERVER_LOCKDOWN"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn an_unknown_database_scheme_is_refused() {
+    let (_dir, _, out) = check_with(None, &[("CALCWEB_DATABASE_URL", "mysql://x")]);
+    out.expect_code(1);
+    assert!(out.stderr.contains("mysql"), "{}", out.stderr);
+    assert!(out.stderr.contains("sqlite://"), "{}", out.stderr);
+}
+
+#[test]
+fn a_missing_config_file_is_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(calcweb(dir.path()).args(["--config", "/nonexistent.toml", "manage", "check"]));
+    out.expect_code(1);
+    assert!(
+        out.stderr.contains("/nonexistent.toml does not exist"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn check_shows_the_effective_config_without_secrets() {
+    let site = Site::migrated();
+    let out = site.run(&["manage", "check"]);
+    out.expect_success();
+    assert!(
+        out.stdout.contains("secret_key = \"***\""),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        !out.output().contains(SECRET),
+        "the secret key is never printed:\n{}",
+        out.output()
+    );
+    assert!(
+        out.stdout.contains(&format!("url = \"{}\"", site.db.url)),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("No problems found."), "{}", out.stdout);
+}
+
+#[test]
+fn check_hides_the_database_password_and_reports_an_unreachable_database() {
+    let (_dir, _, out) = check_with(
+        None,
+        &[
+            (
+                "CALCWEB_DATABASE_URL",
+                "postgres://u:hunter2secret@127.0.0.1:9/x",
+            ),
+            ("CALCWEB_SECRET_KEY", SECRET),
+        ],
+    );
+    out.expect_code(1);
+    assert!(
+        out.stdout.contains("postgres://u:***@127.0.0.1:9/x"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.output().contains("Cannot connect to the database"),
+        "{}",
+        out.output()
+    );
+    assert!(
+        !out.output().contains("hunter2secret"),
+        "the password is never printed:\n{}",
+        out.output()
+    );
+    assert!(
+        !out.output().contains(SECRET),
+        "the secret key is never printed:\n{}",
+        out.output()
+    );
+}
+
+#[test]
+fn the_environment_overrides_the_file() {
+    let site = Site::migrated();
+    let config = write_file(
+        &site.path().join("calcweb.toml"),
+        "[server]\nbind = \"127.0.0.1:1111\"\n",
+    );
+    let out = run(site
+        .calcweb()
+        .env("CALCWEB_SERVER_BIND", "127.0.0.1:2222")
+        .env("CALCWEB_SERVER_ACCESS_LOG_DIR", "/tmp/x")
+        .arg("--config")
+        .arg(&config)
+        .args(["manage", "check"]));
+    out.expect_success();
+    let server = toml_section(&out.stdout, "server");
+    assert!(
+        server.contains(&"bind = \"127.0.0.1:2222\"".to_string()),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        server.contains(&"access_log_dir = \"/tmp/x\"".to_string()),
+        "{}",
+        out.stdout
+    );
+    assert!(!out.stdout.contains("1111"), "{}", out.stdout);
+}
+
+// ---------------------------------------------------------------------------------------------
+// serve
+
+#[test]
+fn serve_prints_the_setup_link_serves_it_and_stops_on_sigterm() {
+    let site = Site::migrated();
+    let port = free_port();
+    let start = || {
+        let mut cmd = site.calcweb();
+        // No secret configured: serve generates one into the data dir.
+        cmd.env_remove("CALCWEB_SECRET_KEY")
+            .env("CALCWEB_SERVER_BIND", format!("127.0.0.1:{port}"))
+            .env("CALCWEB_SERVER_WORKERS", "1");
+        Server::start(&mut cmd)
+    };
+
+    let mut server = start();
+    let summary = server.line_where(|l| l.starts_with("calcweb ") && l.contains("serving on"));
+    assert!(
+        summary.contains(&format!("serving on http://127.0.0.1:{port}")),
+        "{summary}"
+    );
+    let link_line = server.line_where(|l| l.starts_with("No superuser yet"));
+    let link = regex::Regex::new(r"open (http://\S+/setup/\S+/) ")
+        .unwrap()
+        .captures(&link_line)
+        .unwrap_or_else(|| panic!("a setup link in {link_line:?}"))[1]
+        .to_string();
+    let path = link
+        .strip_prefix(&format!("http://127.0.0.1:{port}"))
+        .expect("the link names the bound address");
+    let response = http_get(port, path);
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    assert!(
+        response.contains("Create the first superuser"),
+        "{response}"
+    );
+    let generated = server
+        .seen
+        .iter()
+        .filter(|l| l.contains("Generated a secret key"))
+        .count();
+    assert_eq!(generated, 1, "{:?}", server.seen);
+    let (status, rest) = server.stop();
+    assert!(status.success(), "serve exits 0 after SIGTERM: {status:?}");
+    assert!(rest.contains(&"calcweb stopped.".to_string()), "{rest:?}");
+
+    let secret =
+        std::fs::metadata(site.path().join("secret_key")).expect("the secret key file exists");
+    assert_eq!(secret.permissions().mode() & 0o777, 0o600);
+
+    // The second start reuses the key, without a notice.
+    let mut server = start();
+    server.line_where(|l| l.starts_with("No superuser yet"));
+    assert!(
+        !server
+            .seen
+            .iter()
+            .any(|l| l.contains("Generated a secret key")),
+        "{:?}",
+        server.seen
+    );
+    let (status, rest) = server.stop();
+    assert!(status.success(), "serve exits 0 after SIGTERM: {status:?}");
+    assert!(rest.contains(&"calcweb stopped.".to_string()), "{rest:?}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// --help
+
+#[test]
+fn every_command_has_help() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases: &[(&[&str], &str)] = &[
+        (&[], "Usage: calcweb"),
+        (&["serve"], "Usage: calcweb serve"),
+        (&["manage"], "Usage: calcweb manage"),
+        (&["manage", "migrate"], "Usage: calcweb manage migrate"),
+        (&["manage", "createsuperuser"], "--noinput"),
+        (&["manage", "collectstatic"], "--clear"),
+        (&["manage", "check"], "Usage: calcweb manage check"),
+    ];
+    for (args, expected) in cases {
+        let out = run(calcweb(dir.path()).args(*args).arg("--help"));
+        out.expect_success();
+        assert!(
+            out.stdout.contains(expected),
+            "calcweb {args:?} --help:\n{}",
+            out.stdout
+        );
+    }
 }

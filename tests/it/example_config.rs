@@ -10,10 +10,13 @@ fn keys(prefix: &str, value: &toml::Value, out: &mut Vec<String>) {
             } else {
                 format!("{prefix}.{k}")
             };
-            if v.is_table() {
-                keys(&path, v, out)
-            } else {
-                out.push(path)
+            match v {
+                toml::Value::Table(_) => keys(&path, v, out),
+                // An array of tables ([[calculators]]): its entries share one set of keys.
+                toml::Value::Array(items) if items.first().is_some_and(toml::Value::is_table) => {
+                    keys(&path, &items[0], out)
+                }
+                _ => out.push(path),
             }
         }
     }

@@ -108,7 +108,17 @@ impl TestApp {
         migrate(&db.url);
         let mut config = test_config(dir.path(), &db.url);
         adjust(&mut config);
-        let (state, _) = AppState::new(config).expect("app state");
+        let (mut state, _) = AppState::new(config).expect("app state");
+        calcweb::calcs::example::install(&state.config.data_dir)
+            .expect("install the example calculator");
+        let launcher = calcweb::calcs::runner::Launcher {
+            exe: env!("CARGO_BIN_EXE_calcweb").into(),
+        };
+        state.runner = Some(calcweb::calcs::runner::start(
+            state.db.clone(),
+            state.config.clone(),
+            launcher,
+        ));
         let app_state = state.clone();
         let server = actix_test::start(move || calcweb::build_app(app_state.clone()));
         TestApp {

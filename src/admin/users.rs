@@ -1,0 +1,240 @@
+//! Account actions: create, edit, set password, deactivate, activate, delete.
+
+use std::path::Path;
+
+use diesel::Connection;
+
+use super::{Changes, yes_no};
+use crate::db::DbConn;
+use crate::error::{AppError, AppResult};
+use crate::models::audit::{Actor, AuditEntry, Target};
+use crate::models::user::UserChanges;
+use crate::models::{NewUser, User};
+
+/// Access levels, as forms and lists name them.
+pub const LEVELS: [(i32, &str); 3] = [(0, "view only"), (1, "default"), (2, "may share")];
+
+pub fn level_name(level: i32) -> &'static str {
+    LEVELS
+        .iter()
+        .find(|(n, _)| *n == level)
+        .map_or("unknown", |(_, name)| name)
+}
+
+pub fn check_level(level: i32) -> AppResult<()> {
+    if LEVELS.iter().any(|(n, _)| *n == level) {
+        Ok(())
+    } else {
+        Err(AppError::BadRequest(
+            "The level must be 0 (view only), 1 (default) or 2 (may share).".into(),
+        ))
+    }
+}
+
+/// A new account: its fields, an already hashed password ('' = cannot log in until one is
+/// set) and its groups.
+#[derive(Debug, Clone, Default)]
+pub struct NewAccount {
+    pub fields: UserChanges,
+    pub password_hash: String,
+    pub group_ids: Vec<i64>,
+}
+
+pub fn create(conn: &mut DbConn, actor: &Actor, account: &NewAccount) -> AppResult<User> {
+    check_level(account.fields.level)?;
+    conn.transaction(|conn| {
+        let f = &account.fields;
+        let user = User::create(
+            conn,
+            &NewUser {
+                username: f.username.clone(),
+                email: f.email.clone(),
+                full_name: f.full_name.clone(),
+                password_hash: account.password_hash.clone(),
+                is_superuser: f.is_superuser,
+                level: f.level,
+            },
+        )?;
+        User::set_groups(conn, user.id, &account.group_ids)?;
+        let password = if account.password_hash.is_empty() {
+            "none (cannot log in)"
+        } else {
+            "set"
+        };
+        let summary = format!(
+            "email: {}; name: {}; superuser: {}; level: {}; groups: {}; password: {password}",
+            f.email,
+            f.full_name,
+            yes_no(f.is_superuser),
+            f.level,
+            user.group_names(conn)?.join(", "),
+        );
+        AuditEntry::record(conn, actor, "user.create", &Target::user(&user), &summary)?;
+        Ok(user)
+    })
+}
+
+/// Saves the fields and the groups; demoting the last active superuser is refused.
+pub fn update(
+    conn: &mut DbConn,
+    actor: &Actor,
+    user: &User,
+    fields: &UserChanges,
+    group_ids: &[i64],
+) -> AppResult<User> {
+    check_level(fields.level)?;
+    User::keeping_a_superuser(conn, user, "demoted", |conn| {
+        let before = User::find(conn, user.id)?.ok_or_else(AppError::not_found)?;
+        let groups_before = before.group_names(conn)?.join(", ");
+        User::update(conn, user.id, fields)?;
+        User::set_groups(conn, user.id, group_ids)?;
+        let after = User::find(conn, user.id)?.ok_or_else(AppError::not_found)?;
+        let mut changes = Changes::default();
+        changes.field("username", &before.username, &after.username);
+        changes.field("email", &before.email, &after.email);
+        changes.field("name", &before.full_name, &after.full_name);
+        changes.field(
+            "superuser",
+            yes_no(before.is_superuser),
+            yes_no(after.is_superuser),
+        );
+        changes.field("level", before.level, after.level);
+        changes.field("groups", groups_before, after.group_names(conn)?.join(", "));
+        if !changes.is_empty() {
+            let target = Target::user(&after);
+            AuditEntry::record(conn, actor, "user.update", &target, &changes.summary())?;
+        }
+        Ok(after)
+    })
+}
+
+/// Stores a new (hashed) password and ends the user's sessions; returns how many ended.
+pub fn set_password(conn: &mut DbConn, actor: &Actor, user: &User, hash: &str) -> AppResult<usize> {
+    conn.transaction(|conn| {
+        User::set_password_hash(conn, user.id, hash)?;
+        let ended = crate::models::session::SessionRow::delete_for_user(conn, user.id)?;
+        let summary = format!("password set; {ended} session(s) ended");
+        AuditEntry::record(
+            conn,
+            actor,
+            "user.set_password",
+            &Target::user(user),
+            &summary,
+        )?;
+        Ok(ended)
+    })
+}
+
+/// Marks the account inactive and ends its sessions at once; returns how many ended.
+pub fn deactivate(conn: &mut DbConn, actor: &Actor, user: &User) -> AppResult<usize> {
+    User::keeping_a_superuser(conn, user, "deactivated", |conn| {
+        User::set_active(conn, user.id, false)?;
+        let ended = crate::models::session::SessionRow::delete_for_user(conn, user.id)?;
+        let summary = format!("active: yes -> no; {ended} session(s) ended");
+        AuditEntry::record(
+            conn,
+            actor,
+            "user.deactivate",
+            &Target::user(user),
+            &summary,
+        )?;
+        Ok(ended)
+    })
+}
+
+pub fn activate(conn: &mut DbConn, actor: &Actor, user: &User) -> AppResult<()> {
+    conn.transaction(|conn| {
+        User::set_active(conn, user.id, true)?;
+        AuditEntry::record(
+            conn,
+            actor,
+            "user.activate",
+            &Target::user(user),
+            "active: no -> yes",
+        )
+    })
+}
+
+/// What happens to the calculations of a user being deleted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CalcsChoice {
+    /// Delete the account only if it owns no calculation.
+    Refuse,
+    /// Give them to this user.
+    Reassign(i64),
+    /// Delete them too (not while any is running).
+    Delete,
+}
+
+/// Deletes the account, dealing with its calculations as chosen. Returns the ids of deleted
+/// calculations, whose directories the caller removes with [`remove_calc_dirs`].
+pub fn delete(
+    conn: &mut DbConn,
+    actor: &Actor,
+    user: &User,
+    choice: CalcsChoice,
+) -> AppResult<Vec<i64>> {
+    User::keeping_a_superuser(conn, user, "deleted", |conn| {
+        let owned = User::owned_calcs(conn, user.id)?;
+        let name = &user.username;
+        let (note, deleted) = match choice {
+            CalcsChoice::Refuse if owned.total > 0 => {
+                return Err(AppError::Conflict(format!(
+                    "{name:?} owns {} calculation(s); choose to reassign or delete them, or deactivate the account instead.",
+                    owned.total
+                )));
+            }
+            CalcsChoice::Refuse => ("no calculations".to_string(), Vec::new()),
+            CalcsChoice::Reassign(to) => {
+                let heir = User::find(conn, to)?
+                    .filter(|u| u.id != user.id)
+                    .ok_or_else(|| {
+                        AppError::BadRequest(
+                            "Choose another existing user to receive the calculations.".into(),
+                        )
+                    })?;
+                let n = User::reassign_calcs(conn, user.id, heir.id)?;
+                (
+                    format!("{n} calculation(s) reassigned to {}", heir.username),
+                    Vec::new(),
+                )
+            }
+            CalcsChoice::Delete if owned.running > 0 => {
+                return Err(AppError::Conflict(format!(
+                    "{name:?} has {} calculation(s) still running; abort them first, or reassign them.",
+                    owned.running
+                )));
+            }
+            CalcsChoice::Delete => {
+                let ids = User::delete_calcs(conn, user.id)?;
+                (format!("{} calculation(s) deleted", ids.len()), ids)
+            }
+        };
+        let summary = format!(
+            "email: {}; superuser: {}; {note}",
+            user.email,
+            yes_no(user.is_superuser)
+        );
+        AuditEntry::record(conn, actor, "user.delete", &Target::user(user), &summary)?;
+        User::delete(conn, user.id)?;
+        Ok(deleted)
+    })
+}
+
+/// Removes `<data_dir>/calcs/<id>/` of deleted calculations; a missing one is fine. Returns
+/// how many could not be removed (each is logged).
+pub fn remove_calc_dirs(data_dir: &Path, ids: &[i64]) -> usize {
+    let mut failed = 0;
+    for id in ids {
+        let dir = data_dir.join("calcs").join(id.to_string());
+        match std::fs::remove_dir_all(&dir) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => {
+                failed += 1;
+                tracing::warn!("cannot remove {}: {e}", dir.display());
+            }
+        }
+    }
+    failed
+}

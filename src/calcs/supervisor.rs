@@ -1,0 +1,397 @@
+//! `calcweb supervise <id>`: one small process per running calculation, started by the runner in
+//! its own process group so it outlives a restart of the web server. It runs the calculator in
+//! a process group of its own, turns its output into log rows and progress, enforces the time
+//! limit, honours abort requests (polled from the database, so any server can ask), registers
+//! the outputs and writes the final status.
+
+use std::io::{BufRead, BufReader};
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{Signal, killpg};
+use nix::unistd::Pid;
+
+use crate::calcs::{calc_dir, dir_size};
+use crate::config::{CalculatorConfig, Config};
+use crate::db::DbConn;
+use crate::models::calc::{Calc, status};
+use crate::models::log::{LogRow, NewLine};
+use crate::models::output::Output;
+
+/// Environment variable through which the runner hands its effective configuration over.
+pub const CONFIG_ENV: &str = "CALCWEB_SUPERVISE_CONFIG";
+
+const PROCESS: &str = "calc";
+const FLUSH_EVERY: Duration = Duration::from_millis(250);
+const ABORT_POLL: Duration = Duration::from_millis(500);
+
+enum Event {
+    Line(String, bool),
+    Closed,
+}
+
+/// How the calculation ended.
+enum Ending {
+    Exited(i32),
+    Aborted,
+    TimedOut(u64),
+    Lost(String),
+}
+
+pub fn run(config: &Config, id: i64) -> Result<(), String> {
+    let url = crate::db::DatabaseUrl::parse(&config.database_url())?;
+    let mut conn = url
+        .connect()
+        .map_err(|e| format!("cannot connect to the database: {e}"))?;
+    let calc = Calc::find(&mut conn, id)
+        .map_err(|e| e.to_string())?
+        .ok_or(format!("no calculation {id}"))?;
+    if calc.status != status::EXECUTING {
+        return Err(format!(
+            "calculation {id} is {}, not executing",
+            calc.status
+        ));
+    }
+    Calc::set_pid(&mut conn, id, std::process::id() as i32).map_err(|e| e.to_string())?;
+    let mut sup = Supervisor {
+        conn,
+        id,
+        config,
+        pending: Vec::new(),
+        stored: calc.log_rows as u32,
+        dropped: 0,
+    };
+    let ending = match config.calculator(&calc.calculator) {
+        Some(calculator) => sup.run_calculator(&calc, calculator),
+        None => Ending::Lost(format!(
+            "the calculator {:?} is no longer configured",
+            calc.calculator
+        )),
+    };
+    sup.finish(&calc, ending);
+    Ok(())
+}
+
+struct Supervisor<'a> {
+    conn: DbConn,
+    id: i64,
+    config: &'a Config,
+    pending: Vec<NewLine>,
+    stored: u32,
+    dropped: u64,
+}
+
+/// Replaces the placeholders anywhere inside an argument.
+pub fn expand(arg: &str, vars: &[(&str, String)]) -> String {
+    vars.iter().fold(arg.to_string(), |acc, (name, value)| {
+        acc.replace(&format!("{{{name}}}"), value)
+    })
+}
+
+impl Supervisor<'_> {
+    fn log(&mut self, level: &str, message: impl Into<String>) {
+        self.pending.push(NewLine::new(level, "calcweb", message));
+    }
+
+    /// Stores pending lines, within the configured bound.
+    fn flush(&mut self) {
+        let max = self.config.calcs.max_log_rows;
+        let mut lines = std::mem::take(&mut self.pending);
+        let room = max.saturating_sub(self.stored) as usize;
+        if lines.len() > room {
+            let cut = lines.len() - room;
+            if self.dropped == 0 && room > 0 {
+                lines.truncate(room - 1);
+                lines.push(NewLine::new(
+                    "WARNING",
+                    "calcweb",
+                    format!(
+                        "log truncated: only the first {max} lines are stored (calcs.max_log_rows)"
+                    ),
+                ));
+            } else {
+                lines.truncate(room);
+            }
+            self.dropped += cut as u64;
+        }
+        if let Err(e) = LogRow::append(&mut self.conn, self.id, &lines) {
+            eprintln!("cannot store log lines of calculation {}: {e}", self.id);
+        }
+        self.stored += lines.len() as u32;
+    }
+
+    fn run_calculator(&mut self, calc: &Calc, calculator: &CalculatorConfig) -> Ending {
+        let dir = calc_dir(self.config, self.id);
+        let (input, output) = (dir.join("input"), dir.join("output"));
+        if let Err(e) = std::fs::create_dir_all(&output) {
+            return Ending::Lost(format!("cannot create {}: {e}", output.display()));
+        }
+        let job_ini = input.join(&calc.job_ini);
+        let vars = [
+            ("job_ini", job_ini.display().to_string()),
+            ("input_dir", input.display().to_string()),
+            ("output_dir", output.display().to_string()),
+            ("calc_id", self.id.to_string()),
+            ("data_dir", self.config.data_dir.display().to_string()),
+        ];
+        let argv: Vec<String> = calculator
+            .command
+            .iter()
+            .map(|a| expand(a, &vars))
+            .collect();
+        self.log("INFO", format!("running {}", argv.join(" ")));
+        self.flush();
+        let mut child = match Command::new(&argv[0])
+            .args(&argv[1..])
+            .current_dir(&dir)
+            .env("CALC_ID", self.id.to_string())
+            .env("CALC_INPUT_DIR", &input)
+            .env("CALC_OUTPUT_DIR", &output)
+            .env("CALC_JOB_INI", &job_ini)
+            .envs(&calculator.env)
+            .env_remove(CONFIG_ENV)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            // Its own process group: abort and timeout signal the whole tree it starts.
+            .process_group(0)
+            .spawn()
+        {
+            Ok(child) => child,
+            Err(e) => return Ending::Lost(format!("cannot start {}: {e}", argv[0])),
+        };
+        let (tx, rx) = mpsc::channel();
+        for (stream, is_err) in [
+            (
+                child
+                    .stdout
+                    .take()
+                    .map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
+                false,
+            ),
+            (
+                child
+                    .stderr
+                    .take()
+                    .map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
+                true,
+            ),
+        ] {
+            let Some(stream) = stream else { continue };
+            let tx = tx.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(stream).lines() {
+                    let Ok(line) = line else { break };
+                    if tx.send(Event::Line(line, is_err)).is_err() {
+                        break;
+                    }
+                }
+                let _ = tx.send(Event::Closed);
+            });
+        }
+        drop(tx);
+        self.watch(&mut child, rx, calculator.timeout)
+    }
+
+    fn watch(&mut self, child: &mut Child, rx: mpsc::Receiver<Event>, timeout: u64) -> Ending {
+        let started = Instant::now();
+        let (mut last_flush, mut last_poll) = (Instant::now(), Instant::now());
+        let mut open_streams = 2;
+        let mut progress = -1;
+        loop {
+            match rx.recv_timeout(Duration::from_millis(100)) {
+                Ok(Event::Line(line, is_err)) => {
+                    if let Some(p) = line
+                        .strip_prefix("PROGRESS ")
+                        .and_then(|p| p.trim().parse::<f64>().ok())
+                    {
+                        let p = p.clamp(0.0, 100.0).round() as i32;
+                        if p != progress {
+                            progress = p;
+                            let _ = Calc::set_progress(&mut self.conn, self.id, p);
+                        }
+                    } else {
+                        self.pending.push(NewLine::parse(&line, PROCESS, is_err));
+                    }
+                }
+                Ok(Event::Closed) => open_streams -= 1,
+                Err(mpsc::RecvTimeoutError::Timeout) => {}
+                Err(mpsc::RecvTimeoutError::Disconnected) => open_streams = 0,
+            }
+            if last_flush.elapsed() >= FLUSH_EVERY || self.pending.len() >= 500 {
+                self.flush();
+                last_flush = Instant::now();
+            }
+            if open_streams == 0
+                && let Ok(Some(exit)) = child.try_wait()
+            {
+                self.flush();
+                return Ending::Exited(exit.code().unwrap_or(-1));
+            }
+            if last_poll.elapsed() >= ABORT_POLL {
+                last_poll = Instant::now();
+                if Calc::is_abort_requested(&mut self.conn, self.id).unwrap_or(false) {
+                    self.log("WARNING", "abort requested: stopping the calculation");
+                    self.stop(child, rx);
+                    return Ending::Aborted;
+                }
+                if timeout > 0 && started.elapsed() > Duration::from_secs(timeout) {
+                    self.stop(child, rx);
+                    return Ending::TimedOut(timeout);
+                }
+            }
+        }
+    }
+
+    /// SIGTERM to the calculator's process group, SIGKILL after the grace period.
+    fn stop(&mut self, child: &mut Child, rx: mpsc::Receiver<Event>) {
+        let group = Pid::from_raw(child.id() as i32);
+        let _ = killpg(group, Signal::SIGTERM);
+        let deadline = Instant::now() + Duration::from_secs(self.config.calcs.kill_grace);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = child.try_wait() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        // Also reaches grandchildren that outlived the leader.
+        let _ = killpg(group, Signal::SIGKILL);
+        let _ = child.wait();
+        while let Ok(Event::Line(line, is_err)) = rx.recv_timeout(Duration::from_millis(200)) {
+            self.pending.push(NewLine::parse(&line, PROCESS, is_err));
+        }
+        self.flush();
+    }
+
+    fn finish(&mut self, calc: &Calc, ending: Ending) {
+        let final_status = match &ending {
+            Ending::Exited(0) => {
+                self.log("INFO", "the calculation completed");
+                status::COMPLETE
+            }
+            Ending::Exited(code) => {
+                self.log("ERROR", format!("the calculator exited with code {code}"));
+                status::FAILED
+            }
+            Ending::Aborted => {
+                self.log("WARNING", "aborted");
+                status::ABORTED
+            }
+            Ending::TimedOut(secs) => {
+                self.log(
+                    "ERROR",
+                    format!("timeout: stopped after {secs} seconds (the calculator's time limit)"),
+                );
+                status::FAILED
+            }
+            Ending::Lost(why) => {
+                self.log("ERROR", why.clone());
+                status::FAILED
+            }
+        };
+        if self.dropped > 0 {
+            let dropped = self.dropped;
+            self.pending.push(NewLine::new(
+                "WARNING",
+                "calcweb",
+                format!("{dropped} more log lines were not stored"),
+            ));
+            // The closing lines always fit: the bound is for the calculator's output.
+            self.stored = 0;
+        }
+        self.flush();
+        let dir = calc_dir(self.config, self.id);
+        if let Err(e) = register_outputs(&mut self.conn, self.id, &dir.join("output")) {
+            eprintln!(
+                "cannot register the outputs of calculation {}: {e}",
+                self.id
+            );
+        }
+        let size = dir_size(&dir) as i64;
+        let _ = Calc::finish(&mut self.conn, self.id, final_status, size);
+        if let Some(url) = calc.notify_to.as_deref().filter(|u| !u.is_empty()) {
+            self.notify(url);
+        }
+    }
+
+    /// POSTs the job info to `notify_to` (OpenQuake's behaviour), with a 5 s time limit.
+    fn notify(&mut self, url: &str) {
+        let Ok(Some(calc)) = Calc::find(&mut self.conn, self.id) else {
+            return;
+        };
+        let owner = Calc::owner_name(&mut self.conn, calc.user_id).unwrap_or_default();
+        let body = crate::web::api::calc_json(
+            &calc,
+            &owner,
+            false,
+            &self.config.public_url(),
+            &self.config.server.path_prefix,
+        );
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .timeout_global(Some(Duration::from_secs(5)))
+            .build()
+            .into();
+        if let Err(e) = agent.post(url).send_json(&body) {
+            self.log(
+                "WARNING",
+                format!("notify_to {url}: the notification failed ({e})"),
+            );
+            self.flush();
+        }
+    }
+}
+
+/// Every file under `output/` becomes an output row (name relative to output/).
+pub fn register_outputs(conn: &mut DbConn, id: i64, output: &Path) -> crate::error::AppResult<()> {
+    let mut files = Vec::new();
+    collect(output, output, &mut files)?;
+    files.sort();
+    Output::replace_all(conn, id, &files)
+}
+
+fn collect(root: &Path, dir: &Path, out: &mut Vec<(String, i64, String)>) -> std::io::Result<()> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Ok(());
+    };
+    for entry in entries {
+        let entry = entry?;
+        let kind = entry.file_type()?;
+        let path = entry.path();
+        if kind.is_dir() {
+            collect(root, &path, out)?;
+        } else if kind.is_file() {
+            let name = path
+                .strip_prefix(root)
+                .unwrap_or(&path)
+                .to_string_lossy()
+                .replace('\\', "/");
+            let content_type = mime_guess::from_path(&path)
+                .first_or_octet_stream()
+                .to_string();
+            out.push((name, entry.metadata()?.len() as i64, content_type));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::expand;
+
+    #[test]
+    fn placeholders_are_replaced_inside_arguments() {
+        let vars = [
+            ("output_dir", "/d/out".to_string()),
+            ("job_ini", "/d/in/job.ini".to_string()),
+        ];
+        assert_eq!(
+            expand("export_dir={output_dir}", &vars),
+            "export_dir=/d/out"
+        );
+        assert_eq!(expand("{job_ini}", &vars), "/d/in/job.ini");
+        assert_eq!(expand("{unknown}", &vars), "{unknown}");
+    }
+}

@@ -1,0 +1,104 @@
+//! `manage groups list | add GROUP USER... | remove GROUP USER...`, audited like /admin.
+
+use clap::Subcommand;
+use diesel::Connection;
+
+use super::users::{find_user, sentence};
+use crate::config::Config;
+use crate::error::AppError;
+use crate::models::User;
+use crate::models::audit::Actor;
+use crate::models::group::{Group, check_group_name};
+
+#[derive(Subcommand)]
+pub enum GroupsCommand {
+    /// Print every group with its members, tab-separated: group, member count, members
+    List,
+    /// Add users to a group (created when missing)
+    Add {
+        group: String,
+        #[arg(required = true, value_name = "USER")]
+        users: Vec<String>,
+    },
+    /// Remove users from a group
+    Remove {
+        group: String,
+        #[arg(required = true, value_name = "USER")]
+        users: Vec<String>,
+    },
+}
+
+pub fn run(config: &Config, command: GroupsCommand) -> Result<(), String> {
+    let mut conn = super::connect_migrated(config)?;
+    let actor = Actor::cli();
+    match command {
+        GroupsCommand::List => {
+            println!("group\tmembers\tusers");
+            for group in Group::all(&mut conn).map_err(sentence)? {
+                let members = Group::members(&mut conn, group.id).map_err(sentence)?;
+                let names: Vec<&str> = members.iter().map(|u| u.username.as_str()).collect();
+                println!("{}\t{}\t{}", group.name, names.len(), names.join(","));
+            }
+            Ok(())
+        }
+        GroupsCommand::Add { group, users } => {
+            check_group_name(&group)?;
+            // Every user must exist before anything changes.
+            let users = users
+                .iter()
+                .map(|u| find_user(&mut conn, u))
+                .collect::<Result<Vec<User>, String>>()?;
+            let lines = conn
+                .transaction(|conn| {
+                    let (group, created) = crate::admin::groups::ensure(conn, &actor, &group)?;
+                    let mut lines = Vec::new();
+                    if created {
+                        lines.push(format!("Group {:?} created.", group.name));
+                    }
+                    for user in &users {
+                        let (u, g) = (&user.username, &group.name);
+                        lines.push(
+                            if crate::admin::groups::add_member(conn, &actor, &group, user)? {
+                                format!("Added {u:?} to {g:?}.")
+                            } else {
+                                format!("{u:?} already was in {g:?}.")
+                            },
+                        );
+                    }
+                    Ok::<_, AppError>(lines)
+                })
+                .map_err(sentence)?;
+            lines.iter().for_each(|l| println!("{l}"));
+            Ok(())
+        }
+        GroupsCommand::Remove { group, users } => {
+            let group = Group::find_by_name(&mut conn, &group)
+                .map_err(sentence)?
+                .ok_or_else(|| {
+                    format!("There is no group {group:?}; `calcweb manage groups list` shows the groups.")
+                })?;
+            let users = users
+                .iter()
+                .map(|u| find_user(&mut conn, u))
+                .collect::<Result<Vec<User>, String>>()?;
+            let lines = conn
+                .transaction(|conn| {
+                    let mut lines = Vec::new();
+                    for user in &users {
+                        let (u, g) = (&user.username, &group.name);
+                        lines.push(
+                            if crate::admin::groups::remove_member(conn, &actor, &group, user)? {
+                                format!("Removed {u:?} from {g:?}.")
+                            } else {
+                                format!("{u:?} was not in {g:?}.")
+                            },
+                        );
+                    }
+                    Ok::<_, AppError>(lines)
+                })
+                .map_err(sentence)?;
+            lines.iter().for_each(|l| println!("{l}"));
+            Ok(())
+        }
+    }
+}

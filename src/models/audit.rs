@@ -1,0 +1,218 @@
+//! The audit log: one row per admin action, from /admin or `calcweb manage`.
+
+use diesel::prelude::*;
+use time::PrimitiveDateTime;
+
+use crate::db::schema::audit_log;
+use crate::db::{DbConn, MultiBackend, now};
+use crate::error::AppResult;
+use crate::icontains;
+use crate::models::User;
+use crate::models::paging::{PER_PAGE, Paged, offset};
+
+pub const SOURCE_WEB: &str = "web";
+pub const SOURCE_CLI: &str = "cli";
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = audit_log)]
+pub struct AuditEntry {
+    pub id: i64,
+    pub actor_id: Option<i64>,
+    pub actor_name: String,
+    pub action: String,
+    pub object_type: String,
+    pub object_id: String,
+    pub object_repr: String,
+    pub summary: String,
+    pub ip: String,
+    pub source: String,
+    pub created_at: PrimitiveDateTime,
+}
+
+/// Who did it, and from where.
+#[derive(Debug, Clone)]
+pub struct Actor {
+    pub id: Option<i64>,
+    pub name: String,
+    pub ip: String,
+    pub source: &'static str,
+}
+
+impl Actor {
+    pub fn web(user: &User, ip: String) -> Actor {
+        Actor {
+            id: Some(user.id),
+            name: user.username.clone(),
+            ip,
+            source: SOURCE_WEB,
+        }
+    }
+
+    /// `cli:<unix user>`, from $USER (or $LOGNAME), for `calcweb manage` commands.
+    pub fn cli() -> Actor {
+        let unix_user = std::env::var("USER")
+            .or_else(|_| std::env::var("LOGNAME"))
+            .ok()
+            .filter(|u| !u.is_empty())
+            .unwrap_or_else(|| "unknown".into());
+        Actor {
+            id: None,
+            name: format!("cli:{unix_user}"),
+            ip: String::new(),
+            source: SOURCE_CLI,
+        }
+    }
+}
+
+/// The object an action was done to.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub kind: &'static str,
+    pub id: String,
+    pub repr: String,
+}
+
+impl Target {
+    pub fn user(user: &User) -> Target {
+        Target {
+            kind: "user",
+            id: user.id.to_string(),
+            repr: user.username.clone(),
+        }
+    }
+
+    pub fn group(id: i64, name: &str) -> Target {
+        Target {
+            kind: "group",
+            id: id.to_string(),
+            repr: name.to_string(),
+        }
+    }
+
+    pub fn session(id: i64, username: &str) -> Target {
+        Target {
+            kind: "session",
+            id: id.to_string(),
+            repr: format!("session of {username}"),
+        }
+    }
+}
+
+/// Filters of the audit page; empty strings mean "any".
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    pub action: String,
+    pub object_type: String,
+    pub object_id: String,
+    /// Part of the actor's name.
+    pub actor: String,
+    /// Part of the object's name or of the summary.
+    pub q: String,
+    pub source: String,
+    pub since: Option<PrimitiveDateTime>,
+    pub until: Option<PrimitiveDateTime>,
+}
+
+impl AuditEntry {
+    pub fn record(
+        conn: &mut DbConn,
+        actor: &Actor,
+        action: &str,
+        target: &Target,
+        summary: &str,
+    ) -> AppResult<()> {
+        diesel::insert_into(audit_log::table)
+            .values((
+                audit_log::actor_id.eq(actor.id),
+                audit_log::actor_name.eq(&actor.name),
+                audit_log::action.eq(action),
+                audit_log::object_type.eq(target.kind),
+                audit_log::object_id.eq(&target.id),
+                audit_log::object_repr.eq(&target.repr),
+                audit_log::summary.eq(summary),
+                audit_log::ip.eq(&actor.ip),
+                audit_log::source.eq(actor.source),
+                audit_log::created_at.eq(now()),
+            ))
+            .execute(conn)?;
+        Ok(())
+    }
+
+    /// Newest first.
+    pub fn list(
+        conn: &mut DbConn,
+        filter: &AuditFilter,
+        page: i64,
+    ) -> AppResult<Paged<AuditEntry>> {
+        let total = filtered(filter).count().get_result(conn)?;
+        let items = filtered(filter)
+            .order((audit_log::created_at.desc(), audit_log::id.desc()))
+            .offset(offset(page))
+            .limit(PER_PAGE)
+            .select(AuditEntry::as_select())
+            .load(conn)?;
+        Ok(Paged {
+            items,
+            total,
+            page,
+            per_page: PER_PAGE,
+        })
+    }
+
+    /// The most recent entries, for the dashboard.
+    pub fn latest(conn: &mut DbConn, n: i64) -> AppResult<Vec<AuditEntry>> {
+        Ok(audit_log::table
+            .order((audit_log::created_at.desc(), audit_log::id.desc()))
+            .limit(n)
+            .select(AuditEntry::as_select())
+            .load(conn)?)
+    }
+
+    /// Every action name seen so far, for the filter's choices.
+    pub fn actions(conn: &mut DbConn) -> AppResult<Vec<String>> {
+        Ok(audit_log::table
+            .select(audit_log::action)
+            .distinct()
+            .order(audit_log::action)
+            .load(conn)?)
+    }
+
+    pub fn object_types(conn: &mut DbConn) -> AppResult<Vec<String>> {
+        Ok(audit_log::table
+            .select(audit_log::object_type)
+            .distinct()
+            .order(audit_log::object_type)
+            .load(conn)?)
+    }
+}
+
+fn filtered(f: &AuditFilter) -> audit_log::BoxedQuery<'_, MultiBackend> {
+    let mut query = audit_log::table.into_boxed();
+    if !f.action.is_empty() {
+        query = query.filter(audit_log::action.eq(&f.action));
+    }
+    if !f.object_type.is_empty() {
+        query = query.filter(audit_log::object_type.eq(&f.object_type));
+    }
+    if !f.object_id.is_empty() {
+        query = query.filter(audit_log::object_id.eq(&f.object_id));
+    }
+    if !f.source.is_empty() {
+        query = query.filter(audit_log::source.eq(&f.source));
+    }
+    if !f.actor.is_empty() {
+        query = query.filter(icontains!(audit_log::actor_name, &f.actor));
+    }
+    if !f.q.is_empty() {
+        query = query.filter(
+            icontains!(audit_log::object_repr, &f.q).or(icontains!(audit_log::summary, &f.q)),
+        );
+    }
+    if let Some(since) = f.since {
+        query = query.filter(audit_log::created_at.ge(since));
+    }
+    if let Some(until) = f.until {
+        query = query.filter(audit_log::created_at.lt(until));
+    }
+    query
+}

@@ -1,0 +1,609 @@
+//! Calculations: rows, who may see and do what, the queue, and the list query behind /engine/
+//! and /v1/calc/list.
+
+use diesel::prelude::*;
+use time::PrimitiveDateTime;
+
+use crate::db::schema::{calcs, user_groups, users};
+use crate::db::{Backend, DbConn, now};
+use crate::error::{AppError, AppResult};
+use crate::models::User;
+
+pub mod status {
+    pub const CREATED: &str = "created";
+    pub const SUBMITTED: &str = "submitted";
+    pub const EXECUTING: &str = "executing";
+    pub const COMPLETE: &str = "complete";
+    pub const FAILED: &str = "failed";
+    pub const ABORTED: &str = "aborted";
+    pub const ALL: &[&str] = &[CREATED, SUBMITTED, EXECUTING, COMPLETE, FAILED, ABORTED];
+
+    /// Still to finish: abortable, counted as running by the API.
+    pub fn is_running(status: &str) -> bool {
+        matches!(status, CREATED | SUBMITTED | EXECUTING)
+    }
+}
+
+type Db = <DbConn as diesel::Connection>::Backend;
+
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = calcs)]
+pub struct Calc {
+    pub id: i64,
+    pub user_id: i64,
+    pub calculator: String,
+    pub description: String,
+    pub status: String,
+    pub is_shared: bool,
+    pub parent_id: Option<i64>,
+    pub progress: i32,
+    pub job_ini: String,
+    pub notify_to: Option<String>,
+    pub host: Option<String>,
+    pub pid: Option<i32>,
+    pub abort_requested: bool,
+    pub log_rows: i32,
+    pub size_bytes: i64,
+    pub created_at: PrimitiveDateTime,
+    pub started_at: Option<PrimitiveDateTime>,
+    pub finished_at: Option<PrimitiveDateTime>,
+}
+
+/// A calculation with its owner's username, as lists show it.
+#[derive(Debug, Clone)]
+pub struct CalcRow {
+    pub calc: Calc,
+    pub owner: String,
+}
+
+pub struct NewCalc {
+    pub user_id: i64,
+    pub calculator: String,
+    pub description: String,
+    pub job_ini: String,
+    pub parent_id: Option<i64>,
+    pub notify_to: Option<String>,
+}
+
+/// What a user may do with one calculation (SPEC §2 and issue #3 §4).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Access {
+    pub view: bool,
+    pub abort: bool,
+    pub remove: bool,
+    pub share: bool,
+}
+
+impl Access {
+    /// `mate`: the user shares a group with the owner.
+    pub fn of(user: &User, calc: &Calc, mate: bool) -> Access {
+        let owner = calc.user_id == user.id;
+        let su = user.is_superuser;
+        let view = su || owner || mate || calc.is_shared;
+        let can_act = su || user.level >= 1;
+        Access {
+            view,
+            abort: view && can_act && (su || owner || mate),
+            remove: view && can_act && (su || owner),
+            share: view && (su || (owner && user.level >= 2)),
+        }
+    }
+}
+
+/// Filters and ordering of a calculation list.
+#[derive(Debug, Clone, Default)]
+pub struct ListQuery {
+    pub statuses: Vec<String>,
+    pub calculator: Option<String>,
+    pub is_running: Option<bool>,
+    /// Include calculations shared by users outside the viewer's groups (default true).
+    pub include_shared: bool,
+    /// Owner username, case-insensitive substring.
+    pub owner_like: Option<String>,
+    /// Description, case-insensitive substring.
+    pub text: Option<String>,
+    pub created_after: Option<PrimitiveDateTime>,
+    pub order_by: OrderBy,
+    pub descending: bool,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum OrderBy {
+    #[default]
+    Id,
+    StartTime,
+    Status,
+    Calculator,
+    Owner,
+    Description,
+}
+
+impl OrderBy {
+    /// Accepts our names and OpenQuake's (`start_time`, `calculation_mode`, ...).
+    pub fn parse(name: &str) -> Option<OrderBy> {
+        Some(match name {
+            "id" => OrderBy::Id,
+            "start_time" | "started" | "created" => OrderBy::StartTime,
+            "status" => OrderBy::Status,
+            "calculation_mode" | "calculator" => OrderBy::Calculator,
+            "owner" | "user" | "user_name" => OrderBy::Owner,
+            "description" => OrderBy::Description,
+            _ => return None,
+        })
+    }
+}
+
+/// `%text%` with LIKE's wildcards escaped (backslash is the escape character).
+fn like_pattern(text: &str) -> String {
+    let escaped = text
+        .to_lowercase()
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    format!("%{escaped}%")
+}
+
+diesel::define_sql_function!(fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text);
+
+type BoxedCalcQuery<'a> = calcs::BoxedQuery<'a, Db>;
+
+impl Calc {
+    pub fn find(conn: &mut DbConn, id: i64) -> AppResult<Option<Calc>> {
+        Ok(calcs::table
+            .find(id)
+            .select(Calc::as_select())
+            .first(conn)
+            .optional()?)
+    }
+
+    pub fn owner_name(conn: &mut DbConn, user_id: i64) -> AppResult<String> {
+        Ok(users::table
+            .find(user_id)
+            .select(users::username)
+            .first(conn)?)
+    }
+
+    /// True when the two users share a group.
+    pub fn are_mates(conn: &mut DbConn, a: i64, b: i64) -> AppResult<bool> {
+        let ug = diesel::alias!(user_groups as ug);
+        let a_groups = user_groups::table
+            .filter(user_groups::user_id.eq(a))
+            .select(user_groups::group_id);
+        let n: i64 = ug
+            .filter(ug.field(user_groups::user_id).eq(b))
+            .filter(ug.field(user_groups::group_id).eq_any(a_groups))
+            .count()
+            .get_result(conn)?;
+        Ok(n > 0)
+    }
+
+    /// Ids of the users who share a group with `user_id`.
+    pub fn mate_ids(conn: &mut DbConn, user_id: i64) -> AppResult<std::collections::HashSet<i64>> {
+        let ug = diesel::alias!(user_groups as ug);
+        let my_groups = user_groups::table
+            .filter(user_groups::user_id.eq(user_id))
+            .select(user_groups::group_id);
+        let ids: Vec<i64> = ug
+            .filter(ug.field(user_groups::group_id).eq_any(my_groups))
+            .select(ug.field(user_groups::user_id))
+            .distinct()
+            .load(conn)?;
+        Ok(ids.into_iter().filter(|id| *id != user_id).collect())
+    }
+
+    /// The calculation with the user's rights on it; 404 when they may not see it, so its
+    /// existence is not revealed.
+    pub fn load_for(conn: &mut DbConn, user: &User, id: i64) -> AppResult<(Calc, Access)> {
+        let not_found =
+            || AppError::NotFound(format!("There is no calculation {id} that you can see."));
+        let calc = Calc::find(conn, id)?.ok_or_else(not_found)?;
+        let mate = calc.user_id != user.id
+            && !user.is_superuser
+            && Calc::are_mates(conn, user.id, calc.user_id)?;
+        let access = Access::of(user, &calc, mate);
+        if !access.view {
+            return Err(not_found());
+        }
+        Ok((calc, access))
+    }
+
+    fn visible_to(user: &User, include_shared: bool) -> BoxedCalcQuery<'static> {
+        let query = calcs::table.into_boxed();
+        if user.is_superuser {
+            return query;
+        }
+        // Owners who share at least one group with the user.
+        let my_groups = user_groups::table
+            .filter(user_groups::user_id.eq(user.id))
+            .select(user_groups::group_id);
+        let ug = diesel::alias!(user_groups as ug);
+        let mates = ug
+            .filter(ug.field(user_groups::group_id).eq_any(my_groups))
+            .select(ug.field(user_groups::user_id));
+        let own_or_mates = calcs::user_id.eq(user.id).or(calcs::user_id.eq_any(mates));
+        if include_shared {
+            query.filter(own_or_mates.or(calcs::is_shared.eq(true)))
+        } else {
+            query.filter(own_or_mates)
+        }
+    }
+
+    fn filtered(user: &User, q: &ListQuery) -> BoxedCalcQuery<'static> {
+        let mut query = Calc::visible_to(user, q.include_shared);
+        if !q.statuses.is_empty() {
+            query = query.filter(calcs::status.eq_any(q.statuses.clone()));
+        }
+        if let Some(running) = q.is_running {
+            let running_statuses = [status::CREATED, status::SUBMITTED, status::EXECUTING];
+            query = if running {
+                query.filter(calcs::status.eq_any(running_statuses))
+            } else {
+                query.filter(calcs::status.ne_all(running_statuses))
+            };
+        }
+        if let Some(name) = &q.calculator {
+            query = query.filter(calcs::calculator.eq(name.clone()));
+        }
+        if let Some(text) = q.text.as_deref().filter(|t| !t.is_empty()) {
+            query = query.filter(
+                lower(calcs::description)
+                    .like(like_pattern(text))
+                    .escape('\\'),
+            );
+        }
+        if let Some(owner) = q.owner_like.as_deref().filter(|t| !t.is_empty()) {
+            let owners = users::table
+                .filter(
+                    lower(users::username)
+                        .like(like_pattern(owner))
+                        .escape('\\'),
+                )
+                .select(users::id);
+            query = query.filter(calcs::user_id.eq_any(owners));
+        }
+        if let Some(after) = q.created_after {
+            query = query.filter(calcs::created_at.ge(after));
+        }
+        query
+    }
+
+    /// One page of the calculations `user` may see, newest first by default.
+    pub fn list(conn: &mut DbConn, user: &User, q: &ListQuery) -> AppResult<Vec<CalcRow>> {
+        let mut query = Calc::filtered(user, q);
+        query = match (q.order_by, q.descending) {
+            (OrderBy::Id, true) => query.order(calcs::id.desc()),
+            (OrderBy::Id, false) => query.order(calcs::id.asc()),
+            (OrderBy::StartTime, true) => query.order((calcs::created_at.desc(), calcs::id.desc())),
+            (OrderBy::StartTime, false) => query.order((calcs::created_at.asc(), calcs::id.asc())),
+            (OrderBy::Status, true) => query.order((calcs::status.desc(), calcs::id.desc())),
+            (OrderBy::Status, false) => query.order((calcs::status.asc(), calcs::id.desc())),
+            (OrderBy::Calculator, true) => {
+                query.order((calcs::calculator.desc(), calcs::id.desc()))
+            }
+            (OrderBy::Calculator, false) => {
+                query.order((calcs::calculator.asc(), calcs::id.desc()))
+            }
+            (OrderBy::Description, true) => {
+                query.order((calcs::description.desc(), calcs::id.desc()))
+            }
+            (OrderBy::Description, false) => {
+                query.order((calcs::description.asc(), calcs::id.desc()))
+            }
+            // Ordering by owner name goes through the user id; names are looked up below.
+            (OrderBy::Owner, true) => query.order((calcs::user_id.desc(), calcs::id.desc())),
+            (OrderBy::Owner, false) => query.order((calcs::user_id.asc(), calcs::id.desc())),
+        };
+        let rows: Vec<Calc> = query
+            .limit(q.limit.clamp(1, 10_000))
+            .offset(q.offset.max(0))
+            .select(Calc::as_select())
+            .load(conn)?;
+        Calc::with_owners(conn, rows)
+    }
+
+    /// How many calculations match (for pagination).
+    pub fn count(conn: &mut DbConn, user: &User, q: &ListQuery) -> AppResult<i64> {
+        Ok(Calc::filtered(user, q).count().get_result(conn)?)
+    }
+
+    /// Attaches owner names with one query for the whole page.
+    pub fn with_owners(conn: &mut DbConn, rows: Vec<Calc>) -> AppResult<Vec<CalcRow>> {
+        let mut ids: Vec<i64> = rows.iter().map(|c| c.user_id).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let names: std::collections::HashMap<i64, String> = users::table
+            .filter(users::id.eq_any(ids))
+            .select((users::id, users::username))
+            .load::<(i64, String)>(conn)?
+            .into_iter()
+            .collect();
+        Ok(rows
+            .into_iter()
+            .map(|calc| {
+                let owner = names.get(&calc.user_id).cloned().unwrap_or_default();
+                CalcRow { calc, owner }
+            })
+            .collect())
+    }
+
+    pub fn create(conn: &mut DbConn, new: &NewCalc) -> AppResult<Calc> {
+        let now = now();
+        let values = (
+            calcs::user_id.eq(new.user_id),
+            calcs::calculator.eq(&new.calculator),
+            calcs::description.eq(&new.description),
+            calcs::status.eq(status::CREATED),
+            calcs::parent_id.eq(new.parent_id),
+            calcs::job_ini.eq(&new.job_ini),
+            calcs::notify_to.eq(&new.notify_to),
+            calcs::created_at.eq(now),
+        );
+        // RETURNING is not available through the multi-backend connection type, so each
+        // backend runs the same insert on its own connection.
+        let insert = diesel::insert_into(calcs::table)
+            .values(values)
+            .returning(calcs::id);
+        let id: i64 = match conn {
+            DbConn::Sqlite(c) => insert.get_result(c)?,
+            DbConn::Pg(c) => insert.get_result(c)?,
+        };
+        Calc::find(conn, id)?.ok_or_else(AppError::not_found)
+    }
+
+    pub fn set_status(conn: &mut DbConn, id: i64, new_status: &str) -> AppResult<()> {
+        diesel::update(calcs::table.find(id))
+            .set(calcs::status.eq(new_status))
+            .execute(conn)?;
+        Ok(())
+    }
+
+    /// Takes the oldest queued calculation for this host, unless `max` already run here.
+    /// Atomic across processes: SQLite serializes the write transaction, PostgreSQL takes an
+    /// advisory lock, and the update only succeeds while the row is still `submitted`.
+    pub fn claim_next(conn: &mut DbConn, host: &str, max: usize) -> AppResult<Option<Calc>> {
+        let claimed = conn.transaction(|conn| {
+            match conn.backend() {
+                Backend::Postgres => {
+                    diesel::sql_query("SELECT pg_advisory_xact_lock(4242001)").execute(conn)?;
+                }
+                // Turns the read below into part of a write transaction.
+                Backend::Sqlite => {
+                    diesel::update(calcs::table.filter(calcs::id.eq(-1)))
+                        .set(calcs::progress.eq(0))
+                        .execute(conn)?;
+                }
+            }
+            let running: i64 = calcs::table
+                .filter(calcs::status.eq(status::EXECUTING))
+                .filter(calcs::host.eq(host))
+                .count()
+                .get_result(conn)?;
+            if running as usize >= max {
+                return Ok(None);
+            }
+            let Some(id) = calcs::table
+                .filter(calcs::status.eq(status::SUBMITTED))
+                .order(calcs::id.asc())
+                .select(calcs::id)
+                .first::<i64>(conn)
+                .optional()?
+            else {
+                return Ok(None);
+            };
+            let n = diesel::update(
+                calcs::table
+                    .find(id)
+                    .filter(calcs::status.eq(status::SUBMITTED)),
+            )
+            .set((
+                calcs::status.eq(status::EXECUTING),
+                calcs::host.eq(host),
+                calcs::started_at.eq(now()),
+            ))
+            .execute(conn)?;
+            Ok::<_, diesel::result::Error>(if n == 1 { Some(id) } else { None })
+        })?;
+        match claimed {
+            Some(id) => Calc::find(conn, id),
+            None => Ok(None),
+        }
+    }
+
+    pub fn set_pid(conn: &mut DbConn, id: i64, pid: i32) -> AppResult<()> {
+        diesel::update(calcs::table.find(id))
+            .set(calcs::pid.eq(Some(pid)))
+            .execute(conn)?;
+        Ok(())
+    }
+
+    pub fn set_progress(conn: &mut DbConn, id: i64, progress: i32) -> AppResult<()> {
+        diesel::update(calcs::table.find(id))
+            .set(calcs::progress.eq(progress.clamp(0, 100)))
+            .execute(conn)?;
+        Ok(())
+    }
+
+    /// Writes the final status once; a calculation that already ended keeps its status.
+    pub fn finish(
+        conn: &mut DbConn,
+        id: i64,
+        final_status: &str,
+        size_bytes: i64,
+    ) -> AppResult<bool> {
+        let n = diesel::update(calcs::table.find(id).filter(calcs::status.eq_any([
+            status::CREATED,
+            status::SUBMITTED,
+            status::EXECUTING,
+        ])))
+        .set((
+            calcs::status.eq(final_status),
+            calcs::finished_at.eq(Some(now())),
+            calcs::size_bytes.eq(size_bytes),
+        ))
+        .execute(conn)?;
+        if n == 1 && final_status == status::COMPLETE {
+            Calc::set_progress(conn, id, 100)?;
+        }
+        Ok(n == 1)
+    }
+
+    /// Asks the supervisor to stop; a queued calculation is aborted at once.
+    /// Returns the status the calculation has after the call.
+    pub fn request_abort(conn: &mut DbConn, id: i64) -> AppResult<String> {
+        let queued = diesel::update(
+            calcs::table
+                .find(id)
+                .filter(calcs::status.eq_any([status::CREATED, status::SUBMITTED])),
+        )
+        .set((
+            calcs::status.eq(status::ABORTED),
+            calcs::finished_at.eq(Some(now())),
+        ))
+        .execute(conn)?;
+        if queued == 0 {
+            diesel::update(
+                calcs::table
+                    .find(id)
+                    .filter(calcs::status.eq(status::EXECUTING)),
+            )
+            .set(calcs::abort_requested.eq(true))
+            .execute(conn)?;
+        }
+        Ok(Calc::find(conn, id)?.map(|c| c.status).unwrap_or_default())
+    }
+
+    pub fn is_abort_requested(conn: &mut DbConn, id: i64) -> AppResult<bool> {
+        Ok(calcs::table
+            .find(id)
+            .select(calcs::abort_requested)
+            .first(conn)?)
+    }
+
+    pub fn set_shared(conn: &mut DbConn, id: i64, shared: bool) -> AppResult<()> {
+        diesel::update(calcs::table.find(id))
+            .set(calcs::is_shared.eq(shared))
+            .execute(conn)?;
+        Ok(())
+    }
+
+    /// Deletes the row (log rows and outputs cascade); the caller removes the directory.
+    pub fn delete(conn: &mut DbConn, id: i64) -> AppResult<()> {
+        diesel::delete(calcs::table.find(id)).execute(conn)?;
+        Ok(())
+    }
+
+    /// Calculations marked executing on `host`, for reconciliation after a restart.
+    pub fn executing_on(conn: &mut DbConn, host: &str) -> AppResult<Vec<Calc>> {
+        Ok(calcs::table
+            .filter(calcs::status.eq(status::EXECUTING))
+            .filter(calcs::host.eq(host))
+            .select(Calc::as_select())
+            .load(conn)?)
+    }
+
+    pub fn is_running(&self) -> bool {
+        status::is_running(&self.status)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn user(id: i64, level: i32, su: bool) -> User {
+        User {
+            id,
+            username: format!("u{id}"),
+            email: String::new(),
+            full_name: String::new(),
+            password_hash: String::new(),
+            login_source: "local".into(),
+            is_active: true,
+            is_superuser: su,
+            level,
+            created_at: now(),
+            last_login: None,
+        }
+    }
+
+    fn calc(owner: i64, shared: bool) -> Calc {
+        Calc {
+            id: 1,
+            user_id: owner,
+            calculator: "example".into(),
+            description: String::new(),
+            status: status::COMPLETE.into(),
+            is_shared: shared,
+            parent_id: None,
+            progress: 100,
+            job_ini: "job.ini".into(),
+            notify_to: None,
+            host: None,
+            pid: None,
+            abort_requested: false,
+            log_rows: 0,
+            size_bytes: 0,
+            created_at: now(),
+            started_at: None,
+            finished_at: None,
+        }
+    }
+
+    #[test]
+    fn access_rules() {
+        let c = calc(1, false);
+        let all = Access {
+            view: true,
+            abort: true,
+            remove: true,
+            share: true,
+        };
+        assert_eq!(
+            Access::of(&user(1, 2, false), &c, false),
+            all,
+            "owner at level 2"
+        );
+        assert!(
+            !Access::of(&user(1, 1, false), &c, false).share,
+            "level 1 cannot share"
+        );
+        assert_eq!(
+            Access::of(&user(1, 0, false), &c, false),
+            Access {
+                view: true,
+                ..Default::default()
+            },
+            "level 0 views only"
+        );
+        assert_eq!(
+            Access::of(&user(2, 1, false), &c, true),
+            Access {
+                view: true,
+                abort: true,
+                ..Default::default()
+            },
+            "group mate"
+        );
+        assert_eq!(
+            Access::of(&user(3, 1, false), &c, false),
+            Access::default(),
+            "stranger"
+        );
+        assert_eq!(
+            Access::of(&user(3, 1, false), &calc(1, true), false),
+            Access {
+                view: true,
+                ..Default::default()
+            },
+            "shared"
+        );
+        assert_eq!(Access::of(&user(9, 0, true), &c, false), all, "superuser");
+    }
+
+    #[test]
+    fn like_patterns_escape_wildcards() {
+        assert_eq!(like_pattern("A_b%"), "%a\\_b\\%%");
+    }
+}

@@ -1,0 +1,167 @@
+//! Log rows of a calculation: `[timestamp, level, process, message]` in the API.
+
+use diesel::prelude::*;
+use time::PrimitiveDateTime;
+
+use crate::db::schema::{calc_logs, calcs};
+use crate::db::{DbConn, now};
+use crate::error::AppResult;
+
+pub const LEVELS: &[&str] = &["CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG"];
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = calc_logs)]
+pub struct LogRow {
+    pub id: i64,
+    pub calc_id: i64,
+    pub logged_at: PrimitiveDateTime,
+    pub level: String,
+    pub process: String,
+    pub message: String,
+}
+
+/// A line about to be stored.
+#[derive(Debug, Clone)]
+pub struct NewLine {
+    pub logged_at: PrimitiveDateTime,
+    pub level: String,
+    pub process: String,
+    pub message: String,
+}
+
+impl NewLine {
+    /// A line as a calculator printed it: a leading level word sets the level (the word is
+    /// kept out of the message); otherwise stdout is INFO and stderr is WARNING.
+    pub fn parse(line: &str, process: &str, from_stderr: bool) -> NewLine {
+        let trimmed = line.trim_end_matches(['\r', '\n']);
+        let (level, message) = match trimmed.split_once([' ', ':']) {
+            Some((word, rest)) if LEVELS.contains(&word) => (
+                word.to_string(),
+                rest.trim_start_matches([':', ' ']).to_string(),
+            ),
+            _ if LEVELS.contains(&trimmed) => (trimmed.to_string(), String::new()),
+            _ => (
+                (if from_stderr { "WARNING" } else { "INFO" }).to_string(),
+                trimmed.to_string(),
+            ),
+        };
+        // Keep rows bounded: a single huge line must not fill the database.
+        let message: String = message.chars().take(8000).collect();
+        NewLine {
+            logged_at: now(),
+            level,
+            process: process.to_string(),
+            message,
+        }
+    }
+
+    pub fn new(level: &str, process: &str, message: impl Into<String>) -> NewLine {
+        NewLine {
+            logged_at: now(),
+            level: level.into(),
+            process: process.into(),
+            message: message.into(),
+        }
+    }
+}
+
+impl LogRow {
+    /// Appends lines and keeps the calculation's row count in step.
+    pub fn append(conn: &mut DbConn, calc_id: i64, lines: &[NewLine]) -> AppResult<()> {
+        if lines.is_empty() {
+            return Ok(());
+        }
+        let values: Vec<_> = lines
+            .iter()
+            .map(|l| {
+                (
+                    calc_logs::calc_id.eq(calc_id),
+                    calc_logs::logged_at.eq(l.logged_at),
+                    calc_logs::level.eq(&l.level),
+                    calc_logs::process.eq(&l.process),
+                    calc_logs::message.eq(&l.message),
+                )
+            })
+            .collect();
+        conn.transaction(|conn| {
+            // SQLite has no multi-row insert through the multi-backend type; one statement each
+            // inside one transaction is as fast.
+            for v in values {
+                diesel::insert_into(calc_logs::table)
+                    .values(v)
+                    .execute(conn)?;
+            }
+            diesel::update(calcs::table.find(calc_id))
+                .set(calcs::log_rows.eq(calcs::log_rows + lines.len() as i32))
+                .execute(conn)?;
+            Ok::<_, diesel::result::Error>(())
+        })?;
+        Ok(())
+    }
+
+    /// Rows `start..stop` (0-based positions; `stop` None = to the end).
+    pub fn slice(
+        conn: &mut DbConn,
+        calc_id: i64,
+        start: i64,
+        stop: Option<i64>,
+    ) -> AppResult<Vec<LogRow>> {
+        let limit = match stop {
+            Some(stop) if stop <= start => return Ok(Vec::new()),
+            Some(stop) => (stop - start).min(100_000),
+            None => 100_000,
+        };
+        Ok(calc_logs::table
+            .filter(calc_logs::calc_id.eq(calc_id))
+            .order(calc_logs::id.asc())
+            .offset(start.max(0))
+            .limit(limit)
+            .select(LogRow::as_select())
+            .load(conn)?)
+    }
+
+    pub fn count(conn: &mut DbConn, calc_id: i64) -> AppResult<i64> {
+        Ok(calc_logs::table
+            .filter(calc_logs::calc_id.eq(calc_id))
+            .count()
+            .get_result(conn)?)
+    }
+
+    /// The ERROR and CRITICAL lines of a failed calculation (the last 100).
+    pub fn traceback(conn: &mut DbConn, calc_id: i64) -> AppResult<Vec<String>> {
+        let mut rows: Vec<String> = calc_logs::table
+            .filter(calc_logs::calc_id.eq(calc_id))
+            .filter(calc_logs::level.eq_any(["ERROR", "CRITICAL"]))
+            .order(calc_logs::id.desc())
+            .limit(100)
+            .select(calc_logs::message)
+            .load(conn)?;
+        rows.reverse();
+        Ok(rows)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::NewLine;
+
+    #[test]
+    fn levels_come_from_the_first_word() {
+        let l = NewLine::parse("ERROR something broke", "calc", false);
+        assert_eq!(
+            (l.level.as_str(), l.message.as_str()),
+            ("ERROR", "something broke")
+        );
+        let l = NewLine::parse("WARNING: careful", "calc", false);
+        assert_eq!(
+            (l.level.as_str(), l.message.as_str()),
+            ("WARNING", "careful")
+        );
+        let l = NewLine::parse("plain output", "calc", false);
+        assert_eq!(l.level, "INFO");
+        let l = NewLine::parse("Traceback (most recent call last):", "calc", true);
+        assert_eq!(l.level, "WARNING");
+        let l = NewLine::parse("ERRORS are not a level", "calc", false);
+        assert_eq!(l.level, "INFO");
+    }
+}

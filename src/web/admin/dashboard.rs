@@ -1,0 +1,65 @@
+//! /admin/: the figures of the site at a glance, and the latest admin actions.
+
+use actix_web::{HttpRequest, HttpResponse, get, web};
+use askama::Template;
+use time::Duration;
+
+use super::Superuser;
+use super::helpers::when;
+use crate::error::AppResult;
+use crate::models::admin_stats::{SiteStats, human_bytes};
+use crate::models::audit::AuditEntry;
+use crate::state::AppState;
+use crate::web::context::PageCtx;
+use crate::web::html;
+
+/// How many recent audit entries the dashboard shows.
+const RECENT: i64 = 10;
+
+#[derive(Template)]
+#[template(path = "admin/dashboard.html")]
+struct DashboardPage {
+    page: PageCtx,
+    nav: &'static str,
+    stats: SiteStats,
+    disk: String,
+    recent: Vec<AuditEntry>,
+}
+
+impl DashboardPage {
+    fn when(&self, t: &time::PrimitiveDateTime) -> String {
+        when(t)
+    }
+}
+
+#[get("/")]
+async fn dashboard(
+    req: HttpRequest,
+    _admin: Superuser,
+    state: web::Data<AppState>,
+) -> AppResult<HttpResponse> {
+    let absolute = Duration::seconds(state.config.sessions.absolute_lifetime as i64);
+    let (stats, recent) = state
+        .db
+        .run(move |conn| {
+            Ok((
+                SiteStats::load(conn, absolute)?,
+                AuditEntry::latest(conn, RECENT)?,
+            ))
+        })
+        .await?;
+    html(
+        200,
+        &DashboardPage {
+            page: PageCtx::new(&req),
+            nav: "dashboard",
+            disk: human_bytes(stats.disk_bytes),
+            stats,
+            recent,
+        },
+    )
+}
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(dashboard);
+}

@@ -1,0 +1,153 @@
+//! Small pieces the admin pages share: form fields, page links, times, flash-and-redirect.
+
+use actix_web::HttpResponse;
+use actix_web_flash_messages::FlashMessage;
+use time::PrimitiveDateTime;
+
+use crate::error::AppError;
+use crate::models::paging::Paged;
+use crate::state::AppState;
+
+/// The fields of a submitted form, repeated names included (group checkboxes), which a
+/// struct-shaped form cannot hold.
+pub struct Fields(pub Vec<(String, String)>);
+
+impl Fields {
+    /// The first value of `name`, trimmed; "" when absent.
+    pub fn text(&self, name: &str) -> String {
+        self.raw(name).trim().to_string()
+    }
+
+    /// The first value of `name` as sent (passwords keep their spaces).
+    pub fn raw(&self, name: &str) -> String {
+        self.0
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    }
+
+    pub fn checked(&self, name: &str) -> bool {
+        self.0.iter().any(|(k, v)| k == name && !v.is_empty())
+    }
+
+    /// Every value of `name` that is a number (others are ignored).
+    pub fn ids(&self, name: &str) -> Vec<i64> {
+        self.0
+            .iter()
+            .filter(|(k, _)| k == name)
+            .filter_map(|(_, v)| v.trim().parse().ok())
+            .collect()
+    }
+}
+
+/// `a=1&b=x` from the pairs whose value is not empty.
+pub fn query_string(pairs: &[(&str, &str)]) -> String {
+    let mut out = url::form_urlencoded::Serializer::new(String::new());
+    for (k, v) in pairs.iter().filter(|(_, v)| !v.is_empty()) {
+        out.append_pair(k, v);
+    }
+    out.finish()
+}
+
+/// Appends `extra` to a query string that may be empty; the result starts with `?`.
+pub fn with_query(base: &str, extra: &str) -> String {
+    match (base.is_empty(), extra.is_empty()) {
+        (true, true) => "?".into(),
+        (true, false) => format!("?{extra}"),
+        (false, true) => format!("?{base}"),
+        (false, false) => format!("?{base}&{extra}"),
+    }
+}
+
+/// The page links under a list; `base` is the query string of the filters and sort.
+pub struct Pager {
+    pub page: i64,
+    pub pages: i64,
+    pub total: i64,
+    pub prev: Option<String>,
+    pub next: Option<String>,
+}
+
+impl Pager {
+    pub fn new<T>(paged: &Paged<T>, base: &str) -> Pager {
+        let link = |n: i64| with_query(base, &format!("page={n}"));
+        Pager {
+            page: paged.page,
+            pages: paged.pages(),
+            total: paged.total,
+            prev: paged.has_prev().then(|| link(paged.page - 1)),
+            next: paged.has_next().then(|| link(paged.page + 1)),
+        }
+    }
+}
+
+/// A stored UTC time as pages show it: `2026-11-22 10:15 UTC`.
+pub fn when(t: &PrimitiveDateTime) -> String {
+    format!(
+        "{:04}-{:02}-{:02} {:02}:{:02} UTC",
+        t.year(),
+        t.month() as u8,
+        t.day(),
+        t.hour(),
+        t.minute()
+    )
+}
+
+pub fn when_opt(t: &Option<PrimitiveDateTime>) -> String {
+    t.as_ref().map_or_else(|| "never".to_string(), when)
+}
+
+/// `2026-11-22` as the start of that day (UTC); None for anything else.
+pub fn parse_day(text: &str) -> Option<PrimitiveDateTime> {
+    let format = time::macros::format_description!("[year]-[month]-[day]");
+    time::Date::parse(text.trim(), &format)
+        .ok()
+        .map(|d| d.midnight())
+}
+
+/// A site path with the configured prefix.
+pub fn path(state: &AppState, path: &str) -> String {
+    format!("{}{path}", state.config.server.path_prefix)
+}
+
+/// Shows a success message on the next page and goes there (303).
+pub fn done(state: &AppState, message: String, to: &str) -> HttpResponse {
+    FlashMessage::success(message).send();
+    crate::web::accounts::redirect(&path(state, to))
+}
+
+/// A refused action: rules the user can act on (400, 409) come back as an error message on
+/// the next page; anything else (404, 500) is an error page.
+pub fn refused(state: &AppState, error: AppError, to: &str) -> Result<HttpResponse, AppError> {
+    match error {
+        AppError::BadRequest(message) | AppError::Conflict(message) => {
+            FlashMessage::error(message).send();
+            Ok(crate::web::accounts::redirect(&path(state, to)))
+        }
+        other => Err(other),
+    }
+}
+
+/// "1 session" / "2 sessions".
+pub fn plural(n: i64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn queries_skip_empty_values() {
+        assert_eq!(query_string(&[("q", "a b"), ("active", "")]), "q=a+b");
+        assert_eq!(with_query("", "page=2"), "?page=2");
+        assert_eq!(with_query("q=x", "page=2"), "?q=x&page=2");
+    }
+
+    #[test]
+    fn days() {
+        assert!(parse_day("2026-11-22").is_some());
+        assert!(parse_day("22/11/2026").is_none());
+    }
+}

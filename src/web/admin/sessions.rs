@@ -1,0 +1,101 @@
+//! /admin/sessions/: every live session (user, IP, user agent, times); revoke one.
+//! Ending all of a user's sessions is on their page (`user_actions`).
+
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use askama::Template;
+use serde::Deserialize;
+use time::Duration;
+
+use super::Superuser;
+use super::helpers::{Pager, done, query_string, when};
+use crate::auth::csrf::CsrfForm;
+use crate::error::AppResult;
+use crate::models::paging::page_number;
+use crate::models::session::{LiveSession, SessionRow};
+use crate::state::AppState;
+use crate::web::accounts::EmptyForm;
+use crate::web::context::PageCtx;
+use crate::web::html;
+
+#[derive(Deserialize)]
+pub struct ListQuery {
+    /// Part of the username, IP or user agent.
+    q: Option<String>,
+    /// Only this user's sessions.
+    user: Option<String>,
+    page: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "admin/sessions.html")]
+struct ListPage {
+    page: PageCtx,
+    nav: &'static str,
+    sessions: Vec<LiveSession>,
+    q: String,
+    user: String,
+    pager: Pager,
+}
+
+impl ListPage {
+    fn when(&self, t: &time::PrimitiveDateTime) -> String {
+        when(t)
+    }
+}
+
+#[get("/sessions/")]
+async fn list(
+    req: HttpRequest,
+    _admin: Superuser,
+    query: web::Query<ListQuery>,
+    state: web::Data<AppState>,
+) -> AppResult<HttpResponse> {
+    let q = query.q.as_deref().unwrap_or("").trim().to_string();
+    let user = query.user.as_deref().unwrap_or("").trim().to_string();
+    let user_id = user.parse::<i64>().ok();
+    let page_no = page_number(query.page.as_deref());
+    let absolute = Duration::seconds(state.config.sessions.absolute_lifetime as i64);
+    let search = q.clone();
+    let paged = state
+        .db
+        .run(move |conn| SessionRow::list_live(conn, absolute, user_id, &search, page_no))
+        .await?;
+    let pager = Pager::new(&paged, &query_string(&[("q", &q), ("user", &user)]));
+    html(
+        200,
+        &ListPage {
+            page: PageCtx::new(&req),
+            nav: "sessions",
+            sessions: paged.items,
+            q,
+            user,
+            pager,
+        },
+    )
+}
+
+#[post("/sessions/{id:\\d+}/revoke/")]
+async fn revoke(
+    req: HttpRequest,
+    admin: Superuser,
+    id: web::Path<i64>,
+    _form: CsrfForm<EmptyForm>,
+    state: web::Data<AppState>,
+) -> AppResult<HttpResponse> {
+    let id = id.into_inner();
+    let actor = admin.actor(&req);
+    let revoked = state
+        .db
+        .run(move |conn| crate::admin::sessions::revoke(conn, &actor, id))
+        .await?;
+    let message = if revoked {
+        "The session was ended; its user has to log in again.".to_string()
+    } else {
+        "That session had already ended.".to_string()
+    };
+    Ok(done(&state, message, "/admin/sessions/"))
+}
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(list).service(revoke);
+}

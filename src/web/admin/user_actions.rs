@@ -1,0 +1,435 @@
+//! Actions on one account: set password, deactivate, activate, end all sessions, delete.
+//! The destructive ones show a confirmation page (GET) before they happen (POST).
+
+use actix_session::Session;
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use askama::Template;
+use serde::Deserialize;
+
+use super::Superuser;
+use super::helpers::{done, plural, refused};
+use crate::admin::users::CalcsChoice;
+use crate::auth::csrf::CsrfForm;
+use crate::auth::{password, password_rules};
+use crate::error::{AppError, AppResult};
+use crate::models::User;
+use crate::models::session::SessionRow;
+use crate::models::user::OwnedCalcs;
+use crate::state::AppState;
+use crate::web::accounts::EmptyForm;
+use crate::web::context::PageCtx;
+use crate::web::html;
+
+/// "Are you sure?" for one action: what will happen, and a button that POSTs to `action`.
+#[derive(Template)]
+#[template(path = "admin/confirm.html")]
+pub struct ConfirmPage {
+    pub page: PageCtx,
+    pub nav: &'static str,
+    pub title: String,
+    pub lines: Vec<String>,
+    /// Path (without the prefix) the form posts to, and where "Cancel" goes.
+    pub action: String,
+    pub cancel: String,
+    pub button: String,
+}
+
+async fn load_user(state: &AppState, id: i64) -> AppResult<User> {
+    state
+        .db
+        .run(move |conn| User::find(conn, id)?.ok_or_else(AppError::not_found))
+        .await
+}
+
+fn user_page(id: i64) -> String {
+    format!("/admin/users/{id}/")
+}
+
+// --- set password ---------------------------------------------------------------------------
+
+#[derive(Template)]
+#[template(path = "admin/user_password.html")]
+struct PasswordPage {
+    page: PageCtx,
+    nav: &'static str,
+    user: User,
+    errors: Vec<String>,
+    min_length: usize,
+}
+
+#[derive(Deserialize)]
+pub struct PasswordForm {
+    password1: Option<String>,
+    password2: Option<String>,
+}
+
+#[get("/users/{id:\\d+}/password/")]
+async fn password_page(
+    req: HttpRequest,
+    _admin: Superuser,
+    id: web::Path<i64>,
+    state: web::Data<AppState>,
+) -> AppResult<HttpResponse> {
+    let user = load_user(&state, id.into_inner()).await?;
+    html(
+        200,
+        &PasswordPage {
+            page: PageCtx::new(&req),
+            nav: "users",
+            user,
+            errors: Vec::new(),
+            min_length: state.config.passwords.min_length,
+        },
+    )
+}
+
+#[post("/users/{id:\\d+}/password/")]
+async fn password_set(
+    req: HttpRequest,
+    session: Session,
+    admin: Superuser,
+    id: web::Path<i64>,
+    form: CsrfForm<PasswordForm>,
+    state: web::Data<AppState>,
+) -> AppResult<HttpResponse> {
+    let user = load_user(&state, id.into_inner()).await?;
+    let new1 = form.0.password1.unwrap_or_default();
+    let new2 = form.0.password2.unwrap_or_default();
+    let mut errors = Vec::new();
+    if new1 != new2 {
+        errors.push("The two passwords do not match.".to_string());
+    }
+    errors.extend(password_rules::check(
+        &new1,
+        state.config.passwords.min_length,
+        &user.username,
+        &user.email,
+    ));
+    if !errors.is_empty() {
+        return html(
+            400,
+            &PasswordPage {
+                page: PageCtx::new(&req),
+                nav: "users",
+                user,
+                errors,
+                min_length: state.config.passwords.min_length,
+            },
+        );
+    }
+    let hash = web::block(move || password::hash(&new1))
+        .await
+        .map_err(|e| AppError::Internal(e.to_string()))?;
+    let actor = admin.actor(&req);
+    let target = user.clone();
+    let ended = state
+        .db
+        .run(move |conn| crate::admin::users::set_password(conn, &actor, &target, &hash))
+        .await?;
+    if user.id == admin.0.id {
+        // Their own password: every session ended, this one goes on under a new id.
+        crate::web::accounts::start_session(&req, &session, &user)?;
+    }
+    let message = format!(
+        "The password of {:?} was set; {} ended.",
+        user.username,
+        plural(ended as i64, "session was", "sessions were")
+    );
+    Ok(done(&state, message, &user_page(user.id)))
+}
+
+// --- deactivate / activate ------------------------------------------------------------------
+
+#[get("/users/{id:\\d+}/deactivate/")]
+async fn deactivate_page(
+    req: HttpRequest,
+    _admin: Superuser,
+    id: web::Path<i64>,
+    state: web::Data<AppState>,
+) -> AppResult<HttpResponse> {
+    let id = id.into_inner();
+    let (user, sessions) = state
+        .db
+        .run(move |conn| {
+            let user = User::find(conn, id)?.ok_or_else(AppError::not_found)?;
+            Ok((user, SessionRow::count_for_user(conn, id)?))
+        })
+        .await?;
+    html(
+        200,
+        &ConfirmPage {
+            page: PageCtx::new(&req),
+            nav: "users",
+            title: format!("Deactivate {}?", user.username),
+            lines: vec![
+                format!(
+                    "{} is logged out at once ({}) and cannot log in until the account is activated again.",
+                    user.username,
+                    plural(sessions, "session", "sessions")
+                ),
+                "The account, its groups and its calculations are kept.".into(),
+            ],
+            action: format!("/admin/users/{id}/deactivate/"),
+            cancel: user_page(id),
+            button: "Deactivate".into(),
+        },
+    )
+}
+
+#[post("/users/{id:\\d+}/deactivate/")]
+async fn deactivate(
+    req: HttpRequest,
+    admin: Superuser,
+    id: web::Path<i64>,
+    _form: CsrfForm<EmptyForm>,
+    state: web::Data<AppState>,
+) -> AppResult<HttpResponse> {
+    let user = load_user(&state, id.into_inner()).await?;
+    if !user.is_active {
+        return refused(
+            &state,
+            AppError::BadRequest(format!("{:?} is already inactive.", user.username)),
+            &user_page(user.id),
+        );
+    }
+    let actor = admin.actor(&req);
+    let target = user.clone();
+    let result = state
+        .db
+        .run(move |conn| crate::admin::users::deactivate(conn, &actor, &target))
+        .await;
+    match result {
+        Ok(ended) => Ok(done(
+            &state,
+            format!(
+                "{:?} was deactivated; {} ended.",
+                user.username,
+                plural(ended as i64, "session was", "sessions were")
+            ),
+            &user_page(user.id),
+        )),
+        Err(e) => refused(&state, e, &user_page(user.id)),
+    }
+}
+
+#[post("/users/{id:\\d+}/activate/")]
+async fn activate(
+    req: HttpRequest,
+    admin: Superuser,
+    id: web::Path<i64>,
+    _form: CsrfForm<EmptyForm>,
+    state: web::Data<AppState>,
+) -> AppResult<HttpResponse> {
+    let user = load_user(&state, id.into_inner()).await?;
+    if user.is_active {
+        return refused(
+            &state,
+            AppError::BadRequest(format!("{:?} is already active.", user.username)),
+            &user_page(user.id),
+        );
+    }
+    let actor = admin.actor(&req);
+    let target = user.clone();
+    state
+        .db
+        .run(move |conn| crate::admin::users::activate(conn, &actor, &target))
+        .await?;
+    Ok(done(
+        &state,
+        format!("{:?} was activated and can log in again.", user.username),
+        &user_page(user.id),
+    ))
+}
+
+// --- end all sessions -----------------------------------------------------------------------
+
+#[get("/users/{id:\\d+}/sessions/revoke/")]
+async fn revoke_all_page(
+    req: HttpRequest,
+    _admin: Superuser,
+    id: web::Path<i64>,
+    state: web::Data<AppState>,
+) -> AppResult<HttpResponse> {
+    let id = id.into_inner();
+    let (user, sessions) = state
+        .db
+        .run(move |conn| {
+            let user = User::find(conn, id)?.ok_or_else(AppError::not_found)?;
+            Ok((user, SessionRow::count_for_user(conn, id)?))
+        })
+        .await?;
+    html(
+        200,
+        &ConfirmPage {
+            page: PageCtx::new(&req),
+            nav: "sessions",
+            title: format!("Log {} out everywhere?", user.username),
+            lines: vec![format!(
+                "This ends {} of {}; they can log in again.",
+                plural(sessions, "session", "sessions"),
+                user.username
+            )],
+            action: format!("/admin/users/{id}/sessions/revoke/"),
+            cancel: user_page(id),
+            button: "End all sessions".into(),
+        },
+    )
+}
+
+#[post("/users/{id:\\d+}/sessions/revoke/")]
+async fn revoke_all(
+    req: HttpRequest,
+    admin: Superuser,
+    id: web::Path<i64>,
+    _form: CsrfForm<EmptyForm>,
+    state: web::Data<AppState>,
+) -> AppResult<HttpResponse> {
+    let user = load_user(&state, id.into_inner()).await?;
+    let actor = admin.actor(&req);
+    let target = user.clone();
+    let ended = state
+        .db
+        .run(move |conn| crate::admin::sessions::revoke_all(conn, &actor, &target))
+        .await?;
+    Ok(done(
+        &state,
+        format!(
+            "{} of {:?} ended.",
+            plural(ended as i64, "session", "sessions"),
+            user.username
+        ),
+        &user_page(user.id),
+    ))
+}
+
+// --- delete ---------------------------------------------------------------------------------
+
+#[derive(Template)]
+#[template(path = "admin/user_delete.html")]
+struct DeletePage {
+    page: PageCtx,
+    nav: &'static str,
+    user: User,
+    calcs: OwnedCalcs,
+    sessions: i64,
+    groups: Vec<String>,
+}
+
+#[derive(Deserialize)]
+pub struct DeleteForm {
+    /// refuse | reassign | delete
+    calcs: Option<String>,
+    /// Username of the new owner when reassigning.
+    reassign_to: Option<String>,
+}
+
+#[get("/users/{id:\\d+}/delete/")]
+async fn delete_page(
+    req: HttpRequest,
+    _admin: Superuser,
+    id: web::Path<i64>,
+    state: web::Data<AppState>,
+) -> AppResult<HttpResponse> {
+    let id = id.into_inner();
+    let (user, calcs, sessions, groups) = state
+        .db
+        .run(move |conn| {
+            let user = User::find(conn, id)?.ok_or_else(AppError::not_found)?;
+            let groups = user.group_names(conn)?;
+            Ok((
+                user,
+                User::owned_calcs(conn, id)?,
+                SessionRow::count_for_user(conn, id)?,
+                groups,
+            ))
+        })
+        .await?;
+    html(
+        200,
+        &DeletePage {
+            page: PageCtx::new(&req),
+            nav: "users",
+            user,
+            calcs,
+            sessions,
+            groups,
+        },
+    )
+}
+
+#[post("/users/{id:\\d+}/delete/")]
+async fn delete(
+    req: HttpRequest,
+    admin: Superuser,
+    id: web::Path<i64>,
+    form: CsrfForm<DeleteForm>,
+    state: web::Data<AppState>,
+) -> AppResult<HttpResponse> {
+    let user = load_user(&state, id.into_inner()).await?;
+    let back = format!("/admin/users/{}/delete/", user.id);
+    let heir_name = form.0.reassign_to.unwrap_or_default().trim().to_string();
+    let heir_shown = heir_name.clone();
+    let choice = form.0.calcs.unwrap_or_default();
+    let actor = admin.actor(&req);
+    let target = user.clone();
+    let result = state
+        .db
+        .run(move |conn| {
+            let choice = match choice.as_str() {
+                "" | "refuse" => CalcsChoice::Refuse,
+                "delete" => CalcsChoice::Delete,
+                "reassign" => {
+                    let heir = User::find_by_username(conn, &heir_name)?.ok_or_else(|| {
+                        AppError::BadRequest(format!(
+                            "There is no user {heir_name:?} to receive the calculations; enter an existing username."
+                        ))
+                    })?;
+                    CalcsChoice::Reassign(heir.id)
+                }
+                _ => {
+                    return Err(AppError::BadRequest(
+                        "Choose what happens to the calculations.".into(),
+                    ));
+                }
+            };
+            let deleted = crate::admin::users::delete(conn, &actor, &target, choice)?;
+            Ok((choice, deleted))
+        })
+        .await;
+    let (choice, deleted) = match result {
+        Ok(done) => done,
+        Err(e) => return refused(&state, e, &back),
+    };
+    let data_dir = state.config.data_dir.clone();
+    let ids = deleted.clone();
+    let failed = web::block(move || crate::admin::users::remove_calc_dirs(&data_dir, &ids))
+        .await
+        .map_err(|e| AppError::Internal(e.to_string()))?;
+    let what = match choice {
+        CalcsChoice::Delete => format!(
+            "; {} deleted",
+            plural(deleted.len() as i64, "calculation", "calculations")
+        ),
+        CalcsChoice::Reassign(_) => format!("; their calculations now belong to {heir_shown:?}"),
+        CalcsChoice::Refuse => String::new(),
+    };
+    let mut message = format!("User {:?} deleted{what}.", user.username);
+    if failed > 0 {
+        message.push_str(&format!(
+            " {failed} calculation folder(s) could not be removed; the server log names them."
+        ));
+    }
+    Ok(done(&state, message, "/admin/users/"))
+}
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(password_page)
+        .service(password_set)
+        .service(deactivate_page)
+        .service(deactivate)
+        .service(activate)
+        .service(revoke_all_page)
+        .service(revoke_all)
+        .service(delete_page)
+        .service(delete);
+}

@@ -1,0 +1,560 @@
+//! /v1/calc/...: list, status, run, abort, remove, results, logs, share.
+
+use actix_multipart::Multipart;
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::{calc_json, output_json};
+use crate::calcs::{calc_dir, submit};
+use crate::error::{AppError, AppResult};
+use crate::models::User;
+use crate::models::calc::{Access, Calc, ListQuery, OrderBy, status};
+use crate::models::log::LogRow;
+use crate::models::output::Output;
+use crate::state::AppState;
+use crate::web::session::Authenticated;
+
+/// The query of `GET /v1/calc/list`, OpenQuake's names plus `status` and `q`.
+#[derive(Deserialize, Default)]
+pub struct ListParams {
+    pub calculation_mode: Option<String>,
+    pub is_running: Option<String>,
+    pub include_shared: Option<String>,
+    pub user_name_like: Option<String>,
+    pub start_time: Option<String>,
+    pub limit: Option<String>,
+    pub offset: Option<String>,
+    pub order_by: Option<String>,
+    pub order_dir: Option<String>,
+    /// Comma-separated statuses.
+    pub status: Option<String>,
+    /// Text in the description.
+    pub q: Option<String>,
+}
+
+fn parse_bool(name: &str, value: &str) -> AppResult<bool> {
+    match value.to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Ok(true),
+        "0" | "false" | "no" | "off" => Ok(false),
+        _ => Err(AppError::BadRequest(format!(
+            "{name} must be true or false, not {value:?}."
+        ))),
+    }
+}
+
+fn parse_int(name: &str, value: &str) -> AppResult<i64> {
+    value
+        .trim()
+        .parse()
+        .map_err(|_| AppError::BadRequest(format!("{name} must be a whole number, not {value:?}.")))
+}
+
+fn parse_time(value: &str) -> AppResult<time::PrimitiveDateTime> {
+    let value = value.trim().replace('T', " ");
+    let full = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]:[second]");
+    let day = time::macros::format_description!("[year]-[month]-[day]");
+    time::PrimitiveDateTime::parse(&value, &full)
+        .or_else(|_| time::Date::parse(&value, &day).map(|d| d.midnight()))
+        .map_err(|_| {
+            AppError::BadRequest(format!(
+                "start_time must look like 2026-11-22 or 2026-11-22 10:15:00, not {value:?}."
+            ))
+        })
+}
+
+impl ListParams {
+    pub fn to_query(&self, default_limit: i64) -> AppResult<ListQuery> {
+        let none_if_empty = |v: &Option<String>| {
+            v.as_deref()
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+                .map(str::to_string)
+        };
+        let statuses: Vec<String> = none_if_empty(&self.status)
+            .map(|s| {
+                s.split(',')
+                    .map(|x| x.trim().to_string())
+                    .filter(|x| !x.is_empty())
+                    .collect()
+            })
+            .unwrap_or_default();
+        if let Some(bad) = statuses.iter().find(|s| !status::ALL.contains(&s.as_str())) {
+            return Err(AppError::BadRequest(format!(
+                "status {bad:?} is not one of {}.",
+                status::ALL.join(", ")
+            )));
+        }
+        let order_by = match none_if_empty(&self.order_by) {
+            None => OrderBy::Id,
+            Some(name) => OrderBy::parse(&name).ok_or_else(|| {
+                AppError::BadRequest(format!(
+                    "order_by {name:?} is not one of id, start_time, status, calculation_mode, owner, description."
+                ))
+            })?,
+        };
+        let descending = match none_if_empty(&self.order_dir).as_deref() {
+            None | Some("desc") | Some("DESC") => true,
+            Some("asc") | Some("ASC") => false,
+            Some(other) => {
+                return Err(AppError::BadRequest(format!(
+                    "order_dir must be asc or desc, not {other:?}."
+                )));
+            }
+        };
+        let limit = match none_if_empty(&self.limit) {
+            Some(v) => parse_int("limit", &v)?,
+            None => default_limit,
+        };
+        if !(1..=10_000).contains(&limit) {
+            return Err(AppError::BadRequest(
+                "limit must be between 1 and 10000.".into(),
+            ));
+        }
+        Ok(ListQuery {
+            statuses,
+            calculator: none_if_empty(&self.calculation_mode),
+            is_running: none_if_empty(&self.is_running)
+                .map(|v| parse_bool("is_running", &v))
+                .transpose()?,
+            include_shared: none_if_empty(&self.include_shared)
+                .map(|v| parse_bool("include_shared", &v))
+                .transpose()?
+                .unwrap_or(true),
+            owner_like: none_if_empty(&self.user_name_like),
+            text: none_if_empty(&self.q),
+            created_after: none_if_empty(&self.start_time)
+                .map(|v| parse_time(&v))
+                .transpose()?,
+            order_by,
+            descending,
+            limit,
+            offset: none_if_empty(&self.offset)
+                .map(|v| parse_int("offset", &v))
+                .transpose()?
+                .unwrap_or(0)
+                .max(0),
+        })
+    }
+}
+
+fn urls(state: &AppState) -> (String, String) {
+    (
+        state.config.public_url(),
+        state.config.server.path_prefix.clone(),
+    )
+}
+
+#[get("/v1/calc/list")]
+async fn list(
+    user: Authenticated,
+    params: web::Query<ListParams>,
+    state: web::Data<AppState>,
+) -> AppResult<HttpResponse> {
+    let query = params.to_query(100)?;
+    let user = user.0;
+    let viewer = user.clone();
+    let (rows, mates) = state
+        .db
+        .run(move |conn| {
+            Ok((
+                Calc::list(conn, &viewer, &query)?,
+                Calc::mate_ids(conn, viewer.id)?,
+            ))
+        })
+        .await?;
+    let (base, prefix) = urls(&state);
+    let body: Vec<_> = rows
+        .iter()
+        .map(|r| {
+            let access = Access::of(&user, &r.calc, mates.contains(&r.calc.user_id));
+            calc_json(&r.calc, &r.owner, access.abort, &base, &prefix)
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(body))
+}
+
+/// Loads a calculation the user may see, with their rights and the owner's name.
+async fn load(state: &AppState, user: &User, id: i64) -> AppResult<(Calc, Access, String)> {
+    let user = user.clone();
+    state
+        .db
+        .run(move |conn| {
+            let (calc, access) = Calc::load_for(conn, &user, id)?;
+            let owner = Calc::owner_name(conn, calc.user_id)?;
+            Ok((calc, access, owner))
+        })
+        .await
+}
+
+#[get("/v1/calc/{id}/status")]
+async fn calc_status(
+    user: Authenticated,
+    id: web::Path<i64>,
+    state: web::Data<AppState>,
+) -> AppResult<HttpResponse> {
+    let (calc, access, owner) = load(&state, &user.0, *id).await?;
+    let (base, prefix) = urls(&state);
+    Ok(HttpResponse::Ok().json(calc_json(&calc, &owner, access.abort, &base, &prefix)))
+}
+
+#[get("/v1/calc/{id}")]
+async fn calc_info(
+    user: Authenticated,
+    id: web::Path<i64>,
+    state: web::Data<AppState>,
+) -> AppResult<HttpResponse> {
+    let (calc, access, owner) = load(&state, &user.0, *id).await?;
+    let (base, prefix) = urls(&state);
+    let mut body = calc_json(&calc, &owner, access.abort, &base, &prefix);
+    let extra = json!({
+        "job_ini": calc.job_ini,
+        "created_at": super::oq_time(calc.created_at),
+        "started_at": calc.started_at.map(super::oq_time),
+        "finished_at": calc.finished_at.map(super::oq_time),
+        "log_rows": calc.log_rows,
+        "permissions": { "abort": access.abort, "remove": access.remove, "share": access.share },
+    });
+    if let (Some(map), Some(extra)) = (body.as_object_mut(), extra.as_object()) {
+        map.extend(extra.clone());
+    }
+    Ok(HttpResponse::Ok().json(body))
+}
+
+#[post("/v1/calc/run")]
+async fn run(
+    user: Authenticated,
+    payload: Multipart,
+    state: web::Data<AppState>,
+) -> AppResult<HttpResponse> {
+    let calc = submit::submit(&state, &user.0, payload).await?;
+    Ok(HttpResponse::Ok().json(json!({ "status": "created", "job_id": calc.id })))
+}
+
+/// Aborts a calculation; shared by the API and the pages.
+pub async fn abort(state: &AppState, user: &User, id: i64) -> AppResult<String> {
+    let (calc, access, _) = load(state, user, id).await?;
+    if !access.abort {
+        return Err(AppError::Forbidden(format!(
+            "You may not abort calculation {id}: only its owner, their group-mates and superusers may."
+        )));
+    }
+    if !calc.is_running() {
+        return Err(AppError::Conflict(format!(
+            "Calculation {id} is not running (it is {}).",
+            calc.status
+        )));
+    }
+    let now = state
+        .db
+        .run(move |conn| Calc::request_abort(conn, id))
+        .await?;
+    Ok(if now == status::ABORTED {
+        format!("Calculation {id} was aborted.")
+    } else {
+        format!("Calculation {id} is being aborted.")
+    })
+}
+
+/// Removes a finished calculation, its rows and its files.
+pub async fn remove(state: &AppState, user: &User, id: i64) -> AppResult<String> {
+    let (calc, access, _) = load(state, user, id).await?;
+    if !access.remove {
+        return Err(AppError::Forbidden(format!(
+            "You may not remove calculation {id}: only its owner and superusers may."
+        )));
+    }
+    if calc.is_running() {
+        return Err(AppError::Conflict(format!(
+            "Calculation {id} is still running; abort it first."
+        )));
+    }
+    state.db.run(move |conn| Calc::delete(conn, id)).await?;
+    let dir = calc_dir(&state.config, id);
+    web::block(move || match std::fs::remove_dir_all(&dir) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+        _ => Ok(()),
+    })
+    .await
+    .map_err(|e| AppError::Internal(e.to_string()))??;
+    Ok(format!("Calculation {id} was removed."))
+}
+
+/// Shares or unshares a complete calculation.
+pub async fn set_shared(state: &AppState, user: &User, id: i64, shared: bool) -> AppResult<String> {
+    let (calc, access, _) = load(state, user, id).await?;
+    if !access.share {
+        return Err(AppError::Forbidden(format!(
+            "You may not share calculation {id}: only its owner (with sharing rights) and superusers may."
+        )));
+    }
+    if shared && calc.status != status::COMPLETE {
+        return Err(AppError::Conflict(format!(
+            "Only complete calculations can be shared; {id} is {}.",
+            calc.status
+        )));
+    }
+    state
+        .db
+        .run(move |conn| Calc::set_shared(conn, id, shared))
+        .await?;
+    Ok(if shared {
+        format!("Calculation {id} is shared.")
+    } else {
+        format!("Calculation {id} is no longer shared.")
+    })
+}
+
+fn success(message: String) -> HttpResponse {
+    HttpResponse::Ok().json(json!({ "success": message }))
+}
+
+#[post("/v1/calc/{id}/abort")]
+async fn abort_api(
+    user: Authenticated,
+    id: web::Path<i64>,
+    state: web::Data<AppState>,
+) -> AppResult<HttpResponse> {
+    Ok(success(abort(&state, &user.0, *id).await?))
+}
+
+#[post("/v1/calc/{id}/remove")]
+async fn remove_api(
+    user: Authenticated,
+    id: web::Path<i64>,
+    state: web::Data<AppState>,
+) -> AppResult<HttpResponse> {
+    Ok(success(remove(&state, &user.0, *id).await?))
+}
+
+#[post("/v1/calc/{id}/share")]
+async fn share_api(
+    user: Authenticated,
+    id: web::Path<i64>,
+    state: web::Data<AppState>,
+) -> AppResult<HttpResponse> {
+    Ok(success(set_shared(&state, &user.0, *id, true).await?))
+}
+
+#[post("/v1/calc/{id}/unshare")]
+async fn unshare_api(
+    user: Authenticated,
+    id: web::Path<i64>,
+    state: web::Data<AppState>,
+) -> AppResult<HttpResponse> {
+    Ok(success(set_shared(&state, &user.0, *id, false).await?))
+}
+
+#[get("/v1/calc/{id}/results")]
+async fn results(
+    user: Authenticated,
+    id: web::Path<i64>,
+    state: web::Data<AppState>,
+) -> AppResult<HttpResponse> {
+    let (calc, _, _) = load(&state, &user.0, *id).await?;
+    let calc_id = calc.id;
+    let outputs = state
+        .db
+        .run(move |conn| Output::list(conn, calc_id))
+        .await?;
+    let (base, prefix) = urls(&state);
+    Ok(HttpResponse::Ok().json(
+        outputs
+            .iter()
+            .map(|o| output_json(o, &base, &prefix))
+            .collect::<Vec<_>>(),
+    ))
+}
+
+#[derive(Deserialize)]
+struct ExportQuery {
+    export_type: Option<String>,
+}
+
+/// An output the user may see, and its file on disk.
+pub async fn output_file(
+    state: &AppState,
+    user: &User,
+    output_id: i64,
+) -> AppResult<(Output, std::path::PathBuf)> {
+    let output = state
+        .db
+        .run(move |conn| Output::find(conn, output_id))
+        .await?
+        .ok_or_else(|| AppError::NotFound(format!("There is no output {output_id}.")))?;
+    // Visibility of the output is that of its calculation.
+    load(state, user, output.calc_id)
+        .await
+        .map_err(|_| AppError::NotFound(format!("There is no output {output_id}.")))?;
+    let path = calc_dir(&state.config, output.calc_id)
+        .join("output")
+        .join(&output.name);
+    Ok((output, path))
+}
+
+#[get("/v1/calc/result/{id}")]
+async fn result(
+    req: HttpRequest,
+    user: Authenticated,
+    id: web::Path<i64>,
+    query: web::Query<ExportQuery>,
+    state: web::Data<AppState>,
+) -> AppResult<HttpResponse> {
+    let (output, path) = output_file(&state, &user.0, *id).await?;
+    if let Some(wanted) = query.export_type.as_deref().filter(|t| !t.is_empty())
+        && !wanted.eq_ignore_ascii_case(&output.extension())
+    {
+        return Err(AppError::NotFound(format!(
+            "Output {} can be exported as {} only.",
+            output.id,
+            output.extension()
+        )));
+    }
+    let gone = format!("The file of output {} is gone from the disk.", output.id);
+    let file = web::block(move || actix_files::NamedFile::open(&path))
+        .await
+        .map_err(|e| AppError::Internal(e.to_string()))?
+        .map_err(|_| AppError::NotFound(gone))?;
+    let file_name = output
+        .name
+        .rsplit('/')
+        .next()
+        .unwrap_or(&output.name)
+        .to_string();
+    let mut res = file
+        .set_content_disposition(header::ContentDisposition {
+            disposition: header::DispositionType::Attachment,
+            parameters: vec![header::DispositionParam::Filename(file_name)],
+        })
+        .into_response(&req);
+    res.headers_mut().insert(
+        header::CACHE_CONTROL,
+        header::HeaderValue::from_static("private, no-cache"),
+    );
+    Ok(res)
+}
+
+/// `start:stop`, either side may be empty.
+fn parse_slice(slice: &str) -> AppResult<(i64, Option<i64>)> {
+    let bad = || {
+        AppError::BadRequest(format!(
+            "The log slice {slice:?} must look like 0:100, 10: or :50."
+        ))
+    };
+    let (start, stop) = slice.split_once(':').ok_or_else(bad)?;
+    let start = if start.is_empty() {
+        0
+    } else {
+        start.parse::<i64>().map_err(|_| bad())?
+    };
+    let stop = if stop.is_empty() {
+        None
+    } else {
+        Some(stop.parse::<i64>().map_err(|_| bad())?)
+    };
+    if start < 0 || stop.is_some_and(|s| s < 0) {
+        return Err(bad());
+    }
+    Ok((start, stop))
+}
+
+#[get("/v1/calc/{id}/log/size")]
+async fn log_size(
+    user: Authenticated,
+    id: web::Path<i64>,
+    state: web::Data<AppState>,
+) -> AppResult<HttpResponse> {
+    let (calc, _, _) = load(&state, &user.0, *id).await?;
+    let calc_id = calc.id;
+    let n = state
+        .db
+        .run(move |conn| LogRow::count(conn, calc_id))
+        .await?;
+    Ok(HttpResponse::Ok().json(n))
+}
+
+#[get("/v1/calc/{id}/log/{slice}")]
+async fn log(
+    user: Authenticated,
+    path: web::Path<(i64, String)>,
+    state: web::Data<AppState>,
+) -> AppResult<HttpResponse> {
+    let (id, slice) = path.into_inner();
+    let (start, stop) = parse_slice(&slice)?;
+    let (calc, _, _) = load(&state, &user.0, id).await?;
+    let calc_id = calc.id;
+    let rows = state
+        .db
+        .run(move |conn| LogRow::slice(conn, calc_id, start, stop))
+        .await?;
+    let time = time::macros::format_description!(
+        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
+    );
+    let body: Vec<_> = rows
+        .iter()
+        .map(|r| {
+            json!([
+                r.logged_at.format(&time).unwrap_or_default(),
+                r.level,
+                r.process,
+                r.message
+            ])
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(body))
+}
+
+#[get("/v1/calc/{id}/traceback")]
+async fn traceback(
+    user: Authenticated,
+    id: web::Path<i64>,
+    state: web::Data<AppState>,
+) -> AppResult<HttpResponse> {
+    let (calc, _, _) = load(&state, &user.0, *id).await?;
+    let calc_id = calc.id;
+    let lines = state
+        .db
+        .run(move |conn| LogRow::traceback(conn, calc_id))
+        .await?;
+    Ok(HttpResponse::Ok().json(lines))
+}
+
+#[get("/v1/engine_version")]
+async fn engine_version(_user: Authenticated) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/plain; charset=utf-8")
+        .body(crate::VERSION)
+}
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    // `list` and `result/...` come before `{id}` so they are not read as ids.
+    cfg.service(list)
+        .service(run)
+        .service(result)
+        .service(engine_version)
+        .service(calc_status)
+        .service(results)
+        .service(log_size)
+        .service(log)
+        .service(traceback)
+        .service(abort_api)
+        .service(remove_api)
+        .service(share_api)
+        .service(unshare_api)
+        .service(calc_info);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_slice;
+
+    #[test]
+    fn log_slices() {
+        assert_eq!(parse_slice("0:10").unwrap(), (0, Some(10)));
+        assert_eq!(parse_slice("5:").unwrap(), (5, None));
+        assert_eq!(parse_slice(":7").unwrap(), (0, Some(7)));
+        assert!(parse_slice("x:1").is_err());
+        assert!(parse_slice("10").is_err());
+    }
+}
