@@ -43,7 +43,7 @@ fn calcweb(dir: &Path) -> Command {
 }
 
 /// A loopback port that was free a moment ago.
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
     listener.local_addr().unwrap().port()
 }
@@ -54,49 +54,49 @@ fn write_file(path: &Path, text: &str) -> PathBuf {
 }
 
 /// A temp dir (cwd and data dir) and a fresh database: what an operator sets up.
-struct Site {
+pub(crate) struct Site {
     dir: TempDir,
     db: TestDb,
 }
 
 impl Site {
-    fn new() -> Site {
+    pub(crate) fn new() -> Site {
         Site {
             dir: tempfile::tempdir().expect("temp dir"),
             db: TestDb::new(),
         }
     }
 
-    fn migrated() -> Site {
+    pub(crate) fn migrated() -> Site {
         let site = Site::new();
         migrate(&site.db.url);
         site
     }
 
-    fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         self.dir.path()
     }
 
     /// Configures `cmd` through the environment: data dir, database and secret key.
-    fn configure<'a>(&self, cmd: &'a mut Command) -> &'a mut Command {
+    pub(crate) fn configure<'a>(&self, cmd: &'a mut Command) -> &'a mut Command {
         cmd.env("CALCWEB_DATA_DIR", self.path())
             .env("CALCWEB_DATABASE_URL", &self.db.url)
             .env("CALCWEB_SECRET_KEY", SECRET)
     }
 
     /// `calcweb` in this site's directory, configured by [`Site::configure`].
-    fn calcweb(&self) -> Command {
+    pub(crate) fn calcweb(&self) -> Command {
         let mut cmd = calcweb(self.path());
         self.configure(&mut cmd);
         cmd
     }
 
     /// Runs `calcweb ARGS` as configured by [`Site::calcweb`].
-    fn run(&self, args: &[&str]) -> Run {
+    pub(crate) fn run(&self, args: &[&str]) -> Run {
         run(self.calcweb().args(args))
     }
 
-    fn conn(&self) -> DbConn {
+    pub(crate) fn conn(&self) -> DbConn {
         DatabaseUrl::parse(&self.db.url)
             .unwrap()
             .connect()
@@ -109,7 +109,7 @@ impl Site {
 }
 
 /// What a finished command did.
-struct Run {
+pub(crate) struct Run {
     status: ExitStatus,
     stdout: String,
     stderr: String,
@@ -117,11 +117,11 @@ struct Run {
 
 impl Run {
     /// Everything printed, stdout then stderr.
-    fn output(&self) -> String {
+    pub(crate) fn output(&self) -> String {
         format!("{}{}", self.stdout, self.stderr)
     }
 
-    fn expect_code(&self, code: i32) -> &Run {
+    pub(crate) fn expect_code(&self, code: i32) -> &Run {
         assert_eq!(
             self.status.code(),
             Some(code),
@@ -132,7 +132,7 @@ impl Run {
         self
     }
 
-    fn expect_success(&self) -> &Run {
+    pub(crate) fn expect_success(&self) -> &Run {
         self.expect_code(0)
     }
 }
@@ -185,7 +185,7 @@ fn run(cmd: &mut Command) -> Run {
 }
 
 /// A running `calcweb serve`, killed when dropped if it is still running.
-struct Server {
+pub(crate) struct Server {
     child: Child,
     lines: Receiver<String>,
     /// Every stdout line received so far.
@@ -193,7 +193,7 @@ struct Server {
 }
 
 impl Server {
-    fn start(cmd: &mut Command) -> Server {
+    pub(crate) fn start(cmd: &mut Command) -> Server {
         let mut child = cmd
             .arg("serve")
             .stdout(Stdio::piped())
@@ -216,7 +216,7 @@ impl Server {
     }
 
     /// Reads stdout up to and including the first line that satisfies `pred`, and returns it.
-    fn line_where(&mut self, pred: impl Fn(&str) -> bool) -> String {
+    pub(crate) fn line_where(&mut self, pred: impl Fn(&str) -> bool) -> String {
         let deadline = Instant::now() + HANG_GUARD;
         loop {
             match self
@@ -269,7 +269,13 @@ impl Server {
 
     /// Sends SIGTERM, waits for the process to finish and returns how it ended and the rest of
     /// its output.
-    fn stop(mut self) -> (ExitStatus, Vec<String>) {
+    /// SIGKILL: the server gets no chance to clean up.
+    pub(crate) fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    pub(crate) fn stop(mut self) -> (ExitStatus, Vec<String>) {
         self.wait_for_sigterm_handler();
         let pid = self.child.id().to_string();
         let sent = Command::new("kill")
@@ -384,7 +390,7 @@ fn serve_refuses_an_unmigrated_database() {
 // ---------------------------------------------------------------------------------------------
 // manage createsuperuser
 
-fn createsuperuser_noinput(site: &Site, username: &str, password: &str) -> Run {
+pub(crate) fn createsuperuser_noinput(site: &Site, username: &str, password: &str) -> Run {
     run(site
         .calcweb()
         .env("CALCWEB_SUPERUSER_USERNAME", username)

@@ -1,6 +1,9 @@
 //! Integration tests: one binary, run once on SQLite and once on PostgreSQL by scripts/test.
 
 mod accounts;
+mod admin;
+mod admin_cli;
+mod calc_restart;
 mod calcs;
 mod cli;
 mod example_config;

@@ -3,7 +3,7 @@
 //! anything.
 
 mod ajax;
-mod calcs;
+pub mod calcs;
 
 use actix_web::web;
 use serde_json::{Value, json};

@@ -1,0 +1,138 @@
+//! The calculation pages (issue #3 §5): the list at /engine/, one calculation at /engine/<id>/,
+//! the "Run a calculation" form, the confirmation pages of the actions, and output previews.
+//! They work without JavaScript; static/js/engine.js only adds live updates.
+
+pub mod actions;
+pub mod detail;
+pub mod list;
+pub mod preview;
+pub mod run;
+
+use actix_web::web;
+use time::PrimitiveDateTime;
+
+use crate::db::now;
+use crate::models::calc::status;
+
+/// A time as pages show it: "3 minutes ago", with the exact UTC time for `title` and the
+/// machine-readable one for `<time datetime>`.
+#[derive(Debug, Clone)]
+pub struct When {
+    pub iso: String,
+    pub exact: String,
+    pub ago: String,
+}
+
+impl When {
+    pub fn new(t: PrimitiveDateTime) -> When {
+        When::at(t, now())
+    }
+
+    pub fn at(t: PrimitiveDateTime, now: PrimitiveDateTime) -> When {
+        When {
+            iso: format!(
+                "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+                t.year(),
+                t.month() as u8,
+                t.day(),
+                t.hour(),
+                t.minute(),
+                t.second()
+            ),
+            exact: format!(
+                "{:04}-{:02}-{:02} {:02}:{:02}:{:02} UTC",
+                t.year(),
+                t.month() as u8,
+                t.day(),
+                t.hour(),
+                t.minute(),
+                t.second()
+            ),
+            ago: ago(t, now),
+        }
+    }
+}
+
+/// "just now", "1 minute ago", "3 hours ago", "2 days ago", then the date.
+pub fn ago(t: PrimitiveDateTime, now: PrimitiveDateTime) -> String {
+    let secs = (now - t).whole_seconds();
+    let unit = |n: i64, one: &str| {
+        if n == 1 {
+            format!("1 {one} ago")
+        } else {
+            format!("{n} {one}s ago")
+        }
+    };
+    match secs {
+        s if s < 45 => "just now".into(),
+        s if s < 3600 => unit((s / 60).max(1), "minute"),
+        s if s < 86_400 => unit(s / 3600, "hour"),
+        s if s < 30 * 86_400 => unit(s / 86_400, "day"),
+        _ => format!("{:04}-{:02}-{:02}", t.year(), t.month() as u8, t.day()),
+    }
+}
+
+/// A duration in words: "42 s", "3 min 5 s", "2 h 10 min".
+pub fn duration(from: PrimitiveDateTime, to: PrimitiveDateTime) -> String {
+    let s = (to - from).whole_seconds().max(0);
+    match s {
+        s if s < 60 => format!("{s} s"),
+        s if s < 3600 => format!("{} min {} s", s / 60, s % 60),
+        s => format!("{} h {} min", s / 3600, (s % 3600) / 60),
+    }
+}
+
+/// The words shown for a status (the CSS class is `status-<status>`).
+pub fn status_label(s: &str) -> &'static str {
+    match s {
+        status::CREATED => "created",
+        status::SUBMITTED => "queued",
+        status::EXECUTING => "running",
+        status::COMPLETE => "complete",
+        status::FAILED => "failed",
+        status::ABORTED => "aborted",
+        _ => "unknown",
+    }
+}
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    // Fixed paths first; ids are digits only, so /engine/run/ is never read as an id.
+    cfg.service(list::page)
+        .service(run::form)
+        .service(run::submit)
+        .service(detail::page)
+        .service(list::row)
+        .service(actions::confirm)
+        .service(actions::act)
+        .service(preview::page);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    #[test]
+    fn relative_times_read_well() {
+        let now = datetime!(2026-11-22 12:00:00);
+        let at = |t| When::at(t, now).ago;
+        assert_eq!(at(datetime!(2026-11-22 11:59:50)), "just now");
+        assert_eq!(at(datetime!(2026-11-22 11:59:00)), "1 minute ago");
+        assert_eq!(at(datetime!(2026-11-22 11:57:00)), "3 minutes ago");
+        assert_eq!(at(datetime!(2026-11-22 09:00:00)), "3 hours ago");
+        assert_eq!(at(datetime!(2026-11-20 12:00:00)), "2 days ago");
+        assert_eq!(at(datetime!(2026-01-02 12:00:00)), "2026-01-02");
+        assert_eq!(at(datetime!(2026-11-22 12:00:05)), "just now", "clock skew");
+        let w = When::at(datetime!(2026-11-22 09:05:07), now);
+        assert_eq!(w.iso, "2026-11-22T09:05:07Z");
+        assert_eq!(w.exact, "2026-11-22 09:05:07 UTC");
+    }
+
+    #[test]
+    fn durations() {
+        let t = datetime!(2026-11-22 12:00:00);
+        assert_eq!(duration(t, datetime!(2026-11-22 12:00:42)), "42 s");
+        assert_eq!(duration(t, datetime!(2026-11-22 12:03:05)), "3 min 5 s");
+        assert_eq!(duration(t, datetime!(2026-11-22 14:10:00)), "2 h 10 min");
+    }
+}
