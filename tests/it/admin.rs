@@ -710,6 +710,35 @@ async fn the_last_active_superuser_cannot_be_deactivated_demoted_or_deleted() {
     );
 }
 
+/// Two superusers deactivate each other at the same moment: one of them must stay.
+#[actix_web::test]
+async fn concurrent_deactivations_keep_one_active_superuser() {
+    for round in 0..3 {
+        let app = TestApp::new().await;
+        let both = [app.create_user("a", true), app.create_user("b", true)];
+        let barrier = std::sync::Arc::new(std::sync::Barrier::new(2));
+        let threads: Vec<_> = both
+            .into_iter()
+            .map(|target| {
+                let (db, barrier) = (app.state.db.clone(), barrier.clone());
+                std::thread::spawn(move || {
+                    let mut conn = db.conn().unwrap();
+                    let actor = calcweb::models::audit::Actor::cli();
+                    barrier.wait();
+                    calcweb::admin::users::deactivate(&mut conn, &actor, &target).is_ok()
+                })
+            })
+            .collect();
+        let done: Vec<bool> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+        assert_eq!(
+            done.iter().filter(|ok| **ok).count(),
+            1,
+            "round {round}: {done:?}"
+        );
+        assert_eq!(User::count_active_superusers(&mut app.conn()).unwrap(), 1);
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Users: delete
 

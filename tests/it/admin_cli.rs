@@ -377,6 +377,34 @@ fn users_list_prints_every_user() {
 }
 
 #[test]
+fn createsuperuser_is_audited_too() {
+    let site = Site::new();
+    let mut cmd = Command::new(CALCWEB);
+    cmd.current_dir(site.dir.path())
+        .env("CALCWEB_DATA_DIR", site.dir.path())
+        .env("CALCWEB_DATABASE_URL", &site.db.url)
+        .env("CALCWEB_SUPERUSER_USERNAME", "root")
+        .env("CALCWEB_SUPERUSER_PASSWORD", GOOD_PASSWORD)
+        .env("USER", "opsperson")
+        .args(["manage", "createsuperuser", "--noinput"])
+        .stdin(Stdio::null());
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let entry = &site.audit("user.create")[0];
+    assert_eq!(entry.object_repr, "root");
+    assert_eq!(entry.actor_name, "cli:opsperson");
+    assert!(
+        entry.summary.contains("superuser: yes"),
+        "{}",
+        entry.summary
+    );
+}
+
+#[test]
 fn the_new_commands_have_help() {
     let site = Site::new();
     for (args, expected) in [

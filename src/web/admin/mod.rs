@@ -29,7 +29,7 @@ fn forbidden() -> AppError {
     )
 }
 
-/// None: anonymous; Some(false): logged in but not a superuser.
+/// The request's user if they are an active superuser; else login (anonymous) or 403.
 fn superuser_of(req: &HttpRequest) -> Result<User, AppError> {
     match req
         .extensions()

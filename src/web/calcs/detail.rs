@@ -1,0 +1,167 @@
+//! /engine/<id>/: one calculation: its facts, progress, log (the last lines server-side,
+//! new ones fetched by engine.js), traceback when it failed, and its outputs.
+
+use actix_web::{HttpRequest, HttpResponse, get, web};
+use askama::Template;
+use serde::Deserialize;
+
+use super::list::Row;
+use super::{When, duration};
+use crate::calcs::upload::human_size;
+use crate::error::AppResult;
+use crate::models::calc::{Calc, status};
+use crate::models::log::{LEVELS, LogRow};
+use crate::models::output::Output;
+use crate::state::AppState;
+use crate::web::context::PageCtx;
+use crate::web::html;
+use crate::web::session::Authenticated;
+
+/// Log lines shown server-side unless the whole log is asked for.
+pub const LOG_TAIL: i64 = 500;
+
+pub struct LogLine {
+    pub iso: String,
+    pub time: String,
+    pub level: String,
+    /// `level-info`, ... (a fixed set, whatever the row holds).
+    pub class: String,
+    pub process: String,
+    pub message: String,
+}
+
+impl LogLine {
+    fn new(row: &LogRow) -> LogLine {
+        let t = row.logged_at;
+        let class = if LEVELS.contains(&row.level.as_str()) {
+            format!("level-{}", row.level.to_lowercase())
+        } else {
+            "level-other".into()
+        };
+        LogLine {
+            iso: format!(
+                "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+                t.year(),
+                t.month() as u8,
+                t.day(),
+                t.hour(),
+                t.minute(),
+                t.second()
+            ),
+            time: format!("{:02}:{:02}:{:02}", t.hour(), t.minute(), t.second()),
+            level: row.level.clone(),
+            class,
+            process: row.process.clone(),
+            message: row.message.clone(),
+        }
+    }
+}
+
+pub struct OutputView {
+    pub id: i64,
+    pub name: String,
+    pub kind: String,
+    pub size: String,
+    pub previewable: bool,
+}
+
+/// Whether an output can be previewed as a table (CSV only).
+pub fn is_csv(output: &Output) -> bool {
+    output.content_type.starts_with("text/csv") || output.extension() == "csv"
+}
+
+#[derive(Template)]
+#[template(path = "calcs/detail.html")]
+struct DetailPage {
+    page: PageCtx,
+    calc: Calc,
+    row: Row,
+    job_ini: String,
+    finished: Option<When>,
+    ran_for: Option<String>,
+    size: String,
+    outputs: Vec<OutputView>,
+    log: Vec<LogLine>,
+    log_total: i64,
+    /// Position of the first line shown (0 unless only the tail is shown).
+    log_start: i64,
+    /// Rows already shown: where engine.js continues.
+    log_next: i64,
+    traceback: Vec<String>,
+    failed: bool,
+}
+
+#[derive(Deserialize)]
+pub struct DetailParams {
+    log: Option<String>,
+}
+
+#[get("/engine/{id:\\d+}/")]
+pub async fn page(
+    req: HttpRequest,
+    user: Authenticated,
+    id: web::Path<i64>,
+    params: web::Query<DetailParams>,
+    state: web::Data<AppState>,
+) -> AppResult<HttpResponse> {
+    let user = user.0;
+    let id = id.into_inner();
+    let whole_log = params.log.as_deref() == Some("all");
+    let (calc, access, owner, outputs, log_start, log, traceback) = state
+        .db
+        .run(move |conn| {
+            let (calc, access) = Calc::load_for(conn, &user, id)?;
+            let owner = Calc::owner_name(conn, calc.user_id)?;
+            let outputs = Output::list(conn, id)?;
+            let total = LogRow::count(conn, id)?;
+            let start = if whole_log {
+                0
+            } else {
+                (total - LOG_TAIL).max(0)
+            };
+            let log = LogRow::slice(conn, id, start, None)?;
+            let traceback = if calc.status == status::FAILED {
+                LogRow::traceback(conn, id)?
+            } else {
+                Vec::new()
+            };
+            Ok((calc, access, owner, outputs, start, log, traceback))
+        })
+        .await?;
+    let log_next = log_start + log.len() as i64;
+    let finished = calc.finished_at.map(When::new);
+    let ran_for = match (calc.started_at, calc.finished_at) {
+        (Some(s), Some(f)) => Some(duration(s, f)),
+        (Some(s), None) if calc.is_running() => Some(duration(s, crate::db::now())),
+        _ => None,
+    };
+    let outputs = outputs
+        .iter()
+        .map(|o| OutputView {
+            id: o.id,
+            name: o.name.clone(),
+            kind: o.extension().to_uppercase(),
+            size: human_size(o.size_bytes.max(0) as u64),
+            previewable: is_csv(o),
+        })
+        .collect();
+    html(
+        200,
+        &DetailPage {
+            page: PageCtx::new(&req),
+            row: Row::new(&calc, &owner, access),
+            job_ini: calc.job_ini.clone(),
+            finished,
+            ran_for,
+            size: human_size(calc.size_bytes.max(0) as u64),
+            outputs,
+            log: log.iter().map(LogLine::new).collect(),
+            log_total: log_next.max(calc.log_rows as i64),
+            log_start,
+            log_next,
+            failed: calc.status == status::FAILED,
+            traceback,
+            calc,
+        },
+    )
+}

@@ -1,0 +1,412 @@
+//! /engine/: the calculations the user may see, 25 a page, with filters, sorting and per-row
+//! actions; /engine/<id>/row/ renders one row again for the live updates of engine.js.
+
+use actix_web::{HttpRequest, HttpResponse, get, web};
+use askama::Template;
+use serde::Deserialize;
+
+use super::{When, status_label};
+use crate::calcs::submit;
+use crate::error::AppResult;
+use crate::models::calc::{Access, Calc, CalcRow, ListQuery, OrderBy, status};
+use crate::models::paging::page_number;
+use crate::state::AppState;
+use crate::web::context::PageCtx;
+use crate::web::html;
+use crate::web::session::Authenticated;
+
+pub const PER_PAGE: i64 = 25;
+
+/// The sort keys of the column headers, and what they order by.
+const SORTS: &[(&str, OrderBy)] = &[
+    ("id", OrderBy::Id),
+    ("user", OrderBy::Owner),
+    ("calculator", OrderBy::Calculator),
+    ("description", OrderBy::Description),
+    ("started", OrderBy::StartTime),
+    ("status", OrderBy::Status),
+];
+
+/// The choices of the status filter: (value, label).
+pub const STATUS_FILTERS: &[(&str, &str)] = &[
+    ("running", "Not finished (queued or running)"),
+    (status::SUBMITTED, "Queued"),
+    (status::EXECUTING, "Running"),
+    (status::COMPLETE, "Complete"),
+    (status::FAILED, "Failed"),
+    (status::ABORTED, "Aborted"),
+];
+
+#[derive(Deserialize, Default)]
+pub struct ListParams {
+    page: Option<String>,
+    sort: Option<String>,
+    status: Option<String>,
+    calculator: Option<String>,
+    owner: Option<String>,
+    q: Option<String>,
+}
+
+/// One calculation as a row of the list.
+pub struct Row {
+    pub id: i64,
+    pub owner: String,
+    pub calculator: String,
+    pub description: String,
+    pub status: String,
+    pub label: &'static str,
+    pub progress: i32,
+    pub running: bool,
+    pub complete: bool,
+    pub shared: bool,
+    pub created: When,
+    pub started: Option<When>,
+    pub access: Access,
+}
+
+impl Row {
+    pub fn new(calc: &Calc, owner: &str, access: Access) -> Row {
+        Row {
+            id: calc.id,
+            owner: owner.to_string(),
+            calculator: calc.calculator.clone(),
+            description: calc.description.clone(),
+            status: calc.status.clone(),
+            label: status_label(&calc.status),
+            progress: calc.progress,
+            running: calc.is_running(),
+            complete: calc.status == status::COMPLETE,
+            shared: calc.is_shared,
+            created: When::new(calc.created_at),
+            started: calc.started_at.map(When::new),
+            access,
+        }
+    }
+}
+
+/// A link of the page navigation; `number` None is a gap ("…").
+pub struct PageLink {
+    pub number: Option<i64>,
+    pub href: String,
+    pub current: bool,
+}
+
+#[derive(Template)]
+#[template(path = "calcs/list.html")]
+struct ListPage {
+    page: PageCtx,
+    rows: Vec<Row>,
+    total: i64,
+    page_no: i64,
+    pages: i64,
+    links: Vec<PageLink>,
+    prev: Option<String>,
+    next: Option<String>,
+    /// The filters as typed, for the form.
+    status: String,
+    calculator: String,
+    owner: String,
+    q: String,
+    calculators: Vec<String>,
+    /// The sort as requested, e.g. "-id".
+    sort: String,
+    /// Query string of the filters (without sort and page).
+    filters: String,
+    /// `?next=...` back to this very page, for the action links.
+    back: String,
+    may_run: bool,
+}
+
+impl ListPage {
+    fn filtered(&self) -> bool {
+        !self.filters.is_empty()
+    }
+
+    /// The column header's link: first click on a column sorts it ascending (descending for
+    /// the id and the time, where newest first is what people want), the next click flips.
+    fn sort_link(&self, key: &str) -> String {
+        let next = if self.sort == key {
+            format!("-{key}")
+        } else if self.sort == format!("-{key}") {
+            key.to_string()
+        } else if matches!(key, "id" | "started") {
+            format!("-{key}")
+        } else {
+            key.to_string()
+        };
+        with_query(&self.filters, &format!("sort={next}"))
+    }
+
+    fn aria_sort(&self, key: &str) -> &'static str {
+        if self.sort == key {
+            "ascending"
+        } else if self.sort.strip_prefix('-') == Some(key) {
+            "descending"
+        } else {
+            "none"
+        }
+    }
+
+    fn sort_mark(&self, key: &str) -> &'static str {
+        match self.aria_sort(key) {
+            "ascending" => " ▲",
+            "descending" => " ▼",
+            _ => "",
+        }
+    }
+}
+
+/// `a=1&b=x` from the pairs whose value is not empty.
+pub fn query_string(pairs: &[(&str, &str)]) -> String {
+    let mut out = url::form_urlencoded::Serializer::new(String::new());
+    for (k, v) in pairs.iter().filter(|(_, v)| !v.is_empty()) {
+        out.append_pair(k, v);
+    }
+    out.finish()
+}
+
+/// `?base&extra`, skipping empty parts.
+pub fn with_query(base: &str, extra: &str) -> String {
+    let parts: Vec<&str> = [base, extra].into_iter().filter(|p| !p.is_empty()).collect();
+    format!("?{}", parts.join("&"))
+}
+
+/// `?next=<this page>` for links to pages that come back here.
+pub fn back_to(req: &HttpRequest) -> String {
+    let here = match req.query_string() {
+        "" => req.path().to_string(),
+        q => format!("{}?{q}", req.path()),
+    };
+    format!("?{}", query_string(&[("next", &here)]))
+}
+
+/// The sort key (`-` prefix = descending) and what it means; unknown keys give newest first.
+fn parse_sort(raw: Option<&str>) -> (String, OrderBy, bool) {
+    let raw = raw.unwrap_or("").trim();
+    let (desc, key) = match raw.strip_prefix('-') {
+        Some(key) => (true, key),
+        None => (false, raw),
+    };
+    match SORTS.iter().find(|(k, _)| *k == key) {
+        Some((_, by)) => (raw.to_string(), *by, desc),
+        None => ("-id".into(), OrderBy::Id, true),
+    }
+}
+
+/// Page numbers to show: the first, the last and two either side of the current one.
+fn page_links(current: i64, pages: i64, link: impl Fn(i64) -> String) -> Vec<PageLink> {
+    let mut out = Vec::new();
+    let mut last_shown = 0;
+    for n in 1..=pages {
+        if n == 1 || n == pages || (n - current).abs() <= 2 {
+            if n - last_shown > 1 {
+                out.push(PageLink {
+                    number: None,
+                    href: String::new(),
+                    current: false,
+                });
+            }
+            out.push(PageLink {
+                number: Some(n),
+                href: link(n),
+                current: n == current,
+            });
+            last_shown = n;
+        }
+    }
+    out
+}
+
+fn clean(v: &Option<String>) -> String {
+    v.as_deref().unwrap_or("").trim().to_string()
+}
+
+#[get("/engine/")]
+pub async fn page(
+    req: HttpRequest,
+    user: Authenticated,
+    params: web::Query<ListParams>,
+    state: web::Data<AppState>,
+) -> AppResult<HttpResponse> {
+    let user = user.0;
+    let (sort, order_by, descending) = parse_sort(params.sort.as_deref());
+    let (status_filter, calculator, owner, q) = (
+        clean(&params.status),
+        clean(&params.calculator),
+        clean(&params.owner),
+        clean(&params.q),
+    );
+    let mut query = ListQuery {
+        include_shared: true,
+        order_by,
+        descending,
+        limit: PER_PAGE,
+        calculator: Some(calculator.clone()).filter(|c| !c.is_empty()),
+        owner_like: Some(owner.clone()).filter(|o| !o.is_empty()),
+        text: Some(q.clone()).filter(|t| !t.is_empty()),
+        ..Default::default()
+    };
+    // Unknown statuses are ignored rather than refused: this is a page, not the API.
+    let status_filter = if status_filter == "running" {
+        query.is_running = Some(true);
+        status_filter
+    } else if status::ALL.contains(&status_filter.as_str()) {
+        query.statuses = vec![status_filter.clone()];
+        status_filter
+    } else {
+        String::new()
+    };
+    let requested_page = page_number(params.page.as_deref());
+    let viewer = user.clone();
+    let (total, page_no, rows, mates) = state
+        .db
+        .run(move |conn| {
+            let total = Calc::count(conn, &viewer, &query)?;
+            let pages = ((total + PER_PAGE - 1) / PER_PAGE).max(1);
+            let page_no = requested_page.min(pages);
+            query.offset = (page_no - 1) * PER_PAGE;
+            let rows: Vec<CalcRow> = Calc::list(conn, &viewer, &query)?;
+            Ok((total, page_no, rows, Calc::mate_ids(conn, viewer.id)?))
+        })
+        .await?;
+    let rows = rows
+        .iter()
+        .map(|r| {
+            let access = Access::of(&user, &r.calc, mates.contains(&r.calc.user_id));
+            Row::new(&r.calc, &r.owner, access)
+        })
+        .collect();
+    let pages = ((total + PER_PAGE - 1) / PER_PAGE).max(1);
+    let filters = query_string(&[
+        ("status", &status_filter),
+        ("calculator", &calculator),
+        ("owner", &owner),
+        ("q", &q),
+    ]);
+    let sort_part = if sort == "-id" {
+        String::new()
+    } else {
+        query_string(&[("sort", &sort)])
+    };
+    let base = [filters.as_str(), sort_part.as_str()]
+        .into_iter()
+        .filter(|p| !p.is_empty())
+        .collect::<Vec<_>>()
+        .join("&");
+    let link = |n: i64| {
+        if n == 1 {
+            with_query(&base, "")
+        } else {
+            with_query(&base, &format!("page={n}"))
+        }
+    };
+    let calculators = state
+        .config
+        .calculators
+        .iter()
+        .map(|c| c.name.clone())
+        .collect();
+    html(
+        200,
+        &ListPage {
+            page: PageCtx::new(&req),
+            links: page_links(page_no, pages, link),
+            prev: (page_no > 1).then(|| link(page_no - 1)),
+            next: (page_no < pages).then(|| link(page_no + 1)),
+            rows,
+            total,
+            page_no,
+            pages,
+            status: status_filter,
+            calculator,
+            owner,
+            q,
+            calculators,
+            sort,
+            filters,
+            back: back_to(&req),
+            may_run: submit::check_may_run(&user).is_ok(),
+        },
+    )
+}
+
+#[derive(Template)]
+#[template(path = "calcs/row_fragment.html")]
+struct RowFragment {
+    page: PageCtx,
+    row: Row,
+    back: String,
+}
+
+#[derive(Deserialize)]
+pub struct NextParam {
+    next: Option<String>,
+}
+
+/// One row of the list, as the list would render it now (engine.js swaps it in when a
+/// calculation finishes, so its actions follow the new status).
+#[get("/engine/{id:\\d+}/row/")]
+pub async fn row(
+    req: HttpRequest,
+    user: Authenticated,
+    id: web::Path<i64>,
+    params: web::Query<NextParam>,
+    state: web::Data<AppState>,
+) -> AppResult<HttpResponse> {
+    let user = user.0;
+    let id = id.into_inner();
+    let (calc, access, owner) = state
+        .db
+        .run(move |conn| {
+            let (calc, access) = Calc::load_for(conn, &user, id)?;
+            let owner = Calc::owner_name(conn, calc.user_id)?;
+            Ok((calc, access, owner))
+        })
+        .await?;
+    let prefix = &state.config.server.path_prefix;
+    let next = crate::web::accounts::safe_next(params.next.as_deref(), prefix);
+    html(
+        200,
+        &RowFragment {
+            page: PageCtx::new(&req),
+            row: Row::new(&calc, &owner, access),
+            back: format!("?{}", query_string(&[("next", &next)])),
+        },
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sorts_are_whitelisted() {
+        assert_eq!(parse_sort(None).0, "-id");
+        assert_eq!(parse_sort(Some("user")).1, OrderBy::Owner);
+        let (key, by, desc) = parse_sort(Some("-started"));
+        assert_eq!((key.as_str(), by, desc), ("-started", OrderBy::StartTime, true));
+        assert_eq!(parse_sort(Some("password")).0, "-id");
+    }
+
+    #[test]
+    fn page_links_have_gaps() {
+        let numbers = |current, pages| {
+            page_links(current, pages, |n| n.to_string())
+                .iter()
+                .map(|l| l.number.map_or("…".to_string(), |n| n.to_string()))
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        assert_eq!(numbers(1, 1), "1");
+        assert_eq!(numbers(1, 10), "1 2 3 … 10");
+        assert_eq!(numbers(6, 10), "1 … 4 5 6 7 8 … 10");
+        assert_eq!(numbers(10, 10), "1 … 8 9 10");
+    }
+
+    #[test]
+    fn queries() {
+        assert_eq!(query_string(&[("q", "a b"), ("owner", "")]), "q=a+b");
+        assert_eq!(with_query("", ""), "?");
+        assert_eq!(with_query("q=x", "page=2"), "?q=x&page=2");
+    }
+}

@@ -1,0 +1,347 @@
+//! Who may see and do what with a calculation, through the API (SPEC §2, issue #3 §4).
+
+use std::io::{BufRead, BufReader, Read, Write};
+
+use calcweb::db::schema::{groups, user_groups, users};
+use diesel::prelude::*;
+use serde_json::Value;
+
+use crate::calcs::{job_ini, run, start, wait_for, zip_of};
+use crate::support::{Browser, PASSWORD, TestApp};
+
+fn add_group(app: &TestApp, name: &str, members: &[&str]) {
+    let mut conn = app.conn();
+    diesel::insert_into(groups::table)
+        .values((
+            groups::name.eq(name),
+            groups::created_at.eq(calcweb::db::now()),
+        ))
+        .execute(&mut *conn)
+        .unwrap();
+    let gid: i64 = groups::table
+        .filter(groups::name.eq(name))
+        .select(groups::id)
+        .first(&mut *conn)
+        .unwrap();
+    for m in members {
+        let uid: i64 = users::table
+            .filter(users::username.eq(*m))
+            .select(users::id)
+            .first(&mut *conn)
+            .unwrap();
+        diesel::insert_into(user_groups::table)
+            .values((user_groups::user_id.eq(uid), user_groups::group_id.eq(gid)))
+            .execute(&mut *conn)
+            .unwrap();
+    }
+}
+
+fn set_level(app: &TestApp, name: &str, level: i32) {
+    diesel::update(users::table.filter(users::username.eq(name)))
+        .set(users::level.eq(level))
+        .execute(&mut *app.conn())
+        .unwrap();
+}
+
+async fn browser_for(app: &TestApp, name: &str) -> Browser {
+    let b = app.browser();
+    assert_eq!(b.login(name, PASSWORD).await.status(), 303, "login {name}");
+    b
+}
+
+struct Cast {
+    owner: Browser,
+    mate: Browser,
+    other: Browser,
+    root: Browser,
+}
+
+/// owner (level 2) and mate share group "team"; other is in "elsewhere"; root is superuser.
+async fn cast(app: &TestApp) -> Cast {
+    for (name, su) in [
+        ("owner", false),
+        ("mate", false),
+        ("other", false),
+        ("root", true),
+    ] {
+        app.create_user(name, su);
+    }
+    set_level(app, "owner", 2);
+    add_group(app, "team", &["owner", "mate"]);
+    add_group(app, "elsewhere", &["other"]);
+    Cast {
+        owner: browser_for(app, "owner").await,
+        mate: browser_for(app, "mate").await,
+        other: browser_for(app, "other").await,
+        root: browser_for(app, "root").await,
+    }
+}
+
+async fn ids_in_list(b: &Browser) -> Vec<i64> {
+    let list: Vec<Value> = b.get("/v1/calc/list").await.json().await.unwrap();
+    list.iter().map(|c| c["id"].as_i64().unwrap()).collect()
+}
+
+async fn post(b: &Browser, path: &str) -> u16 {
+    b.client
+        .post(b.url(path))
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+#[actix_web::test]
+async fn visibility_follows_ownership_groups_and_sharing() {
+    let app = TestApp::new().await;
+    let c = cast(&app).await;
+    let id = start(&c.owner, 2, 0.0, "").await;
+    wait_for(&c.owner, id, "complete").await;
+    let results: Vec<Value> = c
+        .owner
+        .get(&format!("/v1/calc/{id}/results"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let download = format!("/v1/calc/result/{}", results[0]["id"]);
+    let reads = [
+        format!("/v1/calc/{id}/status"),
+        format!("/v1/calc/{id}"),
+        format!("/v1/calc/{id}/log/0:"),
+        format!("/v1/calc/{id}/log/size"),
+        format!("/v1/calc/{id}/traceback"),
+        format!("/v1/calc/{id}/results"),
+        download,
+    ];
+    for (who, b, sees) in [
+        ("owner", &c.owner, true),
+        ("mate", &c.mate, true),
+        ("other", &c.other, false),
+        ("root", &c.root, true),
+    ] {
+        assert_eq!(ids_in_list(b).await.contains(&id), sees, "{who} list");
+        for path in &reads {
+            let code = b.get(path).await.status().as_u16();
+            assert_eq!(code, if sees { 200 } else { 404 }, "{who} GET {path}");
+        }
+    }
+    // Sharing makes it visible to everyone, read-only.
+    assert_eq!(
+        post(&c.mate, &format!("/v1/calc/{id}/share")).await,
+        403,
+        "a group-mate cannot share"
+    );
+    assert_eq!(post(&c.owner, &format!("/v1/calc/{id}/share")).await, 200);
+    assert!(ids_in_list(&c.other).await.contains(&id));
+    for path in &reads {
+        assert_eq!(
+            c.other.get(path).await.status(),
+            200,
+            "other GET {path} once shared"
+        );
+    }
+    assert_eq!(post(&c.other, &format!("/v1/calc/{id}/remove")).await, 403);
+    assert_eq!(post(&c.other, &format!("/v1/calc/{id}/unshare")).await, 403);
+    let hidden: Vec<Value> = c
+        .other
+        .get("/v1/calc/list?include_shared=false")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(hidden.is_empty());
+    assert_eq!(post(&c.root, &format!("/v1/calc/{id}/unshare")).await, 200);
+    assert!(!ids_in_list(&c.other).await.contains(&id));
+}
+
+#[actix_web::test]
+async fn remove_is_for_the_owner_and_superusers() {
+    let app = TestApp::new().await;
+    let c = cast(&app).await;
+    let first = start(&c.owner, 1, 0.0, "").await;
+    let second = start(&c.owner, 1, 0.0, "").await;
+    wait_for(&c.owner, first, "complete").await;
+    wait_for(&c.owner, second, "complete").await;
+    assert_eq!(
+        post(&c.mate, &format!("/v1/calc/{first}/remove")).await,
+        403
+    );
+    assert_eq!(
+        post(&c.other, &format!("/v1/calc/{first}/remove")).await,
+        404
+    );
+    assert_eq!(
+        post(&c.owner, &format!("/v1/calc/{first}/remove")).await,
+        200
+    );
+    assert_eq!(
+        post(&c.root, &format!("/v1/calc/{second}/remove")).await,
+        200
+    );
+    assert!(ids_in_list(&c.owner).await.is_empty());
+    let dir = app.state.config.calcs_dir().join(first.to_string());
+    assert!(!dir.exists(), "the files are gone too");
+}
+
+#[actix_web::test]
+async fn abort_is_for_the_owner_group_mates_and_superusers() {
+    let app = TestApp::with_config(|c| c.calcs.kill_grace = 1).await;
+    let c = cast(&app).await;
+    let id = start(&c.owner, 1000, 0.05, "").await;
+    wait_for(&c.owner, id, "executing").await;
+    assert_eq!(post(&c.other, &format!("/v1/calc/{id}/abort")).await, 404);
+    set_level(&app, "mate", 0);
+    assert_eq!(
+        post(&c.mate, &format!("/v1/calc/{id}/abort")).await,
+        403,
+        "level 0 views only"
+    );
+    set_level(&app, "mate", 1);
+    assert_eq!(
+        post(&c.owner, &format!("/v1/calc/{id}/remove")).await,
+        409,
+        "running: abort first"
+    );
+    assert_eq!(post(&c.mate, &format!("/v1/calc/{id}/abort")).await, 200);
+    wait_for(&c.owner, id, "aborted").await;
+}
+
+#[actix_web::test]
+async fn who_may_run_and_share() {
+    let app = TestApp::with_config(|c| {
+        let mut reserved = calcweb::config::CalculatorConfig::example();
+        reserved.name = "reserved".into();
+        reserved.allowed_groups = vec!["elsewhere".into()];
+        c.calculators.push(reserved);
+    })
+    .await;
+    let c = cast(&app).await;
+    let archive = || zip_of(&[("job.ini", &job_ini(1, 0.0, ""))]);
+    let res = run(
+        &c.owner,
+        archive(),
+        "job.zip",
+        &[("calculator", "reserved")],
+    )
+    .await;
+    assert_eq!(res.status(), 403);
+    assert!(
+        res.text()
+            .await
+            .unwrap()
+            .contains("reserved for the groups elsewhere")
+    );
+    assert_eq!(
+        run(
+            &c.other,
+            archive(),
+            "job.zip",
+            &[("calculator", "reserved")]
+        )
+        .await
+        .status(),
+        200
+    );
+    assert_eq!(
+        run(&c.root, archive(), "job.zip", &[("calculator", "reserved")])
+            .await
+            .status(),
+        200
+    );
+    let res = run(&c.owner, archive(), "job.zip", &[("calculator", "nope")]).await;
+    assert_eq!(res.status(), 400);
+    set_level(&app, "mate", 0);
+    assert_eq!(
+        run(&c.mate, archive(), "job.zip", &[]).await.status(),
+        403,
+        "level 0 cannot run"
+    );
+    // Level 1 owners cannot share; level 2 can.
+    let id = start(&c.owner, 1, 0.0, "").await;
+    wait_for(&c.owner, id, "complete").await;
+    set_level(&app, "owner", 1);
+    assert_eq!(post(&c.owner, &format!("/v1/calc/{id}/share")).await, 403);
+    set_level(&app, "owner", 2);
+    assert_eq!(post(&c.owner, &format!("/v1/calc/{id}/share")).await, 200);
+}
+
+#[actix_web::test]
+async fn hazard_job_id_must_be_a_visible_calculation() {
+    let app = TestApp::new().await;
+    let c = cast(&app).await;
+    let parent = start(&c.owner, 1, 0.0, "").await;
+    wait_for(&c.owner, parent, "complete").await;
+    let archive = || zip_of(&[("job.ini", &job_ini(1, 0.0, ""))]);
+    let parent_text = parent.to_string();
+    let res = run(
+        &c.other,
+        archive(),
+        "job.zip",
+        &[("hazard_job_id", &parent_text)],
+    )
+    .await;
+    assert_eq!(res.status(), 404);
+    let res = run(
+        &c.mate,
+        archive(),
+        "job.zip",
+        &[("hazard_job_id", &parent_text)],
+    )
+    .await;
+    assert_eq!(res.status(), 200);
+    let child = res.json::<Value>().await.unwrap()["job_id"]
+        .as_i64()
+        .unwrap();
+    let status = wait_for(&c.mate, child, "complete").await;
+    assert_eq!(status["parent_id"], parent);
+}
+
+#[actix_web::test]
+async fn notify_to_receives_the_job_info_when_the_calculation_ends() {
+    let app = TestApp::new().await;
+    let c = cast(&app).await;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/done", listener.local_addr().unwrap());
+    let received = std::thread::spawn(move || {
+        let (stream, _) = listener.accept().unwrap();
+        let mut reader = BufReader::new(stream.try_clone().unwrap());
+        let mut length = 0;
+        let mut line = String::new();
+        while reader.read_line(&mut line).unwrap() > 0 && line != "\r\n" {
+            if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                length = v.trim().parse().unwrap();
+            }
+            line.clear();
+        }
+        let mut body = vec![0; length];
+        reader.read_exact(&mut body).unwrap();
+        let mut stream = stream;
+        stream
+            .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n")
+            .unwrap();
+        String::from_utf8(body).unwrap()
+    });
+    let res = run(
+        &c.owner,
+        zip_of(&[("job.ini", &job_ini(2, 0.0, ""))]),
+        "job.zip",
+        &[("notify_to", &url)],
+    )
+    .await;
+    let id = res.json::<Value>().await.unwrap()["job_id"]
+        .as_i64()
+        .unwrap();
+    let body: Value = serde_json::from_str(&received.join().unwrap()).unwrap();
+    assert_eq!(body["id"], id);
+    assert_eq!(body["status"], "complete");
+    let bad = run(
+        &c.owner,
+        zip_of(&[("job.ini", &job_ini(1, 0.0, ""))]),
+        "job.zip",
+        &[("notify_to", "ftp://x")],
+    )
+    .await;
+    assert_eq!(bad.status(), 400);
+}
