@@ -28,6 +28,8 @@ const SECTIONS: &[&str] = &[
     "sessions",
     "passwords",
     "email",
+    "calcs",
+    "auth",
 ];
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -45,8 +47,77 @@ pub struct Config {
     pub passwords: PasswordsConfig,
     pub email: EmailConfig,
     pub calcs: CalcsConfig,
+    pub auth: AuthConfig,
     /// The programs users may run; users supply only their input.
     pub calculators: Vec<CalculatorConfig>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthConfig {
+    /// Tried in order: "local" (passwords in calcweb's database) and "pam" (the machine's accounts).
+    pub backends: Vec<String>,
+    pub pam: PamConfig,
+    pub throttle: ThrottleConfig,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        AuthConfig {
+            backends: vec!["local".into()],
+            pam: PamConfig::default(),
+            throttle: ThrottleConfig::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PamConfig {
+    /// The PAM service, i.e. the file /etc/pam.d/<service>.
+    pub service: String,
+    /// Make a PAM user's calcweb groups follow their unix groups at every login.
+    pub map_unix_groups: bool,
+    /// Only these unix groups are mapped (empty: all that match `groups_prefix`).
+    pub groups_allow: Vec<String>,
+    /// Only unix groups starting with this prefix are mapped ("" = no prefix rule).
+    pub groups_prefix: String,
+    /// Members of these unix groups become calcweb superusers at login.
+    pub superuser_groups: Vec<String>,
+}
+
+impl Default for PamConfig {
+    fn default() -> Self {
+        PamConfig {
+            service: "calcweb".into(),
+            map_unix_groups: false,
+            groups_allow: Vec::new(),
+            groups_prefix: String::new(),
+            superuser_groups: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ThrottleConfig {
+    /// Seconds of the sliding window in which failed logins are counted.
+    pub window: u64,
+    /// Failed logins from one client IP within the window before it must wait.
+    pub max_per_ip: u32,
+    /// Failed logins for one username within the window before it must wait (browsers that
+    /// logged in as that user before are exempt, so an attacker cannot lock the owner out).
+    pub max_per_user: u32,
+}
+
+impl Default for ThrottleConfig {
+    fn default() -> Self {
+        ThrottleConfig {
+            window: 300,
+            max_per_ip: 10,
+            max_per_user: 5,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -140,6 +211,11 @@ pub struct ServerConfig {
     pub max_body_size: usize,
     /// Serve under a sub-path, e.g. "/calcweb"; "" = at the root.
     pub path_prefix: String,
+    /// Behind a reverse proxy (nginx): trust its forwarded headers, leave /static/ to it.
+    pub reverse_proxy: bool,
+    /// Addresses or CIDRs whose X-Forwarded-For/-Proto/-Host and X-Real-IP headers are believed.
+    /// Empty: loopback when reverse_proxy = true, nobody otherwise.
+    pub trusted_proxies: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -196,6 +272,7 @@ impl Default for Config {
             passwords: PasswordsConfig::default(),
             email: EmailConfig::default(),
             calcs: CalcsConfig::default(),
+            auth: AuthConfig::default(),
             calculators: vec![CalculatorConfig::example()],
         }
     }
@@ -213,6 +290,8 @@ impl Default for ServerConfig {
             workers: 0,
             max_body_size: 256 * 1024,
             path_prefix: String::new(),
+            reverse_proxy: false,
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -273,11 +352,21 @@ pub fn find_config_file(explicit: Option<&Path>) -> Result<Option<PathBuf>, Conf
         .find(|p| p.is_file()))
 }
 
+/// Sub-tables: `CALCWEB_AUTH_PAM_SERVICE` is `auth.pam.service`.
+const SUBSECTIONS: &[(&str, &str)] = &[("auth", "pam"), ("auth", "throttle")];
+
 /// Maps `CALCWEB_SERVER_ACCESS_LOG_DIR` to `server.access_log_dir` and `CALCWEB_DATA_DIR` to `data_dir`.
 fn env_key_to_path(key: &str) -> String {
     let key = key.to_ascii_lowercase();
     for section in SECTIONS {
         if let Some(rest) = key.strip_prefix(&format!("{section}_")) {
+            for (parent, sub) in SUBSECTIONS {
+                if parent == section
+                    && let Some(leaf) = rest.strip_prefix(&format!("{sub}_"))
+                {
+                    return format!("{section}.{sub}.{leaf}");
+                }
+            }
             return format!("{section}.{rest}");
         }
     }
@@ -383,6 +472,9 @@ impl Config {
         {
             out.push(format!("server.path_prefix = {prefix:?} must start with / and not end with /, e.g. \"/calcweb\"."));
         }
+        if let Err(e) = crate::web::client::parse_trusted(&self.server.trusted_proxies) {
+            out.push(e);
+        }
         let mut names = std::collections::HashSet::new();
         for (i, calc) in self.calculators.iter().enumerate() {
             let name = &calc.name;
@@ -409,6 +501,24 @@ impl Config {
                     calc.job_ini
                 ));
             }
+        }
+        if self.auth.backends.is_empty() {
+            out.push("auth.backends is empty; list \"local\", \"pam\" or both.".into());
+        }
+        for backend in &self.auth.backends {
+            if !matches!(backend.as_str(), "local" | "pam") {
+                out.push(format!(
+                    "auth.backends: {backend:?} is not one of local, pam."
+                ));
+            }
+        }
+        if self.auth.throttle.window == 0
+            || self.auth.throttle.max_per_ip == 0
+            || self.auth.throttle.max_per_user == 0
+        {
+            out.push(
+                "auth.throttle.window, max_per_ip and max_per_user must be more than 0.".into(),
+            );
         }
         if self.calculators.is_empty() {
             out.push("No [[calculators]] are configured; nobody can run a calculation.".into());
@@ -467,6 +577,15 @@ impl Config {
 
     pub fn is_https(&self) -> bool {
         self.public_url().starts_with("https://")
+    }
+
+    /// The proxies whose forwarded headers are believed.
+    pub fn trusted_proxies(&self) -> Vec<String> {
+        if self.server.trusted_proxies.is_empty() && self.server.reverse_proxy {
+            vec!["127.0.0.0/8".into(), "::1/128".into()]
+        } else {
+            self.server.trusted_proxies.clone()
+        }
     }
 
     pub fn calcs_dir(&self) -> PathBuf {
@@ -595,6 +714,35 @@ mod tests {
         assert_eq!(env_key_to_path("STATIC_ROOT"), "static.root");
         assert_eq!(env_key_to_path("DATABASE_URL"), "database.url");
         assert_eq!(env_key_to_path("SECRET_KEY"), "secret_key");
+        assert_eq!(env_key_to_path("AUTH_PAM_SERVICE"), "auth.pam.service");
+        assert_eq!(env_key_to_path("AUTH_BACKENDS"), "auth.backends");
+        assert_eq!(
+            env_key_to_path("CALCS_MAX_CONCURRENT"),
+            "calcs.max_concurrent"
+        );
+    }
+
+    #[test]
+    fn every_section_can_be_set_from_the_environment() {
+        let toml::Value::Table(table) = toml::Value::try_from(Config::default()).unwrap() else {
+            panic!()
+        };
+        for (key, value) in table {
+            if value.is_table() {
+                assert!(
+                    SECTIONS.contains(&key.as_str()),
+                    "[{key}] is missing from SECTIONS"
+                );
+                for (sub, v) in value.as_table().unwrap() {
+                    if v.is_table() {
+                        assert!(
+                            SUBSECTIONS.contains(&(key.as_str(), sub.as_str())),
+                            "[{key}.{sub}] is missing from SUBSECTIONS"
+                        );
+                    }
+                }
+            }
+        }
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! calcweb: run calculations on a server, watch them and share the results with your group.
 
+pub mod access_log;
 pub mod admin;
 pub mod assets;
 pub mod auth;

@@ -21,6 +21,8 @@ pub struct AppState {
     /// Precomputed from the config for the per-request host and origin checks.
     pub allowed_hosts: Arc<Vec<String>>,
     pub public_origin: String,
+    pub trusted_proxies: Arc<Vec<ipnet::IpNet>>,
+    pub access_log: Arc<crate::access_log::AccessLog>,
     /// Wakes the calculation runner after a submission (None when no runner runs here).
     pub runner: Option<crate::calcs::runner::Waker>,
 }
@@ -121,7 +123,17 @@ impl AppState {
         let public_origin = url::Url::parse(&config.public_url())
             .map(|u| u.origin().ascii_serialization().to_ascii_lowercase())
             .unwrap_or_default();
+        let trusted = crate::web::client::parse_trusted(&config.trusted_proxies())?;
+        let access_log =
+            crate::access_log::AccessLog::open(&config.access_log_dir()).map_err(|e| {
+                format!(
+                    "Cannot open the access log in {}: {e}; check [server] access_log_dir.",
+                    config.access_log_dir().display()
+                )
+            })?;
         let state = AppState {
+            trusted_proxies: Arc::new(trusted),
+            access_log: Arc::new(access_log),
             allowed_hosts: Arc::new(config.allowed_hosts()),
             public_origin,
             runner: None,

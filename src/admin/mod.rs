@@ -34,7 +34,7 @@ impl Changes {
 }
 
 /// Empty values are shown as (none) so "a -> " does not look truncated.
-fn show(value: &str) -> &str {
+pub fn show(value: &str) -> &str {
     if value.is_empty() { "(none)" } else { value }
 }
 

@@ -4,7 +4,7 @@ use std::path::Path;
 
 use diesel::Connection;
 
-use super::{Changes, yes_no};
+use super::{Changes, show, yes_no};
 use crate::db::DbConn;
 use crate::error::{AppError, AppResult};
 use crate::models::audit::{Actor, AuditEntry, Target};
@@ -63,11 +63,11 @@ pub fn create(conn: &mut DbConn, actor: &Actor, account: &NewAccount) -> AppResu
         };
         let summary = format!(
             "email: {}; name: {}; superuser: {}; level: {}; groups: {}; password: {password}",
-            f.email,
-            f.full_name,
+            show(&f.email),
+            show(&f.full_name),
             yes_no(f.is_superuser),
             f.level,
-            user.group_names(conn)?.join(", "),
+            show(&user.group_names(conn)?.join(", ")),
         );
         AuditEntry::record(conn, actor, "user.create", &Target::user(&user), &summary)?;
         Ok(user)
@@ -212,7 +212,7 @@ pub fn delete(
         };
         let summary = format!(
             "email: {}; superuser: {}; {note}",
-            user.email,
+            show(&user.email),
             yes_no(user.is_superuser)
         );
         AuditEntry::record(conn, actor, "user.delete", &Target::user(user), &summary)?;

@@ -2,7 +2,9 @@
 
 pub mod csrf;
 pub mod login;
+pub mod pam;
 pub mod password;
 pub mod password_rules;
 pub mod session_store;
+pub mod throttle;
 pub mod tokens;

@@ -114,6 +114,30 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    auth_failures (id) {
+        id -> BigInt,
+        kind -> Text,
+        key -> Text,
+        failed_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    api_tokens (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        name -> Text,
+        prefix -> Text,
+        token_hash -> Text,
+        scope -> Text,
+        created_at -> Timestamp,
+        expires_at -> Nullable<Timestamp>,
+        last_used_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::joinable!(api_tokens -> users (user_id));
 diesel::joinable!(user_groups -> users (user_id));
 diesel::joinable!(calcs -> users (user_id));
 diesel::joinable!(calc_logs -> calcs (calc_id));
@@ -132,4 +156,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     calc_logs,
     outputs,
     audit_log,
+    auth_failures,
+    api_tokens,
 );

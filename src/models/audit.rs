@@ -48,12 +48,14 @@ impl Actor {
         }
     }
 
-    /// `cli:<unix user>`, from $USER (or $LOGNAME), for `calcweb manage` commands.
+    /// `cli:<unix user>`, from $USER (or $LOGNAME, or the process's uid when neither is set,
+    /// as under cron or systemd), for `calcweb manage` commands.
     pub fn cli() -> Actor {
-        let unix_user = std::env::var("USER")
-            .or_else(|_| std::env::var("LOGNAME"))
-            .ok()
-            .filter(|u| !u.is_empty())
+        let unix_user = ["USER", "LOGNAME"]
+            .iter()
+            .filter_map(|v| std::env::var(v).ok())
+            .find(|u| !u.is_empty())
+            .or_else(unix_user_of_process)
             .unwrap_or_else(|| "unknown".into());
         Actor {
             id: None,
@@ -62,6 +64,18 @@ impl Actor {
             source: SOURCE_CLI,
         }
     }
+}
+
+/// The name of the uid this process runs as, from /etc/passwd (else "uid N").
+fn unix_user_of_process() -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    let uid = std::fs::metadata("/proc/self").ok()?.uid();
+    let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+    let name = passwd.lines().find_map(|line| {
+        let fields: Vec<&str> = line.split(':').collect();
+        (fields.len() > 2 && fields[2] == uid.to_string()).then(|| fields[0].to_string())
+    });
+    Some(name.unwrap_or_else(|| format!("uid {uid}")))
 }
 
 /// The object an action was done to.

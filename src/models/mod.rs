@@ -2,6 +2,7 @@
 
 pub mod admin_stats;
 pub mod audit;
+pub mod auth_failure;
 pub mod calc;
 pub mod group;
 pub mod log;

@@ -8,7 +8,7 @@ use askama::Template;
 use serde::Deserialize;
 
 use crate::auth::csrf::{self, CsrfForm};
-use crate::auth::login::{self, LoginOutcome};
+use crate::auth::login;
 use crate::auth::session_store::{IP, USER_AGENT, USER_ID};
 use crate::auth::{password, password_rules};
 use crate::error::{AppError, AppResult};
@@ -102,19 +102,19 @@ async fn login_submit(
     if username.is_empty() || password.is_empty() {
         return show_form(400, "Enter both your username and your password.", username);
     }
-    match login::authenticate(&state.db, &username, &password).await? {
-        LoginOutcome::Ok(user) => {
+    match login::attempt(&state, &req, &username, &password, "webui").await? {
+        Some(user) => {
             start_session(&req, &session, &user)?;
-            Ok(redirect(&next))
+            let mut res = redirect(&next);
+            res.add_cookie(&login::device_cookie(&state, &req, &user.username))
+                .map_err(|e| AppError::Internal(e.to_string()))?;
+            Ok(res)
         }
-        LoginOutcome::Failed => {
-            tracing::info!(ip = %client::ip_string(&req), "failed login");
-            show_form(
-                200,
-                "Your username and password did not match. Please try again.",
-                username,
-            )
-        }
+        None => show_form(
+            200,
+            "Your username and password did not match. Please try again.",
+            username,
+        ),
     }
 }
 
@@ -239,6 +239,24 @@ async fn password_change_submit(
         "{}/engine/",
         state.config.server.path_prefix
     )))
+}
+
+/// The access log's auth.logout line, for the user of this request.
+pub fn log_logout(state: &AppState, req: &HttpRequest, realm: &'static str) {
+    use actix_web::HttpMessage;
+    let name = req
+        .extensions()
+        .get::<crate::web::session::CurrentUser>()
+        .and_then(|u| u.0.as_ref().map(|u| u.username.clone()));
+    if let Some(name) = name {
+        let fields = [
+            ("realm", crate::access_log::Value::Word(realm)),
+            ("user", crate::access_log::Value::Text(&name)),
+        ];
+        state
+            .access_log
+            .event("INFO", "auth.logout", &client::ip_string(req), &fields);
+    }
 }
 
 pub fn redirect(location: &str) -> HttpResponse {

@@ -3,6 +3,7 @@
 pub mod accounts;
 pub mod admin;
 pub mod api;
+pub mod calcs;
 pub mod client;
 pub mod context;
 pub mod errors;
@@ -44,7 +45,7 @@ async fn not_found() -> AppResult<HttpResponse> {
 }
 
 /// The whole application: every route behind every middleware, in the order a request meets
-/// them: logging -> security headers -> error rendering -> host/origin check -> session ->
+/// them: client resolution (trusted proxies) -> request log -> security headers -> error rendering -> host/origin check -> session ->
 /// flash messages -> CSRF cookie -> current user and login gate -> handler.
 pub fn build_app(
     state: AppState,
@@ -99,6 +100,7 @@ pub fn build_app(
                 .configure(accounts::routes)
                 .configure(setup::routes)
                 .configure(pages::routes)
+                .configure(calcs::routes)
                 .configure(admin::routes)
                 .configure(api::routes),
         )
@@ -110,5 +112,6 @@ pub fn build_app(
         .wrap(from_fn(security::check_host_and_origin))
         .wrap(from_fn(errors::render_errors))
         .wrap(security::headers())
-        .wrap(tracing_actix_web::TracingLogger::default())
+        .wrap(from_fn(client::log_request))
+        .wrap(from_fn(client::resolve))
 }

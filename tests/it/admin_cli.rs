@@ -377,6 +377,32 @@ fn users_list_prints_every_user() {
 }
 
 #[test]
+fn without_user_in_the_environment_the_actor_is_the_processs_unix_user() {
+    let site = Site::new();
+    let out = Command::new(CALCWEB)
+        .current_dir(site.dir.path())
+        .env("CALCWEB_DATA_DIR", site.dir.path())
+        .env("CALCWEB_DATABASE_URL", &site.db.url)
+        .env_remove("USER")
+        .env_remove("LOGNAME")
+        .args(["manage", "createuser", "alice"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let whoami = Command::new("id").arg("-un").output().unwrap();
+    let whoami = String::from_utf8_lossy(&whoami.stdout).trim().to_string();
+    assert_eq!(
+        site.audit("user.create")[0].actor_name,
+        format!("cli:{whoami}")
+    );
+}
+
+#[test]
 fn createsuperuser_is_audited_too() {
     let site = Site::new();
     let mut cmd = Command::new(CALCWEB);

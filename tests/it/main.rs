@@ -3,6 +3,7 @@
 mod accounts;
 mod admin;
 mod admin_cli;
+mod calc_pages;
 mod calc_permissions;
 mod calc_restart;
 mod calcs;

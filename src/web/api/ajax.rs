@@ -5,7 +5,7 @@ use actix_session::Session;
 use actix_web::{HttpRequest, HttpResponse, post, web};
 use serde::Deserialize;
 
-use crate::auth::login::{self, LoginOutcome};
+use crate::auth::login;
 use crate::error::AppResult;
 use crate::state::AppState;
 use crate::web::accounts::start_session;
@@ -36,19 +36,27 @@ async fn ajax_login(
     if username.trim().is_empty() || password.is_empty() {
         return Ok(invalid());
     }
-    match login::authenticate(&state.db, username.trim(), &password).await? {
-        LoginOutcome::Ok(user) => {
+    match login::attempt(&state, &req, username.trim(), &password, "webui").await? {
+        Some(user) => {
             start_session(&req, &session, &user)?;
-            Ok(HttpResponse::Ok()
+            let mut res = HttpResponse::Ok()
                 .content_type("text/plain; charset=utf-8")
-                .body("Successful login"))
+                .body("Successful login");
+            res.add_cookie(&login::device_cookie(&state, &req, &user.username))
+                .map_err(|e| crate::error::AppError::Internal(e.to_string()))?;
+            Ok(res)
         }
-        LoginOutcome::Failed => Ok(invalid()),
+        None => Ok(invalid()),
     }
 }
 
 #[post("/accounts/ajax_logout/")]
-async fn ajax_logout(session: Session) -> HttpResponse {
+async fn ajax_logout(
+    req: HttpRequest,
+    session: Session,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    crate::web::accounts::log_logout(&state, &req, "webui");
     session.purge();
     HttpResponse::Ok()
         .content_type("text/plain; charset=utf-8")

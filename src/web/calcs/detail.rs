@@ -97,7 +97,7 @@ pub struct DetailParams {
 }
 
 #[get("/engine/{id:\\d+}/")]
-pub async fn page(
+pub async fn detail_page(
     req: HttpRequest,
     user: Authenticated,
     id: web::Path<i64>,
@@ -107,7 +107,7 @@ pub async fn page(
     let user = user.0;
     let id = id.into_inner();
     let whole_log = params.log.as_deref() == Some("all");
-    let (calc, access, owner, outputs, log_start, log, traceback) = state
+    let (calc, access, owner, outputs, log_start, log_total, log, traceback) = state
         .db
         .run(move |conn| {
             let (calc, access) = Calc::load_for(conn, &user, id)?;
@@ -125,7 +125,7 @@ pub async fn page(
             } else {
                 Vec::new()
             };
-            Ok((calc, access, owner, outputs, start, log, traceback))
+            Ok((calc, access, owner, outputs, start, total, log, traceback))
         })
         .await?;
     let log_next = log_start + log.len() as i64;
@@ -156,7 +156,7 @@ pub async fn page(
             size: human_size(calc.size_bytes.max(0) as u64),
             outputs,
             log: log.iter().map(LogLine::new).collect(),
-            log_total: log_next.max(calc.log_rows as i64),
+            log_total: log_total.max(log_next),
             log_start,
             log_next,
             failed: calc.status == status::FAILED,

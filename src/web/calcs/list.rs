@@ -118,6 +118,10 @@ struct ListPage {
 }
 
 impl ListPage {
+    fn status_is(&self, value: &str) -> bool {
+        self.status == value
+    }
+
     fn filtered(&self) -> bool {
         !self.filters.is_empty()
     }
@@ -167,7 +171,10 @@ pub fn query_string(pairs: &[(&str, &str)]) -> String {
 
 /// `?base&extra`, skipping empty parts.
 pub fn with_query(base: &str, extra: &str) -> String {
-    let parts: Vec<&str> = [base, extra].into_iter().filter(|p| !p.is_empty()).collect();
+    let parts: Vec<&str> = [base, extra]
+        .into_iter()
+        .filter(|p| !p.is_empty())
+        .collect();
     format!("?{}", parts.join("&"))
 }
 
@@ -222,7 +229,7 @@ fn clean(v: &Option<String>) -> String {
 }
 
 #[get("/engine/")]
-pub async fn page(
+pub async fn list_page(
     req: HttpRequest,
     user: Authenticated,
     params: web::Query<ListParams>,
@@ -346,7 +353,7 @@ pub struct NextParam {
 /// One row of the list, as the list would render it now (engine.js swaps it in when a
 /// calculation finishes, so its actions follow the new status).
 #[get("/engine/{id:\\d+}/row/")]
-pub async fn row(
+pub async fn row_fragment(
     req: HttpRequest,
     user: Authenticated,
     id: web::Path<i64>,
@@ -384,7 +391,10 @@ mod tests {
         assert_eq!(parse_sort(None).0, "-id");
         assert_eq!(parse_sort(Some("user")).1, OrderBy::Owner);
         let (key, by, desc) = parse_sort(Some("-started"));
-        assert_eq!((key.as_str(), by, desc), ("-started", OrderBy::StartTime, true));
+        assert_eq!(
+            (key.as_str(), by, desc),
+            ("-started", OrderBy::StartTime, true)
+        );
         assert_eq!(parse_sort(Some("password")).0, "-id");
     }
 

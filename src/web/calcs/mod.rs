@@ -97,14 +97,14 @@ pub fn status_label(s: &str) -> &'static str {
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     // Fixed paths first; ids are digits only, so /engine/run/ is never read as an id.
-    cfg.service(list::page)
-        .service(run::form)
-        .service(run::submit)
-        .service(detail::page)
-        .service(list::row)
+    cfg.service(list::list_page)
+        .service(run::run_form)
+        .service(run::run_submit)
+        .service(detail::detail_page)
+        .service(list::row_fragment)
         .service(actions::confirm)
         .service(actions::act)
-        .service(preview::page);
+        .service(preview::preview_page);
 }
 
 #[cfg(test)]

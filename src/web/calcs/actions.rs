@@ -1,0 +1,266 @@
+//! Abort, remove, share and unshare from the pages: `GET /engine/<id>/<action>/` asks for
+//! confirmation (works without JavaScript), `POST` does it through the same functions as the
+//! API (which check the permissions again) and comes back with a flash message.
+
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use actix_web_flash_messages::FlashMessage;
+use askama::Template;
+use serde::Deserialize;
+
+use crate::auth::csrf::CsrfForm;
+use crate::error::{AppError, AppResult};
+use crate::models::calc::{Access, Calc, status};
+use crate::state::AppState;
+use crate::web::accounts::{redirect, safe_next};
+use crate::web::api::calcs as api;
+use crate::web::context::PageCtx;
+use crate::web::html;
+use crate::web::session::Authenticated;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    Abort,
+    Remove,
+    Share,
+    Unshare,
+}
+
+impl Action {
+    fn parse(name: &str) -> Option<Action> {
+        Some(match name {
+            "abort" => Action::Abort,
+            "remove" => Action::Remove,
+            "share" => Action::Share,
+            "unshare" => Action::Unshare,
+            _ => return None,
+        })
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Action::Abort => "abort",
+            Action::Remove => "remove",
+            Action::Share => "share",
+            Action::Unshare => "unshare",
+        }
+    }
+
+    /// Whether the user may do it at all (403 otherwise), with the sentence that says who may.
+    fn check_allowed(self, access: Access, id: i64) -> AppResult<()> {
+        let (allowed, who) = match self {
+            Action::Abort => (
+                access.abort,
+                "only its owner, their group-mates and superusers may abort it",
+            ),
+            Action::Remove => (access.remove, "only its owner and superusers may remove it"),
+            Action::Share | Action::Unshare => (
+                access.share,
+                "only its owner (with sharing rights) and superusers may change its sharing",
+            ),
+        };
+        if allowed {
+            Ok(())
+        } else {
+            Err(AppError::Forbidden(format!(
+                "You may not {} calculation {id}: {who}.",
+                self.name()
+            )))
+        }
+    }
+
+    /// Whether it makes sense in the calculation's current state (409 otherwise).
+    fn check_state(self, calc: &Calc) -> AppResult<()> {
+        let id = calc.id;
+        let problem = match self {
+            Action::Abort if !calc.is_running() => Some(format!(
+                "Calculation {id} is not running (it is {}), so there is nothing to abort.",
+                calc.status
+            )),
+            Action::Remove if calc.is_running() => Some(format!(
+                "Calculation {id} is still running; abort it first."
+            )),
+            Action::Share if calc.status != status::COMPLETE => Some(format!(
+                "Only complete calculations can be shared; {id} is {}.",
+                calc.status
+            )),
+            Action::Share if calc.is_shared => Some(format!("Calculation {id} is already shared.")),
+            Action::Unshare if !calc.is_shared => Some(format!("Calculation {id} is not shared.")),
+            _ => None,
+        };
+        problem.map_or(Ok(()), |p| Err(AppError::Conflict(p)))
+    }
+}
+
+#[derive(Template)]
+#[template(path = "calcs/confirm.html")]
+struct ConfirmPage {
+    page: PageCtx,
+    title: String,
+    lines: Vec<String>,
+    button: &'static str,
+    danger: bool,
+    action: String,
+    next: String,
+    cancel: String,
+}
+
+#[derive(Deserialize)]
+pub struct NextParam {
+    next: Option<String>,
+}
+
+fn parse_action(name: &str) -> AppResult<Action> {
+    Action::parse(name).ok_or_else(AppError::not_found)
+}
+
+/// Where to go afterwards: the `next` the page came from, else the calculation's page (the
+/// list once it is removed).
+fn destination(state: &AppState, next: Option<&str>, id: i64, removed: bool) -> String {
+    let prefix = &state.config.server.path_prefix;
+    let detail = format!("{prefix}/engine/{id}/");
+    let next = next.map(str::trim).filter(|n| !n.is_empty());
+    let to = match next {
+        Some(n) => safe_next(Some(n), prefix),
+        None if removed => format!("{prefix}/engine/"),
+        None => detail.clone(),
+    };
+    if removed && to.starts_with(&detail) {
+        format!("{prefix}/engine/")
+    } else {
+        to
+    }
+}
+
+#[get("/engine/{id:\\d+}/{action:(abort|remove|share|unshare)}/")]
+pub async fn confirm(
+    req: HttpRequest,
+    user: Authenticated,
+    path: web::Path<(i64, String)>,
+    params: web::Query<NextParam>,
+    state: web::Data<AppState>,
+) -> AppResult<HttpResponse> {
+    let (id, name) = path.into_inner();
+    let action = parse_action(&name)?;
+    let user = user.0;
+    let (calc, access, owner) = state
+        .db
+        .run(move |conn| {
+            let (calc, access) = Calc::load_for(conn, &user, id)?;
+            let owner = Calc::owner_name(conn, calc.user_id)?;
+            Ok((calc, access, owner))
+        })
+        .await?;
+    action.check_allowed(access, id)?;
+    action.check_state(&calc)?;
+    let what = if calc.description.is_empty() {
+        format!("calculation {id} ({}, by {owner})", calc.calculator)
+    } else {
+        format!(
+            "calculation {id}, “{}” ({}, by {owner})",
+            calc.description, calc.calculator
+        )
+    };
+    let (title, lines, button, danger) = match action {
+        Action::Abort => (
+            format!("Abort calculation {id}?"),
+            vec![
+                format!("This stops {what}."),
+                "Its process is stopped at once; what it computed so far is not kept as outputs, and it cannot be resumed.".into(),
+            ],
+            "Abort it",
+            true,
+        ),
+        Action::Remove => (
+            format!("Remove calculation {id}?"),
+            vec![
+                format!("This deletes {what}: its log, its outputs and its input files."),
+                "This cannot be undone.".into(),
+            ],
+            "Remove it",
+            true,
+        ),
+        Action::Share => (
+            format!("Share calculation {id}?"),
+            vec![
+                format!("Every user of this site will be able to see {what}, its log and its outputs."),
+                "You can stop sharing it at any time.".into(),
+            ],
+            "Share it",
+            false,
+        ),
+        Action::Unshare => (
+            format!("Stop sharing calculation {id}?"),
+            vec![format!(
+                "Only the owner, their group-mates and superusers will see {what} again."
+            )],
+            "Stop sharing",
+            false,
+        ),
+    };
+    let next = params
+        .next
+        .as_deref()
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .map(|n| safe_next(Some(n), &state.config.server.path_prefix))
+        .unwrap_or_default();
+    let cancel = if next.is_empty() {
+        format!("{}/engine/{id}/", state.config.server.path_prefix)
+    } else {
+        next.clone()
+    };
+    html(
+        200,
+        &ConfirmPage {
+            page: PageCtx::new(&req),
+            title,
+            lines,
+            button,
+            danger,
+            action: format!("/engine/{id}/{}/", action.name()),
+            next,
+            cancel,
+        },
+    )
+}
+
+#[derive(Deserialize)]
+pub struct ActionForm {
+    next: Option<String>,
+}
+
+#[post("/engine/{id:\\d+}/{action:(abort|remove|share|unshare)}/")]
+pub async fn act(
+    user: Authenticated,
+    path: web::Path<(i64, String)>,
+    form: CsrfForm<ActionForm>,
+    state: web::Data<AppState>,
+) -> AppResult<HttpResponse> {
+    let (id, name) = path.into_inner();
+    let action = parse_action(&name)?;
+    let user = user.0;
+    let result = match action {
+        Action::Abort => api::abort(&state, &user, id).await,
+        Action::Remove => api::remove(&state, &user, id).await,
+        Action::Share => api::set_shared(&state, &user, id, true).await,
+        Action::Unshare => api::set_shared(&state, &user, id, false).await,
+    };
+    let next = form.0.next;
+    match result {
+        Ok(message) => {
+            FlashMessage::success(message).send();
+            Ok(redirect(&destination(
+                &state,
+                next.as_deref(),
+                id,
+                action == Action::Remove,
+            )))
+        }
+        // The state changed meanwhile (it finished, someone removed it...): say so on the page.
+        Err(AppError::Conflict(message)) | Err(AppError::BadRequest(message)) => {
+            FlashMessage::error(message).send();
+            Ok(redirect(&destination(&state, next.as_deref(), id, false)))
+        }
+        Err(other) => Err(other),
+    }
+}

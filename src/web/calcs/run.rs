@@ -1,0 +1,251 @@
+//! /engine/run/: the "Run a calculation" form. The multipart POST goes through the same
+//! upload and queue code as `POST /v1/calc/run`; refusals show the form again with the
+//! message, the right status and what the user typed.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll};
+
+use actix_multipart::Multipart;
+use actix_web::http::header::HeaderMap;
+use actix_web::web::Bytes;
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use actix_web_flash_messages::FlashMessage;
+use askama::Template;
+use futures_util::{Stream, StreamExt};
+
+use crate::auth::csrf;
+use crate::calcs::{submit, upload};
+use crate::config::CalculatorConfig;
+use crate::error::{AppError, AppResult};
+use crate::models::User;
+use crate::state::AppState;
+use crate::web::accounts::redirect;
+use crate::web::context::PageCtx;
+use crate::web::html;
+use crate::web::session::Authenticated;
+
+pub struct Choice {
+    pub name: String,
+    pub description: String,
+}
+
+#[derive(Template)]
+#[template(path = "calcs/run.html")]
+struct RunPage {
+    page: PageCtx,
+    calculators: Vec<Choice>,
+    /// What the user typed or chose.
+    calculator: String,
+    description: String,
+    job_ini: String,
+    error: Option<String>,
+    max_upload: String,
+}
+
+/// The calculators `user` may run: those open to everyone, those of the user's groups, all
+/// for superusers.
+pub async fn runnable(state: &AppState, user: &User) -> AppResult<Vec<CalculatorConfig>> {
+    let all = state.config.calculators.clone();
+    if user.is_superuser || all.iter().all(|c| c.allowed_groups.is_empty()) {
+        return Ok(all);
+    }
+    let viewer = user.clone();
+    let groups = state.db.run(move |conn| viewer.group_names(conn)).await?;
+    Ok(all
+        .into_iter()
+        .filter(|c| {
+            c.allowed_groups.is_empty() || c.allowed_groups.iter().any(|g| groups.contains(g))
+        })
+        .collect())
+}
+
+async fn render(
+    req: &HttpRequest,
+    state: &AppState,
+    user: &User,
+    status: u16,
+    fields: &HashMap<String, String>,
+    error: Option<String>,
+) -> AppResult<HttpResponse> {
+    let calculators = runnable(state, user)
+        .await?
+        .into_iter()
+        .map(|c| Choice {
+            name: c.name,
+            description: c.description,
+        })
+        .collect();
+    let field = |name: &str| fields.get(name).cloned().unwrap_or_default();
+    html(
+        status,
+        &RunPage {
+            page: PageCtx::new(req),
+            calculators,
+            calculator: field("calculator"),
+            description: field("description"),
+            job_ini: field("job_ini"),
+            error,
+            max_upload: upload::human_size(state.config.calcs.max_upload_size),
+        },
+    )
+}
+
+#[get("/engine/run/")]
+pub async fn run_form(
+    req: HttpRequest,
+    user: Authenticated,
+    state: web::Data<AppState>,
+) -> AppResult<HttpResponse> {
+    submit::check_may_run(&user.0)?;
+    render(&req, &state, &user.0, 200, &HashMap::new(), None).await
+}
+
+/// The statuses a refusal is shown with; others (500, ...) become the error page.
+fn form_status(e: &AppError) -> Option<u16> {
+    Some(match e {
+        AppError::BadRequest(_) => 400,
+        AppError::Forbidden(_) => 403,
+        AppError::NotFound(_) => 404,
+        AppError::Conflict(_) => 409,
+        AppError::TooLarge(_) => 413,
+        AppError::Unavailable(_) => 503,
+        _ => return None,
+    })
+}
+
+#[post("/engine/run/")]
+pub async fn run_submit(
+    req: HttpRequest,
+    user: Authenticated,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> AppResult<HttpResponse> {
+    let user = user.0;
+    submit::check_may_run(&user)?;
+    let tee = Tee::new(payload);
+    let multipart = Multipart::new(req.headers(), tee.clone());
+    let limits = &state.config.calcs;
+    let received =
+        match upload::receive(multipart, &state.config.data_dir.join("tmp"), limits).await {
+            Ok(received) => received,
+            Err(e) => {
+                let Some(status) = form_status(&e) else {
+                    return Err(e);
+                };
+                // What the user typed came before the files: recover it from the start of the
+                // body, and read the rest so the browser gets to see the answer.
+                let fields = tee.recover_fields(req.headers()).await;
+                tee.drain(limits.max_upload_size.saturating_mul(2)).await;
+                return render(&req, &state, &user, status, &fields, Some(e.to_string())).await;
+            }
+        };
+    let fields = received.fields.clone();
+    csrf::verify(
+        &req,
+        fields.get(csrf::FIELD).map(String::as_str).unwrap_or(""),
+    )?;
+    match submit::queue(&state, &user, received).await {
+        Ok(calc) => {
+            FlashMessage::success(format!(
+                "Calculation {} was submitted; it starts as soon as a worker is free.",
+                calc.id
+            ))
+            .send();
+            Ok(redirect(&format!(
+                "{}/engine/{}/",
+                state.config.server.path_prefix, calc.id
+            )))
+        }
+        Err(e) => match form_status(&e) {
+            Some(status) => render(&req, &state, &user, status, &fields, Some(e.to_string())).await,
+            None => Err(e),
+        },
+    }
+}
+
+/// How much of the start of the body is kept to recover the text fields after a refusal.
+const KEPT_PREFIX: usize = 64 * 1024;
+
+/// The request body as a stream that keeps a copy of its first bytes.
+#[derive(Clone)]
+struct Tee {
+    inner: Rc<RefCell<web::Payload>>,
+    prefix: Rc<RefCell<Vec<u8>>>,
+}
+
+impl Tee {
+    fn new(payload: web::Payload) -> Tee {
+        Tee {
+            inner: Rc::new(RefCell::new(payload)),
+            prefix: Rc::new(RefCell::new(Vec::new())),
+        }
+    }
+
+    /// The complete text fields found in the kept start of the body.
+    async fn recover_fields(&self, headers: &HeaderMap) -> HashMap<String, String> {
+        let prefix = Bytes::from(self.prefix.borrow().clone());
+        let stream = futures_util::stream::once(async move { Ok(prefix) });
+        let mut multipart = Multipart::new(headers, stream);
+        let mut fields = HashMap::new();
+        while let Some(Ok(mut field)) = multipart.next().await {
+            let is_file = field
+                .content_disposition()
+                .and_then(|cd| cd.get_filename())
+                .is_some();
+            let name = field.name().unwrap_or_default().to_string();
+            let mut value = Vec::new();
+            let mut complete = true;
+            while let Some(chunk) = field.next().await {
+                match chunk {
+                    Ok(chunk) if !is_file && value.len() + chunk.len() <= KEPT_PREFIX => {
+                        value.extend_from_slice(&chunk)
+                    }
+                    Ok(_) => {}
+                    Err(_) => {
+                        complete = false;
+                        break;
+                    }
+                }
+            }
+            if !complete {
+                break;
+            }
+            if !is_file && let Ok(text) = String::from_utf8(value) {
+                fields.insert(name, text);
+            }
+        }
+        fields
+    }
+
+    /// Reads and drops what is left of the body, up to `limit` bytes.
+    async fn drain(&self, limit: u64) {
+        let mut read: u64 = 0;
+        while read < limit {
+            let inner = self.inner.clone();
+            let next =
+                futures_util::future::poll_fn(move |cx| inner.borrow_mut().poll_next_unpin(cx))
+                    .await;
+            match next {
+                Some(Ok(chunk)) => read += chunk.len() as u64,
+                _ => break,
+            }
+        }
+    }
+}
+
+impl Stream for Tee {
+    type Item = Result<Bytes, actix_web::error::PayloadError>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let polled = self.inner.borrow_mut().poll_next_unpin(cx);
+        if let Poll::Ready(Some(Ok(chunk))) = &polled {
+            let mut prefix = self.prefix.borrow_mut();
+            let room = KEPT_PREFIX.saturating_sub(prefix.len());
+            prefix.extend_from_slice(&chunk[..room.min(chunk.len())]);
+        }
+        polled
+    }
+}
