@@ -512,6 +512,15 @@ impl Config {
                 ));
             }
         }
+        let service = &self.auth.pam.service;
+        if service.is_empty()
+            || !service
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "-_.".contains(c))
+            || service.starts_with('.')
+        {
+            out.push(format!("auth.pam.service = {service:?} must be a file name in /etc/pam.d: lowercase letters, digits, - _ . only."));
+        }
         if self.auth.throttle.window == 0
             || self.auth.throttle.max_per_ip == 0
             || self.auth.throttle.max_per_user == 0

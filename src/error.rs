@@ -15,6 +15,9 @@ pub enum AppError {
     /// 401 on the API, a redirect to the login page for pages.
     #[error("Please log in to continue.")]
     LoginRequired,
+    /// 401 for a bad or expired API token (never a login redirect).
+    #[error("The API token is not valid or has expired; create a new one on your account page.")]
+    TokenRejected,
     /// 403
     #[error("{0}")]
     Forbidden(String),
@@ -56,7 +59,7 @@ impl ResponseError for AppError {
     fn status_code(&self) -> StatusCode {
         match self {
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
-            AppError::LoginRequired => StatusCode::UNAUTHORIZED,
+            AppError::LoginRequired | AppError::TokenRejected => StatusCode::UNAUTHORIZED,
             AppError::Forbidden(_) => StatusCode::FORBIDDEN,
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
             AppError::Conflict(_) => StatusCode::CONFLICT,

@@ -93,6 +93,11 @@ pub fn run(config: Config, file: Option<PathBuf>) -> Result<(), String> {
         crate::calcs::runner::Launcher::current(),
     ));
     crate::auth::password::warm_up();
+    if config.auth.backends.iter().any(|b| b == "pam") {
+        for warning in crate::auth::pam::startup_warnings(&config.auth.pam) {
+            println!("Warning: {warning}");
+        }
+    }
     let summary = format!(
         "calcweb {} serving on {}{} (bind {}, database: {} {}, data: {}, lockdown: {}, email: {}, workers: {}, config: {})",
         crate::VERSION,
@@ -155,6 +160,19 @@ async fn serve(state: AppState, summary: String, db_status: DbStatus) -> Result<
             std::thread::spawn(move || wait_for_database(state));
         }
     }
+    let log = state.access_log.clone();
+    actix_web::rt::spawn(async move {
+        // logrotate moves the access log away and sends SIGHUP: write to a new file.
+        let Ok(mut hangups) =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+        else {
+            return;
+        };
+        while hangups.recv().await.is_some() {
+            log.reopen();
+            tracing::info!("reopened {}", log.path().display());
+        }
+    });
     let purge_state = state.clone();
     actix_web::rt::spawn(async move { purge_sessions_forever(purge_state).await });
     server
@@ -164,7 +182,7 @@ async fn serve(state: AppState, summary: String, db_status: DbStatus) -> Result<
     Ok(())
 }
 
-/// Deletes expired sessions every ten minutes.
+/// Deletes expired sessions and old failed-login counts every ten minutes.
 async fn purge_sessions_forever(state: AppState) {
     let absolute = time::Duration::seconds(state.config.sessions.absolute_lifetime as i64);
     let mut tick = actix_web::rt::time::interval(Duration::from_secs(600));
@@ -178,6 +196,16 @@ async fn purge_sessions_forever(state: AppState) {
             Ok(0) => {}
             Ok(n) => tracing::info!("purged {n} expired session(s)"),
             Err(e) => tracing::warn!("cannot purge expired sessions: {e}"),
+        }
+        // Failed-login counts older than the throttle window no longer matter.
+        let before =
+            crate::db::now() - time::Duration::seconds(state.config.auth.throttle.window as i64);
+        if let Err(e) = state
+            .db
+            .run(move |conn| crate::models::auth_failure::purge_before(conn, before))
+            .await
+        {
+            tracing::warn!("cannot purge old failed-login counts: {e}");
         }
     }
 }

@@ -2,6 +2,7 @@
 //! main prints and turns into exit code 1.
 
 mod check;
+mod check_pam;
 mod collectstatic;
 mod createsuperuser;
 mod createuser;
@@ -53,6 +54,8 @@ pub enum ManageCommand {
         #[command(subcommand)]
         command: users::UsersCommand,
     },
+    /// Try a PAM login of USER (password: one line on standard input) and explain what fails; exit 1 if it does
+    CheckPam { username: String },
 }
 
 pub fn run(command: ManageCommand, config: Config, file: Option<PathBuf>) -> Result<(), String> {
@@ -68,6 +71,7 @@ pub fn run(command: ManageCommand, config: Config, file: Option<PathBuf>) -> Res
         } => users::changepassword(&config, &username, password_stdin),
         ManageCommand::Groups { command } => groups::run(&config, command),
         ManageCommand::Users { command } => users::run(&config, command),
+        ManageCommand::CheckPam { username } => check_pam::run(&config, &username),
     }
 }
 

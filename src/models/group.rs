@@ -212,3 +212,35 @@ impl Group {
         Ok(n > 0)
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// For logins that bring their groups along (PAM with `map_unix_groups`).
+
+impl Group {
+    /// The groups `user_id` is a member of, by name.
+    pub fn of_user(conn: &mut DbConn, user_id: i64) -> AppResult<Vec<Group>> {
+        Ok(groups::table
+            .inner_join(user_groups::table)
+            .filter(user_groups::user_id.eq(user_id))
+            .order(groups::name)
+            .select(Group::as_select())
+            .load(conn)?)
+    }
+
+    /// The group named `name`, created when missing (also when another request creates it at
+    /// the same moment). Returns the group and whether it was created.
+    pub fn find_or_create(conn: &mut DbConn, name: &str) -> AppResult<(Group, bool)> {
+        if let Some(group) = Group::find_by_name(conn, name)? {
+            return Ok((group, false));
+        }
+        // A savepoint, so a lost race does not abort an enclosing PostgreSQL transaction.
+        match conn.transaction(|conn| Group::create(conn, name)) {
+            Ok(group) => Ok((group, true)),
+            Err(AppError::Conflict(_)) => Ok((
+                Group::find_by_name(conn, name)?.ok_or_else(AppError::not_found)?,
+                false,
+            )),
+            Err(e) => Err(e),
+        }
+    }
+}

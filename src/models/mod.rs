@@ -1,6 +1,7 @@
 //! Database queries as methods on the models; handlers never write SQL.
 
 pub mod admin_stats;
+pub mod api_token;
 pub mod audit;
 pub mod auth_failure;
 pub mod calc;

@@ -435,3 +435,35 @@ fn lock_superusers(conn: &mut DbConn) -> AppResult<()> {
     conn.batch_execute(sql)?;
     Ok(())
 }
+
+// ---------------------------------------------------------------------------------------------
+// Accounts of the machine (PAM): created at their first login, without a local password.
+
+impl User {
+    /// Creates the account of a PAM user at their first login: login source "pam", no local
+    /// password, level 1. A taken username is a 409 (as for [`User::create`]).
+    pub fn create_pam(conn: &mut DbConn, username: &str, full_name: &str) -> AppResult<User> {
+        conn.transaction(|conn| {
+            let user = User::create(
+                conn,
+                &NewUser {
+                    username: username.into(),
+                    full_name: full_name.into(),
+                    level: 1,
+                    ..Default::default()
+                },
+            )?;
+            diesel::update(users::table.find(user.id))
+                .set(users::login_source.eq(SOURCE_PAM))
+                .execute(conn)?;
+            User::find(conn, user.id)?.ok_or_else(AppError::not_found)
+        })
+    }
+
+    pub fn set_superuser(conn: &mut DbConn, id: i64, superuser: bool) -> AppResult<()> {
+        diesel::update(users::table.find(id))
+            .set(users::is_superuser.eq(superuser))
+            .execute(conn)?;
+        Ok(())
+    }
+}

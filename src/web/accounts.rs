@@ -14,6 +14,7 @@ use crate::auth::{password, password_rules};
 use crate::error::{AppError, AppResult};
 use crate::models::User;
 use crate::models::session::SessionRow;
+use crate::models::user::SOURCE_PAM;
 use crate::state::AppState;
 use crate::web::client;
 use crate::web::context::PageCtx;
@@ -146,6 +147,7 @@ async fn logout(
     _form: CsrfForm<EmptyForm>,
     state: web::Data<AppState>,
 ) -> HttpResponse {
+    log_logout(&state, &req, "webui");
     session.purge();
     csrf::rotate(&req);
     FlashMessage::info("You have been logged out.").send();
@@ -160,6 +162,8 @@ async fn logout(
 struct PasswordChangePage {
     page: PageCtx,
     errors: Vec<String>,
+    /// PAM users: no form, their password is the system's.
+    system_password: bool,
 }
 
 #[derive(Deserialize)]
@@ -170,12 +174,13 @@ pub struct PasswordChangeForm {
 }
 
 #[get("/accounts/password_change/")]
-async fn password_change_page(req: HttpRequest, _user: Authenticated) -> AppResult<HttpResponse> {
+async fn password_change_page(req: HttpRequest, user: Authenticated) -> AppResult<HttpResponse> {
     html(
         200,
         &PasswordChangePage {
             page: PageCtx::new(&req),
             errors: Vec::new(),
+            system_password: user.0.login_source == SOURCE_PAM,
         },
     )
 }
@@ -189,6 +194,11 @@ async fn password_change_submit(
     state: web::Data<AppState>,
 ) -> AppResult<HttpResponse> {
     let user = user.0;
+    if user.login_source == SOURCE_PAM {
+        return Err(AppError::BadRequest(
+            crate::auth::pam::SYSTEM_PASSWORD.into(),
+        ));
+    }
     let form = form.0;
     let old = form.old_password.unwrap_or_default();
     let new1 = form.new_password1.unwrap_or_default();
@@ -216,6 +226,7 @@ async fn password_change_submit(
             &PasswordChangePage {
                 page: PageCtx::new(&req),
                 errors,
+                system_password: false,
             },
         );
     }

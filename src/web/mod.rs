@@ -1,5 +1,6 @@
 //! HTTP: routes, middleware and the app builder shared by `serve` and the tests.
 
+pub mod account;
 pub mod accounts;
 pub mod admin;
 pub mod api;
@@ -98,6 +99,7 @@ pub fn build_app(
             web::scope(&prefix)
                 .configure(static_files::routes)
                 .configure(accounts::routes)
+                .configure(account::routes)
                 .configure(setup::routes)
                 .configure(pages::routes)
                 .configure(calcs::routes)

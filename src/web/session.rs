@@ -63,7 +63,7 @@ pub async fn load_user(
     if path.starts_with("/static/") {
         return Ok(next.call(req).await?.map_into_left_body());
     }
-    let user = match resolve_user(&req, &state).await {
+    let user = match resolve_user(&req, &state, &path).await {
         Ok(user) => user,
         Err(e) => return Ok(req.error_response(e).map_into_right_body()),
     };
@@ -77,7 +77,101 @@ pub async fn load_user(
     Ok(next.call(req).await?.map_into_left_body())
 }
 
-async fn resolve_user(req: &ServiceRequest, state: &AppState) -> Result<Option<User>, AppError> {
+/// The secret of an `Authorization: Bearer` header.
+fn bearer(req: &ServiceRequest) -> Option<String> {
+    let value = req
+        .headers()
+        .get(actix_web::http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?;
+    let (scheme, secret) = value.trim().split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| secret.trim().to_string())
+}
+
+/// The user of a personal API token, with its scope enforced; bad tokens are throttled per
+/// client IP and logged for fail2ban.
+async fn token_user(
+    req: &ServiceRequest,
+    state: &AppState,
+    path: &str,
+    secret: String,
+) -> Result<User, AppError> {
+    use crate::access_log::Value;
+    use crate::models::api_token::{ApiToken, SCOPE_READ};
+    if !crate::web::errors::is_api_path(path) || path.starts_with("/accounts/") {
+        return Err(AppError::BadRequest(
+            "API tokens work only on the /v1/ API; log in to use the pages.".into(),
+        ));
+    }
+    let ip = crate::web::client::ip_string(req.request());
+    let (st, ip2) = (state.clone(), ip.clone());
+    let prefix: String = secret.chars().take(10).collect();
+    let outcome = state
+        .db
+        .run(move |conn| {
+            if let Some(wait) =
+                crate::auth::throttle::check(conn, &st.config.auth.throttle, &ip2, None, false)?
+            {
+                crate::auth::throttle::record_failure(conn, &ip2, None)?;
+                return Ok(Err(Err(wait)));
+            }
+            match ApiToken::authenticate(conn, &secret)? {
+                Ok(found) => Ok(Ok(found)),
+                Err(refusal) => {
+                    crate::auth::throttle::record_failure(conn, &ip2, None)?;
+                    Ok(Err(Ok(refusal)))
+                }
+            }
+        })
+        .await?;
+    match outcome {
+        Ok((token, user)) => {
+            let reading = matches!(
+                *req.method(),
+                actix_web::http::Method::GET | actix_web::http::Method::HEAD
+            );
+            if token.scope == SCOPE_READ && !reading {
+                return Err(AppError::Forbidden(
+                    "This token may only read; create a token with the run scope to submit or change calculations.".into(),
+                ));
+            }
+            Ok(user)
+        }
+        Err(Err(wait)) => {
+            let wait_text = wait.to_string();
+            let fields = [
+                ("realm", Value::Word("api")),
+                ("retry_after", Value::Word(&wait_text)),
+                ("token", Value::Text(&prefix)),
+            ];
+            state.access_log.event("WARN", "auth.lockout", &ip, &fields);
+            Err(AppError::TooManyRequests {
+                message: format!("Too many failed attempts; wait {wait} seconds and try again."),
+                retry_after: wait,
+            })
+        }
+        Err(Ok(refusal)) => {
+            let fields = [
+                ("realm", Value::Word("api")),
+                ("reason", Value::Word(refusal.reason())),
+                ("token", Value::Text(&prefix)),
+            ];
+            state.access_log.event("WARN", "token.fail", &ip, &fields);
+            Err(AppError::TokenRejected)
+        }
+    }
+}
+
+async fn resolve_user(
+    req: &ServiceRequest,
+    state: &AppState,
+    path: &str,
+) -> Result<Option<User>, AppError> {
+    if let Some(secret) = bearer(req) {
+        return token_user(req, state, path, secret).await.map(Some);
+    }
     if !state.config.server.lockdown {
         let name = state.config.server.default_user.clone();
         return state

@@ -250,7 +250,10 @@ async fn filters_sorting_and_pages_work_server_side() {
         &app,
         "bob",
         "other-calc",
-        &[("beta one", status::COMPLETE), ("Beta two", status::ABORTED)],
+        &[
+            ("beta one", status::COMPLETE),
+            ("Beta two", status::ABORTED),
+        ],
     );
 
     // Pages of 25, newest first, with the total.
@@ -261,7 +264,10 @@ async fn filters_sorting_and_pages_work_server_side() {
     assert_eq!(ids[0], alpha[29]);
     assert!(first.contains(r#"href="?page=2""#));
     let second = ok_page(&alice, "/engine/?page=2").await;
-    assert_eq!(row_ids(&second), alpha[..5].iter().rev().copied().collect::<Vec<_>>());
+    assert_eq!(
+        row_ids(&second),
+        alpha[..5].iter().rev().copied().collect::<Vec<_>>()
+    );
     assert!(second.contains(r#"aria-current="page">2<"#));
     // A page past the end shows the last page.
     assert_eq!(row_ids(&ok_page(&alice, "/engine/?page=99").await).len(), 5);
@@ -269,7 +275,11 @@ async fn filters_sorting_and_pages_work_server_side() {
     // Filters, and page links that keep them.
     let failed = ok_page(&alice, "/engine/?status=failed").await;
     assert!(failed.contains("10 calculations match"), "{failed}");
-    assert!(row_ids(&failed).iter().all(|id| alpha.iter().step_by(3).any(|a| a == id)));
+    assert!(
+        row_ids(&failed)
+            .iter()
+            .all(|id| alpha.iter().step_by(3).any(|a| a == id))
+    );
     assert!(failed.contains(r#"<option value="failed" selected>"#));
     let text = ok_page(&alice, "/engine/?q=RUN+2").await;
     assert_eq!(row_ids(&text).len(), 10, "alpha run 20..29");
@@ -279,12 +289,20 @@ async fn filters_sorting_and_pages_work_server_side() {
         amp(&all_alpha).contains(r#"href="?q=alpha&sort=description&page=2""#),
         "{all_alpha}"
     );
-    assert_eq!(row_ids(&all_alpha)[0], alpha[0], "sorted by description ascending");
+    assert_eq!(
+        row_ids(&all_alpha)[0],
+        alpha[0],
+        "sorted by description ascending"
+    );
     let desc = ok_page(&alice, "/engine/?sort=-description").await;
     assert_eq!(row_ids(&desc)[0], alpha[29]);
     assert!(desc.contains(r#"aria-sort="descending""#));
     let bad_sort = ok_page(&alice, "/engine/?sort=password_hash").await;
-    assert_eq!(row_ids(&bad_sort)[0], alpha[29], "unknown sorts fall back to newest first");
+    assert_eq!(
+        row_ids(&bad_sort)[0],
+        alpha[29],
+        "unknown sorts fall back to newest first"
+    );
 
     // Owner and calculator filters (root sees everyone's).
     let by_bob = ok_page(&root, "/engine/?owner=BO").await;
@@ -293,7 +311,10 @@ async fn filters_sorting_and_pages_work_server_side() {
     assert_eq!(row_ids(&by_calc).len(), 2);
     let aborted = ok_page(&root, "/engine/?status=aborted&q=beta").await;
     assert_eq!(row_ids(&aborted), vec![bobs[1]]);
-    assert_eq!(row_ids(&ok_page(&alice, "/engine/?owner=bob").await), Vec::<i64>::new());
+    assert_eq!(
+        row_ids(&ok_page(&alice, "/engine/?owner=bob").await),
+        Vec::<i64>::new()
+    );
 
     // Empty states say what to do next.
     let none = ok_page(&alice, "/engine/?q=nothing-like-this").await;
@@ -301,7 +322,10 @@ async fn filters_sorting_and_pages_work_server_side() {
     let newcomer = logged_in(&app, "newcomer", false).await;
     let empty = ok_page(&newcomer, "/engine/").await;
     assert!(empty.contains("No calculations yet"));
-    assert!(empty.contains(r#"<a href="/engine/run/">run one</a>"#), "{empty}");
+    assert!(
+        empty.contains(r#"<a href="/engine/run/">run one</a>"#),
+        "{empty}"
+    );
 }
 
 #[actix_web::test]
@@ -318,15 +342,24 @@ async fn actions_are_confirmed_need_csrf_and_follow_permissions() {
     assert!(confirm.contains(r#"name="csrf_token""#));
     let (code, body) = page(&c.mate, &format!("/engine/{id}/remove/")).await;
     assert_eq!(code, 403);
-    assert!(body.contains("only its owner and superusers may remove it"), "{body}");
-    assert_eq!(page(&c.other, &format!("/engine/{id}/remove/")).await.0, 404);
+    assert!(
+        body.contains("only its owner and superusers may remove it"),
+        "{body}"
+    );
+    assert_eq!(
+        page(&c.other, &format!("/engine/{id}/remove/")).await.0,
+        404
+    );
     assert_eq!(page(&c.mate, &format!("/engine/{id}/share/")).await.0, 403);
     assert_eq!(
         page(&c.owner, &format!("/engine/{id}/abort/")).await.0,
         409,
         "nothing to abort"
     );
-    assert_eq!(page(&c.owner, &format!("/engine/{id}/unshare/")).await.0, 409);
+    assert_eq!(
+        page(&c.owner, &format!("/engine/{id}/unshare/")).await.0,
+        409
+    );
 
     // Without the token nothing happens.
     for action in ["share", "remove"] {
@@ -335,16 +368,35 @@ async fn actions_are_confirmed_need_csrf_and_follow_permissions() {
     }
 
     // Share, back to the page it came from, with a message.
-    let confirm = ok_page(&c.owner, &format!("/engine/{id}/share/?next=/engine/%3Fpage%3D1")).await;
-    assert!(confirm.contains(r#"name="next" value="/engine/?page=1""#), "{confirm}");
-    let res = post(&c.owner, &format!("/engine/{id}/share/"), &[("next", "/engine/?page=1")], true).await;
+    let confirm = ok_page(
+        &c.owner,
+        &format!("/engine/{id}/share/?next=/engine/%3Fpage%3D1"),
+    )
+    .await;
+    assert!(
+        confirm.contains(r#"name="next" value="/engine/?page=1""#),
+        "{confirm}"
+    );
+    let res = post(
+        &c.owner,
+        &format!("/engine/{id}/share/"),
+        &[("next", "/engine/?page=1")],
+        true,
+    )
+    .await;
     assert_eq!(res.status(), 303);
     assert_eq!(location(&res), "/engine/?page=1");
     let list = ok_page(&c.owner, "/engine/?page=1").await;
     assert!(list.contains(&format!("Calculation {id} is shared.")));
     assert_eq!(page(&c.other, &format!("/engine/{id}/")).await.0, 200);
     // A foreign `next` is not followed.
-    let res = post(&c.owner, &format!("/engine/{id}/unshare/"), &[("next", "https://evil.example/")], true).await;
+    let res = post(
+        &c.owner,
+        &format!("/engine/{id}/unshare/"),
+        &[("next", "https://evil.example/")],
+        true,
+    )
+    .await;
     assert_eq!(location(&res), "/engine/");
     assert_eq!(page(&c.other, &format!("/engine/{id}/")).await.0, 404);
 
@@ -363,17 +415,25 @@ async fn actions_are_confirmed_need_csrf_and_follow_permissions() {
     let long = start(&c.owner, 1000, 0.05, "").await;
     wait_for(&c.owner, long, "executing").await;
     let list = ok_page(&c.mate, "/engine/").await;
-    assert!(list.contains(&format!(r#"<tr id="calc-{long}" data-calc-id="{long}" data-running="1">"#)));
+    assert!(list.contains(&format!(
+        r#"<tr id="calc-{long}" data-calc-id="{long}" data-running="1">"#
+    )));
     assert!(list.contains(r#"<progress max="100""#));
     assert!(list.contains(&format!("/engine/{long}/abort/?next=")));
-    assert!(!list.contains(&format!("/engine/{long}/remove/")), "running: no Remove");
+    assert!(
+        !list.contains(&format!("/engine/{long}/remove/")),
+        "running: no Remove"
+    );
     let confirm = ok_page(&c.mate, &format!("/engine/{long}/abort/")).await;
     assert!(confirm.contains("Abort it"));
     let res = post(&c.mate, &format!("/engine/{long}/abort/"), &[], true).await;
     assert_eq!(res.status(), 303);
     assert_eq!(location(&res), format!("/engine/{long}/"));
     let detail = ok_page(&c.mate, &format!("/engine/{long}/")).await;
-    assert!(detail.contains(&format!("Calculation {long} is being aborted.")) || detail.contains(&format!("Calculation {long} was aborted.")));
+    assert!(
+        detail.contains(&format!("Calculation {long} is being aborted."))
+            || detail.contains(&format!("Calculation {long} was aborted."))
+    );
     wait_for(&c.owner, long, "aborted").await;
     // Too late now: said on the page, not an error page.
     let res = post(&c.mate, &format!("/engine/{long}/abort/"), &[], true).await;
@@ -383,7 +443,12 @@ async fn actions_are_confirmed_need_csrf_and_follow_permissions() {
     assert!(detail.contains("flash-error"));
 }
 
-async fn post_run(b: &Browser, fields: &[(&str, &str)], files: Vec<(Vec<u8>, &str)>, csrf: bool) -> reqwest::Response {
+async fn post_run(
+    b: &Browser,
+    fields: &[(&str, &str)],
+    files: Vec<(Vec<u8>, &str)>,
+    csrf: bool,
+) -> reqwest::Response {
     let mut form = reqwest::multipart::Form::new();
     if csrf {
         form = form.text("csrf_token", b.csrf().await);
@@ -420,7 +485,10 @@ async fn the_run_form_queues_a_calculation_and_shows_refusals_with_what_was_type
     assert!(form.contains(r#"enctype="multipart/form-data""#));
     assert!(form.contains(r#"<input id="id_archive" name="archive" type="file" multiple"#));
     assert!(form.contains(r#"<option value="example""#));
-    assert!(!form.contains(r#"<option value="reserved""#), "only calculators alice may run");
+    assert!(
+        !form.contains(r#"<option value="reserved""#),
+        "only calculators alice may run"
+    );
     assert!(form.contains(r#"<label for="id_description">"#));
 
     // Happy path: 303 to the new calculation's page, with a message.
@@ -447,7 +515,10 @@ async fn the_run_form_queues_a_calculation_and_shows_refusals_with_what_was_type
     let res = post_run(
         &alice,
         &[("calculator", "example")],
-        vec![(job_ini(1, 0.0, ""), "job.ini"), (b"a,b\n1,2\n".to_vec(), "data.csv")],
+        vec![
+            (job_ini(1, 0.0, ""), "job.ini"),
+            (b"a,b\n1,2\n".to_vec(), "data.csv"),
+        ],
         true,
     )
     .await;
@@ -463,8 +534,15 @@ async fn the_run_form_queues_a_calculation_and_shows_refusals_with_what_was_type
     .await;
     assert_eq!(res.status(), 400);
     let body = res.text().await.unwrap();
-    assert!(body.contains("There are no .ini files in the archive"), "{body}");
-    assert!(body.contains(r#"value="keep &#60;me&#62;""#) || body.contains(r#"value="keep &lt;me&gt;""#), "{body}");
+    assert!(
+        body.contains("There are no .ini files in the archive"),
+        "{body}"
+    );
+    assert!(
+        body.contains(r#"value="keep &#60;me&#62;""#)
+            || body.contains(r#"value="keep &lt;me&gt;""#),
+        "{body}"
+    );
     assert!(body.contains(r#"<option value="example" selected>"#));
 
     // Too large: 413, and what was typed before the file is still there.
@@ -510,7 +588,11 @@ async fn the_run_form_queues_a_calculation_and_shows_refusals_with_what_was_type
 
     // In the vip group, the reserved calculator is offered.
     add_group(&app, "vip", &["alice"]);
-    assert!(ok_page(&alice, "/engine/run/").await.contains(r#"<option value="reserved""#));
+    assert!(
+        ok_page(&alice, "/engine/run/")
+            .await
+            .contains(r#"<option value="reserved""#)
+    );
 }
 
 #[actix_web::test]
@@ -522,19 +604,30 @@ async fn the_detail_page_shows_facts_progress_log_outputs_and_traceback() {
     let html = ok_page(&alice, &format!("/engine/{id}/")).await;
     assert!(html.contains("Calculation"));
     assert!(html.contains("test job"));
-    assert!(html.contains(r#"<span class="status status-complete" data-role="status">complete</span>"#));
+    assert!(
+        html.contains(r#"<span class="status status-complete" data-role="status">complete</span>"#)
+    );
     assert!(html.contains(r#"<progress max="100" value="100""#));
     assert!(html.contains("step 5/5"), "the log is rendered server-side");
-    assert!(!html.contains("data-running"), "no live updates once finished");
+    assert!(
+        !html.contains("data-running"),
+        "no live updates once finished"
+    );
     let series = output_id(&alice, id, "series").await;
     let summary = output_id(&alice, id, "summary").await;
     assert!(html.contains("series.csv"));
     assert!(html.contains(&format!(r#"href="/v1/calc/result/{series}""#)));
     assert!(html.contains(&format!(r#"href="/v1/calc/result/{summary}""#)));
     assert!(html.contains(&format!(r#"href="/engine/{id}/outputs/{series}/""#)));
-    assert!(!html.contains(&format!(r#"href="/engine/{id}/outputs/{summary}/""#)), "JSON has no preview");
+    assert!(
+        !html.contains(&format!(r#"href="/engine/{id}/outputs/{summary}/""#)),
+        "JSON has no preview"
+    );
     assert!(!html.contains("Why it failed"));
-    assert!(html.contains("js/engine."), "the live-update script is linked");
+    assert!(
+        html.contains("js/engine."),
+        "the live-update script is linked"
+    );
     // The linked static script is served.
     let script = regex::Regex::new(r#"src="(/static/js/engine\.[0-9a-f]+\.js)""#).unwrap();
     let src = script.captures(&html).unwrap()[1].to_string();
@@ -548,7 +641,12 @@ async fn the_detail_page_shows_facts_progress_log_outputs_and_traceback() {
     assert!(html.contains("This calculation has no outputs."));
 
     // A running one carries what engine.js needs; long logs show their tail.
-    let running = insert_calcs(&app, "alice", "example", &[("in progress", status::EXECUTING)])[0];
+    let running = insert_calcs(
+        &app,
+        "alice",
+        "example",
+        &[("in progress", status::EXECUTING)],
+    )[0];
     let lines: Vec<NewLine> = (0..600)
         .map(|i| NewLine::new("INFO", "calc", format!("line number {i}")))
         .collect();
@@ -566,9 +664,22 @@ async fn the_detail_page_shows_facts_progress_log_outputs_and_traceback() {
     assert!(!whole.contains("Showing the last"));
 
     // The row fragment that engine.js swaps in.
-    let row = ok_page(&alice, &format!("/engine/{id}/row/?next=/engine/%3Fpage%3D2")).await;
-    assert!(row.trim_start().starts_with(&format!(r#"<tr id="calc-{id}""#)), "{row}");
-    assert!(row.contains(&format!("/engine/{id}/remove/?next=%2Fengine%2F%3Fpage%3D2")), "{row}");
+    let row = ok_page(
+        &alice,
+        &format!("/engine/{id}/row/?next=/engine/%3Fpage%3D2"),
+    )
+    .await;
+    assert!(
+        row.trim_start()
+            .starts_with(&format!(r#"<tr id="calc-{id}""#)),
+        "{row}"
+    );
+    assert!(
+        row.contains(&format!(
+            "/engine/{id}/remove/?next=%2Fengine%2F%3Fpage%3D2"
+        )),
+        "{row}"
+    );
 }
 
 #[actix_web::test]
@@ -581,11 +692,18 @@ async fn csv_outputs_preview_as_a_sortable_table_and_a_chart() {
     let html = ok_page(&alice, &format!("/engine/{id}/outputs/{series}/")).await;
     assert!(html.contains("<table class=\"list sortable\" data-sortable>"));
     for col in ["step", "time", "displacement", "velocity", "energy"] {
-        assert!(html.contains(&format!(">{col}<span class=\"sort-mark\"")), "column {col}");
+        assert!(
+            html.contains(&format!(">{col}<span class=\"sort-mark\"")),
+            "column {col}"
+        );
     }
     assert!(html.contains("All 5 rows"));
     assert!(html.contains("<svg class=\"chart-svg\""));
-    assert_eq!(html.matches("<polyline ").count(), 4, "one line per column but x");
+    assert_eq!(
+        html.matches("<polyline ").count(),
+        4,
+        "one line per column but x"
+    );
     assert!(html.contains("against step"));
     assert!(html.contains(r#"<ul class="legend">"#));
     assert!(html.contains(&format!(r#"href="/v1/calc/result/{series}""#)));
@@ -601,12 +719,27 @@ async fn csv_outputs_preview_as_a_sortable_table_and_a_chart() {
 
     // Not CSV, not this calculation's, not there: 404.
     let summary = output_id(&alice, id, "summary").await;
-    assert_eq!(page(&alice, &format!("/engine/{id}/outputs/{summary}/")).await.0, 404);
-    assert_eq!(page(&alice, &format!("/engine/{}/outputs/{series}/", id + 1)).await.0, 404);
+    assert_eq!(
+        page(&alice, &format!("/engine/{id}/outputs/{summary}/"))
+            .await
+            .0,
+        404
+    );
+    assert_eq!(
+        page(&alice, &format!("/engine/{}/outputs/{series}/", id + 1))
+            .await
+            .0,
+        404
+    );
     assert_eq!(page(&alice, "/engine/1/outputs/999999/").await.0, 404);
 
     // Whatever a calculator writes is shown as text, never as markup.
-    let dir = app.state.config.calcs_dir().join(id.to_string()).join("output");
+    let dir = app
+        .state
+        .config
+        .calcs_dir()
+        .join(id.to_string())
+        .join("output");
     std::fs::write(
         dir.join("evil.csv"),
         "<script>alert(1)</script>,\"x\"\"y\"\n1,2\n\"<b>bold</b>\",3\n",
@@ -626,7 +759,10 @@ async fn csv_outputs_preview_as_a_sortable_table_and_a_chart() {
     let html = ok_page(&alice, &format!("/engine/{id}/outputs/{evil}/")).await;
     assert!(!html.contains("<script>alert"));
     assert!(!html.contains("<b>bold"));
-    assert!(html.contains("&#60;b&#62;bold") || html.contains("&lt;b&gt;bold"), "{html}");
+    assert!(
+        html.contains("&#60;b&#62;bold") || html.contains("&lt;b&gt;bold"),
+        "{html}"
+    );
     assert!(html.contains("x&#34;y") || html.contains("x&quot;y"));
 }
 
@@ -658,7 +794,10 @@ async fn pages_of_calculations_one_may_not_see_are_404() {
     // Group-mates and superusers see it all.
     for b in [&c.mate, &c.root] {
         assert_eq!(page(b, &format!("/engine/{id}/")).await.0, 200);
-        assert_eq!(page(b, &format!("/engine/{id}/outputs/{series}/")).await.0, 200);
+        assert_eq!(
+            page(b, &format!("/engine/{id}/outputs/{series}/")).await.0,
+            200
+        );
     }
     // Anonymous visitors are sent to the login page.
     let anon = app.browser();
@@ -667,7 +806,10 @@ async fn pages_of_calculations_one_may_not_see_are_404() {
     assert!(location(&res).starts_with("/accounts/login/?next="));
     // Unknown ids and actions.
     assert_eq!(page(&c.root, "/engine/999999/").await.0, 404);
-    assert_eq!(page(&c.root, &format!("/engine/{id}/explode/")).await.0, 404);
+    assert_eq!(
+        page(&c.root, &format!("/engine/{id}/explode/")).await.0,
+        404
+    );
 }
 
 #[actix_web::test]
@@ -683,9 +825,97 @@ async fn the_old_api_upload_helper_still_feeds_the_pages() {
     )
     .await;
     assert_eq!(res.status(), 200);
-    let id = res.json::<Value>().await.unwrap()["job_id"].as_i64().unwrap();
+    let id = res.json::<Value>().await.unwrap()["job_id"]
+        .as_i64()
+        .unwrap();
     wait_for(&alice, id, "complete").await;
     let html = ok_page(&alice, "/engine/").await;
     assert!(html.contains("from the API"));
     assert_eq!(row_ids(&html), vec![id]);
+}
+
+/// The CSRF token of the first form on a page (the cookie's path may hide it from the jar).
+async fn form_token(b: &Browser, path: &str) -> String {
+    let html = ok_page(b, path).await;
+    let re = regex::Regex::new(r#"name="csrf_token" value="([^"]+)""#).unwrap();
+    re.captures(&html).expect("a form with a token")[1].to_string()
+}
+
+#[actix_web::test]
+async fn the_pages_work_under_a_path_prefix() {
+    let app = TestApp::with_config(|c| c.server.path_prefix = "/calc".into()).await;
+    app.create_user("alice", false);
+    let b = app.browser();
+    let token = form_token(&b, "/calc/accounts/login/").await;
+    let res = b
+        .client
+        .post(b.url("/calc/accounts/login/"))
+        .form(&[
+            ("username", "alice"),
+            ("password", PASSWORD),
+            ("csrf_token", &token),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    assert_eq!(location(&res), "/calc/engine/");
+    let form = ok_page(&b, "/calc/engine/run/").await;
+    assert!(form.contains(r#"action="/calc/engine/run/""#));
+    let token = form_token(&b, "/calc/engine/run/").await;
+    let form = reqwest::multipart::Form::new()
+        .text("csrf_token", token.clone())
+        .part(
+            "archive",
+            reqwest::multipart::Part::bytes(zip_of(&[("job.ini", &job_ini(1, 0.0, ""))]))
+                .file_name("job.zip"),
+        );
+    let res = b
+        .client
+        .post(b.url("/calc/engine/run/"))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    let to = location(&res);
+    let id: i64 = to
+        .strip_prefix("/calc/engine/")
+        .and_then(|rest| rest.trim_end_matches('/').parse().ok())
+        .unwrap_or_else(|| panic!("redirect to {to}"));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(90);
+    loop {
+        let st: Value = b
+            .get(&format!("/calc/v1/calc/{id}/status"))
+            .await
+            .json()
+            .await
+            .unwrap();
+        if st["status"] == "complete" {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{st}");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let list = ok_page(&b, "/calc/engine/").await;
+    assert!(list.contains(&format!(r#"href="/calc/engine/{id}/""#)));
+    assert!(list.contains(r#"data-api="/calc/v1/calc/""#));
+    assert!(list.contains(&format!(
+        "/calc/engine/{id}/remove/?next=%2Fcalc%2Fengine%2F"
+    )));
+    assert!(list.contains(r#"src="/calc/static/js/engine."#));
+    let detail = ok_page(&b, &format!("/calc/engine/{id}/")).await;
+    assert!(detail.contains(r#"href="/calc/v1/calc/result/"#));
+    assert!(detail.contains(&format!(r#"href="/calc/engine/{id}/outputs/"#)));
+    let confirm = ok_page(&b, &format!("/calc/engine/{id}/remove/")).await;
+    assert!(confirm.contains(&format!(r#"action="/calc/engine/{id}/remove/""#)));
+    let res = b
+        .client
+        .post(b.url(&format!("/calc/engine/{id}/remove/")))
+        .form(&[("csrf_token", token.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    assert_eq!(location(&res), "/calc/engine/");
 }

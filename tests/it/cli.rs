@@ -245,7 +245,7 @@ impl Server {
     /// Waits until the process catches SIGTERM. The server installs its handler only once it
     /// runs (after printing the summary and the setup link); a SIGTERM before that kills the
     /// process outright, which is not what the test is about.
-    fn wait_for_sigterm_handler(&self) {
+    pub(crate) fn wait_for_sigterm_handler(&self) {
         const SIGTERM_BIT: u64 = 1 << (15 - 1);
         let status_file = format!("/proc/{}/status", self.child.id());
         let deadline = Instant::now() + HANG_GUARD;
@@ -269,6 +269,10 @@ impl Server {
 
     /// Sends SIGTERM, waits for the process to finish and returns how it ended and the rest of
     /// its output.
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// SIGKILL: the server gets no chance to clean up.
     pub(crate) fn kill(&mut self) {
         let _ = self.child.kill();

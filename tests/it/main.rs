@@ -1,14 +1,17 @@
 //! Integration tests: one binary, run once on SQLite and once on PostgreSQL by scripts/test.
 
+mod access_log_rotation;
 mod accounts;
 mod admin;
 mod admin_cli;
+mod auth;
 mod calc_pages;
 mod calc_permissions;
 mod calc_restart;
 mod calcs;
 mod cli;
 mod example_config;
+mod pam;
 mod security;
 mod setup;
 mod support;

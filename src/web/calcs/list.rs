@@ -29,12 +29,12 @@ const SORTS: &[(&str, OrderBy)] = &[
 
 /// The choices of the status filter: (value, label).
 pub const STATUS_FILTERS: &[(&str, &str)] = &[
-    ("running", "Not finished (queued or running)"),
-    (status::SUBMITTED, "Queued"),
-    (status::EXECUTING, "Running"),
-    (status::COMPLETE, "Complete"),
-    (status::FAILED, "Failed"),
-    (status::ABORTED, "Aborted"),
+    ("running", "not finished"),
+    (status::SUBMITTED, "queued"),
+    (status::EXECUTING, "running"),
+    (status::COMPLETE, "complete"),
+    (status::FAILED, "failed"),
+    (status::ABORTED, "aborted"),
 ];
 
 #[derive(Deserialize, Default)]

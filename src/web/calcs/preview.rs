@@ -263,7 +263,7 @@ impl Chart {
             .collect();
         let (x0, x1) = span(lines.iter().flat_map(|(_, p)| p.iter().map(|p| p.0)))?;
         let (y0, y1) = span(lines.iter().flat_map(|(_, p)| p.iter().map(|p| p.1)))?;
-        let (width, height, left, right, top, bottom) = (640.0, 320.0, 72.0, 16.0, 16.0, 44.0);
+        let (width, height, left, right, top, bottom) = (640.0, 320.0, 96.0, 16.0, 16.0, 48.0);
         let px = |x: f64| left + (x - x0) / (x1 - x0) * (width - left - right);
         let py = |y: f64| top + (1.0 - (y - y0) / (y1 - y0)) * (height - top - bottom);
         let series = lines
@@ -280,16 +280,16 @@ impl Chart {
             })
             .collect();
         let base = height - bottom;
-        let ticks = vec![
+        let ticks: Vec<Tick> = vec![
             Tick {
                 x: left,
-                y: base + 18.0,
+                y: base + 22.0,
                 text: short_number(x0),
                 anchor: "start",
             },
             Tick {
                 x: width - right,
-                y: base + 18.0,
+                y: base + 22.0,
                 text: short_number(x1),
                 anchor: "end",
             },
@@ -306,6 +306,20 @@ impl Chart {
                 anchor: "end",
             },
         ];
+        let zero = (y0 < 0.0 && y1 > 0.0).then(|| py(0.0));
+        let mut ticks = ticks;
+        // Zero gets a label too, unless it would touch the ends of the axis.
+        if let Some(z) = zero
+            && z > top + 24.0
+            && z < base - 16.0
+        {
+            ticks.push(Tick {
+                x: left - 6.0,
+                y: z + 4.0,
+                text: "0".into(),
+                anchor: "end",
+            });
+        }
         Some(Chart {
             width,
             height,
@@ -319,7 +333,7 @@ impl Chart {
             },
             series,
             ticks,
-            zero: (y0 < 0.0 && y1 > 0.0).then(|| py(0.0)),
+            zero,
         })
     }
 
@@ -549,7 +563,7 @@ mod tests {
         assert_eq!(chart.series.len(), 2);
         assert_eq!(chart.series[0].name, "y");
         // Sorted by x: (1, 1) first, at the left edge and the top... of a range -1..5.
-        assert!(chart.series[0].points.starts_with("72.0,"));
+        assert!(chart.series[0].points.starts_with("96.0,"));
         assert_eq!(chart.series[1].points.split(' ').count(), 1);
         assert!(chart.zero.is_some());
         let text_only = Table {

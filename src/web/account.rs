@@ -1,0 +1,162 @@
+//! The account page: who you are, and your personal API tokens.
+
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use actix_web_flash_messages::FlashMessage;
+use askama::Template;
+use serde::Deserialize;
+
+use crate::auth::csrf::CsrfForm;
+use crate::error::{AppError, AppResult};
+use crate::models::api_token::ApiToken;
+use crate::state::AppState;
+use crate::web::accounts::{EmptyForm, redirect};
+use crate::web::context::PageCtx;
+use crate::web::html;
+use crate::web::session::Authenticated;
+
+#[derive(Template)]
+#[template(path = "accounts/account.html")]
+struct AccountPage {
+    page: PageCtx,
+    groups: Vec<String>,
+    tokens: Vec<ApiToken>,
+    /// The secret of a token just created: shown this once.
+    new_secret: Option<String>,
+    errors: Vec<String>,
+    public_url: String,
+}
+
+async fn render(
+    req: &HttpRequest,
+    state: &AppState,
+    user_id: i64,
+    new_secret: Option<String>,
+    errors: Vec<String>,
+    status: u16,
+) -> AppResult<HttpResponse> {
+    let (groups, tokens) = state
+        .db
+        .run(move |conn| {
+            let user = crate::models::User::find(conn, user_id)?.ok_or_else(AppError::not_found)?;
+            Ok((
+                user.group_names(conn)?,
+                ApiToken::list_for_user(conn, user_id)?,
+            ))
+        })
+        .await?;
+    let public_url = format!(
+        "{}{}",
+        state.config.public_url(),
+        state.config.server.path_prefix
+    );
+    html(
+        status,
+        &AccountPage {
+            page: PageCtx::new(req),
+            groups,
+            tokens,
+            new_secret,
+            errors,
+            public_url,
+        },
+    )
+}
+
+#[get("/accounts/")]
+async fn account(
+    req: HttpRequest,
+    user: Authenticated,
+    state: web::Data<AppState>,
+) -> AppResult<HttpResponse> {
+    render(&req, &state, user.0.id, None, Vec::new(), 200).await
+}
+
+#[derive(Deserialize)]
+pub struct NewTokenForm {
+    name: Option<String>,
+    scope: Option<String>,
+    /// Days of validity; empty = no expiry.
+    days: Option<String>,
+}
+
+#[post("/accounts/tokens/")]
+async fn create_token(
+    req: HttpRequest,
+    user: Authenticated,
+    form: CsrfForm<NewTokenForm>,
+    state: web::Data<AppState>,
+) -> AppResult<HttpResponse> {
+    let form = form.0;
+    let days = match form
+        .days
+        .as_deref()
+        .map(str::trim)
+        .filter(|d| !d.is_empty())
+    {
+        None => None,
+        Some(d) => match d.parse::<i64>() {
+            Ok(n) => Some(n),
+            Err(_) => {
+                return render(
+                    &req,
+                    &state,
+                    user.0.id,
+                    None,
+                    vec![format!("{d:?} is not a number of days.")],
+                    400,
+                )
+                .await;
+            }
+        },
+    };
+    let (user_id, name, scope) = (
+        user.0.id,
+        form.name.unwrap_or_default(),
+        form.scope.unwrap_or_else(|| "read".into()),
+    );
+    match state
+        .db
+        .run(move |conn| ApiToken::create(conn, user_id, &name, &scope, days))
+        .await
+    {
+        Ok((_, secret)) => render(&req, &state, user.0.id, Some(secret), Vec::new(), 200).await,
+        Err(AppError::BadRequest(message)) => {
+            render(&req, &state, user.0.id, None, vec![message], 400).await
+        }
+        Err(other) => Err(other),
+    }
+}
+
+#[post("/accounts/tokens/{id}/revoke/")]
+async fn revoke_token(
+    user: Authenticated,
+    id: web::Path<i64>,
+    _form: CsrfForm<EmptyForm>,
+    state: web::Data<AppState>,
+) -> AppResult<HttpResponse> {
+    let (id, user_id) = (id.into_inner(), user.0.id);
+    let name = state
+        .db
+        .run(move |conn| {
+            let token = ApiToken::find(conn, id)?
+                .filter(|t| t.user_id == user_id)
+                .ok_or_else(|| AppError::NotFound("You have no such token.".into()))?;
+            ApiToken::delete(conn, id)?;
+            Ok(token.name)
+        })
+        .await?;
+    FlashMessage::success(format!(
+        "The token {name:?} was revoked; it no longer works."
+    ))
+    .send();
+    Ok(redirect(&format!(
+        "{}/accounts/",
+        state.config.server.path_prefix
+    )))
+}
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(account)
+        .service(create_token)
+        .service(revoke_token);
+}
