@@ -28,8 +28,10 @@ const SECTIONS: &[&str] = &[
     "sessions",
     "passwords",
     "email",
+    "registration",
     "calcs",
     "auth",
+    "nginx",
 ];
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -46,10 +48,37 @@ pub struct Config {
     pub sessions: SessionsConfig,
     pub passwords: PasswordsConfig,
     pub email: EmailConfig,
+    pub registration: RegistrationConfig,
     pub calcs: CalcsConfig,
     pub auth: AuthConfig,
+    /// Used only by `calcweb manage nginx-config`.
+    pub nginx: NginxConfig,
     /// The programs users may run; users supply only their input.
     pub calculators: Vec<CalculatorConfig>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NginxConfig {
+    pub http_port: u16,
+    pub https_port: u16,
+    /// PEM certificate chain and key for nginx (e.g. from certbot).
+    pub tls_certificate: Option<PathBuf>,
+    pub tls_certificate_key: Option<PathBuf>,
+    /// calcweb servers nginx balances between (host:port); empty = [server] bind.
+    pub upstreams: Vec<String>,
+}
+
+impl Default for NginxConfig {
+    fn default() -> Self {
+        NginxConfig {
+            http_port: 80,
+            https_port: 443,
+            tls_certificate: None,
+            tls_certificate_key: None,
+            upstreams: Vec::new(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -213,6 +242,11 @@ pub struct ServerConfig {
     pub path_prefix: String,
     /// Behind a reverse proxy (nginx): trust its forwarded headers, leave /static/ to it.
     pub reverse_proxy: bool,
+    /// Serve HTTPS directly (small installs without nginx): PEM certificate chain and key.
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    /// Send Strict-Transport-Security (browsers then refuse plain HTTP) when the site is https.
+    pub hsts: bool,
     /// Addresses or CIDRs whose X-Forwarded-For/-Proto/-Host and X-Real-IP headers are believed.
     /// Empty: loopback when reverse_proxy = true, nobody otherwise.
     pub trusted_proxies: Vec<String>,
@@ -257,6 +291,47 @@ pub struct EmailConfig {
     /// console | file | smtp
     pub backend: String,
     pub from: String,
+    /// file: the directory that gets one .eml file per message; default <data_dir>/mail.
+    pub file_path: Option<PathBuf>,
+    /// smtp: the server's host name (or IP address).
+    pub host: String,
+    /// smtp: default by `security`: 25 (none), 587 (starttls), 465 (tls).
+    pub port: Option<u16>,
+    /// smtp: none | starttls | tls (TLS from the first byte, "SMTPS").
+    pub security: String,
+    /// smtp: login name; "" = no login.
+    pub user: String,
+    pub password: Option<String>,
+    pub password_file: Option<PathBuf>,
+    /// smtp: seconds to wait for the server at each step.
+    pub timeout: u64,
+    /// smtp: a PEM file of CA certificates to trust besides the public ones (a private CA).
+    pub tls_ca_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RegistrationConfig {
+    /// closed (only admins create accounts) | open (anyone signs up, activates by email) |
+    /// invite (superusers invite addresses into a group).
+    pub mode: String,
+    /// Days an activation link stays valid.
+    pub activation_days: u32,
+    /// Days a password reset link stays valid.
+    pub reset_days: u32,
+    /// Days an invitation stays valid.
+    pub invite_days: u32,
+}
+
+impl Default for RegistrationConfig {
+    fn default() -> Self {
+        RegistrationConfig {
+            mode: "closed".into(),
+            activation_days: 7,
+            reset_days: 3,
+            invite_days: 7,
+        }
+    }
 }
 
 impl Default for Config {
@@ -271,8 +346,10 @@ impl Default for Config {
             sessions: SessionsConfig::default(),
             passwords: PasswordsConfig::default(),
             email: EmailConfig::default(),
+            registration: RegistrationConfig::default(),
             calcs: CalcsConfig::default(),
             auth: AuthConfig::default(),
+            nginx: NginxConfig::default(),
             calculators: vec![CalculatorConfig::example()],
         }
     }
@@ -291,6 +368,9 @@ impl Default for ServerConfig {
             max_body_size: 256 * 1024,
             path_prefix: String::new(),
             reverse_proxy: false,
+            tls_cert: None,
+            tls_key: None,
+            hsts: false,
             trusted_proxies: Vec::new(),
         }
     }
@@ -326,6 +406,15 @@ impl Default for EmailConfig {
         EmailConfig {
             backend: "console".into(),
             from: "calcweb@localhost".into(),
+            file_path: None,
+            host: String::new(),
+            port: None,
+            security: "starttls".into(),
+            user: String::new(),
+            password: None,
+            password_file: None,
+            timeout: 30,
+            tls_ca_file: None,
         }
     }
 }
@@ -460,17 +549,23 @@ impl Config {
         if self.passwords.min_length < 8 {
             out.push("passwords.min_length must be at least 8.".into());
         }
-        if !matches!(self.email.backend.as_str(), "console" | "file" | "smtp") {
-            out.push(format!(
-                "email.backend = {:?} is not one of console, file, smtp.",
-                self.email.backend
-            ));
-        }
+        out.extend(self.email_problems());
         let prefix = &self.server.path_prefix;
         if !prefix.is_empty()
             && (!prefix.starts_with('/') || prefix.ends_with('/') || prefix.contains("//"))
         {
             out.push(format!("server.path_prefix = {prefix:?} must start with / and not end with /, e.g. \"/calcweb\"."));
+        }
+        match (&self.server.tls_cert, &self.server.tls_key) {
+            (Some(cert), Some(key)) => {
+                for (name, path) in [("server.tls_cert", cert), ("server.tls_key", key)] {
+                    if !path.is_file() {
+                        out.push(format!("{name} = {} does not exist.", path.display()));
+                    }
+                }
+            }
+            (None, None) => {}
+            _ => out.push("Set both server.tls_cert and server.tls_key, or neither.".into()),
         }
         if let Err(e) = crate::web::client::parse_trusted(&self.server.trusted_proxies) {
             out.push(e);
@@ -544,6 +639,92 @@ impl Config {
         out
     }
 
+    /// The checks of [email] and [registration].
+    fn email_problems(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        let email = &self.email;
+        if !matches!(email.backend.as_str(), "console" | "file" | "smtp") {
+            out.push(format!(
+                "email.backend = {:?} is not one of console, file, smtp.",
+                email.backend
+            ));
+        }
+        if email.from.parse::<lettre::message::Mailbox>().is_err() {
+            out.push(format!(
+                "email.from = {:?} is not an email address like calcweb@example.org or \"calcweb <calcweb@example.org>\".",
+                email.from
+            ));
+        }
+        if !matches!(email.security.as_str(), "none" | "starttls" | "tls") {
+            out.push(format!(
+                "email.security = {:?} is not one of none, starttls, tls.",
+                email.security
+            ));
+        }
+        if email.backend == "smtp" && email.host.trim().is_empty() {
+            out.push(
+                "email.backend = \"smtp\" needs email.host, the name of the SMTP server.".into(),
+            );
+        }
+        if email.port == Some(0) {
+            out.push("email.port must be a port number from 1 to 65535.".into());
+        }
+        if email.timeout == 0 {
+            out.push("email.timeout must be more than 0 seconds.".into());
+        }
+        if email.password.is_some() && email.password_file.is_some() {
+            out.push("Set only one of email.password and email.password_file.".into());
+        }
+        for (key, file) in [
+            ("email.password_file", &email.password_file),
+            ("email.tls_ca_file", &email.tls_ca_file),
+        ] {
+            if let Some(file) = file
+                && !file.is_file()
+            {
+                out.push(format!("{key} = {} does not exist.", file.display()));
+            }
+        }
+        let reg = &self.registration;
+        if !matches!(reg.mode.as_str(), "closed" | "open" | "invite") {
+            out.push(format!(
+                "registration.mode = {:?} is not one of closed, open, invite.",
+                reg.mode
+            ));
+        }
+        if reg.activation_days == 0 || reg.reset_days == 0 || reg.invite_days == 0 {
+            out.push(
+                "registration.activation_days, reset_days and invite_days must be at least 1."
+                    .into(),
+            );
+        }
+        out
+    }
+
+    /// The SMTP port: `[email] port`, else the usual one for `security`.
+    pub fn smtp_port(&self) -> u16 {
+        self.email
+            .port
+            .unwrap_or(match self.email.security.as_str() {
+                "none" => 25,
+                "tls" => 465,
+                _ => 587,
+            })
+    }
+
+    /// Where the file backend writes messages.
+    pub fn mail_dir(&self) -> PathBuf {
+        self.email
+            .file_path
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("mail"))
+    }
+
+    /// An absolute link to `path` on the site (public_url and path prefix), for emails.
+    pub fn site_link(&self, path: &str) -> String {
+        format!("{}{}{path}", self.public_url(), self.server.path_prefix)
+    }
+
     pub fn database_url(&self) -> String {
         self.database.url.clone().unwrap_or_else(|| {
             format!(
@@ -571,6 +752,7 @@ impl Config {
     pub fn public_url(&self) -> String {
         match &self.server.public_url {
             Some(url) => url.trim_end_matches('/').to_string(),
+            None if self.server.tls_cert.is_some() => format!("https://{}", self.server.bind),
             None => format!("http://{}", self.server.bind),
         }
     }
@@ -659,6 +841,9 @@ impl Config {
             shown.secret_key = Some("***".into());
         }
         shown.database.url = Some(redact_url_password(&self.database_url()));
+        if shown.email.password.is_some() {
+            shown.email.password = Some("***".into());
+        }
         toml::to_string_pretty(&shown).unwrap_or_else(|e| format!("# cannot show config: {e}\n"))
     }
 }
@@ -757,5 +942,37 @@ mod tests {
     #[test]
     fn defaults_are_valid() {
         assert!(Config::default().problems().is_empty());
+    }
+
+    #[test]
+    fn email_settings_are_checked_by_name() {
+        let mut config = Config::default();
+        config.email.backend = "smtp".into();
+        config.email.security = "ssl".into();
+        config.email.from = "not an address".into();
+        config.registration.mode = "public".into();
+        let problems = config.problems().join("\n");
+        assert!(
+            problems.contains("email.security = \"ssl\" is not one of none, starttls, tls."),
+            "{problems}"
+        );
+        assert!(problems.contains("needs email.host"), "{problems}");
+        assert!(problems.contains("email.from"), "{problems}");
+        assert!(problems.contains("registration.mode"), "{problems}");
+        config.email.security = "tls".into();
+        assert_eq!(config.smtp_port(), 465);
+        config.email.port = Some(2465);
+        assert_eq!(config.smtp_port(), 2465);
+        assert_eq!(env_key_to_path("REGISTRATION_MODE"), "registration.mode");
+        assert_eq!(env_key_to_path("EMAIL_TLS_CA_FILE"), "email.tls_ca_file");
+    }
+
+    #[test]
+    fn the_smtp_password_is_hidden() {
+        let mut config = Config::default();
+        config.email.password = Some("hunter2-smtp".into());
+        let shown = config.to_redacted_toml();
+        assert!(!shown.contains("hunter2-smtp"));
+        assert!(shown.contains("password = \"***\""), "{shown}");
     }
 }

@@ -36,6 +36,9 @@ pub enum AppError {
     /// 503, e.g. the database is down.
     #[error("{0}")]
     Unavailable(String),
+    /// 503 during a maintenance window (a maintenance page for browsers).
+    #[error("{0}")]
+    Maintenance(String),
     /// 500: the detail is logged, never shown.
     #[error("Something went wrong on our side; it has been logged. Please try again later.")]
     Internal(String),
@@ -65,7 +68,7 @@ impl ResponseError for AppError {
             AppError::Conflict(_) => StatusCode::CONFLICT,
             AppError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
-            AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::Unavailable(_) | AppError::Maintenance(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -81,6 +84,9 @@ impl ResponseError for AppError {
         }
         if let AppError::Unavailable(_) = self {
             res.insert_header(("Retry-After", "60"));
+        }
+        if let AppError::Maintenance(_) = self {
+            res.insert_header(("Retry-After", "600"));
         }
         res.finish()
     }

@@ -8,6 +8,7 @@ pub mod calcs;
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod mail;
 pub mod manage;
 pub mod models;
 pub mod serve;

@@ -92,6 +92,16 @@ pub fn run(config: Config, file: Option<PathBuf>) -> Result<(), String> {
         config.clone(),
         crate::calcs::runner::Launcher::current(),
     ));
+    let mailer = crate::mail::Mailer::from_config(&config)?;
+    state.mail = Some(crate::mail::worker::start(state.db.clone(), mailer));
+    if config.server.public_url.is_none()
+        && (config.email.backend == "smtp" || config.registration.mode != "closed")
+    {
+        println!(
+            "Warning: [server] public_url is not set, so links in emails point to {}; set it to the address people use.",
+            config.public_url()
+        );
+    }
     crate::auth::password::warm_up();
     if config.auth.backends.iter().any(|b| b == "pam") {
         for warning in crate::auth::pam::startup_warnings(&config.auth.pam) {
@@ -108,7 +118,7 @@ pub fn run(config: Config, file: Option<PathBuf>) -> Result<(), String> {
         redact_url_password(&config.database_url()),
         config.data_dir.display(),
         if config.server.lockdown { "on" } else { "off" },
-        config.email.backend,
+        crate::mail::describe(&config),
         config.workers(),
         file.map(|f| f.display().to_string())
             .unwrap_or_else(|| "built-in defaults".into()),
@@ -138,10 +148,16 @@ async fn serve(state: AppState, summary: String, db_status: DbStatus) -> Result<
     let config = state.config.clone();
     let app_state = state.clone();
     // Bind first, so the summary and the setup link are printed only once requests are taken.
+    let tls = tls_config(&config)?;
     let server = HttpServer::new(move || crate::build_app(app_state.clone()))
         .workers(config.workers())
-        .shutdown_timeout(30)
-        .bind(&config.server.bind)
+        .shutdown_timeout(30);
+    let bound = match tls {
+        Some(tls) => server.bind_rustls_0_23(&config.server.bind, tls),
+        None => server.bind(&config.server.bind),
+    };
+    // Bind first, so the summary and the setup link are printed only once requests are taken.
+    let server = bound
         .map_err(|e| {
             format!(
                 "Cannot listen on {}: {e}. Is another server using it? Change [server] bind.",
@@ -180,6 +196,43 @@ async fn serve(state: AppState, summary: String, db_status: DbStatus) -> Result<
         .map_err(|e| format!("The server stopped with an error: {e}"))?;
     println!("calcweb stopped.");
     Ok(())
+}
+
+/// The TLS settings for direct HTTPS, when [server] tls_cert and tls_key are set.
+fn tls_config(config: &Config) -> Result<Option<rustls::ServerConfig>, String> {
+    use rustls_pki_types::pem::PemObject;
+    use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+    let (Some(cert), Some(key)) = (&config.server.tls_cert, &config.server.tls_key) else {
+        return Ok(None);
+    };
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
+        .and_then(|certs| certs.collect())
+        .map_err(|e| {
+            format!(
+                "Cannot read the certificate {}: {e}; server.tls_cert must be a PEM file.",
+                cert.display()
+            )
+        })?;
+    if certs.is_empty() {
+        return Err(format!(
+            "{} holds no certificate; server.tls_cert must be a PEM certificate chain.",
+            cert.display()
+        ));
+    }
+    let key = PrivateKeyDer::from_pem_file(key).map_err(|e| {
+        format!(
+            "Cannot read the private key {}: {e}; server.tls_key must be a PEM key.",
+            key.display()
+        )
+    })?;
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let tls = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| format!("TLS set-up failed: {e}"))?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .map_err(|e| format!("The certificate and key do not work together: {e}."))?;
+    Ok(Some(tls))
 }
 
 /// Deletes expired sessions and old failed-login counts every ten minutes.

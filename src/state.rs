@@ -23,8 +23,11 @@ pub struct AppState {
     pub public_origin: String,
     pub trusted_proxies: Arc<Vec<ipnet::IpNet>>,
     pub access_log: Arc<crate::access_log::AccessLog>,
+    pub maintenance: Arc<crate::web::maintenance::MaintenanceCache>,
     /// Wakes the calculation runner after a submission (None when no runner runs here).
     pub runner: Option<crate::calcs::runner::Waker>,
+    /// Wakes the mail worker after a message is queued (None when no worker runs here).
+    pub mail: Option<crate::mail::worker::Waker>,
 }
 
 /// Keys derived from the one secret, each for one purpose, so no two uses share a key.
@@ -137,6 +140,8 @@ impl AppState {
             allowed_hosts: Arc::new(config.allowed_hosts()),
             public_origin,
             runner: None,
+            mail: None,
+            maintenance: Arc::default(),
             config: Arc::new(config),
             db,
             keys: Arc::new(Keys::derive(&secret)),

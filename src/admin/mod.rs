@@ -2,6 +2,7 @@
 //! database and records its audit entry in one transaction, so both ways in behave the same.
 
 pub mod groups;
+pub mod invites;
 pub mod sessions;
 pub mod users;
 

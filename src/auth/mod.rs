@@ -5,6 +5,7 @@ pub mod login;
 pub mod pam;
 pub mod password;
 pub mod password_rules;
+pub mod reset_token;
 pub mod session_store;
 pub mod throttle;
 pub mod tokens;

@@ -230,10 +230,37 @@ pub fn run_pam(service: &str, username: &str, password: &str) -> PamRun {
     }
 }
 
-/// The access log's reason for a failed run.
-pub fn reason(code: PamReturnCode) -> Reason {
+/// What the account step (pam_acct_mgmt) refused, read from its code and from what PAM said:
+/// Debian's common-account turns every refusal into PAM_AUTH_ERR (through pam_deny), so the
+/// message of pam_unix is often the only clue. Messages are in English: calcweb never calls
+/// setlocale, so PAM's gettext stays in the C locale.
+fn account_refusal(run: &PamRun) -> Option<Reason> {
     use PamReturnCode as C;
-    match code {
+    if run.step != Step::Account || run.ok() {
+        return None;
+    }
+    let says = |needle: &str| {
+        run.messages
+            .iter()
+            .any(|m| m.to_ascii_lowercase().contains(needle))
+    };
+    Some(match run.code {
+        C::Acct_Expired => "pam_account_expired",
+        C::New_Authtok_Reqd | C::AuthTok_Expired => "pam_password_expired",
+        _ if says("account has expired") => "pam_account_expired",
+        _ if says("password has expired") || says("change your password") => "pam_password_expired",
+        C::Auth_Err | C::Perm_Denied => "pam_account_refused",
+        _ => return None,
+    })
+}
+
+/// The access log's reason for a failed run.
+pub fn reason(run: &PamRun) -> Reason {
+    use PamReturnCode as C;
+    if let Some(refusal) = account_refusal(run) {
+        return refusal;
+    }
+    match run.code {
         C::Auth_Err => "pam_auth_failed",
         C::User_Unknown => "pam_user_unknown",
         C::Acct_Expired => "pam_account_expired",
@@ -315,7 +342,8 @@ fn full_name(username: &str) -> String {
         .flatten()
         .map(|u| {
             let gecos = u.gecos.to_string_lossy().into_owned();
-            gecos.split(',').next().unwrap_or("").trim().to_string()
+            let name = gecos.split(',').next().unwrap_or("").trim();
+            name.chars().filter(|c| !c.is_control()).take(150).collect()
         })
         .unwrap_or_default()
 }
@@ -346,7 +374,7 @@ pub fn login(
     }
     let run = run_pam(&cfg.service, username, password);
     if !run.ok() {
-        let why = reason(run.code);
+        let why = reason(&run);
         if why == "pam_error" {
             tracing::warn!(
                 "PAM service {:?}: {:?} failed with {} for {username:?}; run `calcweb manage check-pam {username}` to see why",
@@ -495,6 +523,20 @@ fn explain(run: &PamRun, username: &str, shadow_problem: bool, file: &Path) -> S
         run.code,
         C::Auth_Err | C::Authinfo_Unavail | C::Cred_Insufficient | C::User_Unknown | C::Perm_Denied
     );
+    match account_refusal(run) {
+        Some("pam_account_expired") => {
+            return "the account has expired (refused by PAM account management)".into();
+        }
+        Some("pam_password_expired") => {
+            return format!(
+                "the password has expired and must be changed on the system first (e.g. `passwd {username}`)"
+            );
+        }
+        Some(_) => {
+            return "the password is right, but PAM account management refused the account (expired, locked, or not allowed by e.g. pam_access or pam_nologin)".into();
+        }
+        None => {}
+    }
     if shadow_problem && maybe_shadow {
         return shadow_hint();
     }

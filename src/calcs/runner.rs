@@ -61,7 +61,7 @@ fn run(db: Db, config: std::sync::Arc<Config>, launcher: Launcher, wake: Receive
     let mut last_reconcile: Option<Instant> = None;
     loop {
         if last_reconcile.is_none_or(|t| t.elapsed() >= RECONCILE_EVERY) {
-            if let Err(e) = reconcile(&db, &host) {
+            if let Err(e) = reconcile(&db, &config, &host) {
                 tracing::warn!("reconciling calculations failed: {e}");
             }
             last_reconcile = Some(Instant::now());
@@ -91,6 +91,10 @@ fn claim_and_launch(
     max: usize,
 ) -> AppResult<bool> {
     let mut conn = db.conn()?;
+    // During maintenance queued calculations wait; running ones go on.
+    if crate::models::maintenance::Maintenance::current(&mut conn)?.is_some_and(|m| m.is_active()) {
+        return Ok(false);
+    }
     let Some(calc) = Calc::claim_next(&mut conn, host, max)? else {
         return Ok(false);
     };
@@ -129,6 +133,9 @@ fn launch(config: &Config, launcher: &Launcher, id: i64) -> std::io::Result<()> 
     let mut handed = config.clone();
     handed.secret_key = None;
     handed.secret_key_file = None;
+    // It only queues email (calculation notices); the worker of a server sends it.
+    handed.email.password = None;
+    handed.email.password_file = None;
     let json = serde_json::to_string(&handed).map_err(std::io::Error::other)?;
     let mut child = Command::new(&launcher.exe)
         .arg("supervise")
@@ -148,7 +155,7 @@ fn launch(config: &Config, launcher: &Launcher, id: i64) -> std::io::Result<()> 
 use std::os::unix::process::CommandExt;
 
 /// Marks calculations whose supervisor on this host is gone as failed ("lost").
-pub fn reconcile(db: &Db, host: &str) -> AppResult<usize> {
+pub fn reconcile(db: &Db, config: &Config, host: &str) -> AppResult<usize> {
     let mut conn = db.conn()?;
     let mut lost = 0;
     for calc in Calc::executing_on(&mut conn, host)? {
@@ -172,6 +179,11 @@ pub fn reconcile(db: &Db, host: &str) -> AppResult<usize> {
             if Calc::finish(&mut conn, calc.id, status::FAILED, calc.size_bytes)? {
                 tracing::warn!(calc = calc.id, "{LOST}");
                 lost += 1;
+                if let Err(e) =
+                    crate::mail::messages::notify_calc_finished(&mut conn, config, calc.id)
+                {
+                    tracing::warn!(calc = calc.id, "cannot queue the calculation notice: {e}");
+                }
             }
         }
     }

@@ -37,6 +37,16 @@ pub async fn submit(state: &AppState, user: &User, payload: Multipart) -> AppRes
 /// Fields: `calculator`, `job_ini`, `description`, `hazard_job_id`, `notify_to`.
 pub async fn queue(state: &AppState, user: &User, received: upload::Upload) -> AppResult<Calc> {
     check_may_run(user)?;
+    if state
+        .maintenance
+        .get(state)
+        .await
+        .is_some_and(|m| m.is_active())
+    {
+        return Err(AppError::Maintenance(
+            "New calculations cannot be submitted during maintenance; submit again once it is over.".into(),
+        ));
+    }
     let config = state.config.clone();
     let field = |name: &str| {
         received

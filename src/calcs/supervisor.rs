@@ -311,7 +311,13 @@ impl Supervisor<'_> {
             );
         }
         let size = dir_size(&dir) as i64;
-        let _ = Calc::finish(&mut self.conn, self.id, final_status, size);
+        let ended = Calc::finish(&mut self.conn, self.id, final_status, size);
+        if matches!(ended, Ok(true))
+            && let Err(e) =
+                crate::mail::messages::notify_calc_finished(&mut self.conn, self.config, self.id)
+        {
+            eprintln!("cannot queue the notice of calculation {}: {e}", self.id);
+        }
         if let Some(url) = calc.notify_to.as_deref().filter(|u| !u.is_empty()) {
             self.notify(url);
         }

@@ -13,6 +13,7 @@ diesel::table! {
         level -> Integer,
         created_at -> Timestamp,
         last_login -> Nullable<Timestamp>,
+        notify_on_finish -> Bool,
     }
 }
 
@@ -137,6 +138,59 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    maintenance (id) {
+        id -> Integer,
+        starts_at -> Timestamp,
+        message -> Text,
+        created_by -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    emails (id) {
+        id -> BigInt,
+        kind -> Text,
+        to_addr -> Text,
+        subject -> Text,
+        text_body -> Text,
+        html_body -> Text,
+        status -> Text,
+        attempts -> Integer,
+        last_error -> Text,
+        created_at -> Timestamp,
+        sent_at -> Nullable<Timestamp>,
+        next_attempt_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    invitations (id) {
+        id -> BigInt,
+        email -> Text,
+        group_id -> Nullable<BigInt>,
+        token_hash -> Text,
+        invited_by -> Nullable<BigInt>,
+        invited_by_name -> Text,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+        used_at -> Nullable<Timestamp>,
+        user_id -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    activation_tokens (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        token_hash -> Text,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+        used_at -> Nullable<Timestamp>,
+    }
+}
+
 diesel::joinable!(api_tokens -> users (user_id));
 diesel::joinable!(user_groups -> users (user_id));
 diesel::joinable!(calcs -> users (user_id));
@@ -158,4 +212,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     audit_log,
     auth_failures,
     api_tokens,
+    emails,
+    invitations,
+    activation_tokens,
+    maintenance,
 );

@@ -29,6 +29,15 @@ pub fn run(config: &Config, file: Option<PathBuf>) -> Result<(), String> {
         },
         Err(e) => problems.push(e),
     }
+    match crate::mail::Mailer::from_config(config) {
+        Ok(_) => println!(
+            "✔ email: {} (`calcweb manage sendtestemail ADDRESS` tries it)",
+            crate::mail::describe(config)
+        ),
+        // Problems of the settings themselves are listed already.
+        Err(e) if !problems.contains(&e) => problems.push(e),
+        Err(_) => {}
+    }
     let root = config.static_root();
     if root.join("staticfiles.json").is_file() {
         println!("✔ static root: {} has collected files", root.display());

@@ -6,8 +6,11 @@ mod check_pam;
 mod collectstatic;
 mod createsuperuser;
 mod createuser;
+mod email;
 mod groups;
+pub mod maintenance;
 mod migrate;
+mod nginx_config;
 mod users;
 
 use std::path::PathBuf;
@@ -19,6 +22,13 @@ use crate::db::{DatabaseUrl, DbConn};
 
 #[derive(Subcommand)]
 pub enum ManageCommand {
+    /// Schedule, end or show the maintenance window (shared by every server process)
+    Maintenance {
+        #[command(subcommand)]
+        command: maintenance::MaintenanceCommand,
+    },
+    /// Print a ready nginx site for calcweb (TLS, static files, proxy headers, maintenance page)
+    NginxConfig(nginx_config::NginxArgs),
     /// Apply database migrations (prints each one applied; safe to run again)
     Migrate,
     /// Create a superuser, interactively or from CALCWEB_SUPERUSER_USERNAME/_EMAIL/_PASSWORD
@@ -54,6 +64,10 @@ pub enum ManageCommand {
         #[command(subcommand)]
         command: users::UsersCommand,
     },
+    /// Send a test email to ADDRESS now (not through the outbox) and say whether it worked
+    Sendtestemail { address: String },
+    /// Invite EMAIL by email to create an account, optionally into --group G (created when missing)
+    Invite(email::InviteArgs),
     /// Try a PAM login of USER (password: one line on standard input) and explain what fails; exit 1 if it does
     CheckPam { username: String },
 }
@@ -61,6 +75,10 @@ pub enum ManageCommand {
 pub fn run(command: ManageCommand, config: Config, file: Option<PathBuf>) -> Result<(), String> {
     match command {
         ManageCommand::Migrate => migrate::run(&config),
+        ManageCommand::Sendtestemail { address } => email::sendtestemail(&config, &address),
+        ManageCommand::Invite(args) => email::invite(&config, args),
+        ManageCommand::Maintenance { command } => maintenance::run(&config, command),
+        ManageCommand::NginxConfig(args) => nginx_config::run(&config, args),
         ManageCommand::Createsuperuser { noinput } => createsuperuser::run(&config, noinput),
         ManageCommand::Collectstatic { clear } => collectstatic::run(&config, clear),
         ManageCommand::Check => check::run(&config, file),

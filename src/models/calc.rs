@@ -506,6 +506,15 @@ impl Calc {
     pub fn is_running(&self) -> bool {
         status::is_running(&self.status)
     }
+
+    /// Gives the calculation to another user (its files stay where they are); false when
+    /// there is no such calculation.
+    pub fn set_owner(conn: &mut DbConn, id: i64, user_id: i64) -> AppResult<bool> {
+        let n = diesel::update(calcs::table.find(id))
+            .set(calcs::user_id.eq(user_id))
+            .execute(conn)?;
+        Ok(n == 1)
+    }
 }
 
 #[cfg(test)]

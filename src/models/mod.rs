@@ -1,12 +1,16 @@
 //! Database queries as methods on the models; handlers never write SQL.
 
+pub mod activation;
 pub mod admin_stats;
 pub mod api_token;
 pub mod audit;
 pub mod auth_failure;
 pub mod calc;
+pub mod email;
 pub mod group;
+pub mod invitation;
 pub mod log;
+pub mod maintenance;
 pub mod output;
 pub mod paging;
 pub mod session;

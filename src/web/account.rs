@@ -24,6 +24,8 @@ struct AccountPage {
     new_secret: Option<String>,
     errors: Vec<String>,
     public_url: String,
+    /// Email me when a calculation of mine ends.
+    notify_on_finish: bool,
 }
 
 async fn render(
@@ -34,13 +36,14 @@ async fn render(
     errors: Vec<String>,
     status: u16,
 ) -> AppResult<HttpResponse> {
-    let (groups, tokens) = state
+    let (groups, tokens, notify_on_finish) = state
         .db
         .run(move |conn| {
             let user = crate::models::User::find(conn, user_id)?.ok_or_else(AppError::not_found)?;
             Ok((
                 user.group_names(conn)?,
                 ApiToken::list_for_user(conn, user_id)?,
+                crate::models::User::notify_on_finish(conn, user_id)?,
             ))
         })
         .await?;
@@ -58,6 +61,7 @@ async fn render(
             new_secret,
             errors,
             public_url,
+            notify_on_finish,
         },
     )
 }
@@ -155,8 +159,39 @@ async fn revoke_token(
     )))
 }
 
+#[derive(Deserialize)]
+pub struct NotificationsForm {
+    notify_on_finish: Option<String>,
+}
+
+/// The email notice when a calculation of the user's ends (sent by `mail::messages`).
+#[post("/accounts/notifications/")]
+async fn notifications(
+    user: Authenticated,
+    form: CsrfForm<NotificationsForm>,
+    state: web::Data<AppState>,
+) -> AppResult<HttpResponse> {
+    let on = form.0.notify_on_finish.is_some_and(|v| !v.is_empty());
+    let user_id = user.0.id;
+    state
+        .db
+        .run(move |conn| crate::models::User::set_notify_on_finish(conn, user_id, on))
+        .await?;
+    FlashMessage::success(if on {
+        "You will get an email when a calculation of yours ends."
+    } else {
+        "You will no longer get an email when a calculation of yours ends."
+    })
+    .send();
+    Ok(redirect(&format!(
+        "{}/accounts/",
+        state.config.server.path_prefix
+    )))
+}
+
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(account)
+    cfg.service(notifications)
+        .service(account)
         .service(create_token)
         .service(revoke_token);
 }

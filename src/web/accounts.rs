@@ -28,6 +28,17 @@ struct LoginPage {
     username: String,
     next: String,
     error: Option<String>,
+    /// "Forgot your password?" (local accounts) and "Create an account" (open registration).
+    can_reset: bool,
+    can_register: bool,
+}
+
+fn login_links(state: &AppState) -> (bool, bool) {
+    let config = &state.config;
+    (
+        config.auth.backends.iter().any(|b| b == "local"),
+        config.registration.mode == "open",
+    )
 }
 
 #[derive(Deserialize)]
@@ -67,6 +78,7 @@ async fn login_page(
     if !state.config.server.lockdown {
         return Ok(redirect(&next));
     }
+    let (can_reset, can_register) = login_links(&state);
     html(
         200,
         &LoginPage {
@@ -74,6 +86,8 @@ async fn login_page(
             username: String::new(),
             next,
             error: None,
+            can_reset,
+            can_register,
         },
     )
 }
@@ -89,6 +103,7 @@ async fn login_submit(
     let next = safe_next(form.next.as_deref(), &state.config.server.path_prefix);
     let username = form.username.unwrap_or_default().trim().to_string();
     let password = form.password.unwrap_or_default();
+    let (can_reset, can_register) = login_links(&state);
     let show_form = |status: u16, error: &str, username: String| {
         html(
             status,
@@ -97,6 +112,8 @@ async fn login_submit(
                 username,
                 next: next.clone(),
                 error: Some(error.into()),
+                can_reset,
+                can_register,
             },
         )
     };

@@ -23,8 +23,39 @@ pub struct PageCtx {
     pub csrf_token: String,
     pub messages: Vec<Message>,
     pub lockdown: bool,
+    /// The maintenance banner, when a window is scheduled or on.
+    pub maintenance: Option<Banner>,
     prefix: String,
     assets: Arc<Assets>,
+}
+
+/// What the maintenance banner says.
+pub struct Banner {
+    /// RFC 3339 start time, for the countdown script.
+    pub starts_iso: String,
+    /// "2026-11-22 16:15 UTC"
+    pub starts_text: String,
+    /// "in 2 hours, 14 minutes"
+    pub until: String,
+    pub active: bool,
+    pub message: String,
+}
+
+impl Banner {
+    fn of(window: &crate::models::maintenance::Maintenance) -> Banner {
+        let start = window.starts_at.assume_utc();
+        let left = (window.starts_at - crate::db::now()).whole_seconds();
+        let text = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC");
+        Banner {
+            starts_iso: start
+                .format(&time::format_description::well_known::Rfc3339)
+                .unwrap_or_default(),
+            starts_text: start.format(&text).unwrap_or_default(),
+            until: crate::web::maintenance::until_text(left),
+            active: left <= 0,
+            message: window.message.clone(),
+        }
+    }
 }
 
 impl PageCtx {
@@ -63,6 +94,7 @@ impl PageCtx {
             csrf_token: csrf::token(req),
             messages,
             lockdown: state.config.server.lockdown,
+            maintenance: state.maintenance.last_known().as_ref().map(Banner::of),
             prefix: state.config.server.path_prefix.clone(),
             assets: state.assets.clone(),
         }

@@ -50,6 +50,32 @@ fn generic_message(status: StatusCode) -> String {
     }
 }
 
+/// An error page with its own title, keeping the headers of `base`.
+fn render_page(
+    req: &HttpRequest,
+    status: StatusCode,
+    title: &str,
+    message: &str,
+    base: HttpResponse,
+) -> HttpResponse {
+    let page = ErrorPage {
+        page: PageCtx::new(req),
+        status: status.as_u16(),
+        title: title.into(),
+        message: message.into(),
+    };
+    match page.render() {
+        Ok(html) => {
+            let mut res = HttpResponse::build(status);
+            for (name, value) in base.headers() {
+                res.insert_header((name.clone(), value.clone()));
+            }
+            res.content_type("text/html; charset=utf-8").body(html)
+        }
+        Err(_) => base,
+    }
+}
+
 /// Builds the final error response for `req`.
 pub fn render(
     req: &HttpRequest,
@@ -121,13 +147,17 @@ pub async fn render_errors(
         return Ok(res.map_body(|_, b| EitherBody::left(b.boxed())));
     };
     let status = res.status();
-    let message = match error.as_error::<AppError>() {
-        Some(app) => app.to_string(),
-        None => generic_message(status),
-    };
+    let app_error = error.as_error::<AppError>();
+    let message = app_error
+        .map(|e| e.to_string())
+        .unwrap_or_else(|| generic_message(status));
+    let maintenance = matches!(app_error, Some(AppError::Maintenance(_)));
     let retry_after = res.headers().get(header::RETRY_AFTER).cloned();
     let req = res.into_parts().0;
-    let new = render(&req, status, &message, retry_after);
+    let mut new = render(&req, status, &message, retry_after);
+    if maintenance && !is_api_path(strip_prefix(&req)) {
+        new = render_page(&req, status, "Down for maintenance", &message, new);
+    }
     Ok(ServiceResponse::new(req, new).map_into_right_body())
 }
 

@@ -8,7 +8,11 @@ pub mod calcs;
 pub mod client;
 pub mod context;
 pub mod errors;
+pub mod health;
+pub mod maintenance;
 pub mod pages;
+pub mod password_reset;
+pub mod registration;
 pub mod security;
 pub mod session;
 pub mod setup;
@@ -47,7 +51,7 @@ async fn not_found() -> AppResult<HttpResponse> {
 
 /// The whole application: every route behind every middleware, in the order a request meets
 /// them: client resolution (trusted proxies) -> request log -> security headers -> error rendering -> host/origin check -> session ->
-/// flash messages -> CSRF cookie -> current user and login gate -> handler.
+/// flash messages -> CSRF cookie -> current user and login gate -> maintenance gate -> handler.
 pub fn build_app(
     state: AppState,
 ) -> App<
@@ -98,8 +102,11 @@ pub fn build_app(
         .service(
             web::scope(&prefix)
                 .configure(static_files::routes)
+                .configure(health::routes)
                 .configure(accounts::routes)
                 .configure(account::routes)
+                .configure(password_reset::routes)
+                .configure(registration::routes)
                 .configure(setup::routes)
                 .configure(pages::routes)
                 .configure(calcs::routes)
@@ -107,13 +114,14 @@ pub fn build_app(
                 .configure(api::routes),
         )
         .default_service(web::to(not_found))
+        .wrap(from_fn(maintenance::gate))
         .wrap(from_fn(session::load_user))
         .wrap(from_fn(csrf::ensure_cookie))
         .wrap(flash)
         .wrap(sessions)
         .wrap(from_fn(security::check_host_and_origin))
         .wrap(from_fn(errors::render_errors))
-        .wrap(security::headers())
+        .wrap(security::headers(&config))
         .wrap(from_fn(client::log_request))
         .wrap(from_fn(client::resolve))
 }

@@ -10,9 +10,17 @@ use crate::error::AppError;
 use crate::state::AppState;
 use crate::web::client;
 
-/// Headers on every response.
-pub fn headers() -> DefaultHeaders {
-    DefaultHeaders::new()
+/// Headers on every response; HSTS when the site is https and `[server] hsts` is on.
+pub fn headers(config: &crate::config::Config) -> DefaultHeaders {
+    let headers = if config.server.hsts && config.is_https() {
+        DefaultHeaders::new().add((
+            "Strict-Transport-Security",
+            "max-age=31536000; includeSubDomains",
+        ))
+    } else {
+        DefaultHeaders::new()
+    };
+    headers
         .add(("X-Frame-Options", "DENY"))
         .add(("X-Content-Type-Options", "nosniff"))
         .add(("Referrer-Policy", "same-origin"))

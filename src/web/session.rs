@@ -35,8 +35,16 @@ impl FromRequest for Authenticated {
 /// Paths that anonymous visitors may open (after the prefix).
 fn is_public(path: &str) -> bool {
     path == "/"
+        || path == "/healthz"
         || path.starts_with("/static/")
         || path.starts_with("/setup/")
+        // Forgotten passwords, sign-up, activation and invitation links (web::password_reset,
+        // web::registration).
+        || path.starts_with("/accounts/password_reset/")
+        || path.starts_with("/accounts/reset/")
+        || path.starts_with("/accounts/register/")
+        || path.starts_with("/accounts/activate/")
+        || path.starts_with("/accounts/invite/")
         || matches!(
             path,
             "/accounts/login/"

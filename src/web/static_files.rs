@@ -12,6 +12,10 @@ async fn static_file(
     path: web::Path<String>,
     state: web::Data<AppState>,
 ) -> AppResult<HttpResponse> {
+    // Behind a reverse proxy, nginx serves /static/ from the static root.
+    if state.config.server.reverse_proxy {
+        return Err(AppError::not_found());
+    }
     let asset = state.assets.get(&path).ok_or_else(AppError::not_found)?;
     let cache = if asset.immutable {
         "public, max-age=31536000, immutable"

@@ -813,7 +813,7 @@ async fn pages_of_calculations_one_may_not_see_are_404() {
 }
 
 #[actix_web::test]
-async fn the_old_api_upload_helper_still_feeds_the_pages() {
+async fn calculations_started_through_the_api_appear_on_the_pages() {
     // Calculations started through the API appear on the pages with their description.
     let app = TestApp::new().await;
     let alice = logged_in(&app, "alice", false).await;

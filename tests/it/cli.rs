@@ -110,9 +110,9 @@ impl Site {
 
 /// What a finished command did.
 pub(crate) struct Run {
-    status: ExitStatus,
-    stdout: String,
-    stderr: String,
+    pub(crate) status: ExitStatus,
+    pub(crate) stdout: String,
+    pub(crate) stderr: String,
 }
 
 impl Run {

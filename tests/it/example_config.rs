@@ -54,6 +54,15 @@ fn the_example_config_mentions_every_key() {
             "server.access_log_dir",
             "database.url",
             "static.root",
+            "email.file_path",
+            "email.port",
+            "email.password",
+            "email.password_file",
+            "email.tls_ca_file",
+            "server.tls_cert",
+            "server.tls_key",
+            "nginx.tls_certificate",
+            "nginx.tls_certificate_key",
         ]
         .map(String::from),
     );

@@ -655,6 +655,20 @@ async fn real_pam_unix_logins_map_unix_groups_and_grant_superuser() {
             .any(|l| l.contains(" auth.fail ") && l.contains("reason=pam_auth_failed")),
         "{log}"
     );
+
+    // An expired unix account: check-pam says so; the login fails like any other.
+    Throwaway::sh("usermod", &["-e", "1970-01-02", &name], None);
+    let out = check_pam(&site, mapping, &name, &unix_password);
+    assert_eq!(out.code, Some(1), "{}", out.text);
+    assert!(out.text.contains("the account has expired"), "{}", out.text);
+    let (status, body) = Client::new(port).ajax_login(&name, &unix_password).await;
+    assert_eq!((status, body.as_str()), (403, "Invalid login"));
+    let log = access_log(site.path());
+    assert!(
+        log.lines()
+            .any(|l| l.contains(" auth.fail ") && l.contains("reason=pam_account_expired")),
+        "{log}"
+    );
     drop(server);
     drop(made);
     assert!(

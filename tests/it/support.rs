@@ -46,6 +46,11 @@ impl TestDb {
                     .expect("create test database");
                 let mut url = url::Url::parse(&admin).expect("TEST_DATABASE_URL is a URL");
                 url.set_path(&format!("/{name}"));
+                // Loopback needs no TLS, and libpq's OpenSSL clean-up at process exit can
+                // crash while a background thread still holds a TLS connection.
+                if !url.query_pairs().any(|(k, _)| k == "sslmode") {
+                    url.query_pairs_mut().append_pair("sslmode", "disable");
+                }
                 TestDb {
                     url: url.to_string(),
                     pg: Some((admin, name)),
@@ -119,6 +124,8 @@ impl TestApp {
             state.config.clone(),
             launcher,
         ));
+        let mailer = calcweb::mail::Mailer::from_config(&state.config).expect("mail settings");
+        state.mail = Some(calcweb::mail::worker::start(state.db.clone(), mailer));
         let app_state = state.clone();
         let server = actix_test::start(move || calcweb::build_app(app_state.clone()));
         TestApp {

@@ -9,6 +9,7 @@ use super::helpers::when;
 use crate::error::AppResult;
 use crate::models::admin_stats::{SiteStats, human_bytes};
 use crate::models::audit::AuditEntry;
+use crate::models::maintenance::Maintenance;
 use crate::state::AppState;
 use crate::web::context::PageCtx;
 use crate::web::html;
@@ -24,6 +25,8 @@ struct DashboardPage {
     stats: SiteStats,
     disk: String,
     recent: Vec<AuditEntry>,
+    /// "Maintenance is scheduled for ..." / "... on since ...", when it is.
+    maintenance: Option<String>,
 }
 
 impl DashboardPage {
@@ -39,12 +42,13 @@ async fn dashboard(
     state: web::Data<AppState>,
 ) -> AppResult<HttpResponse> {
     let absolute = Duration::seconds(state.config.sessions.absolute_lifetime as i64);
-    let (stats, recent) = state
+    let (stats, recent, maintenance) = state
         .db
         .run(move |conn| {
             Ok((
                 SiteStats::load(conn, absolute)?,
                 AuditEntry::latest(conn, RECENT)?,
+                Maintenance::current(conn)?,
             ))
         })
         .await?;
@@ -56,6 +60,7 @@ async fn dashboard(
             disk: human_bytes(stats.disk_bytes),
             stats,
             recent,
+            maintenance: super::maintenance::dashboard_line(maintenance.as_ref()),
         },
     )
 }

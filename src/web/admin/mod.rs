@@ -5,10 +5,15 @@
 //! `web::session::load_user`). Handlers also take a [`Superuser`], which names the actor.
 
 pub mod audit;
+pub mod calcs;
 pub mod dashboard;
+pub mod emails;
 pub mod groups;
 pub mod helpers;
+pub mod invites;
+pub mod maintenance;
 pub mod sessions;
+pub mod tokens;
 pub mod user_actions;
 pub mod users;
 
@@ -86,7 +91,12 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .configure(users::routes)
             .configure(groups::routes)
             .configure(sessions::routes)
+            .configure(calcs::routes)
+            .configure(tokens::routes)
+            .configure(maintenance::routes)
+            .configure(emails::routes)
+            .configure(invites::routes)
             .configure(audit::routes),
-        // /admin/calcs/ (issue #3): add its `.configure(...)` here, inside the guarded scope.
+        // New admin pages: add their `.configure(...)` here, inside the guarded scope.
     );
 }

@@ -1,0 +1,462 @@
+//! Email: how messages are delivered (`[email] backend`: console, file or SMTP), the messages
+//! calcweb writes (askama templates under templates/email/, a text and an HTML part each), and
+//! the outbox worker that sends them in the background.
+//!
+//! Nothing that answers a request talks to a mail server: pages (and calculation supervisors)
+//! put messages into the outbox table (`models::email`), and the worker of a running server
+//! sends them, retrying what failed for a passing reason. Only `manage sendtestemail` sends
+//! directly, to report the outcome at once.
+
+pub mod limit;
+pub mod messages;
+pub mod worker;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use lettre::message::header::{Header, HeaderName, HeaderValue};
+use lettre::message::{Mailbox, MultiPart};
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
+use lettre::{FileTransport, SmtpTransport, Transport};
+
+use crate::config::Config;
+pub use crate::models::email::Outgoing;
+
+/// Where and how messages go.
+pub enum Mailer {
+    /// Printed on standard output (development).
+    Console { from: Mailbox },
+    /// One `.eml` file per message in `dir`.
+    File {
+        from: Mailbox,
+        dir: PathBuf,
+        transport: FileTransport,
+    },
+    Smtp {
+        from: Mailbox,
+        server: SmtpServer,
+        transport: SmtpTransport,
+    },
+}
+
+/// The SMTP server as configured, for messages.
+#[derive(Debug, Clone)]
+pub struct SmtpServer {
+    pub host: String,
+    pub port: u16,
+    pub security: String,
+    pub timeout: u64,
+    /// The login name; "" = no login.
+    pub user: String,
+}
+
+impl SmtpServer {
+    fn at(&self) -> String {
+        if self.host.contains(':') {
+            format!("[{}]:{}", self.host, self.port)
+        } else {
+            format!("{}:{}", self.host, self.port)
+        }
+    }
+}
+
+/// Why a message was not delivered, in plain words, and whether trying later may work.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SendError {
+    pub message: String,
+    /// A connection problem, a timeout, a 4xx reply, a login refused (fixable in the config
+    /// without losing the mail): worth another attempt. Otherwise (5xx, a bad address): not.
+    pub transient: bool,
+}
+
+impl SendError {
+    fn permanent(message: String) -> SendError {
+        SendError {
+            message,
+            transient: false,
+        }
+    }
+
+    fn transient(message: String) -> SendError {
+        SendError {
+            message,
+            transient: true,
+        }
+    }
+}
+
+impl std::fmt::Display for SendError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+/// `Auto-Submitted: auto-generated` (RFC 3834), so vacation responders stay quiet.
+#[derive(Clone)]
+struct AutoSubmitted;
+
+impl Header for AutoSubmitted {
+    fn name() -> HeaderName {
+        HeaderName::new_from_ascii_str("Auto-Submitted")
+    }
+
+    fn parse(_: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(AutoSubmitted)
+    }
+
+    fn display(&self) -> HeaderValue {
+        HeaderValue::new(Self::name(), "auto-generated".into())
+    }
+}
+
+/// One line describing the email setup, for the `serve` summary and `sendtestemail`.
+pub fn describe(config: &Config) -> String {
+    match config.email.backend.as_str() {
+        "smtp" => format!(
+            "smtp {}:{} ({})",
+            config.email.host,
+            config.smtp_port(),
+            config.email.security
+        ),
+        "file" => format!("file {}", config.mail_dir().display()),
+        other => other.to_string(),
+    }
+}
+
+fn read_secret_file(path: &std::path::Path) -> Result<String, String> {
+    std::fs::read_to_string(path)
+        .map(|s| s.trim_end_matches(['\r', '\n']).to_string())
+        .map_err(|e| format!("Cannot read email.password_file = {}: {e}.", path.display()))
+}
+
+impl Mailer {
+    /// Builds the mailer of `[email]`: reads the password file and the CA file, creates the
+    /// file backend's directory. Every problem is a sentence naming the key.
+    pub fn from_config(config: &Config) -> Result<Mailer, String> {
+        let email = &config.email;
+        let from: Mailbox = email.from.parse().map_err(|e| {
+            format!(
+                "email.from = {:?} is not an email address ({e}).",
+                email.from
+            )
+        })?;
+        match email.backend.as_str() {
+            "console" => Ok(Mailer::Console { from }),
+            "file" => {
+                let dir = config.mail_dir();
+                std::fs::create_dir_all(&dir).map_err(|e| {
+                    format!(
+                        "Cannot create the mail directory {} ([email] file_path): {e}.",
+                        dir.display()
+                    )
+                })?;
+                Ok(Mailer::File {
+                    from,
+                    transport: FileTransport::new(&dir),
+                    dir,
+                })
+            }
+            "smtp" => Mailer::smtp(config, from),
+            other => Err(format!(
+                "email.backend = {other:?} is not one of console, file, smtp."
+            )),
+        }
+    }
+
+    fn smtp(config: &Config, from: Mailbox) -> Result<Mailer, String> {
+        let email = &config.email;
+        let host = email.host.trim().to_string();
+        if host.is_empty() {
+            return Err(
+                "email.backend = \"smtp\" needs email.host, the name of the SMTP server.".into(),
+            );
+        }
+        let server = SmtpServer {
+            host: host.clone(),
+            port: config.smtp_port(),
+            security: email.security.clone(),
+            timeout: email.timeout.max(1),
+            user: email.user.clone(),
+        };
+        let tls_parameters = || -> Result<TlsParameters, String> {
+            let mut builder = TlsParameters::builder(host.clone());
+            if let Some(path) = &email.tls_ca_file {
+                let pem = std::fs::read(path).map_err(|e| {
+                    format!("Cannot read email.tls_ca_file = {}: {e}.", path.display())
+                })?;
+                let has_cert =
+                    String::from_utf8_lossy(&pem).contains("-----BEGIN CERTIFICATE-----");
+                let cert = Certificate::from_pem(&pem)
+                    .ok()
+                    .filter(|_| has_cert)
+                    .ok_or_else(|| {
+                        format!(
+                            "email.tls_ca_file = {} holds no PEM certificate (-----BEGIN CERTIFICATE-----).",
+                            path.display()
+                        )
+                    })?;
+                builder = builder.add_root_certificate(cert);
+            }
+            builder
+                .build_rustls()
+                .map_err(|e| format!("Cannot set up TLS for {host}: {e}."))
+        };
+        let tls = match email.security.as_str() {
+            "none" => Tls::None,
+            "starttls" => Tls::Required(tls_parameters()?),
+            "tls" => Tls::Wrapper(tls_parameters()?),
+            other => {
+                return Err(format!(
+                    "email.security = {other:?} is not one of none, starttls, tls."
+                ));
+            }
+        };
+        let mut builder = SmtpTransport::builder_dangerous(&host)
+            .port(server.port)
+            .tls(tls)
+            .timeout(Some(Duration::from_secs(server.timeout)));
+        if !email.user.is_empty() {
+            let password = match (&email.password, &email.password_file) {
+                (Some(p), _) => p.clone(),
+                (None, Some(file)) => read_secret_file(file)?,
+                (None, None) => String::new(),
+            };
+            builder = builder.credentials(Credentials::new(email.user.clone(), password));
+        }
+        Ok(Mailer::Smtp {
+            from,
+            server,
+            transport: builder.build(),
+        })
+    }
+
+    /// Delivers one message now (blocking: call it from the worker or a command).
+    pub fn send(&self, message: &Outgoing) -> Result<(), SendError> {
+        match self {
+            Mailer::Console { from } => {
+                let built = build(from, message)?;
+                print_to_console(from, message, &built);
+                Ok(())
+            }
+            Mailer::File {
+                from,
+                dir,
+                transport,
+            } => {
+                let built = build(from, message)?;
+                transport.send(&built).map(|_| ()).map_err(|e| {
+                    SendError::transient(format!(
+                        "Cannot write the message into {} ([email] file_path): {e}.",
+                        dir.display()
+                    ))
+                })
+            }
+            Mailer::Smtp {
+                from,
+                server,
+                transport,
+            } => {
+                let built = build(from, message)?;
+                transport
+                    .send(&built)
+                    .map(|_| ())
+                    .map_err(|e| explain(&e, server))
+            }
+        }
+    }
+
+    /// Where messages go, in words: "the SMTP server at HOST:PORT", ...
+    pub fn destination(&self) -> String {
+        match self {
+            Mailer::Console { .. } => "standard output (console backend)".into(),
+            Mailer::File { dir, .. } => format!("a file in {}", dir.display()),
+            Mailer::Smtp { server, .. } => format!(
+                "the SMTP server at {} (security: {})",
+                server.at(),
+                server.security
+            ),
+        }
+    }
+}
+
+/// The lettre message: From, To, Subject, Date, Message-ID, Auto-Submitted, and the text and
+/// HTML versions as multipart/alternative.
+pub fn build(from: &Mailbox, message: &Outgoing) -> Result<lettre::Message, SendError> {
+    let to: Mailbox = message.to.trim().parse().map_err(|_| {
+        SendError::permanent(format!("{:?} is not a valid email address.", message.to))
+    })?;
+    lettre::Message::builder()
+        .from(from.clone())
+        .to(to)
+        .subject(message.subject.clone())
+        .message_id(None)
+        .header(AutoSubmitted)
+        .multipart(MultiPart::alternative_plain_html(
+            message.text.clone(),
+            message.html.clone(),
+        ))
+        .map_err(|e| SendError::permanent(format!("The message could not be built: {e}.")))
+}
+
+fn print_to_console(from: &Mailbox, message: &Outgoing, _built: &lettre::Message) {
+    use std::io::Write;
+    let text = format!(
+        "----- email (console backend) -----\nFrom: {from}\nTo: {}\nSubject: {}\n\n{}\n----- end of email -----\n",
+        message.to,
+        message.subject,
+        message.text.trim_end()
+    );
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes());
+    let _ = out.flush();
+}
+
+/// The first `std::io::Error` in an error's chain of causes.
+fn io_cause<'a>(
+    mut err: Option<&'a (dyn std::error::Error + 'static)>,
+) -> Option<&'a std::io::Error> {
+    while let Some(e) = err {
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            return Some(io);
+        }
+        err = e.source();
+    }
+    None
+}
+
+/// Every message in an error's chain, joined: the details behind lettre's short words.
+fn causes(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts = vec![err.to_string()];
+    let mut source = err.source();
+    while let Some(e) = source {
+        let text = e.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        source = e.source();
+    }
+    parts.join(": ")
+}
+
+/// An SMTP failure in plain words, naming the settings to check.
+pub fn explain(err: &lettre::transport::smtp::Error, server: &SmtpServer) -> SendError {
+    use std::io::ErrorKind;
+    let at = server.at();
+    let detail = causes(err);
+    if let Some(code) = err.status() {
+        let code_text = code.to_string();
+        let reply = detail
+            .split_once(": ")
+            .map(|(_, r)| r.trim())
+            .unwrap_or("")
+            .to_string();
+        let reply = if reply.is_empty() {
+            code_text.clone()
+        } else {
+            format!("{code_text} {reply}")
+        };
+        // 530: login required; 534/535/538: login refused.
+        if matches!(code_text.as_str(), "530" | "534" | "535" | "538") {
+            let message = if server.user.is_empty() {
+                format!(
+                    "The SMTP server at {at} wants a login ({reply}): set [email] user and password."
+                )
+            } else {
+                format!(
+                    "The SMTP server at {at} refused the login ({reply}): check [email] user and password."
+                )
+            };
+            return SendError::transient(message);
+        }
+        return if err.is_transient() {
+            SendError::transient(format!(
+                "The SMTP server at {at} answered {reply} (a temporary refusal; it will be tried again)."
+            ))
+        } else {
+            SendError::permanent(format!(
+                "The SMTP server at {at} refused the message: {reply}."
+            ))
+        };
+    }
+    if err.is_timeout() {
+        let hint = match server.security.as_str() {
+            "tls" => "",
+            _ => {
+                " (a server that expects TLS from the start, usually on port 465, waits like this: then set security = \"tls\")"
+            }
+        };
+        return SendError::transient(format!(
+            "The SMTP server at {at} did not answer within {} seconds{hint}: check [email] host, port and security.",
+            server.timeout
+        ));
+    }
+    if let Some(io) = io_cause(std::error::Error::source(err)) {
+        match io.kind() {
+            ErrorKind::ConnectionRefused => {
+                return SendError::transient(format!(
+                    "Nothing answers at {at}: check [email] host and port, and that the mail server runs."
+                ));
+            }
+            ErrorKind::TimedOut => {
+                return SendError::transient(format!(
+                    "The SMTP server at {at} did not answer within {} seconds: check [email] host and port, and any firewall in between.",
+                    server.timeout
+                ));
+            }
+            ErrorKind::ConnectionReset
+            | ErrorKind::ConnectionAborted
+            | ErrorKind::UnexpectedEof
+                if server.security != "tls" && !err.is_tls() =>
+            {
+                return SendError::transient(format!(
+                    "The SMTP server at {at} closed the connection ({detail}); if it expects TLS from the start (port 465), set [email] security = \"tls\"."
+                ));
+            }
+            _ => {}
+        }
+        let text = io.to_string();
+        if text.contains("lookup") || text.contains("not known") || text.contains("resolve") {
+            return SendError::transient(format!(
+                "The mail server name {:?} cannot be found ({text}): check [email] host.",
+                server.host
+            ));
+        }
+    }
+    if err.is_tls() || detail.to_ascii_lowercase().contains("tls") {
+        let lower = detail.to_ascii_lowercase();
+        let hint = if lower.contains("certificate") || lower.contains("unknownissuer") {
+            "the server's certificate is not trusted or not for this host name: check [email] host, and for a private CA set [email] tls_ca_file"
+        } else if lower.contains("starttls") {
+            "the server does not offer STARTTLS: use security = \"tls\" if it expects TLS from the start (port 465), or \"none\" only on a trusted network"
+        } else if server.security == "tls" {
+            "the server may not expect TLS from the start: use security = \"starttls\" (port 587) or \"none\" (port 25)"
+        } else {
+            "check [email] security and port (starttls: 587, tls: 465, none: 25)"
+        };
+        return SendError::transient(format!(
+            "The TLS connection to the SMTP server at {at} failed ({detail}): {hint}."
+        ));
+    }
+    if detail.contains("authentication mechanism") {
+        return SendError::transient(format!(
+            "The SMTP server at {at} offers no login this way ({detail}): most servers offer it only over TLS, so check [email] security, or leave [email] user empty if the server needs no login."
+        ));
+    }
+    SendError::transient(format!(
+        "Sending through the SMTP server at {at} failed: {detail}."
+    ))
+}
+
+/// Wakes this server's mail worker, if it runs one, after messages were queued.
+pub fn wake(state: &crate::state::AppState) {
+    if let Some(waker) = &state.mail {
+        waker.wake();
+    }
+}
+
+/// Whether `text` is a plain email address (`name@example.org`).
+pub fn is_address(text: &str) -> bool {
+    let text = text.trim();
+    text.len() <= 254 && text.parse::<lettre::Address>().is_ok()
+}

@@ -1,0 +1,622 @@
+//! /admin/calcs/: every calculation, with the filters of /engine/ (status, running or not,
+//! calculator, owner, description), sorting and 50 a page; abort, remove (after confirmation)
+//! and reassign to another owner. Abort and remove go through the same functions as the API
+//! and /engine/ (a superuser has every right there); each action gets an audit entry.
+
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use askama::Template;
+use diesel::Connection;
+use serde::Deserialize;
+
+use super::Superuser;
+use super::helpers::{Fields, Pager, done, query_string, refused, when, with_query};
+use super::user_actions::ConfirmPage;
+use crate::auth::csrf::CsrfForm;
+use crate::error::{AppError, AppResult};
+use crate::models::User;
+use crate::models::audit::{AuditEntry, Target};
+use crate::models::calc::{Calc, status};
+use crate::models::paging::{PER_PAGE, Paged, page_number, parse_sort};
+use crate::state::AppState;
+use crate::web::accounts::EmptyForm;
+use crate::web::api::calcs::{self as api, ListParams};
+use crate::web::calcs::status_label;
+use crate::web::context::PageCtx;
+use crate::web::html;
+
+/// The sort keys of the column headers (`-` first = descending); newest first by default.
+const SORTS: &[&str] = &[
+    "id",
+    "user",
+    "calculator",
+    "description",
+    "created",
+    "status",
+];
+const DEFAULT_SORT: &str = "-id";
+
+/// The query keys of the list, kept when an action comes back to it.
+const LIST_KEYS: &[&str] = &[
+    "status",
+    "running",
+    "calculator",
+    "owner",
+    "q",
+    "sort",
+    "page",
+];
+
+#[derive(Deserialize, Default)]
+pub struct ListQuery {
+    status: Option<String>,
+    /// yes = not finished, no = finished.
+    running: Option<String>,
+    calculator: Option<String>,
+    /// Part of the owner's username.
+    owner: Option<String>,
+    /// Words in the description.
+    q: Option<String>,
+    sort: Option<String>,
+    page: Option<String>,
+}
+
+/// One calculation as a row of the list.
+pub struct Row {
+    pub id: i64,
+    pub user_id: i64,
+    pub owner: String,
+    pub calculator: String,
+    pub description: String,
+    pub status: String,
+    pub label: &'static str,
+    pub progress: i32,
+    pub running: bool,
+    pub created: String,
+}
+
+#[derive(Template)]
+#[template(path = "admin/calcs.html")]
+struct ListPage {
+    page: PageCtx,
+    nav: &'static str,
+    rows: Vec<Row>,
+    statuses: &'static [&'static str],
+    calculators: Vec<String>,
+    status: String,
+    running: String,
+    calculator: String,
+    owner: String,
+    q: String,
+    /// The sort as requested, e.g. "-id".
+    sort: String,
+    /// Query string of the filters, without sort and page.
+    filters: String,
+    /// `?back=...`: this very list, for the action pages to come back to.
+    back: String,
+    pager: Pager,
+}
+
+impl ListPage {
+    /// The column header's link: ascending first (descending for the id and the time, where
+    /// newest first is what people want), the next click flips.
+    fn sort_link(&self, key: &str) -> String {
+        let next = if self.sort == key {
+            format!("-{key}")
+        } else if self.sort == format!("-{key}") {
+            key.to_string()
+        } else if matches!(key, "id" | "created") {
+            format!("-{key}")
+        } else {
+            key.to_string()
+        };
+        with_query(&self.filters, &format!("sort={next}"))
+    }
+
+    fn sort_mark(&self, key: &str) -> &'static str {
+        if self.sort == key {
+            " ▲"
+        } else if self.sort.strip_prefix('-') == Some(key) {
+            " ▼"
+        } else {
+            ""
+        }
+    }
+
+    fn filtered(&self) -> bool {
+        !self.filters.is_empty()
+    }
+}
+
+fn clean(v: &Option<String>) -> String {
+    v.as_deref().unwrap_or("").trim().to_string()
+}
+
+/// The list's query string rebuilt from `back`, keeping only the list's own keys.
+fn list_query(back: &str) -> String {
+    let pairs: Vec<(String, String)> = url::form_urlencoded::parse(back.as_bytes())
+        .filter(|(k, v)| LIST_KEYS.contains(&k.as_ref()) && !v.is_empty())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    let refs: Vec<(&str, &str)> = pairs
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    query_string(&refs)
+}
+
+/// The list (without the prefix), with the filters `back` carries.
+fn list_path(back: &str) -> String {
+    match list_query(back) {
+        q if q.is_empty() => "/admin/calcs/".into(),
+        q => format!("/admin/calcs/?{q}"),
+    }
+}
+
+/// `?back=<list query>` for an action page, or "" when the list had no query.
+fn back_param(list_query: &str) -> String {
+    if list_query.is_empty() {
+        String::new()
+    } else {
+        format!("?{}", query_string(&[("back", list_query)]))
+    }
+}
+
+#[get("/calcs/")]
+async fn list(
+    req: HttpRequest,
+    admin: Superuser,
+    query: web::Query<ListQuery>,
+    state: web::Data<AppState>,
+) -> AppResult<HttpResponse> {
+    let (status_filter, running, calculator, owner, q) = (
+        clean(&query.status),
+        clean(&query.running),
+        clean(&query.calculator),
+        clean(&query.owner),
+        clean(&query.q),
+    );
+    let running = if matches!(running.as_str(), "yes" | "no") {
+        running
+    } else {
+        String::new()
+    };
+    let (key, desc) = match parse_sort(query.sort.as_deref(), SORTS, "") {
+        ("", _) => ("id", true),
+        sorted => sorted,
+    };
+    let sort = if desc {
+        format!("-{key}")
+    } else {
+        key.to_string()
+    };
+    // The same filters as /engine/ and /v1/calc/list; a bad status is a 400 that says why.
+    let params = ListParams {
+        status: Some(status_filter.clone()),
+        is_running: Some(
+            match running.as_str() {
+                "yes" => "true",
+                "no" => "false",
+                _ => "",
+            }
+            .to_string(),
+        ),
+        calculation_mode: Some(calculator.clone()),
+        user_name_like: Some(owner.clone()),
+        q: Some(q.clone()),
+        order_by: Some(key.to_string()),
+        order_dir: Some(if desc { "desc" } else { "asc" }.to_string()),
+        ..Default::default()
+    };
+    let mut list_query = params.to_query(PER_PAGE)?;
+    let requested = page_number(query.page.as_deref());
+    let viewer = admin.0.clone();
+    let (total, page_no, rows) = state
+        .db
+        .run(move |conn| {
+            let total = Calc::count(conn, &viewer, &list_query)?;
+            let pages = ((total + PER_PAGE - 1) / PER_PAGE).max(1);
+            let page_no = requested.min(pages);
+            list_query.offset = (page_no - 1) * PER_PAGE;
+            Ok((total, page_no, Calc::list(conn, &viewer, &list_query)?))
+        })
+        .await?;
+    let rows = rows
+        .into_iter()
+        .map(|r| Row {
+            id: r.calc.id,
+            user_id: r.calc.user_id,
+            label: status_label(&r.calc.status),
+            running: r.calc.is_running(),
+            created: when(&r.calc.created_at),
+            progress: r.calc.progress,
+            calculator: r.calc.calculator,
+            description: r.calc.description,
+            status: r.calc.status,
+            owner: r.owner,
+        })
+        .collect();
+    let filters = query_string(&[
+        ("status", &status_filter),
+        ("running", &running),
+        ("calculator", &calculator),
+        ("owner", &owner),
+        ("q", &q),
+    ]);
+    let sorted = query_string(&[("sort", if sort == DEFAULT_SORT { "" } else { &sort })]);
+    let base = [filters.as_str(), sorted.as_str()]
+        .into_iter()
+        .filter(|p| !p.is_empty())
+        .collect::<Vec<_>>()
+        .join("&");
+    let paged: Paged<()> = Paged {
+        items: Vec::new(),
+        total,
+        page: page_no,
+        per_page: PER_PAGE,
+    };
+    let pager = Pager::new(&paged, &base);
+    let here = if page_no > 1 {
+        with_query(&base, &format!("page={page_no}"))
+    } else {
+        with_query(&base, "")
+    };
+    let calculators = state
+        .config
+        .calculators
+        .iter()
+        .map(|c| c.name.clone())
+        .collect();
+    html(
+        200,
+        &ListPage {
+            page: PageCtx::new(&req),
+            nav: "calcs",
+            rows,
+            statuses: status::ALL,
+            calculators,
+            status: status_filter,
+            running,
+            calculator,
+            owner,
+            q,
+            sort,
+            filters,
+            back: back_param(here.trim_start_matches('?')),
+            pager,
+        },
+    )
+}
+
+#[derive(Deserialize)]
+pub struct BackParam {
+    back: Option<String>,
+}
+
+impl BackParam {
+    fn list_query(&self) -> String {
+        list_query(self.back.as_deref().unwrap_or(""))
+    }
+}
+
+/// The calculation with its owner's name; 404 when there is none.
+async fn load(state: &AppState, id: i64) -> AppResult<(Calc, String)> {
+    state
+        .db
+        .run(move |conn| {
+            let calc = Calc::find(conn, id)?
+                .ok_or_else(|| AppError::NotFound(format!("There is no calculation {id}.")))?;
+            let owner = Calc::owner_name(conn, calc.user_id)?;
+            Ok((calc, owner))
+        })
+        .await
+}
+
+fn target(id: i64) -> Target {
+    Target {
+        kind: "calc",
+        id: id.to_string(),
+        repr: format!("calculation {id}"),
+    }
+}
+
+/// "calculation 5, “Hazard run” (example, by bob)"
+fn describe(calc: &Calc, owner: &str) -> String {
+    if calc.description.is_empty() {
+        format!("calculation {} ({}, by {owner})", calc.id, calc.calculator)
+    } else {
+        format!(
+            "calculation {}, “{}” ({}, by {owner})",
+            calc.id, calc.description, calc.calculator
+        )
+    }
+}
+
+// --- abort ----------------------------------------------------------------------------------
+
+#[get("/calcs/{id:\\d+}/abort/")]
+async fn abort_page(
+    req: HttpRequest,
+    _admin: Superuser,
+    id: web::Path<i64>,
+    back: web::Query<BackParam>,
+    state: web::Data<AppState>,
+) -> AppResult<HttpResponse> {
+    let id = id.into_inner();
+    let listed = back.list_query();
+    let (calc, owner) = load(&state, id).await?;
+    if !calc.is_running() {
+        return refused(
+            &state,
+            AppError::Conflict(format!(
+                "Calculation {id} is not running (it is {}), so there is nothing to abort.",
+                calc.status
+            )),
+            &list_path(&listed),
+        );
+    }
+    html(
+        200,
+        &ConfirmPage {
+            page: PageCtx::new(&req),
+            nav: "calcs",
+            title: format!("Abort calculation {id}?"),
+            lines: vec![
+                format!("This stops {}.", describe(&calc, &owner)),
+                "Its process is stopped at once; what it computed so far is not kept as outputs, and it cannot be resumed.".into(),
+            ],
+            action: format!("/admin/calcs/{id}/abort/{}", back_param(&listed)),
+            cancel: list_path(&listed),
+            button: "Abort it".into(),
+        },
+    )
+}
+
+#[post("/calcs/{id:\\d+}/abort/")]
+async fn abort(
+    req: HttpRequest,
+    admin: Superuser,
+    id: web::Path<i64>,
+    back: web::Query<BackParam>,
+    _form: CsrfForm<EmptyForm>,
+    state: web::Data<AppState>,
+) -> AppResult<HttpResponse> {
+    let id = id.into_inner();
+    let to = list_path(&back.list_query());
+    let (calc, owner) = load(&state, id).await?;
+    let message = match api::abort(&state, &admin.0, id).await {
+        Ok(message) => message,
+        Err(e) => return refused(&state, e, &to),
+    };
+    let actor = admin.actor(&req);
+    let before = calc.status.clone();
+    state
+        .db
+        .run(move |conn| {
+            let after = Calc::find(conn, id)?.map(|c| c.status).unwrap_or_default();
+            let summary = if after == before {
+                format!("owner: {owner}; status: {before}; abort requested")
+            } else {
+                format!("owner: {owner}; status: {before} -> {after}")
+            };
+            AuditEntry::record(conn, &actor, "calc.abort", &target(id), &summary)
+        })
+        .await?;
+    Ok(done(&state, message, &to))
+}
+
+// --- remove ---------------------------------------------------------------------------------
+
+#[get("/calcs/{id:\\d+}/remove/")]
+async fn remove_page(
+    req: HttpRequest,
+    _admin: Superuser,
+    id: web::Path<i64>,
+    back: web::Query<BackParam>,
+    state: web::Data<AppState>,
+) -> AppResult<HttpResponse> {
+    let id = id.into_inner();
+    let listed = back.list_query();
+    let (calc, owner) = load(&state, id).await?;
+    if calc.is_running() {
+        return refused(
+            &state,
+            AppError::Conflict(format!(
+                "Calculation {id} is still running; abort it first."
+            )),
+            &list_path(&listed),
+        );
+    }
+    html(
+        200,
+        &ConfirmPage {
+            page: PageCtx::new(&req),
+            nav: "calcs",
+            title: format!("Remove calculation {id}?"),
+            lines: vec![
+                format!(
+                    "This deletes {}: its log, its outputs and its files (inputs and results) on the server.",
+                    describe(&calc, &owner)
+                ),
+                format!("{owner} loses it too. This cannot be undone."),
+            ],
+            action: format!("/admin/calcs/{id}/remove/{}", back_param(&listed)),
+            cancel: list_path(&listed),
+            button: "Remove it and its files".into(),
+        },
+    )
+}
+
+#[post("/calcs/{id:\\d+}/remove/")]
+async fn remove(
+    req: HttpRequest,
+    admin: Superuser,
+    id: web::Path<i64>,
+    back: web::Query<BackParam>,
+    _form: CsrfForm<EmptyForm>,
+    state: web::Data<AppState>,
+) -> AppResult<HttpResponse> {
+    let id = id.into_inner();
+    let to = list_path(&back.list_query());
+    let (calc, owner) = load(&state, id).await?;
+    let message = match api::remove(&state, &admin.0, id).await {
+        Ok(message) => message,
+        Err(e) => return refused(&state, e, &to),
+    };
+    let actor = admin.actor(&req);
+    let summary = format!(
+        "owner: {owner}; calculator: {}; status: {}; description: {}; files deleted",
+        calc.calculator, calc.status, calc.description
+    );
+    state
+        .db
+        .run(move |conn| AuditEntry::record(conn, &actor, "calc.remove", &target(id), &summary))
+        .await?;
+    Ok(done(
+        &state,
+        format!("{message} Its files were deleted."),
+        &to,
+    ))
+}
+
+// --- reassign -------------------------------------------------------------------------------
+
+#[derive(Template)]
+#[template(path = "admin/calc_reassign.html")]
+struct ReassignPage {
+    page: PageCtx,
+    nav: &'static str,
+    what: String,
+    id: i64,
+    owner: String,
+    username: String,
+    errors: Vec<String>,
+    action: String,
+    cancel: String,
+}
+
+#[get("/calcs/{id:\\d+}/reassign/")]
+async fn reassign_page(
+    req: HttpRequest,
+    _admin: Superuser,
+    id: web::Path<i64>,
+    back: web::Query<BackParam>,
+    state: web::Data<AppState>,
+) -> AppResult<HttpResponse> {
+    let id = id.into_inner();
+    let listed = back.list_query();
+    let (calc, owner) = load(&state, id).await?;
+    html(
+        200,
+        &ReassignPage {
+            page: PageCtx::new(&req),
+            nav: "calcs",
+            what: describe(&calc, &owner),
+            id,
+            owner,
+            username: String::new(),
+            errors: Vec::new(),
+            action: format!("/admin/calcs/{id}/reassign/{}", back_param(&listed)),
+            cancel: list_path(&listed),
+        },
+    )
+}
+
+#[post("/calcs/{id:\\d+}/reassign/")]
+async fn reassign(
+    req: HttpRequest,
+    admin: Superuser,
+    id: web::Path<i64>,
+    back: web::Query<BackParam>,
+    form: CsrfForm<Vec<(String, String)>>,
+    state: web::Data<AppState>,
+) -> AppResult<HttpResponse> {
+    let id = id.into_inner();
+    let listed = back.list_query();
+    let username = Fields(form.0).text("username");
+    let (calc, owner) = load(&state, id).await?;
+    let wanted = username.clone();
+    let heir = state
+        .db
+        .run(move |conn| User::find_by_username(conn, &wanted))
+        .await?;
+    let problem = match &heir {
+        _ if username.is_empty() => Some("Enter the username of the new owner.".to_string()),
+        None => Some(format!(
+            "There is no user {username:?}; enter the username of an existing account."
+        )),
+        Some(heir) if heir.id == calc.user_id => Some(format!(
+            "Calculation {id} already belongs to {:?}.",
+            heir.username
+        )),
+        Some(_) => None,
+    };
+    let heir = match (problem, heir) {
+        (None, Some(heir)) => heir,
+        (problem, _) => {
+            return html(
+                400,
+                &ReassignPage {
+                    page: PageCtx::new(&req),
+                    nav: "calcs",
+                    what: describe(&calc, &owner),
+                    id,
+                    owner,
+                    username,
+                    errors: problem.into_iter().collect(),
+                    action: format!("/admin/calcs/{id}/reassign/{}", back_param(&listed)),
+                    cancel: list_path(&listed),
+                },
+            );
+        }
+    };
+    let actor = admin.actor(&req);
+    let summary = format!("owner: {owner} -> {}", heir.username);
+    let heir_id = heir.id;
+    state
+        .db
+        .run(move |conn| {
+            conn.transaction(|conn| {
+                if !Calc::set_owner(conn, id, heir_id)? {
+                    return Err(AppError::NotFound(format!("There is no calculation {id}.")));
+                }
+                AuditEntry::record(conn, &actor, "calc.reassign", &target(id), &summary)
+            })
+        })
+        .await?;
+    Ok(done(
+        &state,
+        format!(
+            "Calculation {id} now belongs to {:?} (it belonged to {owner:?}).",
+            heir.username
+        ),
+        &list_path(&listed),
+    ))
+}
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(list)
+        .service(abort_page)
+        .service(abort)
+        .service(remove_page)
+        .service(remove)
+        .service(reassign_page)
+        .service(reassign);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn back_keeps_only_the_list_keys() {
+        assert_eq!(
+            list_path("status=complete&page=2&next=//evil.example&sort=-id"),
+            "/admin/calcs/?status=complete&page=2&sort=-id"
+        );
+        assert_eq!(list_path(""), "/admin/calcs/");
+        assert_eq!(list_path("x=1"), "/admin/calcs/");
+        assert_eq!(back_param("q=a+b&page=2"), "?back=q%3Da%2Bb%26page%3D2");
+        assert_eq!(list_query("q=a%2Bb+c&page=2"), "q=a%2Bb+c&page=2");
+        assert_eq!(back_param(""), "");
+    }
+}

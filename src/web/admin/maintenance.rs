@@ -1,0 +1,340 @@
+//! /admin/maintenance/: the same switch as `calcweb manage maintenance on|off|status`. Shows
+//! whether maintenance is off, scheduled (with the time left) or on; schedules it for a date
+//! and time in UTC (prefilled with the CLI's default start) with a message; ends it.
+
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use actix_web_flash_messages::FlashMessage;
+use askama::Template;
+use diesel::Connection;
+use time::{Date, Duration, PrimitiveDateTime, Time};
+
+use super::Superuser;
+use super::helpers::{Fields, done, path, when};
+use crate::auth::csrf::CsrfForm;
+use crate::db::now;
+use crate::error::AppResult;
+use crate::manage::maintenance::default_start;
+use crate::models::audit::{AuditEntry, Target};
+use crate::models::maintenance::Maintenance;
+use crate::state::AppState;
+use crate::web::accounts::{EmptyForm, redirect};
+use crate::web::context::PageCtx;
+use crate::web::html;
+use crate::web::maintenance::until_text;
+
+/// The longest message the banner shows.
+const MAX_MESSAGE: usize = 500;
+
+/// The window as the page describes it.
+pub struct Window {
+    pub active: bool,
+    /// "2026-11-22 16:15 UTC"
+    pub starts: String,
+    /// "in 2 hours, 14 minutes"
+    pub until: String,
+    pub message: String,
+    pub created_by: String,
+}
+
+impl Window {
+    fn of(m: &Maintenance, now: PrimitiveDateTime) -> Window {
+        Window {
+            active: m.starts_at <= now,
+            starts: when(&m.starts_at),
+            until: until_text((m.starts_at - now).whole_seconds()),
+            message: m.message.clone(),
+            created_by: m.created_by.clone(),
+        }
+    }
+
+    /// One line for the dashboard: "Maintenance is on since ..." / "... scheduled for ...".
+    pub fn line(&self) -> String {
+        let message = if self.message.is_empty() {
+            String::new()
+        } else {
+            format!(": {}", self.message)
+        };
+        if self.active {
+            format!("Maintenance is on since {}{message}.", self.starts)
+        } else {
+            format!(
+                "Maintenance is scheduled for {} ({}){message}.",
+                self.starts, self.until
+            )
+        }
+    }
+}
+
+/// The dashboard's line about maintenance, when it is scheduled or on.
+pub fn dashboard_line(current: Option<&Maintenance>) -> Option<String> {
+    current.map(|m| Window::of(m, now()).line())
+}
+
+#[derive(Template)]
+#[template(path = "admin/maintenance.html")]
+struct MaintenancePage {
+    page: PageCtx,
+    nav: &'static str,
+    window: Option<Window>,
+    /// "10:03 UTC", to help people type a UTC time.
+    now: String,
+    date: String,
+    time: String,
+    message: String,
+    errors: Vec<String>,
+    max_message: usize,
+}
+
+fn date_text(t: PrimitiveDateTime) -> String {
+    format!("{:04}-{:02}-{:02}", t.year(), t.month() as u8, t.day())
+}
+
+fn time_text(t: PrimitiveDateTime) -> String {
+    format!("{:02}:{:02}", t.hour(), t.minute())
+}
+
+/// The start a form asks for: a date `YYYY-MM-DD` and a time `HH:MM` (seconds allowed, as
+/// browsers may send them), in UTC. Like the CLI, a time in the past (more than a minute ago)
+/// is refused; the error is a sentence for the page.
+pub fn parse_start(
+    date: &str,
+    time: &str,
+    now: PrimitiveDateTime,
+) -> Result<PrimitiveDateTime, String> {
+    let (date, time) = (date.trim(), time.trim());
+    let date = Date::parse(
+        date,
+        time::macros::format_description!("[year]-[month]-[day]"),
+    )
+    .map_err(|_| format!("{date:?} is not a date like 2026-11-22."))?;
+    let short = time::macros::format_description!("[hour padding:none]:[minute]");
+    let long = time::macros::format_description!("[hour padding:none]:[minute]:[second]");
+    let at = Time::parse(time, short)
+        .or_else(|_| Time::parse(time, long))
+        .map_err(|_| format!("{time:?} is not a time like 14:30 (UTC)."))?;
+    let start = PrimitiveDateTime::new(date, at.replace_second(0).unwrap_or(at));
+    if start < now - Duration::minutes(1) {
+        return Err(format!(
+            "{} is in the past (it is {} now); choose a later date or time.",
+            when(&start),
+            when(&now)
+        ));
+    }
+    Ok(start)
+}
+
+async fn render(
+    req: &HttpRequest,
+    state: &AppState,
+    form: Option<(String, String, String)>,
+    errors: Vec<String>,
+) -> AppResult<HttpResponse> {
+    let current = state.db.run(Maintenance::current).await?;
+    let now = now();
+    let window = current.as_ref().map(|m| Window::of(m, now));
+    let (date, time, message) = form.unwrap_or_else(|| match &current {
+        // Prefilled with the scheduled window, to move it; else the CLI's default start.
+        Some(m) if !m.is_active() => (
+            date_text(m.starts_at),
+            time_text(m.starts_at),
+            m.message.clone(),
+        ),
+        _ => {
+            let start = default_start(now);
+            (date_text(start), time_text(start), String::new())
+        }
+    });
+    html(
+        if errors.is_empty() { 200 } else { 400 },
+        &MaintenancePage {
+            page: PageCtx::new(req),
+            nav: "maintenance",
+            window,
+            now: format!("{:02}:{:02} UTC", now.hour(), now.minute()),
+            date,
+            time,
+            message,
+            errors,
+            max_message: MAX_MESSAGE,
+        },
+    )
+}
+
+fn target() -> Target {
+    Target {
+        kind: "maintenance",
+        id: "1".into(),
+        repr: "maintenance window".into(),
+    }
+}
+
+#[get("/maintenance/")]
+async fn page(
+    req: HttpRequest,
+    _admin: Superuser,
+    state: web::Data<AppState>,
+) -> AppResult<HttpResponse> {
+    render(&req, &state, None, Vec::new()).await
+}
+
+#[post("/maintenance/")]
+async fn schedule(
+    req: HttpRequest,
+    admin: Superuser,
+    form: CsrfForm<Vec<(String, String)>>,
+    state: web::Data<AppState>,
+) -> AppResult<HttpResponse> {
+    let fields = Fields(form.0);
+    let (date, time, message) = (
+        fields.text("date"),
+        fields.text("time"),
+        fields.text("message"),
+    );
+    let now = now();
+    let mut errors = Vec::new();
+    let start = match parse_start(&date, &time, now) {
+        Ok(start) => Some(start),
+        Err(e) => {
+            errors.push(e);
+            None
+        }
+    };
+    if message.chars().count() > MAX_MESSAGE {
+        errors.push(format!(
+            "The message has {} characters; at most {MAX_MESSAGE} fit in the banner.",
+            message.chars().count()
+        ));
+    }
+    let Some(start) = start.filter(|_| errors.is_empty()) else {
+        return render(&req, &state, Some((date, time, message)), errors).await;
+    };
+    let actor = admin.actor(&req);
+    let by = admin.0.username.clone();
+    let text = message.clone();
+    state
+        .db
+        .run(move |conn| {
+            conn.transaction(|conn| {
+                let before = Maintenance::current(conn)?;
+                Maintenance::schedule(conn, start, &text, &by)?;
+                let mut summary = format!("starts: {}", when(&start));
+                if !text.is_empty() {
+                    summary.push_str(&format!("; message: {text}"));
+                }
+                if let Some(before) = before {
+                    summary.push_str(&format!("; was: {}", when(&before.starts_at)));
+                }
+                AuditEntry::record(conn, &actor, "maintenance.on", &target(), &summary)
+            })
+        })
+        .await?;
+    state.maintenance.invalidate();
+    let message = if start <= now {
+        format!(
+            "Maintenance is on since {}: only superusers can use the site.",
+            when(&start)
+        )
+    } else {
+        format!(
+            "Maintenance scheduled: it starts at {} ({}). Every page shows a banner until then.",
+            when(&start),
+            until_text((start - now).whole_seconds())
+        )
+    };
+    Ok(done(&state, message, "/admin/maintenance/"))
+}
+
+#[post("/maintenance/end/")]
+async fn end(
+    req: HttpRequest,
+    admin: Superuser,
+    _form: CsrfForm<EmptyForm>,
+    state: web::Data<AppState>,
+) -> AppResult<HttpResponse> {
+    let actor = admin.actor(&req);
+    let ended = state
+        .db
+        .run(move |conn| {
+            conn.transaction(|conn| {
+                let Some(before) = Maintenance::current(conn)? else {
+                    return Ok(false);
+                };
+                Maintenance::end(conn)?;
+                let summary = if before.is_active() {
+                    format!("was on since {}", when(&before.starts_at))
+                } else {
+                    format!("was scheduled for {}", when(&before.starts_at))
+                };
+                AuditEntry::record(conn, &actor, "maintenance.off", &target(), &summary)?;
+                Ok(true)
+            })
+        })
+        .await?;
+    state.maintenance.invalidate();
+    if ended {
+        Ok(done(
+            &state,
+            "Maintenance mode off: everyone can use the site again.".into(),
+            "/admin/maintenance/",
+        ))
+    } else {
+        FlashMessage::info("Maintenance mode was already off.").send();
+        Ok(redirect(&path(&state, "/admin/maintenance/")))
+    }
+}
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(page).service(schedule).service(end);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    #[test]
+    fn form_times_are_utc_and_not_in_the_past() {
+        let now = datetime!(2026-11-22 10:00:30);
+        assert_eq!(
+            parse_start("2026-11-22", "12:30", now).unwrap(),
+            datetime!(2026-11-22 12:30:00)
+        );
+        assert_eq!(
+            parse_start(" 2026-11-23 ", "9:05:59", now).unwrap(),
+            datetime!(2026-11-23 09:05:00)
+        );
+        assert_eq!(
+            parse_start("2026-11-22", "10:00", now).unwrap(),
+            datetime!(2026-11-22 10:00:00),
+            "this very minute starts now"
+        );
+        let past = parse_start("2026-11-22", "09:00", now).unwrap_err();
+        assert!(
+            past.contains("2026-11-22 09:00 UTC is in the past"),
+            "{past}"
+        );
+        assert!(parse_start("2026-11-22", "25:00", now).is_err());
+        assert!(parse_start("22/11/2026", "12:00", now).is_err());
+        assert!(parse_start("", "", now).is_err());
+    }
+
+    #[test]
+    fn dashboard_lines() {
+        let now = datetime!(2026-11-22 10:00:00);
+        let m = |starts_at, message: &str| Maintenance {
+            id: 1,
+            starts_at,
+            message: message.into(),
+            created_by: "root".into(),
+            created_at: now,
+        };
+        assert_eq!(
+            Window::of(&m(datetime!(2026-11-22 10:20:00), "upgrade"), now).line(),
+            "Maintenance is scheduled for 2026-11-22 10:20 UTC (in 20 minutes): upgrade."
+        );
+        assert_eq!(
+            Window::of(&m(datetime!(2026-11-22 09:00:00), ""), now).line(),
+            "Maintenance is on since 2026-11-22 09:00 UTC."
+        );
+    }
+}

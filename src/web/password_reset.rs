@@ -1,0 +1,334 @@
+//! Forgotten passwords: the form that emails a reset link, and the page of the link that sets
+//! a new password. The form answers the same whether or not the address has an account, so
+//! it cannot be used to find out who has one.
+
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use actix_web_flash_messages::FlashMessage;
+use askama::Template;
+use serde::Deserialize;
+
+use crate::auth::csrf::CsrfForm;
+use crate::auth::reset_token::{self, Invalid};
+use crate::auth::{password, password_rules, throttle};
+use crate::error::{AppError, AppResult};
+use crate::mail::limit::{self, Verdict};
+use crate::mail::messages;
+use crate::models::User;
+use crate::models::email::Email;
+use crate::models::session::SessionRow;
+use crate::models::user::{SOURCE_LOCAL, SOURCE_PAM};
+use crate::state::AppState;
+use crate::web::accounts::redirect;
+use crate::web::client;
+use crate::web::context::PageCtx;
+use crate::web::html;
+
+/// A page that only says something (and maybe links somewhere).
+#[derive(Template)]
+#[template(path = "accounts/message.html")]
+pub struct MessagePage {
+    pub page: PageCtx,
+    pub title: String,
+    pub paragraphs: Vec<String>,
+    pub link: Option<(String, String)>,
+}
+
+impl MessagePage {
+    pub fn new(req: &HttpRequest, title: &str, paragraphs: &[&str]) -> MessagePage {
+        MessagePage {
+            page: PageCtx::new(req),
+            title: title.into(),
+            paragraphs: paragraphs.iter().map(|p| p.to_string()).collect(),
+            link: None,
+        }
+    }
+
+    pub fn link(mut self, href: String, text: &str) -> MessagePage {
+        self.link = Some((href, text.into()));
+        self
+    }
+}
+
+#[derive(Template)]
+#[template(path = "accounts/password_reset.html")]
+struct ResetRequestPage {
+    page: PageCtx,
+    email: String,
+    errors: Vec<String>,
+}
+
+#[derive(Template)]
+#[template(path = "accounts/password_reset_confirm.html")]
+struct ResetConfirmPage {
+    page: PageCtx,
+    token: String,
+    username: String,
+    min_length: usize,
+    errors: Vec<String>,
+}
+
+#[derive(Deserialize)]
+pub struct EmailForm {
+    email: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub struct NewPasswordForm {
+    new_password1: Option<String>,
+    new_password2: Option<String>,
+}
+
+fn path(state: &AppState, p: &str) -> String {
+    format!("{}{p}", state.config.server.path_prefix)
+}
+
+/// 429 for a client that sent too many mail forms.
+pub fn too_many(wait: u64) -> AppError {
+    AppError::TooManyRequests {
+        message: format!("Too many requests from your address; wait {wait} seconds and try again."),
+        retry_after: wait,
+    }
+}
+
+#[get("/accounts/password_reset/")]
+async fn request_page(req: HttpRequest) -> AppResult<HttpResponse> {
+    html(
+        200,
+        &ResetRequestPage {
+            page: PageCtx::new(&req),
+            email: String::new(),
+            errors: Vec::new(),
+        },
+    )
+}
+
+#[post("/accounts/password_reset/")]
+async fn request_submit(
+    req: HttpRequest,
+    form: CsrfForm<EmailForm>,
+    state: web::Data<AppState>,
+) -> AppResult<HttpResponse> {
+    let email = form.0.email.unwrap_or_default().trim().to_string();
+    if !crate::mail::is_address(&email) {
+        return html(
+            400,
+            &ResetRequestPage {
+                page: PageCtx::new(&req),
+                email,
+                errors: vec!["Enter an email address like name@example.org.".into()],
+            },
+        );
+    }
+    let ip = client::ip_string(&req);
+    let st = state.clone();
+    let verdict = state
+        .db
+        .run(move |conn| {
+            let verdict = limit::check(conn, &st.config, &ip, &email)?;
+            if verdict != Verdict::Send {
+                return Ok(verdict);
+            }
+            for user in User::find_by_email(conn, &email)? {
+                // Accounts awaiting activation or deactivated get nothing: a reset must not
+                // become a way around either.
+                if !user.is_active {
+                    continue;
+                }
+                let token = match user.login_source.as_str() {
+                    SOURCE_LOCAL => Some(reset_token::make(&st.keys, &user)),
+                    SOURCE_PAM => None,
+                    _ => continue,
+                };
+                let message = messages::password_reset(
+                    &st.config,
+                    &user.email,
+                    &user.username,
+                    token.as_deref(),
+                )?;
+                Email::queue(conn, &message)?;
+            }
+            Ok(verdict)
+        })
+        .await?;
+    if let Verdict::Wait(wait) = verdict {
+        return Err(too_many(wait));
+    }
+    crate::mail::wake(&state);
+    Ok(redirect(&path(&state, "/accounts/password_reset/done/")))
+}
+
+#[get("/accounts/password_reset/done/")]
+async fn request_done(req: HttpRequest, state: web::Data<AppState>) -> AppResult<HttpResponse> {
+    let days = state.config.registration.reset_days;
+    let validity = format!(
+        "The link works once and for {days} day{}.",
+        if days == 1 { "" } else { "s" }
+    );
+    let page = MessagePage::new(
+        &req,
+        "Check your email",
+        &[
+            "If an account has this email address, we have sent it a link to choose a new password.",
+            &validity,
+            "No email within a few minutes? Check your spam folder, and that you typed the address your account has.",
+        ],
+    )
+    .link(path(&state, "/accounts/login/"), "Back to the login page");
+    html(200, &page)
+}
+
+/// The user of a link, or the page that says why it does not work.
+async fn user_of_link(
+    req: &HttpRequest,
+    state: &AppState,
+    token: &str,
+) -> AppResult<Result<User, HttpResponse>> {
+    let user = match reset_token::user_id(token) {
+        Some(id) => state.db.run(move |conn| User::find(conn, id)).await?,
+        None => None,
+    };
+    let verdict = match &user {
+        Some(user) if user.is_active && user.login_source == SOURCE_LOCAL => reset_token::verify(
+            &state.keys,
+            user,
+            token,
+            state.config.registration.reset_days,
+        ),
+        _ => Err(Invalid::UsedOrWrong),
+    };
+    let again = path(state, "/accounts/password_reset/");
+    match (verdict, user) {
+        (Ok(()), Some(user)) => Ok(Ok(user)),
+        (Err(Invalid::Expired), _) => Ok(Err(html(
+            400,
+            &MessagePage::new(
+                req,
+                "This link has expired",
+                &["Password reset links work for a limited time. Ask for a new one."],
+            )
+            .link(again, "Ask for a new link"),
+        )?)),
+        _ => Ok(Err(html(
+            400,
+            &MessagePage::new(
+                req,
+                "This link does not work",
+                &[
+                    "It has been used already (it works once), or the password has changed since, or it was not copied whole. Ask for a new one if you still need it.",
+                ],
+            )
+            .link(again, "Ask for a new link"),
+        )?)),
+    }
+}
+
+#[get("/accounts/reset/{token}/")]
+async fn confirm_page(
+    req: HttpRequest,
+    token: web::Path<String>,
+    state: web::Data<AppState>,
+) -> AppResult<HttpResponse> {
+    let user = match user_of_link(&req, &state, &token).await? {
+        Ok(user) => user,
+        Err(page) => return Ok(page),
+    };
+    html(
+        200,
+        &ResetConfirmPage {
+            page: PageCtx::new(&req),
+            token: token.into_inner(),
+            username: user.username,
+            min_length: state.config.passwords.min_length,
+            errors: Vec::new(),
+        },
+    )
+}
+
+#[post("/accounts/reset/{token}/")]
+async fn confirm_submit(
+    req: HttpRequest,
+    token: web::Path<String>,
+    form: CsrfForm<NewPasswordForm>,
+    state: web::Data<AppState>,
+) -> AppResult<HttpResponse> {
+    let user = match user_of_link(&req, &state, &token).await? {
+        Ok(user) => user,
+        Err(page) => return Ok(page),
+    };
+    let new1 = form.0.new_password1.unwrap_or_default();
+    let new2 = form.0.new_password2.unwrap_or_default();
+    let mut errors = Vec::new();
+    if new1 != new2 {
+        errors.push("The two passwords do not match.".to_string());
+    }
+    errors.extend(password_rules::check(
+        &new1,
+        state.config.passwords.min_length,
+        &user.username,
+        &user.email,
+    ));
+    if !errors.is_empty() {
+        return html(
+            400,
+            &ResetConfirmPage {
+                page: PageCtx::new(&req),
+                token: token.into_inner(),
+                username: user.username,
+                min_length: state.config.passwords.min_length,
+                errors,
+            },
+        );
+    }
+    let hash = web::block(move || password::hash(&new1))
+        .await
+        .map_err(|e| AppError::Internal(e.to_string()))?;
+    let (keys, days, token) = (
+        state.keys.clone(),
+        state.config.registration.reset_days,
+        token.into_inner(),
+    );
+    let username = user.username.clone();
+    let changed = state
+        .db
+        .run(move |conn| {
+            use diesel::Connection;
+            conn.transaction(|conn| {
+                // Checked again inside the transaction: two submissions of one link set one
+                // password, since the first changes the hash the link is signed over.
+                let Some(current) = User::find(conn, user.id)? else {
+                    return Ok(false);
+                };
+                if reset_token::verify(&keys, &current, &token, days).is_err() {
+                    return Ok(false);
+                }
+                User::set_password_hash(conn, user.id, &hash)?;
+                // Whoever else was logged in as this user is logged out.
+                SessionRow::delete_for_user(conn, user.id)?;
+                throttle::record_success(conn, &user.username)?;
+                Ok(true)
+            })
+        })
+        .await?;
+    if !changed {
+        return Ok(html(
+            400,
+            &MessagePage::new(
+                &req,
+                "This link does not work",
+                &["It has been used already (it works once)."],
+            )
+            .link(path(&state, "/accounts/login/"), "Log in"),
+        )?);
+    }
+    tracing::info!(user = %username, "password set through a reset link");
+    FlashMessage::success("Your password has been set and your other sessions have been logged out; log in with the new password.").send();
+    Ok(redirect(&path(&state, "/accounts/login/")))
+}
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(request_page)
+        .service(request_submit)
+        .service(request_done)
+        .service(confirm_page)
+        .service(confirm_submit);
+}
