@@ -37,7 +37,8 @@ pub fn make(keys: &Keys, user: &User) -> String {
     make_at(keys, user, OffsetDateTime::now_utc().unix_timestamp())
 }
 
-fn make_at(keys: &Keys, user: &User, issued: i64) -> String {
+/// A link token for `user` issued at the unix time `issued` (tests make old links with it).
+pub fn make_at(keys: &Keys, user: &User, issued: i64) -> String {
     format!("{}.{issued}.{}", user.id, mac(keys, user, issued))
 }
 

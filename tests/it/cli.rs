@@ -160,6 +160,10 @@ fn wait_within(child: &mut Child, limit: Duration) -> Option<ExitStatus> {
 }
 
 /// Runs `cmd` to the end, capturing its output; kills it and fails the test if it hangs.
+pub(crate) fn run_command(cmd: &mut Command) -> Run {
+    run(cmd)
+}
+
 fn run(cmd: &mut Command) -> Run {
     let mut child = cmd
         .stdout(Stdio::piped())

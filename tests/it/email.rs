@@ -1,0 +1,879 @@
+//! Email through the pages, delivered to a real SMTP server on loopback (tests/it/smtp.rs):
+//! password reset, sign-up and activation, invitations, calculation notices, the admin's
+//! outbox and test email, retries, STARTTLS with a login, and the file backend.
+
+use std::time::{Duration, Instant};
+
+use calcweb::Config;
+use calcweb::db::schema::{activation_tokens, emails, users};
+use calcweb::models::User;
+use calcweb::models::email::Email;
+use calcweb::models::group::Group;
+use diesel::prelude::*;
+
+use crate::smtp::{Certs, Options, Security, SmtpServer};
+use crate::support::{Browser, PASSWORD, TestApp, location};
+
+const SITE: &str = "http://calc.example.org";
+const NEW_PASSWORD: &str = "a-brand-new-passphrase-42";
+
+/// SMTP to the test server, links on calc.example.org.
+fn use_smtp(config: &mut Config, server: &SmtpServer, security: Security) {
+    config.email.backend = "smtp".into();
+    config.email.host = "127.0.0.1".into();
+    config.email.port = Some(server.port);
+    config.email.security = security.word().into();
+    config.email.from = "calcweb <calcweb@calc.example.org>".into();
+    config.server.public_url = Some(SITE.into());
+}
+
+async fn smtp_app(server: &SmtpServer, adjust: impl FnOnce(&mut Config)) -> TestApp {
+    TestApp::with_config(|c| {
+        use_smtp(c, server, Security::None);
+        adjust(c);
+    })
+    .await
+}
+
+/// The site path of an emailed link.
+fn path_of(link: &str) -> String {
+    link.strip_prefix(SITE)
+        .unwrap_or_else(|| panic!("{link} is not on {SITE}"))
+        .to_string()
+}
+
+async fn body(res: reqwest::Response) -> String {
+    res.text().await.unwrap()
+}
+
+/// Follows a 303 and returns the page it leads to.
+async fn follow(browser: &Browser, res: reqwest::Response) -> String {
+    assert_eq!(res.status(), 303, "{}", body(res).await);
+    let to = location(&res);
+    body(browser.get(&to).await).await
+}
+
+fn outbox(app: &TestApp) -> Vec<Email> {
+    emails::table
+        .order(emails::id)
+        .select(Email::as_select())
+        .load(&mut *app.conn())
+        .unwrap()
+}
+
+/// Waits until the outbox row `id` leaves the queue.
+fn settled(app: &TestApp, id: i64) -> Email {
+    let deadline = Instant::now() + crate::smtp::WAIT;
+    loop {
+        let email = Email::find(&mut app.conn(), id).unwrap().unwrap();
+        if email.status == "sent"
+            || email.status == "failed"
+            || email.attempts > 0 && email.status == "queued"
+        {
+            return email;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "email {id} stays {}",
+            email.status
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Password reset
+
+#[actix_web::test]
+async fn password_reset_journey() {
+    let mut smtp = SmtpServer::plain();
+    let app = smtp_app(&smtp, |_| {}).await;
+    app.create_user("alice", false);
+    // A session of alice elsewhere, which the reset must end.
+    let elsewhere = app.browser();
+    assert_eq!(elsewhere.login("alice", PASSWORD).await.status(), 303);
+
+    let browser = app.browser();
+    let login = body(browser.get("/accounts/login/").await).await;
+    assert!(login.contains("/accounts/password_reset/"), "{login}");
+    assert!(login.contains("Forgot your password?"));
+    assert!(
+        !login.contains("Create an account"),
+        "registration is closed"
+    );
+    assert_eq!(browser.get("/accounts/password_reset/").await.status(), 200);
+
+    // The same answer for an unknown address, which gets nothing.
+    let unknown = browser
+        .post_form(
+            "/accounts/password_reset/",
+            &[("email", "nobody@example.org")],
+        )
+        .await;
+    assert_eq!(location(&unknown), "/accounts/password_reset/done/");
+    let unknown_page = follow(&browser, unknown).await;
+    let known = browser
+        .post_form(
+            "/accounts/password_reset/",
+            &[("email", "ALICE@example.org")],
+        )
+        .await;
+    assert_eq!(location(&known), "/accounts/password_reset/done/");
+    let known_page = follow(&browser, known).await;
+    assert_eq!(known_page, unknown_page);
+    assert!(known_page.contains("Check your email"));
+    let bad = browser
+        .post_form("/accounts/password_reset/", &[("email", "not-an-address")])
+        .await;
+    assert_eq!(bad.status(), 400);
+
+    let mail = smtp.next();
+    assert_eq!(mail.rcpt_tos(), ["alice@example.org"]);
+    assert_eq!(mail.subject(), "Reset your password on calc.example.org");
+    assert_eq!(mail.0["content_type"], "multipart/alternative");
+    assert!(
+        mail.0["from"]
+            .as_str()
+            .unwrap()
+            .contains("calcweb@calc.example.org")
+    );
+    assert_eq!(mail.header("Auto-Submitted"), Some("auto-generated"));
+    assert!(mail.text().contains("Hello alice"), "{}", mail.text());
+    assert!(mail.text().contains("3 days"));
+    let link = mail.link(&format!("{SITE}/accounts/reset/"));
+    assert!(
+        mail.html().contains(&format!("href=\"{link}\"")),
+        "{}",
+        mail.html()
+    );
+    assert_eq!(outbox(&app).len(), 1, "nothing for the unknown address");
+    assert!(
+        outbox(&app)[0].text_body.is_empty(),
+        "a sent message keeps no link"
+    );
+
+    let path = path_of(&link);
+    let form = browser.get(&path).await;
+    assert_eq!(form.status(), 200);
+    assert!(body(form).await.contains("Choose a new password"));
+    let mismatch = browser
+        .post_form(
+            &path,
+            &[
+                ("new_password1", NEW_PASSWORD),
+                ("new_password2", "something-else-entirely"),
+            ],
+        )
+        .await;
+    assert_eq!(mismatch.status(), 400);
+    assert!(body(mismatch).await.contains("do not match"));
+    let weak = browser
+        .post_form(
+            &path,
+            &[
+                ("new_password1", "password123"),
+                ("new_password2", "password123"),
+            ],
+        )
+        .await;
+    assert_eq!(weak.status(), 400);
+    assert!(body(weak).await.contains("too common"));
+
+    let done = browser
+        .post_form(
+            &path,
+            &[
+                ("new_password1", NEW_PASSWORD),
+                ("new_password2", NEW_PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(location(&done), "/accounts/login/");
+    assert!(
+        follow(&browser, done)
+            .await
+            .contains("Your password has been set")
+    );
+    // Every other session of alice has ended.
+    assert_eq!(elsewhere.get("/engine/").await.status(), 303);
+    assert_eq!(app.browser().login("alice", PASSWORD).await.status(), 200);
+    assert_eq!(
+        location(&browser.login("alice", NEW_PASSWORD).await),
+        "/engine/"
+    );
+
+    // The link worked once.
+    let again = browser.get(&path).await;
+    assert_eq!(again.status(), 400);
+    assert!(body(again).await.contains("This link does not work"));
+    let tampered = path.replacen("/reset/", "/reset/9", 1);
+    assert_eq!(app.browser().get(&tampered).await.status(), 400);
+}
+
+#[actix_web::test]
+async fn reset_links_expire_and_pam_users_are_told_to_use_the_system_password() {
+    let mut smtp = SmtpServer::plain();
+    let app = smtp_app(&smtp, |c| c.registration.reset_days = 1).await;
+    let alice = app.create_user("alice", false);
+    let pam = User::create_pam(&mut app.conn(), "pat", "Pat").unwrap();
+    diesel::update(users::table.find(pam.id))
+        .set(users::email.eq("pat@example.org"))
+        .execute(&mut *app.conn())
+        .unwrap();
+    let quiet = app.create_user("quiet", false);
+    User::set_active(&mut app.conn(), quiet.id, false).unwrap();
+
+    let browser = app.browser();
+    for address in ["pat@example.org", "quiet@example.org"] {
+        let res = browser
+            .post_form("/accounts/password_reset/", &[("email", address)])
+            .await;
+        assert_eq!(res.status(), 303);
+    }
+    let mail = smtp.next();
+    assert_eq!(mail.rcpt_tos(), ["pat@example.org"]);
+    assert!(mail.text().contains("system password"), "{}", mail.text());
+    assert!(!mail.text().contains("/accounts/reset/"));
+    assert_eq!(outbox(&app).len(), 1, "a deactivated account gets no link");
+
+    // A link made two days ago, for a reset_days of 1, has expired; changing its time
+    // breaks its signature.
+    let keys = &app.state.keys;
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let old = calcweb::auth::reset_token::make_at(keys, &alice, now - 2 * 86_400);
+    let res = browser.get(&format!("/accounts/reset/{old}/")).await;
+    assert_eq!(res.status(), 400);
+    let page = body(res).await;
+    assert!(page.contains("This link has expired"), "{page}");
+    let token = calcweb::auth::reset_token::make(keys, &alice);
+    let mut parts: Vec<String> = token.split('.').map(str::to_string).collect();
+    parts[1] = (parts[1].parse::<i64>().unwrap() - 60).to_string();
+    let res = browser
+        .get(&format!("/accounts/reset/{}/", parts.join(".")))
+        .await;
+    assert_eq!(res.status(), 400);
+    assert!(body(res).await.contains("This link does not work"));
+    let res = browser.get(&format!("/accounts/reset/{token}/")).await;
+    assert_eq!(res.status(), 200, "a fresh link works");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sign-up and activation
+
+#[actix_web::test]
+async fn registration_journey() {
+    let mut smtp = SmtpServer::plain();
+    let app = smtp_app(&smtp, |c| c.registration.mode = "open".into()).await;
+    app.create_user("alice", false);
+    let browser = app.browser();
+    let login = body(browser.get("/accounts/login/").await).await;
+    assert!(login.contains("Create an account"), "{login}");
+    assert_eq!(browser.get("/accounts/register/").await.status(), 200);
+
+    let sign_up = |username: &'static str, email: &'static str, password: &'static str| {
+        let browser = &browser;
+        async move {
+            browser
+                .post_form(
+                    "/accounts/register/",
+                    &[
+                        ("username", username),
+                        ("email", email),
+                        ("password1", password),
+                        ("password2", password),
+                    ],
+                )
+                .await
+        }
+    };
+    let taken = sign_up("alice", "someone@example.org", NEW_PASSWORD).await;
+    assert_eq!(taken.status(), 400);
+    assert!(body(taken).await.contains("already taken"));
+    let weak = sign_up("carol", "carol@example.org", "12345678901").await;
+    assert_eq!(weak.status(), 400);
+    assert!(body(weak).await.contains("only digits"));
+
+    let ok = sign_up("carol", "carol@example.org", NEW_PASSWORD).await;
+    assert_eq!(location(&ok), "/accounts/register/done/");
+    assert!(follow(&browser, ok).await.contains("Check your email"));
+    let carol = User::find_by_username(&mut app.conn(), "carol")
+        .unwrap()
+        .unwrap();
+    assert!(!carol.is_active, "inactive until activated");
+    assert_eq!(carol.email, "carol@example.org");
+
+    let mail = smtp.next();
+    assert_eq!(mail.rcpt_tos(), ["carol@example.org"]);
+    assert_eq!(mail.subject(), "Activate your account on calc.example.org");
+    assert!(mail.text().contains("7 days"));
+    let link = mail.link(&format!("{SITE}/accounts/activate/"));
+    assert!(mail.html().contains(&format!("href=\"{link}\"")));
+    let path = path_of(&link);
+
+    // Not before activation.
+    assert_eq!(
+        app.browser().login("carol", NEW_PASSWORD).await.status(),
+        200
+    );
+    // Opening the link (as a mail scanner would) changes nothing; the button does.
+    let page = browser.get(&path).await;
+    assert_eq!(page.status(), 200);
+    assert!(body(page).await.contains("Activate my account"));
+    assert!(
+        !User::find_by_username(&mut app.conn(), "carol")
+            .unwrap()
+            .unwrap()
+            .is_active
+    );
+    let activated = browser.post_form(&path, &[]).await;
+    assert_eq!(location(&activated), "/accounts/login/");
+    assert!(follow(&browser, activated).await.contains("is active"));
+    assert_eq!(
+        location(&app.browser().login("carol", NEW_PASSWORD).await),
+        "/engine/"
+    );
+    let used = browser.post_form(&path, &[]).await;
+    assert_eq!(used.status(), 400);
+    assert!(body(used).await.contains("This link has been used"));
+
+    // An address with an account already: the same answer, a notice to its owner, no account.
+    let twice = sign_up("carol2", "CAROL@example.org", NEW_PASSWORD).await;
+    assert_eq!(location(&twice), "/accounts/register/done/");
+    let notice = smtp.next();
+    assert_eq!(notice.rcpt_tos(), ["CAROL@example.org"]);
+    assert_eq!(notice.subject(), "Your account on calc.example.org");
+    assert!(notice.text().contains("\"carol\""), "{}", notice.text());
+    assert!(
+        notice
+            .text()
+            .contains(&format!("{SITE}/accounts/password_reset/"))
+    );
+    assert!(
+        User::find_by_username(&mut app.conn(), "carol2")
+            .unwrap()
+            .is_none()
+    );
+
+    // An expired link says so; the activation email can be sent again.
+    let ok = sign_up("dave", "dave@example.org", NEW_PASSWORD).await;
+    assert_eq!(ok.status(), 303);
+    let first = path_of(&smtp.next().link(&format!("{SITE}/accounts/activate/")));
+    diesel::update(activation_tokens::table)
+        .set(activation_tokens::expires_at.eq(calcweb::db::now() - time::Duration::hours(1)))
+        .execute(&mut *app.conn())
+        .unwrap();
+    let expired = browser.get(&first).await;
+    assert_eq!(expired.status(), 400);
+    let expired = body(expired).await;
+    assert!(expired.contains("This link has expired"), "{expired}");
+    assert!(expired.contains("/accounts/activate/resend/"));
+    assert_eq!(
+        browser.get("/accounts/activate/resend/").await.status(),
+        200
+    );
+    let resent = browser
+        .post_form(
+            "/accounts/activate/resend/",
+            &[("email", "dave@example.org")],
+        )
+        .await;
+    assert_eq!(location(&resent), "/accounts/register/done/");
+    let second = path_of(&smtp.next().link(&format!("{SITE}/accounts/activate/")));
+    assert_ne!(first, second);
+    assert_eq!(
+        location(&browser.post_form(&second, &[]).await),
+        "/accounts/login/"
+    );
+    assert!(
+        User::find_by_username(&mut app.conn(), "dave")
+            .unwrap()
+            .unwrap()
+            .is_active
+    );
+
+    // Re-sending gives nothing to active or deactivated accounts, and the answer is the same.
+    let dave = User::find_by_username(&mut app.conn(), "dave")
+        .unwrap()
+        .unwrap();
+    User::record_login(&mut app.conn(), dave.id).unwrap();
+    User::set_active(&mut app.conn(), dave.id, false).unwrap();
+    let before = outbox(&app).len();
+    for address in [
+        "carol@example.org",
+        "dave@example.org",
+        "nobody@example.org",
+    ] {
+        let res = browser
+            .post_form("/accounts/activate/resend/", &[("email", address)])
+            .await;
+        assert_eq!(location(&res), "/accounts/register/done/");
+    }
+    assert_eq!(outbox(&app).len(), before);
+    let deactivated = browser.post_form(&first, &[]).await;
+    assert_eq!(deactivated.status(), 400);
+    assert!(
+        !User::find_by_username(&mut app.conn(), "dave")
+            .unwrap()
+            .unwrap()
+            .is_active
+    );
+
+    let bogus = browser.get("/accounts/activate/not-a-token/").await;
+    assert_eq!(bogus.status(), 400);
+    assert!(body(bogus).await.contains("This link does not work"));
+}
+
+#[actix_web::test]
+async fn sign_up_pages_are_gone_when_registration_is_closed() {
+    let app = TestApp::new().await;
+    let browser = app.browser();
+    assert_eq!(browser.get("/accounts/register/").await.status(), 404);
+    assert_eq!(
+        browser.get("/accounts/activate/resend/").await.status(),
+        404
+    );
+    let res = browser
+        .post_form(
+            "/accounts/register/",
+            &[
+                ("username", "eve"),
+                ("email", "eve@example.org"),
+                ("password1", NEW_PASSWORD),
+                ("password2", NEW_PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), 404);
+    assert!(
+        User::find_by_username(&mut app.conn(), "eve")
+            .unwrap()
+            .is_none()
+    );
+}
+
+#[actix_web::test]
+async fn mail_forms_are_rate_limited_per_client() {
+    let app = TestApp::new().await;
+    let browser = app.browser();
+    let mut statuses = Vec::new();
+    for i in 0..12 {
+        let address = format!("someone{i}@example.org");
+        let res = browser
+            .post_form("/accounts/password_reset/", &[("email", &address)])
+            .await;
+        statuses.push(res.status().as_u16());
+        if res.status() == 429 {
+            assert!(res.headers().contains_key("retry-after"));
+        }
+    }
+    assert_eq!(statuses[..10], [303; 10]);
+    assert_eq!(statuses[10..], [429, 429]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Invitations
+
+#[actix_web::test]
+async fn invitation_journey_from_admin() {
+    let mut smtp = SmtpServer::plain();
+    let app = smtp_app(&smtp, |c| c.registration.mode = "invite".into()).await;
+    app.create_user("boss", true);
+    let physics = Group::create(&mut app.conn(), "physics").unwrap();
+    let admin = app.browser();
+    admin.login("boss", PASSWORD).await;
+    let page = body(admin.get("/admin/invites/").await).await;
+    assert!(
+        page.contains("Invite someone") && page.contains("physics"),
+        "{page}"
+    );
+    assert!(
+        body(admin.get("/admin/").await)
+            .await
+            .contains("/admin/emails/"),
+        "nav link"
+    );
+
+    let group_id = physics.id.to_string();
+    let res = admin
+        .post_form(
+            "/admin/invites/",
+            &[("email", "newbie@example.org"), ("group", &group_id)],
+        )
+        .await;
+    assert_eq!(location(&res), "/admin/invites/");
+    assert!(
+        follow(&admin, res)
+            .await
+            .contains("newbie@example.org is invited into physics")
+    );
+    let bad = admin
+        .post_form("/admin/invites/", &[("email", "nope"), ("group", "")])
+        .await;
+    assert!(
+        follow(&admin, bad)
+            .await
+            .contains("is not an email address")
+    );
+
+    let mail = smtp.next();
+    assert_eq!(mail.rcpt_tos(), ["newbie@example.org"]);
+    assert_eq!(
+        mail.subject(),
+        "You are invited to join physics on calc.example.org"
+    );
+    assert!(mail.text().contains("boss invites you"), "{}", mail.text());
+    let link = mail.link(&format!("{SITE}/accounts/invite/"));
+    assert!(mail.html().contains(&format!("href=\"{link}\"")));
+    let path = path_of(&link);
+
+    let newbie = app.browser();
+    let form = body(newbie.get(&path).await).await;
+    assert!(
+        form.contains("newbie@example.org") && form.contains("physics"),
+        "{form}"
+    );
+    let weak = newbie
+        .post_form(
+            &path,
+            &[
+                ("username", "newbie"),
+                ("password1", "short"),
+                ("password2", "short"),
+            ],
+        )
+        .await;
+    assert_eq!(weak.status(), 400);
+    let taken = newbie
+        .post_form(
+            &path,
+            &[
+                ("username", "boss"),
+                ("password1", NEW_PASSWORD),
+                ("password2", NEW_PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(taken.status(), 400);
+    assert!(body(taken).await.contains("already taken"));
+    let created = newbie
+        .post_form(
+            &path,
+            &[
+                ("username", "newbie"),
+                ("full_name", "New Bie"),
+                ("password1", NEW_PASSWORD),
+                ("password2", NEW_PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(location(&created), "/engine/");
+    let engine = follow(&newbie, created).await;
+    assert!(engine.contains("you are a member of physics"), "{engine}");
+    let user = User::find_by_username(&mut app.conn(), "newbie")
+        .unwrap()
+        .unwrap();
+    assert_eq!(user.email, "newbie@example.org");
+    assert!(user.is_active);
+    assert_eq!(user.group_names(&mut app.conn()).unwrap(), ["physics"]);
+
+    // Once only.
+    let again = app.browser().get(&path).await;
+    assert_eq!(again.status(), 400);
+    assert!(body(again).await.contains("This invitation has been used"));
+    assert!(
+        body(admin.get("/admin/invites/").await)
+            .await
+            .contains("used ")
+    );
+
+    // A withdrawn invitation's link stops working.
+    admin
+        .post_form(
+            "/admin/invites/",
+            &[("email", "later@example.org"), ("group", "")],
+        )
+        .await;
+    let later = path_of(&smtp.next().link(&format!("{SITE}/accounts/invite/")));
+    let id: i64 = calcweb::db::schema::invitations::table
+        .filter(calcweb::db::schema::invitations::email.eq("later@example.org"))
+        .select(calcweb::db::schema::invitations::id)
+        .first(&mut *app.conn())
+        .unwrap();
+    let res = admin
+        .post_form(&format!("/admin/invites/{id}/revoke/"), &[])
+        .await;
+    assert!(follow(&admin, res).await.contains("withdrawn"));
+    assert_eq!(app.browser().get(&later).await.status(), 400);
+
+    // Not for everyone.
+    app.create_user("mallory", false);
+    let mallory = app.browser();
+    mallory.login("mallory", PASSWORD).await;
+    assert_eq!(mallory.get("/admin/invites/").await.status(), 403);
+    assert_eq!(mallory.get("/admin/emails/").await.status(), 403);
+}
+
+#[actix_web::test]
+async fn invitations_are_off_while_registration_is_closed() {
+    let app = TestApp::new().await;
+    app.create_user("boss", true);
+    let admin = app.browser();
+    admin.login("boss", PASSWORD).await;
+    let page = body(admin.get("/admin/invites/").await).await;
+    assert!(page.contains("Invitations are off"), "{page}");
+    let res = admin
+        .post_form(
+            "/admin/invites/",
+            &[("email", "x@example.org"), ("group", "")],
+        )
+        .await;
+    assert!(follow(&admin, res).await.contains("Invitations are off"));
+    assert!(outbox(&app).is_empty());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Calculation notices
+
+#[actix_web::test]
+async fn a_calculation_that_ends_is_announced_to_an_owner_who_asked() {
+    let mut smtp = SmtpServer::plain();
+    let app = smtp_app(&smtp, |_| {}).await;
+    app.create_user("alice", false);
+    app.create_user("bob", false);
+    let alice = app.browser();
+    alice.login("alice", PASSWORD).await;
+    let account = body(alice.get("/accounts/").await).await;
+    assert!(account.contains("Email me when a calculation of mine ends"));
+    assert!(!account.contains("name=\"notify_on_finish\" value=\"1\" checked"));
+    let res = alice
+        .post_form("/accounts/notifications/", &[("notify_on_finish", "1")])
+        .await;
+    assert!(follow(&alice, res).await.contains("You will get an email"));
+    let alice_id = User::find_by_username(&mut app.conn(), "alice")
+        .unwrap()
+        .unwrap()
+        .id;
+    assert!(User::notify_on_finish(&mut app.conn(), alice_id).unwrap());
+
+    let bob = app.browser();
+    bob.login("bob", PASSWORD).await;
+    let quiet = crate::calcs::start(&bob, 1, 0.01, "").await;
+    crate::calcs::wait_for(&bob, quiet, "complete").await;
+
+    let id = crate::calcs::start(&alice, 2, 0.05, "").await;
+    crate::calcs::wait_for(&alice, id, "complete").await;
+    let mail = smtp.next();
+    assert_eq!(mail.rcpt_tos(), ["alice@example.org"]);
+    assert_eq!(
+        mail.subject(),
+        format!("Calculation {id} complete: test job")
+    );
+    let text = mail.text();
+    assert!(text.contains("Status:      complete"), "{text}");
+    assert!(text.contains("Calculator:  example"), "{text}");
+    assert!(text.contains("Duration:    "), "{text}");
+    assert!(text.contains(&format!("{SITE}/engine/{id}/")), "{text}");
+    assert!(
+        mail.html()
+            .contains(&format!("href=\"{SITE}/engine/{id}/\""))
+    );
+
+    // A failed one too; bob asked for nothing and got nothing.
+    let failed = crate::calcs::start(&alice, 3, 0.01, "fail_at_step = 1").await;
+    crate::calcs::wait_for(&alice, failed, "failed").await;
+    let mail = smtp.next();
+    assert!(
+        mail.subject()
+            .starts_with(&format!("Calculation {failed} failed"))
+    );
+    assert!(
+        outbox(&app)
+            .iter()
+            .all(|e| e.to_addr == "alice@example.org")
+    );
+
+    let res = alice.post_form("/accounts/notifications/", &[]).await;
+    assert!(follow(&alice, res).await.contains("no longer"));
+    assert!(!User::notify_on_finish(&mut app.conn(), alice_id).unwrap());
+}
+
+// ---------------------------------------------------------------------------------------------
+// The outbox on /admin, test emails, retries, STARTTLS with a login
+
+#[actix_web::test]
+async fn test_email_over_starttls_with_a_login_and_a_private_ca() {
+    let certs = Certs::new();
+    let mut smtp = SmtpServer::start(Options {
+        security: Some(Security::StartTls),
+        certs: Some(&certs),
+        login: Some(("mailer", "s3cret-smtp")),
+        ..Default::default()
+    });
+    let ca = certs.ca.clone();
+    let app = TestApp::with_config(|c| {
+        use_smtp(c, &smtp, Security::StartTls);
+        c.email.tls_ca_file = Some(ca);
+        c.email.user = "mailer".into();
+        c.email.password = Some("s3cret-smtp".into());
+    })
+    .await;
+    app.create_user("boss", true);
+    let admin = app.browser();
+    admin.login("boss", PASSWORD).await;
+    let page = body(admin.get("/admin/emails/").await).await;
+    assert!(page.contains("Send a test email"), "{page}");
+    assert!(
+        page.contains("value=\"boss@example.org\""),
+        "the admin's address is suggested"
+    );
+    let res = admin
+        .post_form("/admin/emails/test/", &[("to", "ops@example.org")])
+        .await;
+    let after = follow(&admin, res).await;
+    assert!(
+        after.contains("A test email went to ops@example.org"),
+        "{after}"
+    );
+    let mail = smtp.next();
+    assert_eq!(mail.rcpt_tos(), ["ops@example.org"]);
+    assert_eq!(mail.subject(), "Test email from calc.example.org");
+    assert_eq!(mail.0["tls"], true, "sent after STARTTLS");
+    assert_eq!(mail.0["authenticated"], true);
+    assert!(mail.text().contains("boss from /admin"), "{}", mail.text());
+    assert!(
+        after.contains("ops@example.org") && after.contains(">sent<"),
+        "listed as sent"
+    );
+}
+
+#[actix_web::test]
+async fn failures_are_retried_or_shown_to_superusers() {
+    let port = crate::cli::free_port();
+    let app = TestApp::with_config(|c| {
+        c.email.backend = "smtp".into();
+        c.email.host = "127.0.0.1".into();
+        c.email.port = Some(port);
+        c.email.security = "none".into();
+        c.server.public_url = Some(SITE.into());
+    })
+    .await;
+    app.create_user("boss", true);
+    let admin = app.browser();
+    admin.login("boss", PASSWORD).await;
+
+    // Nobody listens: a passing problem, tried again later.
+    let res = admin
+        .post_form("/admin/emails/test/", &[("to", "ops@example.org")])
+        .await;
+    let page = follow(&admin, res).await;
+    let expected = format!("Nothing answers at 127.0.0.1:{port}: check [email] host and port");
+    assert!(page.contains(&expected), "{page}");
+    let first = outbox(&app).pop().unwrap();
+    assert_eq!((first.status.as_str(), first.attempts), ("queued", 1));
+    assert!(first.next_attempt_at > calcweb::db::now());
+
+    // The server comes up; at the next attempt the message goes.
+    let mut smtp = SmtpServer::start(Options {
+        port: Some(port),
+        reject: &["reject-"],
+        defer: &["busy-"],
+        ..Default::default()
+    });
+    diesel::update(emails::table)
+        .set(emails::next_attempt_at.eq(calcweb::db::now()))
+        .execute(&mut *app.conn())
+        .unwrap();
+    app.state.mail.as_ref().unwrap().wake();
+    assert_eq!(smtp.next().rcpt_tos(), ["ops@example.org"]);
+    assert_eq!(settled(&app, first.id).status, "sent");
+
+    // 451: tried again later; 550: failed at once, listed first with the reason, retryable.
+    admin
+        .post_form("/admin/emails/test/", &[("to", "busy-box@example.org")])
+        .await;
+    let busy = outbox(&app).pop().unwrap();
+    let busy = settled(&app, busy.id);
+    assert_eq!(busy.status, "queued");
+    assert!(busy.last_error.contains("451"), "{}", busy.last_error);
+    let res = admin
+        .post_form("/admin/emails/test/", &[("to", "reject-me@example.org")])
+        .await;
+    let page = follow(&admin, res).await;
+    assert!(page.contains("refused the message: 550"), "{page}");
+    let rejected = outbox(&app).pop().unwrap();
+    assert_eq!(rejected.status, "failed");
+    let list = body(admin.get("/admin/emails/").await).await;
+    let failed_at = list.find("reject-me@example.org").unwrap();
+    let sent_at = list.find("ops@example.org").unwrap();
+    assert!(failed_at < sent_at, "failed ones first");
+    assert!(list.contains("1 failed"), "{list}");
+    let res = admin
+        .post_form(&format!("/admin/emails/{}/retry/", rejected.id), &[])
+        .await;
+    assert!(follow(&admin, res).await.contains("queued again"));
+    assert_eq!(settled(&app, rejected.id).status, "failed");
+    assert_eq!(smtp.all().len(), 1);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The file backend
+
+#[actix_web::test]
+async fn the_file_backend_writes_one_eml_per_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let mail_dir = dir.path().join("outgoing");
+    let target = mail_dir.clone();
+    let app = TestApp::with_config(|c| {
+        c.email.backend = "file".into();
+        c.email.file_path = Some(target);
+        c.server.public_url = Some(SITE.into());
+    })
+    .await;
+    app.create_user("alice", false);
+    app.create_user("bob", false);
+    let browser = app.browser();
+    for address in ["alice@example.org", "bob@example.org"] {
+        browser
+            .post_form("/accounts/password_reset/", &[("email", address)])
+            .await;
+    }
+    let deadline = Instant::now() + crate::smtp::WAIT;
+    let files = loop {
+        let files: Vec<_> = std::fs::read_dir(&mail_dir)
+            .map(|d| d.map(|e| e.unwrap().path()).collect())
+            .unwrap_or_default();
+        if files.len() >= 2 {
+            break files;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no .eml files in {}",
+            mail_dir.display()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(files.len(), 2);
+    let mut recipients = Vec::new();
+    for file in files {
+        assert_eq!(file.extension().unwrap(), "eml");
+        let text = std::fs::read_to_string(&file).unwrap();
+        // Quoted-printable soft line breaks, if any, would split the link.
+        let text = text.replace("=\r\n", "");
+        assert!(
+            text.contains("Subject: Reset your password on calc.example.org"),
+            "{text}"
+        );
+        assert!(text.contains("multipart/alternative"), "{text}");
+        assert!(text.contains("text/html"), "{text}");
+        assert!(text.contains(&format!("{SITE}/accounts/reset/")), "{text}");
+        let to = text
+            .lines()
+            .find_map(|l| l.strip_prefix("To: "))
+            .unwrap()
+            .trim()
+            .to_string();
+        recipients.push(to);
+    }
+    recipients.sort();
+    assert_eq!(recipients, ["alice@example.org", "bob@example.org"]);
+}
