@@ -32,6 +32,7 @@ const SECTIONS: &[&str] = &[
     "calcs",
     "auth",
     "nginx",
+    "executor",
 ];
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -53,6 +54,8 @@ pub struct Config {
     pub auth: AuthConfig,
     /// Used only by `calcweb manage nginx-config`.
     pub nginx: NginxConfig,
+    /// Where calculations run: on this host, or on a Slurm cluster.
+    pub executor: ExecutorConfig,
     /// The programs users may run; users supply only their input.
     pub calculators: Vec<CalculatorConfig>,
 }
@@ -180,6 +183,57 @@ impl Default for CalcsConfig {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ExecutorConfig {
+    /// "local": supervisors on the host of the server that claims the calculation;
+    /// "slurm": each calculation is a Slurm batch job (sbatch), the supervisor on a node.
+    pub kind: String,
+    /// slurm: the partition (sbatch --partition); "" = the cluster's default partition.
+    pub partition: String,
+    /// slurm: the account charged (sbatch --account); "" = the service user's default.
+    pub account: String,
+    /// slurm: the quality of service (sbatch --qos); "" = the default.
+    pub qos: String,
+    /// slurm: more sbatch arguments, one per item, e.g. ["--constraint=avx2"].
+    pub sbatch_args: Vec<String>,
+    /// slurm: seconds between two looks at the jobs (one squeue for all of them).
+    pub poll_interval: u64,
+    /// slurm: the calcweb binary on the compute nodes; "" = the server's own path.
+    pub calcweb_path: String,
+    /// slurm: the commands; a bare name is looked up in PATH.
+    pub sbatch: PathBuf,
+    pub squeue: PathBuf,
+    pub scancel: PathBuf,
+    pub sacct: PathBuf,
+    pub sinfo: PathBuf,
+}
+
+impl Default for ExecutorConfig {
+    fn default() -> Self {
+        ExecutorConfig {
+            kind: "local".into(),
+            partition: String::new(),
+            account: String::new(),
+            qos: String::new(),
+            sbatch_args: Vec::new(),
+            poll_interval: 5,
+            calcweb_path: String::new(),
+            sbatch: "sbatch".into(),
+            squeue: "squeue".into(),
+            scancel: "scancel".into(),
+            sacct: "sacct".into(),
+            sinfo: "sinfo".into(),
+        }
+    }
+}
+
+impl ExecutorConfig {
+    pub fn is_slurm(&self) -> bool {
+        self.kind == "slurm"
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CalculatorConfig {
     pub name: String,
@@ -200,6 +254,20 @@ pub struct CalculatorConfig {
     /// Extra environment variables for the program.
     #[serde(default)]
     pub env: std::collections::BTreeMap<String, String>,
+    /// Slurm executor: CPUs of one calculation (sbatch --cpus-per-task).
+    #[serde(default = "default_cpus")]
+    pub cpus: u32,
+    /// Slurm executor: memory (sbatch --mem, e.g. "4G"); "" = the partition's default.
+    #[serde(default)]
+    pub mem: String,
+    /// Slurm executor: time limit (sbatch --time: minutes, "H:MM:SS" or "D-HH");
+    /// "" = the partition's default.
+    #[serde(default)]
+    pub time: String,
+}
+
+fn default_cpus() -> u32 {
+    1
 }
 
 fn default_job_ini() -> String {
@@ -217,6 +285,9 @@ impl CalculatorConfig {
             allowed_groups: Vec::new(),
             timeout: 3600,
             env: Default::default(),
+            cpus: default_cpus(),
+            mem: String::new(),
+            time: String::new(),
         }
     }
 }
@@ -350,6 +421,7 @@ impl Default for Config {
             calcs: CalcsConfig::default(),
             auth: AuthConfig::default(),
             nginx: NginxConfig::default(),
+            executor: ExecutorConfig::default(),
             calculators: vec![CalculatorConfig::example()],
         }
     }
@@ -590,6 +662,23 @@ impl Config {
                     "calculators[{i}] ({name}): command must name a program."
                 ));
             }
+            if calc.cpus == 0 {
+                out.push(format!(
+                    "calculators[{i}] ({name}): cpus must be at least 1."
+                ));
+            }
+            if !calc.mem.is_empty() && !is_slurm_mem(&calc.mem) {
+                out.push(format!(
+                    "calculators[{i}] ({name}): mem = {:?} is not a Slurm memory size like \"4G\" or \"500M\".",
+                    calc.mem
+                ));
+            }
+            if !calc.time.is_empty() && !is_slurm_time(&calc.time) {
+                out.push(format!(
+                    "calculators[{i}] ({name}): time = {:?} is not a Slurm time limit like \"90\" (minutes), \"2:00:00\" or \"1-00\".",
+                    calc.time
+                ));
+            }
             if glob::Pattern::new(&calc.job_ini).is_err() {
                 out.push(format!(
                     "calculators[{i}] ({name}): job_ini = {:?} is not a valid file pattern.",
@@ -635,6 +724,45 @@ impl Config {
         }
         if self.server.default_user.trim().is_empty() {
             out.push("server.default_user must not be empty.".into());
+        }
+        out.extend(self.executor_problems());
+        out
+    }
+
+    /// The checks of [executor].
+    fn executor_problems(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        let ex = &self.executor;
+        if !matches!(ex.kind.as_str(), "local" | "slurm") {
+            out.push(format!(
+                "executor.kind = {:?} is not one of local, slurm.",
+                ex.kind
+            ));
+        }
+        if ex.poll_interval == 0 {
+            out.push("executor.poll_interval must be at least 1 second.".into());
+        }
+        for (key, value) in [
+            ("partition", &ex.partition),
+            ("account", &ex.account),
+            ("qos", &ex.qos),
+        ] {
+            if value.chars().any(|c| c.is_whitespace() || c.is_control()) {
+                out.push(format!("executor.{key} = {value:?} must not contain spaces."));
+            }
+        }
+        for (key, path) in [
+            ("sbatch", &ex.sbatch),
+            ("squeue", &ex.squeue),
+            ("scancel", &ex.scancel),
+            ("sacct", &ex.sacct),
+            ("sinfo", &ex.sinfo),
+        ] {
+            if path.as_os_str().is_empty() {
+                out.push(format!(
+                    "executor.{key} must name the command (e.g. \"{key}\" or /usr/bin/{key})."
+                ));
+            }
         }
         out
     }
@@ -848,6 +976,29 @@ impl Config {
     }
 }
 
+/// A Slurm memory size: digits with an optional K, M, G or T suffix.
+fn is_slurm_mem(text: &str) -> bool {
+    let digits = text.trim_end_matches(['K', 'M', 'G', 'T', 'k', 'm', 'g', 't']);
+    !digits.is_empty()
+        && text.len() - digits.len() <= 1
+        && digits.chars().all(|c| c.is_ascii_digit())
+}
+
+/// A Slurm time limit: "minutes", "minutes:seconds", "hours:minutes:seconds", "days-hours",
+/// "days-hours:minutes", "days-hours:minutes:seconds" (or UNLIMITED).
+fn is_slurm_time(text: &str) -> bool {
+    if text.eq_ignore_ascii_case("unlimited") || text.eq_ignore_ascii_case("infinite") {
+        return true;
+    }
+    let (days, rest) = match text.split_once('-') {
+        Some((d, r)) => (Some(d), r),
+        None => (None, text),
+    };
+    let number = |s: &str| !s.is_empty() && s.len() <= 9 && s.chars().all(|c| c.is_ascii_digit());
+    let parts: Vec<&str> = rest.split(':').collect();
+    days.is_none_or(number) && parts.len() <= 3 && parts.iter().all(|p| number(p))
+}
+
 /// Hides the password of a database URL.
 pub fn redact_url_password(url: &str) -> String {
     match url::Url::parse(url) {
@@ -937,6 +1088,32 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn slurm_resources_are_checked() {
+        for good in ["4G", "500M", "1024", "2t"] {
+            assert!(is_slurm_mem(good), "{good}");
+        }
+        for bad in ["", "G", "4GB", "-1", "4 G"] {
+            assert!(!is_slurm_mem(bad), "{bad}");
+        }
+        for good in ["90", "1:30", "2:00:00", "1-00", "1-2:30", "1-02:00:00", "UNLIMITED"] {
+            assert!(is_slurm_time(good), "{good}");
+        }
+        for bad in ["", "1h", "1:2:3:4", "-5", "1-", "a:00"] {
+            assert!(!is_slurm_time(bad), "{bad}");
+        }
+        let mut config = Config::default();
+        config.executor.kind = "pbs".into();
+        config.calculators[0].time = "1 hour".into();
+        let problems = config.problems().join("\n");
+        assert!(problems.contains("executor.kind"), "{problems}");
+        assert!(problems.contains("time = \"1 hour\""), "{problems}");
+        assert_eq!(
+            env_key_to_path("EXECUTOR_POLL_INTERVAL"),
+            "executor.poll_interval"
+        );
     }
 
     #[test]

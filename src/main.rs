@@ -28,13 +28,18 @@ enum Command {
     },
     /// Run and watch one calculation (started by the server; not for people)
     #[command(hide = true)]
-    Supervise { id: i64 },
+    Supervise {
+        id: i64,
+        /// The configuration as JSON in a file, removed once read (Slurm batch jobs)
+        #[arg(long, value_name = "FILE")]
+        config_json: Option<PathBuf>,
+    },
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    if let Command::Supervise { id } = cli.command {
-        return supervise(cli.config, id);
+    if let Command::Supervise { id, config_json } = cli.command {
+        return supervise(cli.config, id, config_json);
     }
     let config = match calcweb::config::find_config_file(cli.config.as_deref())
         .and_then(|file| Ok((calcweb::Config::load(file.as_deref())?, file)))
@@ -61,11 +66,19 @@ fn main() -> ExitCode {
 }
 
 /// The supervisor takes the configuration of the server that started it, when there is one.
-fn supervise(file: Option<PathBuf>, id: i64) -> ExitCode {
-    let config = match std::env::var(calcweb::calcs::supervisor::CONFIG_ENV) {
-        Ok(json) => serde_json::from_str(&json)
+fn supervise(file: Option<PathBuf>, id: i64, config_json: Option<PathBuf>) -> ExitCode {
+    let config = match (config_json, std::env::var(calcweb::calcs::supervisor::CONFIG_ENV)) {
+        // Under Slurm: written by the server next to the batch script; it holds the
+        // database URL, so it does not stay on the shared filesystem.
+        (Some(path), _) => std::fs::read_to_string(&path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))
+            .and_then(|json| {
+                let _ = std::fs::remove_file(&path);
+                serde_json::from_str(&json).map_err(|e| format!("bad {}: {e}", path.display()))
+            }),
+        (None, Ok(json)) => serde_json::from_str(&json)
             .map_err(|e| format!("bad {}: {e}", calcweb::calcs::supervisor::CONFIG_ENV)),
-        Err(_) => calcweb::config::find_config_file(file.as_deref())
+        (None, Err(_)) => calcweb::config::find_config_file(file.as_deref())
             .and_then(|f| calcweb::Config::load(f.as_deref()))
             .map_err(|e| e.to_string()),
     };

@@ -3,6 +3,7 @@
 
 pub mod example;
 pub mod runner;
+pub mod slurm;
 pub mod submit;
 pub mod supervisor;
 pub mod upload;

@@ -1,6 +1,8 @@
 //! The queue runner of one server: claims queued calculations (FIFO, at most `max_concurrent`
 //! on this host, atomically in the database) and starts a detached supervisor for each. It also
 //! reconciles: a calculation marked executing here whose supervisor is gone becomes `failed`.
+//! With `[executor] kind = "slurm"` the thread runs `slurm::run_runner` instead, which sends
+//! calculations to Slurm and watches their jobs.
 
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
@@ -40,8 +42,8 @@ impl Launcher {
 }
 
 pub const LOST: &str = "lost: the process ended without reporting";
-const TICK: Duration = Duration::from_secs(1);
-const RECONCILE_EVERY: Duration = Duration::from_secs(10);
+pub(crate) const TICK: Duration = Duration::from_secs(1);
+pub(crate) const RECONCILE_EVERY: Duration = Duration::from_secs(10);
 /// A claimed calculation whose supervisor never recorded its pid is given this long.
 const START_GRACE: time::Duration = time::Duration::seconds(60);
 
@@ -56,6 +58,9 @@ pub fn start(db: Db, config: std::sync::Arc<Config>, launcher: Launcher) -> Wake
 }
 
 fn run(db: Db, config: std::sync::Arc<Config>, launcher: Launcher, wake: Receiver<()>) {
+    if config.executor.is_slurm() {
+        return crate::calcs::slurm::run_runner(db, config, launcher, wake);
+    }
     let host = host_name();
     let max = config.max_concurrent();
     let mut last_reconcile: Option<Instant> = None;
@@ -128,15 +133,7 @@ fn launch(config: &Config, launcher: &Launcher, id: i64) -> std::io::Result<()> 
         .create(true)
         .append(true)
         .open(dir.join("supervisor.log"))?;
-    // The supervisor gets this server's effective configuration, minus the secret it does
-    // not need.
-    let mut handed = config.clone();
-    handed.secret_key = None;
-    handed.secret_key_file = None;
-    // It only queues email (calculation notices); the worker of a server sends it.
-    handed.email.password = None;
-    handed.email.password_file = None;
-    let json = serde_json::to_string(&handed).map_err(std::io::Error::other)?;
+    let json = serde_json::to_string(&handed_config(config)).map_err(std::io::Error::other)?;
     let mut child = Command::new(&launcher.exe)
         .arg("supervise")
         .arg(id.to_string())
@@ -153,6 +150,18 @@ fn launch(config: &Config, launcher: &Launcher, id: i64) -> std::io::Result<()> 
 }
 
 use std::os::unix::process::CommandExt;
+
+/// The supervisor gets this server's effective configuration, minus the secrets it does not
+/// need.
+pub(crate) fn handed_config(config: &Config) -> Config {
+    let mut handed = config.clone();
+    handed.secret_key = None;
+    handed.secret_key_file = None;
+    // It only queues email (calculation notices); the worker of a server sends it.
+    handed.email.password = None;
+    handed.email.password_file = None;
+    handed
+}
 
 /// Marks calculations whose supervisor on this host is gone as failed ("lost").
 pub fn reconcile(db: &Db, config: &Config, host: &str) -> AppResult<usize> {

@@ -3,18 +3,25 @@
 //! a process group of its own, turns its output into log rows and progress, enforces the time
 //! limit, honours abort requests (polled from the database, so any server can ask), registers
 //! the outputs and writes the final status.
+//!
+//! Under Slurm (`[executor] kind = "slurm"`) the same supervisor is the batch job on a compute
+//! node: it takes the calculation from `submitted` to `executing` itself when the job starts
+//! (see `Calc::start_under_slurm`). SIGTERM (scancel, time limit, preemption) stops the
+//! calculator: when an abort was asked the calculation ends `aborted`; otherwise Slurm is
+//! ending the job, and the server's poller records how (state and reason) once it has.
 
 use std::io::{BufRead, BufReader};
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 
-use crate::calcs::{calc_dir, dir_size};
+use crate::calcs::{calc_dir, dir_size, host_name};
 use crate::config::{CalculatorConfig, Config};
 use crate::db::DbConn;
 use crate::models::calc::{Calc, status};
@@ -39,6 +46,30 @@ enum Ending {
     Aborted,
     TimedOut(u64),
     Lost(String),
+    /// Slurm is ending the job (SIGTERM without an abort request): the server's poller
+    /// records the final status with Slurm's state and reason.
+    EndedBySlurm,
+}
+
+/// Set by SIGTERM.
+static TERMINATED: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_sigterm(_: nix::libc::c_int) {
+    TERMINATED.store(true, Ordering::SeqCst);
+}
+
+/// SIGTERM sets a flag the watch loop reads, instead of killing the supervisor.
+fn catch_sigterm() {
+    use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, sigaction};
+    let action = SigAction::new(
+        SigHandler::Handler(on_sigterm),
+        SaFlags::SA_RESTART,
+        SigSet::empty(),
+    );
+    // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
+    if let Err(e) = unsafe { sigaction(Signal::SIGTERM, &action) } {
+        eprintln!("cannot catch SIGTERM: {e}");
+    }
 }
 
 pub fn run(config: &Config, id: i64) -> Result<(), String> {
@@ -46,16 +77,38 @@ pub fn run(config: &Config, id: i64) -> Result<(), String> {
     let mut conn = url
         .connect()
         .map_err(|e| format!("cannot connect to the database: {e}"))?;
-    let calc = Calc::find(&mut conn, id)
-        .map_err(|e| e.to_string())?
-        .ok_or(format!("no calculation {id}"))?;
-    if calc.status != status::EXECUTING {
-        return Err(format!(
-            "calculation {id} is {}, not executing",
-            calc.status
-        ));
+    let find = |conn: &mut DbConn| {
+        Calc::find(conn, id)
+            .map_err(|e| e.to_string())?
+            .ok_or(format!("no calculation {id}"))
+    };
+    let mut calc = find(&mut conn)?;
+    let pid = std::process::id() as i32;
+    let under_slurm = calc.slurm_job_id.is_some();
+    if under_slurm {
+        // Sent to Slurm: this is its batch job, starting on a node.
+        let job = std::env::var("SLURM_JOB_ID").map_err(|_| {
+            format!("calculation {id} was sent to Slurm: its supervisor runs only inside its Slurm job")
+        })?;
+        if !Calc::start_under_slurm(&mut conn, id, &job, &host_name(), pid)
+            .map_err(|e| e.to_string())?
+        {
+            return Err(format!(
+                "calculation {id} does not wait for Slurm job {job} (it is {}); nothing to do",
+                find(&mut conn)?.status
+            ));
+        }
+        calc = find(&mut conn)?;
+    } else {
+        if calc.status != status::EXECUTING {
+            return Err(format!(
+                "calculation {id} is {}, not executing",
+                calc.status
+            ));
+        }
+        Calc::set_pid(&mut conn, id, pid).map_err(|e| e.to_string())?;
     }
-    Calc::set_pid(&mut conn, id, std::process::id() as i32).map_err(|e| e.to_string())?;
+    catch_sigterm();
     let mut sup = Supervisor {
         conn,
         id,
@@ -63,6 +116,7 @@ pub fn run(config: &Config, id: i64) -> Result<(), String> {
         pending: Vec::new(),
         stored: calc.log_rows as u32,
         dropped: 0,
+        under_slurm,
     };
     let ending = match config.calculator(&calc.calculator) {
         Some(calculator) => sup.run_calculator(&calc, calculator),
@@ -82,6 +136,7 @@ struct Supervisor<'a> {
     pending: Vec<NewLine>,
     stored: u32,
     dropped: u64,
+    under_slurm: bool,
 }
 
 /// Replaces the placeholders anywhere inside an argument.
@@ -229,7 +284,21 @@ impl Supervisor<'_> {
                 && let Ok(Some(exit)) = child.try_wait()
             {
                 self.flush();
+                // Slurm signals every process of the job: the calculator may die of it just
+                // before the supervisor sees its own SIGTERM.
+                if self.under_slurm && exit.code().is_none() {
+                    let until = Instant::now() + Duration::from_secs(2);
+                    while !TERMINATED.load(Ordering::SeqCst) && Instant::now() < until {
+                        std::thread::sleep(Duration::from_millis(20));
+                    }
+                }
+                if TERMINATED.load(Ordering::SeqCst) {
+                    return self.terminated(None);
+                }
                 return Ending::Exited(exit.code().unwrap_or(-1));
+            }
+            if TERMINATED.load(Ordering::SeqCst) {
+                return self.terminated(Some((child, rx)));
             }
             if last_poll.elapsed() >= ABORT_POLL {
                 last_poll = Instant::now();
@@ -244,6 +313,34 @@ impl Supervisor<'_> {
                 }
             }
         }
+    }
+
+    /// The supervisor got SIGTERM: an abort (scancel from calcweb, or an operator stopping a
+    /// local supervisor) ends `aborted`; under Slurm without an abort request, Slurm is ending
+    /// the job and the poller records why.
+    fn terminated(&mut self, running: Option<(&mut Child, mpsc::Receiver<Event>)>) -> Ending {
+        let abort = Calc::is_abort_requested(&mut self.conn, self.id).unwrap_or(false);
+        let ending = if abort {
+            self.log("WARNING", "abort requested: stopping the calculation");
+            Ending::Aborted
+        } else if self.under_slurm {
+            self.log(
+                "WARNING",
+                "Slurm is ending the job (SIGTERM): stopping the calculation",
+            );
+            Ending::EndedBySlurm
+        } else {
+            self.log(
+                "WARNING",
+                "the supervisor received SIGTERM: stopping the calculation",
+            );
+            Ending::Aborted
+        };
+        match running {
+            Some((child, rx)) => self.stop(child, rx),
+            None => self.flush(),
+        }
+        ending
     }
 
     /// SIGTERM to the calculator's process group, SIGKILL after the grace period.
@@ -290,6 +387,17 @@ impl Supervisor<'_> {
             Ending::Lost(why) => {
                 self.log("ERROR", why.clone());
                 status::FAILED
+            }
+            Ending::EndedBySlurm => {
+                self.flush();
+                let dir = calc_dir(self.config, self.id);
+                if let Err(e) = register_outputs(&mut self.conn, self.id, &dir.join("output")) {
+                    eprintln!(
+                        "cannot register the outputs of calculation {}: {e}",
+                        self.id
+                    );
+                }
+                return;
             }
         };
         if self.dropped > 0 {

@@ -74,6 +74,9 @@ diesel::table! {
         created_at -> Timestamp,
         started_at -> Nullable<Timestamp>,
         finished_at -> Nullable<Timestamp>,
+        slurm_job_id -> Nullable<Text>,
+        slurm_reason -> Nullable<Text>,
+        dispatched_at -> Nullable<Timestamp>,
     }
 }
 

@@ -379,7 +379,10 @@ pub fn explain(err: &lettre::transport::smtp::Error, server: &SmtpServer) -> Sen
             ))
         };
     }
-    if err.is_timeout() {
+    // A read that times out is EAGAIN (WouldBlock) on Linux, which lettre does not call a
+    // timeout.
+    let io_kind = io_cause(std::error::Error::source(err)).map(|e| e.kind());
+    if err.is_timeout() || matches!(io_kind, Some(ErrorKind::WouldBlock | ErrorKind::TimedOut)) {
         let hint = match server.security.as_str() {
             "tls" => "",
             _ => {
@@ -387,7 +390,7 @@ pub fn explain(err: &lettre::transport::smtp::Error, server: &SmtpServer) -> Sen
             }
         };
         return SendError::transient(format!(
-            "The SMTP server at {at} did not answer within {} seconds{hint}: check [email] host, port and security.",
+            "The SMTP server at {at} did not answer within {} seconds{hint}: check [email] host, port and security, and any firewall in between.",
             server.timeout
         ));
     }
@@ -396,12 +399,6 @@ pub fn explain(err: &lettre::transport::smtp::Error, server: &SmtpServer) -> Sen
             ErrorKind::ConnectionRefused => {
                 return SendError::transient(format!(
                     "Nothing answers at {at}: check [email] host and port, and that the mail server runs."
-                ));
-            }
-            ErrorKind::TimedOut => {
-                return SendError::transient(format!(
-                    "The SMTP server at {at} did not answer within {} seconds: check [email] host and port, and any firewall in between.",
-                    server.timeout
                 ));
             }
             ErrorKind::ConnectionReset
@@ -423,8 +420,15 @@ pub fn explain(err: &lettre::transport::smtp::Error, server: &SmtpServer) -> Sen
             ));
         }
     }
-    if err.is_tls() || detail.to_ascii_lowercase().contains("tls") {
-        let lower = detail.to_ascii_lowercase();
+    let lower = detail.to_ascii_lowercase();
+    let tls_words = [
+        "tls",
+        "certificate",
+        "handshake",
+        "alert",
+        "corrupt message",
+    ];
+    if err.is_tls() || tls_words.iter().any(|w| lower.contains(w)) {
         let hint = if lower.contains("certificate") || lower.contains("unknownissuer") {
             "the server's certificate is not trusted or not for this host name: check [email] host, and for a private CA set [email] tls_ca_file"
         } else if lower.contains("starttls") {

@@ -38,6 +38,18 @@ pub fn run(config: &Config, file: Option<PathBuf>) -> Result<(), String> {
         Err(e) if !problems.contains(&e) => problems.push(e),
         Err(_) => {}
     }
+    if config.executor.is_slurm() {
+        let (fine, slurm_problems) = crate::calcs::slurm::check(&config.executor);
+        for line in fine {
+            println!("✔ {line}");
+        }
+        problems.extend(slurm_problems);
+    } else {
+        println!(
+            "- executor: local (calculations run on the host of the server that claims them, at most {} at once)",
+            config.max_concurrent()
+        );
+    }
     let root = config.static_root();
     if root.join("staticfiles.json").is_file() {
         println!("✔ static root: {} has collected files", root.display());

@@ -11,6 +11,7 @@ mod groups;
 pub mod maintenance;
 mod migrate;
 mod nginx_config;
+pub mod seed_bench;
 mod users;
 
 use std::path::PathBuf;
@@ -70,6 +71,9 @@ pub enum ManageCommand {
     Invite(email::InviteArgs),
     /// Try a PAM login of USER (password: one line on standard input) and explain what fails; exit 1 if it does
     CheckPam { username: String },
+    /// Fill a fresh database with benchmark data (bench/seed, bench/run); not for production
+    #[command(hide = true)]
+    SeedBench(seed_bench::SeedArgs),
 }
 
 pub fn run(command: ManageCommand, config: Config, file: Option<PathBuf>) -> Result<(), String> {
@@ -90,6 +94,7 @@ pub fn run(command: ManageCommand, config: Config, file: Option<PathBuf>) -> Res
         ManageCommand::Groups { command } => groups::run(&config, command),
         ManageCommand::Users { command } => users::run(&config, command),
         ManageCommand::CheckPam { username } => check_pam::run(&config, &username),
+        ManageCommand::SeedBench(args) => seed_bench::run(&config, args),
     }
 }
 

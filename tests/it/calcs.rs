@@ -434,7 +434,7 @@ async fn the_queue_never_runs_more_than_max_concurrent() {
     assert!(most <= 2, "{most} calculations overlapped");
     // FIFO: started in the order submitted.
     let order: Vec<i64> = calcs::table
-        .order(calcs::started_at.asc())
+        .order((calcs::started_at.asc(), calcs::id.asc()))
         .select(calcs::id)
         .load(&mut *app.conn())
         .unwrap();

@@ -877,3 +877,38 @@ async fn the_file_backend_writes_one_eml_per_message() {
     recipients.sort();
     assert_eq!(recipients, ["alice@example.org", "bob@example.org"]);
 }
+
+#[actix_web::test]
+async fn several_workers_on_one_database_send_each_message_once() {
+    let mut smtp = SmtpServer::plain();
+    let app = smtp_app(&smtp, |_| {}).await;
+    // Three more workers, as three more `calcweb serve` processes would run.
+    let wakers: Vec<_> = (0..3)
+        .map(|_| {
+            let mailer = calcweb::mail::Mailer::from_config(&app.state.config).unwrap();
+            calcweb::mail::worker::start(app.state.db.clone(), mailer)
+        })
+        .collect();
+    let config = app.state.config.clone();
+    for i in 0..30 {
+        let to = format!("user{i}@example.org");
+        let message =
+            calcweb::mail::messages::test_email(&config, &to, "the test", "a test").unwrap();
+        Email::queue(&mut app.conn(), &message).unwrap();
+    }
+    for waker in &wakers {
+        waker.wake();
+    }
+    app.state.mail.as_ref().unwrap().wake();
+    let mut received: Vec<String> = (0..30).flat_map(|_| smtp.next().rcpt_tos()).collect();
+    received.sort();
+    received.dedup();
+    assert_eq!(received.len(), 30);
+    let deadline = Instant::now() + crate::smtp::WAIT;
+    while outbox(&app).iter().any(|e| e.status != "sent") {
+        assert!(Instant::now() < deadline, "not all marked sent");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(smtp.all().len(), 30, "no message was sent twice");
+}

@@ -6,6 +6,7 @@ mod admin;
 mod admin_cli;
 mod admin_more;
 mod auth;
+mod bench_seed;
 mod calc_pages;
 mod calc_permissions;
 mod calc_restart;

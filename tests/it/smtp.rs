@@ -53,7 +53,8 @@ class Handler:
             "headers": {k: str(v) for k, v in msg.items()},
             "text": part("plain"),
             "html": part("html"),
-            "tls": session.ssl is not None,
+            "tls": session.ssl is not None
+                   or server.transport.get_extra_info("ssl_object") is not None,
             "authenticated": bool(session.authenticated),
         }
         with open(name + ".tmp", "w") as f:
@@ -65,7 +66,8 @@ def authenticator(server, session, envelope, mechanism, auth_data):
     ok = (isinstance(auth_data, LoginPassword)
           and auth_data.login.decode() == cfg["user"]
           and auth_data.password.decode() == cfg["password"])
-    return AuthResult(success=ok)
+    # handled=False: aiosmtpd answers 535 itself.
+    return AuthResult(success=ok, handled=False)
 
 mode = cfg.get("mode", "none")
 context = None

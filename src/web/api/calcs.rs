@@ -188,6 +188,22 @@ async fn load(state: &AppState, user: &User, id: i64) -> AppResult<(Calc, Access
         .await
 }
 
+/// Runs `query` on a calculation the user may see (404 otherwise), in one trip to the database.
+async fn on_visible<T, F>(state: &AppState, user: &User, id: i64, query: F) -> AppResult<T>
+where
+    T: Send + 'static,
+    F: FnOnce(&mut crate::db::DbConn, &Calc) -> AppResult<T> + Send + 'static,
+{
+    let user = user.clone();
+    state
+        .db
+        .run(move |conn| {
+            let (calc, _) = Calc::load_for(conn, &user, id)?;
+            query(conn, &calc)
+        })
+        .await
+}
+
 #[get("/v1/calc/{id}/status")]
 async fn calc_status(
     user: Authenticated,
@@ -215,6 +231,8 @@ async fn calc_info(
         "finished_at": calc.finished_at.map(super::oq_time),
         "log_rows": calc.log_rows,
         "permissions": { "abort": access.abort, "remove": access.remove, "share": access.share },
+        "slurm_job_id": calc.slurm_job(),
+        "slurm_reason": calc.slurm_reason,
     });
     if let (Some(map), Some(extra)) = (body.as_object_mut(), extra.as_object()) {
         map.extend(extra.clone());
@@ -246,10 +264,23 @@ pub async fn abort(state: &AppState, user: &User, id: i64) -> AppResult<String> 
             calc.status
         )));
     }
-    let now = state
+    let (now, slurm_job) = state
         .db
-        .run(move |conn| Calc::request_abort(conn, id))
+        .run(move |conn| {
+            let now = Calc::request_abort(conn, id)?;
+            let job = Calc::find(conn, id)?.and_then(|c| c.slurm_job().map(str::to_string));
+            Ok((now, job))
+        })
         .await?;
+    // In Slurm: cancel the job (pending: it never starts; running: Slurm sends SIGTERM and
+    // the supervisor records `aborted`). The servers' pollers repeat it if this fails.
+    if let Some(job) = slurm_job {
+        let executor = state.config.executor.clone();
+        let cancelled = web::block(move || crate::calcs::slurm::cancel(&executor, &job)).await;
+        if let Ok(Err(e)) = cancelled {
+            tracing::warn!(calc = id, "{e}");
+        }
+    }
     Ok(if now == status::ABORTED {
         format!("Calculation {id} was aborted.")
     } else {
@@ -352,12 +383,10 @@ async fn results(
     id: web::Path<i64>,
     state: web::Data<AppState>,
 ) -> AppResult<HttpResponse> {
-    let (calc, _, _) = load(&state, &user.0, *id).await?;
-    let calc_id = calc.id;
-    let outputs = state
-        .db
-        .run(move |conn| Output::list(conn, calc_id))
-        .await?;
+    let outputs = on_visible(&state, &user.0, *id, |conn, calc| {
+        Output::list(conn, calc.id)
+    })
+    .await?;
     let (base, prefix) = urls(&state);
     Ok(HttpResponse::Ok().json(
         outputs
@@ -465,12 +494,10 @@ async fn log_size(
     id: web::Path<i64>,
     state: web::Data<AppState>,
 ) -> AppResult<HttpResponse> {
-    let (calc, _, _) = load(&state, &user.0, *id).await?;
-    let calc_id = calc.id;
-    let n = state
-        .db
-        .run(move |conn| LogRow::count(conn, calc_id))
-        .await?;
+    let n = on_visible(&state, &user.0, *id, |conn, calc| {
+        LogRow::count(conn, calc.id)
+    })
+    .await?;
     Ok(HttpResponse::Ok().json(n))
 }
 
@@ -482,12 +509,10 @@ async fn log(
 ) -> AppResult<HttpResponse> {
     let (id, slice) = path.into_inner();
     let (start, stop) = parse_slice(&slice)?;
-    let (calc, _, _) = load(&state, &user.0, id).await?;
-    let calc_id = calc.id;
-    let rows = state
-        .db
-        .run(move |conn| LogRow::slice(conn, calc_id, start, stop))
-        .await?;
+    let rows = on_visible(&state, &user.0, id, move |conn, calc| {
+        LogRow::slice(conn, calc.id, start, stop)
+    })
+    .await?;
     let time = time::macros::format_description!(
         "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
     );
@@ -511,12 +536,10 @@ async fn traceback(
     id: web::Path<i64>,
     state: web::Data<AppState>,
 ) -> AppResult<HttpResponse> {
-    let (calc, _, _) = load(&state, &user.0, *id).await?;
-    let calc_id = calc.id;
-    let lines = state
-        .db
-        .run(move |conn| LogRow::traceback(conn, calc_id))
-        .await?;
+    let lines = on_visible(&state, &user.0, *id, |conn, calc| {
+        LogRow::traceback(conn, calc.id)
+    })
+    .await?;
     Ok(HttpResponse::Ok().json(lines))
 }
 
