@@ -748,7 +748,9 @@ impl Config {
             ("qos", &ex.qos),
         ] {
             if value.chars().any(|c| c.is_whitespace() || c.is_control()) {
-                out.push(format!("executor.{key} = {value:?} must not contain spaces."));
+                out.push(format!(
+                    "executor.{key} = {value:?} must not contain spaces."
+                ));
             }
         }
         for (key, path) in [
@@ -1098,7 +1100,15 @@ mod tests {
         for bad in ["", "G", "4GB", "-1", "4 G"] {
             assert!(!is_slurm_mem(bad), "{bad}");
         }
-        for good in ["90", "1:30", "2:00:00", "1-00", "1-2:30", "1-02:00:00", "UNLIMITED"] {
+        for good in [
+            "90",
+            "1:30",
+            "2:00:00",
+            "1-00",
+            "1-2:30",
+            "1-02:00:00",
+            "UNLIMITED",
+        ] {
             assert!(is_slurm_time(good), "{good}");
         }
         for bad in ["", "1h", "1:2:3:4", "-5", "1-", "a:00"] {

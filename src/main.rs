@@ -67,7 +67,10 @@ fn main() -> ExitCode {
 
 /// The supervisor takes the configuration of the server that started it, when there is one.
 fn supervise(file: Option<PathBuf>, id: i64, config_json: Option<PathBuf>) -> ExitCode {
-    let config = match (config_json, std::env::var(calcweb::calcs::supervisor::CONFIG_ENV)) {
+    let config = match (
+        config_json,
+        std::env::var(calcweb::calcs::supervisor::CONFIG_ENV),
+    ) {
         // Under Slurm: written by the server next to the batch script; it holds the
         // database URL, so it does not stay on the shared filesystem.
         (Some(path), _) => std::fs::read_to_string(&path)

@@ -295,7 +295,10 @@ fn write_private(path: &Path, content: &[u8], mode: u32) -> std::io::Result<()> 
 
 /// `squeue` for these jobs, finished ones included while Slurm still remembers them
 /// (MinJobAge). Jobs it does not know are absent from the map.
-pub fn queue_states(ex: &ExecutorConfig, jobs: &[String]) -> Result<HashMap<String, JobInfo>, String> {
+pub fn queue_states(
+    ex: &ExecutorConfig,
+    jobs: &[String],
+) -> Result<HashMap<String, JobInfo>, String> {
     let mut states = HashMap::new();
     for chunk in jobs.chunks(200) {
         let mut cmd = command(&ex.squeue);
@@ -353,7 +356,8 @@ pub fn accounting_state(ex: &ExecutorConfig, job: &str) -> Option<JobInfo> {
     let out = run(cmd).ok().filter(|o| o.ok)?;
     out.stdout.lines().find_map(|line| {
         let mut parts = line.split('|');
-        (parts.next()? == job).then(|| job_info(parts.next().unwrap_or(""), parts.next().unwrap_or("")))
+        (parts.next()? == job)
+            .then(|| job_info(parts.next().unwrap_or(""), parts.next().unwrap_or("")))
     })
 }
 
@@ -459,7 +463,11 @@ fn submit_next(db: &Db, config: &Config, launcher: &Launcher) -> AppResult<Submi
                     format!("submitted to Slurm as job {job}"),
                 )],
             )?;
-            tracing::info!(calc = calc.id, job = job.as_str(), "calculation submitted to Slurm");
+            tracing::info!(
+                calc = calc.id,
+                job = job.as_str(),
+                "calculation submitted to Slurm"
+            );
             Ok(Submitted::One)
         }
         Err(e) if e.retry => {
@@ -472,7 +480,12 @@ fn submit_next(db: &Db, config: &Config, launcher: &Launcher) -> AppResult<Submi
             Ok(Submitted::SlurmAway)
         }
         Err(e) => {
-            fail(&mut conn, config, &calc, format!("cannot submit to Slurm: {}", e.message))?;
+            fail(
+                &mut conn,
+                config,
+                &calc,
+                format!("cannot submit to Slurm: {}", e.message),
+            )?;
             Ok(Submitted::One)
         }
     }
@@ -783,7 +796,11 @@ mod tests {
         ] {
             assert!(args.contains(&expected.to_string()), "{expected}: {args:?}");
         }
-        assert!(!args.iter().any(|a| a.starts_with("--mem") || a.starts_with("--qos")));
+        assert!(
+            !args
+                .iter()
+                .any(|a| a.starts_with("--mem") || a.starts_with("--qos"))
+        );
         assert_eq!(sh_quote("/a b/it's"), "'/a b/it'\\''s'");
         assert!(is_transient(
             "sbatch: error: Batch job submission failed: Unable to contact slurm controller (connect failure)"

@@ -88,7 +88,9 @@ pub fn run(config: &Config, id: i64) -> Result<(), String> {
     if under_slurm {
         // Sent to Slurm: this is its batch job, starting on a node.
         let job = std::env::var("SLURM_JOB_ID").map_err(|_| {
-            format!("calculation {id} was sent to Slurm: its supervisor runs only inside its Slurm job")
+            format!(
+                "calculation {id} was sent to Slurm: its supervisor runs only inside its Slurm job"
+            )
         })?;
         if !Calc::start_under_slurm(&mut conn, id, &job, &host_name(), pid)
             .map_err(|e| e.to_string())?

@@ -100,8 +100,21 @@ fn mix(i: usize) -> usize {
 }
 
 const WORDS: &[&str] = &[
-    "hazard", "risk", "scenario", "damage", "losses", "Lisbon", "Quito", "Kathmandu", "Istanbul",
-    "Wellington", "classical", "event based", "disaggregation", "PSHA", "site model",
+    "hazard",
+    "risk",
+    "scenario",
+    "damage",
+    "losses",
+    "Lisbon",
+    "Quito",
+    "Kathmandu",
+    "Istanbul",
+    "Wellington",
+    "classical",
+    "event based",
+    "disaggregation",
+    "PSHA",
+    "site model",
 ];
 
 fn description(i: usize) -> String {
@@ -145,7 +158,12 @@ pub fn seed(conn: &mut DbConn, config: &Config, args: &SeedArgs) -> Result<Seede
     let (user_ids, _group_ids) = conn
         .transaction(|conn| {
             let group_rows: Vec<_> = (1..=n_groups)
-                .map(|g| (groups::name.eq(format!("group{g}")), groups::created_at.eq(now)))
+                .map(|g| {
+                    (
+                        groups::name.eq(format!("group{g}")),
+                        groups::created_at.eq(now),
+                    )
+                })
                 .collect();
             insert_batch!(&mut *conn, groups::table, group_rows)?;
             let user_rows: Vec<_> = (1..=n_users)
@@ -219,9 +237,14 @@ pub fn seed(conn: &mut DbConn, config: &Config, args: &SeedArgs) -> Result<Seede
             let created = start_time + Duration::minutes(i as i64);
             let began = created + Duration::seconds(3);
             let running = st == status::EXECUTING;
-            let finished = (!running).then(|| began + Duration::seconds(20 + (mix(i) % 600) as i64));
+            let finished =
+                (!running).then(|| began + Duration::seconds(20 + (mix(i) % 600) as i64));
             let n_log = if newest { args.long_log } else { args.log_rows };
-            let size = if st == status::COMPLETE { 4_096 + 180 } else { 0 };
+            let size = if st == status::COMPLETE {
+                4_096 + 180
+            } else {
+                0
+            };
             calc_rows.push((
                 calcs::id.eq(id),
                 calcs::user_id.eq(user_ids[owner]),
@@ -314,7 +337,11 @@ fn ids_by_name(
         found.into_iter().map(|(id, name)| (name, id)).collect();
     names
         .iter()
-        .map(|name| map.get(name).copied().ok_or(diesel::result::Error::NotFound))
+        .map(|name| {
+            map.get(name)
+                .copied()
+                .ok_or(diesel::result::Error::NotFound)
+        })
         .collect()
 }
 
@@ -329,11 +356,17 @@ type LogValues = (
 fn log_row(calc_id: i64, began: PrimitiveDateTime, k: usize, n: usize, st: &str) -> LogValues {
     let last = k + 1 == n;
     let (level, message) = if last && st == status::FAILED {
-        ("ERROR", "ValueError: the site model has no vs30 column".to_string())
+        (
+            "ERROR",
+            "ValueError: the site model has no vs30 column".to_string(),
+        )
     } else if k == 0 {
         ("INFO", format!("Running job.ini of calculation {calc_id}"))
     } else if k % 7 == 3 {
-        ("WARNING", format!("step {k}: tolerance not reached, refining the mesh"))
+        (
+            "WARNING",
+            format!("step {k}: tolerance not reached, refining the mesh"),
+        )
     } else {
         (
             "INFO",

@@ -31,7 +31,7 @@ pub struct ActivationToken {
 #[derive(Debug, Clone)]
 pub enum Activation {
     /// The account may be activated with it.
-    Valid(ActivationToken, User),
+    Valid(ActivationToken, Box<User>),
     /// Used before, or the account is active already.
     Used,
     Expired,
@@ -77,7 +77,7 @@ impl ActivationToken {
         if was_deactivated(conn, &user, found.created_at)? {
             return Ok(Activation::Deactivated);
         }
-        Ok(Activation::Valid(found, user))
+        Ok(Activation::Valid(found, Box::new(user)))
     }
 
     /// Activates the account and uses the link up, once; false when another request did it

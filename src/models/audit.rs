@@ -30,12 +30,26 @@ pub struct AuditEntry {
 }
 
 /// Who did it, and from where.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Actor {
     pub id: Option<i64>,
     pub name: String,
     pub ip: String,
     pub source: &'static str,
+    /// Web actions are also written to the access log (`admin.<action>` lines for fail2ban
+    /// and log readers); commands have no access log.
+    pub access_log: Option<std::sync::Arc<crate::access_log::AccessLog>>,
+}
+
+impl std::fmt::Debug for Actor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Actor")
+            .field("id", &self.id)
+            .field("name", &self.name)
+            .field("ip", &self.ip)
+            .field("source", &self.source)
+            .finish()
+    }
 }
 
 impl Actor {
@@ -45,7 +59,14 @@ impl Actor {
             name: user.username.clone(),
             ip,
             source: SOURCE_WEB,
+            access_log: None,
         }
+    }
+
+    /// The same actor, with its actions also written to `log`.
+    pub fn logging_to(mut self, log: std::sync::Arc<crate::access_log::AccessLog>) -> Actor {
+        self.access_log = Some(log);
+        self
     }
 
     /// `cli:<unix user>`, from $USER (or $LOGNAME, or the process's uid when neither is set,
@@ -62,6 +83,7 @@ impl Actor {
             name: format!("cli:{unix_user}"),
             ip: String::new(),
             source: SOURCE_CLI,
+            access_log: None,
         }
     }
 }
@@ -149,6 +171,15 @@ impl AuditEntry {
                 audit_log::created_at.eq(now()),
             ))
             .execute(conn)?;
+        if let Some(log) = &actor.access_log {
+            use crate::access_log::Value;
+            let event = format!("admin.{action}");
+            let fields = [
+                ("user", Value::Text(&actor.name)),
+                ("object", Value::Text(&target.repr)),
+            ];
+            log.event("INFO", &event, &actor.ip, &fields);
+        }
         Ok(())
     }
 

@@ -310,7 +310,7 @@ async fn confirm_submit(
         })
         .await?;
     if !changed {
-        return Ok(html(
+        return html(
             400,
             &MessagePage::new(
                 &req,
@@ -318,7 +318,7 @@ async fn confirm_submit(
                 &["It has been used already (it works once)."],
             )
             .link(path(&state, "/accounts/login/"), "Log in"),
-        )?);
+        );
     }
     tracing::info!(user = %username, "password set through a reset link");
     FlashMessage::success("Your password has been set and your other sessions have been logged out; log in with the new password.").send();

@@ -43,7 +43,11 @@ fn registration_open(state: &AppState) -> AppResult<()> {
 
 /// The audit log's "who" for a person acting on their own account.
 fn self_actor(req: &HttpRequest, user: &User) -> Actor {
-    Actor::web(user, client::ip_string(req))
+    let actor = Actor::web(user, client::ip_string(req));
+    match req.app_data::<actix_web::web::Data<crate::state::AppState>>() {
+        Some(state) => actor.logging_to(state.access_log.clone()),
+        None => actor,
+    }
 }
 
 #[derive(Template)]
@@ -168,12 +172,7 @@ async fn register_submit(
                 let token = ActivationToken::create(conn, user.id, valid_for)?;
                 let message = messages::activation(&st.config, &address, &name, &token)?;
                 Email::queue(conn, &message)?;
-                let actor = Actor {
-                    id: Some(user.id),
-                    name: user.username.clone(),
-                    ip: ip.clone(),
-                    source: crate::models::audit::SOURCE_WEB,
-                };
+                let actor = Actor::web(&user, ip.clone());
                 let summary = format!("signed up with email {address}; awaiting activation");
                 AuditEntry::record(
                     conn,
@@ -588,12 +587,7 @@ async fn invite_submit(
                 if let Some(group_id) = invitation.group_id {
                     crate::models::group::Group::add_member(conn, group_id, user.id)?;
                 }
-                let actor = Actor {
-                    id: Some(user.id),
-                    name: user.username.clone(),
-                    ip,
-                    source: crate::models::audit::SOURCE_WEB,
-                };
+                let actor = Actor::web(&user, ip);
                 let summary = format!(
                     "by invitation from {}; email: {address}; groups: {}",
                     invitation.invited_by_name,

@@ -1191,6 +1191,7 @@ async fn the_audit_log_is_browsable_with_filters() {
         name: "cli:ops".into(),
         ip: String::new(),
         source: "cli",
+        access_log: None,
     };
     calcweb::admin::groups::create(&mut app.conn(), &ops, "biology").unwrap();
 

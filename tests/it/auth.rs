@@ -448,3 +448,20 @@ async fn logins_and_logouts_are_in_the_access_log() {
         "{log}"
     );
 }
+
+#[actix_web::test]
+async fn admin_actions_are_in_the_access_log() {
+    let app = TestApp::new().await;
+    app.create_user("root", true);
+    let b = app.browser();
+    b.login("root", PASSWORD).await;
+    let res = b
+        .post_form("/admin/groups/new/", &[("name", "chemistry")])
+        .await;
+    assert_eq!(res.status(), 303);
+    let log = access_log(&app);
+    assert!(
+        log.contains("INFO admin.group.create ip=127.0.0.1 user=\"root\" object=\"chemistry\""),
+        "{log}"
+    );
+}

@@ -56,7 +56,11 @@ fn seed_bench_fills_a_fresh_database_with_the_requested_counts() {
             .select(diesel::dsl::sum(calcs::log_rows))
             .first(c),
     );
-    assert_eq!(log_rows_sum, Some(119 * 4 + 25), "calcs.log_rows is in step");
+    assert_eq!(
+        log_rows_sum,
+        Some(119 * 4 + 25),
+        "calcs.log_rows is in step"
+    );
     let complete: i64 = count(
         calcs::table
             .filter(calcs::status.eq("complete"))
@@ -74,7 +78,10 @@ fn seed_bench_fills_a_fresh_database_with_the_requested_counts() {
 
     // user1 owns the two calculations the benchmark reads, can see them, and can log in.
     let user1 = User::find_by_username(c, "user1").unwrap().unwrap();
-    assert_eq!(verify("bench-password-1", &user1.password_hash), Verified::Yes);
+    assert_eq!(
+        verify("bench-password-1", &user1.password_hash),
+        Verified::Yes
+    );
     for id in [log_calc, detail_calc] {
         let (calc, access) = Calc::load_for(c, &user1, id).expect("user1 sees it");
         assert_eq!(calc.user_id, user1.id);
@@ -86,8 +93,12 @@ fn seed_bench_fills_a_fresh_database_with_the_requested_counts() {
             "output files of calculation {id}"
         );
     }
-    let newest: i64 = count(calcs::table.select(diesel::dsl::max(calcs::id)).first::<Option<i64>>(c))
-        .unwrap();
+    let newest: i64 = count(
+        calcs::table
+            .select(diesel::dsl::max(calcs::id))
+            .first::<Option<i64>>(c),
+    )
+    .unwrap();
     assert_eq!(log_calc, newest);
     let visible = Calc::count(
         c,

@@ -541,3 +541,24 @@ async fn ajax_login_and_logout_speak_text_like_openquake() {
     assert_eq!(out.text().await.unwrap(), "Successful logout");
     assert_eq!(b.get("/v1/calc/list").await.status(), 401);
 }
+
+#[actix_web::test]
+async fn log_rows_are_bounded_with_a_marker() {
+    let app = TestApp::with_config(|c| c.calcs.max_log_rows = 6).await;
+    let alice = logged_in(&app, "alice", false).await;
+    let id = start(&alice, 20, 0.0, "").await;
+    wait_for(&alice, id, "complete").await;
+    let log = log_of(&alice, id).await;
+    let text = messages(&log);
+    assert!(
+        text.contains("log truncated: only the first 6 lines are stored"),
+        "{text}"
+    );
+    assert!(text.contains("more log lines were not stored"), "{text}");
+    assert!(
+        text.contains("the calculation completed"),
+        "the closing lines are always kept: {text}"
+    );
+    assert!(log.len() <= 6 + 3, "{} rows: {text}", log.len());
+    assert!(!text.contains("step 20/20"), "later output was not stored");
+}

@@ -21,5 +21,6 @@ mod nginx;
 mod pam;
 mod security;
 mod setup;
+mod slurm;
 mod smtp;
 mod support;

@@ -53,7 +53,11 @@ pub struct Superuser(pub User);
 impl Superuser {
     /// The audit log's "who", with the client's IP.
     pub fn actor(&self, req: &HttpRequest) -> Actor {
-        Actor::web(&self.0, client::ip_string(req))
+        let actor = Actor::web(&self.0, client::ip_string(req));
+        match req.app_data::<web::Data<crate::state::AppState>>() {
+            Some(state) => actor.logging_to(state.access_log.clone()),
+            None => actor,
+        }
     }
 }
 
