@@ -18,6 +18,19 @@ pub struct Asset {
     pub etag: String,
     /// True when requested under its hashed name, which never changes content.
     pub immutable: bool,
+    /// The file gzipped once at start-up, when that makes it smaller (text files).
+    pub gzip: Option<actix_web::web::Bytes>,
+    /// The ETag of the gzipped variant (a different representation needs its own tag).
+    pub gzip_etag: String,
+}
+
+/// `data` gzipped at the best level, if that saves at least a tenth.
+fn gzipped(data: &[u8]) -> Option<actix_web::web::Bytes> {
+    use std::io::Write;
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    encoder.write_all(data).ok()?;
+    let packed = encoder.finish().ok()?;
+    (packed.len() < data.len() - data.len() / 10).then(|| packed.into())
 }
 
 /// Every embedded file under its plain and its hashed name.
@@ -61,12 +74,15 @@ impl Assets {
                     content_type
                 };
             let etag = format!("\"{}\"", &digest[..16]);
+            let gzip = gzipped(&file.data);
             for (name, immutable) in [(path.to_string(), false), (hashed.clone(), true)] {
                 let asset = Asset {
                     data: file.data.clone(),
                     content_type: content_type.clone(),
                     etag: etag.clone(),
                     immutable,
+                    gzip: gzip.clone(),
+                    gzip_etag: format!("\"{}-gzip\"", &digest[..16]),
                 };
                 files.insert(name, asset);
             }

@@ -24,6 +24,8 @@ pub struct AppState {
     pub trusted_proxies: Arc<Vec<ipnet::IpNet>>,
     pub access_log: Arc<crate::access_log::AccessLog>,
     pub maintenance: Arc<crate::web::maintenance::MaintenanceCache>,
+    /// Totals of calculation lists, recounted only when a list changed (see `ListTotals`).
+    pub list_totals: Arc<crate::models::calc::ListTotals>,
     /// Wakes the calculation runner after a submission (None when no runner runs here).
     pub runner: Option<crate::calcs::runner::Waker>,
     /// Wakes the mail worker after a message is queued (None when no worker runs here).
@@ -142,6 +144,7 @@ impl AppState {
             runner: None,
             mail: None,
             maintenance: Arc::default(),
+            list_totals: Arc::default(),
             config: Arc::new(config),
             db,
             keys: Arc::new(Keys::derive(&secret)),

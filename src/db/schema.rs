@@ -142,6 +142,15 @@ diesel::table! {
 }
 
 diesel::table! {
+    /// One row (id 1): bumped by triggers whenever a calculation list could change; see
+    /// `models::calc::ListTotals`.
+    calc_list_version (id) {
+        id -> Integer,
+        version -> BigInt,
+    }
+}
+
+diesel::table! {
     maintenance (id) {
         id -> Integer,
         starts_at -> Timestamp,

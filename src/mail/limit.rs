@@ -31,20 +31,39 @@ pub enum Verdict {
 
 /// Counts one submission by `ip` for `address` and says what to do.
 pub fn check(conn: &mut DbConn, config: &Config, ip: &str, address: &str) -> AppResult<Verdict> {
-    let window = Duration::seconds(config.auth.throttle.window.max(1) as i64);
-    let since = now() - window;
-    let (by_ip, first_ip) = auth_failure::recent(conn, BY_IP, ip, since)?;
-    if by_ip >= PER_IP {
-        let last = first_ip.unwrap_or_else(now);
-        let wait = (last + window - now()).whole_seconds().max(1) as u64;
+    if let Some(wait) = client(conn, config, ip)? {
         return Ok(Verdict::Wait(wait));
     }
+    Ok(if to_address(conn, config, address)? {
+        Verdict::Send
+    } else {
+        Verdict::Quiet
+    })
+}
+
+fn window(config: &Config) -> Duration {
+    Duration::seconds(config.auth.throttle.window.max(1) as i64)
+}
+
+/// Counts a submission by `ip`; Some(seconds to wait) when it is over the limit.
+pub fn client(conn: &mut DbConn, config: &Config, ip: &str) -> AppResult<Option<u64>> {
+    let window = window(config);
+    let (count, last) = auth_failure::recent(conn, BY_IP, ip, now() - window)?;
+    if count >= PER_IP {
+        let last = last.unwrap_or_else(now);
+        return Ok(Some((last + window - now()).whole_seconds().max(1) as u64));
+    }
     auth_failure::record(conn, BY_IP, ip)?;
+    Ok(None)
+}
+
+/// Counts an email to `address`; false when it has had enough for now.
+pub fn to_address(conn: &mut DbConn, config: &Config, address: &str) -> AppResult<bool> {
     let address = address.trim().to_lowercase();
-    let (by_address, _) = auth_failure::recent(conn, BY_ADDRESS, &address, since)?;
-    if by_address >= PER_ADDRESS {
-        return Ok(Verdict::Quiet);
+    let (count, _) = auth_failure::recent(conn, BY_ADDRESS, &address, now() - window(config))?;
+    if count >= PER_ADDRESS {
+        return Ok(false);
     }
     auth_failure::record(conn, BY_ADDRESS, &address)?;
-    Ok(Verdict::Send)
+    Ok(true)
 }

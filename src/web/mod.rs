@@ -52,6 +52,7 @@ async fn not_found() -> AppResult<HttpResponse> {
 /// The whole application: every route behind every middleware, in the order a request meets
 /// them: client resolution (trusted proxies) -> request log -> security headers -> error rendering -> host/origin check -> session ->
 /// flash messages -> CSRF cookie -> current user and login gate -> maintenance gate -> handler.
+/// `/static/` leaves the chain after the host/origin check: files need no session or user.
 pub fn build_app(
     state: AppState,
 ) -> App<
@@ -99,6 +100,9 @@ pub fn build_app(
         .app_data(web::PayloadConfig::new(limit))
         .app_data(web::FormConfig::default().limit(limit))
         .app_data(web::JsonConfig::default().limit(limit))
+        // Static files skip the session, flash, CSRF, user and maintenance middleware: a file
+        // costs no database query (a session cookie would otherwise load the session).
+        .service(static_files::scope(&prefix))
         .service(
             web::scope(&prefix)
                 .configure(static_files::routes)
@@ -111,14 +115,15 @@ pub fn build_app(
                 .configure(pages::routes)
                 .configure(calcs::routes)
                 .configure(admin::routes)
-                .configure(api::routes),
+                .configure(api::routes)
+                .default_service(web::to(not_found))
+                .wrap(from_fn(maintenance::gate))
+                .wrap(from_fn(session::load_user))
+                .wrap(from_fn(csrf::ensure_cookie))
+                .wrap(flash)
+                .wrap(sessions),
         )
         .default_service(web::to(not_found))
-        .wrap(from_fn(maintenance::gate))
-        .wrap(from_fn(session::load_user))
-        .wrap(from_fn(csrf::ensure_cookie))
-        .wrap(flash)
-        .wrap(sessions)
         .wrap(from_fn(security::check_host_and_origin))
         .wrap(from_fn(errors::render_errors))
         .wrap(security::headers(&config))

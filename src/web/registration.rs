@@ -133,21 +133,20 @@ async fn register_submit(
     if !errors.is_empty() {
         return show(errors, username, email);
     }
-    let hash = web::block(move || password::hash(&password1))
-        .await
-        .map_err(|e| AppError::Internal(e.to_string()))?;
+    // The cheap checks first, so a flood of sign-ups costs no password hashing.
     let ip = client::ip_string(&req);
     let (st, name, address) = (state.clone(), username.clone(), email.clone());
-    let outcome = state
+    let first = state
         .db
         .run(move |conn| {
-            if User::find_by_username(conn, &name)?.is_some() {
-                return Ok(SignUp::UsernameTaken);
+            if let Some(wait) = limit::client(conn, &st.config, &ip)? {
+                return Ok(Some(SignUp::Wait(wait)));
             }
-            match limit::check(conn, &st.config, &ip, &address)? {
-                Verdict::Wait(wait) => return Ok(SignUp::Wait(wait)),
-                Verdict::Quiet => return Ok(SignUp::Done),
-                Verdict::Send => {}
+            if User::find_by_username(conn, &name)?.is_some() {
+                return Ok(Some(SignUp::UsernameTaken));
+            }
+            if !limit::to_address(conn, &st.config, &address)? {
+                return Ok(Some(SignUp::Done));
             }
             let existing = User::find_by_email(conn, &address)?;
             if !existing.is_empty() {
@@ -155,8 +154,47 @@ async fn register_submit(
                 let names = existing.into_iter().map(|u| u.username).collect();
                 let message = messages::already_registered(&st.config, &address, names)?;
                 Email::queue(conn, &message)?;
-                return Ok(SignUp::Done);
+                return Ok(Some(SignUp::Done));
             }
+            Ok(None)
+        })
+        .await?;
+    let outcome = match first {
+        Some(outcome) => outcome,
+        None => create_account(&req, &state, username.clone(), email.clone(), password1).await?,
+    };
+    match outcome {
+        SignUp::UsernameTaken => show(
+            vec![format!(
+                "The username {username:?} is already taken; choose another."
+            )],
+            username,
+            email,
+        ),
+        SignUp::Wait(wait) => Err(too_many(wait)),
+        SignUp::Done => {
+            crate::mail::wake(&state);
+            Ok(redirect(&path(&state, "/accounts/register/done/")))
+        }
+    }
+}
+
+/// Creates the inactive account and queues its activation email.
+async fn create_account(
+    req: &HttpRequest,
+    state: &AppState,
+    name: String,
+    address: String,
+    password1: String,
+) -> AppResult<SignUp> {
+    let hash = web::block(move || password::hash(&password1))
+        .await
+        .map_err(|e| AppError::Internal(e.to_string()))?;
+    let ip = client::ip_string(req);
+    let st = state.clone();
+    state
+        .db
+        .run(move |conn| {
             let valid_for = Duration::days(i64::from(st.config.registration.activation_days));
             let created = conn.transaction(|conn| {
                 let user = User::create_inactive(
@@ -190,21 +228,7 @@ async fn register_submit(
                 Err(e) => Err(e),
             }
         })
-        .await?;
-    match outcome {
-        SignUp::UsernameTaken => show(
-            vec![format!(
-                "The username {username:?} is already taken; choose another."
-            )],
-            username,
-            email,
-        ),
-        SignUp::Wait(wait) => Err(too_many(wait)),
-        SignUp::Done => {
-            crate::mail::wake(&state);
-            Ok(redirect(&path(&state, "/accounts/register/done/")))
-        }
-    }
+        .await
 }
 
 #[get("/accounts/register/done/")]

@@ -739,3 +739,43 @@ fn manage_check_says_whether_slurm_answers_and_which_partition_is_used() {
     );
     cluster.stop();
 }
+
+/// The SIGTERM hook of the supervisor (what Slurm sends on scancel) also serves the local
+/// executor: an operator's `kill <supervisor pid>` stops the calculator and ends `aborted`.
+#[actix_web::test]
+async fn a_local_supervisor_stopped_with_sigterm_ends_aborted() {
+    let app = TestApp::new().await;
+    let alice = logged_in(&app, "alice").await;
+    let id = submit(&alice, "example", 1000, 0.1, "").await;
+    wait_status(&alice, id, "executing", HANG_GUARD).await;
+    let deadline = Instant::now() + HANG_GUARD;
+    let pid = loop {
+        let calc = calcweb::models::calc::Calc::find(&mut app.conn(), id)
+            .unwrap()
+            .unwrap();
+        if let Some(pid) = calc.pid {
+            break pid;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the supervisor never recorded its pid"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    // Once it runs the calculator, its handler is in place.
+    wait_detail(&alice, id, "made progress", HANG_GUARD, |d| {
+        d["progress"].as_i64().unwrap_or(0) > 0
+    })
+    .await;
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .expect("signal the supervisor");
+    wait_status(&alice, id, "aborted", HANG_GUARD).await;
+    let log = log_text(&alice, id).await;
+    assert!(
+        log.contains("the supervisor received SIGTERM: stopping the calculation"),
+        "{log}"
+    );
+}

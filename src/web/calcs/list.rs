@@ -265,10 +265,11 @@ pub async fn list_page(
     };
     let requested_page = page_number(params.page.as_deref());
     let viewer = user.clone();
+    let totals = state.list_totals.clone();
     let (total, page_no, rows, mates) = state
         .db
         .run(move |conn| {
-            let total = Calc::count(conn, &viewer, &query)?;
+            let total = Calc::count_cached(conn, &totals, &viewer, &query)?;
             let pages = ((total + PER_PAGE - 1) / PER_PAGE).max(1);
             let page_no = requested_page.min(pages);
             query.offset = (page_no - 1) * PER_PAGE;

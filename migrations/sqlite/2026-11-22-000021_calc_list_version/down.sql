@@ -1,0 +1,8 @@
+DROP TRIGGER users_update_list_version;
+DROP TRIGGER user_groups_update_list_version;
+DROP TRIGGER user_groups_delete_list_version;
+DROP TRIGGER user_groups_insert_list_version;
+DROP TRIGGER calcs_update_list_version;
+DROP TRIGGER calcs_delete_list_version;
+DROP TRIGGER calcs_insert_list_version;
+DROP TABLE calc_list_version;
