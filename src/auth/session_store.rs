@@ -17,6 +17,11 @@ pub const USER_ID: &str = "uid";
 pub const IP: &str = "ip";
 pub const USER_AGENT: &str = "ua";
 
+/// The session's user as `load` found it (JSON of `models::User`), so the request does not look
+/// the user up again: one database trip instead of two. Only in memory for the request: `save`
+/// and `update` drop it before they write.
+pub const LOADED_USER: &str = "_user";
+
 /// How stale `last_seen` may get before a request refreshes it: at most one write a minute.
 const TOUCH_EVERY: Duration = Duration::seconds(60);
 
@@ -63,32 +68,38 @@ impl SessionStore for DbSessionStore {
     async fn load(&self, key: &SessionKey) -> Result<Option<HashMap<String, String>>, LoadError> {
         let key_hash = hash_key(key.as_ref());
         let (absolute, idle) = (self.absolute, self.idle);
-        let row = self
+        let found = self
             .db
             .run(move |conn| {
-                let row = SessionRow::find_live(conn, &key_hash, absolute)?;
-                if let Some(row) = &row
+                let found = SessionRow::find_live_with_user(conn, &key_hash, absolute)?;
+                if let Some((row, _)) = &found
                     && crate::db::now() - row.last_seen > TOUCH_EVERY
                 {
                     SessionRow::touch(conn, row.id, idle)?;
                 }
-                Ok(row)
+                Ok(found)
             })
             .await
             .map_err(|e| LoadError::Other(e.into()))?;
-        match row {
-            None => Ok(None),
-            Some(row) => serde_json::from_str(&row.state)
-                .map(Some)
-                .map_err(|e| LoadError::Deserialization(e.into())),
+        let Some((row, user)) = found else {
+            return Ok(None);
+        };
+        let mut state: HashMap<String, String> =
+            serde_json::from_str(&row.state).map_err(|e| LoadError::Deserialization(e.into()))?;
+        state.remove(LOADED_USER);
+        if let Some(user) = user {
+            let json = serde_json::to_string(&user).map_err(|e| LoadError::Other(e.into()))?;
+            state.insert(LOADED_USER.into(), json);
         }
+        Ok(Some(state))
     }
 
     async fn save(
         &self,
-        state: HashMap<String, String>,
+        mut state: HashMap<String, String>,
         ttl_: &CookieDuration,
     ) -> Result<SessionKey, SaveError> {
+        state.remove(LOADED_USER);
         let key = new_key();
         let key_hash = hash_key(&key);
         let text = serde_json::to_string(&state).map_err(|e| SaveError::Serialization(e.into()))?;
@@ -103,9 +114,10 @@ impl SessionStore for DbSessionStore {
     async fn update(
         &self,
         key: SessionKey,
-        state: HashMap<String, String>,
+        mut state: HashMap<String, String>,
         ttl_: &CookieDuration,
     ) -> Result<SessionKey, UpdateError> {
+        state.remove(LOADED_USER);
         let key_hash = hash_key(key.as_ref());
         let text =
             serde_json::to_string(&state).map_err(|e| UpdateError::Serialization(e.into()))?;

@@ -3,9 +3,10 @@
 use diesel::prelude::*;
 use time::{Duration, PrimitiveDateTime};
 
-use crate::db::schema::sessions;
+use crate::db::schema::{sessions, users};
 use crate::db::{DbConn, now};
 use crate::error::AppResult;
+use crate::models::User;
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = sessions)]
@@ -42,6 +43,23 @@ impl SessionRow {
             .filter(sessions::expires_at.gt(now))
             .filter(sessions::created_at.gt(now - absolute))
             .select(SessionRow::as_select())
+            .first(conn)
+            .optional()?)
+    }
+
+    /// [`SessionRow::find_live`] with the session's user, in one query.
+    pub fn find_live_with_user(
+        conn: &mut DbConn,
+        key_hash: &str,
+        absolute: Duration,
+    ) -> AppResult<Option<(SessionRow, Option<User>)>> {
+        let now = now();
+        Ok(sessions::table
+            .left_join(users::table)
+            .filter(sessions::key_hash.eq(key_hash))
+            .filter(sessions::expires_at.gt(now))
+            .filter(sessions::created_at.gt(now - absolute))
+            .select((SessionRow::as_select(), Option::<User>::as_select()))
             .first(conn)
             .optional()?)
     }

@@ -8,7 +8,9 @@ use crate::error::{AppError, AppResult};
 /// The ways an account can log in.
 pub const SOURCE_LOCAL: &str = "local";
 
-#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[derive(
+    Debug, Clone, Queryable, Selectable, Identifiable, serde::Serialize, serde::Deserialize,
+)]
 #[diesel(table_name = users)]
 pub struct User {
     pub id: i64,

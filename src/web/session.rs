@@ -7,7 +7,7 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 
-use crate::auth::session_store::USER_ID;
+use crate::auth::session_store::{LOADED_USER, USER_ID};
 use crate::error::AppError;
 use crate::models::User;
 use crate::state::AppState;
@@ -191,7 +191,11 @@ async fn resolve_user(
     let Ok(Some(user_id)) = session.get::<i64>(USER_ID) else {
         return Ok(None);
     };
-    let user = state.db.run(move |conn| User::find(conn, user_id)).await?;
+    // The session store read the user with the session, in the same query.
+    let user = match session.get::<User>(LOADED_USER) {
+        Ok(Some(user)) if user.id == user_id => Some(user),
+        _ => state.db.run(move |conn| User::find(conn, user_id)).await?,
+    };
     match user {
         Some(user) if user.is_active => Ok(Some(user)),
         // Deleted or deactivated since: the session is over.

@@ -19,6 +19,7 @@ mod email_cli;
 mod example_config;
 mod nginx;
 mod pam;
+mod performance;
 mod security;
 mod setup;
 mod slurm;

@@ -6,7 +6,7 @@ use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{calc_json, output_json};
+use super::{CalcEntry, calc_json, output_json};
 use crate::calcs::{calc_dir, submit};
 use crate::error::{AppError, AppResult};
 use crate::models::User;
@@ -169,7 +169,7 @@ async fn list(
         .iter()
         .map(|r| {
             let access = Access::of(&user, &r.calc, mates.contains(&r.calc.user_id));
-            calc_json(&r.calc, &r.owner, access.abort, &base, &prefix)
+            CalcEntry::new(&r.calc, &r.owner, access.abort, &base, &prefix)
         })
         .collect();
     Ok(HttpResponse::Ok().json(body))
@@ -516,15 +516,16 @@ async fn log(
     let time = time::macros::format_description!(
         "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
     );
+    // Tuples serialize as JSON arrays, without a `Value` per row and field.
     let body: Vec<_> = rows
         .iter()
         .map(|r| {
-            json!([
+            (
                 r.logged_at.format(&time).unwrap_or_default(),
-                r.level,
-                r.process,
-                r.message
-            ])
+                &r.level,
+                &r.process,
+                &r.message,
+            )
         })
         .collect();
     Ok(HttpResponse::Ok().json(body))

@@ -1,0 +1,177 @@
+//! What the benchmark fixes (bench/RESULTS.md) must keep true: list totals cached per process
+//! are still exact after every kind of change, the session store's copy of the user never
+//! reaches the database, static files come gzipped when the client takes it, and SQLite gets
+//! the statistics its planner needs.
+
+use std::io::Read;
+
+use calcweb::models::calc::{Calc, ListQuery, ListTotals, NewCalc};
+use calcweb::models::group::Group;
+use diesel::prelude::*;
+
+use crate::support::{PASSWORD, TestApp};
+
+fn new_calc(user_id: i64, description: &str) -> NewCalc {
+    NewCalc {
+        user_id,
+        calculator: "example".into(),
+        description: description.into(),
+        job_ini: "job.ini".into(),
+        parent_id: None,
+        notify_to: None,
+    }
+}
+
+#[actix_web::test]
+async fn cached_list_totals_follow_every_change() {
+    let app = TestApp::new().await;
+    let alice = app.create_user("alice", false);
+    let bob = app.create_user("bob", false);
+    let carol = app.create_user("carol", false);
+    let mut conn = app.conn();
+    let c = &mut *conn;
+    let totals = ListTotals::default();
+    let everything = ListQuery {
+        include_shared: true,
+        limit: 25,
+        ..Default::default()
+    };
+    let complete = ListQuery {
+        statuses: vec!["complete".into()],
+        ..everything.clone()
+    };
+    // The cached total, checked against a fresh count each time.
+    let check = |c: &mut calcweb::db::DbConn, q: &ListQuery, want: i64, what: &str| {
+        let cached = Calc::count_cached(c, &totals, &alice, q).unwrap();
+        assert_eq!(cached, Calc::count(c, &alice, q).unwrap(), "{what}");
+        assert_eq!(cached, want, "{what}");
+    };
+
+    check(c, &everything, 0, "empty");
+    Calc::create(c, &new_calc(alice.id, "mine")).unwrap();
+    check(c, &everything, 1, "own calculation added");
+    check(c, &everything, 1, "again, from the cache");
+    let bobs = Calc::create(c, &new_calc(bob.id, "bob's")).unwrap();
+    let carols = Calc::create(c, &new_calc(carol.id, "carol's")).unwrap();
+    check(c, &everything, 1, "strangers' calculations are not counted");
+    let group = Group::create(c, "physics").unwrap();
+    Group::add_member(c, group.id, alice.id).unwrap();
+    Group::add_member(c, group.id, bob.id).unwrap();
+    check(c, &everything, 2, "bob joined alice's group");
+    check(c, &complete, 0, "none complete");
+    Calc::finish(c, bobs.id, "complete", 0).unwrap();
+    check(c, &complete, 1, "bob's finished");
+    Calc::finish(c, carols.id, "complete", 0).unwrap();
+    Calc::set_shared(c, carols.id, true).unwrap();
+    check(c, &everything, 3, "carol shared hers");
+    Calc::set_owner(c, carols.id, alice.id).unwrap();
+    Calc::set_shared(c, carols.id, false).unwrap();
+    check(c, &everything, 3, "carol's given to alice, unshared");
+    Group::remove_member(c, group.id, bob.id).unwrap();
+    check(c, &everything, 2, "bob left the group");
+    Calc::delete(c, bobs.id).unwrap();
+    Calc::delete(c, carols.id).unwrap();
+    check(c, &everything, 1, "deleted");
+}
+
+#[actix_web::test]
+async fn the_session_row_never_holds_the_users_row() {
+    let app = TestApp::new().await;
+    let user = app.create_user("alice", false);
+    let browser = app.browser();
+    browser.login("alice", PASSWORD).await;
+    for path in ["/engine/", "/accounts/", "/v1/calc/list"] {
+        assert_eq!(browser.get(path).await.status(), 200, "{path}");
+    }
+    // A change of state is written back (here: a second login on the same session).
+    browser.login("alice", PASSWORD).await;
+    assert_eq!(browser.get("/engine/").await.status(), 200);
+    use calcweb::db::schema::sessions;
+    let states: Vec<String> = sessions::table
+        .filter(sessions::user_id.eq(user.id))
+        .select(sessions::state)
+        .load(&mut *app.conn())
+        .unwrap();
+    assert!(!states.is_empty());
+    for state in states {
+        assert!(!state.contains("_user"), "{state}");
+        assert!(!state.contains("argon2"), "{state}");
+    }
+}
+
+#[actix_web::test]
+async fn static_files_come_gzipped_to_clients_that_take_it() {
+    let app = TestApp::new().await;
+    let browser = app.browser();
+    let plain = browser.get("/static/css/calcweb.css").await;
+    assert!(plain.headers().get("content-encoding").is_none());
+    assert_eq!(plain.headers()["vary"], "Accept-Encoding");
+    let plain_etag = plain.headers()["etag"].to_str().unwrap().to_string();
+    let plain = plain.bytes().await.unwrap();
+
+    let get = |encoding: &'static str| {
+        browser
+            .client
+            .get(browser.url("/static/css/calcweb.css"))
+            .header("accept-encoding", encoding)
+            .send()
+    };
+    let packed = get("br, gzip;q=0.8").await.unwrap();
+    assert_eq!(packed.status(), 200);
+    assert_eq!(packed.headers()["content-encoding"], "gzip");
+    assert!(
+        packed.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/css")
+    );
+    let etag = packed.headers()["etag"].to_str().unwrap().to_string();
+    assert_ne!(etag, plain_etag, "another representation, another tag");
+    let body = packed.bytes().await.unwrap();
+    assert!(body.len() < plain.len() / 2, "{} bytes", body.len());
+    let mut unpacked = Vec::new();
+    flate2::read::GzDecoder::new(&body[..])
+        .read_to_end(&mut unpacked)
+        .unwrap();
+    assert_eq!(unpacked, plain);
+
+    let refused = get("gzip;q=0").await.unwrap();
+    assert!(refused.headers().get("content-encoding").is_none());
+    let again = browser
+        .client
+        .get(browser.url("/static/css/calcweb.css"))
+        .header("accept-encoding", "gzip")
+        .header("if-none-match", &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 304);
+}
+
+#[actix_web::test]
+async fn sqlite_gets_table_statistics_for_its_planner() {
+    let app = TestApp::new().await;
+    let user = app.create_user("alice", false);
+    let mut conn = app.conn();
+    if conn.backend() != calcweb::db::Backend::Sqlite {
+        return; // PostgreSQL's autovacuum keeps its own statistics.
+    }
+    for i in 0..20 {
+        Calc::create(&mut conn, &new_calc(user.id, &format!("run {i}"))).unwrap();
+    }
+    calcweb::db::refresh_sqlite_statistics(&mut conn, true).unwrap();
+    #[derive(QueryableByName)]
+    struct Stat {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        idx: String,
+    }
+    let stats: Vec<Stat> =
+        diesel::sql_query("SELECT idx FROM sqlite_stat1 WHERE tbl = 'calcs' AND idx IS NOT NULL")
+            .load(&mut *conn)
+            .unwrap();
+    assert!(
+        stats.iter().any(|s| s.idx == "calcs_user"),
+        "{:?}",
+        stats.iter().map(|s| &s.idx).collect::<Vec<_>>()
+    );
+}
