@@ -16,9 +16,14 @@ use crate::state::{AppState, SecretSource};
 pub fn init_logging() {
     let filter = EnvFilter::try_from_env("CALCWEB_LOG")
         .unwrap_or_else(|_| EnvFilter::new("info,actix_server=warn"));
+    // Logs go to standard error (stdout carries the summary line and the setup link), with
+    // colours only on a terminal so journald and log files get plain text.
+    use std::io::IsTerminal;
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_target(false)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .try_init();
 }
 
