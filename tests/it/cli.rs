@@ -165,6 +165,11 @@ pub(crate) fn run_command(cmd: &mut Command) -> Run {
 }
 
 fn run(cmd: &mut Command) -> Run {
+    run_within(cmd, HANG_GUARD)
+}
+
+/// Runs `cmd` to the end like [`run_command`], allowing it `limit` instead of the usual guard.
+pub(crate) fn run_within(cmd: &mut Command, limit: Duration) -> Run {
     let mut child = cmd
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -172,7 +177,7 @@ fn run(cmd: &mut Command) -> Run {
         .expect("start the command");
     let stdout = read_in_background(child.stdout.take());
     let stderr = read_in_background(child.stderr.take());
-    let status = wait_within(&mut child, HANG_GUARD);
+    let status = wait_within(&mut child, limit);
     if status.is_none() {
         let _ = child.kill();
         let _ = child.wait();

@@ -7,6 +7,7 @@ mod admin_cli;
 mod admin_more;
 mod auth;
 mod bench_seed;
+mod browser;
 mod calc_pages;
 mod calc_permissions;
 mod calc_restart;

@@ -5,7 +5,7 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::Superuser;
-use super::helpers::{Pager, parse_day, query_string, when};
+use super::helpers::{Pager, parse_day, query_string, when_html};
 use crate::error::AppResult;
 use crate::models::audit::{AuditEntry, AuditFilter};
 use crate::models::paging::page_number;
@@ -54,8 +54,8 @@ struct AuditForm {
 }
 
 impl ListPage {
-    fn when(&self, t: &time::PrimitiveDateTime) -> String {
-        when(t)
+    fn when(&self, t: &time::PrimitiveDateTime) -> askama::filters::Safe<String> {
+        when_html(t)
     }
 }
 

@@ -5,7 +5,7 @@ use askama::Template;
 use time::Duration;
 
 use super::Superuser;
-use super::helpers::when;
+use super::helpers::when_html;
 use crate::error::AppResult;
 use crate::models::admin_stats::{SiteStats, human_bytes};
 use crate::models::audit::AuditEntry;
@@ -30,8 +30,8 @@ struct DashboardPage {
 }
 
 impl DashboardPage {
-    fn when(&self, t: &time::PrimitiveDateTime) -> String {
-        when(t)
+    fn when(&self, t: &time::PrimitiveDateTime) -> askama::filters::Safe<String> {
+        when_html(t)
     }
 }
 

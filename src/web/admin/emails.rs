@@ -9,7 +9,7 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::Superuser;
-use super::helpers::{Pager, done, path, query_string, when};
+use super::helpers::{Pager, done, path, query_string, when_html};
 use crate::auth::csrf::CsrfForm;
 use crate::error::{AppError, AppResult};
 use crate::mail::messages;
@@ -46,8 +46,8 @@ struct ListPage {
 }
 
 impl ListPage {
-    fn when(&self, t: &time::PrimitiveDateTime) -> String {
-        when(t)
+    fn when(&self, t: &time::PrimitiveDateTime) -> askama::filters::Safe<String> {
+        when_html(t)
     }
 }
 

@@ -94,8 +94,9 @@ pub fn when(t: &PrimitiveDateTime) -> String {
     )
 }
 
-pub fn when_opt(t: &Option<PrimitiveDateTime>) -> String {
-    t.as_ref().map_or_else(|| "never".to_string(), when)
+/// A stored UTC time as a `<time>` element reading "3 minutes ago", exact time on hover.
+pub fn when_html(t: &PrimitiveDateTime) -> askama::filters::Safe<String> {
+    crate::web::calcs::When::new(*t).tag()
 }
 
 /// `2026-11-22` as the start of that day (UTC); None for anything else.

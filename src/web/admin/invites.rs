@@ -6,7 +6,7 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::Superuser;
-use super::helpers::{Pager, done, refused, when};
+use super::helpers::{Pager, done, refused, when_html};
 use crate::auth::csrf::CsrfForm;
 use crate::error::{AppError, AppResult};
 use crate::models::group::Group;
@@ -36,8 +36,8 @@ struct ListPage {
 }
 
 impl ListPage {
-    fn when(&self, t: &time::PrimitiveDateTime) -> String {
-        when(t)
+    fn when(&self, t: &time::PrimitiveDateTime) -> askama::filters::Safe<String> {
+        when_html(t)
     }
 }
 

@@ -7,7 +7,7 @@ use serde::Deserialize;
 use time::Duration;
 
 use super::Superuser;
-use super::helpers::{Pager, done, query_string, when};
+use super::helpers::{Pager, done, query_string, when_html};
 use crate::auth::csrf::CsrfForm;
 use crate::error::AppResult;
 use crate::models::paging::page_number;
@@ -38,8 +38,8 @@ struct ListPage {
 }
 
 impl ListPage {
-    fn when(&self, t: &time::PrimitiveDateTime) -> String {
-        when(t)
+    fn when(&self, t: &time::PrimitiveDateTime) -> askama::filters::Safe<String> {
+        when_html(t)
     }
 }
 

@@ -6,7 +6,7 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::Superuser;
-use super::helpers::{Fields, Pager, done, query_string, when, when_opt, with_query};
+use super::helpers::{Fields, Pager, done, query_string, when_html, with_query};
 use crate::admin::users::{LEVELS, NewAccount, level_name};
 use crate::auth::csrf::CsrfForm;
 use crate::auth::{password, password_rules};
@@ -357,12 +357,15 @@ struct DetailPage {
 }
 
 impl DetailPage {
-    fn created(&self) -> String {
-        when(&self.user.created_at)
+    fn created(&self) -> askama::filters::Safe<String> {
+        when_html(&self.user.created_at)
     }
 
-    fn last_login(&self) -> String {
-        when_opt(&self.user.last_login)
+    fn last_login(&self) -> askama::filters::Safe<String> {
+        self.user
+            .last_login
+            .as_ref()
+            .map_or_else(|| askama::filters::Safe("never".into()), when_html)
     }
 }
 

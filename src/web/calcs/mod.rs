@@ -51,16 +51,29 @@ impl When {
             ago: ago(t, now),
         }
     }
+
+    /// `<time datetime title>3 minutes ago</time>`: built only from digits and fixed words,
+    /// so it needs no escaping.
+    pub fn tag(&self) -> askama::filters::Safe<String> {
+        askama::filters::Safe(format!(
+            r#"<time datetime="{}" title="{}">{}</time>"#,
+            self.iso, self.exact, self.ago
+        ))
+    }
 }
 
-/// "just now", "1 minute ago", "3 hours ago", "2 days ago", then the date.
+/// "just now", "1 minute ago", "3 hours ago", "2 days ago", then the date; future times
+/// (maintenance starts, invitation expiries, email retries) read "in 5 minutes".
 pub fn ago(t: PrimitiveDateTime, now: PrimitiveDateTime) -> String {
     let secs = (now - t).whole_seconds();
+    let future = secs < -44;
+    let secs = secs.abs();
     let unit = |n: i64, one: &str| {
-        if n == 1 {
-            format!("1 {one} ago")
+        let plural = if n == 1 { "" } else { "s" };
+        if future {
+            format!("in {n} {one}{plural}")
         } else {
-            format!("{n} {one}s ago")
+            format!("{n} {one}{plural} ago")
         }
     };
     match secs {
@@ -123,9 +136,15 @@ mod tests {
         assert_eq!(at(datetime!(2026-11-20 12:00:00)), "2 days ago");
         assert_eq!(at(datetime!(2026-01-02 12:00:00)), "2026-01-02");
         assert_eq!(at(datetime!(2026-11-22 12:00:05)), "just now", "clock skew");
+        assert_eq!(at(datetime!(2026-11-22 12:20:00)), "in 20 minutes");
+        assert_eq!(at(datetime!(2026-11-25 12:00:00)), "in 3 days");
         let w = When::at(datetime!(2026-11-22 09:05:07), now);
         assert_eq!(w.iso, "2026-11-22T09:05:07Z");
         assert_eq!(w.exact, "2026-11-22 09:05:07 UTC");
+        assert_eq!(
+            w.tag().0,
+            r#"<time datetime="2026-11-22T09:05:07Z" title="2026-11-22 09:05:07 UTC">2 hours ago</time>"#
+        );
     }
 
     #[test]

@@ -1,0 +1,503 @@
+// The browser journey of issue #8, in Debian's headless Chromium driven by playwright-core.
+// tests/it/browser.rs starts a real `calcweb serve` on a fresh database and runs this script
+// with:
+//   JOURNEY_BASE_URL    http://127.0.0.1:PORT (no trailing slash)
+//   JOURNEY_SETUP_URL   the first-run setup link the server printed
+//   JOURNEY_CALCWEB     the calcweb binary, for `manage maintenance on` (the CALCWEB_*
+//                       variables of the site are in the environment too)
+//   SCREENSHOT_DIR      where the screenshots go
+//   CHROMIUM            the browser (default /usr/bin/chromium)
+// Every step asserts what a person sees. Besides the journey, every page visited is checked
+// for console errors, failed requests, axe-core accessibility violations (contrast, labels,
+// landmarks…), horizontal overflow on a 375 px wide phone, and times shown as "… ago" with
+// the exact UTC time in the title. The script exits 0 only if everything held.
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { mkdirSync, readFileSync } from "node:fs";
+import path from "node:path";
+
+import { AxeBuilder } from "@axe-core/playwright";
+import { chromium } from "playwright-core";
+
+const BASE = need("JOURNEY_BASE_URL");
+const SETUP_URL = need("JOURNEY_SETUP_URL");
+const JOURNEY_CALCWEB = need("JOURNEY_CALCWEB");
+const SHOTS = need("SCREENSHOT_DIR");
+const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
+const PASSWORD = "journey-Pa55word!";
+const WIDE = { width: 1280, height: 860 };
+const PHONE = { width: 375, height: 740 };
+
+function need(name) {
+  const value = process.env[name];
+  if (!value) {
+    console.error(`${name} is not set; tests/it/browser.rs runs this script`);
+    process.exit(2);
+  }
+  return value;
+}
+
+mkdirSync(SHOTS, { recursive: true });
+
+// ------------------------------------------------------------------ helpers ---
+
+let currentStep = "starting";
+function step(name) {
+  currentStep = name;
+  console.log(`• ${name}`);
+}
+
+/** A person: a browser context of their own (own cookies), and what went wrong in it. */
+class Person {
+  constructor(browser, name) {
+    this.browser = browser;
+    this.name = name;
+    this.problems = [];
+    this.expected = []; // regexes of console errors a step expects (an HTTP error page)
+  }
+
+  async open(viewport = WIDE) {
+    this.context = await this.browser.newContext({ viewport, baseURL: BASE, acceptDownloads: true });
+    this.page = await this.context.newPage();
+    this.watch(this.page);
+    return this;
+  }
+
+  watch(page) {
+    page.on("console", (msg) => {
+      if (msg.type() !== "error") return;
+      const text = msg.text();
+      if (this.expected.some((re) => re.test(text))) return;
+      this.problems.push(`console error on ${page.url()}: ${text}`);
+    });
+    page.on("pageerror", (err) => this.problems.push(`script error on ${page.url()}: ${err.message}`));
+    page.on("requestfailed", (req) => {
+      // A download or a navigation away cancels requests on purpose.
+      const why = req.failure()?.errorText || "";
+      if (why.includes("ERR_ABORTED")) return;
+      this.problems.push(`request failed: ${req.method()} ${req.url()}: ${why}`);
+    });
+  }
+
+  /** Fails the current step if anything went wrong in this person's browser so far. */
+  checkClean() {
+    if (this.problems.length) {
+      const list = this.problems.splice(0).join("\n  ");
+      throw new Error(`${this.name}'s browser reported problems:\n  ${list}`);
+    }
+  }
+
+  async goto(url) {
+    const res = await this.page.goto(url);
+    return res;
+  }
+
+  async shot(name, fullPage = true) {
+    await this.page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage });
+  }
+
+  async login(username, { keyboard = false, shownAs = username } = {}) {
+    const page = this.page;
+    await this.goto("/accounts/login/");
+    await expectHeading(page, "Log in");
+    if (keyboard) {
+      // Keyboard only: the username field has the focus, Tab moves on, Enter submits.
+      await expectFocused(page, "#id_username");
+      await page.keyboard.type(username);
+      await page.keyboard.press("Tab");
+      await expectFocused(page, "#id_password");
+      await page.keyboard.type(PASSWORD);
+      await page.keyboard.press("Tab");
+      await expectFocused(page, "button[type=submit]");
+      await expectVisibleFocus(page);
+      await Promise.all([page.waitForURL("**/engine/"), page.keyboard.press("Enter")]);
+    } else {
+      await page.getByLabel("Username").fill(username);
+      await page.getByLabel("Password").fill(PASSWORD);
+      await Promise.all([page.waitForURL("**/engine/"), page.getByRole("button", { name: "Log in" }).click()]);
+    }
+    await expectHeading(page, "Calculations");
+    assert.match(await page.locator(".user-nav").innerText(), new RegExp(`Hello, ${shownAs}`));
+  }
+
+  async logout() {
+    await Promise.all([
+      this.page.waitForURL("**/accounts/login/**"),
+      this.page.getByRole("button", { name: "Log out" }).click(),
+    ]);
+    await expectHeading(this.page, "Log in");
+  }
+
+  async close() {
+    this.checkClean();
+    await this.context.close();
+  }
+}
+
+async function expectHeading(page, text) {
+  const h1 = page.locator("h1").first();
+  await h1.waitFor();
+  const seen = (await h1.innerText()).trim();
+  assert.ok(seen.startsWith(text), `expected the page heading "${text}", saw "${seen}" on ${page.url()}`);
+}
+
+async function expectFocused(page, selector) {
+  const ok = await page.locator(selector).evaluate((el) => el === document.activeElement);
+  assert.ok(ok, `${selector} should have the keyboard focus on ${page.url()}`);
+}
+
+/** The focused element shows a focus ring (outline or box-shadow), as :focus-visible promises. */
+async function expectVisibleFocus(page) {
+  const style = await page.evaluate(() => {
+    const s = getComputedStyle(document.activeElement);
+    return { outline: s.outlineStyle, width: parseFloat(s.outlineWidth), shadow: s.boxShadow };
+  });
+  assert.ok(
+    (style.outline !== "none" && style.width >= 2) || style.shadow !== "none",
+    `the focused element has no visible focus indicator: ${JSON.stringify(style)}`,
+  );
+}
+
+/** Accessibility (axe-core, WCAG 2.x A/AA: contrast, labels, names, landmarks…). */
+async function checkA11y(page, what) {
+  const result = await new AxeBuilder({ page }).withTags(["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]).analyze();
+  const problems = result.violations.map(
+    (v) => `${v.id} (${v.impact}): ${v.help}\n      ${v.nodes.slice(0, 3).map((n) => n.target.join(" ")).join("\n      ")}`,
+  );
+  assert.deepEqual(problems, [], `accessibility problems on ${what}:\n    ${problems.join("\n    ")}`);
+}
+
+/** Every <time> a person reads is relative ("… ago", "just now") with the exact UTC time on hover. */
+async function checkTimes(page, what) {
+  const times = await page.locator("main time[title]").evaluateAll((els) =>
+    els.map((el) => ({ text: el.textContent.trim(), title: el.getAttribute("title") })),
+  );
+  for (const t of times) {
+    assert.match(t.text, /^(just now|\d+ (minute|hour|day)s? ago|in \d+ (minute|hour|day)s?|\d{4}-\d\d-\d\d)$/, `time text on ${what}`);
+    assert.match(t.title, /^\d{4}-\d\d-\d\d \d\d:\d\d(:\d\d)? UTC$/, `time title on ${what}`);
+  }
+  return times.length;
+}
+
+/** The page fits a 375 px phone: nothing wider than the screen except inside scrolling tables. */
+async function checkPhone(person, url, name) {
+  const phone = await person.browser.newContext({ viewport: PHONE, baseURL: BASE });
+  await phone.addCookies(await person.context.cookies());
+  const page = await phone.newPage();
+  person.watch(page);
+  await page.goto(url);
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  if (overflow > 0) {
+    // Name the innermost elements that stick out, to say what to fix.
+    const culprits = await page.evaluate(() =>
+      [...document.querySelectorAll("body *")]
+        .filter((el) => el.getBoundingClientRect().right > window.innerWidth + 1)
+        .filter((el) => ![...el.children].some((c) => c.getBoundingClientRect().right > window.innerWidth + 1))
+        .slice(0, 5)
+        .map((el) => `<${el.tagName.toLowerCase()} class="${el.className}"> ${el.textContent.trim().slice(0, 40)}`),
+    );
+    await page.screenshot({ path: path.join(SHOTS, `${name}-phone-overflow.png`), fullPage: true });
+    assert.fail(`${url} is ${overflow}px wider than a 375px phone; sticking out:\n    ${culprits.join("\n    ")}`);
+  }
+  await page.screenshot({ path: path.join(SHOTS, `${name}-phone.png`), fullPage: true });
+  await phone.close();
+}
+
+/** The usual checks of a page a person is looking at. */
+async function checkPage(person, name, { phone = true, shot = true } = {}) {
+  const page = person.page;
+  await checkA11y(page, name);
+  await checkTimes(page, name);
+  if (shot) await person.shot(name);
+  if (phone) await checkPhone(person, page.url(), name);
+  person.checkClean();
+}
+
+/** Polls `check` (which may throw while a page reloads) until it returns true. */
+async function eventually(what, check, timeout = 30_000) {
+  const deadline = Date.now() + timeout;
+  let last;
+  while (Date.now() < deadline) {
+    try {
+      if (await check()) return;
+    } catch (err) {
+      last = err;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  throw new Error(`timed out waiting for ${what}${last ? `: ${last.message}` : ""}`);
+}
+
+async function statusOf(page) {
+  return (await page.locator("#calc [data-role=status]").first().textContent()).trim();
+}
+
+async function waitForStatus(page, status, timeout = 30_000) {
+  await eventually(`status "${status}" on ${page.url()}`, async () => (await statusOf(page)) === status, timeout);
+}
+
+function jobIni(description, steps, sleep) {
+  return Buffer.from(`[general]\ndescription = ${description}\nsteps = ${steps}\nsleep = ${sleep}\n`);
+}
+
+async function runCalculation(person, description, steps, sleep) {
+  const page = person.page;
+  await person.goto("/engine/");
+  await page.getByRole("link", { name: "Run a calculation" }).click();
+  await expectHeading(page, "Run a calculation");
+  await page.getByLabel("Calculator").selectOption("example");
+  await page.getByLabel("Input: a .zip archive, or several files").setInputFiles({
+    name: "job.ini",
+    mimeType: "text/plain",
+    buffer: jobIni(description, steps, sleep),
+  });
+  await Promise.all([page.waitForURL(/\/engine\/\d+\/$/), page.getByRole("button", { name: "Run" }).click()]);
+  await expectHeading(page, "Calculation");
+  return Number(page.url().match(/\/engine\/(\d+)\/$/)[1]);
+}
+
+function manage(...args) {
+  return execFileSync(JOURNEY_CALCWEB, ["manage", ...args], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+}
+
+// ------------------------------------------------------------------ journey ---
+
+const browser = await chromium.launch({
+  executablePath: CHROMIUM,
+  headless: true,
+  // This machine has no network: keep Chromium from trying to reach Google at every start.
+  args: [
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+  ],
+});
+
+let failed = false;
+try {
+  await journey(browser);
+  console.log("journey complete");
+} catch (err) {
+  failed = true;
+  console.error(`\nFAILED at step: ${currentStep}\n${err.stack || err}`);
+} finally {
+  await browser.close();
+}
+process.exit(failed ? 1 : 0);
+
+async function journey(browser) {
+  const admin = await new Person(browser, "admin").open();
+  const alice = await new Person(browser, "alice").open();
+  const bob = await new Person(browser, "bob").open();
+  const carol = await new Person(browser, "carol").open();
+  let page;
+
+  step("the first-run setup link creates the superuser");
+  page = admin.page;
+  await admin.goto(SETUP_URL);
+  await expectHeading(page, "Welcome to calcweb");
+  await checkA11y(page, "setup page");
+  await page.getByLabel("Username").fill("admin");
+  await page.getByLabel("Email address (optional)").fill("admin@example.org");
+  await page.getByLabel("Password", { exact: true }).fill(PASSWORD);
+  await page.getByLabel("Password again").fill(PASSWORD);
+  await Promise.all([page.waitForNavigation(), page.getByRole("button", { name: "Create superuser" }).click()]);
+  assert.match(await page.locator(".user-nav").innerText(), /Hello, admin/);
+  assert.ok(await page.getByRole("link", { name: "Admin" }).isVisible(), "a superuser sees the Admin link");
+  admin.checkClean();
+
+  step("the setup link works only once");
+  admin.expected.push(/status of 404/);
+  const again = await admin.goto(SETUP_URL);
+  assert.equal(again.status(), 404);
+  admin.expected.pop();
+
+  step("admin creates two groups in /admin");
+  await admin.goto("/admin/");
+  await expectHeading(page, "Administration");
+  await checkPage(admin, "admin-dashboard", { shot: false });
+  await page.getByRole("navigation", { name: "Administration" }).getByRole("link", { name: "Groups" }).click();
+  await expectHeading(page, "Groups");
+  for (const name of ["hazard", "risk"]) {
+    await page.getByLabel("Name").fill(name);
+    await page.getByRole("button", { name: "Create the group" }).click();
+    await expectHeading(page, `Group ${name}`);
+    await page.getByRole("navigation", { name: "Administration" }).getByRole("link", { name: "Groups" }).click();
+  }
+  assert.ok(await page.getByRole("link", { name: "hazard" }).isVisible());
+  assert.ok(await page.getByRole("link", { name: "risk" }).isVisible());
+  await checkPage(admin, "admin-groups", { shot: false });
+
+  step("admin creates alice and bob (hazard) and carol (risk)");
+  const people = [
+    ["alice", "Alice Adams", "2", "hazard"],
+    ["bob", "Bob Brown", "1", "hazard"],
+    ["carol", "Carol Clark", "1", "risk"],
+  ];
+  for (const [username, fullName, level, group] of people) {
+    await admin.goto("/admin/users/new/");
+    await expectHeading(page, "Add a user");
+    await page.getByLabel("Username").fill(username);
+    await page.getByLabel("Email address").fill(`${username}@example.org`);
+    await page.getByLabel("Name", { exact: true }).fill(fullName);
+    await page.getByLabel("Level").selectOption(level);
+    await page.getByRole("group", { name: "Groups" }).getByLabel(group).check();
+    await page.getByLabel("Password", { exact: true }).fill(PASSWORD);
+    await page.getByLabel("Password again").fill(PASSWORD);
+    await page.getByRole("button", { name: "Create the user" }).click();
+    await expectHeading(page, `User ${username}`);
+    admin.checkClean();
+  }
+  await admin.goto("/admin/users/");
+  await expectHeading(page, "Users");
+  for (const [username] of people) {
+    assert.ok(await page.getByRole("link", { name: username, exact: true }).isVisible(), `${username} is listed`);
+  }
+  await checkPage(admin, "admin-users");
+
+  step("alice logs in and sees an empty list that says what to do");
+  await alice.login("alice", { shownAs: "Alice Adams" });
+  page = alice.page;
+  const empty = await page.locator("p.empty").innerText();
+  assert.match(empty, /No calculations yet — run one/);
+  await checkPage(alice, "calc-list-empty", { shot: false });
+
+  step("alice runs the example calculation and watches it without reloading");
+  const calcId = await runCalculation(alice, "Journey oscillator", 30, 0.3);
+  // A marker on the window survives only as long as the page is not reloaded.
+  await page.evaluate(() => {
+    window.__journeyMarker = "same page";
+  });
+  const logLines = page.locator("#log-lines .log-line");
+  const progress = page.locator("#calc [data-role=progress]").first();
+  await page.waitForFunction(() => {
+    const p = document.querySelector("#calc [data-role=progress]");
+    return p && p.value > 0 && p.value < 100;
+  }, null, { timeout: 30_000 });
+  const firstValue = await progress.evaluate((p) => p.value);
+  const firstLines = await logLines.count();
+  assert.equal(await statusOf(page), "running");
+  await alice.shot("calc-detail-running");
+  await page.waitForFunction(
+    ([v, n]) =>
+      document.querySelector("#calc [data-role=progress]").value > v &&
+      document.querySelectorAll("#log-lines .log-line").length > n,
+    [firstValue, firstLines],
+    { timeout: 30_000 },
+  );
+  assert.equal(await page.evaluate(() => window.__journeyMarker), "same page", "the page was not reloaded");
+  alice.checkClean();
+
+  step("the calculation completes and shows its outputs");
+  await waitForStatus(page, "complete", 60_000);
+  await page.locator("#outputs table").waitFor();
+  const outputs = await page.locator("#outputs tbody tr td:first-child").allInnerTexts();
+  assert.deepEqual(outputs.sort(), ["series.csv", "summary.json"]);
+  assert.match(await logLines.last().innerText(), /step 30\/30|finished|complete/i);
+  await checkPage(alice, "calc-detail");
+
+  step("alice opens series.csv: a chart and a sortable table");
+  await page.getByRole("link", { name: "Preview series.csv" }).click();
+  await expectHeading(page, "series.csv");
+  const chart = page.locator("figure.chart svg.chart-svg");
+  await chart.waitFor();
+  assert.ok((await chart.locator("polyline").count()) >= 2, "the chart draws several series");
+  assert.match(await page.locator("figure.chart .legend").innerText(), /displacement|x/);
+  const rowsShown = await page.locator("#data tbody tr").count();
+  assert.equal(rowsShown, 30);
+  await checkPage(alice, "calc-output-chart");
+
+  step("alice downloads the CSV");
+  const [download] = await Promise.all([
+    page.waitForEvent("download"),
+    page.getByRole("link", { name: /^Download/ }).click(),
+  ]);
+  assert.equal(download.suggestedFilename(), "series.csv");
+  const csv = readFileSync(await download.path(), "utf8").trim().split("\n");
+  assert.equal(csv.length, 31, "a header and 30 rows");
+  assert.match(csv[0], /^step,/);
+
+  step("bob (same group) sees the calculation without a Remove button, and the API refuses");
+  await bob.login("bob", { shownAs: "Bob Brown" });
+  page = bob.page;
+  const bobRow = page.locator(`#calc-${calcId}`);
+  await bobRow.waitFor();
+  assert.match(await bobRow.innerText(), /alice/);
+  assert.equal(await bobRow.getByRole("link", { name: /Remove/ }).count(), 0, "no Remove link in the list");
+  await page.getByRole("link", { name: String(calcId), exact: true }).click();
+  await expectHeading(page, `Calculation ${calcId}`);
+  assert.equal(await page.getByRole("link", { name: "Remove" }).count(), 0, "no Remove button on the page");
+  assert.equal(await page.getByRole("link", { name: "Share" }).count(), 0, "no Share button for bob");
+  const refused = await bob.context.request.post(`/v1/calc/${calcId}/remove`, { headers: { Origin: BASE } });
+  assert.equal(refused.status(), 403, "the API refuses bob's removal");
+  assert.match((await refused.json()).error, /\S/);
+  bob.checkClean();
+
+  step("carol (other group) does not see it");
+  await carol.login("carol", { keyboard: true, shownAs: "Carol Clark" });
+  page = carol.page;
+  // The first Tab shows the skip link; following it lands in the main content.
+  await page.keyboard.press("Tab");
+  await expectFocused(page, "a.skip-link");
+  await expectVisibleFocus(page);
+  assert.ok(await page.locator("a.skip-link").isVisible(), "the focused skip link is on screen");
+  await page.keyboard.press("Enter");
+  assert.match(page.url(), /#main$/);
+  assert.equal(await page.locator(`#calc-${calcId}`).count(), 0);
+  assert.match(await page.locator("p.empty").innerText(), /No calculations yet/);
+  carol.expected.push(/status of 404/);
+  const hidden = await carol.goto(`/engine/${calcId}/`);
+  assert.equal(hidden.status(), 404, "carol cannot open it either");
+  carol.expected.pop();
+  carol.checkClean();
+
+  step("alice shares it; carol now sees it");
+  page = alice.page;
+  await alice.goto(`/engine/${calcId}/`);
+  await page.getByRole("link", { name: "Share" }).click();
+  await page.getByRole("button", { name: /Share/ }).click();
+  await expectHeading(page, `Calculation ${calcId}`);
+  assert.ok(await page.locator(".facts .badge", { hasText: "shared" }).isVisible());
+  await carol.goto("/engine/");
+  const carolRow = carol.page.locator(`#calc-${calcId}`);
+  await carolRow.waitFor();
+  assert.match(await carolRow.innerText(), /shared/);
+  carol.checkClean();
+
+  step("alice starts a long calculation and aborts it");
+  const longId = await runCalculation(alice, "Long journey", 1000, 0.5);
+  page = alice.page;
+  await waitForStatus(page, "running");
+  await alice.goto("/engine/");
+  await page.locator(`#calc-${longId} progress`).waitFor();
+  await checkPage(alice, "calc-list");
+  await page.locator(`#calc-${longId}`).getByRole("link", { name: /Abort/ }).click();
+  await page.getByRole("button", { name: /Abort/ }).click();
+  await page.waitForURL("**/engine/**");
+  await alice.goto(`/engine/${longId}/`);
+  await waitForStatus(page, "aborted");
+  alice.checkClean();
+
+  step("`manage maintenance on` shows the banner");
+  const said = manage("maintenance", "on", "--yes", "--message", "Upgrading to the new release");
+  assert.match(said, /maintenance/i);
+  const banner = page.locator(".maintenance-banner");
+  for (let i = 0; i < 40 && !(await banner.count()); i++) {
+    await page.waitForTimeout(250);
+    await alice.goto("/engine/");
+  }
+  assert.match(await banner.innerText(), /Maintenance starts at .*Upgrading to the new release/);
+  await checkPage(alice, "maintenance-banner", { phone: false });
+
+  step("alice logs out");
+  await alice.logout();
+  await alice.goto("/engine/");
+  await alice.page.waitForURL("**/accounts/login/**");
+  await expectHeading(alice.page, "Log in");
+  await checkPage(alice, "login", { phone: true });
+
+  for (const p of [admin, alice, bob, carol]) await p.close();
+}
