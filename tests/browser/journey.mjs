@@ -5,6 +5,7 @@
 //   JOURNEY_SETUP_URL   the first-run setup link the server printed
 //   JOURNEY_CALCWEB     the calcweb binary, for `manage maintenance on` (the CALCWEB_*
 //                       variables of the site are in the environment too)
+//   JOURNEY_MAIL_DIR    where the server's file email backend writes its .eml files
 //   SCREENSHOT_DIR      where the screenshots go
 //   CHROMIUM            the browser (default /usr/bin/chromium)
 // Every step asserts what a person sees. Besides the journey, every page visited is checked
@@ -13,7 +14,7 @@
 // the exact UTC time in the title. The script exits 0 only if everything held.
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { mkdirSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 
 import { AxeBuilder } from "@axe-core/playwright";
@@ -23,6 +24,7 @@ const BASE = need("JOURNEY_BASE_URL");
 const SETUP_URL = need("JOURNEY_SETUP_URL");
 const JOURNEY_CALCWEB = need("JOURNEY_CALCWEB");
 const SHOTS = need("SCREENSHOT_DIR");
+const MAIL_DIR = need("JOURNEY_MAIL_DIR");
 const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
 const PASSWORD = "journey-Pa55word!";
 const WIDE = { width: 1280, height: 860 };
@@ -256,6 +258,28 @@ async function runCalculation(person, description, steps, sleep) {
   return Number(page.url().match(/\/engine\/(\d+)\/$/)[1]);
 }
 
+/** The first link to `pathPart` in an email to `to` that the file backend wrote. */
+async function linkFromEmail(to, pathPart) {
+  let link;
+  await eventually(`an email to ${to} with a ${pathPart} link`, async () => {
+    if (!existsSync(MAIL_DIR)) return false;
+    for (const file of readdirSync(MAIL_DIR).filter((f) => f.endsWith(".eml"))) {
+      // Undo quoted-printable soft line breaks and escapes before looking for the link.
+      const text = readFileSync(path.join(MAIL_DIR, file), "utf8")
+        .replace(/=\r?\n/g, "")
+        .replace(/=([0-9A-F]{2})/g, (_, hex) => String.fromCharCode(parseInt(hex, 16)));
+      if (!new RegExp(`^To: .*${to}`, "mi").test(text)) continue;
+      const found = text.match(new RegExp(`${BASE}[^\\s"<>]*${pathPart}[^\\s"<>]*`));
+      if (found) {
+        link = found[0];
+        return true;
+      }
+    }
+    return false;
+  });
+  return link;
+}
+
 function manage(...args) {
   return execFileSync(JOURNEY_CALCWEB, ["manage", ...args], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
 }
@@ -434,6 +458,31 @@ async function journey(browser) {
   const refused = await bob.context.request.post(`/v1/calc/${calcId}/remove`, { headers: { Origin: BASE } });
   assert.equal(refused.status(), 403, "the API refuses bob's removal");
   assert.match((await refused.json()).error, /\S/);
+  bob.checkClean();
+
+  step("bob forgets his password and sets a new one from the emailed link");
+  await bob.logout();
+  page = bob.page;
+  await page.getByRole("link", { name: "Forgot your password?" }).click();
+  await expectHeading(page, "Forgot your password?");
+  await page.getByLabel("Email address").fill("bob@example.org");
+  await page.getByRole("button", { name: "Send me a link" }).click();
+  assert.match(await page.locator("main").innerText(), /email/i);
+  await checkA11y(page, "password reset sent");
+  const resetLink = await linkFromEmail("bob@example.org", "/accounts/reset/");
+  await bob.goto(resetLink);
+  await expectHeading(page, "Choose a new password");
+  await page.getByLabel("New password", { exact: true }).fill(`${PASSWORD}-new`);
+  await page.getByLabel("New password again").fill(`${PASSWORD}-new`);
+  await page.getByRole("button", { name: "Set my password" }).click();
+  await page.waitForURL("**/accounts/login/**");
+  await page.getByLabel("Username").fill("bob");
+  await page.getByLabel("Password").fill(PASSWORD);
+  await page.getByRole("button", { name: "Log in" }).click();
+  await page.locator("p.error[role=alert]").waitFor();
+  await page.getByLabel("Password").fill(`${PASSWORD}-new`);
+  await Promise.all([page.waitForURL("**/engine/"), page.getByRole("button", { name: "Log in" }).click()]);
+  await expectHeading(page, "Calculations");
   bob.checkClean();
 
   step("carol (other group) does not see it");

@@ -1,7 +1,8 @@
 //! The browser journey (issue #8): Debian's headless Chromium, driven by playwright-core from
 //! tests/browser/journey.mjs, against the real `calcweb serve` on a fresh database — setup link,
 //! superuser, /admin, three users in two groups, a calculation watched live, outputs, chart and
-//! download, group visibility and sharing, abort, the maintenance banner, logout — with
+//! download, group visibility, a password reset by email, sharing, abort, the maintenance
+//! banner, logout — with
 //! accessibility, phone-width, keyboard and console checks on the way.
 //!
 //! Needs node, the npm packages of tests/browser (`npm ci --prefix tests/browser`) and
@@ -50,8 +51,11 @@ fn a_whole_journey_through_the_site_in_chromium() {
     let site = Site::migrated();
     let port = free_port();
     let mut cmd = site.calcweb();
+    let mail_dir = site.path().join("mail");
     cmd.env("CALCWEB_SERVER_BIND", format!("127.0.0.1:{port}"))
-        .env("CALCWEB_SERVER_WORKERS", "2");
+        .env("CALCWEB_SERVER_WORKERS", "2")
+        .env("CALCWEB_EMAIL_BACKEND", "file")
+        .env("CALCWEB_EMAIL_FILE_PATH", &mail_dir);
     let mut server = Server::start(&mut cmd);
     let link_line = server.line_where(|l| l.starts_with("No superuser yet"));
     let setup_url = regex::Regex::new(r"open (http://\S+/setup/\S+/) ")
@@ -69,6 +73,7 @@ fn a_whole_journey_through_the_site_in_chromium() {
         .env("JOURNEY_BASE_URL", format!("http://127.0.0.1:{port}"))
         .env("JOURNEY_SETUP_URL", &setup_url)
         .env("JOURNEY_CALCWEB", CALCWEB)
+        .env("JOURNEY_MAIL_DIR", &mail_dir)
         .env("SCREENSHOT_DIR", &shots)
         .env("CHROMIUM", &chromium);
     let run = run_within(&mut node, Duration::from_secs(600));
