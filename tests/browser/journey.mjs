@@ -345,6 +345,7 @@ async function journey(browser) {
   await checkPage(admin, "admin-dashboard", { shot: false });
   await page.getByRole("navigation", { name: "Administration" }).getByRole("link", { name: "Groups" }).click();
   await expectHeading(page, "Groups");
+  assert.match(await page.locator("p.empty").innerText(), /No group yet\. Create one/);
   for (const name of ["hazard", "risk"]) {
     await page.getByLabel("Name").fill(name);
     await page.getByRole("button", { name: "Create the group" }).click();
