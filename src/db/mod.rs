@@ -189,6 +189,10 @@ pub type PooledConn = r2d2::PooledConnection<Manager>;
 pub struct Db {
     pool: r2d2::Pool<Manager>,
     backend: Backend,
+    /// One permit per pooled connection: requests beyond that wait here, asynchronously,
+    /// instead of each parking a blocking thread on the pool (hundreds of threads, their
+    /// stacks and malloc arenas, and context switches under load).
+    permits: std::sync::Arc<tokio::sync::Semaphore>,
 }
 
 impl Db {
@@ -203,7 +207,12 @@ impl Db {
             .test_on_check_out(backend == Backend::Postgres)
             .error_handler(Box::new(r2d2::LoggingErrorHandler))
             .build_unchecked(Manager(url));
-        Ok(Db { pool, backend })
+        let permits = std::sync::Arc::new(tokio::sync::Semaphore::new(size.max(1) as usize));
+        Ok(Db {
+            pool,
+            backend,
+            permits,
+        })
     }
 
     pub fn backend(&self) -> Backend {
@@ -224,6 +233,11 @@ impl Db {
         F: FnOnce(&mut DbConn) -> Result<T, AppError> + Send + 'static,
         T: Send + 'static,
     {
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(|e| AppError::Internal(format!("database permits closed: {e}")))?;
         let db = self.clone();
         actix_web::web::block(move || {
             let mut conn = db.conn()?;

@@ -513,15 +513,12 @@ async fn log(
         LogRow::slice(conn, calc.id, start, stop)
     })
     .await?;
-    let time = time::macros::format_description!(
-        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
-    );
     // Tuples serialize as JSON arrays, without a `Value` per row and field.
     let body: Vec<_> = rows
         .iter()
         .map(|r| {
             (
-                r.logged_at.format(&time).unwrap_or_default(),
+                super::LogTime(r.logged_at),
                 &r.level,
                 &r.process,
                 &r.message,

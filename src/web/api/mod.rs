@@ -14,8 +14,60 @@ use crate::models::output::Output;
 
 /// `YYYY-MM-DD, HH:MM:SS UTC`, OpenQuake's format.
 pub fn oq_time(t: PrimitiveDateTime) -> String {
-    let f = time::macros::format_description!("[year]-[month]-[day], [hour]:[minute]:[second] UTC");
-    t.format(&f).unwrap_or_default()
+    OqTime(t).to_string()
+}
+
+/// A time serialized as OpenQuake writes it (`2026-11-22, 18:22:19 UTC`), straight into the
+/// response: plain integer formatting, no intermediate String (time's generic formatter cost
+/// more than the query in the list and log endpoints).
+pub struct OqTime(pub PrimitiveDateTime);
+
+impl std::fmt::Display for OqTime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let t = self.0;
+        write!(
+            f,
+            "{:04}-{:02}-{:02}, {:02}:{:02}:{:02} UTC",
+            t.year(),
+            t.month() as u8,
+            t.day(),
+            t.hour(),
+            t.minute(),
+            t.second()
+        )
+    }
+}
+
+impl serde::Serialize for OqTime {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+/// A log row's time, `2026-11-22T18:22:19.867Z` (milliseconds), as [`OqTime`] does it.
+pub struct LogTime(pub PrimitiveDateTime);
+
+impl std::fmt::Display for LogTime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let t = self.0;
+        write!(
+            f,
+            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+            t.year(),
+            t.month() as u8,
+            t.day(),
+            t.hour(),
+            t.minute(),
+            t.second(),
+            t.millisecond()
+        )
+    }
+}
+
+impl serde::Serialize for LogTime {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
 }
 
 fn size_mb(bytes: i64) -> f64 {
@@ -38,7 +90,7 @@ pub struct CalcEntry<'a> {
     progress: i32,
     relevant: bool,
     size_mb: f64,
-    start_time: String,
+    start_time: OqTime,
     status: &'a str,
     tags: [&'a str; 0],
     url: String,
@@ -64,7 +116,7 @@ impl<'a> CalcEntry<'a> {
             progress: calc.progress,
             relevant: true,
             size_mb: size_mb(calc.size_bytes),
-            start_time: oq_time(calc.created_at),
+            start_time: OqTime(calc.created_at),
             status: &calc.status,
             tags: [],
             url: format!("{public_url}{prefix}/v1/calc/{}", calc.id),
@@ -99,4 +151,24 @@ pub fn output_json(output: &Output, public_url: &str, prefix: &str) -> Value {
 pub fn routes(cfg: &mut web::ServiceConfig) {
     calcs::routes(cfg);
     ajax::routes(cfg);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    #[test]
+    fn times_are_written_as_openquake_and_the_log_write_them() {
+        let t = datetime!(2026-01-02 03:04:05.067891);
+        assert_eq!(oq_time(t), "2026-01-02, 03:04:05 UTC");
+        assert_eq!(
+            serde_json::to_string(&OqTime(t)).unwrap(),
+            r#""2026-01-02, 03:04:05 UTC""#
+        );
+        assert_eq!(
+            serde_json::to_string(&LogTime(t)).unwrap(),
+            r#""2026-01-02T03:04:05.067Z""#
+        );
+    }
 }
