@@ -175,3 +175,88 @@ async fn sqlite_gets_table_statistics_for_its_planner() {
         stats.iter().map(|s| &s.idx).collect::<Vec<_>>()
     );
 }
+
+#[actix_web::test]
+async fn the_log_json_is_exact_on_both_backends() {
+    use calcweb::models::log::{LogRow, NewLine};
+    use time::macros::datetime;
+
+    let app = TestApp::new().await;
+    let alice = app.create_user("alice", false);
+    let id = {
+        let mut conn = app.conn();
+        let calc = Calc::create(&mut conn, &new_calc(alice.id, "log json")).unwrap();
+        let line = |t, level: &str, message: &str| NewLine {
+            logged_at: t,
+            level: level.into(),
+            process: "calculator".into(),
+            message: message.into(),
+        };
+        LogRow::append(
+            &mut conn,
+            calc.id,
+            &[
+                line(
+                    datetime!(2026-01-02 03:04:05.067891),
+                    "INFO",
+                    "cut to milliseconds",
+                ),
+                line(datetime!(2026-01-02 03:04:05.0674), "INFO", "cut too"),
+                line(
+                    datetime!(2026-12-31 23:59:59.9996),
+                    "WARNING",
+                    "still this year",
+                ),
+                line(
+                    datetime!(2026-01-02 03:04:05),
+                    "ERROR",
+                    "quotes \" \\ and\nnewline, ünïcode, <tags> \t",
+                ),
+            ],
+        )
+        .unwrap();
+        calc.id
+    };
+    let browser = app.browser();
+    browser.login("alice", PASSWORD).await;
+    let res = browser.get(&format!("/v1/calc/{id}/log/0:")).await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(
+        res.headers()["content-type"].to_str().unwrap(),
+        "application/json"
+    );
+    let got: serde_json::Value = res.json().await.unwrap();
+    let expected = serde_json::json!([
+        [
+            "2026-01-02T03:04:05.067Z",
+            "INFO",
+            "calculator",
+            "cut to milliseconds"
+        ],
+        ["2026-01-02T03:04:05.067Z", "INFO", "calculator", "cut too"],
+        [
+            "2026-12-31T23:59:59.999Z",
+            "WARNING",
+            "calculator",
+            "still this year"
+        ],
+        [
+            "2026-01-02T03:04:05.000Z",
+            "ERROR",
+            "calculator",
+            "quotes \" \\ and\nnewline, ünïcode, <tags> \t"
+        ],
+    ]);
+    assert_eq!(got, expected);
+    let slice: serde_json::Value = browser
+        .get(&format!("/v1/calc/{id}/log/1:3"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(slice, serde_json::json!([expected[1], expected[2]]));
+    let empty = browser.get(&format!("/v1/calc/{id}/log/9:")).await;
+    assert_eq!(empty.text().await.unwrap(), "[]");
+    let none = browser.get(&format!("/v1/calc/{id}/log/2:2")).await;
+    assert_eq!(none.text().await.unwrap(), "[]");
+}
