@@ -89,6 +89,9 @@ impl Default for NginxConfig {
 pub struct AuthConfig {
     /// Tried in order: "local" (passwords in calcweb's database) and "pam" (the machine's accounts).
     pub backends: Vec<String>,
+    /// Password checks running at once; the others queue (0 = one per core). An argon2id
+    /// check holds 19 MiB while it runs, so this bounds the memory a burst of logins takes.
+    pub checks_at_once: usize,
     pub pam: PamConfig,
     pub throttle: ThrottleConfig,
 }
@@ -97,6 +100,7 @@ impl Default for AuthConfig {
     fn default() -> Self {
         AuthConfig {
             backends: vec!["local".into()],
+            checks_at_once: 1,
             pam: PamConfig::default(),
             throttle: ThrottleConfig::default(),
         }

@@ -30,6 +30,8 @@ pub struct AppState {
     pub runner: Option<crate::calcs::runner::Waker>,
     /// Wakes the mail worker after a message is queued (None when no worker runs here).
     pub mail: Option<crate::mail::worker::Waker>,
+    /// Turns for password checks ([auth] checks_at_once).
+    pub login_checks: Arc<tokio::sync::Semaphore>,
 }
 
 /// Keys derived from the one secret, each for one purpose, so no two uses share a key.
@@ -136,7 +138,12 @@ impl AppState {
                     config.access_log_dir().display()
                 )
             })?;
+        let checks = match config.auth.checks_at_once {
+            0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
+            n => n,
+        };
         let state = AppState {
+            login_checks: Arc::new(tokio::sync::Semaphore::new(checks)),
             trusted_proxies: Arc::new(trusted),
             access_log: Arc::new(access_log),
             allowed_hosts: Arc::new(config.allowed_hosts()),

@@ -20,14 +20,6 @@ pub const DEVICE_COOKIE: &str = "calcweb_device";
 /// A browser remembers at most this many users it logged in as.
 const DEVICE_MAX: usize = 5;
 
-/// Login checks running at once. An argon2id check is 19 MiB and a core's worth of work for
-/// tens of milliseconds (a PAM check can block longer): more at once than there are cores only
-/// adds memory and holds database connections, so the others queue here.
-static LOGINS: std::sync::LazyLock<tokio::sync::Semaphore> = std::sync::LazyLock::new(|| {
-    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-    tokio::sync::Semaphore::new(cores)
-});
-
 /// Why an attempt failed: for the access log only.
 pub type Reason = &'static str;
 
@@ -111,7 +103,10 @@ pub async fn attempt(
     );
     // Wait here, holding nothing, rather than inside the database call: a login that waits
     // there holds a pooled connection every other request needs.
-    let _turn = LOGINS
+    // One turn per check ([auth] checks_at_once): an argon2id check is 19 MiB and tens of
+    // milliseconds of a core, so more at once than allowed only adds memory.
+    let _turn = state
+        .login_checks
         .acquire()
         .await
         .map_err(|e| AppError::Internal(e.to_string()))?;

@@ -260,3 +260,20 @@ async fn the_log_json_is_exact_on_both_backends() {
     let none = browser.get(&format!("/v1/calc/{id}/log/2:2")).await;
     assert_eq!(none.text().await.unwrap(), "[]");
 }
+
+#[actix_web::test]
+async fn password_checks_take_turns_as_configured() {
+    let app = TestApp::new().await;
+    assert_eq!(app.state.login_checks.available_permits(), 1, "the default");
+    let app = TestApp::with_config(|c| c.auth.checks_at_once = 0).await;
+    let cores = std::thread::available_parallelism().unwrap().get();
+    assert_eq!(app.state.login_checks.available_permits(), cores);
+    let app = TestApp::with_config(|c| c.auth.checks_at_once = 3).await;
+    assert_eq!(app.state.login_checks.available_permits(), 3);
+    // A login waits for its turn and gives it back.
+    let browser = app.browser();
+    app.create_user("alice", false);
+    let res = browser.login("alice", PASSWORD).await;
+    assert_eq!(res.status(), 303, "alice is logged in");
+    assert_eq!(app.state.login_checks.available_permits(), 3);
+}
