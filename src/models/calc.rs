@@ -198,7 +198,10 @@ fn like_pattern(text: &str) -> String {
 
 diesel::define_sql_function!(fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text);
 
-type BoxedCalcQuery<'a> = calcs::BoxedQuery<'a, Db>;
+/// Calculations joined with their owners: one query gives a list its owner names, and the
+/// owner filter and sort use them directly.
+type BoxedCalcQuery<'a> =
+    diesel::dsl::IntoBoxed<'a, diesel::dsl::InnerJoin<calcs::table, users::table>, Db>;
 
 impl Calc {
     pub fn find(conn: &mut DbConn, id: i64) -> AppResult<Option<Calc>> {
@@ -261,7 +264,7 @@ impl Calc {
     }
 
     fn visible_to(user: &User, include_shared: bool) -> BoxedCalcQuery<'static> {
-        let query = calcs::table.into_boxed();
+        let query = calcs::table.inner_join(users::table).into_boxed();
         if user.is_superuser {
             return query;
         }
@@ -305,14 +308,11 @@ impl Calc {
             );
         }
         if let Some(owner) = q.owner_like.as_deref().filter(|t| !t.is_empty()) {
-            let owners = users::table
-                .filter(
-                    lower(users::username)
-                        .like(like_pattern(owner))
-                        .escape('\\'),
-                )
-                .select(users::id);
-            query = query.filter(calcs::user_id.eq_any(owners));
+            query = query.filter(
+                lower(users::username)
+                    .like(like_pattern(owner))
+                    .escape('\\'),
+            );
         }
         if let Some(after) = q.created_after {
             query = query.filter(calcs::created_at.ge(after));
@@ -342,16 +342,18 @@ impl Calc {
             (OrderBy::Description, false) => {
                 query.order((calcs::description.asc(), calcs::id.desc()))
             }
-            // Ordering by owner name goes through the user id; names are looked up below.
-            (OrderBy::Owner, true) => query.order((calcs::user_id.desc(), calcs::id.desc())),
-            (OrderBy::Owner, false) => query.order((calcs::user_id.asc(), calcs::id.desc())),
+            (OrderBy::Owner, true) => query.order((users::username.desc(), calcs::id.desc())),
+            (OrderBy::Owner, false) => query.order((users::username.asc(), calcs::id.desc())),
         };
-        let rows: Vec<Calc> = query
+        let rows: Vec<(Calc, String)> = query
             .limit(q.limit.clamp(1, 10_000))
             .offset(q.offset.max(0))
-            .select(Calc::as_select())
+            .select((Calc::as_select(), users::username))
             .load(conn)?;
-        Calc::with_owners(conn, rows)
+        Ok(rows
+            .into_iter()
+            .map(|(calc, owner)| CalcRow { calc, owner })
+            .collect())
     }
 
     /// How many calculations match (for pagination).
@@ -379,26 +381,6 @@ impl Calc {
         let total = Calc::count(conn, user, q)?;
         totals.put(key, version, total);
         Ok(total)
-    }
-
-    /// Attaches owner names with one query for the whole page.
-    pub fn with_owners(conn: &mut DbConn, rows: Vec<Calc>) -> AppResult<Vec<CalcRow>> {
-        let mut ids: Vec<i64> = rows.iter().map(|c| c.user_id).collect();
-        ids.sort_unstable();
-        ids.dedup();
-        let names: std::collections::HashMap<i64, String> = users::table
-            .filter(users::id.eq_any(ids))
-            .select((users::id, users::username))
-            .load::<(i64, String)>(conn)?
-            .into_iter()
-            .collect();
-        Ok(rows
-            .into_iter()
-            .map(|calc| {
-                let owner = names.get(&calc.user_id).cloned().unwrap_or_default();
-                CalcRow { calc, owner }
-            })
-            .collect())
     }
 
     pub fn create(conn: &mut DbConn, new: &NewCalc) -> AppResult<Calc> {

@@ -241,6 +241,9 @@ async fn all_calculations_with_filters_sorting_and_pages() {
     assert_eq!(ids("/admin/calcs/?sort=id").await, vec![b1, b2, a1, r1]);
     assert_eq!(ids("/admin/calcs/?sort=status").await, vec![r1, b1, b2, a1]);
     assert_eq!(ids("/admin/calcs/?sort=-description").await[0], a1);
+    // By owner name (alice was created after bob), newest first within an owner.
+    assert_eq!(ids("/admin/calcs/?sort=user").await, vec![a1, b2, b1, r1]);
+    assert_eq!(ids("/admin/calcs/?sort=-user").await, vec![r1, b2, b1, a1]);
     let page = get_page(&browser, "/admin/calcs/?status=failed").await;
     assert!(page.contains("<option value=\"failed\" selected>"));
     // The sort links keep the filters.
