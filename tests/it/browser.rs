@@ -57,12 +57,7 @@ fn a_whole_journey_through_the_site_in_chromium() {
         .env("CALCWEB_EMAIL_BACKEND", "file")
         .env("CALCWEB_EMAIL_FILE_PATH", &mail_dir);
     let mut server = Server::start(&mut cmd);
-    let link_line = server.line_where(|l| l.starts_with("No superuser yet"));
-    let setup_url = regex::Regex::new(r"open (http://\S+/setup/\S+/) ")
-        .unwrap()
-        .captures(&link_line)
-        .unwrap_or_else(|| panic!("a setup link in {link_line:?}"))[1]
-        .to_string();
+    let setup_url = server.setup_link();
 
     let shots = screenshot_dir();
     let _ = std::fs::remove_dir_all(&shots);

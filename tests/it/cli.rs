@@ -251,6 +251,16 @@ impl Server {
         }
     }
 
+    /// The first-run setup link the server prints when there is no superuser yet.
+    pub(crate) fn setup_link(&mut self) -> String {
+        let line = self.line_where(|l| l.starts_with("No superuser yet"));
+        regex::Regex::new(r"open (http://\S+/setup/\S+/) ")
+            .unwrap()
+            .captures(&line)
+            .unwrap_or_else(|| panic!("a setup link in {line:?}"))[1]
+            .to_string()
+    }
+
     /// Waits until the process catches SIGTERM. The server installs its handler only once it
     /// runs (after printing the summary and the setup link); a SIGTERM before that kills the
     /// process outright, which is not what the test is about.
@@ -814,12 +824,7 @@ fn serve_prints_the_setup_link_serves_it_and_stops_on_sigterm() {
         summary.contains(&format!("serving on http://127.0.0.1:{port}")),
         "{summary}"
     );
-    let link_line = server.line_where(|l| l.starts_with("No superuser yet"));
-    let link = regex::Regex::new(r"open (http://\S+/setup/\S+/) ")
-        .unwrap()
-        .captures(&link_line)
-        .unwrap_or_else(|| panic!("a setup link in {link_line:?}"))[1]
-        .to_string();
+    let link = server.setup_link();
     let path = link
         .strip_prefix(&format!("http://127.0.0.1:{port}"))
         .expect("the link names the bound address");
