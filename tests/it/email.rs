@@ -807,6 +807,14 @@ async fn failures_are_retried_or_shown_to_superusers() {
     let sent_at = list.find("ops@example.org").unwrap();
     assert!(failed_at < sent_at, "failed ones first");
     assert!(list.contains("1 failed"), "{list}");
+    // The dashboard counts it and leads there.
+    let dashboard = body(admin.get("/admin/").await).await;
+    let card = dashboard
+        .split("<h2>Emails failed</h2>")
+        .nth(1)
+        .expect("an Emails failed card");
+    assert!(card.contains(r#"<p class="figure">1</p>"#), "{card}");
+    assert!(card.contains("/admin/emails/?status=failed"), "{card}");
     let res = admin
         .post_form(&format!("/admin/emails/{}/retry/", rejected.id), &[])
         .await;

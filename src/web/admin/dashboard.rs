@@ -9,6 +9,7 @@ use super::helpers::when_html;
 use crate::error::AppResult;
 use crate::models::admin_stats::{SiteStats, human_bytes};
 use crate::models::audit::AuditEntry;
+use crate::models::email::{Email, EmailCounts};
 use crate::models::maintenance::Maintenance;
 use crate::state::AppState;
 use crate::web::context::PageCtx;
@@ -25,6 +26,7 @@ struct DashboardPage {
     stats: SiteStats,
     disk: String,
     recent: Vec<AuditEntry>,
+    emails: EmailCounts,
     /// "Maintenance is scheduled for ..." / "... on since ...", when it is.
     maintenance: Option<String>,
 }
@@ -42,13 +44,14 @@ async fn dashboard(
     state: web::Data<AppState>,
 ) -> AppResult<HttpResponse> {
     let absolute = Duration::seconds(state.config.sessions.absolute_lifetime as i64);
-    let (stats, recent, maintenance) = state
+    let (stats, recent, maintenance, emails) = state
         .db
         .run(move |conn| {
             Ok((
                 SiteStats::load(conn, absolute)?,
                 AuditEntry::latest(conn, RECENT)?,
                 Maintenance::current(conn)?,
+                Email::counts(conn)?,
             ))
         })
         .await?;
@@ -58,6 +61,7 @@ async fn dashboard(
             page: PageCtx::new(&req),
             nav: "dashboard",
             disk: human_bytes(stats.disk_bytes),
+            emails,
             stats,
             recent,
             maintenance: super::maintenance::dashboard_line(maintenance.as_ref()),
