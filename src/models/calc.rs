@@ -247,6 +247,24 @@ impl Calc {
         Ok(ids.into_iter().filter(|id| *id != user_id).collect())
     }
 
+    /// What [`Access::of`] needs to know of the owners of `rows`: which are the viewer's
+    /// group-mates. It only matters for running calculations of others (a mate may abort them),
+    /// so a page without any skips the query.
+    pub fn mates_among(
+        conn: &mut DbConn,
+        user: &User,
+        rows: &[CalcRow],
+    ) -> AppResult<std::collections::HashSet<i64>> {
+        if rows
+            .iter()
+            .any(|r| r.calc.user_id != user.id && r.calc.is_running())
+        {
+            Calc::mate_ids(conn, user.id)
+        } else {
+            Ok(Default::default())
+        }
+    }
+
     /// The calculation with the user's rights on it; 404 when they may not see it, so its
     /// existence is not revealed.
     pub fn load_for(conn: &mut DbConn, user: &User, id: i64) -> AppResult<(Calc, Access)> {

@@ -191,6 +191,10 @@ async fn abort_is_for_the_owner_group_mates_and_superusers() {
     let c = cast(&app).await;
     let id = start(&c.owner, 1000, 0.05, "").await;
     wait_for(&c.owner, id, "executing").await;
+    // The list tells a group-mate they may abort it.
+    let listed: Vec<serde_json::Value> = c.mate.get("/v1/calc/list").await.json().await.unwrap();
+    let entry = listed.iter().find(|e| e["id"] == id).expect("listed");
+    assert_eq!(entry["abortable"], true, "{entry}");
     assert_eq!(post(&c.other, &format!("/v1/calc/{id}/abort")).await, 404);
     set_level(&app, "mate", 0);
     assert_eq!(

@@ -54,7 +54,10 @@ struct AuditForm {
 }
 
 impl ListPage {
-    fn when(&self, t: &time::PrimitiveDateTime) -> askama::filters::Safe<String> {
+    fn when(
+        &self,
+        t: &time::PrimitiveDateTime,
+    ) -> askama::filters::Safe<crate::web::calcs::TimeTag> {
         when_html(t)
     }
 }

@@ -32,7 +32,10 @@ struct DashboardPage {
 }
 
 impl DashboardPage {
-    fn when(&self, t: &time::PrimitiveDateTime) -> askama::filters::Safe<String> {
+    fn when(
+        &self,
+        t: &time::PrimitiveDateTime,
+    ) -> askama::filters::Safe<crate::web::calcs::TimeTag> {
         when_html(t)
     }
 }

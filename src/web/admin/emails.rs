@@ -46,7 +46,10 @@ struct ListPage {
 }
 
 impl ListPage {
-    fn when(&self, t: &time::PrimitiveDateTime) -> askama::filters::Safe<String> {
+    fn when(
+        &self,
+        t: &time::PrimitiveDateTime,
+    ) -> askama::filters::Safe<crate::web::calcs::TimeTag> {
         when_html(t)
     }
 }

@@ -95,7 +95,7 @@ pub fn when(t: &PrimitiveDateTime) -> String {
 }
 
 /// A stored UTC time as a `<time>` element reading "3 minutes ago", exact time on hover.
-pub fn when_html(t: &PrimitiveDateTime) -> askama::filters::Safe<String> {
+pub fn when_html(t: &PrimitiveDateTime) -> askama::filters::Safe<crate::web::calcs::TimeTag> {
     crate::web::calcs::When::new(*t).tag()
 }
 

@@ -357,15 +357,15 @@ struct DetailPage {
 }
 
 impl DetailPage {
-    fn created(&self) -> askama::filters::Safe<String> {
+    fn created(&self) -> askama::filters::Safe<crate::web::calcs::TimeTag> {
         when_html(&self.user.created_at)
     }
 
     fn last_login(&self) -> askama::filters::Safe<String> {
-        self.user
-            .last_login
-            .as_ref()
-            .map_or_else(|| askama::filters::Safe("never".into()), when_html)
+        self.user.last_login.as_ref().map_or_else(
+            || askama::filters::Safe("never".into()),
+            |t| askama::filters::Safe(when_html(t).0.to_string()),
+        )
     }
 }
 

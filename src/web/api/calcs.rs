@@ -158,10 +158,9 @@ async fn list(
     let (rows, mates) = state
         .db
         .run(move |conn| {
-            Ok((
-                Calc::list(conn, &viewer, &query)?,
-                Calc::mate_ids(conn, viewer.id)?,
-            ))
+            let rows = Calc::list(conn, &viewer, &query)?;
+            let mates = Calc::mates_among(conn, &viewer, &rows)?;
+            Ok((rows, mates))
         })
         .await?;
     let (base, prefix) = urls(&state);

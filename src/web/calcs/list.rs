@@ -274,7 +274,8 @@ pub async fn list_page(
             let page_no = requested_page.min(pages);
             query.offset = (page_no - 1) * PER_PAGE;
             let rows: Vec<CalcRow> = Calc::list(conn, &viewer, &query)?;
-            Ok((total, page_no, rows, Calc::mate_ids(conn, viewer.id)?))
+            let mates = Calc::mates_among(conn, &viewer, &rows)?;
+            Ok((total, page_no, rows, mates))
         })
         .await?;
     let rows = rows

@@ -15,12 +15,12 @@ use crate::db::now;
 use crate::models::calc::status;
 
 /// A time as pages show it: "3 minutes ago", with the exact UTC time for `title` and the
-/// machine-readable one for `<time datetime>`.
-#[derive(Debug, Clone)]
+/// machine-readable one for `<time datetime>`. Formatted only when written, straight into the
+/// page (a list of 20 rows used to format 120 strings it mostly did not show).
+#[derive(Debug, Clone, Copy)]
 pub struct When {
-    pub iso: String,
-    pub exact: String,
-    pub ago: String,
+    t: PrimitiveDateTime,
+    now: PrimitiveDateTime,
 }
 
 impl When {
@@ -29,36 +29,67 @@ impl When {
     }
 
     pub fn at(t: PrimitiveDateTime, now: PrimitiveDateTime) -> When {
-        When {
-            iso: format!(
-                "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
-                t.year(),
-                t.month() as u8,
-                t.day(),
-                t.hour(),
-                t.minute(),
-                t.second()
-            ),
-            exact: format!(
-                "{:04}-{:02}-{:02} {:02}:{:02}:{:02} UTC",
-                t.year(),
-                t.month() as u8,
-                t.day(),
-                t.hour(),
-                t.minute(),
-                t.second()
-            ),
-            ago: ago(t, now),
-        }
+        When { t, now }
+    }
+
+    /// `2026-11-22T09:05:07Z`
+    pub fn iso(&self) -> String {
+        let t = self.t;
+        format!(
+            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+            t.year(),
+            t.month() as u8,
+            t.day(),
+            t.hour(),
+            t.minute(),
+            t.second()
+        )
+    }
+
+    /// `2026-11-22 09:05:07 UTC`
+    pub fn exact(&self) -> String {
+        let t = self.t;
+        format!(
+            "{:04}-{:02}-{:02} {:02}:{:02}:{:02} UTC",
+            t.year(),
+            t.month() as u8,
+            t.day(),
+            t.hour(),
+            t.minute(),
+            t.second()
+        )
+    }
+
+    pub fn ago(&self) -> String {
+        ago(self.t, self.now)
     }
 
     /// `<time datetime title>3 minutes ago</time>`: built only from digits and fixed words,
     /// so it needs no escaping.
-    pub fn tag(&self) -> askama::filters::Safe<String> {
-        askama::filters::Safe(format!(
-            r#"<time datetime="{}" title="{}">{}</time>"#,
-            self.iso, self.exact, self.ago
-        ))
+    pub fn tag(&self) -> askama::filters::Safe<TimeTag> {
+        askama::filters::Safe(TimeTag(*self))
+    }
+}
+
+/// [`When::tag`]'s element, written into the page as it renders.
+pub struct TimeTag(When);
+
+impl std::fmt::Display for TimeTag {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let When { t, now } = self.0;
+        let (y, mo, d, h, mi, s) = (
+            t.year(),
+            t.month() as u8,
+            t.day(),
+            t.hour(),
+            t.minute(),
+            t.second(),
+        );
+        write!(
+            f,
+            r#"<time datetime="{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}Z" title="{y:04}-{mo:02}-{d:02} {h:02}:{mi:02}:{s:02} UTC">{}</time>"#,
+            ago(t, now)
+        )
     }
 }
 
@@ -128,7 +159,7 @@ mod tests {
     #[test]
     fn relative_times_read_well() {
         let now = datetime!(2026-11-22 12:00:00);
-        let at = |t| When::at(t, now).ago;
+        let at = |t| When::at(t, now).ago();
         assert_eq!(at(datetime!(2026-11-22 11:59:50)), "just now");
         assert_eq!(at(datetime!(2026-11-22 11:59:00)), "1 minute ago");
         assert_eq!(at(datetime!(2026-11-22 11:57:00)), "3 minutes ago");
@@ -139,10 +170,10 @@ mod tests {
         assert_eq!(at(datetime!(2026-11-22 12:20:00)), "in 20 minutes");
         assert_eq!(at(datetime!(2026-11-25 12:00:00)), "in 3 days");
         let w = When::at(datetime!(2026-11-22 09:05:07), now);
-        assert_eq!(w.iso, "2026-11-22T09:05:07Z");
-        assert_eq!(w.exact, "2026-11-22 09:05:07 UTC");
+        assert_eq!(w.iso(), "2026-11-22T09:05:07Z");
+        assert_eq!(w.exact(), "2026-11-22 09:05:07 UTC");
         assert_eq!(
-            w.tag().0,
+            w.tag().to_string(),
             r#"<time datetime="2026-11-22T09:05:07Z" title="2026-11-22 09:05:07 UTC">2 hours ago</time>"#
         );
     }
