@@ -538,6 +538,15 @@ fn env_key_to_path(key: &str) -> String {
     key
 }
 
+/// A count setting where 0 means one per CPU core.
+fn or_cores(n: usize) -> usize {
+    if n == 0 {
+        std::thread::available_parallelism().map_or(2, |n| n.get())
+    } else {
+        n
+    }
+}
+
 impl Config {
     /// Loads defaults, then `file`, then the environment.
     pub fn load(file: Option<&Path>) -> Result<Config, ConfigError> {
@@ -918,13 +927,12 @@ impl Config {
     }
 
     pub fn max_concurrent(&self) -> usize {
-        if self.calcs.max_concurrent == 0 {
-            std::thread::available_parallelism()
-                .map(|n| n.get())
-                .unwrap_or(2)
-        } else {
-            self.calcs.max_concurrent
-        }
+        or_cores(self.calcs.max_concurrent)
+    }
+
+    /// Password checks at once ([auth] checks_at_once).
+    pub fn login_checks(&self) -> usize {
+        or_cores(self.auth.checks_at_once)
     }
 
     pub fn calculator(&self, name: &str) -> Option<&CalculatorConfig> {
@@ -932,13 +940,7 @@ impl Config {
     }
 
     pub fn workers(&self) -> usize {
-        if self.server.workers == 0 {
-            std::thread::available_parallelism()
-                .map(|n| n.get())
-                .unwrap_or(2)
-        } else {
-            self.server.workers
-        }
+        or_cores(self.server.workers)
     }
 
     /// Host names the Host header may carry (lowercase, without port).

@@ -138,12 +138,8 @@ impl AppState {
                     config.access_log_dir().display()
                 )
             })?;
-        let checks = match config.auth.checks_at_once {
-            0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
-            n => n,
-        };
         let state = AppState {
-            login_checks: Arc::new(tokio::sync::Semaphore::new(checks)),
+            login_checks: Arc::new(tokio::sync::Semaphore::new(config.login_checks())),
             trusted_proxies: Arc::new(trusted),
             access_log: Arc::new(access_log),
             allowed_hosts: Arc::new(config.allowed_hosts()),
