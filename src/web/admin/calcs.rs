@@ -97,29 +97,12 @@ struct ListPage {
 }
 
 impl ListPage {
-    /// The column header's link: ascending first (descending for the id and the time, where
-    /// newest first is what people want), the next click flips.
     fn sort_link(&self, key: &str) -> String {
-        let next = if self.sort == key {
-            format!("-{key}")
-        } else if self.sort == format!("-{key}") {
-            key.to_string()
-        } else if matches!(key, "id" | "created") {
-            format!("-{key}")
-        } else {
-            key.to_string()
-        };
-        with_query(&self.filters, &format!("sort={next}"))
+        crate::web::admin::helpers::sort_link(&self.filters, &self.sort, key, &["id", "created"])
     }
 
     fn sort_mark(&self, key: &str) -> &'static str {
-        if self.sort == key {
-            " ▲"
-        } else if self.sort.strip_prefix('-') == Some(key) {
-            " ▼"
-        } else {
-            ""
-        }
+        crate::web::admin::helpers::sort_mark(&self.sort, key)
     }
 
     fn filtered(&self) -> bool {

@@ -60,6 +60,39 @@ pub fn with_query(base: &str, extra: &str) -> String {
     }
 }
 
+/// The query string a sortable column header links to: a click on the sorted column flips
+/// it; another column starts ascending, or descending for `newest_first` ones (ids, times).
+pub fn sort_link(filters: &str, current: &str, key: &str, newest_first: &[&str]) -> String {
+    let next = if current == key {
+        format!("-{key}")
+    } else if current.strip_prefix('-') == Some(key) || !newest_first.contains(&key) {
+        key.to_string()
+    } else {
+        format!("-{key}")
+    };
+    with_query(filters, &format!("sort={next}"))
+}
+
+/// How `key` is sorted now, as `aria-sort` says it: "ascending", "descending" or "none".
+pub fn sort_state(current: &str, key: &str) -> &'static str {
+    if current == key {
+        "ascending"
+    } else if current.strip_prefix('-') == Some(key) {
+        "descending"
+    } else {
+        "none"
+    }
+}
+
+/// The arrow after a sorted column's name.
+pub fn sort_mark(current: &str, key: &str) -> &'static str {
+    match sort_state(current, key) {
+        "ascending" => " ▲",
+        "descending" => " ▼",
+        _ => "",
+    }
+}
+
 /// The page links under a list; `base` is the query string of the filters and sort.
 pub struct Pager {
     pub page: i64,
@@ -138,6 +171,22 @@ pub fn plural(n: i64, one: &str, many: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn column_headers_flip_and_start_newest_first_where_asked() {
+        let newest = &["id"];
+        assert_eq!(sort_link("q=x", "-id", "id", newest), "?q=x&sort=id");
+        assert_eq!(sort_link("", "id", "id", newest), "?sort=-id");
+        assert_eq!(sort_link("", "-id", "user", newest), "?sort=user");
+        assert_eq!(sort_link("", "user", "id", newest), "?sort=-id");
+        assert_eq!(sort_link("", "user", "id", &[]), "?sort=id");
+        assert_eq!(sort_state("-id", "id"), "descending");
+        assert_eq!(sort_state("id", "id"), "ascending");
+        assert_eq!(sort_state("id", "user"), "none");
+        assert_eq!(sort_mark("-id", "id"), " ▼");
+        assert_eq!(sort_mark("user", "user"), " ▲");
+        assert_eq!(sort_mark("user", "id"), "");
+    }
 
     #[test]
     fn queries_skip_empty_values() {

@@ -6,7 +6,7 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::Superuser;
-use super::helpers::{Fields, Pager, done, query_string, when_html, with_query};
+use super::helpers::{Fields, Pager, done, query_string, when_html};
 use crate::admin::users::{LEVELS, NewAccount, level_name};
 use crate::auth::csrf::CsrfForm;
 use crate::auth::{password, password_rules};
@@ -51,24 +51,12 @@ struct ListPage {
 }
 
 impl ListPage {
-    /// The column header's link: ascending first, descending when already ascending.
     fn sort_link(&self, key: &str) -> String {
-        let next = if self.sort == key {
-            format!("-{key}")
-        } else {
-            key.to_string()
-        };
-        with_query(&self.filters, &format!("sort={next}"))
+        crate::web::admin::helpers::sort_link(&self.filters, &self.sort, key, &[])
     }
 
     fn sort_mark(&self, key: &str) -> &'static str {
-        if self.sort == key {
-            " ▲"
-        } else if self.sort.strip_prefix('-') == Some(key) {
-            " ▼"
-        } else {
-            ""
-        }
+        crate::web::admin::helpers::sort_mark(&self.sort, key)
     }
 
     fn level_name(&self, level: &i32) -> &'static str {

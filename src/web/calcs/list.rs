@@ -126,37 +126,16 @@ impl ListPage {
         !self.filters.is_empty()
     }
 
-    /// The column header's link: first click on a column sorts it ascending (descending for
-    /// the id and the time, where newest first is what people want), the next click flips.
     fn sort_link(&self, key: &str) -> String {
-        let next = if self.sort == key {
-            format!("-{key}")
-        } else if self.sort == format!("-{key}") {
-            key.to_string()
-        } else if matches!(key, "id" | "started") {
-            format!("-{key}")
-        } else {
-            key.to_string()
-        };
-        with_query(&self.filters, &format!("sort={next}"))
+        crate::web::admin::helpers::sort_link(&self.filters, &self.sort, key, &["id", "started"])
     }
 
     fn aria_sort(&self, key: &str) -> &'static str {
-        if self.sort == key {
-            "ascending"
-        } else if self.sort.strip_prefix('-') == Some(key) {
-            "descending"
-        } else {
-            "none"
-        }
+        crate::web::admin::helpers::sort_state(&self.sort, key)
     }
 
     fn sort_mark(&self, key: &str) -> &'static str {
-        match self.aria_sort(key) {
-            "ascending" => " ▲",
-            "descending" => " ▼",
-            _ => "",
-        }
+        crate::web::admin::helpers::sort_mark(&self.sort, key)
     }
 }
 
