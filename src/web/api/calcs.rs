@@ -517,7 +517,7 @@ async fn log(
         .iter()
         .map(|r| {
             (
-                super::LogTime(r.logged_at),
+                crate::web::times::Stamp::iso_millis(r.logged_at),
                 &r.level,
                 &r.process,
                 &r.message,

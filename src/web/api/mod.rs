@@ -11,63 +11,11 @@ use time::PrimitiveDateTime;
 
 use crate::models::calc::Calc;
 use crate::models::output::Output;
+use crate::web::times::Stamp;
 
 /// `YYYY-MM-DD, HH:MM:SS UTC`, OpenQuake's format.
 pub fn oq_time(t: PrimitiveDateTime) -> String {
-    OqTime(t).to_string()
-}
-
-/// A time serialized as OpenQuake writes it (`2026-11-22, 18:22:19 UTC`), straight into the
-/// response: plain integer formatting, no intermediate String (time's generic formatter cost
-/// more than the query in the list and log endpoints).
-pub struct OqTime(pub PrimitiveDateTime);
-
-impl std::fmt::Display for OqTime {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let t = self.0;
-        write!(
-            f,
-            "{:04}-{:02}-{:02}, {:02}:{:02}:{:02} UTC",
-            t.year(),
-            t.month() as u8,
-            t.day(),
-            t.hour(),
-            t.minute(),
-            t.second()
-        )
-    }
-}
-
-impl serde::Serialize for OqTime {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
-    }
-}
-
-/// A log row's time, `2026-11-22T18:22:19.867Z` (milliseconds), as [`OqTime`] does it.
-pub struct LogTime(pub PrimitiveDateTime);
-
-impl std::fmt::Display for LogTime {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let t = self.0;
-        write!(
-            f,
-            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
-            t.year(),
-            t.month() as u8,
-            t.day(),
-            t.hour(),
-            t.minute(),
-            t.second(),
-            t.millisecond()
-        )
-    }
-}
-
-impl serde::Serialize for LogTime {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
-    }
+    Stamp::openquake(t).to_string()
 }
 
 fn size_mb(bytes: i64) -> f64 {
@@ -90,7 +38,7 @@ pub struct CalcEntry<'a> {
     progress: i32,
     relevant: bool,
     size_mb: f64,
-    start_time: OqTime,
+    start_time: Stamp,
     status: &'a str,
     tags: [&'a str; 0],
     url: String,
@@ -116,7 +64,7 @@ impl<'a> CalcEntry<'a> {
             progress: calc.progress,
             relevant: true,
             size_mb: size_mb(calc.size_bytes),
-            start_time: OqTime(calc.created_at),
+            start_time: Stamp::openquake(calc.created_at),
             status: &calc.status,
             tags: [],
             url: format!("{public_url}{prefix}/v1/calc/{}", calc.id),
@@ -163,11 +111,11 @@ mod tests {
         let t = datetime!(2026-01-02 03:04:05.067891);
         assert_eq!(oq_time(t), "2026-01-02, 03:04:05 UTC");
         assert_eq!(
-            serde_json::to_string(&OqTime(t)).unwrap(),
+            serde_json::to_string(&Stamp::openquake(t)).unwrap(),
             r#""2026-01-02, 03:04:05 UTC""#
         );
         assert_eq!(
-            serde_json::to_string(&LogTime(t)).unwrap(),
+            serde_json::to_string(&Stamp::iso_millis(t)).unwrap(),
             r#""2026-01-02T03:04:05.067Z""#
         );
     }

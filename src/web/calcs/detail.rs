@@ -39,15 +39,7 @@ impl LogLine {
             "level-other".into()
         };
         LogLine {
-            iso: format!(
-                "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
-                t.year(),
-                t.month() as u8,
-                t.day(),
-                t.hour(),
-                t.minute(),
-                t.second()
-            ),
+            iso: crate::web::times::Stamp::iso(t).to_string(),
             time: format!("{:02}:{:02}:{:02}", t.hour(), t.minute(), t.second()),
             level: row.level.clone(),
             class,

@@ -13,6 +13,7 @@ use time::PrimitiveDateTime;
 
 use crate::db::now;
 use crate::models::calc::status;
+use crate::web::times::Stamp;
 
 /// A time as pages show it: "3 minutes ago", with the exact UTC time for `title` and the
 /// machine-readable one for `<time datetime>`. Formatted only when written, straight into the
@@ -34,30 +35,12 @@ impl When {
 
     /// `2026-11-22T09:05:07Z`
     pub fn iso(&self) -> String {
-        let t = self.t;
-        format!(
-            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
-            t.year(),
-            t.month() as u8,
-            t.day(),
-            t.hour(),
-            t.minute(),
-            t.second()
-        )
+        Stamp::iso(self.t).to_string()
     }
 
     /// `2026-11-22 09:05:07 UTC`
     pub fn exact(&self) -> String {
-        let t = self.t;
-        format!(
-            "{:04}-{:02}-{:02} {:02}:{:02}:{:02} UTC",
-            t.year(),
-            t.month() as u8,
-            t.day(),
-            t.hour(),
-            t.minute(),
-            t.second()
-        )
+        Stamp::exact(self.t).to_string()
     }
 
     pub fn ago(&self) -> String {
@@ -77,17 +60,11 @@ pub struct TimeTag(When);
 impl std::fmt::Display for TimeTag {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let When { t, now } = self.0;
-        let (y, mo, d, h, mi, s) = (
-            t.year(),
-            t.month() as u8,
-            t.day(),
-            t.hour(),
-            t.minute(),
-            t.second(),
-        );
         write!(
             f,
-            r#"<time datetime="{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}Z" title="{y:04}-{mo:02}-{d:02} {h:02}:{mi:02}:{s:02} UTC">{}</time>"#,
+            r#"<time datetime="{}" title="{}">{}</time>"#,
+            Stamp::iso(t),
+            Stamp::exact(t),
             ago(t, now)
         )
     }
