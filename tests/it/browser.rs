@@ -42,6 +42,11 @@ fn a_whole_journey_through_the_site_in_chromium() {
     let chromium =
         PathBuf::from(std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into()));
     need("Chromium", &chromium);
+    let node = Command::new("node").arg("--version").output();
+    assert!(
+        node.is_ok_and(|o| o.status.success()),
+        "node is needed to drive Chromium: scripts/test installs it (apt-get install nodejs npm)"
+    );
     let script = repo().join("tests/browser/journey.mjs");
     need(
         "playwright-core",
