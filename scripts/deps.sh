@@ -8,6 +8,11 @@ set -euo pipefail
 # Set once `apt-get update` has run in this process, so it runs at most once.
 _DEPS_APT_UPDATED=0
 
+# Headers/tools needed to compile the crate and its native dependencies
+# (libpq for diesel/postgres, libclang for bindgen, PAM for login); used by
+# scripts/run, scripts/test and bench/run.
+BUILD_PACKAGES=(pkg-config libpq-dev libclang-dev libpam0g-dev build-essential ca-certificates)
+
 _deps_log() { printf '[deps] %s\n' "$*" >&2; }
 
 # True if the Debian package is fully installed. dpkg-query fails for unknown
