@@ -44,21 +44,52 @@ pub struct Calc {
     pub abort_requested: bool,
     pub log_rows: i32,
     pub size_bytes: i64,
+    #[diesel(deserialize_as = crate::db::timestamp::Stamp)]
     pub created_at: PrimitiveDateTime,
+    #[diesel(deserialize_as = crate::db::timestamp::MaybeStamp)]
     pub started_at: Option<PrimitiveDateTime>,
+    #[diesel(deserialize_as = crate::db::timestamp::MaybeStamp)]
     pub finished_at: Option<PrimitiveDateTime>,
     /// Slurm executor: None = not sent to Slurm; "" = being submitted; else sbatch's job id.
     pub slurm_job_id: Option<String>,
     /// Why Slurm keeps the job pending, or how Slurm ended it.
     pub slurm_reason: Option<String>,
     /// When a server claimed it for submission to Slurm.
+    #[diesel(deserialize_as = crate::db::timestamp::MaybeStamp)]
     pub dispatched_at: Option<PrimitiveDateTime>,
+}
+
+/// The columns of a calculation that lists show: half of [`Calc`]'s, without the long or
+/// internal ones (job.ini, notification address, host, pid, Slurm fields). A list page decodes
+/// a hundred rows, and decoding every column was most of its database time.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = calcs)]
+pub struct CalcSummary {
+    pub id: i64,
+    pub user_id: i64,
+    pub calculator: String,
+    pub description: String,
+    pub status: String,
+    pub is_shared: bool,
+    pub parent_id: Option<i64>,
+    pub progress: i32,
+    pub size_bytes: i64,
+    #[diesel(deserialize_as = crate::db::timestamp::Stamp)]
+    pub created_at: PrimitiveDateTime,
+    #[diesel(deserialize_as = crate::db::timestamp::MaybeStamp)]
+    pub started_at: Option<PrimitiveDateTime>,
+}
+
+impl CalcSummary {
+    pub fn is_running(&self) -> bool {
+        status::is_running(&self.status)
+    }
 }
 
 /// A calculation with its owner's username, as lists show it.
 #[derive(Debug, Clone)]
 pub struct CalcRow {
-    pub calc: Calc,
+    pub calc: CalcSummary,
     pub owner: String,
 }
 
@@ -83,9 +114,14 @@ pub struct Access {
 impl Access {
     /// `mate`: the user shares a group with the owner.
     pub fn of(user: &User, calc: &Calc, mate: bool) -> Access {
-        let owner = calc.user_id == user.id;
+        Access::on(user, calc.user_id, calc.is_shared, mate)
+    }
+
+    /// [`Access::of`] a calculation of `owner_id`, shared or not.
+    pub fn on(user: &User, owner_id: i64, shared: bool, mate: bool) -> Access {
+        let owner = owner_id == user.id;
         let su = user.is_superuser;
-        let view = su || owner || mate || calc.is_shared;
+        let view = su || owner || mate || shared;
         let can_act = su || user.level >= 1;
         Access {
             view,
@@ -363,10 +399,10 @@ impl Calc {
             (OrderBy::Owner, true) => query.order((users::username.desc(), calcs::id.desc())),
             (OrderBy::Owner, false) => query.order((users::username.asc(), calcs::id.desc())),
         };
-        let rows: Vec<(Calc, String)> = query
+        let rows: Vec<(CalcSummary, String)> = query
             .limit(q.limit.clamp(1, 10_000))
             .offset(q.offset.max(0))
-            .select((Calc::as_select(), users::username))
+            .select((CalcSummary::as_select(), users::username))
             .load(conn)?;
         Ok(rows
             .into_iter()
@@ -583,6 +619,23 @@ impl Calc {
 
     pub fn is_running(&self) -> bool {
         status::is_running(&self.status)
+    }
+
+    /// The columns a list shows.
+    pub fn summary(&self) -> CalcSummary {
+        CalcSummary {
+            id: self.id,
+            user_id: self.user_id,
+            calculator: self.calculator.clone(),
+            description: self.description.clone(),
+            status: self.status.clone(),
+            is_shared: self.is_shared,
+            parent_id: self.parent_id,
+            progress: self.progress,
+            size_bytes: self.size_bytes,
+            created_at: self.created_at,
+            started_at: self.started_at,
+        }
     }
 
     /// The Slurm job id, once sbatch answered.

@@ -14,6 +14,7 @@ pub const LEVELS: &[&str] = &["CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG"];
 pub struct LogRow {
     pub id: i64,
     pub calc_id: i64,
+    #[diesel(deserialize_as = crate::db::timestamp::Stamp)]
     pub logged_at: PrimitiveDateTime,
     pub level: String,
     pub process: String,

@@ -17,8 +17,11 @@ pub struct SessionRow {
     pub state: String,
     pub ip: String,
     pub user_agent: String,
+    #[diesel(deserialize_as = crate::db::timestamp::Stamp)]
     pub created_at: PrimitiveDateTime,
+    #[diesel(deserialize_as = crate::db::timestamp::Stamp)]
     pub last_seen: PrimitiveDateTime,
+    #[diesel(deserialize_as = crate::db::timestamp::Stamp)]
     pub expires_at: PrimitiveDateTime,
 }
 

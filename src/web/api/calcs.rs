@@ -167,7 +167,8 @@ async fn list(
     let body: Vec<_> = rows
         .iter()
         .map(|r| {
-            let access = Access::of(&user, &r.calc, mates.contains(&r.calc.user_id));
+            let mate = mates.contains(&r.calc.user_id);
+            let access = Access::on(&user, r.calc.user_id, r.calc.is_shared, mate);
             CalcEntry::new(&r.calc, &r.owner, access.abort, &base, &prefix)
         })
         .collect();

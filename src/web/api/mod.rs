@@ -9,7 +9,7 @@ use actix_web::web;
 use serde_json::{Value, json};
 use time::PrimitiveDateTime;
 
-use crate::models::calc::Calc;
+use crate::models::calc::{Calc, CalcSummary};
 use crate::models::output::Output;
 use crate::web::times::Stamp;
 
@@ -46,7 +46,7 @@ pub struct CalcEntry<'a> {
 
 impl<'a> CalcEntry<'a> {
     pub fn new(
-        calc: &'a Calc,
+        calc: &'a CalcSummary,
         owner: &'a str,
         abortable: bool,
         public_url: &str,
@@ -80,8 +80,11 @@ pub fn calc_json(
     public_url: &str,
     prefix: &str,
 ) -> Value {
-    serde_json::to_value(CalcEntry::new(calc, owner, abortable, public_url, prefix))
-        .unwrap_or(Value::Null)
+    let summary = calc.summary();
+    serde_json::to_value(CalcEntry::new(
+        &summary, owner, abortable, public_url, prefix,
+    ))
+    .unwrap_or(Value::Null)
 }
 
 pub fn output_json(output: &Output, public_url: &str, prefix: &str) -> Value {

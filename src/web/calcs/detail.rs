@@ -141,7 +141,7 @@ pub async fn detail_page(
         200,
         &DetailPage {
             page: PageCtx::new(&req),
-            row: Row::new(&calc, &owner, access),
+            row: Row::new(calc.summary(), owner.clone(), access),
             job_ini: calc.job_ini.clone(),
             finished,
             ran_for,

@@ -8,7 +8,7 @@ use serde::Deserialize;
 use super::{When, status_label};
 use crate::calcs::submit;
 use crate::error::AppResult;
-use crate::models::calc::{Access, Calc, CalcRow, ListQuery, OrderBy, status};
+use crate::models::calc::{Access, Calc, CalcRow, CalcSummary, ListQuery, OrderBy, status};
 use crate::models::paging::page_number;
 use crate::state::AppState;
 use crate::web::context::PageCtx;
@@ -65,13 +65,10 @@ pub struct Row {
 }
 
 impl Row {
-    pub fn new(calc: &Calc, owner: &str, access: Access) -> Row {
+    pub fn new(calc: CalcSummary, owner: String, access: Access) -> Row {
         Row {
             id: calc.id,
-            owner: owner.to_string(),
-            calculator: calc.calculator.clone(),
-            description: calc.description.clone(),
-            status: calc.status.clone(),
+            owner,
             label: status_label(&calc.status),
             progress: calc.progress,
             running: calc.is_running(),
@@ -79,6 +76,9 @@ impl Row {
             shared: calc.is_shared,
             created: When::new(calc.created_at),
             started: calc.started_at.map(When::new),
+            calculator: calc.calculator,
+            description: calc.description,
+            status: calc.status,
             access,
         }
     }
@@ -258,10 +258,11 @@ pub async fn list_page(
         })
         .await?;
     let rows = rows
-        .iter()
+        .into_iter()
         .map(|r| {
-            let access = Access::of(&user, &r.calc, mates.contains(&r.calc.user_id));
-            Row::new(&r.calc, &r.owner, access)
+            let mate = mates.contains(&r.calc.user_id);
+            let access = Access::on(&user, r.calc.user_id, r.calc.is_shared, mate);
+            Row::new(r.calc, r.owner, access)
         })
         .collect();
     let pages = ((total + PER_PAGE - 1) / PER_PAGE).max(1);
@@ -357,7 +358,7 @@ pub async fn row_fragment(
         200,
         &RowFragment {
             page: PageCtx::new(&req),
-            row: Row::new(&calc, &owner, access),
+            row: Row::new(calc.summary(), owner, access),
             back: format!("?{}", query_string(&[("next", &next)])),
         },
     )
