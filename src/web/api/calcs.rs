@@ -172,7 +172,7 @@ async fn list(
             CalcEntry::new(&r.calc, &r.owner, access.abort, &base, &prefix)
         })
         .collect();
-    Ok(HttpResponse::Ok().json(body))
+    Ok(super::json_sized(&body, 400 * body.len() + 2))
 }
 
 /// Loads a calculation the user may see, with their rights and the owner's name.
@@ -525,7 +525,8 @@ async fn log(
             )
         })
         .collect();
-    Ok(HttpResponse::Ok().json(body))
+    let size: usize = rows.iter().map(|r| r.message.len() + 64).sum();
+    Ok(super::json_sized(&body, size + 2))
 }
 
 #[get("/v1/calc/{id}/traceback")]
