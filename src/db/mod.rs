@@ -1,8 +1,8 @@
 //! One connection type for SQLite and PostgreSQL, chosen by the URL scheme, behind an r2d2 pool.
 
+pub mod decode;
 pub mod migrations;
 pub mod schema;
-pub mod timestamp;
 
 use std::time::Duration;
 

@@ -1,5 +1,7 @@
 //! Log rows of a calculation: `[timestamp, level, process, message]` in the API.
 
+use std::borrow::Cow;
+
 use diesel::prelude::*;
 use time::PrimitiveDateTime;
 
@@ -9,15 +11,17 @@ use crate::error::AppResult;
 
 pub const LEVELS: &[&str] = &["CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG"];
 
+/// A stored line, as pages and the API show it (its id and calculation are what it was looked
+/// up by, so they are not read back: a log request reads a thousand rows).
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = calc_logs)]
 pub struct LogRow {
-    pub id: i64,
-    pub calc_id: i64,
-    #[diesel(deserialize_as = crate::db::timestamp::Stamp)]
+    #[diesel(deserialize_as = crate::db::decode::Stamp)]
     pub logged_at: PrimitiveDateTime,
-    pub level: String,
-    pub process: String,
+    #[diesel(deserialize_as = crate::db::decode::Word)]
+    pub level: Cow<'static, str>,
+    #[diesel(deserialize_as = crate::db::decode::Word)]
+    pub process: Cow<'static, str>,
     pub message: String,
 }
 

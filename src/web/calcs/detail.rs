@@ -1,6 +1,8 @@
 //! /engine/<id>/: one calculation: its facts, progress, log (the last lines server-side,
 //! new ones fetched by engine.js), traceback when it failed, and its outputs.
 
+use std::borrow::Cow;
+
 use actix_web::{HttpRequest, HttpResponse, get, web};
 use askama::Template;
 use serde::Deserialize;
@@ -23,17 +25,17 @@ pub const LOG_TAIL: i64 = 500;
 pub struct LogLine {
     pub iso: String,
     pub time: String,
-    pub level: String,
+    pub level: Cow<'static, str>,
     /// `level-info`, ... (a fixed set, whatever the row holds).
     pub class: String,
-    pub process: String,
+    pub process: Cow<'static, str>,
     pub message: String,
 }
 
 impl LogLine {
     fn new(row: &LogRow) -> LogLine {
         let t = row.logged_at;
-        let class = if LEVELS.contains(&row.level.as_str()) {
+        let class = if LEVELS.contains(&&*row.level) {
             format!("level-{}", row.level.to_lowercase())
         } else {
             "level-other".into()

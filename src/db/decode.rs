@@ -1,15 +1,21 @@
-//! Timestamps read without diesel's generic SQLite parser. SQLite stores them as text, and
-//! diesel parses that text with `time`'s format descriptions, trying up to 18 of them: about
-//! a quarter of the CPU time of a 1000-line log request went there. The text diesel writes is
-//! always `YYYY-MM-DD HH:MM:SS[.ffffff]`, which a dozen byte comparisons read.
+//! Column types read without the generic work diesel does for them, for the rows read in bulk
+//! (a log request reads a thousand lines, a list a hundred calculations).
 //!
-//! Used through `#[diesel(deserialize_as = ...)]` on the timestamp fields of the rows read in
-//! bulk (calculations, log lines, sessions): the fields stay `PrimitiveDateTime`.
-//! PostgreSQL sends binary timestamps; those go through diesel as before.
+//! - [`Stamp`], [`MaybeStamp`]: timestamps. SQLite stores them as text, and diesel parses it
+//!   with `time`'s format descriptions, trying up to 18 of them: about a quarter of the CPU time
+//!   of a 1000-line log request went there. The text diesel writes is always
+//!   `YYYY-MM-DD HH:MM:SS[.ffffff]`, which a dozen byte comparisons read. PostgreSQL sends
+//!   binary timestamps; those go through diesel as before.
+//! - [`Word`]: short texts from a known set (log levels, process names), borrowed from a static
+//!   list instead of allocated for every row.
+//!
+//! Used through `#[diesel(deserialize_as = ...)]`: the fields keep their plain types.
 
 use diesel::deserialize::{self, FromSql};
 use diesel::pg::Pg;
-use diesel::sql_types::{Nullable, Timestamp};
+use std::borrow::Cow;
+
+use diesel::sql_types::{Nullable, Text, Timestamp};
 use diesel::sqlite::Sqlite;
 use time::{Date, Month, PrimitiveDateTime, Time};
 
@@ -76,6 +82,52 @@ impl FromSql<Nullable<Timestamp>, Multi> for MaybeStamp {
     }
 }
 
+/// A text column whose values mostly come from [`Word::KNOWN`].
+#[derive(diesel::deserialize::FromSqlRow)]
+pub struct Word(pub Cow<'static, str>);
+
+impl Word {
+    /// Log levels and the process names calcweb writes.
+    const KNOWN: &'static [&'static str] = &[
+        "INFO", "WARNING", "ERROR", "DEBUG", "CRITICAL", "calc", "calcweb", "slurm",
+    ];
+
+    fn of(text: &str) -> Word {
+        Word(match Self::KNOWN.iter().find(|k| **k == text) {
+            Some(known) => Cow::Borrowed(*known),
+            None => Cow::Owned(text.to_owned()),
+        })
+    }
+}
+
+impl From<Word> for Cow<'static, str> {
+    fn from(w: Word) -> Self {
+        w.0
+    }
+}
+
+impl FromSql<Text, Sqlite> for Word {
+    fn from_sql(
+        mut value: <Sqlite as diesel::backend::Backend>::RawValue<'_>,
+    ) -> deserialize::Result<Self> {
+        Ok(Word::of(value.read_text()))
+    }
+}
+
+impl FromSql<Text, Pg> for Word {
+    fn from_sql(
+        value: <Pg as diesel::backend::Backend>::RawValue<'_>,
+    ) -> deserialize::Result<Self> {
+        Ok(Word::of(std::str::from_utf8(value.as_bytes())?))
+    }
+}
+
+impl FromSql<Text, Multi> for Word {
+    fn from_sql(value: MultiValue<'_>) -> deserialize::Result<Self> {
+        value.from_sql::<Word, Text>()
+    }
+}
+
 /// `YYYY-MM-DD HH:MM[:SS[.fraction]]`, with `T` allowed for the space and a trailing `Z`;
 /// None for anything else (offsets, Julian day numbers: diesel never writes them).
 pub fn parse(text: &str) -> Option<PrimitiveDateTime> {
@@ -113,7 +165,16 @@ pub fn parse(text: &str) -> Option<PrimitiveDateTime> {
 
 #[cfg(test)]
 mod tests {
-    use super::parse;
+    use super::{Word, parse};
+    use std::borrow::Cow;
+
+    #[test]
+    fn known_words_are_borrowed_and_others_kept() {
+        assert!(matches!(Word::of("INFO").0, Cow::Borrowed("INFO")));
+        assert!(matches!(Word::of("calc").0, Cow::Borrowed("calc")));
+        assert!(matches!(Word::of("worker-3").0, Cow::Owned(ref w) if w == "worker-3"));
+        assert!(matches!(Word::of("info").0, Cow::Owned(ref w) if w == "info"));
+    }
     use time::macros::datetime;
 
     #[test]
