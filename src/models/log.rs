@@ -11,6 +11,9 @@ use crate::error::AppResult;
 
 pub const LEVELS: &[&str] = &["CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG"];
 
+/// Rows one slice returns at most.
+pub const MAX_SLICE: i64 = 100_000;
+
 /// A stored line, as pages and the API show it (its id and calculation are what it was looked
 /// up by, so they are not read back: a log request reads a thousand rows).
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -111,18 +114,39 @@ impl LogRow {
         start: i64,
         stop: Option<i64>,
     ) -> AppResult<Vec<LogRow>> {
+        let mut rows = Vec::new();
+        LogRow::each(conn, calc_id, start, stop, |row| {
+            rows.push(row);
+            Ok(())
+        })?;
+        Ok(rows)
+    }
+
+    /// Hands the rows `start..stop` to `f` one at a time, as the database returns them, so a
+    /// caller that writes them out never holds them all (the API writes up to 100,000).
+    pub fn each(
+        conn: &mut DbConn,
+        calc_id: i64,
+        start: i64,
+        stop: Option<i64>,
+        mut f: impl FnMut(LogRow) -> AppResult<()>,
+    ) -> AppResult<()> {
         let limit = match stop {
-            Some(stop) if stop <= start => return Ok(Vec::new()),
-            Some(stop) => (stop - start).min(100_000),
-            None => 100_000,
+            Some(stop) if stop <= start => return Ok(()),
+            Some(stop) => (stop - start).min(MAX_SLICE),
+            None => MAX_SLICE,
         };
-        Ok(calc_logs::table
+        let rows = calc_logs::table
             .filter(calc_logs::calc_id.eq(calc_id))
             .order(calc_logs::id.asc())
             .offset(start.max(0))
             .limit(limit)
             .select(LogRow::as_select())
-            .load(conn)?)
+            .load_iter::<LogRow, diesel::connection::DefaultLoadingMode>(conn)?;
+        for row in rows {
+            f(row?)?;
+        }
+        Ok(())
     }
 
     pub fn count(conn: &mut DbConn, calc_id: i64) -> AppResult<i64> {

@@ -11,10 +11,11 @@ use crate::calcs::{calc_dir, submit};
 use crate::error::{AppError, AppResult};
 use crate::models::User;
 use crate::models::calc::{Access, Calc, ListQuery, OrderBy, status};
-use crate::models::log::LogRow;
+use crate::models::log::{LogRow, MAX_SLICE};
 use crate::models::output::Output;
 use crate::state::AppState;
 use crate::web::session::Authenticated;
+use crate::web::times::Stamp;
 
 /// The query of `GET /v1/calc/list`, OpenQuake's names plus `status` and `q`.
 #[derive(Deserialize, Default)]
@@ -509,24 +510,32 @@ async fn log(
 ) -> AppResult<HttpResponse> {
     let (id, slice) = path.into_inner();
     let (start, stop) = parse_slice(&slice)?;
-    let rows = on_visible(&state, &user.0, id, move |conn, calc| {
-        LogRow::slice(conn, calc.id, start, stop)
-    })
-    .await?;
-    // Tuples serialize as JSON arrays, without a `Value` per row and field.
-    let body: Vec<_> = rows
-        .iter()
-        .map(|r| {
-            (
-                crate::web::times::Stamp::iso_millis(r.logged_at),
+    // Rows are written into the body as they come from the database: a thousand lines never
+    // sit in memory twice, and each row's text is freed before the next is read.
+    let body = on_visible(&state, &user.0, id, move |conn, calc| {
+        let expected = stop.map_or(MAX_SLICE, |stop| stop - start).clamp(0, 2_000);
+        let mut out = Vec::with_capacity(expected as usize * 128 + 2);
+        out.push(b'[');
+        LogRow::each(conn, calc.id, start, stop, |r| {
+            if out.len() > 1 {
+                out.push(b',');
+            }
+            let line = (
+                Stamp::iso_millis(r.logged_at),
                 &r.level,
                 &r.process,
                 &r.message,
-            )
-        })
-        .collect();
-    let size: usize = rows.iter().map(|r| r.message.len() + 64).sum();
-    Ok(super::json_sized(&body, size + 2))
+            );
+            serde_json::to_writer(&mut out, &line)
+                .map_err(|e| AppError::Internal(format!("cannot write a log line: {e}")))
+        })?;
+        out.push(b']');
+        Ok(out)
+    })
+    .await?;
+    Ok(HttpResponse::Ok()
+        .content_type(actix_web::http::header::ContentType::json())
+        .body(body))
 }
 
 #[get("/v1/calc/{id}/traceback")]
