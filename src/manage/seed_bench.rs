@@ -300,7 +300,9 @@ pub fn seed(conn: &mut DbConn, config: &Config, args: &SeedArgs) -> Result<Seede
         // What autovacuum would soon do, done now so it does not run during the measurements:
         // a million fresh rows set off an insert-triggered vacuum that took a core for minutes
         // (PostgreSQL pages measured 10-30% apart from one run to the next). Statistics too.
-        diesel::sql_query("VACUUM ANALYZE").execute(c).map_err(db_err)?;
+        diesel::sql_query("VACUUM ANALYZE")
+            .execute(c)
+            .map_err(db_err)?;
     }
     for id in [log_calc, detail_calc].into_iter().filter(|id| *id > 0) {
         write_outputs(config, id)?;
