@@ -533,9 +533,7 @@ async fn log(
         Ok(out)
     })
     .await?;
-    Ok(HttpResponse::Ok()
-        .content_type(actix_web::http::header::ContentType::json())
-        .body(body))
+    Ok(super::json_body(body))
 }
 
 #[get("/v1/calc/{id}/traceback")]

@@ -19,13 +19,18 @@ use crate::web::times::Stamp;
 pub fn json_sized<T: serde::Serialize>(body: &T, capacity: usize) -> HttpResponse {
     let mut buf = Vec::with_capacity(capacity);
     match serde_json::to_writer(&mut buf, body) {
-        Ok(()) => HttpResponse::Ok()
-            .content_type(actix_web::http::header::ContentType::json())
-            .body(buf),
+        Ok(()) => json_body(buf),
         Err(e) => {
             crate::error::AppError::Internal(format!("cannot write JSON: {e}")).error_response()
         }
     }
+}
+
+/// A 200 response with JSON already written.
+pub fn json_body(json: Vec<u8>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type(actix_web::http::header::ContentType::json())
+        .body(json)
 }
 
 /// `YYYY-MM-DD, HH:MM:SS UTC`, OpenQuake's format.
