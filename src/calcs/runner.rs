@@ -14,7 +14,7 @@ use crate::config::Config;
 use crate::db::Db;
 use crate::error::AppResult;
 use crate::models::calc::{Calc, status};
-use crate::models::log::{LogRow, NewLine};
+use crate::models::log::{LogRow, NewLine, process};
 
 /// Wakes the runner at once (after a submission) instead of at its next tick.
 #[derive(Clone)]
@@ -113,7 +113,7 @@ fn claim_and_launch(
             calc.id,
             &[NewLine::new(
                 "ERROR",
-                "calcweb",
+                process::CALCWEB,
                 format!("cannot start: {e}"),
             )],
         )?;
@@ -183,7 +183,7 @@ pub fn reconcile(db: &Db, config: &Config, host: &str) -> AppResult<usize> {
             LogRow::append(
                 &mut conn,
                 calc.id,
-                &[NewLine::new("ERROR", "calcweb", LOST)],
+                &[NewLine::new("ERROR", process::CALCWEB, LOST)],
             )?;
             if Calc::finish(&mut conn, calc.id, status::FAILED, calc.size_bytes)? {
                 tracing::warn!(calc = calc.id, "{LOST}");

@@ -35,7 +35,7 @@ use crate::config::{CalculatorConfig, Config, ExecutorConfig};
 use crate::db::Db;
 use crate::error::AppResult;
 use crate::models::calc::{Calc, status};
-use crate::models::log::{LogRow, NewLine};
+use crate::models::log::{LogRow, NewLine, process};
 
 /// The batch script written into the calculation's directory.
 pub const JOB_SCRIPT: &str = "calcweb-job.sh";
@@ -459,7 +459,7 @@ fn submit_next(db: &Db, config: &Config, launcher: &Launcher) -> AppResult<Submi
                 calc.id,
                 &[NewLine::new(
                     "INFO",
-                    "calcweb",
+                    process::CALCWEB,
                     format!("submitted to Slurm as job {job}"),
                 )],
             )?;
@@ -494,7 +494,7 @@ fn submit_next(db: &Db, config: &Config, launcher: &Launcher) -> AppResult<Submi
 /// Ends a calculation that never reached Slurm.
 fn fail(conn: &mut crate::db::DbConn, config: &Config, calc: &Calc, why: String) -> AppResult<()> {
     tracing::error!(calc = calc.id, "{why}");
-    let lines = [NewLine::new("ERROR", "calcweb", why)];
+    let lines = [NewLine::new("ERROR", process::CALCWEB, why)];
     if Calc::finish_with_log(conn, calc.id, status::FAILED, 0, &lines, None)? {
         notify(conn, config, calc.id);
     }
@@ -522,7 +522,7 @@ pub fn poll(db: &Db, config: &Config, misses: &mut HashMap<String, u32>) -> AppR
             {
                 let lines = [NewLine::new(
                     "ERROR",
-                    "calcweb",
+                    process::CALCWEB,
                     format!(
                         "{}: the server stopped while submitting it to Slurm (a job named calcweb-{} may exist)",
                         runner::LOST,
@@ -613,20 +613,20 @@ fn ended(
     let dir = calc_dir(config, calc.id);
     let mut lines: Vec<NewLine> = tail(&dir.join(format!("slurm-{job}.out")), 20)
         .into_iter()
-        .map(|line| NewLine::new("INFO", "slurm", line))
+        .map(|line| NewLine::new("INFO", process::SLURM, line))
         .collect();
     let described = info.describe();
     let final_status = if calc.abort_requested {
         lines.push(NewLine::new(
             "WARNING",
-            "calcweb",
+            process::CALCWEB,
             format!("aborted: Slurm job {job} ended {described}"),
         ));
         status::ABORTED
     } else {
         lines.push(NewLine::new(
             "ERROR",
-            "calcweb",
+            process::CALCWEB,
             format!(
                 "Slurm ended job {job} without the supervisor reporting: {described}: {}",
                 explain(&info.state)

@@ -25,13 +25,12 @@ use crate::calcs::{calc_dir, dir_size, host_name};
 use crate::config::{CalculatorConfig, Config};
 use crate::db::DbConn;
 use crate::models::calc::{Calc, status};
-use crate::models::log::{LogRow, NewLine};
+use crate::models::log::{LogRow, NewLine, process};
 use crate::models::output::Output;
 
 /// Environment variable through which the runner hands its effective configuration over.
 pub const CONFIG_ENV: &str = "CALCWEB_SUPERVISE_CONFIG";
 
-const PROCESS: &str = "calc";
 const FLUSH_EVERY: Duration = Duration::from_millis(250);
 const ABORT_POLL: Duration = Duration::from_millis(500);
 
@@ -150,7 +149,8 @@ pub fn expand(arg: &str, vars: &[(&str, String)]) -> String {
 
 impl Supervisor<'_> {
     fn log(&mut self, level: &str, message: impl Into<String>) {
-        self.pending.push(NewLine::new(level, "calcweb", message));
+        self.pending
+            .push(NewLine::new(level, process::CALCWEB, message));
     }
 
     /// Stores pending lines, within the configured bound.
@@ -164,7 +164,7 @@ impl Supervisor<'_> {
                 lines.truncate(room - 1);
                 lines.push(NewLine::new(
                     "WARNING",
-                    "calcweb",
+                    process::CALCWEB,
                     format!(
                         "log truncated: only the first {max} lines are stored (calcs.max_log_rows)"
                     ),
@@ -271,7 +271,8 @@ impl Supervisor<'_> {
                             let _ = Calc::set_progress(&mut self.conn, self.id, p);
                         }
                     } else {
-                        self.pending.push(NewLine::parse(&line, PROCESS, is_err));
+                        self.pending
+                            .push(NewLine::parse(&line, process::CALCULATOR, is_err));
                     }
                 }
                 Ok(Event::Closed) => open_streams -= 1,
@@ -360,7 +361,8 @@ impl Supervisor<'_> {
         let _ = killpg(group, Signal::SIGKILL);
         let _ = child.wait();
         while let Ok(Event::Line(line, is_err)) = rx.recv_timeout(Duration::from_millis(200)) {
-            self.pending.push(NewLine::parse(&line, PROCESS, is_err));
+            self.pending
+                .push(NewLine::parse(&line, process::CALCULATOR, is_err));
         }
         self.flush();
     }
@@ -406,7 +408,7 @@ impl Supervisor<'_> {
             let dropped = self.dropped;
             self.pending.push(NewLine::new(
                 "WARNING",
-                "calcweb",
+                process::CALCWEB,
                 format!("{dropped} more log lines were not stored"),
             ));
             // The closing lines always fit: the bound is for the calculator's output.

@@ -1,130 +1,80 @@
 //! Column types read without the generic work diesel does for them, for the rows read in bulk
-//! (a log request reads a thousand lines, a list a hundred calculations).
+//! (a log request reads a thousand lines, a list a hundred calculations). Used through
+//! `#[diesel(deserialize_as = ...)]`: the fields keep their plain types.
 //!
-//! - [`Stamp`], [`MaybeStamp`]: timestamps. SQLite stores them as text, and diesel parses it
-//!   with `time`'s format descriptions, trying up to 18 of them: about a quarter of the CPU time
-//!   of a 1000-line log request went there. The text diesel writes is always
-//!   `YYYY-MM-DD HH:MM:SS[.ffffff]`, which a dozen byte comparisons read. PostgreSQL sends
-//!   binary timestamps; those go through diesel as before.
-//! - [`Word`]: short texts from a known set (log levels, process names), borrowed from a static
-//!   list instead of allocated for every row.
-//!
-//! Used through `#[diesel(deserialize_as = ...)]`: the fields keep their plain types.
+//! [`DbTime`], [`MaybeDbTime`]: timestamps. SQLite stores them as text, and diesel parses it
+//! with `time`'s format descriptions, trying up to 18 of them: about a quarter of the CPU time
+//! of a 1000-line log request went there. The text diesel writes is always
+//! `YYYY-MM-DD HH:MM:SS[.ffffff]`, which a dozen byte comparisons read. PostgreSQL sends binary
+//! timestamps; those go through diesel as before.
 
 use diesel::deserialize::{self, FromSql};
 use diesel::pg::Pg;
-use std::borrow::Cow;
-
-use diesel::sql_types::{Nullable, Text, Timestamp};
+use diesel::sql_types::{Nullable, Timestamp};
 use diesel::sqlite::Sqlite;
 use time::{Date, Month, PrimitiveDateTime, Time};
 
 use super::DbConn;
 
-type Multi = <DbConn as diesel::Connection>::Backend;
-type MultiValue<'a> = <Multi as diesel::backend::Backend>::RawValue<'a>;
+/// The backend of [`DbConn`], which hands each value to SQLite's or PostgreSQL's `FromSql`.
+pub type Multi = <DbConn as diesel::Connection>::Backend;
+pub type MultiValue<'a> = <Multi as diesel::backend::Backend>::RawValue<'a>;
 
 /// A non-null timestamp column.
 #[derive(diesel::deserialize::FromSqlRow)]
-pub struct Stamp(pub PrimitiveDateTime);
+pub struct DbTime(pub PrimitiveDateTime);
 
 /// A nullable timestamp column.
 #[derive(diesel::deserialize::FromSqlRow)]
-pub struct MaybeStamp(pub Option<PrimitiveDateTime>);
+pub struct MaybeDbTime(pub Option<PrimitiveDateTime>);
 
-impl From<Stamp> for PrimitiveDateTime {
-    fn from(s: Stamp) -> Self {
+impl From<DbTime> for PrimitiveDateTime {
+    fn from(s: DbTime) -> Self {
         s.0
     }
 }
 
-impl From<MaybeStamp> for Option<PrimitiveDateTime> {
-    fn from(s: MaybeStamp) -> Self {
+impl From<MaybeDbTime> for Option<PrimitiveDateTime> {
+    fn from(s: MaybeDbTime) -> Self {
         s.0
     }
 }
 
-impl FromSql<Timestamp, Sqlite> for Stamp {
+impl FromSql<Timestamp, Sqlite> for DbTime {
     fn from_sql(
         mut value: <Sqlite as diesel::backend::Backend>::RawValue<'_>,
     ) -> deserialize::Result<Self> {
         let text = value.read_text();
         parse(text)
-            .map(Stamp)
+            .map(DbTime)
             .ok_or_else(|| format!("Invalid datetime {text}").into())
     }
 }
 
-impl FromSql<Timestamp, Pg> for Stamp {
+impl FromSql<Timestamp, Pg> for DbTime {
     fn from_sql(
         value: <Pg as diesel::backend::Backend>::RawValue<'_>,
     ) -> deserialize::Result<Self> {
-        <PrimitiveDateTime as FromSql<Timestamp, Pg>>::from_sql(value).map(Stamp)
+        <PrimitiveDateTime as FromSql<Timestamp, Pg>>::from_sql(value).map(DbTime)
     }
 }
 
-impl FromSql<Timestamp, Multi> for Stamp {
+impl FromSql<Timestamp, Multi> for DbTime {
     fn from_sql(value: MultiValue<'_>) -> deserialize::Result<Self> {
-        value.from_sql::<Stamp, Timestamp>()
+        value.from_sql::<DbTime, Timestamp>()
     }
 }
 
-impl FromSql<Nullable<Timestamp>, Multi> for MaybeStamp {
+impl FromSql<Nullable<Timestamp>, Multi> for MaybeDbTime {
     fn from_sql(value: MultiValue<'_>) -> deserialize::Result<Self> {
-        <Stamp as FromSql<Timestamp, Multi>>::from_sql(value).map(|s| MaybeStamp(Some(s.0)))
+        <DbTime as FromSql<Timestamp, Multi>>::from_sql(value).map(|s| MaybeDbTime(Some(s.0)))
     }
 
     fn from_nullable_sql(value: Option<MultiValue<'_>>) -> deserialize::Result<Self> {
         match value {
             Some(value) => Self::from_sql(value),
-            None => Ok(MaybeStamp(None)),
+            None => Ok(MaybeDbTime(None)),
         }
-    }
-}
-
-/// A text column whose values mostly come from [`Word::KNOWN`].
-#[derive(diesel::deserialize::FromSqlRow)]
-pub struct Word(pub Cow<'static, str>);
-
-impl Word {
-    /// Log levels and the process names calcweb writes.
-    const KNOWN: &'static [&'static str] = &[
-        "INFO", "WARNING", "ERROR", "DEBUG", "CRITICAL", "calc", "calcweb", "slurm",
-    ];
-
-    fn of(text: &str) -> Word {
-        Word(match Self::KNOWN.iter().find(|k| **k == text) {
-            Some(known) => Cow::Borrowed(*known),
-            None => Cow::Owned(text.to_owned()),
-        })
-    }
-}
-
-impl From<Word> for Cow<'static, str> {
-    fn from(w: Word) -> Self {
-        w.0
-    }
-}
-
-impl FromSql<Text, Sqlite> for Word {
-    fn from_sql(
-        mut value: <Sqlite as diesel::backend::Backend>::RawValue<'_>,
-    ) -> deserialize::Result<Self> {
-        Ok(Word::of(value.read_text()))
-    }
-}
-
-impl FromSql<Text, Pg> for Word {
-    fn from_sql(
-        value: <Pg as diesel::backend::Backend>::RawValue<'_>,
-    ) -> deserialize::Result<Self> {
-        Ok(Word::of(std::str::from_utf8(value.as_bytes())?))
-    }
-}
-
-impl FromSql<Text, Multi> for Word {
-    fn from_sql(value: MultiValue<'_>) -> deserialize::Result<Self> {
-        value.from_sql::<Word, Text>()
     }
 }
 
@@ -165,37 +115,26 @@ pub fn parse(text: &str) -> Option<PrimitiveDateTime> {
 
 #[cfg(test)]
 mod tests {
-    use super::{Word, parse};
-    use std::borrow::Cow;
-
-    #[test]
-    fn known_words_are_borrowed_and_others_kept() {
-        assert!(matches!(Word::of("INFO").0, Cow::Borrowed("INFO")));
-        assert!(matches!(Word::of("calc").0, Cow::Borrowed("calc")));
-        assert!(matches!(Word::of("worker-3").0, Cow::Owned(ref w) if w == "worker-3"));
-        assert!(matches!(Word::of("info").0, Cow::Owned(ref w) if w == "info"));
-    }
+    use super::parse;
     use time::macros::datetime;
 
     #[test]
     fn reads_what_diesel_writes_and_refuses_the_rest() {
-        assert_eq!(
-            parse("2026-11-22 20:31:33.244959"),
-            Some(datetime!(2026-11-22 20:31:33.244959))
-        );
-        assert_eq!(
-            parse("2026-11-22 20:31:33"),
-            Some(datetime!(2026-11-22 20:31:33))
-        );
-        assert_eq!(parse("2026-01-02T03:04"), Some(datetime!(2026-01-02 03:04)));
-        assert_eq!(
-            parse("2026-01-02 03:04:05.1Z"),
-            Some(datetime!(2026-01-02 03:04:05.1))
-        );
-        assert_eq!(
-            parse("1999-12-31 23:59:59.123456789"),
-            Some(datetime!(1999-12-31 23:59:59.123456789))
-        );
+        for (text, expected) in [
+            (
+                "2026-11-22 20:31:33.244959",
+                datetime!(2026-11-22 20:31:33.244959),
+            ),
+            ("2026-11-22 20:31:33", datetime!(2026-11-22 20:31:33)),
+            ("2026-01-02T03:04", datetime!(2026-01-02 03:04)),
+            ("2026-01-02 03:04:05.1Z", datetime!(2026-01-02 03:04:05.1)),
+            (
+                "1999-12-31 23:59:59.123456789",
+                datetime!(1999-12-31 23:59:59.123456789),
+            ),
+        ] {
+            assert_eq!(parse(text), Some(expected), "{text:?}");
+        }
         for bad in [
             "",
             "2026-11-22",

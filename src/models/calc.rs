@@ -44,18 +44,18 @@ pub struct Calc {
     pub abort_requested: bool,
     pub log_rows: i32,
     pub size_bytes: i64,
-    #[diesel(deserialize_as = crate::db::decode::Stamp)]
+    #[diesel(deserialize_as = crate::db::decode::DbTime)]
     pub created_at: PrimitiveDateTime,
-    #[diesel(deserialize_as = crate::db::decode::MaybeStamp)]
+    #[diesel(deserialize_as = crate::db::decode::MaybeDbTime)]
     pub started_at: Option<PrimitiveDateTime>,
-    #[diesel(deserialize_as = crate::db::decode::MaybeStamp)]
+    #[diesel(deserialize_as = crate::db::decode::MaybeDbTime)]
     pub finished_at: Option<PrimitiveDateTime>,
     /// Slurm executor: None = not sent to Slurm; "" = being submitted; else sbatch's job id.
     pub slurm_job_id: Option<String>,
     /// Why Slurm keeps the job pending, or how Slurm ended it.
     pub slurm_reason: Option<String>,
     /// When a server claimed it for submission to Slurm.
-    #[diesel(deserialize_as = crate::db::decode::MaybeStamp)]
+    #[diesel(deserialize_as = crate::db::decode::MaybeDbTime)]
     pub dispatched_at: Option<PrimitiveDateTime>,
 }
 
@@ -74,9 +74,9 @@ pub struct CalcSummary {
     pub parent_id: Option<i64>,
     pub progress: i32,
     pub size_bytes: i64,
-    #[diesel(deserialize_as = crate::db::decode::Stamp)]
+    #[diesel(deserialize_as = crate::db::decode::DbTime)]
     pub created_at: PrimitiveDateTime,
-    #[diesel(deserialize_as = crate::db::decode::MaybeStamp)]
+    #[diesel(deserialize_as = crate::db::decode::MaybeDbTime)]
     pub started_at: Option<PrimitiveDateTime>,
 }
 

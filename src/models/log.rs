@@ -2,14 +2,72 @@
 
 use std::borrow::Cow;
 
+use diesel::backend::Backend;
+use diesel::deserialize::{self, FromSql};
+use diesel::pg::Pg;
 use diesel::prelude::*;
+use diesel::sql_types::Text;
+use diesel::sqlite::Sqlite;
 use time::PrimitiveDateTime;
 
+use crate::db::decode::{Multi, MultiValue};
 use crate::db::schema::{calc_logs, calcs};
 use crate::db::{DbConn, now};
 use crate::error::AppResult;
 
 pub const LEVELS: &[&str] = &["CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG"];
+
+/// Who wrote a line.
+pub mod process {
+    /// The calculator's own output.
+    pub const CALCULATOR: &str = "calc";
+    /// calcweb, about the run (start, abort, lost, dropped lines).
+    pub const CALCWEB: &str = "calcweb";
+    /// Slurm's own output for the job.
+    pub const SLURM: &str = "slurm";
+    pub const ALL: &[&str] = &[CALCULATOR, CALCWEB, SLURM];
+}
+
+/// A level or process column: one of [`LEVELS`] or [`process::ALL`] is borrowed from that list
+/// instead of allocated for every row read (a log request reads a thousand); anything else an
+/// older version stored is kept as it is.
+#[derive(diesel::deserialize::FromSqlRow)]
+pub struct Word(pub Cow<'static, str>);
+
+impl Word {
+    fn of(text: &str) -> Word {
+        Word(
+            match LEVELS.iter().chain(process::ALL).find(|k| **k == text) {
+                Some(known) => Cow::Borrowed(*known),
+                None => Cow::Owned(text.to_owned()),
+            },
+        )
+    }
+}
+
+impl From<Word> for Cow<'static, str> {
+    fn from(w: Word) -> Self {
+        w.0
+    }
+}
+
+impl FromSql<Text, Sqlite> for Word {
+    fn from_sql(mut value: <Sqlite as Backend>::RawValue<'_>) -> deserialize::Result<Self> {
+        Ok(Word::of(value.read_text()))
+    }
+}
+
+impl FromSql<Text, Pg> for Word {
+    fn from_sql(value: <Pg as Backend>::RawValue<'_>) -> deserialize::Result<Self> {
+        Ok(Word::of(std::str::from_utf8(value.as_bytes())?))
+    }
+}
+
+impl FromSql<Text, Multi> for Word {
+    fn from_sql(value: MultiValue<'_>) -> deserialize::Result<Self> {
+        value.from_sql::<Word, Text>()
+    }
+}
 
 /// Rows one slice returns at most.
 pub const MAX_SLICE: i64 = 100_000;
@@ -19,11 +77,11 @@ pub const MAX_SLICE: i64 = 100_000;
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = calc_logs)]
 pub struct LogRow {
-    #[diesel(deserialize_as = crate::db::decode::Stamp)]
+    #[diesel(deserialize_as = crate::db::decode::DbTime)]
     pub logged_at: PrimitiveDateTime,
-    #[diesel(deserialize_as = crate::db::decode::Word)]
+    #[diesel(deserialize_as = crate::models::log::Word)]
     pub level: Cow<'static, str>,
-    #[diesel(deserialize_as = crate::db::decode::Word)]
+    #[diesel(deserialize_as = crate::models::log::Word)]
     pub process: Cow<'static, str>,
     pub message: String,
 }
@@ -172,7 +230,19 @@ impl LogRow {
 
 #[cfg(test)]
 mod tests {
-    use super::NewLine;
+    use super::{NewLine, Word, process};
+    use std::borrow::Cow;
+
+    #[test]
+    fn known_words_are_borrowed_and_others_kept() {
+        assert!(matches!(Word::of("INFO").0, Cow::Borrowed("INFO")));
+        assert!(matches!(
+            Word::of(process::CALCULATOR).0,
+            Cow::Borrowed("calc")
+        ));
+        assert!(matches!(Word::of("worker-3").0, Cow::Owned(ref w) if w == "worker-3"));
+        assert!(matches!(Word::of("info").0, Cow::Owned(ref w) if w == "info"));
+    }
 
     #[test]
     fn levels_come_from_the_first_word() {

@@ -17,11 +17,11 @@ pub struct SessionRow {
     pub state: String,
     pub ip: String,
     pub user_agent: String,
-    #[diesel(deserialize_as = crate::db::decode::Stamp)]
+    #[diesel(deserialize_as = crate::db::decode::DbTime)]
     pub created_at: PrimitiveDateTime,
-    #[diesel(deserialize_as = crate::db::decode::Stamp)]
+    #[diesel(deserialize_as = crate::db::decode::DbTime)]
     pub last_seen: PrimitiveDateTime,
-    #[diesel(deserialize_as = crate::db::decode::Stamp)]
+    #[diesel(deserialize_as = crate::db::decode::DbTime)]
     pub expires_at: PrimitiveDateTime,
 }
 

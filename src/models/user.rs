@@ -22,9 +22,9 @@ pub struct User {
     pub is_active: bool,
     pub is_superuser: bool,
     pub level: i32,
-    #[diesel(deserialize_as = crate::db::decode::Stamp)]
+    #[diesel(deserialize_as = crate::db::decode::DbTime)]
     pub created_at: PrimitiveDateTime,
-    #[diesel(deserialize_as = crate::db::decode::MaybeStamp)]
+    #[diesel(deserialize_as = crate::db::decode::MaybeDbTime)]
     pub last_login: Option<PrimitiveDateTime>,
 }
 
