@@ -125,6 +125,7 @@ impl AppState {
         let db = Db::new(
             &config.database_url(),
             pool_size,
+            config.workers(),
             Duration::from_secs(config.database.connect_timeout.max(1)),
         )?;
         let public_origin = url::Url::parse(&config.public_url())

@@ -70,17 +70,19 @@ impl SessionStore for DbSessionStore {
         let (absolute, idle) = (self.absolute, self.idle);
         let found = self
             .db
-            .run(move |conn| {
-                let found = SessionRow::find_live_with_user(conn, &key_hash, absolute)?;
-                if let Some((row, _)) = &found
-                    && crate::db::now() - row.last_seen > TOUCH_EVERY
-                {
-                    SessionRow::touch(conn, row.id, idle)?;
-                }
-                Ok(found)
-            })
+            .read(move |conn| SessionRow::find_live_with_user(conn, &key_hash, absolute))
             .await
             .map_err(|e| LoadError::Other(e.into()))?;
+        // The rare write goes to the pool, so the lookup of every request stays a read.
+        if let Some((row, _)) = &found
+            && crate::db::now() - row.last_seen > TOUCH_EVERY
+        {
+            let id = row.id;
+            self.db
+                .run(move |conn| SessionRow::touch(conn, id, idle))
+                .await
+                .map_err(|e| LoadError::Other(e.into()))?;
+        }
         let Some((row, user)) = found else {
             return Ok(None);
         };

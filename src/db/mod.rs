@@ -2,6 +2,7 @@
 
 pub mod decode;
 pub mod migrations;
+mod readers;
 pub mod schema;
 
 use std::time::Duration;
@@ -131,6 +132,7 @@ fn stable_sqlite_plans() {
                 std::ptr::null_mut::<c_int>(),
             )
         };
+        readers::install(db);
         ffi::SQLITE_OK
     }
 
@@ -204,13 +206,18 @@ pub struct Db {
     /// instead of each parking a blocking thread on the pool (hundreds of threads, their
     /// stacks and malloc arenas, and context switches under load).
     permits: std::sync::Arc<tokio::sync::Semaphore>,
+    /// SQLite only: read-only connections for [`Db::read`] on the calling thread.
+    readers: Option<std::sync::Arc<readers::Readers>>,
 }
 
 impl Db {
     /// Builds the pool without connecting, so a server can start while PostgreSQL is down.
-    pub fn new(url: &str, size: u32, timeout: Duration) -> Result<Db, String> {
+    /// `readers` is how many threads may run [`Db::read`] on SQLite at once (the workers).
+    pub fn new(url: &str, size: u32, readers: usize, timeout: Duration) -> Result<Db, String> {
         let url = DatabaseUrl::parse(url)?;
         let backend = url.backend();
+        let readers = (backend == Backend::Sqlite)
+            .then(|| std::sync::Arc::new(readers::Readers::new(url.clone(), readers.max(1))));
         let pool = r2d2::Pool::builder()
             .max_size(size.max(1))
             .min_idle(Some(1))
@@ -223,6 +230,7 @@ impl Db {
             pool,
             backend,
             permits,
+            readers,
         })
     }
 
@@ -236,6 +244,23 @@ impl Db {
             tracing::error!("database unavailable: {e}");
             AppError::Unavailable(crate::error::DB_UNAVAILABLE.into())
         })
+    }
+
+    /// Runs a read that is short when all goes well (a lookup by key, one page): on SQLite
+    /// right here on a read-only connection, and on the pool only if it takes longer than
+    /// [`readers::BUDGET`] (see [`readers`]); on PostgreSQL, which answers over the network,
+    /// always on the pool. `work` must not write: on SQLite a write fails.
+    pub async fn read<T, F>(&self, work: F) -> Result<T, AppError>
+    where
+        F: Fn(&mut DbConn) -> Result<T, AppError> + Send + 'static,
+        T: Send + 'static,
+    {
+        if let Some(readers) = &self.readers
+            && let Some(result) = readers.try_read(&work)
+        {
+            return result;
+        }
+        self.run(work).await
     }
 
     /// Runs blocking database work on actix's thread pool.

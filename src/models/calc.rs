@@ -93,6 +93,14 @@ pub struct CalcRow {
     pub owner: String,
 }
 
+impl CalcRow {
+    /// The viewer's rights on this row; `mates` as [`Calc::mates_among`] found them.
+    pub fn access(&self, user: &User, mates: &std::collections::HashSet<i64>) -> Access {
+        let mate = mates.contains(&self.calc.user_id);
+        Access::on(user, self.calc.user_id, self.calc.is_shared, mate)
+    }
+}
+
 pub struct NewCalc {
     pub user_id: i64,
     pub calculator: String,
@@ -304,9 +312,42 @@ impl Calc {
     /// The calculation with the user's rights on it; 404 when they may not see it, so its
     /// existence is not revealed.
     pub fn load_for(conn: &mut DbConn, user: &User, id: i64) -> AppResult<(Calc, Access)> {
+        let calc = Calc::find(conn, id)?;
+        Calc::rights(conn, user, id, calc)
+    }
+
+    /// [`Calc::load_for`] with the owner's name, read in the same query.
+    pub fn load_with_owner(
+        conn: &mut DbConn,
+        user: &User,
+        id: i64,
+    ) -> AppResult<(Calc, Access, String)> {
+        let (calc, owner) = Calc::find_with_owner(conn, id)?.unzip();
+        let (calc, access) = Calc::rights(conn, user, id, calc)?;
+        Ok((calc, access, owner.unwrap_or_default()))
+    }
+
+    /// A calculation and its owner's name, in one query.
+    pub fn find_with_owner(conn: &mut DbConn, id: i64) -> AppResult<Option<(Calc, String)>> {
+        Ok(calcs::table
+            .inner_join(users::table)
+            .filter(calcs::id.eq(id))
+            .select((Calc::as_select(), users::username))
+            .first(conn)
+            .optional()?)
+    }
+
+    /// The user's rights on calculation `id` (`calc`, if it exists): 404 when they may not see
+    /// it, worded the same whether it exists or not.
+    fn rights(
+        conn: &mut DbConn,
+        user: &User,
+        id: i64,
+        calc: Option<Calc>,
+    ) -> AppResult<(Calc, Access)> {
         let not_found =
             || AppError::NotFound(format!("There is no calculation {id} that you can see."));
-        let calc = Calc::find(conn, id)?.ok_or_else(not_found)?;
+        let calc = calc.ok_or_else(not_found)?;
         let mate = calc.user_id != user.id
             && !user.is_superuser
             && Calc::are_mates(conn, user.id, calc.user_id)?;

@@ -1,7 +1,8 @@
 //! What the benchmark fixes (bench/RESULTS.md) must keep true: list totals cached per process
 //! are still exact after every kind of change, the session store's copy of the user never
-//! reaches the database, static files come gzipped when the client takes it, and SQLite gets
-//! the statistics its planner needs.
+//! reaches the database, static files come gzipped when the client takes it, SQLite gets the
+//! statistics its planner needs, and reads answer the same whether they run on the worker or
+//! on the pool.
 
 use std::io::Read;
 
@@ -174,6 +175,67 @@ async fn sqlite_gets_table_statistics_for_its_planner() {
         "{:?}",
         stats.iter().map(|s| &s.idx).collect::<Vec<_>>()
     );
+}
+
+#[actix_web::test]
+async fn reads_run_here_when_short_and_on_the_pool_when_long() {
+    #[derive(QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    let app = TestApp::new().await;
+    let db = app.state.db.clone();
+    let sqlite = db.backend() == calcweb::db::Backend::Sqlite;
+    let here = std::thread::current().id();
+    let count = |rows: i64| {
+        move |conn: &mut calcweb::db::DbConn| {
+            let sql = format!(
+                "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < {rows}) \
+                 SELECT count(*) AS n FROM c"
+            );
+            let found: Count = diesel::sql_query(sql).get_result(conn)?;
+            Ok((found.n, std::thread::current().id()))
+        }
+    };
+
+    // A short read: on SQLite it never leaves this thread.
+    let (n, thread) = db.read(count(10)).await.unwrap();
+    assert_eq!(n, 10);
+    assert_eq!(
+        thread == here,
+        sqlite,
+        "short read ran on {thread:?}, here is {here:?}"
+    );
+
+    // Two million rows take far longer than the budget: SQLite stops the read and the pool
+    // runs it again, to the same answer.
+    let (n, thread) = db.read(count(2_000_000)).await.unwrap();
+    assert_eq!(n, 2_000_000);
+    assert_ne!(thread, here, "the long read stayed on the worker");
+
+    // The readers stay usable after an interrupted read.
+    let (n, thread) = db.read(count(7)).await.unwrap();
+    assert_eq!(n, 7);
+    assert_eq!(thread == here, sqlite);
+
+    if sqlite {
+        // Writes are refused on SQLite's read-only connections, and nothing was written.
+        let refused = db
+            .read(|conn| {
+                diesel::sql_query("CREATE TABLE scratch (x INTEGER)").execute(conn)?;
+                Ok(())
+            })
+            .await
+            .unwrap_err();
+        let refused = format!("{refused:?}");
+        assert!(refused.contains("readonly"), "{refused}");
+        let tables: Count =
+            diesel::sql_query("SELECT count(*) AS n FROM sqlite_master WHERE name = 'scratch'")
+                .get_result(&mut *app.conn())
+                .unwrap();
+        assert_eq!(tables.n, 0);
+    }
 }
 
 #[actix_web::test]

@@ -286,10 +286,8 @@ async fn load(state: &AppState, id: i64) -> AppResult<(Calc, String)> {
     state
         .db
         .run(move |conn| {
-            let calc = Calc::find(conn, id)?
-                .ok_or_else(|| AppError::NotFound(format!("There is no calculation {id}.")))?;
-            let owner = Calc::owner_name(conn, calc.user_id)?;
-            Ok((calc, owner))
+            Calc::find_with_owner(conn, id)?
+                .ok_or_else(|| AppError::NotFound(format!("There is no calculation {id}.")))
         })
         .await
 }

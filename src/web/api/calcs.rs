@@ -158,7 +158,7 @@ async fn list(
     let viewer = user.clone();
     let (rows, mates) = state
         .db
-        .run(move |conn| {
+        .read(move |conn| {
             let rows = Calc::list(conn, &viewer, &query)?;
             let mates = Calc::mates_among(conn, &viewer, &rows)?;
             Ok((rows, mates))
@@ -168,8 +168,7 @@ async fn list(
     let body: Vec<_> = rows
         .iter()
         .map(|r| {
-            let mate = mates.contains(&r.calc.user_id);
-            let access = Access::on(&user, r.calc.user_id, r.calc.is_shared, mate);
+            let access = r.access(&user, &mates);
             CalcEntry::new(&r.calc, &r.owner, access.abort, &base, &prefix)
         })
         .collect();
@@ -181,24 +180,21 @@ async fn load(state: &AppState, user: &User, id: i64) -> AppResult<(Calc, Access
     let user = user.clone();
     state
         .db
-        .run(move |conn| {
-            let (calc, access) = Calc::load_for(conn, &user, id)?;
-            let owner = Calc::owner_name(conn, calc.user_id)?;
-            Ok((calc, access, owner))
-        })
+        .read(move |conn| Calc::load_with_owner(conn, &user, id))
         .await
 }
 
-/// Runs `query` on a calculation the user may see (404 otherwise), in one trip to the database.
+/// Runs the read `query` on a calculation the user may see (404 otherwise), in one trip to the
+/// database.
 async fn on_visible<T, F>(state: &AppState, user: &User, id: i64, query: F) -> AppResult<T>
 where
     T: Send + 'static,
-    F: FnOnce(&mut crate::db::DbConn, &Calc) -> AppResult<T> + Send + 'static,
+    F: Fn(&mut crate::db::DbConn, &Calc) -> AppResult<T> + Send + 'static,
 {
     let user = user.clone();
     state
         .db
-        .run(move |conn| {
+        .read(move |conn| {
             let (calc, _) = Calc::load_for(conn, &user, id)?;
             query(conn, &calc)
         })

@@ -144,11 +144,7 @@ pub async fn confirm(
     let user = user.0;
     let (calc, access, owner) = state
         .db
-        .run(move |conn| {
-            let (calc, access) = Calc::load_for(conn, &user, id)?;
-            let owner = Calc::owner_name(conn, calc.user_id)?;
-            Ok((calc, access, owner))
-        })
+        .run(move |conn| Calc::load_with_owner(conn, &user, id))
         .await?;
     action.check_allowed(access, id)?;
     action.check_state(&calc)?;

@@ -103,9 +103,8 @@ pub async fn detail_page(
     let whole_log = params.log.as_deref() == Some("all");
     let (calc, access, owner, outputs, log_start, log_total, log, traceback) = state
         .db
-        .run(move |conn| {
-            let (calc, access) = Calc::load_for(conn, &user, id)?;
-            let owner = Calc::owner_name(conn, calc.user_id)?;
+        .read(move |conn| {
+            let (calc, access, owner) = Calc::load_with_owner(conn, &user, id)?;
             let outputs = Output::list(conn, id)?;
             let total = LogRow::count(conn, id)?;
             let start = if whole_log {

@@ -247,12 +247,15 @@ pub async fn list_page(
     let totals = state.list_totals.clone();
     let (total, page_no, rows, mates) = state
         .db
-        .run(move |conn| {
+        .read(move |conn| {
             let total = Calc::count_cached(conn, &totals, &viewer, &query)?;
             let pages = ((total + PER_PAGE - 1) / PER_PAGE).max(1);
             let page_no = requested_page.min(pages);
-            query.offset = (page_no - 1) * PER_PAGE;
-            let rows: Vec<CalcRow> = Calc::list(conn, &viewer, &query)?;
+            let page = ListQuery {
+                offset: (page_no - 1) * PER_PAGE,
+                ..query.clone()
+            };
+            let rows: Vec<CalcRow> = Calc::list(conn, &viewer, &page)?;
             let mates = Calc::mates_among(conn, &viewer, &rows)?;
             Ok((total, page_no, rows, mates))
         })
@@ -260,8 +263,7 @@ pub async fn list_page(
     let rows = rows
         .into_iter()
         .map(|r| {
-            let mate = mates.contains(&r.calc.user_id);
-            let access = Access::on(&user, r.calc.user_id, r.calc.is_shared, mate);
+            let access = r.access(&user, &mates);
             Row::new(r.calc, r.owner, access)
         })
         .collect();
@@ -346,11 +348,7 @@ pub async fn row_fragment(
     let id = id.into_inner();
     let (calc, access, owner) = state
         .db
-        .run(move |conn| {
-            let (calc, access) = Calc::load_for(conn, &user, id)?;
-            let owner = Calc::owner_name(conn, calc.user_id)?;
-            Ok((calc, access, owner))
-        })
+        .read(move |conn| Calc::load_with_owner(conn, &user, id))
         .await?;
     let prefix = &state.config.server.path_prefix;
     let next = crate::web::accounts::safe_next(params.next.as_deref(), prefix);

@@ -439,7 +439,7 @@ pub async fn preview_page(
     let viewer = user.clone();
     let calc = state
         .db
-        .run(move |conn| Calc::load_for(conn, &viewer, id).map(|(c, _)| c))
+        .read(move |conn| Calc::load_for(conn, &viewer, id).map(|(c, _)| c))
         .await?;
     let gone = format!("The file of output {output_id} is gone from the disk.");
     let mut table = web::block(move || read_csv(&file, MAX_BYTES, MAX_ROWS))
