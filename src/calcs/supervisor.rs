@@ -13,7 +13,7 @@
 use std::io::{BufRead, BufReader};
 use std::os::unix::process::CommandExt;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -55,6 +55,13 @@ static TERMINATED: AtomicBool = AtomicBool::new(false);
 
 extern "C" fn on_sigterm(_: nix::libc::c_int) {
     TERMINATED.store(true, Ordering::SeqCst);
+}
+
+/// Whether the calculator died of a signal: directly, or as a shell or wrapper reports it
+/// (128 + the signal's number, e.g. 143 for SIGTERM). A calculator started through a
+/// wrapper script (pyenv's shims, `sh -c`) that Slurm signals exits that way.
+fn killed_by_a_signal(exit: ExitStatus) -> bool {
+    exit.code().is_none_or(|code| code > 128)
 }
 
 /// SIGTERM sets a flag the watch loop reads, instead of killing the supervisor.
@@ -289,7 +296,7 @@ impl Supervisor<'_> {
                 self.flush();
                 // Slurm signals every process of the job: the calculator may die of it just
                 // before the supervisor sees its own SIGTERM.
-                if self.under_slurm && exit.code().is_none() {
+                if self.under_slurm && killed_by_a_signal(exit) {
                     let until = Instant::now() + Duration::from_secs(2);
                     while !TERMINATED.load(Ordering::SeqCst) && Instant::now() < until {
                         std::thread::sleep(Duration::from_millis(20));
@@ -497,7 +504,24 @@ fn collect(root: &Path, dir: &Path, out: &mut Vec<(String, i64, String)>) -> std
 
 #[cfg(test)]
 mod tests {
-    use super::expand;
+    use std::os::unix::process::ExitStatusExt;
+    use std::process::ExitStatus;
+
+    use super::{expand, killed_by_a_signal};
+
+    #[test]
+    fn signal_deaths_are_recognised_also_as_shells_report_them() {
+        // wait(2) status words: a signal in the low bits, an exit code in the second byte.
+        let signalled = |sig: i32| ExitStatus::from_raw(sig);
+        let exited = |code: i32| ExitStatus::from_raw(code << 8);
+        assert!(killed_by_a_signal(signalled(15)));
+        assert!(killed_by_a_signal(signalled(9)));
+        assert!(killed_by_a_signal(exited(143)), "a shell's SIGTERM");
+        assert!(killed_by_a_signal(exited(137)), "a shell's SIGKILL");
+        assert!(!killed_by_a_signal(exited(0)));
+        assert!(!killed_by_a_signal(exited(2)), "the calculator's own failure");
+        assert!(!killed_by_a_signal(exited(128)));
+    }
 
     #[test]
     fn placeholders_are_replaced_inside_arguments() {
