@@ -519,7 +519,10 @@ mod tests {
         assert!(killed_by_a_signal(exited(143)), "a shell's SIGTERM");
         assert!(killed_by_a_signal(exited(137)), "a shell's SIGKILL");
         assert!(!killed_by_a_signal(exited(0)));
-        assert!(!killed_by_a_signal(exited(2)), "the calculator's own failure");
+        assert!(
+            !killed_by_a_signal(exited(2)),
+            "the calculator's own failure"
+        );
         assert!(!killed_by_a_signal(exited(128)));
     }
 
