@@ -230,6 +230,79 @@ async fn the_list_shows_own_mates_and_shared_calculations_with_actions_per_permi
 }
 
 #[actix_web::test]
+async fn running_filters_find_exactly_the_running_calculations_one_may_see() {
+    let app = TestApp::new().await;
+    let alice = logged_in(&app, "alice", false).await;
+    let root = logged_in(&app, "root", true).await;
+    app.create_user("bob", false);
+    let mine = insert_calcs(
+        &app,
+        "alice",
+        "example",
+        &[
+            // Not "submitted": the test app's runner would take it.
+            ("created", status::CREATED),
+            ("created too", status::CREATED),
+            ("executing", status::EXECUTING),
+            ("complete", status::COMPLETE),
+            ("failed", status::FAILED),
+            ("aborted", status::ABORTED),
+        ],
+    );
+    let bobs = insert_calcs(
+        &app,
+        "bob",
+        "example",
+        &[
+            ("bob's shared", status::EXECUTING),
+            ("bob's own", status::EXECUTING),
+        ],
+    );
+    Calc::set_shared(&mut app.conn(), bobs[0], true).unwrap();
+    let newest_first = |ids: &[i64]| ids.iter().rev().copied().collect::<Vec<_>>();
+
+    // Found through the status index, with the same rights as the unfiltered list.
+    let running = ok_page(&alice, "/engine/?status=running").await;
+    assert_eq!(
+        row_ids(&running),
+        newest_first(&[mine[0], mine[1], mine[2], bobs[0]])
+    );
+    assert!(running.contains("4 calculations match"), "{running}");
+    let executing = ok_page(&alice, "/engine/?status=executing").await;
+    assert_eq!(row_ids(&executing), vec![bobs[0], mine[2]]);
+    let api_ids =
+        |list: Vec<Value>| -> Vec<i64> { list.iter().map(|c| c["id"].as_i64().unwrap()).collect() };
+    let api = |path: &'static str| {
+        let alice = &alice;
+        async move { alice.get(path).await.json::<Vec<Value>>().await.unwrap() }
+    };
+    assert_eq!(
+        api_ids(api("/v1/calc/list?is_running=true").await),
+        newest_first(&[mine[0], mine[1], mine[2], bobs[0]])
+    );
+    assert_eq!(
+        api_ids(api("/v1/calc/list?is_running=false").await),
+        newest_first(&mine[3..])
+    );
+    assert_eq!(
+        api_ids(api("/v1/calc/list?is_running=true&include_shared=false").await),
+        newest_first(&mine[..3])
+    );
+    let everyone = ok_page(&root, "/engine/?status=running").await;
+    assert_eq!(
+        row_ids(&everyone),
+        newest_first(&[mine[0], mine[1], mine[2], bobs[0], bobs[1]])
+    );
+
+    // A calculation that ends leaves the running lists at once.
+    Calc::set_status(&mut app.conn(), mine[2], status::COMPLETE).unwrap();
+    assert_eq!(
+        row_ids(&ok_page(&alice, "/engine/?status=running").await),
+        newest_first(&[mine[0], mine[1], bobs[0]])
+    );
+}
+
+#[actix_web::test]
 async fn filters_sorting_and_pages_work_server_side() {
     let app = TestApp::new().await;
     let alice = logged_in(&app, "alice", false).await;

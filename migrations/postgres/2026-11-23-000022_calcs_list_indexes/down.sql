@@ -1,0 +1,3 @@
+DROP INDEX calcs_status;
+CREATE INDEX calcs_status ON calcs (status, id);
+DROP INDEX calcs_owner_shared;
