@@ -876,6 +876,12 @@ mod tests {
             Some("calcs.status IN ('aborted')")
         );
         assert_eq!(status::sql_in(&["complete", "x') OR ('1"]), None);
+        // PostgreSQL's partial index of running calculations serves only queries that state
+        // its condition exactly.
+        let running = status::sql_in(status::RUNNING).unwrap();
+        let pg =
+            include_str!("../../migrations/postgres/2026-11-23-000022_calcs_list_indexes/up.sql");
+        assert!(pg.contains(&format!("WHERE {};", running.trim_start_matches("calcs."))));
         assert!(status::RUNNING.iter().all(|s| status::is_running(s)));
         let others = status::ALL.iter().filter(|s| !status::RUNNING.contains(s));
         assert!(others.into_iter().all(|s| !status::is_running(s)));
