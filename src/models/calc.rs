@@ -17,6 +17,7 @@ pub mod status {
     pub const FAILED: &str = "failed";
     pub const ABORTED: &str = "aborted";
     pub const ALL: &[&str] = &[CREATED, SUBMITTED, EXECUTING, COMPLETE, FAILED, ABORTED];
+    /// Still to finish: abortable, counted as running by the API.
     pub const RUNNING: &[&str] = &[CREATED, SUBMITTED, EXECUTING];
 
     /// `calcs.status IN ('a', 'b')` with the values written out, or None if one is not a
@@ -35,9 +36,9 @@ pub mod status {
         Some(format!("calcs.status IN ({})", quoted.join(", ")))
     }
 
-    /// Still to finish: abortable, counted as running by the API.
+    /// Whether `status` is one of [`RUNNING`].
     pub fn is_running(status: &str) -> bool {
-        matches!(status, CREATED | SUBMITTED | EXECUTING)
+        RUNNING.contains(&status)
     }
 }
 

@@ -199,9 +199,6 @@ pub struct OwnedCalcs {
     pub running: i64,
 }
 
-/// Statuses of calculations that have not finished (see models::calc::status).
-const UNFINISHED: &[&str] = &["created", "submitted", "executing"];
-
 fn filtered_users(f: &UserFilter) -> users::BoxedQuery<'_, crate::db::MultiBackend> {
     let mut query = users::table.into_boxed();
     if !f.q.is_empty() {
@@ -400,7 +397,7 @@ impl User {
             .get_result(conn)?;
         let running = calcs::table
             .filter(calcs::user_id.eq(id))
-            .filter(calcs::status.eq_any(UNFINISHED))
+            .filter(calcs::status.eq_any(crate::models::calc::status::RUNNING))
             .count()
             .get_result(conn)?;
         Ok(OwnedCalcs { total, running })

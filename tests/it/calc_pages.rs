@@ -95,6 +95,12 @@ fn row_ids(html: &str) -> Vec<i64> {
         .collect()
 }
 
+/// Calculation ids in the order an API list gives them.
+async fn api_ids(b: &Browser, path: &str) -> Vec<i64> {
+    let list: Vec<Value> = b.get(path).await.json().await.unwrap();
+    list.iter().map(|c| c["id"].as_i64().unwrap()).collect()
+}
+
 /// HTML with its escaped ampersands read back, to compare links.
 fn amp(html: &str) -> String {
     html.replace("&#38;", "&").replace("&amp;", "&")
@@ -270,22 +276,16 @@ async fn running_filters_find_exactly_the_running_calculations_one_may_see() {
     assert!(running.contains("4 calculations match"), "{running}");
     let executing = ok_page(&alice, "/engine/?status=executing").await;
     assert_eq!(row_ids(&executing), vec![bobs[0], mine[2]]);
-    let api_ids =
-        |list: Vec<Value>| -> Vec<i64> { list.iter().map(|c| c["id"].as_i64().unwrap()).collect() };
-    let api = |path: &'static str| {
-        let alice = &alice;
-        async move { alice.get(path).await.json::<Vec<Value>>().await.unwrap() }
-    };
     assert_eq!(
-        api_ids(api("/v1/calc/list?is_running=true").await),
+        api_ids(&alice, "/v1/calc/list?is_running=true").await,
         newest_first(&[mine[0], mine[1], mine[2], bobs[0]])
     );
     assert_eq!(
-        api_ids(api("/v1/calc/list?is_running=false").await),
+        api_ids(&alice, "/v1/calc/list?is_running=false").await,
         newest_first(&mine[3..])
     );
     assert_eq!(
-        api_ids(api("/v1/calc/list?is_running=true&include_shared=false").await),
+        api_ids(&alice, "/v1/calc/list?is_running=true&include_shared=false").await,
         newest_first(&mine[..3])
     );
     let everyone = ok_page(&root, "/engine/?status=running").await;
