@@ -171,6 +171,9 @@ pub struct CalcsConfig {
     pub kill_grace: u64,
     /// Log rows kept per calculation; later lines are counted, not stored.
     pub max_log_rows: u32,
+    /// Rows of calculation lists kept in memory and served again while nothing they show
+    /// changed (models::list_cache); 0 keeps none.
+    pub list_cache_rows: usize,
 }
 
 impl Default for CalcsConfig {
@@ -182,6 +185,7 @@ impl Default for CalcsConfig {
             max_files: 1000,
             kill_grace: 10,
             max_log_rows: 100_000,
+            list_cache_rows: 10_000,
         }
     }
 }

@@ -24,8 +24,8 @@ pub struct AppState {
     pub trusted_proxies: Arc<Vec<ipnet::IpNet>>,
     pub access_log: Arc<crate::access_log::AccessLog>,
     pub maintenance: Arc<crate::web::maintenance::MaintenanceCache>,
-    /// Totals of calculation lists, recounted only when a list changed (see `ListTotals`).
-    pub list_totals: Arc<crate::models::calc::ListTotals>,
+    /// Pages and totals of calculation lists, read again only when a list changed.
+    pub lists: Arc<crate::models::list_cache::ListCache>,
     /// Wakes the calculation runner after a submission (None when no runner runs here).
     pub runner: Option<crate::calcs::runner::Waker>,
     /// Wakes the mail worker after a message is queued (None when no worker runs here).
@@ -148,7 +148,9 @@ impl AppState {
             runner: None,
             mail: None,
             maintenance: Arc::default(),
-            list_totals: Arc::default(),
+            lists: Arc::new(crate::models::list_cache::ListCache::new(
+                config.calcs.list_cache_rows,
+            )),
             config: Arc::new(config),
             db,
             keys: Arc::new(Keys::derive(&secret)),

@@ -142,11 +142,13 @@ diesel::table! {
 }
 
 diesel::table! {
-    /// One row (id 1): bumped by triggers whenever a calculation list could change; see
-    /// `models::calc::ListTotals`.
+    /// One row (id 1) of counters bumped by triggers: `version` whenever a calculation list
+    /// could hold other calculations, `rows_version` when a listed one shows other values; see
+    /// `models::list_cache`.
     calc_list_version (id) {
         id -> Integer,
         version -> BigInt,
+        rows_version -> BigInt,
     }
 }
 

@@ -4,7 +4,7 @@
 use diesel::prelude::*;
 use time::PrimitiveDateTime;
 
-use crate::db::schema::{calc_list_version, calcs, user_groups, users};
+use crate::db::schema::{calcs, user_groups, users};
 use crate::db::{Backend, DbConn, now};
 use crate::error::{AppError, AppResult};
 use crate::models::User;
@@ -175,51 +175,6 @@ pub struct ListQuery {
     pub descending: bool,
     pub limit: i64,
     pub offset: i64,
-}
-
-/// List totals of this process, keyed by viewer and filters, each valid for one value of
-/// `calc_list_version` (bumped by database triggers on every change that could alter a list:
-/// see its migration). Counting the calculations a user may see is a scan of thousands of rows;
-/// this makes it one single-row read while nothing changed, on any server sharing the database.
-#[derive(Default)]
-pub struct ListTotals {
-    entries: std::sync::Mutex<std::collections::HashMap<String, (i64, i64)>>,
-}
-
-impl ListTotals {
-    /// Totals kept at most; the map starts over when full (every filter typed is a key).
-    const MAX: usize = 10_000;
-
-    fn key(user: &User, q: &ListQuery) -> String {
-        format!(
-            "{}|{}|{:?}|{:?}|{:?}|{}|{:?}|{:?}|{:?}",
-            user.id,
-            user.is_superuser,
-            q.statuses,
-            q.calculator,
-            q.is_running,
-            q.include_shared,
-            q.owner_like,
-            q.text,
-            q.created_after
-        )
-    }
-
-    fn get(&self, key: &str, version: i64) -> Option<i64> {
-        let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        entries
-            .get(key)
-            .filter(|(v, _)| *v == version)
-            .map(|(_, total)| *total)
-    }
-
-    fn put(&self, key: String, version: i64, total: i64) {
-        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        if entries.len() >= Self::MAX {
-            entries.clear();
-        }
-        entries.insert(key, (version, total));
-    }
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -476,28 +431,6 @@ impl Calc {
     /// How many calculations match (for pagination).
     pub fn count(conn: &mut DbConn, user: &User, q: &ListQuery) -> AppResult<i64> {
         Ok(Calc::filtered(user, q).count().get_result(conn)?)
-    }
-
-    /// [`Calc::count`], answered from `totals` while no calculation list changed since.
-    pub fn count_cached(
-        conn: &mut DbConn,
-        totals: &ListTotals,
-        user: &User,
-        q: &ListQuery,
-    ) -> AppResult<i64> {
-        // Read the version before counting: a change that lands in between bumps the version
-        // again, so a count is never kept under a version older than what it saw.
-        let version: i64 = calc_list_version::table
-            .find(1)
-            .select(calc_list_version::version)
-            .first(conn)?;
-        let key = ListTotals::key(user, q);
-        if let Some(total) = totals.get(&key, version) {
-            return Ok(total);
-        }
-        let total = Calc::count(conn, user, q)?;
-        totals.put(key, version, total);
-        Ok(total)
     }
 
     pub fn create(conn: &mut DbConn, new: &NewCalc) -> AppResult<Calc> {

@@ -1,13 +1,14 @@
-//! What the benchmark fixes (bench/RESULTS.md) must keep true: list totals cached per process
-//! are still exact after every kind of change, the session store's copy of the user never
+//! What the benchmark fixes (bench/RESULTS.md) must keep true: list pages and totals cached per
+//! process are still exact after every kind of change, the session store's copy of the user never
 //! reaches the database, static files come gzipped when the client takes it, SQLite gets the
 //! statistics its planner needs, and reads answer the same whether they run on the worker or
 //! on the pool.
 
 use std::io::Read;
 
-use calcweb::models::calc::{Calc, ListQuery, ListTotals, NewCalc};
+use calcweb::models::calc::{Calc, ListQuery, NewCalc};
 use calcweb::models::group::Group;
+use calcweb::models::list_cache::{ListCache, ListPage, ListStamp};
 use diesel::prelude::*;
 
 use crate::support::{PASSWORD, TestApp};
@@ -24,14 +25,14 @@ fn new_calc(user_id: i64, description: &str) -> NewCalc {
 }
 
 #[actix_web::test]
-async fn cached_list_totals_follow_every_change() {
+async fn cached_lists_follow_every_change() {
     let app = TestApp::new().await;
     let alice = app.create_user("alice", false);
     let bob = app.create_user("bob", false);
     let carol = app.create_user("carol", false);
     let mut conn = app.conn();
     let c = &mut *conn;
-    let totals = ListTotals::default();
+    let lists = ListCache::new(20_000);
     let everything = ListQuery {
         include_shared: true,
         limit: 25,
@@ -41,17 +42,29 @@ async fn cached_list_totals_follow_every_change() {
         statuses: vec!["complete".into()],
         ..everything.clone()
     };
-    // The cached total, checked against a fresh count each time.
+    // The cached total and page, checked against a fresh count and a fresh read each time.
     let check = |c: &mut calcweb::db::DbConn, q: &ListQuery, want: i64, what: &str| {
-        let cached = Calc::count_cached(c, &totals, &alice, q).unwrap();
-        assert_eq!(cached, Calc::count(c, &alice, q).unwrap(), "{what}");
-        assert_eq!(cached, want, "{what}");
+        let stamp = ListStamp::read(c).unwrap();
+        let total = lists.total(c, stamp, &alice, q).unwrap();
+        assert_eq!(total, Calc::count(c, &alice, q).unwrap(), "{what}");
+        assert_eq!(total, want, "{what}");
+        let page = lists.page(c, stamp, &alice, q).unwrap();
+        let fresh = Calc::list(c, &alice, q).unwrap();
+        assert_eq!(format!("{:?}", page.rows), format!("{fresh:?}"), "{what}");
+        assert_eq!(page.rows.len() as i64, want, "{what}");
+        page
     };
 
     check(c, &everything, 0, "empty");
-    Calc::create(c, &new_calc(alice.id, "mine")).unwrap();
+    let mine = Calc::create(c, &new_calc(alice.id, "mine")).unwrap();
     check(c, &everything, 1, "own calculation added");
-    check(c, &everything, 1, "again, from the cache");
+    let first = check(c, &everything, 1, "again, from the cache");
+    let stamp = ListStamp::read(c).unwrap();
+    let again = lists.page(c, stamp, &alice, &everything).unwrap();
+    assert!(
+        std::sync::Arc::ptr_eq(&first, &again),
+        "nothing changed: the kept page"
+    );
     let bobs = Calc::create(c, &new_calc(bob.id, "bob's")).unwrap();
     let carols = Calc::create(c, &new_calc(carol.id, "carol's")).unwrap();
     check(c, &everything, 1, "strangers' calculations are not counted");
@@ -59,9 +72,34 @@ async fn cached_list_totals_follow_every_change() {
     Group::add_member(c, group.id, alice.id).unwrap();
     Group::add_member(c, group.id, bob.id).unwrap();
     check(c, &everything, 2, "bob joined alice's group");
+    Calc::set_status(c, bobs.id, "executing").unwrap();
+    let page = check(c, &everything, 2, "bob's runs");
+    assert!(
+        page.mates.contains(&bob.id),
+        "a mate's running calculation: mates known"
+    );
+    Calc::set_progress(c, bobs.id, 40).unwrap();
+    let page = check(c, &everything, 2, "bob's progress");
+    let row = |page: &ListPage, id: i64| page.rows.iter().find(|r| r.calc.id == id).cloned();
+    assert_eq!(row(&page, bobs.id).unwrap().calc.progress, 40);
     check(c, &complete, 0, "none complete");
     Calc::finish(c, bobs.id, "complete", 0).unwrap();
     check(c, &complete, 1, "bob's finished");
+    diesel::sql_query(format!(
+        "UPDATE calcs SET size_bytes = 4096 WHERE id = {}",
+        mine.id
+    ))
+    .execute(c)
+    .unwrap();
+    check(c, &everything, 2, "a size written by SQL");
+    diesel::sql_query(format!(
+        "UPDATE users SET username = 'robert' WHERE id = {}",
+        bob.id
+    ))
+    .execute(c)
+    .unwrap();
+    let page = check(c, &everything, 2, "bob renamed");
+    assert_eq!(row(&page, bobs.id).unwrap().owner, "robert");
     Calc::finish(c, carols.id, "complete", 0).unwrap();
     Calc::set_shared(c, carols.id, true).unwrap();
     check(c, &everything, 3, "carol shared hers");
@@ -73,6 +111,114 @@ async fn cached_list_totals_follow_every_change() {
     Calc::delete(c, bobs.id).unwrap();
     Calc::delete(c, carols.id).unwrap();
     check(c, &everything, 1, "deleted");
+
+    // Two viewers never share a page: bob sees only his own (none left).
+    let stamp = ListStamp::read(c).unwrap();
+    assert!(
+        lists
+            .page(c, stamp, &bob, &everything)
+            .unwrap()
+            .rows
+            .is_empty()
+    );
+    // With the cache off, pages are read each time, still right.
+    let off = ListCache::new(0);
+    let a = off.page(c, stamp, &alice, &everything).unwrap();
+    let b = off.page(c, stamp, &alice, &everything).unwrap();
+    assert!(!std::sync::Arc::ptr_eq(&a, &b));
+    assert_eq!(a.rows.len(), 1);
+}
+
+/// The server's own cache, through the API and the page: a poll after a change shows it.
+#[actix_web::test]
+async fn polled_lists_show_changes_at_once() {
+    let app = TestApp::new().await;
+    let alice = app.create_user("alice", false);
+    let calc = Calc::create(&mut app.conn(), &new_calc(alice.id, "polled")).unwrap();
+    let browser = app.browser();
+    browser.login("alice", PASSWORD).await;
+    let progress = |list: &serde_json::Value| list[0]["progress"].as_i64().unwrap();
+    let list: serde_json::Value = browser.get("/v1/calc/list").await.json().await.unwrap();
+    assert_eq!(progress(&list), 0);
+    let page = browser.get("/engine/").await.text().await.unwrap();
+    assert!(page.contains("polled"), "{page}");
+
+    Calc::set_progress(&mut app.conn(), calc.id, 55).unwrap();
+    let list: serde_json::Value = browser.get("/v1/calc/list").await.json().await.unwrap();
+    assert_eq!(progress(&list), 55, "progress after a poll was kept");
+    diesel::sql_query(format!(
+        "UPDATE calcs SET description = 'renamed' WHERE id = {}",
+        calc.id
+    ))
+    .execute(&mut *app.conn())
+    .unwrap();
+    let list: serde_json::Value = browser.get("/v1/calc/list").await.json().await.unwrap();
+    assert_eq!(list[0]["description"], "renamed");
+    let page = browser.get("/engine/").await.text().await.unwrap();
+    assert!(
+        page.contains("renamed") && !page.contains("polled"),
+        "{page}"
+    );
+
+    // The JSON kept with a page is for the viewer's level: a change of level alone (no list
+    // changed) shows at once in what they may abort.
+    Calc::set_status(&mut app.conn(), calc.id, "executing").unwrap();
+    let list: serde_json::Value = browser.get("/v1/calc/list").await.json().await.unwrap();
+    assert_eq!(list[0]["abortable"], true);
+    diesel::sql_query(format!(
+        "UPDATE users SET level = 0 WHERE id = {}",
+        alice.id
+    ))
+    .execute(&mut *app.conn())
+    .unwrap();
+    let list: serde_json::Value = browser.get("/v1/calc/list").await.json().await.unwrap();
+    assert_eq!(list[0]["abortable"], false, "level 0 may not abort");
+}
+
+/// A list page is kept until a trigger moves the stamp: every column a page shows (read from
+/// the list's own SELECT, so a column added to it is checked too) must move it when written.
+#[actix_web::test]
+async fn every_column_a_list_shows_moves_the_list_stamp() {
+    use calcweb::db::schema::calcs;
+    use calcweb::models::calc::CalcSummary;
+    let app = TestApp::new().await;
+    let alice = app.create_user("alice", false);
+    let mut conn = app.conn();
+    let c = &mut *conn;
+    let calc = Calc::create(c, &new_calc(alice.id, "mine")).unwrap();
+    let select = diesel::debug_query::<diesel::sqlite::Sqlite, _>(
+        &calcs::table.select(CalcSummary::as_select()),
+    )
+    .to_string();
+    let columns: Vec<String> = regex::Regex::new(r"`calcs`\.`(\w+)`")
+        .unwrap()
+        .captures_iter(&select)
+        .map(|m| m[1].to_string())
+        .filter(|name| name != "id")
+        .collect();
+    assert!(
+        columns.len() >= 10,
+        "columns of the list: {columns:?} in {select}"
+    );
+    for column in &columns {
+        let before = ListStamp::read(c).unwrap();
+        diesel::sql_query(format!(
+            "UPDATE calcs SET {column} = {column} WHERE id = {}",
+            calc.id
+        ))
+        .execute(c)
+        .unwrap();
+        assert_ne!(
+            ListStamp::read(c).unwrap(),
+            before,
+            "writing calcs.{column} leaves kept lists as they were: add it to a trigger of calc_list_version"
+        );
+    }
+    let before = ListStamp::read(c).unwrap();
+    diesel::sql_query("UPDATE calcs SET job_ini = job_ini")
+        .execute(c)
+        .unwrap();
+    assert_eq!(ListStamp::read(c).unwrap(), before, "job.ini is not listed");
 }
 
 #[actix_web::test]

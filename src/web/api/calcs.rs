@@ -11,6 +11,7 @@ use crate::calcs::{calc_dir, submit};
 use crate::error::{AppError, AppResult};
 use crate::models::User;
 use crate::models::calc::{Access, Calc, ListQuery, OrderBy, status};
+use crate::models::list_cache::ListStamp;
 use crate::models::log::{LogRow, MAX_SLICE};
 use crate::models::output::Output;
 use crate::state::AppState;
@@ -156,23 +157,27 @@ async fn list(
     let query = params.to_query(100)?;
     let user = user.0;
     let viewer = user.clone();
-    let (rows, mates) = state
+    let lists = state.lists.clone();
+    let page = state
         .db
         .read(move |conn| {
-            let rows = Calc::list(conn, &viewer, &query)?;
-            let mates = Calc::mates_among(conn, &viewer, &rows)?;
-            Ok((rows, mates))
+            let stamp = ListStamp::read(conn)?;
+            lists.page(conn, stamp, &viewer, &query)
         })
         .await?;
     let (base, prefix) = urls(&state);
-    let body: Vec<_> = rows
-        .iter()
-        .map(|r| {
-            let access = r.access(&user, &mates);
-            CalcEntry::new(&r.calc, &r.owner, access.abort, &base, &prefix)
-        })
-        .collect();
-    Ok(super::json_sized(&body, 400 * body.len() + 2))
+    let json = page.rendered(user.level as u64, |page| {
+        let body: Vec<_> = page
+            .rows
+            .iter()
+            .map(|r| {
+                let access = r.access(&user, &page.mates);
+                CalcEntry::new(&r.calc, &r.owner, access.abort, &base, &prefix)
+            })
+            .collect();
+        super::to_json(&body, 400 * body.len() + 2).map(Into::into)
+    })?;
+    Ok(super::json_body(json))
 }
 
 /// Loads a calculation the user may see, with their rights and the owner's name.

@@ -9,28 +9,34 @@ use actix_web::{HttpResponse, ResponseError, web};
 use serde_json::{Value, json};
 use time::PrimitiveDateTime;
 
+use crate::error::{AppError, AppResult};
 use crate::models::calc::{Calc, CalcSummary};
 use crate::models::output::Output;
 use crate::web::times::Stamp;
 
-/// A 200 JSON response for a body of about `capacity` bytes, serialized into a buffer of that
-/// size: grown from empty, a 100 KB log body was copied a dozen times on the way, and each step
-/// made glibc's malloc consolidate the thousands of small blocks the rows had just freed.
-pub fn json_sized<T: serde::Serialize>(body: &T, capacity: usize) -> HttpResponse {
+/// `body` as JSON, serialized into a buffer of about `capacity` bytes: grown from empty, a
+/// 100 KB log body was copied a dozen times on the way, and each step made glibc's malloc
+/// consolidate the thousands of small blocks the rows had just freed.
+pub fn to_json<T: serde::Serialize>(body: &T, capacity: usize) -> AppResult<Vec<u8>> {
     let mut buf = Vec::with_capacity(capacity);
-    match serde_json::to_writer(&mut buf, body) {
-        Ok(()) => json_body(buf),
-        Err(e) => {
-            crate::error::AppError::Internal(format!("cannot write JSON: {e}")).error_response()
-        }
+    serde_json::to_writer(&mut buf, body)
+        .map_err(|e| AppError::Internal(format!("cannot write JSON: {e}")))?;
+    Ok(buf)
+}
+
+/// A 200 JSON response for a body of about `capacity` bytes (see [`to_json`]).
+pub fn json_sized<T: serde::Serialize>(body: &T, capacity: usize) -> HttpResponse {
+    match to_json(body, capacity) {
+        Ok(json) => json_body(json),
+        Err(e) => e.error_response(),
     }
 }
 
 /// A 200 response with JSON already written.
-pub fn json_body(json: Vec<u8>) -> HttpResponse {
+pub fn json_body(json: impl Into<bytes::Bytes>) -> HttpResponse {
     HttpResponse::Ok()
         .content_type(actix_web::http::header::ContentType::json())
-        .body(json)
+        .body(json.into())
 }
 
 /// `YYYY-MM-DD, HH:MM:SS UTC`, OpenQuake's format.

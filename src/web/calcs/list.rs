@@ -8,7 +8,8 @@ use serde::Deserialize;
 use super::{When, status_label};
 use crate::calcs::submit;
 use crate::error::AppResult;
-use crate::models::calc::{Access, Calc, CalcRow, CalcSummary, ListQuery, OrderBy, status};
+use crate::models::calc::{Access, Calc, CalcSummary, ListQuery, OrderBy, status};
+use crate::models::list_cache::ListStamp;
 use crate::models::paging::page_number;
 use crate::state::AppState;
 use crate::web::context::PageCtx;
@@ -244,27 +245,27 @@ pub async fn list_page(
     };
     let requested_page = page_number(params.page.as_deref());
     let viewer = user.clone();
-    let totals = state.list_totals.clone();
-    let (total, page_no, rows, mates) = state
+    let lists = state.lists.clone();
+    let (total, page_no, page) = state
         .db
         .read(move |conn| {
-            let total = Calc::count_cached(conn, &totals, &viewer, &query)?;
+            let stamp = ListStamp::read(conn)?;
+            let total = lists.total(conn, stamp, &viewer, &query)?;
             let pages = ((total + PER_PAGE - 1) / PER_PAGE).max(1);
             let page_no = requested_page.min(pages);
             let page = ListQuery {
                 offset: (page_no - 1) * PER_PAGE,
                 ..query.clone()
             };
-            let rows: Vec<CalcRow> = Calc::list(conn, &viewer, &page)?;
-            let mates = Calc::mates_among(conn, &viewer, &rows)?;
-            Ok((total, page_no, rows, mates))
+            Ok((total, page_no, lists.page(conn, stamp, &viewer, &page)?))
         })
         .await?;
-    let rows = rows
-        .into_iter()
+    let rows = page
+        .rows
+        .iter()
         .map(|r| {
-            let access = r.access(&user, &mates);
-            Row::new(r.calc, r.owner, access)
+            let access = r.access(&user, &page.mates);
+            Row::new(r.calc.clone(), r.owner.clone(), access)
         })
         .collect();
     let pages = ((total + PER_PAGE - 1) / PER_PAGE).max(1);

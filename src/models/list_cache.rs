@@ -1,0 +1,183 @@
+//! Calculation lists kept between requests while nothing they show has changed.
+//!
+//! A page of a list walks the newest calculations until it has found enough that the viewer
+//! may see, and its total counts an index of all of them: most of the cost of a list request
+//! on a large database. Lists are polled (the WebUI's /v1/calc/list, /engine/ left open), and
+//! between two polls nothing has usually changed. Database triggers bump two counters in
+//! `calc_list_version` (see its migrations): `version` on every change that can make a list
+//! hold other calculations (added, removed, status, sharing, owner, memberships, usernames),
+//! `rows_version` on changes to what a listed calculation shows besides (progress, size,
+//! parent, start time). A request reads that one row; a page read earlier is served again
+//! only while both counters are where they were, and a total while `version` is. The counters
+//! live in the database, so this holds for every server sharing it and for changes made by
+//! supervisors, the CLI or SQL.
+//!
+//! The key of an entry holds what the query reads of the viewer (id, superuser) and every
+//! filter, order and bound: two viewers never share an entry. Rights on each row (abort,
+//! remove) are still worked out per request from the viewer's current level and the page's
+//! group-mates; the API's JSON of a page is kept with it for the level it was written for.
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use diesel::prelude::*;
+use quick_cache::sync::Cache;
+
+use crate::db::DbConn;
+use crate::db::schema::calc_list_version;
+use crate::error::AppResult;
+use crate::models::User;
+use crate::models::calc::{Calc, CalcRow, ListQuery, OrderBy};
+
+/// The counters of `calc_list_version` at the start of a read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ListStamp {
+    lists: i64,
+    rows: i64,
+}
+
+impl ListStamp {
+    /// Read before the data it stamps: a change landing in between bumps a counter again, so
+    /// nothing is ever kept under a stamp older than what it saw.
+    pub fn read(conn: &mut DbConn) -> AppResult<ListStamp> {
+        let (lists, rows) = calc_list_version::table
+            .find(1)
+            .select((calc_list_version::version, calc_list_version::rows_version))
+            .first(conn)?;
+        Ok(ListStamp { lists, rows })
+    }
+}
+
+/// One page of a list: its rows, and which of their owners are the viewer's group-mates.
+#[derive(Debug, Default)]
+pub struct ListPage {
+    pub rows: Vec<CalcRow>,
+    pub mates: HashSet<i64>,
+    /// The page as the API writes it, and the viewer's rights it was written for.
+    rendered: Mutex<Option<(u64, Bytes)>>,
+}
+
+impl ListPage {
+    /// `render(self)`, written once and kept with the page while the viewer's `rights` (what
+    /// the rendering shows of them beyond the key: their level, which decides what they may
+    /// abort) stay the same.
+    pub fn rendered<E>(
+        &self,
+        rights: u64,
+        render: impl FnOnce(&ListPage) -> Result<Bytes, E>,
+    ) -> Result<Bytes, E> {
+        if let Some((kept_for, bytes)) = &*self.rendered.lock().unwrap_or_else(|e| e.into_inner())
+            && *kept_for == rights
+        {
+            return Ok(bytes.clone());
+        }
+        let bytes = render(self)?;
+        *self.rendered.lock().unwrap_or_else(|e| e.into_inner()) = Some((rights, bytes.clone()));
+        Ok(bytes)
+    }
+}
+
+/// Weighs a page by its rows, so the bound is on what the cache holds, not on how many pages.
+#[derive(Clone)]
+struct ByRows;
+
+impl quick_cache::Weighter<String, (ListStamp, Arc<ListPage>)> for ByRows {
+    fn weight(&self, _: &String, (_, page): &(ListStamp, Arc<ListPage>)) -> u64 {
+        page.rows.len() as u64 + 1
+    }
+}
+
+/// Pages and totals of this process (`AppState::lists`).
+pub struct ListCache {
+    /// `[calcs] list_cache_rows`: 0 keeps no page.
+    max_rows: usize,
+    pages: Cache<String, (ListStamp, Arc<ListPage>), ByRows>,
+    /// Totals by viewer and filters, with the `version` they were counted under.
+    totals: Cache<String, (i64, i64)>,
+}
+
+impl ListCache {
+    /// Totals kept at most (every filter typed is a key).
+    const MAX_TOTALS: usize = 10_000;
+
+    /// A cache holding pages of at most `max_rows` rows in all.
+    pub fn new(max_rows: usize) -> ListCache {
+        ListCache {
+            max_rows,
+            pages: Cache::with_weighter((max_rows / 25).max(1), max_rows.max(1) as u64, ByRows),
+            totals: Cache::new(Self::MAX_TOTALS),
+        }
+    }
+
+    /// The page `q` of the calculations `user` may see, read again only if a list changed.
+    pub fn page(
+        &self,
+        conn: &mut DbConn,
+        stamp: ListStamp,
+        user: &User,
+        q: &ListQuery,
+    ) -> AppResult<Arc<ListPage>> {
+        if self.max_rows == 0 {
+            return Ok(Arc::new(read_page(conn, user, q)?));
+        }
+        let key = page_key(user, q);
+        if let Some((kept, page)) = self.pages.get(&key)
+            && kept == stamp
+        {
+            return Ok(page);
+        }
+        let page = Arc::new(read_page(conn, user, q)?);
+        self.pages.insert(key, (stamp, page.clone()));
+        Ok(page)
+    }
+
+    /// How many calculations match `q`'s filters (for pagination), counted again only if a
+    /// list could hold other calculations.
+    pub fn total(
+        &self,
+        conn: &mut DbConn,
+        stamp: ListStamp,
+        user: &User,
+        q: &ListQuery,
+    ) -> AppResult<i64> {
+        let key = filter_key(user, q);
+        if let Some((version, total)) = self.totals.get(&key)
+            && version == stamp.lists
+        {
+            return Ok(total);
+        }
+        let total = Calc::count(conn, user, q)?;
+        self.totals.insert(key, (stamp.lists, total));
+        Ok(total)
+    }
+}
+
+fn read_page(conn: &mut DbConn, user: &User, q: &ListQuery) -> AppResult<ListPage> {
+    let rows = Calc::list(conn, user, q)?;
+    let mates = Calc::mates_among(conn, user, &rows)?;
+    Ok(ListPage {
+        rows,
+        mates,
+        rendered: Mutex::default(),
+    })
+}
+
+/// What the list query reads of the viewer, and the filters: the key of a total. Written from
+/// the whole query (its `Debug`), so a filter added to [`ListQuery`] is in every key without
+/// being named here.
+fn filter_key(user: &User, q: &ListQuery) -> String {
+    let filters = ListQuery {
+        order_by: OrderBy::default(),
+        descending: false,
+        limit: 0,
+        offset: 0,
+        ..q.clone()
+    };
+    page_key(user, &filters)
+}
+
+/// The key of a page: the viewer, the filters, the order and the bounds.
+fn page_key(user: &User, q: &ListQuery) -> String {
+    format!("{}|{}|{q:?}", user.id, user.is_superuser)
+}
