@@ -13,6 +13,11 @@ use diesel::prelude::*;
 
 use crate::support::{PASSWORD, TestApp};
 
+/// Runs one SQL statement, as an administrator or another program could.
+fn exec(c: &mut calcweb::db::DbConn, sql: &str) {
+    diesel::sql_query(sql).execute(c).unwrap();
+}
+
 fn new_calc(user_id: i64, description: &str) -> NewCalc {
     NewCalc {
         user_id,
@@ -85,19 +90,15 @@ async fn cached_lists_follow_every_change() {
     check(c, &complete, 0, "none complete");
     Calc::finish(c, bobs.id, "complete", 0).unwrap();
     check(c, &complete, 1, "bob's finished");
-    diesel::sql_query(format!(
-        "UPDATE calcs SET size_bytes = 4096 WHERE id = {}",
-        mine.id
-    ))
-    .execute(c)
-    .unwrap();
+    exec(
+        c,
+        &format!("UPDATE calcs SET size_bytes = 4096 WHERE id = {}", mine.id),
+    );
     check(c, &everything, 2, "a size written by SQL");
-    diesel::sql_query(format!(
-        "UPDATE users SET username = 'robert' WHERE id = {}",
-        bob.id
-    ))
-    .execute(c)
-    .unwrap();
+    exec(
+        c,
+        &format!("UPDATE users SET username = 'robert' WHERE id = {}", bob.id),
+    );
     let page = check(c, &everything, 2, "bob renamed");
     assert_eq!(row(&page, bobs.id).unwrap().owner, "robert");
     Calc::finish(c, carols.id, "complete", 0).unwrap();
@@ -146,12 +147,13 @@ async fn polled_lists_show_changes_at_once() {
     Calc::set_progress(&mut app.conn(), calc.id, 55).unwrap();
     let list: serde_json::Value = browser.get("/v1/calc/list").await.json().await.unwrap();
     assert_eq!(progress(&list), 55, "progress after a poll was kept");
-    diesel::sql_query(format!(
-        "UPDATE calcs SET description = 'renamed' WHERE id = {}",
-        calc.id
-    ))
-    .execute(&mut *app.conn())
-    .unwrap();
+    exec(
+        &mut *app.conn(),
+        &format!(
+            "UPDATE calcs SET description = 'renamed' WHERE id = {}",
+            calc.id
+        ),
+    );
     let list: serde_json::Value = browser.get("/v1/calc/list").await.json().await.unwrap();
     assert_eq!(list[0]["description"], "renamed");
     let page = browser.get("/engine/").await.text().await.unwrap();
@@ -165,12 +167,10 @@ async fn polled_lists_show_changes_at_once() {
     Calc::set_status(&mut app.conn(), calc.id, "executing").unwrap();
     let list: serde_json::Value = browser.get("/v1/calc/list").await.json().await.unwrap();
     assert_eq!(list[0]["abortable"], true);
-    diesel::sql_query(format!(
-        "UPDATE users SET level = 0 WHERE id = {}",
-        alice.id
-    ))
-    .execute(&mut *app.conn())
-    .unwrap();
+    exec(
+        &mut *app.conn(),
+        &format!("UPDATE users SET level = 0 WHERE id = {}", alice.id),
+    );
     let list: serde_json::Value = browser.get("/v1/calc/list").await.json().await.unwrap();
     assert_eq!(list[0]["abortable"], false, "level 0 may not abort");
 }
@@ -202,12 +202,13 @@ async fn every_column_a_list_shows_moves_the_list_stamp() {
     );
     for column in &columns {
         let before = ListStamp::read(c).unwrap();
-        diesel::sql_query(format!(
-            "UPDATE calcs SET {column} = {column} WHERE id = {}",
-            calc.id
-        ))
-        .execute(c)
-        .unwrap();
+        exec(
+            c,
+            &format!(
+                "UPDATE calcs SET {column} = {column} WHERE id = {}",
+                calc.id
+            ),
+        );
         assert_ne!(
             ListStamp::read(c).unwrap(),
             before,
@@ -215,9 +216,7 @@ async fn every_column_a_list_shows_moves_the_list_stamp() {
         );
     }
     let before = ListStamp::read(c).unwrap();
-    diesel::sql_query("UPDATE calcs SET job_ini = job_ini")
-        .execute(c)
-        .unwrap();
+    exec(c, "UPDATE calcs SET job_ini = job_ini");
     assert_eq!(ListStamp::read(c).unwrap(), before, "job.ini is not listed");
 }
 
