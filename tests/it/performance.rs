@@ -148,7 +148,7 @@ async fn polled_lists_show_changes_at_once() {
     let list: serde_json::Value = browser.get("/v1/calc/list").await.json().await.unwrap();
     assert_eq!(progress(&list), 55, "progress after a poll was kept");
     exec(
-        &mut *app.conn(),
+        &mut app.conn(),
         &format!(
             "UPDATE calcs SET description = 'renamed' WHERE id = {}",
             calc.id
@@ -168,7 +168,7 @@ async fn polled_lists_show_changes_at_once() {
     let list: serde_json::Value = browser.get("/v1/calc/list").await.json().await.unwrap();
     assert_eq!(list[0]["abortable"], true);
     exec(
-        &mut *app.conn(),
+        &mut app.conn(),
         &format!("UPDATE users SET level = 0 WHERE id = {}", alice.id),
     );
     let list: serde_json::Value = browser.get("/v1/calc/list").await.json().await.unwrap();
