@@ -5,7 +5,7 @@
 mod ajax;
 pub mod calcs;
 
-use actix_web::{HttpResponse, ResponseError, web};
+use actix_web::{HttpResponse, web};
 use serde_json::{Value, json};
 use time::PrimitiveDateTime;
 
@@ -22,14 +22,6 @@ pub fn to_json<T: serde::Serialize>(body: &T, capacity: usize) -> AppResult<Vec<
     serde_json::to_writer(&mut buf, body)
         .map_err(|e| AppError::Internal(format!("cannot write JSON: {e}")))?;
     Ok(buf)
-}
-
-/// A 200 JSON response for a body of about `capacity` bytes (see [`to_json`]).
-pub fn json_sized<T: serde::Serialize>(body: &T, capacity: usize) -> HttpResponse {
-    match to_json(body, capacity) {
-        Ok(json) => json_body(json),
-        Err(e) => e.error_response(),
-    }
 }
 
 /// A 200 response with JSON already written.
