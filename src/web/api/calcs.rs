@@ -165,8 +165,8 @@ async fn list(
             lists.page(conn, stamp, &viewer, &query)
         })
         .await?;
-    let (base, prefix) = urls(&state);
     let json = page.rendered(user.level as u64, |page| {
+        let (base, prefix) = urls(&state);
         let body: Vec<_> = page
             .rows
             .iter()
