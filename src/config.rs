@@ -656,7 +656,7 @@ impl Config {
             (None, None) => {}
             _ => out.push("Set both server.tls_cert and server.tls_key, or neither.".into()),
         }
-        if let Err(e) = crate::web::client::parse_trusted(&self.server.trusted_proxies) {
+        if let Err(e) = parse_trusted(&self.server.trusted_proxies) {
             out.push(e);
         }
         let mut names = std::collections::HashSet::new();
@@ -1055,6 +1055,17 @@ fn describe_figment_error(err: figment::Error) -> ConfigError {
         })
         .collect();
     ConfigError(lines.join("\n"))
+}
+
+/// Parses `[server] trusted_proxies` (CIDRs or single addresses).
+pub fn parse_trusted(list: &[String]) -> Result<Vec<ipnet::IpNet>, String> {
+    list.iter()
+        .map(|item| {
+            item.parse::<ipnet::IpNet>()
+                .or_else(|_| item.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .map_err(|_| format!("server.trusted_proxies: {item:?} is not an address or CIDR like 10.0.0.0/8."))
+        })
+        .collect()
 }
 
 #[cfg(test)]

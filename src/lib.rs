@@ -8,11 +8,14 @@ pub mod calcs;
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod keys;
 pub mod mail;
 pub mod manage;
 pub mod models;
 pub mod serve;
 pub mod state;
+pub mod times;
+pub mod tokens;
 pub mod web;
 
 pub use config::Config;

@@ -11,7 +11,8 @@ use crate::config::{Config, redact_url_password};
 use crate::db::migrations;
 use crate::models::session::SessionRow;
 use crate::models::{User, setup_token};
-use crate::state::{AppState, SecretSource};
+use crate::keys::SecretSource;
+use crate::state::AppState;
 
 pub fn init_logging() {
     let filter = EnvFilter::try_from_env("CALCWEB_LOG")

@@ -12,7 +12,7 @@ use actix_web::middleware::Next;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use serde::de::DeserializeOwned;
 
-use super::tokens::{constant_time_eq, random_token};
+use crate::tokens::{constant_time_eq, random_token};
 use crate::error::AppError;
 use crate::state::AppState;
 

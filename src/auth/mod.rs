@@ -8,4 +8,3 @@ pub mod password_rules;
 pub mod reset_token;
 pub mod session_store;
 pub mod throttle;
-pub mod tokens;

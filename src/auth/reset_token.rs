@@ -7,9 +7,9 @@
 use base64::Engine;
 use time::OffsetDateTime;
 
-use crate::auth::tokens::constant_time_eq;
+use crate::tokens::constant_time_eq;
 use crate::models::User;
-use crate::state::Keys;
+use crate::keys::Keys;
 
 const PURPOSE: &str = "calcweb.password-reset";
 

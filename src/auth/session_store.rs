@@ -42,7 +42,7 @@ impl DbSessionStore {
     }
 }
 
-use super::tokens::{random_token as new_key, sha256_hex as hash_key};
+use crate::tokens::{random_token as new_key, sha256_hex as hash_key};
 
 fn fields(state: &HashMap<String, String>) -> SessionFields {
     let string = |k: &str| {

@@ -2,6 +2,7 @@
 //! process, and the shipped example calculator.
 
 pub mod example;
+pub mod json;
 pub mod runner;
 pub mod slurm;
 pub mod submit;

@@ -17,7 +17,7 @@
 //!   preemption, scancel outside calcweb), with Slurm's state and reason in its log; `sacct`
 //!   tells about jobs squeue no longer shows. Ending is the same "only while it still runs"
 //!   update as everywhere, so with several servers only one writes.
-//! - Abort: see `crate::web::api::calcs::abort`: the row first, then `scancel`.
+//! - Abort: see the API's abort: the row first, then `scancel`.
 //!
 //! The state machine itself is written down next to `Calc::claim_for_slurm`.
 

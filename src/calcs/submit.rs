@@ -39,7 +39,7 @@ pub async fn queue(state: &AppState, user: &User, received: upload::Upload) -> A
     check_may_run(user)?;
     if state
         .maintenance
-        .get(state)
+        .get(&state.db)
         .await
         .is_some_and(|m| m.is_active())
     {

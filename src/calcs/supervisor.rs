@@ -448,7 +448,7 @@ impl Supervisor<'_> {
             return;
         };
         let owner = Calc::owner_name(&mut self.conn, calc.user_id).unwrap_or_default();
-        let body = crate::web::api::calc_json(
+        let body = super::json::calc_json(
             &calc,
             &owner,
             false,

@@ -9,7 +9,7 @@ use time::{Date, Duration, PrimitiveDateTime, Time};
 use crate::config::Config;
 use crate::db::now;
 use crate::models::maintenance::Maintenance;
-use crate::web::maintenance::until_text;
+use crate::times::{until_text, when};
 
 #[derive(Subcommand)]
 pub enum MaintenanceCommand {
@@ -32,13 +32,6 @@ pub enum MaintenanceCommand {
     Off,
     /// Show whether maintenance is scheduled or on
     Status,
-}
-
-fn format_time(t: PrimitiveDateTime) -> String {
-    t.format(time::macros::format_description!(
-        "[year]-[month]-[day] [hour]:[minute] UTC"
-    ))
-    .unwrap_or_default()
 }
 
 /// 20-25 minutes from `from`, rounded up to the next 5-minute boundary.
@@ -81,7 +74,7 @@ fn parse_start(
     if start < now - Duration::minutes(1) {
         return Err(format!(
             "{} is in the past; give a later time or a --date.",
-            format_time(start)
+            when(&start)
         ));
     }
     Ok(start)
@@ -123,7 +116,7 @@ pub fn run(config: &Config, command: MaintenanceCommand) -> Result<(), String> {
             let message = message.unwrap_or_default();
             let when = format!(
                 "{} ({})",
-                format_time(start),
+                when(&start),
                 until_text((start - now).whole_seconds())
             );
             if !yes && !confirm(&format!("Maintenance will start at {when}. Schedule it?"))? {
@@ -149,7 +142,7 @@ pub fn run(config: &Config, command: MaintenanceCommand) -> Result<(), String> {
                 None => println!("Maintenance mode is off."),
                 Some(m) if m.is_active() => println!(
                     "Maintenance mode is on since {}{}.",
-                    format_time(m.starts_at),
+                    when(&m.starts_at),
                     if m.message.is_empty() {
                         String::new()
                     } else {
@@ -158,7 +151,7 @@ pub fn run(config: &Config, command: MaintenanceCommand) -> Result<(), String> {
                 ),
                 Some(m) => println!(
                     "Maintenance is scheduled for {} ({}){}.",
-                    format_time(m.starts_at),
+                    when(&m.starts_at),
                     until_text((m.starts_at - now()).whole_seconds()),
                     if m.message.is_empty() {
                         String::new()

@@ -10,7 +10,7 @@
 use diesel::prelude::*;
 use time::{Duration, PrimitiveDateTime};
 
-use crate::auth::tokens::{random_token, sha256_hex};
+use crate::tokens::{random_token, sha256_hex};
 use crate::db::schema::{activation_tokens, audit_log, users};
 use crate::db::{DbConn, now};
 use crate::error::{AppError, AppResult};

@@ -4,7 +4,7 @@
 use diesel::prelude::*;
 use time::{Duration, PrimitiveDateTime};
 
-use crate::auth::tokens::{random_token, sha256_hex};
+use crate::tokens::{random_token, sha256_hex};
 use crate::db::schema::{groups, invitations};
 use crate::db::{DbConn, now};
 use crate::error::AppResult;

@@ -3,7 +3,7 @@
 use diesel::prelude::*;
 use time::Duration;
 
-use crate::auth::tokens::{random_token, sha256_hex};
+use crate::tokens::{random_token, sha256_hex};
 use crate::db::schema::setup_tokens;
 use crate::db::{DbConn, now};
 use crate::error::AppResult;

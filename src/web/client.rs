@@ -150,17 +150,6 @@ pub fn scheme(req: &ServiceRequest) -> String {
         .unwrap_or_else(|| "http".into())
 }
 
-/// Parses `[server] trusted_proxies` (CIDRs or single addresses).
-pub fn parse_trusted(list: &[String]) -> Result<Vec<IpNet>, String> {
-    list.iter()
-        .map(|item| {
-            item.parse::<IpNet>()
-                .or_else(|_| item.parse::<IpAddr>().map(IpNet::from))
-                .map_err(|_| format!("server.trusted_proxies: {item:?} is not an address or CIDR like 10.0.0.0/8."))
-        })
-        .collect()
-}
-
 /// Middleware: one log line per request, with the resolved client IP and no query string
 /// (it may carry tokens).
 pub async fn log_request(
@@ -179,6 +168,7 @@ pub async fn log_request(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::parse_trusted;
     use actix_web::http::header::{HeaderName, HeaderValue};
 
     fn headers(pairs: &[(&str, &str)]) -> HeaderMap {

@@ -51,7 +51,7 @@ impl Banner {
                 .format(&time::format_description::well_known::Rfc3339)
                 .unwrap_or_default(),
             starts_text: start.format(&text).unwrap_or_default(),
-            until: crate::web::maintenance::until_text(left),
+            until: crate::times::until_text(left),
             active: left <= 0,
             message: window.message.clone(),
         }

@@ -17,7 +17,6 @@ pub mod security;
 pub mod session;
 pub mod setup;
 pub mod static_files;
-pub mod times;
 
 use actix_session::SessionMiddleware;
 use actix_session::config::{BrowserSession, CookieContentSecurity, TtlExtensionPolicy};

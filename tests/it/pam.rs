@@ -32,7 +32,7 @@ fn pam_wrapper_file(pattern: &str) -> PathBuf {
 
 /// A random lowercase suffix for names that must not collide.
 fn random_suffix() -> String {
-    calcweb::auth::tokens::random_token()
+    calcweb::tokens::random_token()
         .to_lowercase()
         .chars()
         .filter(|c| c.is_ascii_alphanumeric())

@@ -36,7 +36,7 @@ impl TestDb {
                 }
             }
             Some(admin) => {
-                let token = calcweb::auth::tokens::random_token()
+                let token = calcweb::tokens::random_token()
                     .to_lowercase()
                     .replace(['-', '_'], "");
                 let name = format!("calcweb_test_{}", &token[..16]);

@@ -115,17 +115,7 @@ impl Pager {
     }
 }
 
-/// A stored UTC time as pages show it: `2026-11-22 10:15 UTC`.
-pub fn when(t: &PrimitiveDateTime) -> String {
-    format!(
-        "{:04}-{:02}-{:02} {:02}:{:02} UTC",
-        t.year(),
-        t.month() as u8,
-        t.day(),
-        t.hour(),
-        t.minute()
-    )
-}
+pub use crate::times::when;
 
 /// A stored UTC time as a `<time>` element reading "3 minutes ago", exact time on hover.
 pub fn when_html(t: &PrimitiveDateTime) -> askama::filters::Safe<crate::web::calcs::TimeTag> {

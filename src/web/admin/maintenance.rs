@@ -20,7 +20,7 @@ use crate::state::AppState;
 use crate::web::accounts::{EmptyForm, redirect};
 use crate::web::context::PageCtx;
 use crate::web::html;
-use crate::web::maintenance::until_text;
+use crate::times::until_text;
 
 /// The longest message the banner shows.
 const MAX_MESSAGE: usize = 500;

@@ -16,7 +16,7 @@ use crate::models::log::{LogRow, MAX_SLICE};
 use crate::models::output::Output;
 use crate::state::AppState;
 use crate::web::session::Authenticated;
-use crate::web::times::Stamp;
+use crate::times::Stamp;
 
 /// The query of `GET /v1/calc/list`, OpenQuake's names plus `status` and `q`.
 #[derive(Deserialize, Default)]

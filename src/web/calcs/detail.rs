@@ -41,7 +41,7 @@ impl LogLine {
             "level-other".into()
         };
         LogLine {
-            iso: crate::web::times::Stamp::iso(t).to_string(),
+            iso: crate::times::Stamp::iso(t).to_string(),
             time: format!("{:02}:{:02}:{:02}", t.hour(), t.minute(), t.second()),
             level: row.level.clone(),
             class,

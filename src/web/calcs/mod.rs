@@ -13,7 +13,7 @@ use time::PrimitiveDateTime;
 
 use crate::db::now;
 use crate::models::calc::status;
-use crate::web::times::Stamp;
+use crate::times::Stamp;
 
 /// A time as pages show it: "3 minutes ago", with the exact UTC time for `title` and the
 /// machine-readable one for `<time datetime>`. Formatted only when written, straight into the

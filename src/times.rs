@@ -111,6 +111,42 @@ impl serde::Serialize for Stamp {
     }
 }
 
+/// A stored UTC time as pages show it: `2026-11-22 10:15 UTC`.
+pub fn when(t: &PrimitiveDateTime) -> String {
+    format!(
+        "{:04}-{:02}-{:02} {:02}:{:02} UTC",
+        t.year(),
+        t.month() as u8,
+        t.day(),
+        t.hour(),
+        t.minute()
+    )
+}
+
+/// "in 2 hours, 14 minutes" / "in 5 minutes" / "in less than a minute".
+pub fn until_text(seconds: i64) -> String {
+    if seconds < 60 {
+        return "in less than a minute".into();
+    }
+    let (days, hours, minutes) = (
+        seconds / 86_400,
+        seconds % 86_400 / 3600,
+        seconds % 3600 / 60,
+    );
+    let unit = |n: i64, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
+    let mut parts = Vec::new();
+    if days > 0 {
+        parts.push(unit(days, "day"));
+    }
+    if hours > 0 {
+        parts.push(unit(hours, "hour"));
+    }
+    if minutes > 0 && days == 0 {
+        parts.push(unit(minutes, "minute"));
+    }
+    format!("in {}", parts.join(", "))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -130,5 +166,17 @@ mod tests {
         let t = datetime!(0999-12-31 23:59:59.999999);
         assert_eq!(Stamp::iso_millis(t).to_string(), "0999-12-31T23:59:59.999Z");
         assert_eq!(Stamp::openquake(t).to_string(), "0999-12-31, 23:59:59 UTC");
+    }
+
+    #[test]
+    fn durations_read_well() {
+        assert_eq!(until_text(30), "in less than a minute");
+        assert_eq!(until_text(5 * 60), "in 5 minutes");
+        assert_eq!(
+            until_text(2 * 3600 + 14 * 60 + 10),
+            "in 2 hours, 14 minutes"
+        );
+        assert_eq!(until_text(3600), "in 1 hour");
+        assert_eq!(until_text(2 * 86_400 + 3600 + 60), "in 2 days, 1 hour");
     }
 }
