@@ -1,7 +1,7 @@
 //! calcweb: run calculations on a server, watch them and share the results with your group.
 
 pub mod access_log;
-pub mod admin;
+pub mod actions;
 pub mod assets;
 pub mod auth;
 pub mod calcs;
@@ -13,6 +13,7 @@ pub mod mail;
 pub mod manage;
 pub mod models;
 pub mod serve;
+pub mod services;
 pub mod state;
 pub mod times;
 pub mod tokens;

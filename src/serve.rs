@@ -169,7 +169,7 @@ async fn serve(state: AppState, summary: String, db_status: DbStatus) -> Result<
     let app_state = state.clone();
     // Bind first, so the summary and the setup link are printed only once requests are taken.
     let tls = tls_config(&config)?;
-    let server = HttpServer::new(move || crate::build_app(app_state.clone()))
+    let server = HttpServer::new(move || crate::web::build_app(app_state.clone()))
         .workers(config.workers())
         .shutdown_timeout(30);
     let bound = match tls {

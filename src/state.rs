@@ -1,4 +1,5 @@
-//! What every request handler shares: configuration, database pool, keys, embedded assets.
+//! What every request handler shares: the actions' services, embedded assets and the
+//! precomputed host, origin and proxy checks.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -7,27 +8,31 @@ use crate::assets::Assets;
 use crate::config::Config;
 use crate::db::Db;
 use crate::keys::{Keys, SecretSource, load_secret};
+use crate::services::Services;
 
+/// The actions' services plus what only pages need; derefs to [`Services`], so handlers read
+/// `state.db` and `state.config` directly.
 #[derive(Clone)]
 pub struct AppState {
-    pub config: Arc<Config>,
-    pub db: Db,
-    pub keys: Arc<Keys>,
+    pub services: Services,
     pub assets: Arc<Assets>,
     /// Precomputed from the config for the per-request host and origin checks.
     pub allowed_hosts: Arc<Vec<String>>,
     pub public_origin: String,
     pub trusted_proxies: Arc<Vec<ipnet::IpNet>>,
-    pub access_log: Arc<crate::access_log::AccessLog>,
-    pub maintenance: Arc<crate::models::maintenance::MaintenanceCache>,
-    /// Pages and totals of calculation lists, read again only when a list changed.
-    pub lists: Arc<crate::models::list_cache::ListCache>,
-    /// Wakes the calculation runner after a submission (None when no runner runs here).
-    pub runner: Option<crate::calcs::runner::Waker>,
-    /// Wakes the mail worker after a message is queued (None when no worker runs here).
-    pub mail: Option<crate::mail::worker::Waker>,
-    /// Turns for password checks ([auth] checks_at_once).
-    pub login_checks: Arc<tokio::sync::Semaphore>,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Services;
+    fn deref(&self) -> &Services {
+        &self.services
+    }
+}
+
+impl std::ops::DerefMut for AppState {
+    fn deref_mut(&mut self) -> &mut Services {
+        &mut self.services
+    }
 }
 
 impl AppState {
@@ -58,21 +63,23 @@ impl AppState {
                 )
             })?;
         let state = AppState {
-            login_checks: Arc::new(tokio::sync::Semaphore::new(config.login_checks())),
             trusted_proxies: Arc::new(trusted),
-            access_log: Arc::new(access_log),
             allowed_hosts: Arc::new(config.allowed_hosts()),
             public_origin,
-            runner: None,
-            mail: None,
-            maintenance: Arc::default(),
-            lists: Arc::new(crate::models::list_cache::ListCache::new(
-                config.calcs.list_cache_rows,
-            )),
-            config: Arc::new(config),
-            db,
-            keys: Arc::new(Keys::derive(&secret)),
             assets: Arc::new(Assets::load()),
+            services: Services {
+                login_checks: Arc::new(tokio::sync::Semaphore::new(config.login_checks())),
+                access_log: Arc::new(access_log),
+                runner: None,
+                mail: None,
+                maintenance: Arc::default(),
+                lists: Arc::new(crate::models::list_cache::ListCache::new(
+                    config.calcs.list_cache_rows,
+                )),
+                config: Arc::new(config),
+                db,
+                keys: Arc::new(Keys::derive(&secret)),
+            },
         };
         Ok((state, source))
     }

@@ -5,7 +5,6 @@ pub mod example;
 pub mod json;
 pub mod runner;
 pub mod slurm;
-pub mod submit;
 pub mod supervisor;
 pub mod upload;
 

@@ -452,13 +452,6 @@ pub fn explain(err: &lettre::transport::smtp::Error, server: &SmtpServer) -> Sen
     ))
 }
 
-/// Wakes this server's mail worker, if it runs one, after messages were queued.
-pub fn wake(state: &crate::state::AppState) {
-    if let Some(waker) = &state.mail {
-        waker.wake();
-    }
-}
-
 /// Whether `text` is a plain email address (`name@example.org`).
 pub fn is_address(text: &str) -> bool {
     let text = text.trim();

@@ -5,7 +5,7 @@
 use diesel::Connection;
 
 use super::users::{password_from_stdin, sentence};
-use crate::admin::users::NewAccount;
+use crate::actions::users::NewAccount;
 use crate::auth::password;
 use crate::config::Config;
 use crate::models::audit::Actor;
@@ -63,7 +63,7 @@ pub fn run(config: &Config, args: CreateUserArgs) -> Result<(), String> {
             let mut group_ids = Vec::new();
             let mut created = Vec::new();
             for name in &args.groups {
-                let (group, is_new) = crate::admin::groups::ensure(conn, &actor, name)?;
+                let (group, is_new) = crate::actions::groups::ensure(conn, &actor, name)?;
                 if is_new {
                     created.push(group.name.clone());
                 }
@@ -80,7 +80,7 @@ pub fn run(config: &Config, args: CreateUserArgs) -> Result<(), String> {
                 password_hash: hash,
                 group_ids,
             };
-            let user = crate::admin::users::create(conn, &actor, &account)?;
+            let user = crate::actions::users::create(conn, &actor, &account)?;
             if user.is_superuser {
                 // A superuser exists now: the first-run link is void.
                 setup_token::delete_all(conn)?;

@@ -42,7 +42,7 @@ pub struct InviteArgs {
 }
 
 pub fn invite(config: &Config, args: InviteArgs) -> Result<(), String> {
-    crate::admin::invites::check_allowed(config).map_err(sentence)?;
+    crate::actions::invites::check_allowed(config).map_err(sentence)?;
     if let Some(name) = &args.group {
         crate::models::group::check_group_name(name)
             .map_err(|e| format!("--group {name:?}: {e}"))?;
@@ -52,7 +52,7 @@ pub fn invite(config: &Config, args: InviteArgs) -> Result<(), String> {
     let (group, created) = match &args.group {
         Some(name) => {
             let (group, created) =
-                crate::admin::groups::ensure(&mut conn, &actor, name).map_err(sentence)?;
+                crate::actions::groups::ensure(&mut conn, &actor, name).map_err(sentence)?;
             (Some(group), created)
         }
         None => (None, false),
@@ -61,7 +61,7 @@ pub fn invite(config: &Config, args: InviteArgs) -> Result<(), String> {
         println!("Group {:?} created.", group.name);
     }
     let (invitation, token) =
-        crate::admin::invites::invite(&mut conn, config, &actor, &args.email, group.as_ref())
+        crate::actions::invites::invite(&mut conn, config, &actor, &args.email, group.as_ref())
             .map_err(sentence)?;
     let into = group
         .as_ref()

@@ -50,7 +50,7 @@ pub fn run(config: &Config, command: GroupsCommand) -> Result<(), String> {
                 .collect::<Result<Vec<User>, String>>()?;
             let lines = conn
                 .transaction(|conn| {
-                    let (group, created) = crate::admin::groups::ensure(conn, &actor, &group)?;
+                    let (group, created) = crate::actions::groups::ensure(conn, &actor, &group)?;
                     let mut lines = Vec::new();
                     if created {
                         lines.push(format!("Group {:?} created.", group.name));
@@ -58,7 +58,7 @@ pub fn run(config: &Config, command: GroupsCommand) -> Result<(), String> {
                     for user in &users {
                         let (u, g) = (&user.username, &group.name);
                         lines.push(
-                            if crate::admin::groups::add_member(conn, &actor, &group, user)? {
+                            if crate::actions::groups::add_member(conn, &actor, &group, user)? {
                                 format!("Added {u:?} to {g:?}.")
                             } else {
                                 format!("{u:?} already was in {g:?}.")
@@ -87,7 +87,7 @@ pub fn run(config: &Config, command: GroupsCommand) -> Result<(), String> {
                     for user in &users {
                         let (u, g) = (&user.username, &group.name);
                         lines.push(
-                            if crate::admin::groups::remove_member(conn, &actor, &group, user)? {
+                            if crate::actions::groups::remove_member(conn, &actor, &group, user)? {
                                 format!("Removed {u:?} from {g:?}.")
                             } else {
                                 format!("{u:?} was not in {g:?}.")

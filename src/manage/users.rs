@@ -86,7 +86,7 @@ pub fn changepassword(config: &Config, username: &str, stdin: bool) -> Result<()
         return Err("changepassword needs a terminal to ask for the password; pipe it in with --password-stdin.".into());
     };
     let hash = password::hash(&text);
-    let ended = crate::admin::users::set_password(&mut conn, &Actor::cli(), &user, &hash)
+    let ended = crate::actions::users::set_password(&mut conn, &Actor::cli(), &user, &hash)
         .map_err(sentence)?;
     println!(
         "Password of {:?} changed; {ended} session(s) ended.",
@@ -105,7 +105,7 @@ pub fn run(config: &Config, command: UsersCommand) -> Result<(), String> {
                 let groups = user.group_names(&mut conn).map_err(sentence)?.join(",");
                 let last_login = user
                     .last_login
-                    .map(|t| crate::web::admin::helpers::when(&t))
+                    .map(|t| crate::times::when(&t))
                     .unwrap_or_else(|| "never".into());
                 println!(
                     "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{groups}\t{last_login}",
@@ -113,8 +113,8 @@ pub fn run(config: &Config, command: UsersCommand) -> Result<(), String> {
                     user.email,
                     user.full_name,
                     user.login_source,
-                    crate::admin::yes_no(user.is_active),
-                    crate::admin::yes_no(user.is_superuser),
+                    crate::actions::yes_no(user.is_active),
+                    crate::actions::yes_no(user.is_superuser),
                     user.level,
                 );
             }

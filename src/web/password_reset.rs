@@ -153,7 +153,7 @@ async fn request_submit(
     if let Verdict::Wait(wait) = verdict {
         return Err(too_many(wait));
     }
-    crate::mail::wake(&state);
+    state.wake_mail();
     Ok(redirect(&path(&state, "/accounts/password_reset/done/")))
 }
 

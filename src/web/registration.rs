@@ -173,7 +173,7 @@ async fn register_submit(
         ),
         SignUp::Wait(wait) => Err(too_many(wait)),
         SignUp::Done => {
-            crate::mail::wake(&state);
+            state.wake_mail();
             Ok(redirect(&path(&state, "/accounts/register/done/")))
         }
     }
@@ -325,7 +325,7 @@ async fn resend_submit(
     if let Verdict::Wait(wait) = verdict {
         return Err(too_many(wait));
     }
-    crate::mail::wake(&state);
+    state.wake_mail();
     Ok(redirect(&path(&state, "/accounts/register/done/")))
 }
 

@@ -110,7 +110,7 @@ async fn every_admin_route_is_for_superusers_only() {
     let app = TestApp::new().await;
     let root = app.create_user("root", true);
     let bob = app.create_user("bob", false);
-    let group = calcweb::admin::groups::create(
+    let group = calcweb::actions::groups::create(
         &mut app.conn(),
         &calcweb::models::audit::Actor::cli(),
         "physics",
@@ -757,7 +757,7 @@ async fn concurrent_deactivations_keep_one_active_superuser() {
                     let mut conn = db.conn().unwrap();
                     let actor = calcweb::models::audit::Actor::cli();
                     barrier.wait();
-                    calcweb::admin::users::deactivate(&mut conn, &actor, &target)
+                    calcweb::actions::users::deactivate(&mut conn, &actor, &target)
                         .map_err(|e| e.to_string())
                 })
             })
@@ -1193,7 +1193,7 @@ async fn the_audit_log_is_browsable_with_filters() {
         source: "cli",
         access_log: None,
     };
-    calcweb::admin::groups::create(&mut app.conn(), &ops, "biology").unwrap();
+    calcweb::actions::groups::create(&mut app.conn(), &ops, "biology").unwrap();
 
     let rows = |body: &str| {
         body.matches("<td>group.create</td>").count()

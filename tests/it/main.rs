@@ -5,6 +5,7 @@ mod accounts;
 mod admin;
 mod admin_cli;
 mod admin_more;
+mod architecture;
 mod auth;
 mod bench_seed;
 mod browser;

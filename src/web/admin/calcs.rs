@@ -19,7 +19,8 @@ use crate::models::calc::{Calc, status};
 use crate::models::paging::{PER_PAGE, Paged, page_number, parse_sort};
 use crate::state::AppState;
 use crate::web::accounts::EmptyForm;
-use crate::web::api::calcs::{self as api, ListParams};
+use crate::actions::calcs as calc_actions;
+use crate::web::api::calcs::ListParams;
 use crate::web::calcs::status_label;
 use crate::web::context::PageCtx;
 use crate::web::html;
@@ -364,7 +365,7 @@ async fn abort(
     let id = id.into_inner();
     let to = list_path(&back.list_query());
     let (calc, owner) = load(&state, id).await?;
-    let message = match api::abort(&state, &admin.0, id).await {
+    let message = match calc_actions::abort(&state, &admin.0, id).await {
         Ok(message) => message,
         Err(e) => return refused(&state, e, &to),
     };
@@ -439,7 +440,7 @@ async fn remove(
     let id = id.into_inner();
     let to = list_path(&back.list_query());
     let (calc, owner) = load(&state, id).await?;
-    let message = match api::remove(&state, &admin.0, id).await {
+    let message = match calc_actions::remove(&state, &admin.0, id).await {
         Ok(message) => message,
         Err(e) => return refused(&state, e, &to),
     };

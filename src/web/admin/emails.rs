@@ -138,7 +138,7 @@ async fn send_test(
             Ok(id)
         })
         .await?;
-    crate::mail::wake(&state);
+    state.wake_mail();
     // The worker sends it; wait a little for its verdict so the answer can say how it went
     // (without holding a thread: this only sleeps between looks at the row).
     let deadline = std::time::Instant::now() + TEST_WAIT;
@@ -217,7 +217,7 @@ async fn retry(
         FlashMessage::error("Only failed emails can be retried.").send();
         return Ok(redirect(&path(&state, "/admin/emails/")));
     }
-    crate::mail::wake(&state);
+    state.wake_mail();
     Ok(done(
         &state,
         "The email is queued again and will be sent shortly.".into(),

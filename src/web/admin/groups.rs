@@ -79,7 +79,7 @@ async fn create(
     let actor = admin.actor(&req);
     let result = state
         .db
-        .run(move |conn| crate::admin::groups::create(conn, &actor, &name))
+        .run(move |conn| crate::actions::groups::create(conn, &actor, &name))
         .await;
     match result {
         Ok(group) => Ok(done(
@@ -167,7 +167,7 @@ async fn rename(
     let (target, new_name) = (group.clone(), name.clone());
     let result = state
         .db
-        .run(move |conn| crate::admin::groups::rename(conn, &actor, &target, &new_name))
+        .run(move |conn| crate::actions::groups::rename(conn, &actor, &target, &new_name))
         .await;
     match result {
         Ok(()) => Ok(done(
@@ -213,9 +213,9 @@ async fn change_member(
                 )
             })?;
             let changed = if add {
-                crate::admin::groups::add_member(conn, &actor, &target, &user)?
+                crate::actions::groups::add_member(conn, &actor, &target, &user)?
             } else {
-                crate::admin::groups::remove_member(conn, &actor, &target, &user)?
+                crate::actions::groups::remove_member(conn, &actor, &target, &user)?
             };
             Ok((user, changed))
         })
@@ -304,7 +304,7 @@ async fn delete(
     let target = group.clone();
     let members = state
         .db
-        .run(move |conn| crate::admin::groups::delete(conn, &actor, &target))
+        .run(move |conn| crate::actions::groups::delete(conn, &actor, &target))
         .await?;
     Ok(done(
         &state,

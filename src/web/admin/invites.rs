@@ -66,7 +66,7 @@ async fn list(
             groups,
             pager,
             invite_days: state.config.registration.invite_days,
-            closed: crate::admin::invites::check_allowed(&state.config)
+            closed: crate::actions::invites::check_allowed(&state.config)
                 .err()
                 .map(|e| e.to_string()),
         },
@@ -110,13 +110,13 @@ async fn create(
                 })?),
                 None => None,
             };
-            crate::admin::invites::invite(conn, &config, &actor, &address, group.as_ref())
+            crate::actions::invites::invite(conn, &config, &actor, &address, group.as_ref())
                 .map(|_| group.map(|g| g.name))
         })
         .await;
     match result {
         Ok(group) => {
-            crate::mail::wake(&state);
+            state.wake_mail();
             let into = group.map(|g| format!(" into {g}")).unwrap_or_default();
             Ok(done(
                 &state,
@@ -139,7 +139,7 @@ async fn revoke(
     let (id, actor) = (id.into_inner(), admin.actor(&req));
     let revoked = state
         .db
-        .run(move |conn| crate::admin::invites::revoke(conn, &actor, id))
+        .run(move |conn| crate::actions::invites::revoke(conn, &actor, id))
         .await?;
     let message = if revoked {
         "The invitation is withdrawn; its link no longer works."

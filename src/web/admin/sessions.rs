@@ -89,7 +89,7 @@ async fn revoke(
     let actor = admin.actor(&req);
     let revoked = state
         .db
-        .run(move |conn| crate::admin::sessions::revoke(conn, &actor, id))
+        .run(move |conn| crate::actions::sessions::revoke(conn, &actor, id))
         .await?;
     let message = if revoked {
         "The session was ended; its user has to log in again.".to_string()

@@ -7,7 +7,7 @@ use serde::Deserialize;
 
 use super::Superuser;
 use super::helpers::{Fields, Pager, done, query_string, when_html};
-use crate::admin::users::{LEVELS, NewAccount, level_name};
+use crate::actions::users::{LEVELS, NewAccount, level_name};
 use crate::auth::csrf::CsrfForm;
 use crate::auth::{password, password_rules};
 use crate::error::{AppError, AppResult};
@@ -202,7 +202,7 @@ impl UserForm {
         if !self.email.is_empty() && !self.email.contains('@') {
             problems.push("The email address needs an @; correct it or leave it empty.".into());
         }
-        if crate::admin::users::check_level(self.level).is_err() {
+        if crate::actions::users::check_level(self.level).is_err() {
             problems.push("Choose a level: view only, default or may share.".into());
         }
         problems
@@ -293,8 +293,8 @@ async fn create(
         let created = state
             .db
             .run(move |conn| {
-                crate::admin::groups::find_all(conn, &account.group_ids)?;
-                crate::admin::users::create(conn, &actor, &account)
+                crate::actions::groups::find_all(conn, &account.group_ids)?;
+                crate::actions::users::create(conn, &actor, &account)
             })
             .await;
         match created {
@@ -432,8 +432,8 @@ async fn update(
         .db
         .run(move |conn| {
             let user = User::find(conn, id)?.ok_or_else(AppError::not_found)?;
-            crate::admin::groups::find_all(conn, &group_ids)?;
-            crate::admin::users::update(conn, &actor, &user, &changes, &group_ids)
+            crate::actions::groups::find_all(conn, &group_ids)?;
+            crate::actions::users::update(conn, &actor, &user, &changes, &group_ids)
         })
         .await;
     match saved {

@@ -7,7 +7,9 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::{CalcEntry, calc_json, output_json};
-use crate::calcs::{calc_dir, submit};
+use crate::actions::calcs as calc_actions;
+use crate::actions::calcs::{abort, remove, set_shared};
+use crate::calcs::calc_dir;
 use crate::error::{AppError, AppResult};
 use crate::models::User;
 use crate::models::calc::{Access, Calc, ListQuery, OrderBy, status};
@@ -248,95 +250,8 @@ async fn run(
     payload: Multipart,
     state: web::Data<AppState>,
 ) -> AppResult<HttpResponse> {
-    let calc = submit::submit(&state, &user.0, payload).await?;
+    let calc = calc_actions::submit(&state, &user.0, payload).await?;
     Ok(HttpResponse::Ok().json(json!({ "status": "created", "job_id": calc.id })))
-}
-
-/// Aborts a calculation; shared by the API and the pages.
-pub async fn abort(state: &AppState, user: &User, id: i64) -> AppResult<String> {
-    let (calc, access, _) = load(state, user, id).await?;
-    if !access.abort {
-        return Err(AppError::Forbidden(format!(
-            "You may not abort calculation {id}: only its owner, their group-mates and superusers may."
-        )));
-    }
-    if !calc.is_running() {
-        return Err(AppError::Conflict(format!(
-            "Calculation {id} is not running (it is {}).",
-            calc.status
-        )));
-    }
-    let (now, slurm_job) = state
-        .db
-        .run(move |conn| {
-            let now = Calc::request_abort(conn, id)?;
-            let job = Calc::find(conn, id)?.and_then(|c| c.slurm_job().map(str::to_string));
-            Ok((now, job))
-        })
-        .await?;
-    // In Slurm: cancel the job (pending: it never starts; running: Slurm sends SIGTERM and
-    // the supervisor records `aborted`). The servers' pollers repeat it if this fails.
-    if let Some(job) = slurm_job {
-        let executor = state.config.executor.clone();
-        let cancelled = web::block(move || crate::calcs::slurm::cancel(&executor, &job)).await;
-        if let Ok(Err(e)) = cancelled {
-            tracing::warn!(calc = id, "{e}");
-        }
-    }
-    Ok(if now == status::ABORTED {
-        format!("Calculation {id} was aborted.")
-    } else {
-        format!("Calculation {id} is being aborted.")
-    })
-}
-
-/// Removes a finished calculation, its rows and its files.
-pub async fn remove(state: &AppState, user: &User, id: i64) -> AppResult<String> {
-    let (calc, access, _) = load(state, user, id).await?;
-    if !access.remove {
-        return Err(AppError::Forbidden(format!(
-            "You may not remove calculation {id}: only its owner and superusers may."
-        )));
-    }
-    if calc.is_running() {
-        return Err(AppError::Conflict(format!(
-            "Calculation {id} is still running; abort it first."
-        )));
-    }
-    state.db.run(move |conn| Calc::delete(conn, id)).await?;
-    let dir = calc_dir(&state.config, id);
-    web::block(move || match std::fs::remove_dir_all(&dir) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
-        _ => Ok(()),
-    })
-    .await
-    .map_err(|e| AppError::Internal(e.to_string()))??;
-    Ok(format!("Calculation {id} was removed."))
-}
-
-/// Shares or unshares a complete calculation.
-pub async fn set_shared(state: &AppState, user: &User, id: i64, shared: bool) -> AppResult<String> {
-    let (calc, access, _) = load(state, user, id).await?;
-    if !access.share {
-        return Err(AppError::Forbidden(format!(
-            "You may not share calculation {id}: only its owner (with sharing rights) and superusers may."
-        )));
-    }
-    if shared && calc.status != status::COMPLETE {
-        return Err(AppError::Conflict(format!(
-            "Only complete calculations can be shared; {id} is {}.",
-            calc.status
-        )));
-    }
-    state
-        .db
-        .run(move |conn| Calc::set_shared(conn, id, shared))
-        .await?;
-    Ok(if shared {
-        format!("Calculation {id} is shared.")
-    } else {
-        format!("Calculation {id} is no longer shared.")
-    })
 }
 
 fn success(message: String) -> HttpResponse {

@@ -12,7 +12,7 @@ use crate::error::{AppError, AppResult};
 use crate::models::calc::{Access, Calc, status};
 use crate::state::AppState;
 use crate::web::accounts::{redirect, safe_next};
-use crate::web::api::calcs as api;
+use crate::actions::calcs as calc_actions;
 use crate::web::context::PageCtx;
 use crate::web::html;
 use crate::web::session::Authenticated;
@@ -236,10 +236,10 @@ pub async fn act(
     let action = parse_action(&name)?;
     let user = user.0;
     let result = match action {
-        Action::Abort => api::abort(&state, &user, id).await,
-        Action::Remove => api::remove(&state, &user, id).await,
-        Action::Share => api::set_shared(&state, &user, id, true).await,
-        Action::Unshare => api::set_shared(&state, &user, id, false).await,
+        Action::Abort => calc_actions::abort(&state, &user, id).await,
+        Action::Remove => calc_actions::remove(&state, &user, id).await,
+        Action::Share => calc_actions::set_shared(&state, &user, id, true).await,
+        Action::Unshare => calc_actions::set_shared(&state, &user, id, false).await,
     };
     let next = form.0.next;
     match result {

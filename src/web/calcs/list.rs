@@ -6,7 +6,7 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::{When, status_label};
-use crate::calcs::submit;
+use crate::actions::calcs as calc_actions;
 use crate::error::AppResult;
 use crate::models::calc::{Access, Calc, CalcSummary, ListQuery, OrderBy, status};
 use crate::models::list_cache::ListStamp;
@@ -317,7 +317,7 @@ pub async fn list_page(
             sort,
             filters,
             back: back_to(&req),
-            may_run: submit::check_may_run(&user).is_ok(),
+            may_run: calc_actions::check_may_run(&user).is_ok(),
         },
     )
 }

@@ -17,7 +17,8 @@ use askama::Template;
 use futures_util::{Stream, StreamExt};
 
 use crate::auth::csrf;
-use crate::calcs::{submit, upload};
+use crate::actions::calcs as calc_actions;
+use crate::calcs::upload;
 use crate::config::CalculatorConfig;
 use crate::error::{AppError, AppResult};
 use crate::models::User;
@@ -99,7 +100,7 @@ pub async fn run_form(
     user: Authenticated,
     state: web::Data<AppState>,
 ) -> AppResult<HttpResponse> {
-    submit::check_may_run(&user.0)?;
+    calc_actions::check_may_run(&user.0)?;
     render(&req, &state, &user.0, 200, &HashMap::new(), None).await
 }
 
@@ -124,7 +125,7 @@ pub async fn run_submit(
     state: web::Data<AppState>,
 ) -> AppResult<HttpResponse> {
     let user = user.0;
-    submit::check_may_run(&user)?;
+    calc_actions::check_may_run(&user)?;
     let tee = Tee::new(payload);
     let multipart = Multipart::new(req.headers(), tee.clone());
     let limits = &state.config.calcs;
@@ -147,7 +148,7 @@ pub async fn run_submit(
         &req,
         fields.get(csrf::FIELD).map(String::as_str).unwrap_or(""),
     )?;
-    match submit::queue(&state, &user, received).await {
+    match calc_actions::queue(&state, &user, received).await {
         Ok(calc) => {
             FlashMessage::success(format!(
                 "Calculation {} was submitted; it starts as soon as a worker is free.",

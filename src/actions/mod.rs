@@ -1,6 +1,8 @@
-//! Admin actions shared by /admin and `calcweb manage`: each checks the rules, changes the
-//! database and records its audit entry in one transaction, so both ways in behave the same.
+//! Every change of state a person can cause, once: the pages, the JSON API and `calcweb manage`
+//! call these. Each checks its rules and permissions, changes the database and records its
+//! audit entry in one transaction, so every way in behaves the same.
 
+pub mod calcs;
 pub mod groups;
 pub mod invites;
 pub mod sessions;

@@ -1,5 +1,6 @@
-//! Creating a calculation from an upload: the checks, the input directory, the queue entry.
-//! Shared by the "Run a calculation" form and `POST /v1/calc/run`.
+//! What people do to calculations, for the pages, the JSON API and `calcweb manage` alike:
+//! submit (the checks, the input directory, the queue entry), abort, remove, share. Each checks
+//! the user's rights itself.
 
 use actix_multipart::Multipart;
 use actix_web::web;
@@ -7,8 +8,8 @@ use actix_web::web;
 use crate::calcs::{calc_dir, upload};
 use crate::error::{AppError, AppResult};
 use crate::models::User;
-use crate::models::calc::{Calc, NewCalc, status};
-use crate::state::AppState;
+use crate::models::calc::{Access, Calc, NewCalc, status};
+use crate::services::Services;
 
 /// Whether `user` may run calculations at all (level 0 is view only).
 pub fn check_may_run(user: &User) -> AppResult<()> {
@@ -22,24 +23,24 @@ pub fn check_may_run(user: &User) -> AppResult<()> {
 }
 
 /// Receives the upload and queues the calculation (the API's path).
-pub async fn submit(state: &AppState, user: &User, payload: Multipart) -> AppResult<Calc> {
+pub async fn submit(services: &Services, user: &User, payload: Multipart) -> AppResult<Calc> {
     check_may_run(user)?;
     let received = upload::receive(
         payload,
-        &state.config.data_dir.join("tmp"),
-        &state.config.calcs,
+        &services.config.data_dir.join("tmp"),
+        &services.config.calcs,
     )
     .await?;
-    queue(state, user, received).await
+    queue(services, user, received).await
 }
 
 /// Checks the fields of a received upload, prepares the input and queues the calculation.
 /// Fields: `calculator`, `job_ini`, `description`, `hazard_job_id`, `notify_to`.
-pub async fn queue(state: &AppState, user: &User, received: upload::Upload) -> AppResult<Calc> {
+pub async fn queue(services: &Services, user: &User, received: upload::Upload) -> AppResult<Calc> {
     check_may_run(user)?;
-    if state
+    if services
         .maintenance
-        .get(&state.db)
+        .get(&services.db)
         .await
         .is_some_and(|m| m.is_active())
     {
@@ -47,7 +48,7 @@ pub async fn queue(state: &AppState, user: &User, received: upload::Upload) -> A
             "New calculations cannot be submitted during maintenance; submit again once it is over.".into(),
         ));
     }
-    let config = state.config.clone();
+    let config = services.config.clone();
     let field = |name: &str| {
         received
             .fields
@@ -71,7 +72,7 @@ pub async fn queue(state: &AppState, user: &User, received: upload::Upload) -> A
     };
     if !calculator.allowed_groups.is_empty() && !user.is_superuser {
         let viewer = user.clone();
-        let groups = state.db.run(move |conn| viewer.group_names(conn)).await?;
+        let groups = services.db.run(move |conn| viewer.group_names(conn)).await?;
         if !groups.iter().any(|g| calculator.allowed_groups.contains(g)) {
             return Err(AppError::Forbidden(format!(
                 "The calculator {:?} is reserved for the groups {}; ask an administrator to add you to one.",
@@ -95,7 +96,7 @@ pub async fn queue(state: &AppState, user: &User, received: upload::Upload) -> A
                 AppError::BadRequest(format!("hazard_job_id = {text:?} is not a calculation id."))
             })?;
             let viewer = user.clone();
-            state
+            services
                 .db
                 .run(move |conn| Calc::load_for(conn, &viewer, id))
                 .await?;
@@ -120,7 +121,7 @@ pub async fn queue(state: &AppState, user: &User, received: upload::Upload) -> A
         parent_id,
         notify_to,
     };
-    let calc = state.db.run(move |conn| Calc::create(conn, &new)).await?;
+    let calc = services.db.run(move |conn| Calc::create(conn, &new)).await?;
     let target = calc_dir(&config, calc.id);
     let moved = web::block(move || -> std::io::Result<()> {
         std::fs::create_dir_all(&target)?;
@@ -130,18 +131,16 @@ pub async fn queue(state: &AppState, user: &User, received: upload::Upload) -> A
     .map_err(|e| AppError::Internal(e.to_string()))?;
     let id = calc.id;
     if let Err(e) = moved {
-        state.db.run(move |conn| Calc::delete(conn, id)).await?;
+        services.db.run(move |conn| Calc::delete(conn, id)).await?;
         return Err(AppError::Internal(format!(
             "cannot move the input of calculation {id}: {e}"
         )));
     }
-    state
+    services
         .db
         .run(move |conn| Calc::set_status(conn, id, status::SUBMITTED))
         .await?;
-    if let Some(waker) = &state.runner {
-        waker.wake();
-    }
+    services.wake_runner();
     Ok(Calc {
         status: status::SUBMITTED.into(),
         ..calc
@@ -164,4 +163,100 @@ fn ini_description(path: &std::path::Path) -> Option<String> {
         }
     }
     None
+}
+
+/// Loads a calculation the user may see, with their rights and the owner's name.
+async fn load(services: &Services, user: &User, id: i64) -> AppResult<(Calc, Access, String)> {
+    let user = user.clone();
+    services
+        .db
+        .read(move |conn| Calc::load_with_owner(conn, &user, id))
+        .await
+}
+
+/// Aborts a calculation; shared by the API and the pages.
+pub async fn abort(services: &Services, user: &User, id: i64) -> AppResult<String> {
+    let (calc, access, _) = load(services, user, id).await?;
+    if !access.abort {
+        return Err(AppError::Forbidden(format!(
+            "You may not abort calculation {id}: only its owner, their group-mates and superusers may."
+        )));
+    }
+    if !calc.is_running() {
+        return Err(AppError::Conflict(format!(
+            "Calculation {id} is not running (it is {}).",
+            calc.status
+        )));
+    }
+    let (now, slurm_job) = services
+        .db
+        .run(move |conn| {
+            let now = Calc::request_abort(conn, id)?;
+            let job = Calc::find(conn, id)?.and_then(|c| c.slurm_job().map(str::to_string));
+            Ok((now, job))
+        })
+        .await?;
+    // In Slurm: cancel the job (pending: it never starts; running: Slurm sends SIGTERM and
+    // the supervisor records `aborted`). The servers' pollers repeat it if this fails.
+    if let Some(job) = slurm_job {
+        let executor = services.config.executor.clone();
+        let cancelled = web::block(move || crate::calcs::slurm::cancel(&executor, &job)).await;
+        if let Ok(Err(e)) = cancelled {
+            tracing::warn!(calc = id, "{e}");
+        }
+    }
+    Ok(if now == status::ABORTED {
+        format!("Calculation {id} was aborted.")
+    } else {
+        format!("Calculation {id} is being aborted.")
+    })
+}
+
+/// Removes a finished calculation, its rows and its files.
+pub async fn remove(services: &Services, user: &User, id: i64) -> AppResult<String> {
+    let (calc, access, _) = load(services, user, id).await?;
+    if !access.remove {
+        return Err(AppError::Forbidden(format!(
+            "You may not remove calculation {id}: only its owner and superusers may."
+        )));
+    }
+    if calc.is_running() {
+        return Err(AppError::Conflict(format!(
+            "Calculation {id} is still running; abort it first."
+        )));
+    }
+    services.db.run(move |conn| Calc::delete(conn, id)).await?;
+    let dir = calc_dir(&services.config, id);
+    web::block(move || match std::fs::remove_dir_all(&dir) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+        _ => Ok(()),
+    })
+    .await
+    .map_err(|e| AppError::Internal(e.to_string()))??;
+    Ok(format!("Calculation {id} was removed."))
+}
+
+/// Shares or unshares a complete calculation.
+pub async fn set_shared(services: &Services, user: &User, id: i64, shared: bool) -> AppResult<String> {
+    let (calc, access, _) = load(services, user, id).await?;
+    if !access.share {
+        return Err(AppError::Forbidden(format!(
+            "You may not share calculation {id}: only its owner (with sharing rights) and superusers may."
+        )));
+    }
+    if shared && calc.status != status::COMPLETE {
+        return Err(AppError::Conflict(format!(
+            "Only complete calculations can be shared; {id} is {}.",
+            calc.status
+        )));
+    }
+    services
+        .db
+        .run(move |conn| Calc::set_shared(conn, id, shared))
+        .await?;
+    Ok(if shared {
+        format!("Calculation {id} is shared.")
+    } else {
+        format!("Calculation {id} is no longer shared.")
+    })
 }
