@@ -9,9 +9,9 @@ use tracing_subscriber::EnvFilter;
 
 use crate::config::{Config, redact_url_password};
 use crate::db::migrations;
+use crate::keys::SecretSource;
 use crate::models::session::SessionRow;
 use crate::models::{User, setup_token};
-use crate::keys::SecretSource;
 use crate::state::AppState;
 
 pub fn init_logging() {

@@ -72,7 +72,10 @@ pub async fn queue(services: &Services, user: &User, received: upload::Upload) -
     };
     if !calculator.allowed_groups.is_empty() && !user.is_superuser {
         let viewer = user.clone();
-        let groups = services.db.run(move |conn| viewer.group_names(conn)).await?;
+        let groups = services
+            .db
+            .run(move |conn| viewer.group_names(conn))
+            .await?;
         if !groups.iter().any(|g| calculator.allowed_groups.contains(g)) {
             return Err(AppError::Forbidden(format!(
                 "The calculator {:?} is reserved for the groups {}; ask an administrator to add you to one.",
@@ -121,7 +124,10 @@ pub async fn queue(services: &Services, user: &User, received: upload::Upload) -
         parent_id,
         notify_to,
     };
-    let calc = services.db.run(move |conn| Calc::create(conn, &new)).await?;
+    let calc = services
+        .db
+        .run(move |conn| Calc::create(conn, &new))
+        .await?;
     let target = calc_dir(&config, calc.id);
     let moved = web::block(move || -> std::io::Result<()> {
         std::fs::create_dir_all(&target)?;
@@ -237,7 +243,12 @@ pub async fn remove(services: &Services, user: &User, id: i64) -> AppResult<Stri
 }
 
 /// Shares or unshares a complete calculation.
-pub async fn set_shared(services: &Services, user: &User, id: i64, shared: bool) -> AppResult<String> {
+pub async fn set_shared(
+    services: &Services,
+    user: &User,
+    id: i64,
+    shared: bool,
+) -> AppResult<String> {
     let (calc, access, _) = load(services, user, id).await?;
     if !access.share {
         return Err(AppError::Forbidden(format!(

@@ -5,6 +5,7 @@
 pub mod calcs;
 pub mod groups;
 pub mod invites;
+pub mod login;
 pub mod sessions;
 pub mod users;
 

@@ -22,7 +22,7 @@ use nix::libc;
 use pam::ffi;
 use pam::{PamFlag, PamReturnCode};
 
-use crate::auth::login::Reason;
+use crate::auth::Reason;
 use crate::config::PamConfig;
 use crate::db::DbConn;
 use crate::error::{AppError, AppResult};

@@ -7,9 +7,9 @@
 use base64::Engine;
 use time::OffsetDateTime;
 
-use crate::tokens::constant_time_eq;
-use crate::models::User;
 use crate::keys::Keys;
+use crate::models::User;
+use crate::tokens::constant_time_eq;
 
 const PURPOSE: &str = "calcweb.password-reset";
 

@@ -94,4 +94,3 @@ pub fn calc_json(
     ))
     .unwrap_or(Value::Null)
 }
-

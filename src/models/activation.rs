@@ -10,11 +10,11 @@
 use diesel::prelude::*;
 use time::{Duration, PrimitiveDateTime};
 
-use crate::tokens::{random_token, sha256_hex};
 use crate::db::schema::{activation_tokens, audit_log, users};
 use crate::db::{DbConn, now};
 use crate::error::{AppError, AppResult};
 use crate::models::{NewUser, User};
+use crate::tokens::{random_token, sha256_hex};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = activation_tokens)]

@@ -4,11 +4,11 @@
 use diesel::prelude::*;
 use time::{Duration, PrimitiveDateTime};
 
-use crate::tokens::{random_token, sha256_hex};
 use crate::db::schema::{api_tokens, users};
 use crate::db::{DbConn, now};
 use crate::error::{AppError, AppResult};
 use crate::models::User;
+use crate::tokens::{random_token, sha256_hex};
 
 pub const SCOPE_READ: &str = "read";
 pub const SCOPE_RUN: &str = "run";

@@ -4,11 +4,11 @@
 use diesel::prelude::*;
 use time::{Duration, PrimitiveDateTime};
 
-use crate::tokens::{random_token, sha256_hex};
 use crate::db::schema::{groups, invitations};
 use crate::db::{DbConn, now};
 use crate::error::AppResult;
 use crate::models::paging::{PER_PAGE, Paged, offset};
+use crate::tokens::{random_token, sha256_hex};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = invitations)]

@@ -3,10 +3,10 @@
 use diesel::prelude::*;
 use time::Duration;
 
-use crate::tokens::{random_token, sha256_hex};
 use crate::db::schema::setup_tokens;
 use crate::db::{DbConn, now};
 use crate::error::AppResult;
+use crate::tokens::{random_token, sha256_hex};
 
 const VALID_FOR: Duration = Duration::hours(24);
 

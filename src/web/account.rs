@@ -5,12 +5,12 @@ use actix_web_flash_messages::FlashMessage;
 use askama::Template;
 use serde::Deserialize;
 
-use crate::auth::csrf::CsrfForm;
 use crate::error::{AppError, AppResult};
 use crate::models::api_token::ApiToken;
 use crate::state::AppState;
 use crate::web::accounts::{EmptyForm, redirect};
 use crate::web::context::PageCtx;
+use crate::web::csrf::CsrfForm;
 use crate::web::html;
 use crate::web::session::Authenticated;
 

@@ -7,8 +7,6 @@ use actix_web_flash_messages::FlashMessage;
 use askama::Template;
 use serde::Deserialize;
 
-use crate::auth::csrf::{self, CsrfForm};
-use crate::auth::login;
 use crate::auth::session_store::{IP, USER_AGENT, USER_ID};
 use crate::auth::{password, password_rules};
 use crate::error::{AppError, AppResult};
@@ -18,7 +16,9 @@ use crate::models::user::SOURCE_PAM;
 use crate::state::AppState;
 use crate::web::client;
 use crate::web::context::PageCtx;
+use crate::web::csrf::{self, CsrfForm};
 use crate::web::html;
+use crate::web::login;
 use crate::web::session::Authenticated;
 
 #[derive(Template)]

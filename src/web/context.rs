@@ -8,9 +8,9 @@ use actix_web_flash_messages::storage::FlashMessageStore;
 use actix_web_flash_messages::{IncomingFlashMessages, Level};
 
 use crate::assets::Assets;
-use crate::auth::csrf;
 use crate::models::User;
 use crate::state::AppState;
+use crate::web::csrf;
 use crate::web::session::CurrentUser;
 
 pub struct Message {

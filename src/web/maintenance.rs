@@ -63,4 +63,3 @@ pub async fn gate(
     }
     Ok(next.call(req).await?.map_into_left_body())
 }
-

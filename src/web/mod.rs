@@ -7,8 +7,10 @@ pub mod api;
 pub mod calcs;
 pub mod client;
 pub mod context;
+pub mod csrf;
 pub mod errors;
 pub mod health;
+pub mod login;
 pub mod maintenance;
 pub mod pages;
 pub mod password_reset;
@@ -29,7 +31,6 @@ use actix_web_flash_messages::FlashMessagesFramework;
 use actix_web_flash_messages::storage::CookieMessageStore;
 use askama::Template;
 
-use crate::auth::csrf;
 use crate::auth::session_store::DbSessionStore;
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;

@@ -7,7 +7,6 @@ use actix_web_flash_messages::FlashMessage;
 use askama::Template;
 use serde::Deserialize;
 
-use crate::auth::csrf::CsrfForm;
 use crate::auth::reset_token::{self, Invalid};
 use crate::auth::{password, password_rules, throttle};
 use crate::error::{AppError, AppResult};
@@ -21,6 +20,7 @@ use crate::state::AppState;
 use crate::web::accounts::redirect;
 use crate::web::client;
 use crate::web::context::PageCtx;
+use crate::web::csrf::CsrfForm;
 use crate::web::html;
 
 /// A page that only says something (and maybe links somewhere).

@@ -9,7 +9,6 @@ use diesel::Connection;
 use serde::Deserialize;
 use time::Duration;
 
-use crate::auth::csrf::CsrfForm;
 use crate::auth::{password, password_rules};
 use crate::error::{AppError, AppResult};
 use crate::mail::limit::{self, Verdict};
@@ -24,6 +23,7 @@ use crate::state::AppState;
 use crate::web::accounts::{redirect, start_session};
 use crate::web::client;
 use crate::web::context::PageCtx;
+use crate::web::csrf::CsrfForm;
 use crate::web::html;
 use crate::web::password_reset::{MessagePage, too_many};
 

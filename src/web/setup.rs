@@ -7,13 +7,13 @@ use actix_web_flash_messages::FlashMessage;
 use askama::Template;
 use serde::Deserialize;
 
-use crate::auth::csrf::CsrfForm;
 use crate::auth::{password, password_rules};
 use crate::error::{AppError, AppResult};
 use crate::models::{NewUser, User, setup_token};
 use crate::state::AppState;
 use crate::web::accounts::{redirect, start_session};
 use crate::web::context::PageCtx;
+use crate::web::csrf::CsrfForm;
 use crate::web::html;
 
 #[derive(Template)]

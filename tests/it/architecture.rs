@@ -110,7 +110,11 @@ fn violations(src: &Path) -> Vec<String> {
             let text = std::fs::read_to_string(f).unwrap();
             text.split("macro_rules! ")
                 .skip(1)
-                .map(|rest| rest.chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect())
+                .map(|rest| {
+                    rest.chars()
+                        .take_while(|c| c.is_alphanumeric() || *c == '_')
+                        .collect()
+                })
                 .collect::<Vec<String>>()
         })
         .collect();
@@ -190,8 +194,8 @@ fn the_check_sees_uses_that_go_up_or_into_web() {
 
 #[test]
 fn the_readme_lists_every_layer() {
-    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))
-        .unwrap();
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
     for (_, _, members) in LAYERS {
         for member in *members {
             assert!(

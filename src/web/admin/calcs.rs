@@ -11,7 +11,7 @@ use serde::Deserialize;
 use super::Superuser;
 use super::helpers::{Fields, Pager, done, query_string, refused, when, with_query};
 use super::user_actions::ConfirmPage;
-use crate::auth::csrf::CsrfForm;
+use crate::actions::calcs as calc_actions;
 use crate::error::{AppError, AppResult};
 use crate::models::User;
 use crate::models::audit::{AuditEntry, Target};
@@ -19,10 +19,10 @@ use crate::models::calc::{Calc, status};
 use crate::models::paging::{PER_PAGE, Paged, page_number, parse_sort};
 use crate::state::AppState;
 use crate::web::accounts::EmptyForm;
-use crate::actions::calcs as calc_actions;
 use crate::web::api::calcs::ListParams;
 use crate::web::calcs::status_label;
 use crate::web::context::PageCtx;
+use crate::web::csrf::CsrfForm;
 use crate::web::html;
 
 /// The sort keys of the column headers (`-` first = descending); newest first by default.

@@ -10,7 +10,6 @@ use serde::Deserialize;
 
 use super::Superuser;
 use super::helpers::{Pager, done, path, query_string, when_html};
-use crate::auth::csrf::CsrfForm;
 use crate::error::{AppError, AppResult};
 use crate::mail::messages;
 use crate::models::audit::{AuditEntry, Target};
@@ -19,6 +18,7 @@ use crate::models::paging::page_number;
 use crate::state::AppState;
 use crate::web::accounts::{EmptyForm, redirect};
 use crate::web::context::PageCtx;
+use crate::web::csrf::CsrfForm;
 use crate::web::html;
 
 /// How long the test form waits for the worker's verdict before answering.

@@ -7,7 +7,6 @@ use serde::Deserialize;
 use super::Superuser;
 use super::helpers::{Pager, done, plural, query_string, refused};
 use super::user_actions::ConfirmPage;
-use crate::auth::csrf::CsrfForm;
 use crate::error::{AppError, AppResult};
 use crate::models::User;
 use crate::models::group::{Group, GroupRow};
@@ -15,6 +14,7 @@ use crate::models::paging::page_number;
 use crate::state::AppState;
 use crate::web::accounts::EmptyForm;
 use crate::web::context::PageCtx;
+use crate::web::csrf::CsrfForm;
 use crate::web::html;
 
 /// How many users the member picker offers at once.

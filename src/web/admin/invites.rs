@@ -7,7 +7,6 @@ use serde::Deserialize;
 
 use super::Superuser;
 use super::helpers::{Pager, done, refused, when_html};
-use crate::auth::csrf::CsrfForm;
 use crate::error::{AppError, AppResult};
 use crate::models::group::Group;
 use crate::models::invitation::{Invitation, InvitationRow};
@@ -15,6 +14,7 @@ use crate::models::paging::page_number;
 use crate::state::AppState;
 use crate::web::accounts::EmptyForm;
 use crate::web::context::PageCtx;
+use crate::web::csrf::CsrfForm;
 use crate::web::html;
 
 #[derive(Deserialize)]

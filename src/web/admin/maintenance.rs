@@ -10,17 +10,17 @@ use time::{Date, Duration, PrimitiveDateTime, Time};
 
 use super::Superuser;
 use super::helpers::{Fields, done, path, when};
-use crate::auth::csrf::CsrfForm;
 use crate::db::now;
 use crate::error::AppResult;
 use crate::manage::maintenance::default_start;
 use crate::models::audit::{AuditEntry, Target};
 use crate::models::maintenance::Maintenance;
 use crate::state::AppState;
+use crate::times::until_text;
 use crate::web::accounts::{EmptyForm, redirect};
 use crate::web::context::PageCtx;
+use crate::web::csrf::CsrfForm;
 use crate::web::html;
-use crate::times::until_text;
 
 /// The longest message the banner shows.
 const MAX_MESSAGE: usize = 500;

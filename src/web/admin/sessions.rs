@@ -8,13 +8,13 @@ use time::Duration;
 
 use super::Superuser;
 use super::helpers::{Pager, done, query_string, when_html};
-use crate::auth::csrf::CsrfForm;
 use crate::error::AppResult;
 use crate::models::paging::page_number;
 use crate::models::session::{LiveSession, SessionRow};
 use crate::state::AppState;
 use crate::web::accounts::EmptyForm;
 use crate::web::context::PageCtx;
+use crate::web::csrf::CsrfForm;
 use crate::web::html;
 
 #[derive(Deserialize)]

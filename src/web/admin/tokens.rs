@@ -8,7 +8,6 @@ use diesel::Connection;
 use super::Superuser;
 use super::helpers::{done, when};
 use super::user_actions::ConfirmPage;
-use crate::auth::csrf::CsrfForm;
 use crate::db::now;
 use crate::error::{AppError, AppResult};
 use crate::models::User;
@@ -17,6 +16,7 @@ use crate::models::audit::{AuditEntry, Target};
 use crate::state::AppState;
 use crate::web::accounts::EmptyForm;
 use crate::web::context::PageCtx;
+use crate::web::csrf::CsrfForm;
 use crate::web::html;
 
 /// One token as a row of the list.

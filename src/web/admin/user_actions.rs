@@ -9,7 +9,6 @@ use serde::Deserialize;
 use super::Superuser;
 use super::helpers::{done, plural, refused};
 use crate::actions::users::CalcsChoice;
-use crate::auth::csrf::CsrfForm;
 use crate::auth::{password, password_rules};
 use crate::error::{AppError, AppResult};
 use crate::models::User;
@@ -18,6 +17,7 @@ use crate::models::user::OwnedCalcs;
 use crate::state::AppState;
 use crate::web::accounts::EmptyForm;
 use crate::web::context::PageCtx;
+use crate::web::csrf::CsrfForm;
 use crate::web::html;
 
 /// "Are you sure?" for one action: what will happen, and a button that POSTs to `action`.

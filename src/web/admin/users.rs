@@ -8,7 +8,6 @@ use serde::Deserialize;
 use super::Superuser;
 use super::helpers::{Fields, Pager, done, query_string, when_html};
 use crate::actions::users::{LEVELS, NewAccount, level_name};
-use crate::auth::csrf::CsrfForm;
 use crate::auth::{password, password_rules};
 use crate::error::{AppError, AppResult};
 use crate::models::User;
@@ -18,6 +17,7 @@ use crate::models::session::SessionRow;
 use crate::models::user::{OwnedCalcs, USER_SORTS, UserChanges, UserFilter};
 use crate::state::AppState;
 use crate::web::context::PageCtx;
+use crate::web::csrf::CsrfForm;
 use crate::web::html;
 
 #[derive(Deserialize, Default)]

@@ -5,10 +5,10 @@ use actix_session::Session;
 use actix_web::{HttpRequest, HttpResponse, post, web};
 use serde::Deserialize;
 
-use crate::auth::login;
 use crate::error::AppResult;
 use crate::state::AppState;
 use crate::web::accounts::start_session;
+use crate::web::login;
 
 #[derive(Deserialize)]
 struct Credentials {

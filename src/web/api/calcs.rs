@@ -17,8 +17,8 @@ use crate::models::list_cache::ListStamp;
 use crate::models::log::{LogRow, MAX_SLICE};
 use crate::models::output::Output;
 use crate::state::AppState;
-use crate::web::session::Authenticated;
 use crate::times::Stamp;
+use crate::web::session::Authenticated;
 
 /// The query of `GET /v1/calc/list`, OpenQuake's names plus `status` and `q`.
 #[derive(Deserialize, Default)]

@@ -7,13 +7,13 @@ use actix_web_flash_messages::FlashMessage;
 use askama::Template;
 use serde::Deserialize;
 
-use crate::auth::csrf::CsrfForm;
+use crate::actions::calcs as calc_actions;
 use crate::error::{AppError, AppResult};
 use crate::models::calc::{Access, Calc, status};
 use crate::state::AppState;
 use crate::web::accounts::{redirect, safe_next};
-use crate::actions::calcs as calc_actions;
 use crate::web::context::PageCtx;
+use crate::web::csrf::CsrfForm;
 use crate::web::html;
 use crate::web::session::Authenticated;
 

@@ -16,7 +16,6 @@ use actix_web_flash_messages::FlashMessage;
 use askama::Template;
 use futures_util::{Stream, StreamExt};
 
-use crate::auth::csrf;
 use crate::actions::calcs as calc_actions;
 use crate::calcs::upload;
 use crate::config::CalculatorConfig;
@@ -25,6 +24,7 @@ use crate::models::User;
 use crate::state::AppState;
 use crate::web::accounts::redirect;
 use crate::web::context::PageCtx;
+use crate::web::csrf;
 use crate::web::html;
 use crate::web::session::Authenticated;
 

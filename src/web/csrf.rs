@@ -12,9 +12,9 @@ use actix_web::middleware::Next;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use serde::de::DeserializeOwned;
 
-use crate::tokens::{constant_time_eq, random_token};
 use crate::error::AppError;
 use crate::state::AppState;
+use crate::tokens::{constant_time_eq, random_token};
 
 pub const COOKIE: &str = "calcweb_csrf";
 pub const FIELD: &str = "csrf_token";

@@ -1,27 +1,16 @@
-//! A login attempt from start to end: throttling, the configured backends in order (local
-//! passwords, PAM), the access log line, and the known-device cookie that exempts a browser
-//! from its user's lockout. Every failure looks the same to the client; the log says why.
-
-use actix_web::HttpRequest;
-use actix_web::cookie::{Cookie, SameSite};
-use base64::Engine;
+//! A login attempt from start to end: throttling (a known device is spared its user's
+//! lockout), the configured backends in order (local passwords, PAM), the access log line.
+//! Every failure looks the same to the client; the log says why.
 
 use crate::access_log::Value;
+pub use crate::auth::Reason;
 use crate::auth::password::{self, Verified};
 use crate::auth::throttle;
 use crate::db::DbConn;
 use crate::error::{AppError, AppResult};
 use crate::models::User;
 use crate::models::user::SOURCE_LOCAL;
-use crate::state::AppState;
-use crate::web::client;
-
-pub const DEVICE_COOKIE: &str = "calcweb_device";
-/// A browser remembers at most this many users it logged in as.
-const DEVICE_MAX: usize = 5;
-
-/// Why an attempt failed: for the access log only.
-pub type Reason = &'static str;
+use crate::services::Services;
 
 /// Checks the password with the local accounts: same cost whether or not the user exists.
 fn local(
@@ -52,17 +41,17 @@ fn local(
 
 /// Tries the configured backends in order; the first that accepts wins.
 fn authenticate(
-    state: &AppState,
+    services: &Services,
     conn: &mut DbConn,
     username: &str,
     password_text: &str,
 ) -> AppResult<Result<User, Reason>> {
     let mut reason = "bad_credentials";
-    for backend in &state.config.auth.backends {
+    for backend in &services.config.auth.backends {
         let outcome = match backend.as_str() {
             "local" => local(conn, username, password_text)?,
             "pam" => {
-                crate::auth::pam::login(conn, &state.config.auth.pam, username, password_text)?
+                crate::auth::pam::login(conn, &services.config.auth.pam, username, password_text)?
             }
             _ => continue,
         };
@@ -84,19 +73,20 @@ fn authenticate(
     Ok(Err(reason))
 }
 
-/// One login attempt by a client. `Ok(Some(user))` on success, `Ok(None)` on failure (the
-/// caller answers in its own format), `Err(TooManyRequests)` while the client must wait.
+/// One login attempt by the client at `ip`. `Ok(Some(user))` on success, `Ok(None)` on failure
+/// (the caller answers in its own format), `Err(TooManyRequests)` while the client must wait.
+/// `known_device`: the browser logged in as this user before, so the user's lockout spares it.
 pub async fn attempt(
-    state: &AppState,
-    req: &HttpRequest,
+    services: &Services,
+    ip: &str,
+    known_device: bool,
     username: &str,
     password_text: &str,
     realm: &'static str,
 ) -> AppResult<Option<User>> {
-    let ip = client::ip_string(req);
-    let known_device = is_known_device(state, req, username);
+    let ip = ip.to_string();
     let (st, name, pass, ip2) = (
-        state.clone(),
+        services.clone(),
         username.to_string(),
         password_text.to_string(),
         ip.clone(),
@@ -105,12 +95,12 @@ pub async fn attempt(
     // there holds a pooled connection every other request needs.
     // One turn per check ([auth] checks_at_once): an argon2id check is 19 MiB and tens of
     // milliseconds of a core, so more at once than allowed only adds memory.
-    let _turn = state
+    let _turn = services
         .login_checks
         .acquire()
         .await
         .map_err(|e| AppError::Internal(e.to_string()))?;
-    let outcome = state
+    let outcome = services
         .db
         .run(move |conn| {
             if let Some(wait) = throttle::check(
@@ -134,7 +124,7 @@ pub async fn attempt(
             Ok(Ok(result))
         })
         .await?;
-    let log = &state.access_log;
+    let log = &services.access_log;
     match outcome {
         Err(wait) => {
             let wait_text = wait.to_string();
@@ -181,43 +171,4 @@ pub async fn attempt(
             Ok(Some(user))
         }
     }
-}
-
-/// The tag that proves a browser logged in as `username` before.
-fn device_tag(state: &AppState, username: &str) -> String {
-    let mac = state.keys.sign(
-        "calcweb.known-device",
-        username.trim().to_lowercase().as_bytes(),
-    );
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&mac[..12])
-}
-
-fn is_known_device(state: &AppState, req: &HttpRequest, username: &str) -> bool {
-    let tag = device_tag(state, username);
-    req.cookie(DEVICE_COOKIE)
-        .is_some_and(|c| c.value().split('.').any(|t| t == tag))
-}
-
-/// The known-device cookie after a successful login as `username` (set it on the response).
-pub fn device_cookie(state: &AppState, req: &HttpRequest, username: &str) -> Cookie<'static> {
-    let tag = device_tag(state, username);
-    let mut tags: Vec<String> = req
-        .cookie(DEVICE_COOKIE)
-        .map(|c| {
-            c.value()
-                .split('.')
-                .filter(|t| !t.is_empty() && *t != tag)
-                .map(str::to_string)
-                .collect()
-        })
-        .unwrap_or_default();
-    tags.push(tag);
-    let keep = tags.len().saturating_sub(DEVICE_MAX);
-    Cookie::build(DEVICE_COOKIE, tags[keep..].join("."))
-        .http_only(true)
-        .same_site(SameSite::Lax)
-        .secure(state.config.is_https())
-        .path(state.config.path_prefix_or_root())
-        .max_age(actix_web::cookie::time::Duration::days(365))
-        .finish()
 }
