@@ -3,13 +3,18 @@
 //! Every failure looks the same to the client; the log says why.
 
 use crate::access_log::Value;
+use crate::actions::accounts::{self, NewAccount, Origin};
 pub use crate::auth::Reason;
+use crate::auth::pam::{self, groups};
 use crate::auth::password::{self, Verified};
 use crate::auth::throttle;
+use crate::config::PamConfig;
 use crate::db::DbConn;
 use crate::error::{AppError, AppResult};
 use crate::models::User;
+use crate::models::audit::Actor;
 use crate::models::user::SOURCE_LOCAL;
+use crate::models::user::{SOURCE_PAM, UserChanges};
 use crate::services::Services;
 
 /// Checks the password with the local accounts: same cost whether or not the user exists.
@@ -39,10 +44,86 @@ fn local(
     Ok(Ok(user))
 }
 
+/// Authenticates `username` with PAM and returns the calcweb user, created at their first login
+/// (login source "pam", no local password; a local account of that name is never taken over).
+/// With `map_unix_groups` the user's mapped groups follow their unix groups at every login;
+/// `superuser_groups` grants superuser at login and never takes it away. Blocks.
+fn pam(
+    conn: &mut DbConn,
+    cfg: &PamConfig,
+    ip: &str,
+    username: &str,
+    password: &str,
+) -> AppResult<Result<User, Reason>> {
+    if pam::check_unix_username(username).is_err() {
+        return Ok(Err("pam_bad_username"));
+    }
+    if password.is_empty() || password.contains('\0') {
+        return Ok(Err("pam_auth_failed"));
+    }
+    let existing = User::find_by_username(conn, username)?;
+    if existing
+        .as_ref()
+        .is_some_and(|u| u.login_source != SOURCE_PAM)
+    {
+        return Ok(Err("not_a_pam_account"));
+    }
+    let run = pam::run_pam(&cfg.service, username, password);
+    if !run.ok() {
+        let why = pam::reason(&run);
+        if why == "pam_error" {
+            tracing::warn!(
+                "PAM service {:?}: {:?} failed with {} for {username:?}; run `calcweb manage check-pam {username}` to see why",
+                cfg.service,
+                run.step,
+                run.code
+            );
+        }
+        return Ok(Err(why));
+    }
+    let first_login = NewAccount {
+        fields: UserChanges {
+            username: username.into(),
+            full_name: groups::full_name(username),
+            level: 1,
+            ..Default::default()
+        },
+        origin: Origin::Pam,
+        ..Default::default()
+    };
+    let mut user = match existing {
+        Some(user) => user,
+        None => match accounts::create(conn, &Actor::visitor(ip.to_string()), &first_login) {
+            Ok(user) => user,
+            // Created meanwhile by a parallel login (or an admin): only a PAM account will do.
+            Err(AppError::Conflict(_)) => match User::find_by_username(conn, username)? {
+                Some(user) if user.login_source == SOURCE_PAM => user,
+                _ => return Ok(Err("not_a_pam_account")),
+            },
+            Err(e) => return Err(e),
+        },
+    };
+    if !user.is_active {
+        return Ok(Err("inactive"));
+    }
+    if cfg.map_unix_groups || !cfg.superuser_groups.is_empty() {
+        let unix = groups::unix_groups(username);
+        if cfg.map_unix_groups {
+            groups::sync_groups(conn, cfg, user.id, &unix)?;
+        }
+        if !user.is_superuser && !groups::superuser_groups_of(cfg, &unix).is_empty() {
+            User::set_superuser(conn, user.id, true)?;
+            user.is_superuser = true;
+        }
+    }
+    Ok(Ok(user))
+}
+
 /// Tries the configured backends in order; the first that accepts wins.
 fn authenticate(
     services: &Services,
     conn: &mut DbConn,
+    ip: &str,
     username: &str,
     password_text: &str,
 ) -> AppResult<Result<User, Reason>> {
@@ -50,9 +131,7 @@ fn authenticate(
     for backend in &services.config.auth.backends {
         let outcome = match backend.as_str() {
             "local" => local(conn, username, password_text)?,
-            "pam" => {
-                crate::auth::pam::login(conn, &services.config.auth.pam, username, password_text)?
-            }
+            "pam" => pam(conn, &services.config.auth.pam, ip, username, password_text)?,
             _ => continue,
         };
         match outcome {
@@ -113,7 +192,7 @@ pub async fn attempt(
                 throttle::record_failure(conn, &ip2, Some(&name))?;
                 return Ok(Err(wait));
             }
-            let result = authenticate(&st, conn, &name, &pass)?;
+            let result = authenticate(&st, conn, &ip2, &name, &pass)?;
             match &result {
                 Ok(user) => {
                     throttle::record_success(conn, &name)?;

@@ -2,12 +2,12 @@
 //! call these. Each checks its rules and permissions, changes the database and records its
 //! audit entry in one transaction, so every way in behaves the same.
 
+pub mod accounts;
 pub mod calcs;
 pub mod groups;
 pub mod invites;
 pub mod login;
 pub mod sessions;
-pub mod users;
 
 use std::fmt::Display;
 

@@ -1,10 +1,11 @@
 use std::io::{BufRead, IsTerminal, Write};
 
+use crate::actions::accounts::{self, NewAccount, Origin};
 use crate::auth::{password, password_rules};
 use crate::config::Config;
-use crate::models::audit::{Actor, AuditEntry, Target};
-use crate::models::user::check_username;
-use crate::models::{NewUser, User, setup_token};
+use crate::models::audit::Actor;
+use crate::models::user::{UserChanges, check_username};
+use crate::models::{User, setup_token};
 
 pub fn run(config: &Config, noinput: bool) -> Result<(), String> {
     let mut conn = super::connect_migrated(config)?;
@@ -24,24 +25,19 @@ pub fn run(config: &Config, noinput: bool) -> Result<(), String> {
             "The username {username:?} is already taken; choose another."
         ));
     }
-    let new = NewUser {
-        username: username.clone(),
-        email,
+    let account = NewAccount {
+        fields: UserChanges {
+            username: username.clone(),
+            email,
+            is_superuser: true,
+            level: 2,
+            ..Default::default()
+        },
         password_hash: password::hash(&password_text),
-        is_superuser: true,
-        level: 2,
+        origin: Origin::Superuser,
         ..Default::default()
     };
-    let user = User::create(&mut conn, &new).map_err(|e| e.to_string())?;
-    let summary = format!("email: {}; superuser: yes; level: 2", user.email);
-    AuditEntry::record(
-        &mut conn,
-        &Actor::cli(),
-        "user.create",
-        &Target::user(&user),
-        &summary,
-    )
-    .map_err(|e| e.to_string())?;
+    accounts::create(&mut conn, &Actor::cli(), &account).map_err(|e| e.to_string())?;
     setup_token::delete_all(&mut conn).map_err(|e| e.to_string())?;
     println!("Superuser {username:?} created.");
     Ok(())

@@ -5,7 +5,7 @@
 use diesel::Connection;
 
 use super::users::{password_from_stdin, sentence};
-use crate::actions::users::NewAccount;
+use crate::actions::accounts::NewAccount;
 use crate::auth::password;
 use crate::config::Config;
 use crate::models::audit::Actor;
@@ -79,8 +79,9 @@ pub fn run(config: &Config, args: CreateUserArgs) -> Result<(), String> {
                 },
                 password_hash: hash,
                 group_ids,
+                origin: crate::actions::accounts::Origin::Admin,
             };
-            let user = crate::actions::users::create(conn, &actor, &account)?;
+            let user = crate::actions::accounts::create(conn, &actor, &account)?;
             if user.is_superuser {
                 // A superuser exists now: the first-run link is void.
                 setup_token::delete_all(conn)?;

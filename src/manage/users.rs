@@ -86,7 +86,7 @@ pub fn changepassword(config: &Config, username: &str, stdin: bool) -> Result<()
         return Err("changepassword needs a terminal to ask for the password; pipe it in with --password-stdin.".into());
     };
     let hash = password::hash(&text);
-    let ended = crate::actions::users::set_password(&mut conn, &Actor::cli(), &user, &hash)
+    let ended = crate::actions::accounts::set_password(&mut conn, &Actor::cli(), &user, &hash)
         .map_err(sentence)?;
     println!(
         "Password of {:?} changed; {ended} session(s) ended.",

@@ -63,6 +63,26 @@ impl Actor {
         }
     }
 
+    /// Someone on the web not logged in (signing up, logging in for the first time).
+    pub fn visitor(ip: String) -> Actor {
+        Actor {
+            id: None,
+            name: String::new(),
+            ip,
+            source: SOURCE_WEB,
+            access_log: None,
+        }
+    }
+
+    /// This actor as `user` (a visitor once their account exists), from the same place.
+    pub fn as_user(&self, user: &User) -> Actor {
+        Actor {
+            id: Some(user.id),
+            name: user.username.clone(),
+            ..self.clone()
+        }
+    }
+
     /// The same actor, with its actions also written to `log`.
     pub fn logging_to(mut self, log: std::sync::Arc<crate::access_log::AccessLog>) -> Actor {
         self.access_log = Some(log);

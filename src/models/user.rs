@@ -441,19 +441,11 @@ fn lock_superusers(conn: &mut DbConn) -> AppResult<()> {
 // Accounts of the machine (PAM): created at their first login, without a local password.
 
 impl User {
-    /// Creates the account of a PAM user at their first login: login source "pam", no local
-    /// password, level 1. A taken username is a 409 (as for [`User::create`]).
-    pub fn create_pam(conn: &mut DbConn, username: &str, full_name: &str) -> AppResult<User> {
+    /// Creates the account of a PAM user: login source "pam", no local password. A taken
+    /// username is a 409 (as for [`User::create`]).
+    pub fn create_pam(conn: &mut DbConn, new: &NewUser) -> AppResult<User> {
         conn.transaction(|conn| {
-            let user = User::create(
-                conn,
-                &NewUser {
-                    username: username.into(),
-                    full_name: full_name.into(),
-                    level: 1,
-                    ..Default::default()
-                },
-            )?;
+            let user = User::create(conn, new)?;
             diesel::update(users::table.find(user.id))
                 .set(users::login_source.eq(SOURCE_PAM))
                 .execute(conn)?;

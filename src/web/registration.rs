@@ -9,16 +9,17 @@ use diesel::Connection;
 use serde::Deserialize;
 use time::Duration;
 
+use crate::actions::accounts::{self, NewAccount, Origin};
 use crate::auth::{password, password_rules};
 use crate::error::{AppError, AppResult};
 use crate::mail::limit::{self, Verdict};
 use crate::mail::messages;
+use crate::models::User;
 use crate::models::activation::{Activation, ActivationToken};
 use crate::models::audit::{Actor, AuditEntry, Target};
 use crate::models::email::Email;
 use crate::models::invitation::{Invitation, Lookup};
-use crate::models::user::check_username;
-use crate::models::{NewUser, User};
+use crate::models::user::{UserChanges, check_username};
 use crate::state::AppState;
 use crate::web::accounts::{redirect, start_session};
 use crate::web::client;
@@ -197,28 +198,21 @@ async fn create_account(
         .run(move |conn| {
             let valid_for = Duration::days(i64::from(st.config.registration.activation_days));
             let created = conn.transaction(|conn| {
-                let user = User::create_inactive(
-                    conn,
-                    &NewUser {
+                let account = NewAccount {
+                    fields: UserChanges {
                         username: name.clone(),
                         email: address.clone(),
-                        password_hash: hash.clone(),
                         level: 1,
                         ..Default::default()
                     },
-                )?;
+                    password_hash: hash.clone(),
+                    origin: Origin::SignUp,
+                    ..Default::default()
+                };
+                let user = accounts::create(conn, &Actor::visitor(ip.clone()), &account)?;
                 let token = ActivationToken::create(conn, user.id, valid_for)?;
                 let message = messages::activation(&st.config, &address, &name, &token)?;
                 Email::queue(conn, &message)?;
-                let actor = Actor::web(&user, ip.clone());
-                let summary = format!("signed up with email {address}; awaiting activation");
-                AuditEntry::record(
-                    conn,
-                    &actor,
-                    "user.register",
-                    &Target::user(&user),
-                    &summary,
-                )?;
                 Ok::<_, AppError>(())
             });
             match created {
@@ -592,32 +586,27 @@ async fn invite_submit(
         .db
         .run(move |conn| {
             conn.transaction(|conn| {
-                let user = User::create(
-                    conn,
-                    &NewUser {
+                let account = NewAccount {
+                    fields: UserChanges {
                         username: name,
-                        email: address.clone(),
+                        email: address,
                         full_name: full,
-                        password_hash: hash,
                         level: 1,
                         ..Default::default()
                     },
-                )?;
+                    password_hash: hash,
+                    group_ids: invitation.group_id.into_iter().collect(),
+                    origin: Origin::Invitation {
+                        from: invitation.invited_by_name.clone(),
+                        group,
+                    },
+                };
+                let user = accounts::create(conn, &Actor::visitor(ip), &account)?;
                 User::record_login(conn, user.id)?;
                 if !Invitation::use_once(conn, invitation.id, user.id)? {
                     // Used by a parallel submission (or withdrawn) meanwhile: undo.
                     return Err(AppError::Conflict("This invitation has been used.".into()));
                 }
-                if let Some(group_id) = invitation.group_id {
-                    crate::models::group::Group::add_member(conn, group_id, user.id)?;
-                }
-                let actor = Actor::web(&user, ip);
-                let summary = format!(
-                    "by invitation from {}; email: {address}; groups: {}",
-                    invitation.invited_by_name,
-                    group.as_deref().unwrap_or("(none)")
-                );
-                AuditEntry::record(conn, &actor, "user.create", &Target::user(&user), &summary)?;
                 Ok(user)
             })
         })

@@ -5,13 +5,18 @@ use actix_session::Session;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use actix_web_flash_messages::FlashMessage;
 use askama::Template;
+use diesel::Connection;
 use serde::Deserialize;
 
+use crate::actions::accounts::{self, NewAccount, Origin};
 use crate::auth::{password, password_rules};
 use crate::error::{AppError, AppResult};
-use crate::models::{NewUser, User, setup_token};
+use crate::models::audit::Actor;
+use crate::models::user::UserChanges;
+use crate::models::{User, setup_token};
 use crate::state::AppState;
 use crate::web::accounts::{redirect, start_session};
+use crate::web::client;
 use crate::web::context::PageCtx;
 use crate::web::csrf::CsrfForm;
 use crate::web::html;
@@ -98,20 +103,27 @@ async fn setup_submit(
         let hash = web::block(move || password::hash(&password1))
             .await
             .map_err(|e| AppError::Internal(e.to_string()))?;
-        let new = NewUser {
-            username: username.clone(),
-            email: email.clone(),
+        let account = NewAccount {
+            fields: UserChanges {
+                username: username.clone(),
+                email: email.clone(),
+                is_superuser: true,
+                level: 2,
+                ..Default::default()
+            },
             password_hash: hash,
-            is_superuser: true,
-            level: 2,
+            origin: Origin::Superuser,
             ..Default::default()
         };
+        let actor = Actor::visitor(client::ip_string(&req)).logging_to(state.access_log.clone());
         let created = state
             .db
             .run(move |conn| {
-                let user = User::create(conn, &new)?;
-                setup_token::delete_all(conn)?;
-                Ok(user)
+                conn.transaction(|conn| {
+                    let user = accounts::create(conn, &actor, &account)?;
+                    setup_token::delete_all(conn)?;
+                    Ok(user)
+                })
             })
             .await;
         match created {

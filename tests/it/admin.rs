@@ -757,7 +757,7 @@ async fn concurrent_deactivations_keep_one_active_superuser() {
                     let mut conn = db.conn().unwrap();
                     let actor = calcweb::models::audit::Actor::cli();
                     barrier.wait();
-                    calcweb::actions::users::deactivate(&mut conn, &actor, &target)
+                    calcweb::actions::accounts::deactivate(&mut conn, &actor, &target)
                         .map_err(|e| e.to_string())
                 })
             })

@@ -215,7 +215,13 @@ async fn reset_links_expire_and_pam_users_are_told_to_use_the_system_password() 
     let mut smtp = SmtpServer::plain();
     let app = smtp_app(&smtp, |c| c.registration.reset_days = 1).await;
     let alice = app.create_user("alice", false);
-    let pam = User::create_pam(&mut app.conn(), "pat", "Pat").unwrap();
+    let pat = calcweb::models::NewUser {
+        username: "pat".into(),
+        full_name: "Pat".into(),
+        level: 1,
+        ..Default::default()
+    };
+    let pam = User::create_pam(&mut app.conn(), &pat).unwrap();
     diesel::update(users::table.find(pam.id))
         .set(users::email.eq("pat@example.org"))
         .execute(&mut *app.conn())

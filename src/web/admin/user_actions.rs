@@ -8,7 +8,7 @@ use serde::Deserialize;
 
 use super::Superuser;
 use super::helpers::{done, plural, refused};
-use crate::actions::users::CalcsChoice;
+use crate::actions::accounts::CalcsChoice;
 use crate::auth::{password, password_rules};
 use crate::error::{AppError, AppResult};
 use crate::models::User;
@@ -124,7 +124,7 @@ async fn password_set(
     let target = user.clone();
     let ended = state
         .db
-        .run(move |conn| crate::actions::users::set_password(conn, &actor, &target, &hash))
+        .run(move |conn| crate::actions::accounts::set_password(conn, &actor, &target, &hash))
         .await?;
     if user.id == admin.0.id {
         // Their own password: every session ended, this one goes on under a new id.
@@ -196,7 +196,7 @@ async fn deactivate(
     let target = user.clone();
     let result = state
         .db
-        .run(move |conn| crate::actions::users::deactivate(conn, &actor, &target))
+        .run(move |conn| crate::actions::accounts::deactivate(conn, &actor, &target))
         .await;
     match result {
         Ok(ended) => Ok(done(
@@ -232,7 +232,7 @@ async fn activate(
     let target = user.clone();
     state
         .db
-        .run(move |conn| crate::actions::users::activate(conn, &actor, &target))
+        .run(move |conn| crate::actions::accounts::activate(conn, &actor, &target))
         .await?;
     Ok(done(
         &state,
@@ -392,7 +392,7 @@ async fn delete(
                     ));
                 }
             };
-            let deleted = crate::actions::users::delete(conn, &actor, &target, choice)?;
+            let deleted = crate::actions::accounts::delete(conn, &actor, &target, choice)?;
             Ok((choice, deleted))
         })
         .await;
@@ -402,7 +402,7 @@ async fn delete(
     };
     let data_dir = state.config.data_dir.clone();
     let ids = deleted.clone();
-    let failed = web::block(move || crate::actions::users::remove_calc_dirs(&data_dir, &ids))
+    let failed = web::block(move || crate::actions::accounts::remove_calc_dirs(&data_dir, &ids))
         .await
         .map_err(|e| AppError::Internal(e.to_string()))?;
     let what = match choice {

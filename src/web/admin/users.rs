@@ -7,7 +7,7 @@ use serde::Deserialize;
 
 use super::Superuser;
 use super::helpers::{Fields, Pager, done, query_string, when_html};
-use crate::actions::users::{LEVELS, NewAccount, level_name};
+use crate::actions::accounts::{LEVELS, NewAccount, Origin, level_name};
 use crate::auth::{password, password_rules};
 use crate::error::{AppError, AppResult};
 use crate::models::User;
@@ -202,7 +202,7 @@ impl UserForm {
         if !self.email.is_empty() && !self.email.contains('@') {
             problems.push("The email address needs an @; correct it or leave it empty.".into());
         }
-        if crate::actions::users::check_level(self.level).is_err() {
+        if crate::actions::accounts::check_level(self.level).is_err() {
             problems.push("Choose a level: view only, default or may share.".into());
         }
         problems
@@ -288,13 +288,14 @@ async fn create(
             fields: user_form.changes(),
             password_hash: hash,
             group_ids: user_form.group_ids.clone(),
+            origin: Origin::Admin,
         };
         let actor = admin.actor(&req);
         let created = state
             .db
             .run(move |conn| {
                 crate::actions::groups::find_all(conn, &account.group_ids)?;
-                crate::actions::users::create(conn, &actor, &account)
+                crate::actions::accounts::create(conn, &actor, &account)
             })
             .await;
         match created {
@@ -433,7 +434,7 @@ async fn update(
         .run(move |conn| {
             let user = User::find(conn, id)?.ok_or_else(AppError::not_found)?;
             crate::actions::groups::find_all(conn, &group_ids)?;
-            crate::actions::users::update(conn, &actor, &user, &changes, &group_ids)
+            crate::actions::accounts::update(conn, &actor, &user, &changes, &group_ids)
         })
         .await;
     match saved {

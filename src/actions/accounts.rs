@@ -31,37 +31,59 @@ pub fn check_level(level: i32) -> AppResult<()> {
     }
 }
 
+/// How an account comes to be: it decides the login source, whether the account starts active,
+/// and the audit line.
+#[derive(Debug, Clone, Default)]
+pub enum Origin {
+    /// By an administrator, in /admin or with `calcweb manage createuser`.
+    #[default]
+    Admin,
+    /// A superuser made on the first-run setup page or with `calcweb manage createsuperuser`.
+    Superuser,
+    /// Signed up on the registration page: inactive until the emailed link is followed.
+    SignUp,
+    /// By an invitation from `from` (into `group`, if any).
+    Invitation { from: String, group: Option<String> },
+    /// At a PAM user's first login: no local password; the machine checks it.
+    Pam,
+}
+
 /// A new account: its fields, an already hashed password ('' = cannot log in until one is
-/// set) and its groups.
+/// set), its groups and how it comes to be.
 #[derive(Debug, Clone, Default)]
 pub struct NewAccount {
     pub fields: UserChanges,
     pub password_hash: String,
     pub group_ids: Vec<i64>,
+    pub origin: Origin,
 }
 
+/// Creates an account, in one transaction with its groups and its audit line. An `actor`
+/// without an id (a visitor signing up, a PAM user's first login) is recorded as the new user.
 pub fn create(conn: &mut DbConn, actor: &Actor, account: &NewAccount) -> AppResult<User> {
     check_level(account.fields.level)?;
     conn.transaction(|conn| {
         let f = &account.fields;
-        let user = User::create(
-            conn,
-            &NewUser {
-                username: f.username.clone(),
-                email: f.email.clone(),
-                full_name: f.full_name.clone(),
-                password_hash: account.password_hash.clone(),
-                is_superuser: f.is_superuser,
-                level: f.level,
-            },
-        )?;
-        User::set_groups(conn, user.id, &account.group_ids)?;
-        let password = if account.password_hash.is_empty() {
-            "none (cannot log in)"
-        } else {
-            "set"
+        let new = NewUser {
+            username: f.username.clone(),
+            email: f.email.clone(),
+            full_name: f.full_name.clone(),
+            password_hash: account.password_hash.clone(),
+            is_superuser: f.is_superuser,
+            level: f.level,
         };
-        let summary = format!(
+        let user = match account.origin {
+            Origin::SignUp => User::create_inactive(conn, &new)?,
+            Origin::Pam => User::create_pam(conn, &new)?,
+            _ => User::create(conn, &new)?,
+        };
+        User::set_groups(conn, user.id, &account.group_ids)?;
+        let password = match (&account.origin, account.password_hash.is_empty()) {
+            (Origin::Pam, _) => "checked by PAM",
+            (_, true) => "none (cannot log in)",
+            (_, false) => "set",
+        };
+        let mut summary = format!(
             "email: {}; name: {}; superuser: {}; level: {}; groups: {}; password: {password}",
             show(&f.email),
             show(&f.full_name),
@@ -69,7 +91,29 @@ pub fn create(conn: &mut DbConn, actor: &Actor, account: &NewAccount) -> AppResu
             f.level,
             show(&user.group_names(conn)?.join(", ")),
         );
-        AuditEntry::record(conn, actor, "user.create", &Target::user(&user), &summary)?;
+        let action = match &account.origin {
+            Origin::Admin | Origin::Superuser => "user.create",
+            Origin::SignUp => {
+                summary.push_str("; signed up, awaiting activation");
+                "user.register"
+            }
+            Origin::Invitation { from, group } => {
+                summary.push_str(&format!(
+                    "; by invitation from {from} into {}",
+                    group.as_deref().unwrap_or("no group")
+                ));
+                "user.create"
+            }
+            Origin::Pam => {
+                summary.push_str("; at the first PAM login");
+                "user.create"
+            }
+        };
+        let actor = match actor.id {
+            Some(_) => actor.clone(),
+            None => actor.as_user(&user),
+        };
+        AuditEntry::record(conn, &actor, action, &Target::user(&user), &summary)?;
         Ok(user)
     })
 }
