@@ -58,8 +58,8 @@ pub struct NewAccount {
     pub origin: Origin,
 }
 
-/// Creates an account, in one transaction with its groups and its audit line. An `actor`
-/// without an id (a visitor signing up, a PAM user's first login) is recorded as the new user.
+/// Creates an account, in one transaction with its groups and its audit line. A visitor (one
+/// signing up, a PAM user's first login) is recorded as the new user.
 pub fn create(conn: &mut DbConn, actor: &Actor, account: &NewAccount) -> AppResult<User> {
     check_level(account.fields.level)?;
     conn.transaction(|conn| {
@@ -109,9 +109,10 @@ pub fn create(conn: &mut DbConn, actor: &Actor, account: &NewAccount) -> AppResu
                 "user.create"
             }
         };
-        let actor = match actor.id {
-            Some(_) => actor.clone(),
-            None => actor.as_user(&user),
+        let actor = if actor.is_visitor() {
+            actor.as_user(&user)
+        } else {
+            actor.clone()
         };
         AuditEntry::record(conn, &actor, action, &Target::user(&user), &summary)?;
         Ok(user)

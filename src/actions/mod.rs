@@ -7,6 +7,7 @@ pub mod calcs;
 pub mod groups;
 pub mod invites;
 pub mod login;
+pub mod maintenance;
 pub mod sessions;
 
 use std::fmt::Display;

@@ -74,6 +74,11 @@ impl Actor {
         }
     }
 
+    /// Whether this is a [`Actor::visitor`], someone not known yet.
+    pub fn is_visitor(&self) -> bool {
+        self.id.is_none() && self.name.is_empty()
+    }
+
     /// This actor as `user` (a visitor once their account exists), from the same place.
     pub fn as_user(&self, user: &User) -> Actor {
         Actor {

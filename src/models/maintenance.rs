@@ -62,10 +62,10 @@ impl Maintenance {
     }
 }
 
-/// A per-process copy of the maintenance row, so every request does not query it.
 /// How long a process trusts its copy of the maintenance row.
 const FRESH_FOR: Duration = Duration::from_secs(5);
 
+/// A per-process copy of the maintenance row, so every request does not query it.
 #[derive(Default)]
 pub struct MaintenanceCache {
     entry: RwLock<Option<(Instant, Option<Maintenance>)>>,

@@ -528,7 +528,7 @@ async fn list_and_revoke_anyones_api_tokens() {
 #[actix_web::test]
 async fn maintenance_is_scheduled_and_ended_from_admin() {
     let (app, root_browser, _, bob_browser, _) = admin_app().await;
-    let default_start = calcweb::manage::maintenance::default_start;
+    let default_start = calcweb::actions::maintenance::default_start;
 
     let before = default_start(calcweb::db::now());
     let page = get_page(&root_browser, "/admin/maintenance/").await;

@@ -5,15 +5,13 @@
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use actix_web_flash_messages::FlashMessage;
 use askama::Template;
-use diesel::Connection;
-use time::{Date, Duration, PrimitiveDateTime, Time};
+use time::PrimitiveDateTime;
 
 use super::Superuser;
 use super::helpers::{Fields, done, path, when};
+use crate::actions::maintenance::{self, MAX_MESSAGE, default_start};
 use crate::db::now;
-use crate::error::AppResult;
-use crate::manage::maintenance::default_start;
-use crate::models::audit::{AuditEntry, Target};
+use crate::error::{AppError, AppResult};
 use crate::models::maintenance::Maintenance;
 use crate::state::AppState;
 use crate::times::until_text;
@@ -21,9 +19,6 @@ use crate::web::accounts::{EmptyForm, redirect};
 use crate::web::context::PageCtx;
 use crate::web::csrf::CsrfForm;
 use crate::web::html;
-
-/// The longest message the banner shows.
-const MAX_MESSAGE: usize = 500;
 
 /// The window as the page describes it.
 pub struct Window {
@@ -93,36 +88,6 @@ fn time_text(t: PrimitiveDateTime) -> String {
     format!("{:02}:{:02}", t.hour(), t.minute())
 }
 
-/// The start a form asks for: a date `YYYY-MM-DD` and a time `HH:MM` (seconds allowed, as
-/// browsers may send them), in UTC. Like the CLI, a time in the past (more than a minute ago)
-/// is refused; the error is a sentence for the page.
-pub fn parse_start(
-    date: &str,
-    time: &str,
-    now: PrimitiveDateTime,
-) -> Result<PrimitiveDateTime, String> {
-    let (date, time) = (date.trim(), time.trim());
-    let date = Date::parse(
-        date,
-        time::macros::format_description!("[year]-[month]-[day]"),
-    )
-    .map_err(|_| format!("{date:?} is not a date like 2026-11-22."))?;
-    let short = time::macros::format_description!("[hour padding:none]:[minute]");
-    let long = time::macros::format_description!("[hour padding:none]:[minute]:[second]");
-    let at = Time::parse(time, short)
-        .or_else(|_| Time::parse(time, long))
-        .map_err(|_| format!("{time:?} is not a time like 14:30 (UTC)."))?;
-    let start = PrimitiveDateTime::new(date, at.replace_second(0).unwrap_or(at));
-    if start < now - Duration::minutes(1) {
-        return Err(format!(
-            "{} is in the past (it is {} now); choose a later date or time.",
-            when(&start),
-            when(&now)
-        ));
-    }
-    Ok(start)
-}
-
 async fn render(
     req: &HttpRequest,
     state: &AppState,
@@ -160,14 +125,6 @@ async fn render(
     )
 }
 
-fn target() -> Target {
-    Target {
-        kind: "maintenance",
-        id: "1".into(),
-        repr: "maintenance window".into(),
-    }
-}
-
 #[get("/maintenance/")]
 async fn page(
     req: HttpRequest,
@@ -191,43 +148,22 @@ async fn schedule(
         fields.text("message"),
     );
     let now = now();
-    let mut errors = Vec::new();
-    let start = match parse_start(&date, &time, now) {
-        Ok(start) => Some(start),
-        Err(e) => {
-            errors.push(e);
-            None
-        }
-    };
-    if message.chars().count() > MAX_MESSAGE {
-        errors.push(format!(
-            "The message has {} characters; at most {MAX_MESSAGE} fit in the banner.",
-            message.chars().count()
-        ));
-    }
-    let Some(start) = start.filter(|_| errors.is_empty()) else {
-        return render(&req, &state, Some((date, time, message)), errors).await;
+    let start = match maintenance::parse_start(&date, &time, now) {
+        Ok(start) => start,
+        Err(e) => return render(&req, &state, Some((date, time, message)), vec![e]).await,
     };
     let actor = admin.actor(&req);
-    let by = admin.0.username.clone();
     let text = message.clone();
-    state
+    let scheduled = state
         .db
-        .run(move |conn| {
-            conn.transaction(|conn| {
-                let before = Maintenance::current(conn)?;
-                Maintenance::schedule(conn, start, &text, &by)?;
-                let mut summary = format!("starts: {}", when(&start));
-                if !text.is_empty() {
-                    summary.push_str(&format!("; message: {text}"));
-                }
-                if let Some(before) = before {
-                    summary.push_str(&format!("; was: {}", when(&before.starts_at)));
-                }
-                AuditEntry::record(conn, &actor, "maintenance.on", &target(), &summary)
-            })
-        })
-        .await?;
+        .run(move |conn| maintenance::schedule(conn, &actor, start, &text))
+        .await;
+    match scheduled {
+        Err(AppError::BadRequest(e)) => {
+            return render(&req, &state, Some((date, time, message)), vec![e]).await;
+        }
+        other => other?,
+    }
     state.maintenance.invalidate();
     let message = if start <= now {
         format!(
@@ -254,21 +190,7 @@ async fn end(
     let actor = admin.actor(&req);
     let ended = state
         .db
-        .run(move |conn| {
-            conn.transaction(|conn| {
-                let Some(before) = Maintenance::current(conn)? else {
-                    return Ok(false);
-                };
-                Maintenance::end(conn)?;
-                let summary = if before.is_active() {
-                    format!("was on since {}", when(&before.starts_at))
-                } else {
-                    format!("was scheduled for {}", when(&before.starts_at))
-                };
-                AuditEntry::record(conn, &actor, "maintenance.off", &target(), &summary)?;
-                Ok(true)
-            })
-        })
+        .run(move |conn| maintenance::end(conn, &actor))
         .await?;
     state.maintenance.invalidate();
     if ended {
@@ -291,32 +213,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 mod tests {
     use super::*;
     use time::macros::datetime;
-
-    #[test]
-    fn form_times_are_utc_and_not_in_the_past() {
-        let now = datetime!(2026-11-22 10:00:30);
-        assert_eq!(
-            parse_start("2026-11-22", "12:30", now).unwrap(),
-            datetime!(2026-11-22 12:30:00)
-        );
-        assert_eq!(
-            parse_start(" 2026-11-23 ", "9:05:59", now).unwrap(),
-            datetime!(2026-11-23 09:05:00)
-        );
-        assert_eq!(
-            parse_start("2026-11-22", "10:00", now).unwrap(),
-            datetime!(2026-11-22 10:00:00),
-            "this very minute starts now"
-        );
-        let past = parse_start("2026-11-22", "09:00", now).unwrap_err();
-        assert!(
-            past.contains("2026-11-22 09:00 UTC is in the past"),
-            "{past}"
-        );
-        assert!(parse_start("2026-11-22", "25:00", now).is_err());
-        assert!(parse_start("22/11/2026", "12:00", now).is_err());
-        assert!(parse_start("", "", now).is_err());
-    }
 
     #[test]
     fn dashboard_lines() {
