@@ -7,7 +7,7 @@ use std::time::Duration;
 use actix_web::HttpServer;
 use tracing_subscriber::EnvFilter;
 
-use crate::config::{Config, redact_url_password};
+use crate::config::{AuthBackend, Config, EmailBackend, RegistrationMode, redact_url_password};
 use crate::db::migrations;
 use crate::keys::SecretSource;
 use crate::models::session::SessionRow;
@@ -115,7 +115,8 @@ pub fn run(config: Config, file: Option<PathBuf>) -> Result<(), String> {
     let mailer = crate::mail::Mailer::from_config(&config)?;
     state.mail = Some(crate::mail::worker::start(state.db.clone(), mailer));
     if config.server.public_url.is_none()
-        && (config.email.backend == "smtp" || config.registration.mode != "closed")
+        && (config.email.backend == EmailBackend::Smtp
+            || config.registration.mode != RegistrationMode::Closed)
     {
         println!(
             "Warning: [server] public_url is not set, so links in emails point to {}; set it to the address people use.",
@@ -123,7 +124,7 @@ pub fn run(config: Config, file: Option<PathBuf>) -> Result<(), String> {
         );
     }
     crate::auth::password::warm_up();
-    if config.auth.backends.iter().any(|b| b == "pam") {
+    if config.auth.backends.contains(&AuthBackend::Pam) {
         for warning in crate::auth::pam::startup_warnings(&config.auth.pam) {
             println!("Warning: {warning}");
         }

@@ -4,7 +4,7 @@
 use diesel::Connection;
 use time::Duration;
 
-use crate::config::Config;
+use crate::config::{Config, RegistrationMode};
 use crate::db::DbConn;
 use crate::error::{AppError, AppResult};
 use crate::mail::messages;
@@ -15,7 +15,7 @@ use crate::models::invitation::Invitation;
 
 /// Whether the site takes invitations (`[registration] mode` "invite" or "open").
 pub fn check_allowed(config: &Config) -> AppResult<()> {
-    if config.registration.mode == "closed" {
+    if config.registration.mode == RegistrationMode::Closed {
         return Err(AppError::BadRequest(
             "Invitations are off: [registration] mode is \"closed\". Set it to \"invite\" (or \"open\") to invite people by email.".into(),
         ));

@@ -8,7 +8,7 @@ pub use crate::auth::Reason;
 use crate::auth::pam::{self, groups};
 use crate::auth::password::{self, Verified};
 use crate::auth::throttle;
-use crate::config::PamConfig;
+use crate::config::{AuthBackend, PamConfig};
 use crate::db::DbConn;
 use crate::error::{AppError, AppResult};
 use crate::models::User;
@@ -129,10 +129,9 @@ fn authenticate(
 ) -> AppResult<Result<User, Reason>> {
     let mut reason = "bad_credentials";
     for backend in &services.config.auth.backends {
-        let outcome = match backend.as_str() {
-            "local" => local(conn, username, password_text)?,
-            "pam" => pam(conn, &services.config.auth.pam, ip, username, password_text)?,
-            _ => continue,
+        let outcome = match backend {
+            AuthBackend::Local => local(conn, username, password_text)?,
+            AuthBackend::Pam => pam(conn, &services.config.auth.pam, ip, username, password_text)?,
         };
         match outcome {
             Ok(user) => return Ok(Ok(user)),

@@ -20,7 +20,7 @@ use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{FileTransport, SmtpTransport, Transport};
 
-use crate::config::Config;
+use crate::config::{Config, EmailBackend, EmailSecurity};
 pub use crate::models::email::Outgoing;
 
 /// Where and how messages go.
@@ -45,7 +45,7 @@ pub enum Mailer {
 pub struct SmtpServer {
     pub host: String,
     pub port: u16,
-    pub security: String,
+    pub security: EmailSecurity,
     pub timeout: u64,
     /// The login name; "" = no login.
     pub user: String,
@@ -112,15 +112,15 @@ impl Header for AutoSubmitted {
 
 /// One line describing the email setup, for the `serve` summary and `sendtestemail`.
 pub fn describe(config: &Config) -> String {
-    match config.email.backend.as_str() {
-        "smtp" => format!(
+    match config.email.backend {
+        EmailBackend::Smtp => format!(
             "smtp {}:{} ({})",
             config.email.host,
             config.smtp_port(),
             config.email.security
         ),
-        "file" => format!("file {}", config.mail_dir().display()),
-        other => other.to_string(),
+        EmailBackend::File => format!("file {}", config.mail_dir().display()),
+        EmailBackend::Console => "console".into(),
     }
 }
 
@@ -141,9 +141,9 @@ impl Mailer {
                 email.from
             )
         })?;
-        match email.backend.as_str() {
-            "console" => Ok(Mailer::Console { from }),
-            "file" => {
+        match email.backend {
+            EmailBackend::Console => Ok(Mailer::Console { from }),
+            EmailBackend::File => {
                 let dir = config.mail_dir();
                 std::fs::create_dir_all(&dir).map_err(|e| {
                     format!(
@@ -157,25 +157,18 @@ impl Mailer {
                     dir,
                 })
             }
-            "smtp" => Mailer::smtp(config, from),
-            other => Err(format!(
-                "email.backend = {other:?} is not one of console, file, smtp."
-            )),
+            EmailBackend::Smtp => Mailer::smtp(config, from),
         }
     }
 
     fn smtp(config: &Config, from: Mailbox) -> Result<Mailer, String> {
         let email = &config.email;
+        // Config::problems made sure there is one.
         let host = email.host.trim().to_string();
-        if host.is_empty() {
-            return Err(
-                "email.backend = \"smtp\" needs email.host, the name of the SMTP server.".into(),
-            );
-        }
         let server = SmtpServer {
             host: host.clone(),
             port: config.smtp_port(),
-            security: email.security.clone(),
+            security: email.security,
             timeout: email.timeout.max(1),
             user: email.user.clone(),
         };
@@ -202,15 +195,10 @@ impl Mailer {
                 .build_rustls()
                 .map_err(|e| format!("Cannot set up TLS for {host}: {e}."))
         };
-        let tls = match email.security.as_str() {
-            "none" => Tls::None,
-            "starttls" => Tls::Required(tls_parameters()?),
-            "tls" => Tls::Wrapper(tls_parameters()?),
-            other => {
-                return Err(format!(
-                    "email.security = {other:?} is not one of none, starttls, tls."
-                ));
-            }
+        let tls = match email.security {
+            EmailSecurity::None => Tls::None,
+            EmailSecurity::Starttls => Tls::Required(tls_parameters()?),
+            EmailSecurity::Tls => Tls::Wrapper(tls_parameters()?),
         };
         let mut builder = SmtpTransport::builder_dangerous(&host)
             .port(server.port)
@@ -404,7 +392,7 @@ pub fn explain(err: &lettre::transport::smtp::Error, server: &SmtpServer) -> Sen
             ErrorKind::ConnectionReset
             | ErrorKind::ConnectionAborted
             | ErrorKind::UnexpectedEof
-                if server.security != "tls" && !err.is_tls() =>
+                if server.security != EmailSecurity::Tls && !err.is_tls() =>
             {
                 return SendError::transient(format!(
                     "The SMTP server at {at} closed the connection ({detail}); if it expects TLS from the start (port 465), set [email] security = \"tls\"."
@@ -433,7 +421,7 @@ pub fn explain(err: &lettre::transport::smtp::Error, server: &SmtpServer) -> Sen
             "the server's certificate is not trusted or not for this host name: check [email] host, and for a private CA set [email] tls_ca_file"
         } else if lower.contains("starttls") {
             "the server does not offer STARTTLS: use security = \"tls\" if it expects TLS from the start (port 465), or \"none\" only on a trusted network"
-        } else if server.security == "tls" {
+        } else if server.security == EmailSecurity::Tls {
             "the server may not expect TLS from the start: use security = \"starttls\" (port 587) or \"none\" (port 25)"
         } else {
             "check [email] security and port (starttls: 587, tls: 465, none: 25)"

@@ -5,7 +5,7 @@
 use std::io::BufRead;
 
 use crate::auth::pam;
-use crate::config::Config;
+use crate::config::{AuthBackend, Config};
 
 pub fn run(config: &Config, username: &str) -> Result<(), String> {
     let mut password = String::new();
@@ -14,7 +14,7 @@ pub fn run(config: &Config, username: &str) -> Result<(), String> {
         .read_line(&mut password)
         .map_err(|e| format!("Cannot read the password from standard input: {e}."))?;
     let password = password.trim_end_matches(['\n', '\r']);
-    if !config.auth.backends.iter().any(|b| b == "pam") {
+    if !config.auth.backends.contains(&AuthBackend::Pam) {
         println!(
             "note: auth.backends = {:?} does not list \"pam\": the server does not use PAM yet.",
             config.auth.backends

@@ -32,7 +32,7 @@ fn render(config: &Config, args: &NginxArgs) -> Result<String, String> {
     let mut upstreams = args.upstreams.clone();
     if upstreams.is_empty() {
         upstreams = if nginx.upstreams.is_empty() {
-            vec![config.server.bind.clone()]
+            vec![config.server.bind.to_string()]
         } else {
             nginx.upstreams.clone()
         };

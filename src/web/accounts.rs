@@ -9,6 +9,7 @@ use serde::Deserialize;
 
 use crate::auth::session_store::{IP, USER_AGENT, USER_ID};
 use crate::auth::{password, password_rules};
+use crate::config::{AuthBackend, RegistrationMode};
 use crate::error::{AppError, AppResult};
 use crate::models::User;
 use crate::models::session::SessionRow;
@@ -36,8 +37,8 @@ struct LoginPage {
 fn login_links(state: &AppState) -> (bool, bool) {
     let config = &state.config;
     (
-        config.auth.backends.iter().any(|b| b == "local"),
-        config.registration.mode == "open",
+        config.auth.backends.contains(&AuthBackend::Local),
+        config.registration.mode == RegistrationMode::Open,
     )
 }
 

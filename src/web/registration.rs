@@ -11,6 +11,7 @@ use time::Duration;
 
 use crate::actions::accounts::{self, NewAccount, Origin};
 use crate::auth::{password, password_rules};
+use crate::config::RegistrationMode;
 use crate::error::{AppError, AppResult};
 use crate::mail::limit::{self, Verdict};
 use crate::mail::messages;
@@ -33,7 +34,7 @@ fn path(state: &AppState, p: &str) -> String {
 }
 
 fn registration_open(state: &AppState) -> AppResult<()> {
-    if state.config.registration.mode == "open" {
+    if state.config.registration.mode == RegistrationMode::Open {
         Ok(())
     } else {
         Err(AppError::NotFound(

@@ -5,6 +5,7 @@
 use std::time::{Duration, Instant};
 
 use calcweb::Config;
+use calcweb::config::{EmailBackend, EmailSecurity, RegistrationMode};
 use calcweb::db::schema::{activation_tokens, emails, users};
 use calcweb::models::User;
 use calcweb::models::email::Email;
@@ -19,10 +20,10 @@ const NEW_PASSWORD: &str = "a-brand-new-passphrase-42";
 
 /// SMTP to the test server, links on calc.example.org.
 fn use_smtp(config: &mut Config, server: &SmtpServer, security: Security) {
-    config.email.backend = "smtp".into();
+    config.email.backend = EmailBackend::Smtp;
     config.email.host = "127.0.0.1".into();
     config.email.port = Some(server.port);
-    config.email.security = security.word().into();
+    config.email.security = security.setting();
     config.email.from = "calcweb <calcweb@calc.example.org>".into();
     config.server.public_url = Some(SITE.into());
 }
@@ -269,7 +270,7 @@ async fn reset_links_expire_and_pam_users_are_told_to_use_the_system_password() 
 #[actix_web::test]
 async fn registration_journey() {
     let mut smtp = SmtpServer::plain();
-    let app = smtp_app(&smtp, |c| c.registration.mode = "open".into()).await;
+    let app = smtp_app(&smtp, |c| c.registration.mode = RegistrationMode::Open).await;
     app.create_user("alice", false);
     let browser = app.browser();
     let login = body(browser.get("/accounts/login/").await).await;
@@ -482,7 +483,7 @@ async fn mail_forms_are_rate_limited_per_client() {
 #[actix_web::test]
 async fn invitation_journey_from_admin() {
     let mut smtp = SmtpServer::plain();
-    let app = smtp_app(&smtp, |c| c.registration.mode = "invite".into()).await;
+    let app = smtp_app(&smtp, |c| c.registration.mode = RegistrationMode::Invite).await;
     app.create_user("boss", true);
     let physics = Group::create(&mut app.conn(), "physics").unwrap();
     let admin = app.browser();
@@ -756,10 +757,10 @@ async fn test_email_over_starttls_with_a_login_and_a_private_ca() {
 async fn failures_are_retried_or_shown_to_superusers() {
     let port = crate::cli::free_port();
     let app = TestApp::with_config(|c| {
-        c.email.backend = "smtp".into();
+        c.email.backend = EmailBackend::Smtp;
         c.email.host = "127.0.0.1".into();
         c.email.port = Some(port);
-        c.email.security = "none".into();
+        c.email.security = EmailSecurity::None;
         c.server.public_url = Some(SITE.into());
     })
     .await;
@@ -838,7 +839,7 @@ async fn the_file_backend_writes_one_eml_per_message() {
     let mail_dir = dir.path().join("outgoing");
     let target = mail_dir.clone();
     let app = TestApp::with_config(|c| {
-        c.email.backend = "file".into();
+        c.email.backend = EmailBackend::File;
         c.email.file_path = Some(target);
         c.server.public_url = Some(SITE.into());
     })

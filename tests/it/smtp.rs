@@ -210,6 +210,16 @@ pub(crate) enum Security {
 }
 
 impl Security {
+    /// The `[email] security` setting for this server.
+    pub(crate) fn setting(self) -> calcweb::config::EmailSecurity {
+        use calcweb::config::EmailSecurity;
+        match self {
+            Security::None => EmailSecurity::None,
+            Security::StartTls => EmailSecurity::Starttls,
+            Security::Tls => EmailSecurity::Tls,
+        }
+    }
+
     pub(crate) fn word(self) -> &'static str {
         match self {
             Security::None => "none",

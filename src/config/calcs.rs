@@ -1,0 +1,172 @@
+//! `[calcs]`, `[executor]` and `[[calculators]]`: what runs, where and how much at once.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CalcsConfig {
+    /// Calculations running at once on this host; 0 = one per CPU core.
+    pub max_concurrent: usize,
+    /// Largest upload in bytes (413 above).
+    pub max_upload_size: u64,
+    /// Largest total size of an unpacked archive in bytes.
+    pub max_unpacked_size: u64,
+    /// Most files an upload may unpack to.
+    pub max_files: usize,
+    /// Seconds between SIGTERM and SIGKILL when a calculation is aborted or times out.
+    pub kill_grace: u64,
+    /// Log rows kept per calculation; later lines are counted, not stored.
+    pub max_log_rows: u32,
+    /// Rows of calculation lists kept in memory and served again while nothing they show
+    /// changed (models::list_cache); 0 keeps none.
+    pub list_cache_rows: usize,
+}
+
+impl Default for CalcsConfig {
+    fn default() -> Self {
+        CalcsConfig {
+            max_concurrent: 0,
+            max_upload_size: 200 * 1024 * 1024,
+            max_unpacked_size: 1024 * 1024 * 1024,
+            max_files: 1000,
+            kill_grace: 10,
+            max_log_rows: 100_000,
+            list_cache_rows: 10_000,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ExecutorConfig {
+    /// "local": supervisors on the host of the server that claims the calculation;
+    /// "slurm": each calculation is a Slurm batch job (sbatch), the supervisor on a node.
+    pub kind: String,
+    /// slurm: the partition (sbatch --partition); "" = the cluster's default partition.
+    pub partition: String,
+    /// slurm: the account charged (sbatch --account); "" = the service user's default.
+    pub account: String,
+    /// slurm: the quality of service (sbatch --qos); "" = the default.
+    pub qos: String,
+    /// slurm: more sbatch arguments, one per item, e.g. ["--constraint=avx2"].
+    pub sbatch_args: Vec<String>,
+    /// slurm: seconds between two looks at the jobs (one squeue for all of them).
+    pub poll_interval: u64,
+    /// slurm: the calcweb binary on the compute nodes; "" = the server's own path.
+    pub calcweb_path: String,
+    /// slurm: the commands; a bare name is looked up in PATH.
+    pub sbatch: PathBuf,
+    pub squeue: PathBuf,
+    pub scancel: PathBuf,
+    pub sacct: PathBuf,
+    pub sinfo: PathBuf,
+}
+
+impl Default for ExecutorConfig {
+    fn default() -> Self {
+        ExecutorConfig {
+            kind: "local".into(),
+            partition: String::new(),
+            account: String::new(),
+            qos: String::new(),
+            sbatch_args: Vec::new(),
+            poll_interval: 5,
+            calcweb_path: String::new(),
+            sbatch: "sbatch".into(),
+            squeue: "squeue".into(),
+            scancel: "scancel".into(),
+            sacct: "sacct".into(),
+            sinfo: "sinfo".into(),
+        }
+    }
+}
+
+impl ExecutorConfig {
+    pub fn is_slurm(&self) -> bool {
+        self.kind == "slurm"
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CalculatorConfig {
+    pub name: String,
+    /// Program and arguments; {job_ini}, {input_dir}, {output_dir}, {calc_id} and {data_dir}
+    /// are replaced anywhere inside an argument.
+    pub command: Vec<String>,
+    #[serde(default)]
+    pub description: String,
+    /// File name pattern of the .ini to run (job.ini is preferred when several match).
+    #[serde(default = "default_job_ini")]
+    pub job_ini: String,
+    /// Groups whose members may run it; empty = everyone.
+    #[serde(default)]
+    pub allowed_groups: Vec<String>,
+    /// Seconds before the calculation is stopped and marked failed; 0 = no limit.
+    #[serde(default)]
+    pub timeout: u64,
+    /// Extra environment variables for the program.
+    #[serde(default)]
+    pub env: std::collections::BTreeMap<String, String>,
+    /// Slurm executor: CPUs of one calculation (sbatch --cpus-per-task).
+    #[serde(default = "default_cpus")]
+    pub cpus: u32,
+    /// Slurm executor: memory (sbatch --mem, e.g. "4G"); "" = the partition's default.
+    #[serde(default)]
+    pub mem: String,
+    /// Slurm executor: time limit (sbatch --time: minutes, "H:MM:SS" or "D-HH");
+    /// "" = the partition's default.
+    #[serde(default)]
+    pub time: String,
+}
+
+fn default_cpus() -> u32 {
+    1
+}
+
+fn default_job_ini() -> String {
+    "*.ini".into()
+}
+
+impl CalculatorConfig {
+    /// The shipped example: scripts/calculators/example, installed into the data dir by serve.
+    pub fn example() -> CalculatorConfig {
+        CalculatorConfig {
+            name: "example".into(),
+            command: vec!["{data_dir}/calculators/example".into(), "{job_ini}".into()],
+            description: "A damped oscillator integrated step by step: progress, log, a CSV series and a JSON summary.".into(),
+            job_ini: default_job_ini(),
+            allowed_groups: Vec::new(),
+            timeout: 3600,
+            env: Default::default(),
+            cpus: default_cpus(),
+            mem: String::new(),
+            time: String::new(),
+        }
+    }
+}
+
+/// A Slurm memory size: digits with an optional K, M, G or T suffix.
+pub(super) fn is_slurm_mem(text: &str) -> bool {
+    let digits = text.trim_end_matches(['K', 'M', 'G', 'T', 'k', 'm', 'g', 't']);
+    !digits.is_empty()
+        && text.len() - digits.len() <= 1
+        && digits.chars().all(|c| c.is_ascii_digit())
+}
+
+/// A Slurm time limit: "minutes", "minutes:seconds", "hours:minutes:seconds", "days-hours",
+/// "days-hours:minutes", "days-hours:minutes:seconds" (or UNLIMITED).
+pub(super) fn is_slurm_time(text: &str) -> bool {
+    if text.eq_ignore_ascii_case("unlimited") || text.eq_ignore_ascii_case("infinite") {
+        return true;
+    }
+    let (days, rest) = match text.split_once('-') {
+        Some((d, r)) => (Some(d), r),
+        None => (None, text),
+    };
+    let number = |s: &str| !s.is_empty() && s.len() <= 9 && s.chars().all(|c| c.is_ascii_digit());
+    let parts: Vec<&str> = rest.split(':').collect();
+    days.is_none_or(number) && parts.len() <= 3 && parts.iter().all(|p| number(p))
+}
