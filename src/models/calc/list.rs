@@ -1,0 +1,187 @@
+//! The list query behind /engine/ and /v1/calc/list: who sees which calculations, filters,
+//! ordering and counts.
+
+use diesel::prelude::*;
+use time::PrimitiveDateTime;
+
+use super::{Calc, CalcRow, CalcSummary, Db, status};
+use crate::db::DbConn;
+use crate::db::schema::{calcs, user_groups, users};
+use crate::error::AppResult;
+use crate::models::User;
+
+/// Filters and ordering of a calculation list.
+#[derive(Debug, Clone, Default)]
+pub struct ListQuery {
+    pub statuses: Vec<String>,
+    pub calculator: Option<String>,
+    pub is_running: Option<bool>,
+    /// Include calculations shared by users outside the viewer's groups (default true).
+    pub include_shared: bool,
+    /// Owner username, case-insensitive substring.
+    pub owner_like: Option<String>,
+    /// Description, case-insensitive substring.
+    pub text: Option<String>,
+    pub created_after: Option<PrimitiveDateTime>,
+    pub order_by: OrderBy,
+    pub descending: bool,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum OrderBy {
+    #[default]
+    Id,
+    StartTime,
+    Status,
+    Calculator,
+    Owner,
+    Description,
+}
+
+impl OrderBy {
+    /// Accepts our names and OpenQuake's (`start_time`, `calculation_mode`, ...).
+    pub fn parse(name: &str) -> Option<OrderBy> {
+        Some(match name {
+            "id" => OrderBy::Id,
+            "start_time" | "started" | "created" => OrderBy::StartTime,
+            "status" => OrderBy::Status,
+            "calculation_mode" | "calculator" => OrderBy::Calculator,
+            "owner" | "user" | "user_name" => OrderBy::Owner,
+            "description" => OrderBy::Description,
+            _ => return None,
+        })
+    }
+}
+
+/// `%text%` with LIKE's wildcards escaped (backslash is the escape character).
+fn like_pattern(text: &str) -> String {
+    let escaped = text
+        .to_lowercase()
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    format!("%{escaped}%")
+}
+
+diesel::define_sql_function!(fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text);
+
+/// Calculations joined with their owners: one query gives a list its owner names, and the
+/// owner filter and sort use them directly.
+type BoxedCalcQuery<'a> =
+    diesel::dsl::IntoBoxed<'a, diesel::dsl::InnerJoin<calcs::table, users::table>, Db>;
+
+impl Calc {
+    fn visible_to(user: &User, include_shared: bool) -> BoxedCalcQuery<'static> {
+        let query = calcs::table.inner_join(users::table).into_boxed();
+        if user.is_superuser {
+            return query;
+        }
+        // Owners who share at least one group with the user.
+        let my_groups = user_groups::table
+            .filter(user_groups::user_id.eq(user.id))
+            .select(user_groups::group_id);
+        let ug = diesel::alias!(user_groups as ug);
+        let mates = ug
+            .filter(ug.field(user_groups::group_id).eq_any(my_groups))
+            .select(ug.field(user_groups::user_id));
+        let own_or_mates = calcs::user_id.eq(user.id).or(calcs::user_id.eq_any(mates));
+        if include_shared {
+            query.filter(own_or_mates.or(calcs::is_shared.eq(true)))
+        } else {
+            query.filter(own_or_mates)
+        }
+    }
+
+    fn filtered(user: &User, q: &ListQuery) -> BoxedCalcQuery<'static> {
+        let mut query = Calc::visible_to(user, q.include_shared);
+        let literal = |cond: String| diesel::dsl::sql::<diesel::sql_types::Bool>(&cond);
+        if !q.statuses.is_empty() {
+            query = match status::sql_in(&q.statuses) {
+                Some(cond) => query.filter(literal(cond)),
+                None => query.filter(calcs::status.eq_any(q.statuses.clone())),
+            };
+        }
+        match q.is_running {
+            Some(true) => {
+                let running = status::sql_in(status::RUNNING).expect("statuses are known");
+                query = query.filter(literal(running));
+            }
+            Some(false) => query = query.filter(calcs::status.ne_all(status::RUNNING)),
+            None => {}
+        }
+        if let Some(name) = &q.calculator {
+            query = query.filter(calcs::calculator.eq(name.clone()));
+        }
+        if let Some(text) = q.text.as_deref().filter(|t| !t.is_empty()) {
+            query = query.filter(
+                lower(calcs::description)
+                    .like(like_pattern(text))
+                    .escape('\\'),
+            );
+        }
+        if let Some(owner) = q.owner_like.as_deref().filter(|t| !t.is_empty()) {
+            query = query.filter(
+                lower(users::username)
+                    .like(like_pattern(owner))
+                    .escape('\\'),
+            );
+        }
+        if let Some(after) = q.created_after {
+            query = query.filter(calcs::created_at.ge(after));
+        }
+        query
+    }
+
+    /// One page of the calculations `user` may see, newest first by default.
+    pub fn list(conn: &mut DbConn, user: &User, q: &ListQuery) -> AppResult<Vec<CalcRow>> {
+        let mut query = Calc::filtered(user, q);
+        query = match (q.order_by, q.descending) {
+            (OrderBy::Id, true) => query.order(calcs::id.desc()),
+            (OrderBy::Id, false) => query.order(calcs::id.asc()),
+            (OrderBy::StartTime, true) => query.order((calcs::created_at.desc(), calcs::id.desc())),
+            (OrderBy::StartTime, false) => query.order((calcs::created_at.asc(), calcs::id.asc())),
+            (OrderBy::Status, true) => query.order((calcs::status.desc(), calcs::id.desc())),
+            (OrderBy::Status, false) => query.order((calcs::status.asc(), calcs::id.desc())),
+            (OrderBy::Calculator, true) => {
+                query.order((calcs::calculator.desc(), calcs::id.desc()))
+            }
+            (OrderBy::Calculator, false) => {
+                query.order((calcs::calculator.asc(), calcs::id.desc()))
+            }
+            (OrderBy::Description, true) => {
+                query.order((calcs::description.desc(), calcs::id.desc()))
+            }
+            (OrderBy::Description, false) => {
+                query.order((calcs::description.asc(), calcs::id.desc()))
+            }
+            (OrderBy::Owner, true) => query.order((users::username.desc(), calcs::id.desc())),
+            (OrderBy::Owner, false) => query.order((users::username.asc(), calcs::id.desc())),
+        };
+        let rows: Vec<(CalcSummary, String)> = query
+            .limit(q.limit.clamp(1, 10_000))
+            .offset(q.offset.max(0))
+            .select((CalcSummary::as_select(), users::username))
+            .load(conn)?;
+        Ok(rows
+            .into_iter()
+            .map(|(calc, owner)| CalcRow { calc, owner })
+            .collect())
+    }
+
+    /// How many calculations match (for pagination).
+    pub fn count(conn: &mut DbConn, user: &User, q: &ListQuery) -> AppResult<i64> {
+        Ok(Calc::filtered(user, q).count().get_result(conn)?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn like_patterns_escape_wildcards() {
+        assert_eq!(like_pattern("A_b%"), "%a\\_b\\%%");
+    }
+}

@@ -1,0 +1,190 @@
+//! The queue and a run's life: created, claimed by a server, executing, finished or aborted.
+
+use diesel::prelude::*;
+
+use super::{Calc, NewCalc, status};
+use crate::db::schema::calcs;
+use crate::db::{Backend, DbConn, now};
+use crate::error::{AppError, AppResult};
+
+impl Calc {
+    pub fn create(conn: &mut DbConn, new: &NewCalc) -> AppResult<Calc> {
+        let now = now();
+        let values = (
+            calcs::user_id.eq(new.user_id),
+            calcs::calculator.eq(&new.calculator),
+            calcs::description.eq(&new.description),
+            calcs::status.eq(status::CREATED),
+            calcs::parent_id.eq(new.parent_id),
+            calcs::job_ini.eq(&new.job_ini),
+            calcs::notify_to.eq(&new.notify_to),
+            calcs::created_at.eq(now),
+        );
+        // RETURNING is not available through the multi-backend connection type, so each
+        // backend runs the same insert on its own connection.
+        let insert = diesel::insert_into(calcs::table)
+            .values(values)
+            .returning(calcs::id);
+        let id: i64 = match conn {
+            DbConn::Sqlite(c) => insert.get_result(c)?,
+            DbConn::Pg(c) => insert.get_result(c)?,
+        };
+        Calc::find(conn, id)?.ok_or_else(AppError::not_found)
+    }
+
+    pub fn set_status(conn: &mut DbConn, id: i64, new_status: &str) -> AppResult<()> {
+        diesel::update(calcs::table.find(id))
+            .set(calcs::status.eq(new_status))
+            .execute(conn)?;
+        Ok(())
+    }
+
+    /// Takes the oldest queued calculation for this host, unless `max` already run here.
+    /// Atomic across processes: SQLite serializes the write transaction, PostgreSQL takes an
+    /// advisory lock, and the update only succeeds while the row is still `submitted`.
+    pub fn claim_next(conn: &mut DbConn, host: &str, max: usize) -> AppResult<Option<Calc>> {
+        let claimed = conn.transaction(|conn| {
+            match conn.backend() {
+                Backend::Postgres => {
+                    diesel::sql_query("SELECT pg_advisory_xact_lock(4242001)").execute(conn)?;
+                }
+                // Turns the read below into part of a write transaction.
+                Backend::Sqlite => {
+                    diesel::update(calcs::table.filter(calcs::id.eq(-1)))
+                        .set(calcs::progress.eq(0))
+                        .execute(conn)?;
+                }
+            }
+            let running: i64 = calcs::table
+                .filter(calcs::status.eq(status::EXECUTING))
+                .filter(calcs::host.eq(host))
+                .filter(calcs::slurm_job_id.is_null())
+                .count()
+                .get_result(conn)?;
+            if running as usize >= max {
+                return Ok(None);
+            }
+            let Some(id) = calcs::table
+                .filter(calcs::status.eq(status::SUBMITTED))
+                .filter(calcs::slurm_job_id.is_null())
+                .order(calcs::id.asc())
+                .select(calcs::id)
+                .first::<i64>(conn)
+                .optional()?
+            else {
+                return Ok(None);
+            };
+            let n = diesel::update(
+                calcs::table
+                    .find(id)
+                    .filter(calcs::status.eq(status::SUBMITTED))
+                    .filter(calcs::slurm_job_id.is_null()),
+            )
+            .set((
+                calcs::status.eq(status::EXECUTING),
+                calcs::host.eq(host),
+                calcs::started_at.eq(now()),
+            ))
+            .execute(conn)?;
+            Ok::<_, diesel::result::Error>(if n == 1 { Some(id) } else { None })
+        })?;
+        match claimed {
+            Some(id) => Calc::find(conn, id),
+            None => Ok(None),
+        }
+    }
+
+    pub fn set_pid(conn: &mut DbConn, id: i64, pid: i32) -> AppResult<()> {
+        diesel::update(calcs::table.find(id))
+            .set(calcs::pid.eq(Some(pid)))
+            .execute(conn)?;
+        Ok(())
+    }
+
+    pub fn set_progress(conn: &mut DbConn, id: i64, progress: i32) -> AppResult<()> {
+        diesel::update(calcs::table.find(id))
+            .set(calcs::progress.eq(progress.clamp(0, 100)))
+            .execute(conn)?;
+        Ok(())
+    }
+
+    /// Writes the final status once; a calculation that already ended keeps its status.
+    pub fn finish(
+        conn: &mut DbConn,
+        id: i64,
+        final_status: &str,
+        size_bytes: i64,
+    ) -> AppResult<bool> {
+        let n = diesel::update(calcs::table.find(id).filter(calcs::status.eq_any([
+            status::CREATED,
+            status::SUBMITTED,
+            status::EXECUTING,
+        ])))
+        .set((
+            calcs::status.eq(final_status),
+            calcs::finished_at.eq(Some(now())),
+            calcs::size_bytes.eq(size_bytes),
+        ))
+        .execute(conn)?;
+        if n == 1 && final_status == status::COMPLETE {
+            Calc::set_progress(conn, id, 100)?;
+        }
+        Ok(n == 1)
+    }
+
+    /// Asks the supervisor to stop; a queued calculation is aborted at once.
+    /// Returns the status the calculation has after the call.
+    pub fn request_abort(conn: &mut DbConn, id: i64) -> AppResult<String> {
+        let queued = diesel::update(
+            calcs::table
+                .find(id)
+                .filter(calcs::status.eq_any([status::CREATED, status::SUBMITTED])),
+        )
+        .set((
+            calcs::status.eq(status::ABORTED),
+            calcs::finished_at.eq(Some(now())),
+        ))
+        .execute(conn)?;
+        if queued == 0 {
+            diesel::update(
+                calcs::table
+                    .find(id)
+                    .filter(calcs::status.eq(status::EXECUTING)),
+            )
+            .set(calcs::abort_requested.eq(true))
+            .execute(conn)?;
+        }
+        Ok(Calc::find(conn, id)?.map(|c| c.status).unwrap_or_default())
+    }
+
+    pub fn is_abort_requested(conn: &mut DbConn, id: i64) -> AppResult<bool> {
+        Ok(calcs::table
+            .find(id)
+            .select(calcs::abort_requested)
+            .first(conn)?)
+    }
+
+    pub fn set_shared(conn: &mut DbConn, id: i64, shared: bool) -> AppResult<()> {
+        diesel::update(calcs::table.find(id))
+            .set(calcs::is_shared.eq(shared))
+            .execute(conn)?;
+        Ok(())
+    }
+
+    /// Deletes the row (log rows and outputs cascade); the caller removes the directory.
+    pub fn delete(conn: &mut DbConn, id: i64) -> AppResult<()> {
+        diesel::delete(calcs::table.find(id)).execute(conn)?;
+        Ok(())
+    }
+
+    /// Calculations marked executing on `host` by the local executor, for reconciliation
+    /// after a restart (those under Slurm are watched through Slurm).
+    pub fn executing_on(conn: &mut DbConn, host: &str) -> AppResult<Vec<Calc>> {
+        Ok(calcs::table
+            .filter(calcs::status.eq(status::EXECUTING))
+            .filter(calcs::host.eq(host))
+            .filter(calcs::slurm_job_id.is_null())
+            .select(Calc::as_select())
+            .load(conn)?)
+    }
+}
