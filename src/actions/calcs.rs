@@ -8,7 +8,7 @@ use actix_web::web;
 use crate::calcs::{calc_dir, upload};
 use crate::error::{AppError, AppResult};
 use crate::models::User;
-use crate::models::calc::{Access, Calc, NewCalc, status};
+use crate::models::calc::{Access, Calc, NewCalc, Status};
 use crate::services::Services;
 
 /// Whether `user` may run calculations at all (level 0 is view only).
@@ -144,11 +144,11 @@ pub async fn queue(services: &Services, user: &User, received: upload::Upload) -
     }
     services
         .db
-        .run(move |conn| Calc::set_status(conn, id, status::SUBMITTED))
+        .run(move |conn| Calc::set_status(conn, id, Status::Submitted))
         .await?;
     services.wake_runner();
     Ok(Calc {
-        status: status::SUBMITTED.into(),
+        status: Status::Submitted.into(),
         ..calc
     })
 }
@@ -211,7 +211,7 @@ pub async fn abort(services: &Services, user: &User, id: i64) -> AppResult<Strin
             tracing::warn!(calc = id, "{e}");
         }
     }
-    Ok(if now == status::ABORTED {
+    Ok(if now == Some(Status::Aborted) {
         format!("Calculation {id} was aborted.")
     } else {
         format!("Calculation {id} is being aborted.")
@@ -255,7 +255,7 @@ pub async fn set_shared(
             "You may not share calculation {id}: only its owner (with sharing rights) and superusers may."
         )));
     }
-    if shared && calc.status != status::COMPLETE {
+    if shared && calc.status != Status::Complete {
         return Err(AppError::Conflict(format!(
             "Only complete calculations can be shared; {id} is {}.",
             calc.status

@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use crate::models::calc::{Calc, CalcSummary};
+use crate::models::calc::{Calc, CalcSummary, Status};
 use crate::times::Stamp;
 
 pub fn size_mb(bytes: i64) -> f64 {
@@ -27,7 +27,7 @@ pub struct CalcEntry<'a> {
     relevant: bool,
     size_mb: f64,
     start_time: Stamp,
-    status: &'a str,
+    status: Status,
     tags: [&'a str; 0],
     url: CalcUrl<'a>,
 }
@@ -69,7 +69,7 @@ impl<'a> CalcEntry<'a> {
             relevant: true,
             size_mb: size_mb(calc.size_bytes),
             start_time: Stamp::openquake(calc.created_at),
-            status: &calc.status,
+            status: calc.status,
             tags: [],
             url: CalcUrl {
                 base: public_url,

@@ -13,7 +13,7 @@ use crate::calcs::{calc_dir, host_name, supervisor, supervisor_alive};
 use crate::config::Config;
 use crate::db::Db;
 use crate::error::AppResult;
-use crate::models::calc::{Calc, status};
+use crate::models::calc::{Calc, Status};
 use crate::models::log::{LogRow, NewLine, process};
 
 /// Wakes the runner at once (after a submission) instead of at its next tick.
@@ -117,7 +117,7 @@ fn claim_and_launch(
                 format!("cannot start: {e}"),
             )],
         )?;
-        Calc::finish(&mut conn, calc.id, status::FAILED, 0)?;
+        Calc::finish(&mut conn, calc.id, Status::Failed, 0)?;
     } else {
         tracing::info!(calc = calc.id, "calculation started");
     }
@@ -179,13 +179,13 @@ pub fn reconcile(db: &Db, config: &Config, host: &str) -> AppResult<usize> {
             continue;
         }
         // Re-read: the supervisor may have finished between the list and now.
-        if Calc::find(&mut conn, calc.id)?.is_some_and(|c| c.status == status::EXECUTING) {
+        if Calc::find(&mut conn, calc.id)?.is_some_and(|c| c.status == Status::Executing) {
             LogRow::append(
                 &mut conn,
                 calc.id,
                 &[NewLine::new("ERROR", process::CALCWEB, LOST)],
             )?;
-            if Calc::finish(&mut conn, calc.id, status::FAILED, calc.size_bytes)? {
+            if Calc::finish(&mut conn, calc.id, Status::Failed, calc.size_bytes)? {
                 tracing::warn!(calc = calc.id, "{LOST}");
                 lost += 1;
                 if let Err(e) =

@@ -34,7 +34,7 @@ use crate::calcs::{calc_dir, dir_size, host_name, supervisor};
 use crate::config::{CalculatorConfig, Config, ExecutorConfig};
 use crate::db::Db;
 use crate::error::AppResult;
-use crate::models::calc::{Calc, status};
+use crate::models::calc::{Calc, Status};
 use crate::models::log::{LogRow, NewLine, process};
 
 /// The batch script written into the calculation's directory.
@@ -495,7 +495,7 @@ fn submit_next(db: &Db, config: &Config, launcher: &Launcher) -> AppResult<Submi
 fn fail(conn: &mut crate::db::DbConn, config: &Config, calc: &Calc, why: String) -> AppResult<()> {
     tracing::error!(calc = calc.id, "{why}");
     let lines = [NewLine::new("ERROR", process::CALCWEB, why)];
-    if Calc::finish_with_log(conn, calc.id, status::FAILED, 0, &lines, None)? {
+    if Calc::finish_with_log(conn, calc.id, Status::Failed, 0, &lines, None)? {
         notify(conn, config, calc.id);
     }
     Ok(())
@@ -529,7 +529,7 @@ pub fn poll(db: &Db, config: &Config, misses: &mut HashMap<String, u32>) -> AppR
                         calc.id
                     ),
                 )];
-                if Calc::finish_with_log(&mut conn, calc.id, status::FAILED, 0, &lines, None)? {
+                if Calc::finish_with_log(&mut conn, calc.id, Status::Failed, 0, &lines, None)? {
                     notify(&mut conn, config, calc.id);
                 }
             }
@@ -622,7 +622,7 @@ fn ended(
             process::CALCWEB,
             format!("aborted: Slurm job {job} ended {described}"),
         ));
-        status::ABORTED
+        Status::Aborted
     } else {
         lines.push(NewLine::new(
             "ERROR",
@@ -632,7 +632,7 @@ fn ended(
                 explain(&info.state)
             ),
         ));
-        status::FAILED
+        Status::Failed
     };
     let size = dir_size(&dir) as i64;
     if Calc::finish_with_log(conn, calc.id, final_status, size, &lines, Some(&described))? {

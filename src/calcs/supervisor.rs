@@ -24,7 +24,7 @@ use nix::unistd::Pid;
 use crate::calcs::{calc_dir, dir_size, host_name};
 use crate::config::{CalculatorConfig, Config};
 use crate::db::DbConn;
-use crate::models::calc::{Calc, status};
+use crate::models::calc::{Calc, SlurmJob, Status};
 use crate::models::log::{LogRow, NewLine, process};
 use crate::models::output::Output;
 
@@ -90,7 +90,7 @@ pub fn run(config: &Config, id: i64) -> Result<(), String> {
     };
     let mut calc = find(&mut conn)?;
     let pid = std::process::id() as i32;
-    let under_slurm = calc.slurm_job_id.is_some();
+    let under_slurm = calc.slurm != SlurmJob::NotSent;
     if under_slurm {
         // Sent to Slurm: this is its batch job, starting on a node.
         let job = std::env::var("SLURM_JOB_ID").map_err(|_| {
@@ -108,7 +108,7 @@ pub fn run(config: &Config, id: i64) -> Result<(), String> {
         }
         calc = find(&mut conn)?;
     } else {
-        if calc.status != status::EXECUTING {
+        if calc.status != Status::Executing {
             return Err(format!(
                 "calculation {id} is {}, not executing",
                 calc.status
@@ -378,26 +378,26 @@ impl Supervisor<'_> {
         let final_status = match &ending {
             Ending::Exited(0) => {
                 self.log("INFO", "the calculation completed");
-                status::COMPLETE
+                Status::Complete
             }
             Ending::Exited(code) => {
                 self.log("ERROR", format!("the calculator exited with code {code}"));
-                status::FAILED
+                Status::Failed
             }
             Ending::Aborted => {
                 self.log("WARNING", "aborted");
-                status::ABORTED
+                Status::Aborted
             }
             Ending::TimedOut(secs) => {
                 self.log(
                     "ERROR",
                     format!("timeout: stopped after {secs} seconds (the calculator's time limit)"),
                 );
-                status::FAILED
+                Status::Failed
             }
             Ending::Lost(why) => {
                 self.log("ERROR", why.clone());
-                status::FAILED
+                Status::Failed
             }
             Ending::EndedBySlurm => {
                 self.flush();

@@ -257,7 +257,7 @@ pub fn calc_finished(
         site: site_name(config),
         username: username.into(),
         id: calc.id,
-        status: calc.status.clone(),
+        status: calc.status.to_string(),
         calculator: calc.calculator.clone(),
         description: calc.description.clone(),
         duration,

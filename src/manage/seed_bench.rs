@@ -9,7 +9,7 @@ use time::{Duration, PrimitiveDateTime};
 use crate::config::Config;
 use crate::db::schema::{calc_logs, calcs, groups, outputs, user_groups, users};
 use crate::db::{DbConn, now};
-use crate::models::calc::status;
+use crate::models::calc::Status;
 
 /// The password of every seeded user.
 pub const PASSWORD: &str = "bench-password-1";
@@ -82,12 +82,12 @@ fn db_err(e: impl std::fmt::Display) -> String {
 }
 
 /// Status of the i-th calculation: mostly complete, some failed, aborted and still running.
-fn status_of(i: usize) -> &'static str {
+fn status_of(i: usize) -> Status {
     match mix(i) % 100 {
-        0..=84 => status::COMPLETE,
-        85..=92 => status::FAILED,
-        93..=96 => status::ABORTED,
-        _ => status::EXECUTING,
+        0..=84 => Status::Complete,
+        85..=92 => Status::Failed,
+        93..=96 => Status::Aborted,
+        _ => Status::Executing,
     }
 }
 
@@ -225,22 +225,22 @@ pub fn seed(conn: &mut DbConn, config: &Config, args: &SeedArgs) -> Result<Seede
                 mix(i) % n_users
             };
             let st = if newest || i % 50 == 0 {
-                status::COMPLETE
+                Status::Complete
             } else {
                 status_of(i)
             };
             if newest {
                 log_calc = id;
-            } else if owner == 0 && st == status::COMPLETE {
+            } else if owner == 0 && st == Status::Complete {
                 detail_calc = id;
             }
             let created = start_time + Duration::minutes(i as i64);
             let began = created + Duration::seconds(3);
-            let running = st == status::EXECUTING;
+            let running = st == Status::Executing;
             let finished =
                 (!running).then(|| began + Duration::seconds(20 + (mix(i) % 600) as i64));
             let n_log = if newest { args.long_log } else { args.log_rows };
-            let size = if st == status::COMPLETE {
+            let size = if st == Status::Complete {
                 4_096 + 180
             } else {
                 0
@@ -251,7 +251,7 @@ pub fn seed(conn: &mut DbConn, config: &Config, args: &SeedArgs) -> Result<Seede
                 calcs::calculator.eq(if i % 4 == 0 { "openquake" } else { "example" }),
                 calcs::description.eq(description(i)),
                 calcs::status.eq(st),
-                calcs::is_shared.eq(st == status::COMPLETE && i % 20 == 0),
+                calcs::is_shared.eq(st == Status::Complete && i % 20 == 0),
                 calcs::progress.eq(if running { (mix(i) % 100) as i32 } else { 100 }),
                 calcs::job_ini.eq("job.ini"),
                 calcs::host.eq(Some(if running { ELSEWHERE } else { "bench" })),
@@ -264,7 +264,7 @@ pub fn seed(conn: &mut DbConn, config: &Config, args: &SeedArgs) -> Result<Seede
             for k in 0..n_log {
                 log_rows.push(log_row(id, began, k, n_log, st));
             }
-            if st == status::COMPLETE {
+            if st == Status::Complete {
                 for (name, bytes, kind) in [
                     ("series.csv", 4_096i64, "text/csv"),
                     ("summary.json", 180, "application/json"),
@@ -357,9 +357,9 @@ type LogValues = (
     diesel::dsl::Eq<calc_logs::message, String>,
 );
 
-fn log_row(calc_id: i64, began: PrimitiveDateTime, k: usize, n: usize, st: &str) -> LogValues {
+fn log_row(calc_id: i64, began: PrimitiveDateTime, k: usize, n: usize, st: Status) -> LogValues {
     let last = k + 1 == n;
-    let (level, message) = if last && st == status::FAILED {
+    let (level, message) = if last && st == Status::Failed {
         (
             "ERROR",
             "ValueError: the site model has no vs30 column".to_string(),

@@ -397,7 +397,7 @@ impl User {
             .get_result(conn)?;
         let running = calcs::table
             .filter(calcs::user_id.eq(id))
-            .filter(calcs::status.eq_any(crate::models::calc::status::RUNNING))
+            .filter(calcs::status.eq_any(crate::models::calc::Status::RUNNING))
             .count()
             .get_result(conn)?;
         Ok(OwnedCalcs { total, running })

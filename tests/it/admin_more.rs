@@ -5,7 +5,7 @@ use calcweb::db::schema::{api_tokens, calcs};
 use calcweb::models::User;
 use calcweb::models::api_token::ApiToken;
 use calcweb::models::audit::{AuditEntry, AuditFilter};
-use calcweb::models::calc::Calc;
+use calcweb::models::calc::{Calc, Status};
 use calcweb::models::maintenance::Maintenance;
 use diesel::prelude::*;
 
@@ -155,7 +155,7 @@ async fn the_new_admin_routes_are_for_superusers_only() {
         assert!(location(&res).starts_with("/accounts/login/"));
     }
     // Nothing changed, nothing was recorded.
-    assert_eq!(calc(&app, running).unwrap().status, "created");
+    assert_eq!(calc(&app, running).unwrap().status, Status::Created);
     assert!(calc(&app, done).is_some());
     assert!(ApiToken::find(&mut app.conn(), t).unwrap().is_some());
     assert!(Maintenance::current(&mut app.conn()).unwrap().is_none());
@@ -288,7 +288,7 @@ async fn abort_a_running_calculation() {
         page.contains(&format!("Calculation {queued} was aborted.")),
         "{page}"
     );
-    assert_eq!(calc(&app, queued).unwrap().status, "aborted");
+    assert_eq!(calc(&app, queued).unwrap().status, Status::Aborted);
     let entry = audited(&app, "calc.abort", &format!("calculation {queued}"));
     assert_eq!(entry.object_type, "calc");
     assert_eq!(entry.object_id, queued.to_string());

@@ -1,7 +1,7 @@
 //! The calculation pages (issue #3 §5): list, detail, run form, actions, preview.
 
 use calcweb::db::schema::{groups, user_groups, users};
-use calcweb::models::calc::{Calc, NewCalc, status};
+use calcweb::models::calc::{Calc, NewCalc, Status};
 use calcweb::models::log::{LogRow, NewLine};
 use calcweb::models::output::Output;
 use diesel::prelude::*;
@@ -121,7 +121,7 @@ async fn post(b: &Browser, path: &str, fields: &[(&str, &str)], csrf: bool) -> r
 }
 
 /// Creates calculations directly in the database (no process runs): (description, status).
-fn insert_calcs(app: &TestApp, owner: &str, calculator: &str, rows: &[(&str, &str)]) -> Vec<i64> {
+fn insert_calcs(app: &TestApp, owner: &str, calculator: &str, rows: &[(&str, Status)]) -> Vec<i64> {
     let mut conn = app.conn();
     let uid: i64 = users::table
         .filter(users::username.eq(owner))
@@ -142,7 +142,7 @@ fn insert_calcs(app: &TestApp, owner: &str, calculator: &str, rows: &[(&str, &st
                 },
             )
             .unwrap();
-            Calc::set_status(&mut conn, calc.id, st).unwrap();
+            Calc::set_status(&mut conn, calc.id, *st).unwrap();
             calc.id
         })
         .collect()
@@ -247,12 +247,12 @@ async fn running_filters_find_exactly_the_running_calculations_one_may_see() {
         "example",
         &[
             // Not "submitted": the test app's runner would take it.
-            ("created", status::CREATED),
-            ("created too", status::CREATED),
-            ("executing", status::EXECUTING),
-            ("complete", status::COMPLETE),
-            ("failed", status::FAILED),
-            ("aborted", status::ABORTED),
+            ("created", Status::Created),
+            ("created too", Status::Created),
+            ("executing", Status::Executing),
+            ("complete", Status::Complete),
+            ("failed", Status::Failed),
+            ("aborted", Status::Aborted),
         ],
     );
     let bobs = insert_calcs(
@@ -260,8 +260,8 @@ async fn running_filters_find_exactly_the_running_calculations_one_may_see() {
         "bob",
         "example",
         &[
-            ("bob's shared", status::EXECUTING),
-            ("bob's own", status::EXECUTING),
+            ("bob's shared", Status::Executing),
+            ("bob's own", Status::Executing),
         ],
     );
     Calc::set_shared(&mut app.conn(), bobs[0], true).unwrap();
@@ -295,7 +295,7 @@ async fn running_filters_find_exactly_the_running_calculations_one_may_see() {
     );
 
     // A calculation that ends leaves the running lists at once.
-    Calc::set_status(&mut app.conn(), mine[2], status::COMPLETE).unwrap();
+    Calc::set_status(&mut app.conn(), mine[2], Status::Complete).unwrap();
     assert_eq!(
         row_ids(&ok_page(&alice, "/engine/?status=running").await),
         newest_first(&[mine[0], mine[1], bobs[0]])
@@ -308,24 +308,24 @@ async fn filters_sorting_and_pages_work_server_side() {
     let alice = logged_in(&app, "alice", false).await;
     let root = logged_in(&app, "root", true).await;
     app.create_user("bob", false);
-    let mut rows: Vec<(String, &str)> = Vec::new();
+    let mut rows: Vec<(String, Status)> = Vec::new();
     for i in 0..30 {
         let st = if i % 3 == 0 {
-            status::FAILED
+            Status::Failed
         } else {
-            status::COMPLETE
+            Status::Complete
         };
         rows.push((format!("alpha run {i:02}"), st));
     }
-    let rows: Vec<(&str, &str)> = rows.iter().map(|(d, s)| (d.as_str(), *s)).collect();
+    let rows: Vec<(&str, Status)> = rows.iter().map(|(d, s)| (d.as_str(), *s)).collect();
     let alpha = insert_calcs(&app, "alice", "example", &rows);
     let bobs = insert_calcs(
         &app,
         "bob",
         "other-calc",
         &[
-            ("beta one", status::COMPLETE),
-            ("Beta two", status::ABORTED),
+            ("beta one", Status::Complete),
+            ("Beta two", Status::Aborted),
         ],
     );
 
@@ -718,7 +718,7 @@ async fn the_detail_page_shows_facts_progress_log_outputs_and_traceback() {
         &app,
         "alice",
         "example",
-        &[("in progress", status::EXECUTING)],
+        &[("in progress", Status::Executing)],
     )[0];
     let lines: Vec<NewLine> = (0..600)
         .map(|i| NewLine::new("INFO", "calc", format!("line number {i}")))

@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use calcweb::models::calc::{Calc, status};
+use calcweb::models::calc::{Calc, Status};
 use calcweb::models::log::LogRow;
 
 use crate::calcs::{job_ini, zip_of};
@@ -115,19 +115,19 @@ fn a_calculation_survives_a_killed_server_and_completes() {
         &zip_of(&[("job.ini", &job_ini(30, 0.1, ""))]),
     );
     wait_row(&site, id, "started", |c| {
-        c.status == status::EXECUTING && c.pid.is_some() && c.progress > 0
+        c.status == Status::Executing && c.pid.is_some() && c.progress > 0
     });
     // SIGKILL: the server gets no chance to clean up.
     server.kill();
     let calc = Calc::find(&mut site.conn(), id).unwrap().unwrap();
     assert_eq!(
         calc.status,
-        status::EXECUTING,
+        Status::Executing,
         "still running without a server"
     );
     let _server = serve(&site, port);
     let calc = wait_row(&site, id, "finished", |c| !c.is_running());
-    assert_eq!(calc.status, status::COMPLETE, "{}", log_text(&site, id));
+    assert_eq!(calc.status, Status::Complete, "{}", log_text(&site, id));
     let log = log_text(&site, id);
     assert!(log.contains("step 30/30"), "{log}");
     assert!(!log.contains("lost"), "{log}");
@@ -142,7 +142,7 @@ fn a_calculation_whose_supervisor_died_is_failed_as_lost_at_restart() {
         &zip_of(&[("job.ini", &job_ini(1000, 0.05, ""))]),
     );
     let calc = wait_row(&site, id, "started", |c| {
-        c.status == status::EXECUTING && c.pid.is_some()
+        c.status == Status::Executing && c.pid.is_some()
     });
     server.kill();
     let pid = calc.pid.unwrap().to_string();
@@ -155,6 +155,6 @@ fn a_calculation_whose_supervisor_died_is_failed_as_lost_at_restart() {
     );
     let _server = serve(&site, port);
     let calc = wait_row(&site, id, "reconciled", |c| !c.is_running());
-    assert_eq!(calc.status, status::FAILED);
+    assert_eq!(calc.status, Status::Failed);
     assert!(log_text(&site, id).contains("lost: the process ended without reporting"));
 }

@@ -226,7 +226,9 @@ fn email_settings_are_checked_at_start_and_secrets_hidden() {
     );
     assert_eq!(code, 1, "{out}");
     assert!(
-        out.contains("email.security = \"ssl\" is not one of none, starttls, tls."),
+        out.contains(
+            "Bad value for `email.security` in the environment variable CALCWEB_EMAIL_SECURITY: \"ssl\" is not one of none, starttls, tls."
+        ),
         "{out}"
     );
     let (code, out) = run(

@@ -6,7 +6,7 @@
 
 use std::io::Read;
 
-use calcweb::models::calc::{Calc, ListQuery, NewCalc};
+use calcweb::models::calc::{Calc, ListQuery, NewCalc, Status};
 use calcweb::models::group::Group;
 use calcweb::models::list_cache::{ListCache, ListPage, ListStamp};
 use diesel::prelude::*;
@@ -77,7 +77,7 @@ async fn cached_lists_follow_every_change() {
     Group::add_member(c, group.id, alice.id).unwrap();
     Group::add_member(c, group.id, bob.id).unwrap();
     check(c, &everything, 2, "bob joined alice's group");
-    Calc::set_status(c, bobs.id, "executing").unwrap();
+    Calc::set_status(c, bobs.id, Status::Executing).unwrap();
     let page = check(c, &everything, 2, "bob's runs");
     assert!(
         page.mates.contains(&bob.id),
@@ -88,7 +88,7 @@ async fn cached_lists_follow_every_change() {
     let row = |page: &ListPage, id: i64| page.rows.iter().find(|r| r.calc.id == id).cloned();
     assert_eq!(row(&page, bobs.id).unwrap().calc.progress, 40);
     check(c, &complete, 0, "none complete");
-    Calc::finish(c, bobs.id, "complete", 0).unwrap();
+    Calc::finish(c, bobs.id, Status::Complete, 0).unwrap();
     check(c, &complete, 1, "bob's finished");
     exec(
         c,
@@ -101,7 +101,7 @@ async fn cached_lists_follow_every_change() {
     );
     let page = check(c, &everything, 2, "bob renamed");
     assert_eq!(row(&page, bobs.id).unwrap().owner, "robert");
-    Calc::finish(c, carols.id, "complete", 0).unwrap();
+    Calc::finish(c, carols.id, Status::Complete, 0).unwrap();
     Calc::set_shared(c, carols.id, true).unwrap();
     check(c, &everything, 3, "carol shared hers");
     Calc::set_owner(c, carols.id, alice.id).unwrap();
@@ -164,7 +164,7 @@ async fn polled_lists_show_changes_at_once() {
 
     // The JSON kept with a page is for the viewer's level: a change of level alone (no list
     // changed) shows at once in what they may abort.
-    Calc::set_status(&mut app.conn(), calc.id, "executing").unwrap();
+    Calc::set_status(&mut app.conn(), calc.id, Status::Executing).unwrap();
     let list: serde_json::Value = browser.get("/v1/calc/list").await.json().await.unwrap();
     assert_eq!(list[0]["abortable"], true);
     exec(

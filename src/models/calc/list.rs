@@ -4,7 +4,7 @@
 use diesel::prelude::*;
 use time::PrimitiveDateTime;
 
-use super::{Calc, CalcRow, CalcSummary, Db, status};
+use super::{Calc, CalcRow, CalcSummary, Db, Status, status};
 use crate::db::DbConn;
 use crate::db::schema::{calcs, user_groups, users};
 use crate::error::AppResult;
@@ -105,10 +105,10 @@ impl Calc {
         }
         match q.is_running {
             Some(true) => {
-                let running = status::sql_in(status::RUNNING).expect("statuses are known");
+                let running = status::sql_in(&Status::RUNNING).expect("statuses are known");
                 query = query.filter(literal(running));
             }
-            Some(false) => query = query.filter(calcs::status.ne_all(status::RUNNING)),
+            Some(false) => query = query.filter(calcs::status.ne_all(Status::RUNNING)),
             None => {}
         }
         if let Some(name) = &q.calculator {

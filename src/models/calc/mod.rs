@@ -10,12 +10,14 @@ pub mod status;
 use diesel::prelude::*;
 use time::PrimitiveDateTime;
 
+use crate::db::DbConn;
 use crate::db::schema::{calcs, user_groups, users};
-use crate::db::{DbConn, now};
 use crate::error::{AppError, AppResult};
 use crate::models::User;
 
 pub use list::{ListQuery, OrderBy};
+pub use slurm::SlurmJob;
+pub use status::Status;
 
 type Db = <DbConn as diesel::Connection>::Backend;
 
@@ -26,7 +28,7 @@ pub struct Calc {
     pub user_id: i64,
     pub calculator: String,
     pub description: String,
-    pub status: String,
+    pub status: Status,
     pub is_shared: bool,
     pub parent_id: Option<i64>,
     pub progress: i32,
@@ -43,8 +45,9 @@ pub struct Calc {
     pub started_at: Option<PrimitiveDateTime>,
     #[diesel(deserialize_as = crate::db::decode::MaybeDbTime)]
     pub finished_at: Option<PrimitiveDateTime>,
-    /// Slurm executor: None = not sent to Slurm; "" = being submitted; else sbatch's job id.
-    pub slurm_job_id: Option<String>,
+    /// Where it stands with the Slurm executor.
+    #[diesel(column_name = slurm_job_id, deserialize_as = Option<String>)]
+    pub slurm: SlurmJob,
     /// Why Slurm keeps the job pending, or how Slurm ended it.
     pub slurm_reason: Option<String>,
     /// When a server claimed it for submission to Slurm.
@@ -62,7 +65,7 @@ pub struct CalcSummary {
     pub user_id: i64,
     pub calculator: String,
     pub description: String,
-    pub status: String,
+    pub status: Status,
     pub is_shared: bool,
     pub parent_id: Option<i64>,
     pub progress: i32,
@@ -75,7 +78,7 @@ pub struct CalcSummary {
 
 impl CalcSummary {
     pub fn is_running(&self) -> bool {
-        status::is_running(&self.status)
+        self.status.is_running()
     }
 }
 
@@ -245,7 +248,7 @@ impl Calc {
     }
 
     pub fn is_running(&self) -> bool {
-        status::is_running(&self.status)
+        self.status.is_running()
     }
 
     /// The columns a list shows.
@@ -278,6 +281,7 @@ impl Calc {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::db::now;
 
     fn user(id: i64, level: i32, su: bool) -> User {
         User {
@@ -301,7 +305,7 @@ mod tests {
             user_id: owner,
             calculator: "example".into(),
             description: String::new(),
-            status: status::COMPLETE.into(),
+            status: Status::Complete.into(),
             is_shared: shared,
             parent_id: None,
             progress: 100,
@@ -315,7 +319,7 @@ mod tests {
             created_at: now(),
             started_at: None,
             finished_at: None,
-            slurm_job_id: None,
+            slurm: SlurmJob::NotSent,
             slurm_reason: None,
             dispatched_at: None,
         }

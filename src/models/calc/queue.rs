@@ -2,7 +2,7 @@
 
 use diesel::prelude::*;
 
-use super::{Calc, NewCalc, status};
+use super::{Calc, NewCalc, Status};
 use crate::db::schema::calcs;
 use crate::db::{Backend, DbConn, now};
 use crate::error::{AppError, AppResult};
@@ -14,7 +14,7 @@ impl Calc {
             calcs::user_id.eq(new.user_id),
             calcs::calculator.eq(&new.calculator),
             calcs::description.eq(&new.description),
-            calcs::status.eq(status::CREATED),
+            calcs::status.eq(Status::Created),
             calcs::parent_id.eq(new.parent_id),
             calcs::job_ini.eq(&new.job_ini),
             calcs::notify_to.eq(&new.notify_to),
@@ -32,7 +32,7 @@ impl Calc {
         Calc::find(conn, id)?.ok_or_else(AppError::not_found)
     }
 
-    pub fn set_status(conn: &mut DbConn, id: i64, new_status: &str) -> AppResult<()> {
+    pub fn set_status(conn: &mut DbConn, id: i64, new_status: Status) -> AppResult<()> {
         diesel::update(calcs::table.find(id))
             .set(calcs::status.eq(new_status))
             .execute(conn)?;
@@ -56,7 +56,7 @@ impl Calc {
                 }
             }
             let running: i64 = calcs::table
-                .filter(calcs::status.eq(status::EXECUTING))
+                .filter(calcs::status.eq(Status::Executing))
                 .filter(calcs::host.eq(host))
                 .filter(calcs::slurm_job_id.is_null())
                 .count()
@@ -65,7 +65,7 @@ impl Calc {
                 return Ok(None);
             }
             let Some(id) = calcs::table
-                .filter(calcs::status.eq(status::SUBMITTED))
+                .filter(calcs::status.eq(Status::Submitted))
                 .filter(calcs::slurm_job_id.is_null())
                 .order(calcs::id.asc())
                 .select(calcs::id)
@@ -77,11 +77,11 @@ impl Calc {
             let n = diesel::update(
                 calcs::table
                     .find(id)
-                    .filter(calcs::status.eq(status::SUBMITTED))
+                    .filter(calcs::status.eq(Status::Submitted))
                     .filter(calcs::slurm_job_id.is_null()),
             )
             .set((
-                calcs::status.eq(status::EXECUTING),
+                calcs::status.eq(Status::Executing),
                 calcs::host.eq(host),
                 calcs::started_at.eq(now()),
             ))
@@ -112,13 +112,13 @@ impl Calc {
     pub fn finish(
         conn: &mut DbConn,
         id: i64,
-        final_status: &str,
+        final_status: Status,
         size_bytes: i64,
     ) -> AppResult<bool> {
         let n = diesel::update(calcs::table.find(id).filter(calcs::status.eq_any([
-            status::CREATED,
-            status::SUBMITTED,
-            status::EXECUTING,
+            Status::Created,
+            Status::Submitted,
+            Status::Executing,
         ])))
         .set((
             calcs::status.eq(final_status),
@@ -126,22 +126,22 @@ impl Calc {
             calcs::size_bytes.eq(size_bytes),
         ))
         .execute(conn)?;
-        if n == 1 && final_status == status::COMPLETE {
+        if n == 1 && final_status == Status::Complete {
             Calc::set_progress(conn, id, 100)?;
         }
         Ok(n == 1)
     }
 
     /// Asks the supervisor to stop; a queued calculation is aborted at once.
-    /// Returns the status the calculation has after the call.
-    pub fn request_abort(conn: &mut DbConn, id: i64) -> AppResult<String> {
+    /// Returns the status the calculation has after the call (None: it is gone).
+    pub fn request_abort(conn: &mut DbConn, id: i64) -> AppResult<Option<Status>> {
         let queued = diesel::update(
             calcs::table
                 .find(id)
-                .filter(calcs::status.eq_any([status::CREATED, status::SUBMITTED])),
+                .filter(calcs::status.eq_any([Status::Created, Status::Submitted])),
         )
         .set((
-            calcs::status.eq(status::ABORTED),
+            calcs::status.eq(Status::Aborted),
             calcs::finished_at.eq(Some(now())),
         ))
         .execute(conn)?;
@@ -149,12 +149,12 @@ impl Calc {
             diesel::update(
                 calcs::table
                     .find(id)
-                    .filter(calcs::status.eq(status::EXECUTING)),
+                    .filter(calcs::status.eq(Status::Executing)),
             )
             .set(calcs::abort_requested.eq(true))
             .execute(conn)?;
         }
-        Ok(Calc::find(conn, id)?.map(|c| c.status).unwrap_or_default())
+        Ok(Calc::find(conn, id)?.map(|c| c.status))
     }
 
     pub fn is_abort_requested(conn: &mut DbConn, id: i64) -> AppResult<bool> {
@@ -181,7 +181,7 @@ impl Calc {
     /// after a restart (those under Slurm are watched through Slurm).
     pub fn executing_on(conn: &mut DbConn, host: &str) -> AppResult<Vec<Calc>> {
         Ok(calcs::table
-            .filter(calcs::status.eq(status::EXECUTING))
+            .filter(calcs::status.eq(Status::Executing))
             .filter(calcs::host.eq(host))
             .filter(calcs::slurm_job_id.is_null())
             .select(Calc::as_select())

@@ -2,17 +2,53 @@
 
 use diesel::prelude::*;
 
-use super::{Calc, status};
 use time::PrimitiveDateTime;
 
+use super::{Calc, Status};
 use crate::db::schema::calcs;
 use crate::db::{DbConn, now};
 use crate::error::{AppError, AppResult};
 
+/// Where a calculation stands with the Slurm executor. Stored in `slurm_job_id`: NULL, ''
+/// while one server runs sbatch for it, then sbatch's job id.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum SlurmJob {
+    /// Not sent to Slurm (the local executor, or still queued in calcweb).
+    #[default]
+    NotSent,
+    /// Claimed by a server that is running sbatch for it.
+    BeingSubmitted,
+    /// A Slurm job: pending or running there.
+    Job(String),
+}
+
+/// The column's value while a server runs sbatch.
+const BEING_SUBMITTED: &str = "";
+
+impl From<Option<String>> for SlurmJob {
+    fn from(column: Option<String>) -> SlurmJob {
+        match column {
+            None => SlurmJob::NotSent,
+            Some(id) if id == BEING_SUBMITTED => SlurmJob::BeingSubmitted,
+            Some(id) => SlurmJob::Job(id),
+        }
+    }
+}
+
+impl SlurmJob {
+    /// The job id, once sbatch answered.
+    pub fn id(&self) -> Option<&str> {
+        match self {
+            SlurmJob::Job(id) => Some(id),
+            _ => None,
+        }
+    }
+}
+
 impl Calc {
     /// The Slurm job id, once sbatch answered.
     pub fn slurm_job(&self) -> Option<&str> {
-        self.slurm_job_id.as_deref().filter(|j| !j.is_empty())
+        self.slurm.id()
     }
 
     // The Slurm executor's state machine (see src/calcs/slurm.rs):
@@ -35,7 +71,7 @@ impl Calc {
     pub fn claim_for_slurm(conn: &mut DbConn) -> AppResult<Option<Calc>> {
         for _ in 0..20 {
             let Some(id) = calcs::table
-                .filter(calcs::status.eq(status::SUBMITTED))
+                .filter(calcs::status.eq(Status::Submitted))
                 .filter(calcs::slurm_job_id.is_null())
                 .order(calcs::id.asc())
                 .select(calcs::id)
@@ -47,11 +83,11 @@ impl Calc {
             let n = diesel::update(
                 calcs::table
                     .find(id)
-                    .filter(calcs::status.eq(status::SUBMITTED))
+                    .filter(calcs::status.eq(Status::Submitted))
                     .filter(calcs::slurm_job_id.is_null()),
             )
             .set((
-                calcs::slurm_job_id.eq(Some("")),
+                calcs::slurm_job_id.eq(Some(BEING_SUBMITTED)),
                 calcs::dispatched_at.eq(Some(now())),
             ))
             .execute(conn)?;
@@ -67,9 +103,11 @@ impl Calc {
     /// failed as lost meanwhile); the supervisor may already have recorded the same id.
     pub fn set_slurm_job(conn: &mut DbConn, id: i64, job: &str) -> AppResult<bool> {
         let n = diesel::update(
-            calcs::table
-                .find(id)
-                .filter(calcs::slurm_job_id.eq("").or(calcs::slurm_job_id.eq(job))),
+            calcs::table.find(id).filter(
+                calcs::slurm_job_id
+                    .eq(BEING_SUBMITTED)
+                    .or(calcs::slurm_job_id.eq(job)),
+            ),
         )
         .set(calcs::slurm_job_id.eq(Some(job)))
         .execute(conn)?;
@@ -78,12 +116,16 @@ impl Calc {
 
     /// Puts a claimed calculation back in the queue (sbatch could not reach Slurm).
     pub fn release_slurm_claim(conn: &mut DbConn, id: i64) -> AppResult<()> {
-        diesel::update(calcs::table.find(id).filter(calcs::slurm_job_id.eq("")))
-            .set((
-                calcs::slurm_job_id.eq(None::<String>),
-                calcs::dispatched_at.eq(None::<PrimitiveDateTime>),
-            ))
-            .execute(conn)?;
+        diesel::update(
+            calcs::table
+                .find(id)
+                .filter(calcs::slurm_job_id.eq(BEING_SUBMITTED)),
+        )
+        .set((
+            calcs::slurm_job_id.eq(None::<String>),
+            calcs::dispatched_at.eq(None::<PrimitiveDateTime>),
+        ))
+        .execute(conn)?;
         Ok(())
     }
 
@@ -99,12 +141,16 @@ impl Calc {
         let n = diesel::update(
             calcs::table
                 .find(id)
-                .filter(calcs::status.eq(status::SUBMITTED))
+                .filter(calcs::status.eq(Status::Submitted))
                 // '' : sbatch answered, but the server has not stored the id yet.
-                .filter(calcs::slurm_job_id.eq(job).or(calcs::slurm_job_id.eq(""))),
+                .filter(
+                    calcs::slurm_job_id
+                        .eq(job)
+                        .or(calcs::slurm_job_id.eq(BEING_SUBMITTED)),
+                ),
         )
         .set((
-            calcs::status.eq(status::EXECUTING),
+            calcs::status.eq(Status::Executing),
             calcs::slurm_job_id.eq(Some(job)),
             calcs::slurm_reason.eq(None::<String>),
             calcs::host.eq(Some(host)),
@@ -119,7 +165,7 @@ impl Calc {
     /// watches.
     pub fn in_slurm(conn: &mut DbConn) -> AppResult<Vec<Calc>> {
         Ok(calcs::table
-            .filter(calcs::status.eq_any([status::SUBMITTED, status::EXECUTING]))
+            .filter(calcs::status.eq_any([Status::Submitted, Status::Executing]))
             .filter(calcs::slurm_job_id.is_not_null())
             .order(calcs::id.asc())
             .select(Calc::as_select())
@@ -131,7 +177,7 @@ impl Calc {
         diesel::update(
             calcs::table
                 .find(id)
-                .filter(calcs::status.eq_any([status::SUBMITTED, status::EXECUTING])),
+                .filter(calcs::status.eq_any([Status::Submitted, Status::Executing])),
         )
         .set(calcs::slurm_reason.eq(reason))
         .execute(conn)?;
@@ -144,7 +190,7 @@ impl Calc {
     pub fn finish_with_log(
         conn: &mut DbConn,
         id: i64,
-        final_status: &str,
+        final_status: Status,
         size_bytes: i64,
         lines: &[crate::models::log::NewLine],
         slurm_reason: Option<&str>,

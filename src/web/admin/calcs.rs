@@ -15,7 +15,7 @@ use crate::actions::calcs as calc_actions;
 use crate::error::{AppError, AppResult};
 use crate::models::User;
 use crate::models::audit::{AuditEntry, Target};
-use crate::models::calc::{Calc, status};
+use crate::models::calc::{Calc, Status};
 use crate::models::paging::{PER_PAGE, Paged, page_number, parse_sort};
 use crate::state::AppState;
 use crate::web::accounts::EmptyForm;
@@ -81,7 +81,7 @@ struct ListPage {
     page: PageCtx,
     nav: &'static str,
     rows: Vec<Row>,
-    statuses: &'static [&'static str],
+    statuses: [Status; 6],
     calculators: Vec<String>,
     status: String,
     running: String,
@@ -209,13 +209,13 @@ async fn list(
         .map(|r| Row {
             id: r.calc.id,
             user_id: r.calc.user_id,
-            label: status_label(&r.calc.status),
+            label: status_label(r.calc.status),
             running: r.calc.is_running(),
             created: when(&r.calc.created_at),
             progress: r.calc.progress,
             calculator: r.calc.calculator,
             description: r.calc.description,
-            status: r.calc.status,
+            status: r.calc.status.to_string(),
             owner: r.owner,
         })
         .collect();
@@ -256,7 +256,7 @@ async fn list(
             page: PageCtx::new(&req),
             nav: "calcs",
             rows,
-            statuses: status::ALL,
+            statuses: Status::ALL,
             calculators,
             status: status_filter,
             running,

@@ -12,7 +12,7 @@ use crate::actions::calcs::{abort, remove, set_shared};
 use crate::calcs::calc_dir;
 use crate::error::{AppError, AppResult};
 use crate::models::User;
-use crate::models::calc::{Access, Calc, ListQuery, OrderBy, status};
+use crate::models::calc::{Access, Calc, ListQuery, OrderBy, Status};
 use crate::models::list_cache::ListStamp;
 use crate::models::log::{LogRow, MAX_SLICE};
 use crate::models::output::Output;
@@ -84,10 +84,10 @@ impl ListParams {
                     .collect()
             })
             .unwrap_or_default();
-        if let Some(bad) = statuses.iter().find(|s| !status::ALL.contains(&s.as_str())) {
+        if let Some(bad) = statuses.iter().find(|s| Status::parse(s).is_none()) {
             return Err(AppError::BadRequest(format!(
                 "status {bad:?} is not one of {}.",
-                status::ALL.join(", ")
+                Status::names()
             )));
         }
         let order_by = match none_if_empty(&self.order_by) {

@@ -9,7 +9,7 @@ use serde::Deserialize;
 
 use crate::actions::calcs as calc_actions;
 use crate::error::{AppError, AppResult};
-use crate::models::calc::{Access, Calc, status};
+use crate::models::calc::{Access, Calc, Status};
 use crate::state::AppState;
 use crate::web::accounts::{redirect, safe_next};
 use crate::web::context::PageCtx;
@@ -79,7 +79,7 @@ impl Action {
             Action::Remove if calc.is_running() => Some(format!(
                 "Calculation {id} is still running; abort it first."
             )),
-            Action::Share if calc.status != status::COMPLETE => Some(format!(
+            Action::Share if calc.status != Status::Complete => Some(format!(
                 "Only complete calculations can be shared; {id} is {}.",
                 calc.status
             )),

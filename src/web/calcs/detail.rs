@@ -11,7 +11,7 @@ use super::list::Row;
 use super::{When, duration};
 use crate::calcs::upload::human_size;
 use crate::error::AppResult;
-use crate::models::calc::{Calc, status};
+use crate::models::calc::{Calc, Status};
 use crate::models::log::{LEVELS, LogRow};
 use crate::models::output::Output;
 use crate::state::AppState;
@@ -113,7 +113,7 @@ pub async fn detail_page(
                 (total - LOG_TAIL).max(0)
             };
             let log = LogRow::slice(conn, id, start, None)?;
-            let traceback = if calc.status == status::FAILED {
+            let traceback = if calc.status == Status::Failed {
                 LogRow::traceback(conn, id)?
             } else {
                 Vec::new()
@@ -152,7 +152,7 @@ pub async fn detail_page(
             log_total: log_total.max(log_next),
             log_start,
             log_next,
-            failed: calc.status == status::FAILED,
+            failed: calc.status == Status::Failed,
             traceback,
             calc,
         },

@@ -8,7 +8,7 @@ use serde::Deserialize;
 use super::{When, status_label};
 use crate::actions::calcs as calc_actions;
 use crate::error::AppResult;
-use crate::models::calc::{Access, Calc, CalcSummary, ListQuery, OrderBy, status};
+use crate::models::calc::{Access, Calc, CalcSummary, ListQuery, OrderBy, Status};
 use crate::models::list_cache::ListStamp;
 use crate::models::paging::page_number;
 use crate::state::AppState;
@@ -31,11 +31,11 @@ const SORTS: &[(&str, OrderBy)] = &[
 /// The choices of the status filter: (value, label).
 pub const STATUS_FILTERS: &[(&str, &str)] = &[
     ("running", "not finished"),
-    (status::SUBMITTED, "queued"),
-    (status::EXECUTING, "running"),
-    (status::COMPLETE, "complete"),
-    (status::FAILED, "failed"),
-    (status::ABORTED, "aborted"),
+    (Status::Submitted.as_str(), "queued"),
+    (Status::Executing.as_str(), "running"),
+    (Status::Complete.as_str(), "complete"),
+    (Status::Failed.as_str(), "failed"),
+    (Status::Aborted.as_str(), "aborted"),
 ];
 
 #[derive(Deserialize, Default)]
@@ -54,7 +54,7 @@ pub struct Row {
     pub owner: String,
     pub calculator: String,
     pub description: String,
-    pub status: String,
+    pub status: Status,
     pub label: &'static str,
     pub progress: i32,
     pub running: bool,
@@ -70,10 +70,10 @@ impl Row {
         Row {
             id: calc.id,
             owner,
-            label: status_label(&calc.status),
+            label: status_label(calc.status),
             progress: calc.progress,
             running: calc.is_running(),
-            complete: calc.status == status::COMPLETE,
+            complete: calc.status == Status::Complete,
             shared: calc.is_shared,
             created: When::new(calc.created_at),
             started: calc.started_at.map(When::new),
@@ -237,7 +237,7 @@ pub async fn list_page(
     let status_filter = if status_filter == "running" {
         query.is_running = Some(true);
         status_filter
-    } else if status::ALL.contains(&status_filter.as_str()) {
+    } else if Status::parse(&status_filter).is_some() {
         query.statuses = vec![status_filter.clone()];
         status_filter
     } else {

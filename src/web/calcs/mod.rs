@@ -12,7 +12,7 @@ use actix_web::web;
 use time::PrimitiveDateTime;
 
 use crate::db::now;
-use crate::models::calc::status;
+use crate::models::calc::Status;
 use crate::times::Stamp;
 
 /// A time as pages show it: "3 minutes ago", with the exact UTC time for `title` and the
@@ -104,15 +104,14 @@ pub fn duration(from: PrimitiveDateTime, to: PrimitiveDateTime) -> String {
 }
 
 /// The words shown for a status (the CSS class is `status-<status>`).
-pub fn status_label(s: &str) -> &'static str {
+pub fn status_label(s: Status) -> &'static str {
     match s {
-        status::CREATED => "created",
-        status::SUBMITTED => "queued",
-        status::EXECUTING => "running",
-        status::COMPLETE => "complete",
-        status::FAILED => "failed",
-        status::ABORTED => "aborted",
-        _ => "unknown",
+        Status::Created => "created",
+        Status::Submitted => "queued",
+        Status::Executing => "running",
+        Status::Complete => "complete",
+        Status::Failed => "failed",
+        Status::Aborted => "aborted",
     }
 }
 
