@@ -1,6 +1,6 @@
-//! The layers of src/ (README, Architecture): each module uses only the modules of its own
-//! layer and of the layers below it, and nothing outside web/ uses web/. This test reads every
-//! `src/**/*.rs` and names the file and line of each use that breaks the rule.
+//! The layers of src/ (docs/architecture.md, "Layers"): each module uses only the modules of
+//! its own layer and of the layers below it, and nothing outside web/ uses web/. This test reads
+//! every `src/**/*.rs` and names the file and line of each use that breaks the rule.
 
 use std::path::{Path, PathBuf};
 
@@ -124,7 +124,7 @@ fn violations(src: &Path) -> Vec<String> {
         let module = module_of(relative);
         let Some((layer, rank)) = rank_of(&module) else {
             found.push(format!(
-                "src/{}: module `{module}` is in no layer; add it to LAYERS in tests/it/architecture.rs and to README's table",
+                "src/{}: module `{module}` is in no layer; add it to LAYERS in tests/it/architecture.rs and to the layer tables of README.md and docs/architecture.md",
                 relative.display()
             ));
             continue;

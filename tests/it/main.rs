@@ -16,6 +16,7 @@ mod calcs;
 mod cli;
 mod deploy_files;
 mod deployment;
+mod docs_links;
 mod email;
 mod email_cli;
 mod example_config;
