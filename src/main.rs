@@ -21,7 +21,7 @@ struct Cli {
 enum Command {
     /// Run the web server
     Serve,
-    /// Administration commands: migrate, createsuperuser, collectstatic, check
+    /// Administration commands: migrate, check, accounts, groups, maintenance, email, nginx...
     Manage {
         #[command(subcommand)]
         command: ManageCommand,

@@ -1,6 +1,7 @@
-//! What the actions need from the running server: configuration, database, keys, the audit
-//! log, the caches and the wakers of the background workers. The web's `AppState` carries one
-//! and adds what only pages need; `calcweb manage` builds its own.
+//! What the actions need from the running server: configuration, database, keys, the access
+//! log (for fail2ban), the caches and the wakers of the background workers. The web's
+//! `AppState` carries one and adds what only pages need; `calcweb manage` calls the actions
+//! on a plain connection instead.
 
 use std::sync::Arc;
 

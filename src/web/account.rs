@@ -8,11 +8,12 @@ use serde::Deserialize;
 use crate::error::{AppError, AppResult};
 use crate::models::api_token::ApiToken;
 use crate::state::AppState;
-use crate::web::accounts::{EmptyForm, redirect};
 use crate::web::context::PageCtx;
 use crate::web::csrf::CsrfForm;
+use crate::web::current_user::Authenticated;
 use crate::web::html;
-use crate::web::session::Authenticated;
+use crate::web::login::EmptyForm;
+use crate::web::redirect;
 
 #[derive(Template)]
 #[template(path = "accounts/account.html")]

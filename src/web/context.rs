@@ -11,7 +11,7 @@ use crate::assets::Assets;
 use crate::models::User;
 use crate::state::AppState;
 use crate::web::csrf;
-use crate::web::session::CurrentUser;
+use crate::web::current_user::CurrentUser;
 
 pub struct Message {
     pub level: &'static str,

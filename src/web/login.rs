@@ -1,67 +1,315 @@
-//! Logging in over HTTP: the client's IP and the known-device cookie around
-//! [`crate::actions::login::attempt`]. The cookie exempts a browser from its user's lockout.
+//! Login, logout and password change for browser users.
 
-use actix_web::HttpRequest;
-use actix_web::cookie::{Cookie, SameSite};
-use base64::Engine;
+use actix_session::Session;
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use actix_web_flash_messages::FlashMessage;
+use askama::Template;
+use serde::Deserialize;
 
-use crate::error::AppResult;
+use crate::auth::session_store::{IP, USER_AGENT, USER_ID};
+use crate::auth::{password, password_rules};
+use crate::config::{AuthBackend, RegistrationMode};
+use crate::error::{AppError, AppResult};
 use crate::models::User;
+use crate::models::session::SessionRow;
+use crate::models::user::SOURCE_PAM;
 use crate::state::AppState;
 use crate::web::client;
+use crate::web::context::PageCtx;
+use crate::web::csrf::{self, CsrfForm};
+use crate::web::current_user::Authenticated;
+use crate::web::html;
+use crate::web::known_device;
+use crate::web::redirect;
 
-pub const DEVICE_COOKIE: &str = "calcweb_device";
-/// A browser remembers at most this many users it logged in as.
-const DEVICE_MAX: usize = 5;
-
-/// One login attempt by the client of `req`; see [`crate::actions::login::attempt`].
-pub async fn attempt(
-    state: &AppState,
-    req: &HttpRequest,
-    username: &str,
-    password_text: &str,
-    realm: &'static str,
-) -> AppResult<Option<User>> {
-    let ip = client::ip_string(req);
-    let known_device = is_known_device(state, req, username);
-    crate::actions::login::attempt(state, &ip, known_device, username, password_text, realm).await
+#[derive(Template)]
+#[template(path = "accounts/login.html")]
+struct LoginPage {
+    page: PageCtx,
+    username: String,
+    next: String,
+    error: Option<String>,
+    /// "Forgot your password?" (local accounts) and "Create an account" (open registration).
+    can_reset: bool,
+    can_register: bool,
 }
 
-/// The tag that proves a browser logged in as `username` before.
-fn device_tag(state: &AppState, username: &str) -> String {
-    let mac = state.keys.sign(
-        "calcweb.known-device",
-        username.trim().to_lowercase().as_bytes(),
-    );
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&mac[..12])
+fn login_links(state: &AppState) -> (bool, bool) {
+    let config = &state.config;
+    (
+        config.auth.backends.contains(&AuthBackend::Local),
+        config.registration.mode == RegistrationMode::Open,
+    )
 }
 
-fn is_known_device(state: &AppState, req: &HttpRequest, username: &str) -> bool {
-    let tag = device_tag(state, username);
-    req.cookie(DEVICE_COOKIE)
-        .is_some_and(|c| c.value().split('.').any(|t| t == tag))
+#[derive(Deserialize)]
+pub struct NextQuery {
+    next: Option<String>,
 }
 
-/// The known-device cookie after a successful login as `username` (set it on the response).
-pub fn device_cookie(state: &AppState, req: &HttpRequest, username: &str) -> Cookie<'static> {
-    let tag = device_tag(state, username);
-    let mut tags: Vec<String> = req
-        .cookie(DEVICE_COOKIE)
-        .map(|c| {
-            c.value()
-                .split('.')
-                .filter(|t| !t.is_empty() && *t != tag)
-                .map(str::to_string)
-                .collect()
+#[derive(Deserialize)]
+pub struct LoginForm {
+    username: Option<String>,
+    password: Option<String>,
+    next: Option<String>,
+}
+
+/// Only local paths, so the login form cannot send people to another site.
+pub fn safe_next(next: Option<&str>, prefix: &str) -> String {
+    let fallback = format!("{prefix}/engine/");
+    let Some(next) = next.map(str::trim).filter(|n| !n.is_empty()) else {
+        return fallback;
+    };
+    let local = next.starts_with('/')
+        && !next.starts_with("//")
+        && !next.starts_with("/\\")
+        && !next.chars().any(|c| c.is_control() || c == '\\')
+        && next.starts_with(&format!("{prefix}/"));
+    if local { next.to_string() } else { fallback }
+}
+
+#[get("/accounts/login/")]
+async fn login_page(
+    req: HttpRequest,
+    query: web::Query<NextQuery>,
+    state: web::Data<AppState>,
+) -> AppResult<HttpResponse> {
+    let prefix = &state.config.server.path_prefix;
+    let next = safe_next(query.next.as_deref(), prefix);
+    if !state.config.server.lockdown {
+        return Ok(redirect(&next));
+    }
+    let (can_reset, can_register) = login_links(&state);
+    html(
+        200,
+        &LoginPage {
+            page: PageCtx::new(&req),
+            username: String::new(),
+            next,
+            error: None,
+            can_reset,
+            can_register,
+        },
+    )
+}
+
+#[post("/accounts/login/")]
+async fn login_submit(
+    req: HttpRequest,
+    session: Session,
+    form: CsrfForm<LoginForm>,
+    state: web::Data<AppState>,
+) -> AppResult<HttpResponse> {
+    let form = form.0;
+    let next = safe_next(form.next.as_deref(), &state.config.server.path_prefix);
+    let username = form.username.unwrap_or_default().trim().to_string();
+    let password = form.password.unwrap_or_default();
+    let (can_reset, can_register) = login_links(&state);
+    let show_form = |status: u16, error: &str, username: String| {
+        html(
+            status,
+            &LoginPage {
+                page: PageCtx::new(&req),
+                username,
+                next: next.clone(),
+                error: Some(error.into()),
+                can_reset,
+                can_register,
+            },
+        )
+    };
+    if username.is_empty() || password.is_empty() {
+        return show_form(400, "Enter both your username and your password.", username);
+    }
+    match known_device::attempt(&state, &req, &username, &password, "webui").await? {
+        Some(user) => {
+            start_session(&req, &session, &user)?;
+            let mut res = redirect(&next);
+            res.add_cookie(&known_device::device_cookie(&state, &req, &user.username))
+                .map_err(|e| AppError::Internal(e.to_string()))?;
+            Ok(res)
+        }
+        None => show_form(
+            200,
+            "Your username and password did not match. Please try again.",
+            username,
+        ),
+    }
+}
+
+/// A fresh session id for the user (no fixation), and a fresh CSRF token.
+pub fn start_session(req: &HttpRequest, session: &Session, user: &User) -> AppResult<()> {
+    session.renew();
+    let ua = req
+        .headers()
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let insert_failed = |e| AppError::Internal(format!("session insert: {e}"));
+    session.insert(USER_ID, user.id).map_err(insert_failed)?;
+    session
+        .insert(IP, client::ip_string(req))
+        .map_err(insert_failed)?;
+    session.insert(USER_AGENT, ua).map_err(insert_failed)?;
+    csrf::rotate(req);
+    Ok(())
+}
+
+#[derive(Deserialize)]
+pub struct EmptyForm {}
+
+#[post("/accounts/logout/")]
+async fn logout(
+    req: HttpRequest,
+    session: Session,
+    _form: CsrfForm<EmptyForm>,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    log_logout(&state, &req, "webui");
+    session.purge();
+    csrf::rotate(&req);
+    FlashMessage::info("You have been logged out.").send();
+    redirect(&format!(
+        "{}/accounts/login/",
+        state.config.server.path_prefix
+    ))
+}
+
+#[derive(Template)]
+#[template(path = "accounts/password_change.html")]
+struct PasswordChangePage {
+    page: PageCtx,
+    errors: Vec<String>,
+    /// PAM users: no form, their password is the system's.
+    system_password: bool,
+}
+
+#[derive(Deserialize)]
+pub struct PasswordChangeForm {
+    old_password: Option<String>,
+    new_password1: Option<String>,
+    new_password2: Option<String>,
+}
+
+#[get("/accounts/password_change/")]
+async fn password_change_page(req: HttpRequest, user: Authenticated) -> AppResult<HttpResponse> {
+    html(
+        200,
+        &PasswordChangePage {
+            page: PageCtx::new(&req),
+            errors: Vec::new(),
+            system_password: user.0.login_source == SOURCE_PAM,
+        },
+    )
+}
+
+#[post("/accounts/password_change/")]
+async fn password_change_submit(
+    req: HttpRequest,
+    session: Session,
+    user: Authenticated,
+    form: CsrfForm<PasswordChangeForm>,
+    state: web::Data<AppState>,
+) -> AppResult<HttpResponse> {
+    let user = user.0;
+    if user.login_source == SOURCE_PAM {
+        return Err(AppError::BadRequest(
+            crate::auth::pam::SYSTEM_PASSWORD.into(),
+        ));
+    }
+    let form = form.0;
+    let old = form.old_password.unwrap_or_default();
+    let new1 = form.new_password1.unwrap_or_default();
+    let new2 = form.new_password2.unwrap_or_default();
+    let stored = user.password_hash.clone();
+    let old_ok = web::block(move || password::verify(&old, &stored) != password::Verified::No)
+        .await
+        .map_err(|e| AppError::Internal(e.to_string()))?;
+    let mut errors = Vec::new();
+    if !old_ok {
+        errors.push("Your old password was entered incorrectly; enter it again.".to_string());
+    }
+    if new1 != new2 {
+        errors.push("The two new passwords do not match.".to_string());
+    }
+    errors.extend(password_rules::check(
+        &new1,
+        state.config.passwords.min_length,
+        &user.username,
+        &user.email,
+    ));
+    if !errors.is_empty() {
+        return html(
+            400,
+            &PasswordChangePage {
+                page: PageCtx::new(&req),
+                errors,
+                system_password: false,
+            },
+        );
+    }
+    let hash = web::block(move || password::hash(&new1))
+        .await
+        .map_err(|e| AppError::Internal(e.to_string()))?;
+    let user_id = user.id;
+    state
+        .db
+        .run(move |conn| {
+            User::set_password_hash(conn, user_id, &hash)?;
+            // Every session of the user ends; this one continues under a new id (below).
+            SessionRow::delete_for_user(conn, user_id)?;
+            Ok(())
         })
-        .unwrap_or_default();
-    tags.push(tag);
-    let keep = tags.len().saturating_sub(DEVICE_MAX);
-    Cookie::build(DEVICE_COOKIE, tags[keep..].join("."))
-        .http_only(true)
-        .same_site(SameSite::Lax)
-        .secure(state.config.is_https())
-        .path(state.config.path_prefix_or_root())
-        .max_age(actix_web::cookie::time::Duration::days(365))
-        .finish()
+        .await?;
+    start_session(&req, &session, &user)?;
+    FlashMessage::success("Your password was changed; your other sessions have been logged out.")
+        .send();
+    Ok(redirect(&format!(
+        "{}/engine/",
+        state.config.server.path_prefix
+    )))
+}
+
+/// The access log's auth.logout line, for the user of this request.
+pub fn log_logout(state: &AppState, req: &HttpRequest, realm: &'static str) {
+    use actix_web::HttpMessage;
+    let name = req
+        .extensions()
+        .get::<crate::web::current_user::CurrentUser>()
+        .and_then(|u| u.0.as_ref().map(|u| u.username.clone()));
+    if let Some(name) = name {
+        let fields = [
+            ("realm", crate::access_log::Value::Word(realm)),
+            ("user", crate::access_log::Value::Text(&name)),
+        ];
+        state
+            .access_log
+            .event("INFO", "auth.logout", &client::ip_string(req), &fields);
+    }
+}
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(login_page)
+        .service(login_submit)
+        .service(logout)
+        .service(password_change_page)
+        .service(password_change_submit);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_next;
+
+    #[test]
+    fn next_stays_on_the_site() {
+        assert_eq!(safe_next(Some("/engine/42"), ""), "/engine/42");
+        assert_eq!(safe_next(Some("//evil.example/"), ""), "/engine/");
+        assert_eq!(safe_next(Some("/\\evil.example/"), ""), "/engine/");
+        assert_eq!(safe_next(Some("https://evil.example/"), ""), "/engine/");
+        assert_eq!(safe_next(Some("javascript:alert(1)"), ""), "/engine/");
+        assert_eq!(safe_next(None, "/calc"), "/calc/engine/");
+        assert_eq!(safe_next(Some("/other/"), "/calc"), "/calc/engine/");
+        assert_eq!(safe_next(Some("/calc/engine/3"), "/calc"), "/calc/engine/3");
+    }
 }

@@ -1,22 +1,22 @@
 //! HTTP: routes, middleware and the app builder shared by `serve` and the tests.
 
 pub mod account;
-pub mod accounts;
 pub mod admin;
 pub mod api;
 pub mod calcs;
 pub mod client;
 pub mod context;
 pub mod csrf;
+pub mod current_user;
 pub mod errors;
 pub mod health;
+pub mod known_device;
 pub mod login;
-pub mod maintenance;
+pub mod maintenance_gate;
 pub mod pages;
 pub mod password_reset;
 pub mod registration;
 pub mod security;
-pub mod session;
 pub mod setup;
 pub mod static_files;
 
@@ -44,6 +44,12 @@ pub fn html(status: u16, template: &impl Template) -> AppResult<HttpResponse> {
     Ok(HttpResponse::build(status)
         .content_type("text/html; charset=utf-8")
         .body(template.render()?))
+}
+
+pub fn redirect(location: &str) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((actix_web::http::header::LOCATION, location))
+        .finish()
 }
 
 async fn not_found() -> AppResult<HttpResponse> {
@@ -108,7 +114,7 @@ pub fn build_app(
             web::scope(&prefix)
                 .configure(static_files::routes)
                 .configure(health::routes)
-                .configure(accounts::routes)
+                .configure(login::routes)
                 .configure(account::routes)
                 .configure(password_reset::routes)
                 .configure(registration::routes)
@@ -118,8 +124,8 @@ pub fn build_app(
                 .configure(admin::routes)
                 .configure(api::routes)
                 .default_service(web::to(not_found))
-                .wrap(from_fn(maintenance::gate))
-                .wrap(from_fn(session::load_user))
+                .wrap(from_fn(maintenance_gate::gate))
+                .wrap(from_fn(current_user::load_user))
                 .wrap(from_fn(csrf::ensure_cookie))
                 .wrap(flash)
                 .wrap(sessions),

@@ -17,11 +17,11 @@ use crate::models::email::Email;
 use crate::models::session::SessionRow;
 use crate::models::user::{SOURCE_LOCAL, SOURCE_PAM};
 use crate::state::AppState;
-use crate::web::accounts::redirect;
 use crate::web::client;
 use crate::web::context::PageCtx;
 use crate::web::csrf::CsrfForm;
 use crate::web::html;
+use crate::web::redirect;
 
 /// A page that only says something (and maybe links somewhere).
 #[derive(Template)]

@@ -22,12 +22,13 @@ use crate::models::email::Email;
 use crate::models::invitation::{Invitation, Lookup};
 use crate::models::user::{UserChanges, check_username};
 use crate::state::AppState;
-use crate::web::accounts::{redirect, start_session};
 use crate::web::client;
 use crate::web::context::PageCtx;
 use crate::web::csrf::CsrfForm;
 use crate::web::html;
+use crate::web::login::start_session;
 use crate::web::password_reset::{MessagePage, too_many};
+use crate::web::redirect;
 
 fn path(state: &AppState, p: &str) -> String {
     format!("{}{p}", state.config.server.path_prefix)

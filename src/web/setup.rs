@@ -15,11 +15,12 @@ use crate::models::audit::Actor;
 use crate::models::user::UserChanges;
 use crate::models::{User, setup_token};
 use crate::state::AppState;
-use crate::web::accounts::{redirect, start_session};
 use crate::web::client;
 use crate::web::context::PageCtx;
 use crate::web::csrf::CsrfForm;
 use crate::web::html;
+use crate::web::login::start_session;
+use crate::web::redirect;
 
 #[derive(Template)]
 #[template(path = "accounts/setup.html")]

@@ -18,12 +18,12 @@ use crate::models::audit::{AuditEntry, Target};
 use crate::models::calc::{Calc, Status};
 use crate::models::paging::{PER_PAGE, Paged, page_number, parse_sort};
 use crate::state::AppState;
-use crate::web::accounts::EmptyForm;
 use crate::web::api::calcs::ListParams;
 use crate::web::calcs::status_label;
 use crate::web::context::PageCtx;
 use crate::web::csrf::CsrfForm;
 use crate::web::html;
+use crate::web::login::EmptyForm;
 
 /// The sort keys of the column headers (`-` first = descending); newest first by default.
 const SORTS: &[&str] = &[

@@ -16,10 +16,11 @@ use crate::models::audit::{AuditEntry, Target};
 use crate::models::email::{Email, EmailCounts, status};
 use crate::models::paging::page_number;
 use crate::state::AppState;
-use crate::web::accounts::{EmptyForm, redirect};
 use crate::web::context::PageCtx;
 use crate::web::csrf::CsrfForm;
 use crate::web::html;
+use crate::web::login::EmptyForm;
+use crate::web::redirect;
 
 /// How long the test form waits for the worker's verdict before answering.
 const TEST_WAIT: Duration = Duration::from_secs(10);

@@ -12,10 +12,10 @@ use crate::models::User;
 use crate::models::group::{Group, GroupRow};
 use crate::models::paging::page_number;
 use crate::state::AppState;
-use crate::web::accounts::EmptyForm;
 use crate::web::context::PageCtx;
 use crate::web::csrf::CsrfForm;
 use crate::web::html;
+use crate::web::login::EmptyForm;
 
 /// How many users the member picker offers at once.
 const PICKER_SIZE: i64 = 20;

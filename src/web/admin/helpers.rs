@@ -138,7 +138,7 @@ pub fn path(state: &AppState, path: &str) -> String {
 /// Shows a success message on the next page and goes there (303).
 pub fn done(state: &AppState, message: String, to: &str) -> HttpResponse {
     FlashMessage::success(message).send();
-    crate::web::accounts::redirect(&path(state, to))
+    crate::web::redirect(&path(state, to))
 }
 
 /// A refused action: rules the user can act on (400, 409) come back as an error message on
@@ -147,7 +147,7 @@ pub fn refused(state: &AppState, error: AppError, to: &str) -> Result<HttpRespon
     match error {
         AppError::BadRequest(message) | AppError::Conflict(message) => {
             FlashMessage::error(message).send();
-            Ok(crate::web::accounts::redirect(&path(state, to)))
+            Ok(crate::web::redirect(&path(state, to)))
         }
         other => Err(other),
     }

@@ -12,10 +12,10 @@ use crate::models::group::Group;
 use crate::models::invitation::{Invitation, InvitationRow};
 use crate::models::paging::page_number;
 use crate::state::AppState;
-use crate::web::accounts::EmptyForm;
 use crate::web::context::PageCtx;
 use crate::web::csrf::CsrfForm;
 use crate::web::html;
+use crate::web::login::EmptyForm;
 
 #[derive(Deserialize)]
 pub struct ListQuery {

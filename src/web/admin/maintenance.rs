@@ -15,10 +15,11 @@ use crate::error::{AppError, AppResult};
 use crate::models::maintenance::Maintenance;
 use crate::state::AppState;
 use crate::times::until_text;
-use crate::web::accounts::{EmptyForm, redirect};
 use crate::web::context::PageCtx;
 use crate::web::csrf::CsrfForm;
 use crate::web::html;
+use crate::web::login::EmptyForm;
+use crate::web::redirect;
 
 /// The window as the page describes it.
 pub struct Window {

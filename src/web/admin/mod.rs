@@ -2,7 +2,7 @@
 //!
 //! Every route sits in one scope behind [`require_superuser`], so nothing under /admin/ can be
 //! reached by anyone else (anonymous visitors were already sent to the login page by
-//! `web::session::load_user`). Handlers also take a [`Superuser`], which names the actor.
+//! `web::current_user::load_user`). Handlers also take a [`Superuser`], which names the actor.
 
 pub mod audit;
 pub mod calcs;
@@ -26,7 +26,7 @@ use crate::error::AppError;
 use crate::models::User;
 use crate::models::audit::Actor;
 use crate::web::client;
-use crate::web::session::CurrentUser;
+use crate::web::current_user::CurrentUser;
 
 fn forbidden() -> AppError {
     AppError::Forbidden(
@@ -83,7 +83,7 @@ async fn require_superuser(
 }
 
 async fn to_dashboard(state: web::Data<crate::state::AppState>) -> actix_web::HttpResponse {
-    crate::web::accounts::redirect(&format!("{}/admin/", state.config.server.path_prefix))
+    crate::web::redirect(&format!("{}/admin/", state.config.server.path_prefix))
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {

@@ -12,10 +12,10 @@ use crate::error::AppResult;
 use crate::models::paging::page_number;
 use crate::models::session::{LiveSession, SessionRow};
 use crate::state::AppState;
-use crate::web::accounts::EmptyForm;
 use crate::web::context::PageCtx;
 use crate::web::csrf::CsrfForm;
 use crate::web::html;
+use crate::web::login::EmptyForm;
 
 #[derive(Deserialize)]
 pub struct ListQuery {

@@ -14,10 +14,10 @@ use crate::models::User;
 use crate::models::api_token::ApiToken;
 use crate::models::audit::{AuditEntry, Target};
 use crate::state::AppState;
-use crate::web::accounts::EmptyForm;
 use crate::web::context::PageCtx;
 use crate::web::csrf::CsrfForm;
 use crate::web::html;
+use crate::web::login::EmptyForm;
 
 /// One token as a row of the list.
 pub struct Row {

@@ -15,10 +15,10 @@ use crate::models::User;
 use crate::models::session::SessionRow;
 use crate::models::user::OwnedCalcs;
 use crate::state::AppState;
-use crate::web::accounts::EmptyForm;
 use crate::web::context::PageCtx;
 use crate::web::csrf::CsrfForm;
 use crate::web::html;
+use crate::web::login::EmptyForm;
 
 /// "Are you sure?" for one action: what will happen, and a button that POSTs to `action`.
 #[derive(Template)]
@@ -128,7 +128,7 @@ async fn password_set(
         .await?;
     if user.id == admin.0.id {
         // Their own password: every session ended, this one goes on under a new id.
-        crate::web::accounts::start_session(&req, &session, &user)?;
+        crate::web::login::start_session(&req, &session, &user)?;
     }
     let message = format!(
         "The password of {:?} was set; {} ended.",

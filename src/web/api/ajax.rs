@@ -7,8 +7,8 @@ use serde::Deserialize;
 
 use crate::error::AppResult;
 use crate::state::AppState;
-use crate::web::accounts::start_session;
-use crate::web::login;
+use crate::web::known_device;
+use crate::web::login::start_session;
 
 #[derive(Deserialize)]
 struct Credentials {
@@ -36,13 +36,13 @@ async fn ajax_login(
     if username.trim().is_empty() || password.is_empty() {
         return Ok(invalid());
     }
-    match login::attempt(&state, &req, username.trim(), &password, "webui").await? {
+    match known_device::attempt(&state, &req, username.trim(), &password, "webui").await? {
         Some(user) => {
             start_session(&req, &session, &user)?;
             let mut res = HttpResponse::Ok()
                 .content_type("text/plain; charset=utf-8")
                 .body("Successful login");
-            res.add_cookie(&login::device_cookie(&state, &req, &user.username))
+            res.add_cookie(&known_device::device_cookie(&state, &req, &user.username))
                 .map_err(|e| crate::error::AppError::Internal(e.to_string()))?;
             Ok(res)
         }
@@ -56,7 +56,7 @@ async fn ajax_logout(
     session: Session,
     state: web::Data<AppState>,
 ) -> HttpResponse {
-    crate::web::accounts::log_logout(&state, &req, "webui");
+    crate::web::login::log_logout(&state, &req, "webui");
     session.purge();
     HttpResponse::Ok()
         .content_type("text/plain; charset=utf-8")

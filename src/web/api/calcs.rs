@@ -18,7 +18,7 @@ use crate::models::log::{LogRow, MAX_SLICE};
 use crate::models::output::Output;
 use crate::state::AppState;
 use crate::times::Stamp;
-use crate::web::session::Authenticated;
+use crate::web::current_user::Authenticated;
 
 /// The query of `GET /v1/calc/list`, OpenQuake's names plus `status` and `q`.
 #[derive(Deserialize, Default)]

@@ -11,11 +11,12 @@ use crate::actions::calcs as calc_actions;
 use crate::error::{AppError, AppResult};
 use crate::models::calc::{Access, Calc, Status};
 use crate::state::AppState;
-use crate::web::accounts::{redirect, safe_next};
 use crate::web::context::PageCtx;
 use crate::web::csrf::CsrfForm;
+use crate::web::current_user::Authenticated;
 use crate::web::html;
-use crate::web::session::Authenticated;
+use crate::web::login::safe_next;
+use crate::web::redirect;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {

@@ -16,8 +16,8 @@ use crate::models::log::{LEVELS, LogRow};
 use crate::models::output::Output;
 use crate::state::AppState;
 use crate::web::context::PageCtx;
+use crate::web::current_user::Authenticated;
 use crate::web::html;
-use crate::web::session::Authenticated;
 
 /// Log lines shown server-side unless the whole log is asked for.
 pub const LOG_TAIL: i64 = 500;

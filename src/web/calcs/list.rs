@@ -13,8 +13,8 @@ use crate::models::list_cache::ListStamp;
 use crate::models::paging::page_number;
 use crate::state::AppState;
 use crate::web::context::PageCtx;
+use crate::web::current_user::Authenticated;
 use crate::web::html;
-use crate::web::session::Authenticated;
 
 pub const PER_PAGE: i64 = 25;
 
@@ -352,7 +352,7 @@ pub async fn row_fragment(
         .read(move |conn| Calc::load_with_owner(conn, &user, id))
         .await?;
     let prefix = &state.config.server.path_prefix;
-    let next = crate::web::accounts::safe_next(params.next.as_deref(), prefix);
+    let next = crate::web::login::safe_next(params.next.as_deref(), prefix);
     html(
         200,
         &RowFragment {

@@ -16,8 +16,8 @@ use crate::models::calc::Calc;
 use crate::state::AppState;
 use crate::web::api::calcs::output_file;
 use crate::web::context::PageCtx;
+use crate::web::current_user::Authenticated;
 use crate::web::html;
-use crate::web::session::Authenticated;
 
 /// At most this much of the file is read...
 pub const MAX_BYTES: usize = 2 * 1024 * 1024;

@@ -22,11 +22,11 @@ use crate::config::CalculatorConfig;
 use crate::error::{AppError, AppResult};
 use crate::models::User;
 use crate::state::AppState;
-use crate::web::accounts::redirect;
 use crate::web::context::PageCtx;
 use crate::web::csrf;
+use crate::web::current_user::Authenticated;
 use crate::web::html;
-use crate::web::session::Authenticated;
+use crate::web::redirect;
 
 pub struct Choice {
     pub name: String,

@@ -8,7 +8,7 @@ use actix_web::{HttpMessage, web};
 
 use crate::error::AppError;
 use crate::state::AppState;
-use crate::web::session::CurrentUser;
+use crate::web::current_user::CurrentUser;
 
 /// Paths that stay open during maintenance (superusers must still be able to log in).
 fn exempt(path: &str) -> bool {
