@@ -1,0 +1,161 @@
+//! /engine/<id>/outputs/<output_id>/: a CSV output as a table (its first rows, sortable with
+//! table-sort.js or `?sort=<column>` without JavaScript) and its numeric columns as a line
+//! chart ([`chart`]).
+
+mod chart;
+mod table;
+
+use actix_web::{HttpRequest, HttpResponse, get, web};
+use askama::Template;
+use serde::Deserialize;
+
+use super::detail::is_csv;
+use crate::calcs::upload::human_size;
+use crate::error::{AppError, AppResult};
+use crate::models::calc::Calc;
+use crate::state::AppState;
+use crate::web::api::calcs::output_file;
+use crate::web::context::PageCtx;
+use crate::web::current_user::Authenticated;
+use crate::web::html;
+
+pub use chart::Chart;
+pub use table::{MAX_BYTES, MAX_ROWS, Table, read_csv};
+
+/// A column header of the preview table.
+pub struct Column {
+    pub index: usize,
+    pub name: String,
+    pub numeric: bool,
+    /// `?sort=` link that sorts by this column (flipping when it is already sorted).
+    pub href: String,
+    /// "ascending", "descending" or "" (not sorted).
+    pub sorted: &'static str,
+}
+
+#[derive(Template)]
+#[template(path = "calcs/preview.html")]
+struct PreviewPage {
+    page: PageCtx,
+    calc_id: i64,
+    calc_description: String,
+    output_id: i64,
+    name: String,
+    size: String,
+    columns: Vec<Column>,
+    rows: Vec<Vec<String>>,
+    more: bool,
+    chart: Option<Chart>,
+}
+
+impl PreviewPage {
+    fn cell_class(&self, column: &usize) -> &'static str {
+        match self.columns.get(*column) {
+            Some(c) if c.numeric => "num",
+            _ => "",
+        }
+    }
+
+    fn series_names(&self) -> String {
+        self.chart.as_ref().map_or(String::new(), |c| {
+            c.series
+                .iter()
+                .map(|s| s.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
+    }
+}
+
+#[derive(Deserialize)]
+pub struct PreviewParams {
+    sort: Option<String>,
+}
+
+/// `3` = column 3 ascending, `-3` descending.
+fn parse_sort(raw: Option<&str>) -> Option<(usize, bool)> {
+    let raw = raw?.trim();
+    let (desc, n) = match raw.strip_prefix('-') {
+        Some(n) => (true, n),
+        None => (false, raw),
+    };
+    Some((n.parse().ok()?, desc))
+}
+
+#[get("/engine/{id:\\d+}/outputs/{output_id:\\d+}/")]
+pub async fn preview_page(
+    req: HttpRequest,
+    user: Authenticated,
+    path: web::Path<(i64, i64)>,
+    params: web::Query<PreviewParams>,
+    state: web::Data<AppState>,
+) -> AppResult<HttpResponse> {
+    let (id, output_id) = path.into_inner();
+    let user = user.0;
+    let (output, file) = output_file(&state, &user, output_id).await?;
+    if output.calc_id != id {
+        return Err(AppError::NotFound(format!(
+            "Calculation {id} has no output {output_id}."
+        )));
+    }
+    if !is_csv(&output) {
+        return Err(AppError::NotFound(format!(
+            "{} is not a CSV file, so it has no preview; download it from the calculation's page.",
+            output.name
+        )));
+    }
+    let viewer = user.clone();
+    let calc = state
+        .db
+        .read(move |conn| Calc::load_for(conn, &viewer, id).map(|(c, _)| c))
+        .await?;
+    let gone = format!("The file of output {output_id} is gone from the disk.");
+    let mut table = web::block(move || read_csv(&file, MAX_BYTES, MAX_ROWS))
+        .await
+        .map_err(|e| AppError::Internal(e.to_string()))?
+        .map_err(|_| AppError::NotFound(gone))?;
+    let chart = Chart::from_table(&table);
+    let sort = parse_sort(params.sort.as_deref()).filter(|(c, _)| *c < table.header.len());
+    if let Some((column, desc)) = sort {
+        table.sort_by(column, desc);
+    }
+    let numeric = table.numeric_columns();
+    let columns = table
+        .header
+        .iter()
+        .enumerate()
+        .map(|(index, name)| {
+            let sorted = match sort {
+                Some((c, false)) if c == index => "ascending",
+                Some((c, true)) if c == index => "descending",
+                _ => "",
+            };
+            Column {
+                index,
+                name: name.clone(),
+                numeric: numeric.contains(&index),
+                href: if sorted == "ascending" {
+                    format!("?sort=-{index}#data")
+                } else {
+                    format!("?sort={index}#data")
+                },
+                sorted,
+            }
+        })
+        .collect();
+    html(
+        200,
+        &PreviewPage {
+            page: PageCtx::new(&req),
+            calc_id: id,
+            calc_description: calc.description,
+            output_id,
+            name: output.name.clone(),
+            size: human_size(output.size_bytes.max(0) as u64),
+            columns,
+            rows: table.rows,
+            more: table.more,
+            chart,
+        },
+    )
+}
