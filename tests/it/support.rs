@@ -231,6 +231,18 @@ impl TestApp {
         browser
     }
 
+    /// Adds a normal user and returns a browser logged in as them.
+    pub async fn logged_in_new_user(&self, username: &str) -> Browser {
+        self.create_user(username, false);
+        self.logged_in(username).await
+    }
+
+    /// Adds a superuser and returns a browser logged in as them.
+    pub async fn logged_in_new_superuser(&self, username: &str) -> Browser {
+        self.create_user(username, true);
+        self.logged_in(username).await
+    }
+
     /// The user named `username`, who must exist.
     pub fn user(&self, username: &str) -> User {
         self.find_user(username)
