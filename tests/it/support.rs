@@ -217,12 +217,6 @@ impl TestApp {
         self
     }
 
-    /// Sets a user's level (0 view only, 1 run, 2 run and share).
-    pub fn with_level(self, username: &str, level: i32) -> TestApp {
-        self.set_level(username, level);
-        self
-    }
-
     /// A browser logged in as `username` (password PASSWORD); the login must succeed.
     pub async fn logged_in(&self, username: &str) -> Browser {
         let browser = self.browser();
@@ -522,4 +516,102 @@ pub fn location(res: &reqwest::Response) -> String {
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_string()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tests that need what a machine may lack (root, Slurm, a PAM set-up)
+
+/// Whether this runs under CI: the CI variable is set and not empty.
+pub fn in_ci() -> bool {
+    std::env::var_os("CI").is_some_and(|v| !v.is_empty())
+}
+
+/// What to do with a test that needs things this machine may lack.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Readiness {
+    Run,
+    /// Skip it, printing why.
+    Skip(String),
+    /// Fail it, saying what is missing.
+    Fail(String),
+}
+
+/// The rule: a test that needs root is skipped without root (anywhere); one that has root
+/// but lacks something else is skipped on a developer's machine, and fails under CI, which
+/// runs as root and installs everything (scripts/test), so that a missing prerequisite there
+/// never passes as a skip.
+pub fn readiness(needs_root: bool, root: bool, ci: bool, missing: &[String]) -> Readiness {
+    if needs_root && !root {
+        return Readiness::Skip("needs root".into());
+    }
+    if missing.is_empty() {
+        return Readiness::Run;
+    }
+    let what = format!("missing: {}", missing.join("; "));
+    if ci && root {
+        Readiness::Fail(what)
+    } else {
+        Readiness::Skip(what)
+    }
+}
+
+/// Applies [`readiness`] to this process: true when `test` must be skipped (it says why);
+/// panics with what is missing when it must fail.
+pub fn skip_unless_ready(test: &str, needs_root: bool, missing: &[String]) -> bool {
+    let root = nix::unistd::geteuid().is_root();
+    match readiness(needs_root, root, in_ci(), missing) {
+        Readiness::Run => false,
+        Readiness::Skip(why) => {
+            println!("{test}: skipped: {why}");
+            true
+        }
+        Readiness::Fail(why) => {
+            panic!("{test} cannot run under CI as root: {why} (scripts/test installs it)")
+        }
+    }
+}
+
+/// Where the program `name` is: PATH, then the sbin directories root has.
+pub fn find_program(name: &str) -> Option<std::path::PathBuf> {
+    let path = std::env::var("PATH").unwrap_or_default();
+    path.split(':')
+        .chain([
+            "/usr/sbin",
+            "/usr/bin",
+            "/sbin",
+            "/usr/local/sbin",
+            "/usr/local/bin",
+        ])
+        .filter(|dir| !dir.is_empty())
+        .map(|dir| std::path::Path::new(dir).join(name))
+        .find(|p| p.is_file())
+}
+
+#[test]
+fn missing_prerequisites_fail_under_ci_as_root_and_skip_elsewhere() {
+    let missing = ["sbatch".to_string()];
+    assert_eq!(readiness(true, true, false, &[]), Readiness::Run);
+    assert_eq!(readiness(true, true, true, &[]), Readiness::Run);
+    // Without root: skipped, CI or not.
+    assert_eq!(
+        readiness(true, false, true, &missing),
+        Readiness::Skip("needs root".into())
+    );
+    assert_eq!(
+        readiness(true, false, false, &[]),
+        Readiness::Skip("needs root".into())
+    );
+    // As root: skipped on a developer's machine, a failure under CI.
+    assert_eq!(
+        readiness(true, true, false, &missing),
+        Readiness::Skip("missing: sbatch".into())
+    );
+    assert_eq!(
+        readiness(true, true, true, &missing),
+        Readiness::Fail("missing: sbatch".into())
+    );
+    assert_eq!(
+        readiness(false, true, true, &["a".into(), "b".into()]),
+        Readiness::Fail("missing: a; b".into())
+    );
 }
