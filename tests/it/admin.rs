@@ -262,10 +262,9 @@ async fn the_user_list_searches_filters_sorts_and_pages() {
     for i in 0..55 {
         app.create_user(&format!("user{i:02}"), false);
     }
-    let alice = app.create_user("Alice_Smith", false);
+    let app = app.with_user_in_group("Alice_Smith", "physics");
     let mut conn = app.conn();
-    let physics = Group::create(&mut conn, "physics").unwrap();
-    Group::add_member(&mut conn, physics.id, alice.id).unwrap();
+    let physics = Group::find_by_name(&mut conn, "physics").unwrap().unwrap();
     let user07 = User::find_by_username(&mut conn, "user07")
         .unwrap()
         .unwrap();

@@ -119,17 +119,10 @@ fn messages(log: &[Value]) -> String {
         .join("\n")
 }
 
-async fn logged_in(app: &TestApp, name: &str, superuser: bool) -> Browser {
-    app.create_user(name, superuser);
-    let b = app.browser();
-    assert_eq!(b.login(name, PASSWORD).await.status(), 303);
-    b
-}
-
 #[actix_web::test]
 async fn a_calculation_runs_to_completion_with_log_progress_and_outputs() {
     let app = TestApp::new().await;
-    let alice = logged_in(&app, "alice", false).await;
+    let alice = app.logged_in_new_user("alice").await;
     let id = start(&alice, 5, 0.0, "").await;
     let status = wait_for(&alice, id, "complete").await;
     assert_eq!(status["progress"], 100);
@@ -190,7 +183,7 @@ async fn a_calculation_runs_to_completion_with_log_progress_and_outputs() {
 #[actix_web::test]
 async fn a_failing_calculation_ends_failed_with_its_traceback() {
     let app = TestApp::new().await;
-    let alice = logged_in(&app, "alice", false).await;
+    let alice = app.logged_in_new_user("alice").await;
     let id = start(&alice, 5, 0.0, "fail_at_step = 3\n").await;
     wait_for(&alice, id, "failed").await;
     let traceback: Vec<String> = alice
@@ -214,7 +207,7 @@ async fn a_failing_calculation_ends_failed_with_its_traceback() {
 #[actix_web::test]
 async fn abort_stops_a_running_calculation_and_it_ends_aborted() {
     let app = TestApp::with_config(|c| c.calcs.kill_grace = 2).await;
-    let alice = logged_in(&app, "alice", false).await;
+    let alice = app.logged_in_new_user("alice").await;
     let id = start(&alice, 1000, 0.05, "").await;
     wait_for(&alice, id, "executing").await;
     let res = alice
@@ -248,7 +241,7 @@ async fn a_calculation_over_its_time_limit_fails_with_a_timeout() {
         c.calcs.kill_grace = 1;
     })
     .await;
-    let alice = logged_in(&app, "alice", false).await;
+    let alice = app.logged_in_new_user("alice").await;
     let id = start(&alice, 1000, 0.05, "").await;
     wait_for(&alice, id, "failed").await;
     let text = messages(&log_of(&alice, id).await);
@@ -258,7 +251,7 @@ async fn a_calculation_over_its_time_limit_fails_with_a_timeout() {
 #[actix_web::test]
 async fn uploads_without_ini_or_with_unsafe_paths_are_refused_and_leave_nothing() {
     let app = TestApp::new().await;
-    let alice = logged_in(&app, "alice", false).await;
+    let alice = app.logged_in_new_user("alice").await;
     let cases: Vec<(Vec<u8>, &str, u16, &str)> = vec![
         (
             zip_of(&[("data.csv", b"1,2\n")]),
@@ -314,7 +307,7 @@ fn assert_no_leftovers(app: &TestApp) {
 #[actix_web::test]
 async fn links_in_archives_are_refused() {
     let app = TestApp::new().await;
-    let alice = logged_in(&app, "alice", false).await;
+    let alice = app.logged_in_new_user("alice").await;
     let mut buf = std::io::Cursor::new(Vec::new());
     {
         let mut zip = zip::ZipWriter::new(&mut buf);
@@ -343,7 +336,7 @@ async fn size_and_count_limits_are_enforced() {
         c.calcs.max_files = 3;
     })
     .await;
-    let alice = logged_in(&app, "alice", false).await;
+    let alice = app.logged_in_new_user("alice").await;
     // Incompressible bytes bigger than the upload limit.
     let noise: Vec<u8> = (0..100_000u32)
         .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
@@ -377,7 +370,7 @@ async fn size_and_count_limits_are_enforced() {
 #[actix_web::test]
 async fn several_plain_files_can_be_uploaded_and_job_ini_chosen() {
     let app = TestApp::new().await;
-    let alice = logged_in(&app, "alice", false).await;
+    let alice = app.logged_in_new_user("alice").await;
     let form = reqwest::multipart::Form::new()
         .part(
             "archive",
@@ -409,7 +402,7 @@ async fn the_queue_never_runs_more_than_max_concurrent() {
     use calcweb::db::schema::calcs;
     use diesel::prelude::*;
     let app = TestApp::with_config(|c| c.calcs.max_concurrent = 2).await;
-    let alice = logged_in(&app, "alice", false).await;
+    let alice = app.logged_in_new_user("alice").await;
     let mut ids = Vec::new();
     for _ in 0..10 {
         ids.push(start(&alice, 3, 0.1, "").await);
@@ -444,7 +437,7 @@ async fn the_queue_never_runs_more_than_max_concurrent() {
 #[actix_web::test]
 async fn list_entries_have_openquake_shapes() {
     let app = TestApp::new().await;
-    let alice = logged_in(&app, "alice", false).await;
+    let alice = app.logged_in_new_user("alice").await;
     let id = start(&alice, 2, 0.0, "").await;
     wait_for(&alice, id, "complete").await;
     let list: Vec<Value> = alice.get("/v1/calc/list").await.json().await.unwrap();
@@ -545,7 +538,7 @@ async fn ajax_login_and_logout_speak_text_like_openquake() {
 #[actix_web::test]
 async fn log_rows_are_bounded_with_a_marker() {
     let app = TestApp::with_config(|c| c.calcs.max_log_rows = 6).await;
-    let alice = logged_in(&app, "alice", false).await;
+    let alice = app.logged_in_new_user("alice").await;
     let id = start(&alice, 20, 0.0, "").await;
     wait_for(&alice, id, "complete").await;
     let log = log_of(&alice, id).await;
