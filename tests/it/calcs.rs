@@ -371,30 +371,99 @@ async fn size_and_count_limits_are_enforced() {
 async fn several_plain_files_can_be_uploaded_and_job_ini_chosen() {
     let app = TestApp::new().await;
     let alice = app.logged_in_new_user("alice").await;
-    let form = reqwest::multipart::Form::new()
-        .part(
-            "archive",
-            reqwest::multipart::Part::bytes(job_ini(2, 0.0, "")).file_name("other.ini"),
-        )
-        .part(
-            "archive",
-            reqwest::multipart::Part::bytes(b"a,b\n".to_vec()).file_name("data.csv"),
-        )
-        .text("job_ini", "other.ini")
-        .text("description", "two files");
-    let res = alice
-        .client
-        .post(alice.url("/v1/calc/run"))
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200);
-    let id = res.json::<Value>().await.unwrap()["job_id"]
-        .as_i64()
-        .unwrap();
-    let status = wait_for(&alice, id, "complete").await;
-    assert_eq!(status["description"], "two files");
+    let ini = |description: &str, steps: u32| {
+        format!("[general]\ndescription = {description}\nsteps = {steps}\nsleep = 0.0\n")
+            .into_bytes()
+    };
+    // Two .ini files that say which one ran (their description and their number of steps),
+    // and a data file, as separate uploads; `fields` adds job_ini and description.
+    let upload = |fields: &[(&str, &str)]| {
+        let mut form = reqwest::multipart::Form::new()
+            .part(
+                "archive",
+                reqwest::multipart::Part::bytes(ini("the default one", 2)).file_name("job.ini"),
+            )
+            .part(
+                "archive",
+                reqwest::multipart::Part::bytes(ini("the chosen one", 3)).file_name("other.ini"),
+            )
+            .part(
+                "archive",
+                reqwest::multipart::Part::bytes(b"a,b\n".to_vec()).file_name("data.csv"),
+            );
+        for (k, v) in fields {
+            form = form.text(k.to_string(), v.to_string());
+        }
+        let alice = &alice;
+        async move {
+            alice
+                .client
+                .post(alice.url("/v1/calc/run"))
+                .multipart(form)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let started = |res: reqwest::Response| async move {
+        assert_eq!(res.status(), 200);
+        res.json::<Value>().await.unwrap()["job_id"]
+            .as_i64()
+            .unwrap()
+    };
+    let info = |id: i64| {
+        let alice = &alice;
+        async move {
+            alice
+                .get(&format!("/v1/calc/{id}"))
+                .await
+                .json::<Value>()
+                .await
+                .unwrap()
+        }
+    };
+    let input_files = |id: i64| {
+        let dir = calcweb::calcs::calc_dir(&app.state.config, id).join("input");
+        let mut names: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    };
+
+    // job_ini chooses other.ini: it is the one that runs.
+    let chosen = started(upload(&[("job_ini", "other.ini")]).await).await;
+    let status = wait_for(&alice, chosen, "complete").await;
+    assert_eq!(status["description"], "the chosen one", "from other.ini");
+    assert_eq!(info(chosen).await["job_ini"], "other.ini");
+    let text = messages(&log_of(&alice, chosen).await);
+    assert!(text.contains("INFO step 3/3"), "{text}");
+    assert!(!text.contains("step 2/2"), "{text}");
+    assert_eq!(input_files(chosen), ["data.csv", "job.ini", "other.ini"]);
+
+    // Without job_ini, job.ini runs; a description given with the upload wins.
+    let default = started(upload(&[("description", "three files")]).await).await;
+    let status = wait_for(&alice, default, "complete").await;
+    assert_eq!(status["description"], "three files");
+    assert_eq!(info(default).await["job_ini"], "job.ini");
+    let text = messages(&log_of(&alice, default).await);
+    assert!(text.contains("INFO step 2/2"), "{text}");
+    assert!(!text.contains("step 3/3"), "{text}");
+
+    // A job_ini that is not among the files is refused, and nothing is created.
+    let res = upload(&[("job_ini", "missing.ini")]).await;
+    assert_eq!(res.status(), 400);
+    let body: Value = res.json().await.unwrap();
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("has no file \"missing.ini\""),
+        "{body}"
+    );
+    let list: Vec<Value> = alice.get("/v1/calc/list").await.json().await.unwrap();
+    assert_eq!(list.len(), 2);
 }
 
 #[actix_web::test]
