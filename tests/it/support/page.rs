@@ -268,3 +268,46 @@ impl std::fmt::Display for Page {
         f.write_str(&self.main_html())
     }
 }
+
+#[test]
+fn page_questions_are_about_elements_not_substrings() {
+    let page = Page::parse(
+        r#"<!doctype html><html><head><title>x</title></head><body>
+        <header><span class="hello">Hello, <strong>alice</strong></span></header>
+        <main id="main">
+          <p class="flash flash-success" role="status">User &#34;bob&#34; saved.</p>
+          <h1>User   bob</h1>
+          <ul class="errors"><li>Too short &amp; common</li></ul>
+          <form action="/x/"><input name="username" value="&lt;bob&gt;">
+            <select name="level"><option value="0">0</option><option value="1" selected>1</option></select></form>
+          <table><tbody><tr id="calc-7"><td>7</td><td>bob</td></tr>
+            <tr id="calc-3"><td>3</td><td>carol</td></tr></tbody></table>
+          <section class="card"><h2>Users</h2><p class="figure">2</p></section>
+          <section class="card"><h2>Other</h2><p class="figure">9</p></section>
+        </main></body></html>"#,
+    );
+    // Texts are decoded and their white space made single.
+    assert_eq!(page.heading(), "User bob");
+    assert_eq!(page.flashes(), ["User \"bob\" saved."]);
+    assert_eq!(page.errors(), ["Too short & common"]);
+    assert_eq!(page.input_value("username"), "<bob>");
+    assert_eq!(page.selected("level").as_deref(), Some("1"));
+    // Alice is greeted in the header, but is in no row of the table.
+    assert!(page.source().contains("alice"));
+    assert!(page.texts("main table td").iter().all(|t| t != "alice"));
+    assert_eq!(page.calc_ids(), [7, 3]);
+    assert_eq!(page.row("calc-3"), ["3", "carol"]);
+    assert_eq!(page.table("main table"), [["7", "bob"], ["3", "carol"]]);
+    assert_eq!(
+        page.section("section.card", "Users")
+            .select_text("p.figure"),
+        "2"
+    );
+    assert!(!page.exists("main .hello"));
+    assert_eq!(page.count("section.card"), 2);
+    // A question with several answers where one is expected fails.
+    let several = std::panic::catch_unwind(|| page.select_text("p.figure"));
+    assert!(several.is_err());
+    let none = std::panic::catch_unwind(|| page.flash_with("deleted"));
+    assert!(none.is_err());
+}
