@@ -347,7 +347,7 @@ async fn a_superuser_creates_a_user_with_groups() {
     assert_eq!(page.texts("main fieldset label.check"), ["physics"]);
     assert_eq!(
         page.attrs("main input[name=groups]", "value"),
-        [gid.clone()]
+        std::slice::from_ref(&gid)
     );
     let res = browser
         .post_form(

@@ -141,7 +141,7 @@ async fn password_reset_journey() {
     assert!(mail.text().contains("Hello alice"), "{}", mail.text());
     assert!(mail.text().contains("3 days"));
     let link = mail.link(&format!("{SITE}/accounts/reset/"));
-    assert!(links_in(&mail.html()).contains(&link), "{}", mail.html());
+    assert!(links_in(mail.html()).contains(&link), "{}", mail.html());
     assert_eq!(outbox(&app).len(), 1, "nothing for the unknown address");
     assert!(
         outbox(&app)[0].text_body.is_empty(),
@@ -315,7 +315,7 @@ async fn registration_journey() {
     assert_eq!(mail.subject(), "Activate your account on calc.example.org");
     assert!(mail.text().contains("7 days"));
     let link = mail.link(&format!("{SITE}/accounts/activate/"));
-    assert!(links_in(&mail.html()).contains(&link), "{}", mail.html());
+    assert!(links_in(mail.html()).contains(&link), "{}", mail.html());
     let path = path_of(&link);
 
     // Not before activation.
@@ -575,7 +575,7 @@ async fn invitation_journey_from_admin() {
     );
     assert!(mail.text().contains("boss invites you"), "{}", mail.text());
     let link = mail.link(&format!("{SITE}/accounts/invite/"));
-    assert!(links_in(&mail.html()).contains(&link), "{}", mail.html());
+    assert!(links_in(mail.html()).contains(&link), "{}", mail.html());
     let path = path_of(&link);
 
     let newbie = app.browser();
@@ -747,7 +747,7 @@ async fn a_calculation_that_ends_is_announced_to_an_owner_who_asked() {
     assert!(text.contains("Duration:    "), "{text}");
     assert!(text.contains(&format!("{SITE}/engine/{id}/")), "{text}");
     assert!(
-        links_in(&mail.html()).contains(&format!("{SITE}/engine/{id}/")),
+        links_in(mail.html()).contains(&format!("{SITE}/engine/{id}/")),
         "{}",
         mail.html()
     );
