@@ -169,11 +169,26 @@ async function checkA11y(page, what) {
   assert.deepEqual(problems, [], `accessibility problems on ${what}:\n    ${problems.join("\n    ")}`);
 }
 
-/** Every <time> a person reads is relative ("… ago", "just now") with the exact UTC time on hover. */
-async function checkTimes(page, what) {
+/**
+ * Every <time> a person reads in the main content is relative ("… ago", "just now") with the
+ * exact UTC time on hover (its title); only the clock times of log lines have none. `least` is
+ * how many such times the page shows at least (0: the page shows none), so a page whose
+ * times lost their title, or were never rendered, fails instead of passing with nothing checked.
+ */
+async function checkTimes(page, what, least) {
+  assert.equal(typeof least, "number", `checkTimes on ${what}: say how many times the page shows`);
+  const untitled = await page
+    .locator("main time:not([title])")
+    .evaluateAll((els) => els.filter((el) => !el.closest(".log-line")).map((el) => el.outerHTML));
+  assert.deepEqual(untitled, [], `times without their exact UTC time on ${what}`);
   const times = await page.locator("main time[title]").evaluateAll((els) =>
     els.map((el) => ({ text: el.textContent.trim(), title: el.getAttribute("title") })),
   );
+  if (least === 0) {
+    assert.equal(times.length, 0, `no times expected on ${what}: ${JSON.stringify(times)}`);
+  } else {
+    assert.ok(times.length >= least, `${what} shows ${times.length} titled time(s), expected at least ${least}`);
+  }
   for (const t of times) {
     assert.match(t.text, /^(just now|\d+ (minute|hour|day)s? ago|in \d+ (minute|hour|day)s?|\d{4}-\d\d-\d\d)$/, `time text on ${what}`);
     assert.match(t.title, /^\d{4}-\d\d-\d\d \d\d:\d\d(:\d\d)? UTC$/, `time title on ${what}`);
@@ -205,11 +220,11 @@ async function checkPhone(person, url, name) {
   await phone.close();
 }
 
-/** The usual checks of a page a person is looking at. */
-async function checkPage(person, name, { phone = true, shot = true } = {}) {
+/** The usual checks of a page a person is looking at; `times`: see checkTimes. */
+async function checkPage(person, name, { phone = true, shot = true, times } = {}) {
   const page = person.page;
   await checkA11y(page, name);
-  await checkTimes(page, name);
+  await checkTimes(page, name, times);
   if (shot) await person.shot(name);
   if (phone) await checkPhone(person, page.url(), name);
   person.checkClean();
@@ -342,7 +357,8 @@ async function journey(browser) {
   step("admin creates two groups in /admin");
   await admin.goto("/admin/");
   await expectHeading(page, "Administration");
-  await checkPage(admin, "admin-dashboard", { shot: false });
+  // Nothing recorded yet, so no times.
+  await checkPage(admin, "admin-dashboard", { shot: false, times: 0 });
   await page.getByRole("navigation", { name: "Administration" }).getByRole("link", { name: "Groups" }).click();
   await expectHeading(page, "Groups");
   assert.match(await page.locator("p.empty").innerText(), /No group yet\. Create one/);
@@ -354,7 +370,8 @@ async function journey(browser) {
   }
   assert.ok(await page.getByRole("link", { name: "hazard" }).isVisible());
   assert.ok(await page.getByRole("link", { name: "risk" }).isVisible());
-  await checkPage(admin, "admin-groups", { shot: false });
+  // When each group was created.
+  await checkPage(admin, "admin-groups", { shot: false, times: 2 });
 
   step("admin creates alice and bob (hazard) and carol (risk)");
   const people = [
@@ -381,14 +398,15 @@ async function journey(browser) {
   for (const [username] of people) {
     assert.ok(await page.getByRole("link", { name: username, exact: true }).isVisible(), `${username} is listed`);
   }
-  await checkPage(admin, "admin-users");
+  // When each of the four users was created (and the last logins there are).
+  await checkPage(admin, "admin-users", { times: 4 });
 
   step("alice logs in and sees an empty list that says what to do");
   await alice.login("alice", { shownAs: "Alice Adams" });
   page = alice.page;
   const empty = await page.locator("p.empty").innerText();
   assert.match(empty, /No calculations yet — run one/);
-  await checkPage(alice, "calc-list-empty", { shot: false });
+  await checkPage(alice, "calc-list-empty", { shot: false, times: 0 });
 
   step("alice runs the example calculation and watches it without reloading");
   const calcId = await runCalculation(alice, "Journey oscillator", 30, 0.3);
@@ -422,18 +440,23 @@ async function journey(browser) {
   const outputs = await page.locator("#outputs tbody tr td:first-child").allInnerTexts();
   assert.deepEqual(outputs.sort(), ["series.csv", "summary.json"]);
   assert.match(await logLines.last().innerText(), /step 30\/30|finished|complete/i);
-  await checkPage(alice, "calc-detail");
+  // Submitted, started, finished.
+  await checkPage(alice, "calc-detail", { times: 3 });
 
   step("alice opens series.csv: a chart and a sortable table");
   await page.getByRole("link", { name: "Preview series.csv" }).click();
   await expectHeading(page, "series.csv");
   const chart = page.locator("figure.chart svg.chart-svg");
   await chart.waitFor();
-  assert.ok((await chart.locator("polyline").count()) >= 2, "the chart draws several series");
-  assert.match(await page.locator("figure.chart .legend").innerText(), /displacement|x/);
+  // One line per numeric column but the x axis (step), each named in the legend.
+  const series = ["time", "displacement", "velocity", "energy"];
+  assert.equal(await chart.locator("polyline").count(), series.length, "one line per series");
+  const legend = (await page.locator("figure.chart .legend li").allInnerTexts()).map((t) => t.trim());
+  assert.deepEqual(legend, series, "the legend names each series");
+  assert.match(await chart.locator(":scope > title").textContent(), / against step$/);
   const rowsShown = await page.locator("#data tbody tr").count();
   assert.equal(rowsShown, 30);
-  await checkPage(alice, "calc-output-chart");
+  await checkPage(alice, "calc-output-chart", { times: 0 });
 
   step("alice downloads the CSV");
   const [download] = await Promise.all([
@@ -468,7 +491,11 @@ async function journey(browser) {
   await expectHeading(page, "Forgot your password?");
   await page.getByLabel("Email address").fill("bob@example.org");
   await page.getByRole("button", { name: "Send me a link" }).click();
-  assert.match(await page.locator("main").innerText(), /email/i);
+  await expectHeading(page, "Check your email");
+  assert.equal(
+    (await page.locator("main section p").first().innerText()).trim(),
+    "If an account has this email address, we have sent it a link to choose a new password.",
+  );
   await checkA11y(page, "password reset sent");
   const resetLink = await linkFromEmail("bob@example.org", "/accounts/reset/");
   await bob.goto(resetLink);
@@ -523,7 +550,8 @@ async function journey(browser) {
   await waitForStatus(page, "running");
   await alice.goto("/engine/");
   await page.locator(`#calc-${longId} progress`).waitFor();
-  await checkPage(alice, "calc-list");
+  // When each of alice's two calculations started.
+  await checkPage(alice, "calc-list", { times: 2 });
   await page.locator(`#calc-${longId}`).getByRole("link", { name: /Abort/ }).click();
   await page.getByRole("button", { name: /Abort/ }).click();
   await page.waitForURL("**/engine/**");
@@ -540,14 +568,14 @@ async function journey(browser) {
     await alice.goto("/engine/");
   }
   assert.match(await banner.innerText(), /Maintenance starts at .*Upgrading to the new release/);
-  await checkPage(alice, "maintenance-banner", { phone: false });
+  await checkPage(alice, "maintenance-banner", { phone: false, times: 2 });
 
   step("alice logs out");
   await alice.logout();
   await alice.goto("/engine/");
   await alice.page.waitForURL("**/accounts/login/**");
   await expectHeading(alice.page, "Log in");
-  await checkPage(alice, "login", { phone: true });
+  await checkPage(alice, "login", { phone: true, times: 0 });
 
   for (const p of [admin, alice, bob, carol]) await p.close();
 }

@@ -1,4 +1,4 @@
-use crate::support::{PASSWORD, TestApp, location};
+use crate::support::{PASSWORD, Page, TestApp, location};
 use calcweb::models::User;
 use calcweb::models::session::SessionRow;
 
@@ -10,11 +10,14 @@ async fn login_with_the_right_password_opens_the_engine_page() {
     let res = browser.login("alice", PASSWORD).await;
     assert_eq!(res.status(), 303);
     assert_eq!(location(&res), "/engine/");
-    let page = browser.get("/engine/").await;
-    assert_eq!(page.status(), 200);
-    let body = page.text().await.unwrap();
-    assert!(body.contains("Hello, <strong>alice</strong>"), "{body}");
-    assert!(body.contains("Log out"));
+    let page = browser.page("/engine/").await;
+    assert_eq!(page.select_text("header .user-nav .hello"), "Hello, alice");
+    assert_eq!(page.select_text("header .user-nav .hello strong"), "alice");
+    assert_eq!(
+        page.select_text("header form[action=\"/accounts/logout/\"] button"),
+        "Log out"
+    );
+    assert_eq!(page.heading(), "Calculations");
 }
 
 #[actix_web::test]
@@ -25,8 +28,14 @@ async fn wrong_password_and_unknown_user_get_the_same_answer() {
         let browser = app.browser();
         let res = browser.login(user, password).await;
         assert_eq!(res.status(), 200);
-        let body = res.text().await.unwrap();
-        assert!(body.contains("did not match"), "{body}");
+        let page = Page::of(res).await;
+        assert_eq!(page.heading(), "Log in");
+        assert!(
+            page.select_text("main p.error[role=alert]")
+                .contains("did not match"),
+            "{page}"
+        );
+        assert!(!page.exists("header .user-nav"), "not logged in");
         assert!(
             browser.cookie("calcweb_session").is_none(),
             "no session for a failed login"
@@ -43,9 +52,17 @@ async fn login_form_with_missing_fields_is_shown_again_with_400() {
         .post_form("/accounts/login/", &[("username", "alice")])
         .await;
     assert_eq!(res.status(), 400);
-    let body = res.text().await.unwrap();
-    assert!(body.contains("Enter both your username and your password"));
-    assert!(body.contains("value=\"alice\""), "the username is kept");
+    let page = Page::of(res).await;
+    assert!(
+        page.select_text("main p.error[role=alert]")
+            .contains("Enter both your username and your password"),
+        "{page}"
+    );
+    assert_eq!(
+        page.input_value("username"),
+        "alice",
+        "the username is kept"
+    );
 }
 
 #[actix_web::test]
@@ -159,8 +176,9 @@ async fn logout_ends_the_session_on_the_server() {
         .await
         .unwrap();
     assert_eq!(replay.status(), 303, "the old cookie no longer logs in");
-    let login_page = browser.get("/accounts/login/").await.text().await.unwrap();
-    assert!(login_page.contains("You have been logged out."));
+    let login_page = browser.page("/accounts/login/").await;
+    login_page.flash_with("You have been logged out.");
+    assert!(!login_page.exists("header .user-nav"), "{login_page}");
 }
 
 #[actix_web::test]
@@ -177,7 +195,11 @@ async fn forms_without_a_valid_csrf_token_are_refused() {
         .await
         .unwrap();
     assert_eq!(missing.status(), 403);
-    assert!(missing.text().await.unwrap().contains("security token"));
+    let page = Page::of(missing).await;
+    assert!(
+        page.error_page_message().contains("security token"),
+        "{page}"
+    );
     let wrong = browser
         .client
         .post(browser.url("/accounts/login/"))
@@ -250,13 +272,14 @@ async fn lockdown_sends_pages_to_login_and_answers_401_on_the_api() {
 async fn without_lockdown_everyone_is_the_default_user() {
     let app = TestApp::with_config(|c| c.server.lockdown = false).await;
     let browser = app.browser();
-    let page = browser.get("/engine/").await;
-    assert_eq!(page.status(), 200);
+    let page = browser.page("/engine/").await;
+    assert_eq!(
+        page.select_text("header .user-nav .hello strong"),
+        "default"
+    );
     assert!(
-        page.text()
-            .await
-            .unwrap()
-            .contains("Hello, <strong>default</strong>")
+        !page.exists("header form[action=\"/accounts/logout/\"]"),
+        "no logging out in single-user mode"
     );
     assert!(
         User::find_by_username(&mut app.conn(), "default")
@@ -317,7 +340,7 @@ async fn password_change_ends_the_other_sessions() {
         )
         .await;
     assert_eq!(weak.status(), 400);
-    assert!(weak.text().await.unwrap().contains("only digits"));
+    Page::of(weak).await.error_with("only digits");
 
     let new_password = "another-long-passphrase";
     let res = laptop

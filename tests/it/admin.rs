@@ -7,99 +7,21 @@ use calcweb::models::group::Group;
 use calcweb::models::session::SessionRow;
 use diesel::prelude::*;
 
-use crate::support::{Browser, PASSWORD, TestApp, location};
+use crate::support::{Browser, PASSWORD, Page, TestApp, location};
 
 const NEW_PASSWORD: &str = "another-long-passphrase-7";
 
-/// An app with a logged-in superuser "root".
+/// An app with a superuser "root", and a browser logged in as root.
 async fn admin_app() -> (TestApp, Browser, User) {
-    let app = TestApp::new().await;
-    let root = app.create_user("root", true);
-    let browser = app.browser();
-    assert_eq!(browser.login("root", PASSWORD).await.status(), 303);
+    let app = TestApp::new().await.with_superuser("root");
+    let browser = app.logged_in("root").await;
+    let root = app.user("root");
     (app, browser, root)
 }
 
-/// The audit entries of one action, newest first.
-fn audit(app: &TestApp, action: &str) -> Vec<AuditEntry> {
-    let filter = AuditFilter {
-        action: action.into(),
-        ..Default::default()
-    };
-    AuditEntry::list(&mut app.conn(), &filter, 1).unwrap().items
-}
-
-/// Asserts exactly one `action` entry on `object_repr`, by root from the web, and returns it.
-fn audited(app: &TestApp, action: &str, object_repr: &str) -> AuditEntry {
-    let entries: Vec<_> = audit(app, action)
-        .into_iter()
-        .filter(|e| e.object_repr == object_repr)
-        .collect();
-    assert_eq!(entries.len(), 1, "{action} on {object_repr}: {entries:?}");
-    let entry = entries.into_iter().next().unwrap();
-    assert_eq!(entry.actor_name, "root");
-    assert!(entry.actor_id.is_some());
-    assert_eq!(entry.source, "web");
-    assert_eq!(entry.ip, "127.0.0.1");
-    assert_eq!(entry.object_repr, object_repr);
-    entry
-}
-
-/// The body with askama's character references turned back into characters, so tests can
-/// look for plain text (`&#34;bob&#34;` -> `"bob"`).
-fn unescape(body: &str) -> String {
-    [
-        ("&#34;", "\""),
-        ("&#39;", "'"),
-        ("&#60;", "<"),
-        ("&#62;", ">"),
-        ("&#38;", "&"),
-        ("&amp;", "&"),
-    ]
-    .iter()
-    .fold(body.to_string(), |text, (entity, c)| {
-        text.replace(entity, c)
-    })
-}
-
-/// GETs a page and returns its text (unescaped).
-async fn get_page(browser: &Browser, path: &str) -> String {
-    unescape(&browser.get(path).await.text().await.unwrap())
-}
-
-/// Follows a 303 and returns the page it leads to (where the flash message shows).
-async fn follow(browser: &Browser, res: reqwest::Response) -> String {
-    assert_eq!(res.status(), 303, "expected a redirect");
-    get_page(browser, &location(&res)).await
-}
-
-fn user(app: &TestApp, username: &str) -> Option<User> {
-    User::find_by_username(&mut app.conn(), username).unwrap()
-}
-
-/// A calculation row owned by `user_id` (made directly: these tests are about its owner).
-fn add_calc(app: &TestApp, user_id: i64, status: &str, size: i64) -> i64 {
-    // Not "submitted": the test app's runner would pick it up. Another host's "executing" is left alone.
-    diesel::insert_into(calcs::table)
-        .values((
-            calcs::user_id.eq(user_id),
-            calcs::calculator.eq("example"),
-            calcs::status.eq(status),
-            calcs::host.eq(Some("another-host")),
-            calcs::size_bytes.eq(size),
-            calcs::created_at.eq(calcweb::db::now()),
-        ))
-        .returning(calcs::id)
-        .get_result(&mut *app.conn())
-        .unwrap()
-}
-
-fn calc_owners(app: &TestApp) -> Vec<(i64, i64)> {
-    calcs::table
-        .select((calcs::id, calcs::user_id))
-        .order(calcs::id)
-        .load(&mut *app.conn())
-        .unwrap()
+/// The names in the user list, in page order.
+fn user_names(page: &Page) -> Vec<String> {
+    page.texts("table.list tbody tr td:first-child a")
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -107,17 +29,15 @@ fn calc_owners(app: &TestApp) -> Vec<(i64, i64)> {
 
 #[actix_web::test]
 async fn every_admin_route_is_for_superusers_only() {
-    let app = TestApp::new().await;
-    let root = app.create_user("root", true);
-    let bob = app.create_user("bob", false);
+    let app = TestApp::new().await.with_superuser("root").with_user("bob");
+    let (root, bob) = (app.user("root"), app.user("bob"));
     let group = calcweb::actions::groups::create(
         &mut app.conn(),
         &calcweb::models::audit::Actor::cli(),
         "physics",
     )
     .unwrap();
-    let root_browser = app.browser();
-    root_browser.login("root", PASSWORD).await;
+    let root_browser = app.logged_in("root").await;
     let session = SessionRow::list_live(
         &mut app.conn(),
         time::Duration::days(1),
@@ -131,8 +51,8 @@ async fn every_admin_route_is_for_superusers_only() {
         .id;
     let (u, g) = (root.id, group.id);
     let (c_run, c_done) = (
-        add_calc(&app, bob.id, "created", 0),
-        add_calc(&app, bob.id, "complete", 0),
+        app.calc_row(bob.id, "created").insert(),
+        app.calc_row(bob.id, "complete").insert(),
     );
     let t =
         calcweb::models::api_token::ApiToken::create(&mut app.conn(), bob.id, "ci", "run", None)
@@ -200,15 +120,15 @@ async fn every_admin_route_is_for_superusers_only() {
         ("message", "hijacked"),
     ];
 
-    let bob_browser = app.browser();
-    bob_browser.login("bob", PASSWORD).await;
+    let bob_browser = app.logged_in("bob").await;
     let anonymous = app.browser();
     for path in &gets {
-        let res = bob_browser.get(path).await;
-        assert_eq!(res.status(), 403, "GET {path} as a non-superuser");
+        let (status, page) = bob_browser.page_with_status(path).await;
+        assert_eq!(status, 403, "GET {path} as a non-superuser");
+        assert_eq!(page.heading(), "Forbidden (error 403)", "GET {path}");
         assert!(
-            res.text().await.unwrap().contains("for superusers only"),
-            "GET {path}"
+            page.error_page_message().contains("for superusers only"),
+            "GET {path}: {page}"
         );
         let res = anonymous.get(path).await;
         assert_eq!(res.status(), 303, "GET {path} anonymously");
@@ -229,10 +149,10 @@ async fn every_admin_route_is_for_superusers_only() {
         );
     }
     // Nothing changed, nothing was recorded but the group created above.
-    let root_now = user(&app, "root").unwrap();
+    let root_now = app.user("root");
     assert!(root_now.is_active && root_now.is_superuser);
     assert_eq!(root_now.email, "root@example.org");
-    assert!(user(&app, "mallory").is_none());
+    assert!(app.find_user("mallory").is_none());
     let group_now = Group::find(&mut app.conn(), g).unwrap().unwrap();
     assert_eq!(group_now.name, "physics");
     assert!(Group::members(&mut app.conn(), g).unwrap().is_empty());
@@ -240,7 +160,7 @@ async fn every_admin_route_is_for_superusers_only() {
         SessionRow::count_for_user(&mut app.conn(), root.id).unwrap(),
         1
     );
-    assert_eq!(calc_owners(&app), vec![(c_run, bob.id), (c_done, bob.id)]);
+    assert_eq!(app.calc_owners(), vec![(c_run, bob.id), (c_done, bob.id)]);
     assert!(
         calcweb::models::api_token::ApiToken::find(&mut app.conn(), t)
             .unwrap()
@@ -276,7 +196,11 @@ async fn admin_forms_need_the_csrf_token() {
         .await
         .unwrap();
     assert_eq!(res.status(), 403);
-    assert!(res.text().await.unwrap().contains("security token"));
+    let page = Page::of(res).await;
+    assert!(
+        page.error_page_message().contains("security token"),
+        "{page}"
+    );
     assert!(
         Group::find_by_name(&mut app.conn(), "physics")
             .unwrap()
@@ -288,12 +212,22 @@ async fn admin_forms_need_the_csrf_token() {
 async fn only_superusers_see_the_admin_link() {
     let (app, root_browser, _) = admin_app().await;
     app.create_user("bob", false);
-    let page = get_page(&root_browser, "/engine/").await;
-    assert!(page.contains("href=\"/admin/\">Admin</a>"), "{page}");
-    let bob = app.browser();
-    bob.login("bob", PASSWORD).await;
-    let page = bob.get("/engine/").await.text().await.unwrap();
-    assert!(!page.contains(">Admin</a>"), "{page}");
+    let page = root_browser.page("/engine/").await;
+    assert_eq!(
+        page.attrs("header nav.user-nav a", "href"),
+        ["/admin/", "/accounts/", "/accounts/password_change/"]
+    );
+    assert_eq!(
+        page.select_text("header nav.user-nav a[href=\"/admin/\"]"),
+        "Admin"
+    );
+    let bob = app.logged_in("bob").await;
+    let page = bob.page("/engine/").await;
+    assert_eq!(
+        page.attrs("header nav.user-nav a", "href"),
+        ["/accounts/", "/accounts/password_change/"]
+    );
+    assert!(!page.exists("a[href=\"/admin/\"]"), "{page}");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -303,30 +237,20 @@ async fn only_superusers_see_the_admin_link() {
 async fn the_dashboard_shows_users_sessions_and_calculations() {
     let (app, browser, root) = admin_app().await;
     let bob = app.create_user("bob", false);
-    add_calc(&app, bob.id, "executing", 1024);
-    add_calc(&app, bob.id, "complete", 512);
-    add_calc(&app, root.id, "complete", 0);
-    let page = get_page(&browser, "/admin/").await;
-    let figure = |title: &str| {
-        let at = page
-            .find(&format!("<h2>{title}</h2>"))
-            .unwrap_or_else(|| panic!("{title} in {page}"));
-        let rest = &page[at..];
-        let start = rest.find("<p class=\"figure\">").unwrap() + "<p class=\"figure\">".len();
-        rest[start..start + rest[start..].find('<').unwrap()].to_string()
-    };
+    app.calc_row(bob.id, "executing").size(1024).insert();
+    app.calc_row(bob.id, "complete").size(512).insert();
+    app.calc_row(root.id, "complete").insert();
+    let page = browser.page("/admin/").await;
+    let figure = |title: &str| page.section("section.stat", title).select_text("p.figure");
     assert_eq!(figure("Users"), "2");
     assert_eq!(figure("Active sessions"), "1");
     assert_eq!(figure("Running now"), "1");
     assert_eq!(figure("Disk used"), "1.5 KiB");
-    assert!(
-        page.contains("<td>complete</td><td class=\"num\">2</td>"),
-        "{page}"
-    );
-    assert!(
-        page.contains("<td>executing</td><td class=\"num\">1</td>"),
-        "{page}"
-    );
+    let by_status = page.section("section.card", "Calculations by status");
+    let mut rows = by_status.table("table");
+    rows.sort();
+    assert_eq!(rows, [["complete", "2"], ["executing", "1"]]);
+    assert_eq!(by_status.select_text("tfoot td"), "3");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -338,23 +262,19 @@ async fn the_user_list_searches_filters_sorts_and_pages() {
     for i in 0..55 {
         app.create_user(&format!("user{i:02}"), false);
     }
-    let alice = app.create_user("Alice_Smith", false);
+    let app = app.with_user_in_group("Alice_Smith", "physics");
     let mut conn = app.conn();
-    let physics = Group::create(&mut conn, "physics").unwrap();
-    Group::add_member(&mut conn, physics.id, alice.id).unwrap();
+    let physics = Group::find_by_name(&mut conn, "physics").unwrap().unwrap();
     let user07 = User::find_by_username(&mut conn, "user07")
         .unwrap()
         .unwrap();
     User::set_active(&mut conn, user07.id, false).unwrap();
     drop(conn);
 
-    let names = |body: &str| -> Vec<String> {
-        let re = regex::Regex::new(r#"<a href="/admin/users/\d+/">([^<]+)</a>"#).unwrap();
-        re.captures_iter(body).map(|c| c[1].to_string()).collect()
-    };
+    let names = user_names;
     let get = |path: String| {
         let browser = &browser;
-        async move { get_page(browser, &path).await }
+        async move { browser.page(&path).await }
     };
 
     // Any case, in username, email or name; LIKE wildcards are taken literally.
@@ -393,8 +313,15 @@ async fn the_user_list_searches_filters_sorts_and_pages() {
     let first_names = names(&first);
     assert_eq!(first_names.len(), 50);
     assert_eq!(first_names[0], "user54");
-    assert!(first.contains("Page 1 of 2 (57 in all)"), "{first}");
-    assert!(first.contains("href=\"?sort=-username&page=2\""), "{first}");
+    assert_eq!(
+        first.select_text("nav.pager span"),
+        "Page 1 of 2 (57 in all)"
+    );
+    assert_eq!(
+        first.attr("nav.pager a[rel=next]", "href"),
+        "?sort=-username&page=2"
+    );
+    assert!(!first.exists("nav.pager a[rel=prev]"));
     let second = names(&get("/admin/users/?sort=-username&page=2".into()).await);
     assert_eq!(second.len(), 7);
     assert_eq!(second.last().unwrap(), "Alice_Smith");
@@ -410,10 +337,18 @@ async fn the_user_list_searches_filters_sorts_and_pages() {
 async fn a_superuser_creates_a_user_with_groups() {
     let (app, browser, _) = admin_app().await;
     let physics = Group::create(&mut app.conn(), "physics").unwrap();
-    let page = get_page(&browser, "/admin/users/new/").await;
-    assert!(page.contains("name=\"csrf_token\""));
-    assert!(page.contains("physics"));
+    let page = browser.page("/admin/users/new/").await;
+    let token = page.attr(
+        "main form[action=\"/admin/users/new/\"] input[name=csrf_token]",
+        "value",
+    );
+    assert!(!token.is_empty());
     let gid = physics.id.to_string();
+    assert_eq!(page.texts("main fieldset label.check"), ["physics"]);
+    assert_eq!(
+        page.attrs("main input[name=groups]", "value"),
+        std::slice::from_ref(&gid)
+    );
     let res = browser
         .post_form(
             "/admin/users/new/",
@@ -428,10 +363,11 @@ async fn a_superuser_creates_a_user_with_groups() {
             ],
         )
         .await;
-    let carol = user(&app, "carol").expect("created");
+    let carol = app.user("carol");
     assert_eq!(location(&res), format!("/admin/users/{}/", carol.id));
-    let page = follow(&browser, res).await;
-    assert!(page.contains("User \"carol\" created."), "{page}");
+    let page = browser.follow(res).await;
+    page.flash_with("User \"carol\" created.");
+    assert_eq!(page.heading(), "User carol");
     assert_eq!(carol.full_name, "Carol Jones");
     assert_eq!(
         (carol.level, carol.is_superuser, carol.is_active),
@@ -442,7 +378,7 @@ async fn a_superuser_creates_a_user_with_groups() {
         app.browser().login("carol", NEW_PASSWORD).await.status(),
         303
     );
-    let entry = audited(&app, "user.create", "carol");
+    let entry = app.audited("user.create", "carol");
     assert_eq!(entry.object_type, "user");
     assert_eq!(entry.object_id, carol.id.to_string());
     assert!(
@@ -471,34 +407,32 @@ async fn creating_a_user_applies_the_rules() {
     };
     let res = post("dave", "12345", "12345").await;
     assert_eq!(res.status(), 400);
-    let body = res.text().await.unwrap();
-    assert!(body.contains("at least 10 characters"), "{body}");
-    assert!(
-        body.contains("value=\"dave\""),
+    let page = Page::of(res).await;
+    page.error_with("at least 10 characters");
+    assert_eq!(
+        page.input_value("username"),
+        "dave",
         "the form keeps what was typed"
     );
     let res = post("dave", NEW_PASSWORD, "something-else-entirely").await;
     assert_eq!(res.status(), 400);
-    assert!(res.text().await.unwrap().contains("do not match"));
+    Page::of(res).await.error_with("do not match");
     let res = post("bad name!", NEW_PASSWORD, NEW_PASSWORD).await;
     assert_eq!(res.status(), 400);
-    assert!(res.text().await.unwrap().contains("letters, digits"));
+    Page::of(res).await.error_with("letters, digits");
     let res = post("root", NEW_PASSWORD, NEW_PASSWORD).await;
     assert_eq!(res.status(), 409);
-    assert!(res.text().await.unwrap().contains("already taken"));
-    assert!(user(&app, "dave").is_none());
-    assert!(audit(&app, "user.create").is_empty());
+    Page::of(res).await.error_with("already taken");
+    assert!(app.find_user("dave").is_none());
+    assert!(app.audit("user.create").is_empty());
 
     // No password at all: the account exists but cannot log in until one is set.
     let res = post("dave", "", "").await;
-    let page = follow(&browser, res).await;
+    let page = browser.follow(res).await;
+    page.flash_with("cannot log in until a password is set");
+    assert_eq!(app.user("dave").password_hash, "");
     assert!(
-        page.contains("cannot log in until a password is set"),
-        "{page}"
-    );
-    assert_eq!(user(&app, "dave").unwrap().password_hash, "");
-    assert!(
-        audited(&app, "user.create", "dave")
+        app.audited("user.create", "dave")
             .summary
             .contains("password: none")
     );
@@ -510,8 +444,9 @@ async fn a_superuser_edits_a_user_and_the_change_is_summarised() {
     let bob = app.create_user("bob", false);
     let physics = Group::create(&mut app.conn(), "physics").unwrap();
     let path = format!("/admin/users/{}/", bob.id);
-    let page = get_page(&browser, &path).await;
-    assert!(page.contains("value=\"bob@example.org\""), "{page}");
+    let page = browser.page(&path).await;
+    assert_eq!(page.input_value("email"), "bob@example.org");
+    assert_eq!(page.input_value("username"), "bob");
     let gid = physics.id.to_string();
     let res = browser
         .post_form(
@@ -527,16 +462,17 @@ async fn a_superuser_edits_a_user_and_the_change_is_summarised() {
         )
         .await;
     assert_eq!(location(&res), path);
-    let page = follow(&browser, res).await;
-    assert!(page.contains("saved."), "{page}");
-    assert!(
-        page.contains(">physics</a>"),
-        "the user's page lists their groups: {page}"
+    let page = browser.follow(res).await;
+    page.flash_with("saved.");
+    assert_eq!(
+        page.texts("dl.facts dd a[href^=\"/admin/groups/\"]"),
+        ["physics"],
+        "the user's page lists their groups"
     );
-    let bob = user(&app, "bob").unwrap();
+    let bob = app.user("bob");
     assert_eq!(bob.email, "robert@example.org");
     assert_eq!((bob.level, bob.is_superuser), (0, true));
-    let entry = audited(&app, "user.update", "bob");
+    let entry = app.audited("user.update", "bob");
     for part in [
         "email: bob@example.org -> robert@example.org",
         "name: (none) -> Robert",
@@ -556,31 +492,33 @@ async fn a_superuser_edits_a_user_and_the_change_is_summarised() {
         .post_form(&path, &[("username", "bob"), ("level", "7")])
         .await;
     assert_eq!(res.status(), 400);
-    assert_eq!(user(&app, "bob").unwrap().level, 0);
-    assert_eq!(audit(&app, "user.update").len(), 1);
+    assert_eq!(app.user("bob").level, 0);
+    assert_eq!(app.audit("user.update").len(), 1);
 }
 
 #[actix_web::test]
 async fn setting_a_password_ends_the_users_sessions() {
     let (app, browser, _) = admin_app().await;
     let bob = app.create_user("bob", false);
-    let bob_browser = app.browser();
-    bob_browser.login("bob", PASSWORD).await;
+    let bob_browser = app.logged_in("bob").await;
     let path = format!("/admin/users/{}/password/", bob.id);
-    assert_eq!(browser.get(&path).await.status(), 200);
+    assert_eq!(
+        browser.page(&path).await.heading(),
+        "Set the password of bob"
+    );
     let res = browser
         .post_form(&path, &[("password1", "bob"), ("password2", "bob")])
         .await;
     assert_eq!(res.status(), 400);
-    assert!(res.text().await.unwrap().contains("at least 10 characters"));
+    Page::of(res).await.error_with("at least 10 characters");
     let res = browser
         .post_form(
             &path,
             &[("password1", NEW_PASSWORD), ("password2", NEW_PASSWORD)],
         )
         .await;
-    let page = follow(&browser, res).await;
-    assert!(page.contains("1 session was ended"), "{page}");
+    let page = browser.follow(res).await;
+    page.flash_with("1 session was ended");
     assert_eq!(
         bob_browser.get("/engine/").await.status(),
         303,
@@ -592,7 +530,7 @@ async fn setting_a_password_ends_the_users_sessions() {
         "the old password fails"
     );
     assert_eq!(app.browser().login("bob", NEW_PASSWORD).await.status(), 303);
-    let entry = audited(&app, "user.set_password", "bob");
+    let entry = app.audited("user.set_password", "bob");
     assert!(
         entry.summary.contains("1 session(s) ended"),
         "{}",
@@ -612,7 +550,7 @@ async fn a_superuser_setting_their_own_password_stays_logged_in() {
         .await;
     assert_eq!(res.status(), 303);
     assert_eq!(browser.get("/admin/").await.status(), 200);
-    audited(&app, "user.set_password", "root");
+    app.audited("user.set_password", "root");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -622,25 +560,24 @@ async fn a_superuser_setting_their_own_password_stays_logged_in() {
 async fn deactivating_a_user_logs_them_out_at_once() {
     let (app, browser, _) = admin_app().await;
     let bob = app.create_user("bob", false);
-    let bob_browser = app.browser();
-    bob_browser.login("bob", PASSWORD).await;
+    let bob_browser = app.logged_in("bob").await;
     assert_eq!(bob_browser.get("/engine/").await.status(), 200);
     let path = format!("/admin/users/{}/deactivate/", bob.id);
-    let confirm = get_page(&browser, &path).await;
-    assert!(confirm.contains("Deactivate bob?"), "{confirm}");
+    let confirm = browser.page(&path).await;
+    assert_eq!(confirm.heading(), "Deactivate bob?");
     assert!(
-        confirm.contains("logged out at once (1 session)"),
+        confirm
+            .texts("main section p")
+            .iter()
+            .any(|p| p.contains("logged out at once (1 session)")),
         "{confirm}"
     );
-    assert!(confirm.contains(&format!("action=\"{path}\"")));
-    assert!(user(&app, "bob").unwrap().is_active, "GET changes nothing");
+    assert_eq!(confirm.attr("main form", "action"), path);
+    assert!(app.user("bob").is_active, "GET changes nothing");
 
-    let page = follow(&browser, browser.post_form(&path, &[]).await).await;
-    assert!(
-        page.contains("was deactivated; 1 session was ended."),
-        "{page}"
-    );
-    assert!(!user(&app, "bob").unwrap().is_active);
+    let page = browser.follow(browser.post_form(&path, &[]).await).await;
+    page.flash_with("was deactivated; 1 session was ended.");
+    assert!(!app.user("bob").is_active);
     assert_eq!(
         SessionRow::count_for_user(&mut app.conn(), bob.id).unwrap(),
         0
@@ -652,22 +589,22 @@ async fn deactivating_a_user_logs_them_out_at_once() {
         "cannot log in"
     );
     assert!(
-        audited(&app, "user.deactivate", "bob")
+        app.audited("user.deactivate", "bob")
             .summary
             .contains("active: yes -> no")
     );
 
-    let page = follow(
-        &browser,
-        browser
-            .post_form(&format!("/admin/users/{}/activate/", bob.id), &[])
-            .await,
-    )
-    .await;
-    assert!(page.contains("was activated"), "{page}");
-    assert!(user(&app, "bob").unwrap().is_active);
+    let page = browser
+        .follow(
+            browser
+                .post_form(&format!("/admin/users/{}/activate/", bob.id), &[])
+                .await,
+        )
+        .await;
+    page.flash_with("was activated");
+    assert!(app.user("bob").is_active);
     assert_eq!(app.browser().login("bob", PASSWORD).await.status(), 303);
-    audited(&app, "user.activate", "bob");
+    app.audited("user.activate", "bob");
 }
 
 #[actix_web::test]
@@ -675,15 +612,17 @@ async fn the_last_active_superuser_cannot_be_deactivated_demoted_or_deleted() {
     let (app, browser, root) = admin_app().await;
     let message = "is the last active superuser";
 
-    let page = follow(
-        &browser,
-        browser
-            .post_form(&format!("/admin/users/{}/deactivate/", root.id), &[])
-            .await,
-    )
-    .await;
-    assert!(page.contains(message), "{page}");
-    assert!(page.contains("cannot be deactivated"), "{page}");
+    let page = browser
+        .follow(
+            browser
+                .post_form(&format!("/admin/users/{}/deactivate/", root.id), &[])
+                .await,
+        )
+        .await;
+    assert!(
+        page.flash_with(message).contains("cannot be deactivated"),
+        "{page}"
+    );
 
     let res = browser
         .post_form(
@@ -692,31 +631,31 @@ async fn the_last_active_superuser_cannot_be_deactivated_demoted_or_deleted() {
         )
         .await;
     assert_eq!(res.status(), 409);
-    let body = res.text().await.unwrap();
+    let page = Page::of(res).await;
     assert!(
-        body.contains(message) && body.contains("cannot be demoted"),
-        "{body}"
-    );
-
-    let page = follow(
-        &browser,
-        browser
-            .post_form(
-                &format!("/admin/users/{}/delete/", root.id),
-                &[("calcs", "refuse")],
-            )
-            .await,
-    )
-    .await;
-    assert!(
-        page.contains(message) && page.contains("cannot be deleted"),
+        page.error_with(message).contains("cannot be demoted"),
         "{page}"
     );
 
-    let root_now = user(&app, "root").unwrap();
+    let page = browser
+        .follow(
+            browser
+                .post_form(
+                    &format!("/admin/users/{}/delete/", root.id),
+                    &[("calcs", "refuse")],
+                )
+                .await,
+        )
+        .await;
+    assert!(
+        page.flash_with(message).contains("cannot be deleted"),
+        "{page}"
+    );
+
+    let root_now = app.user("root");
     assert!(root_now.is_active && root_now.is_superuser);
     for action in ["user.deactivate", "user.update", "user.delete"] {
-        assert!(audit(&app, action).is_empty(), "{action} not recorded");
+        assert!(app.audit(action).is_empty(), "{action} not recorded");
     }
 
     // An inactive superuser does not count; an active one does.
@@ -725,7 +664,7 @@ async fn the_last_active_superuser_cannot_be_deactivated_demoted_or_deleted() {
     let res = browser
         .post_form(&format!("/admin/users/{}/deactivate/", root.id), &[])
         .await;
-    assert!(follow(&browser, res).await.contains(message));
+    browser.follow(res).await.flash_with(message);
     User::set_active(&mut app.conn(), other.id, true).unwrap();
     let res = browser
         .post_form(
@@ -734,9 +673,9 @@ async fn the_last_active_superuser_cannot_be_deactivated_demoted_or_deleted() {
         )
         .await;
     assert_eq!(res.status(), 303);
-    assert!(!user(&app, "root").unwrap().is_superuser);
+    assert!(!app.user("root").is_superuser);
     assert!(
-        audited(&app, "user.update", "root")
+        app.audited("user.update", "root")
             .summary
             .contains("superuser: yes -> no")
     );
@@ -785,21 +724,24 @@ async fn concurrent_deactivations_keep_one_active_superuser() {
 async fn deleting_a_user_without_calculations() {
     let (app, browser, _) = admin_app().await;
     let bob = app.create_user("bob", false);
-    let bob_browser = app.browser();
-    bob_browser.login("bob", PASSWORD).await;
+    let bob_browser = app.logged_in("bob").await;
     let path = format!("/admin/users/{}/delete/", bob.id);
-    let confirm = get_page(&browser, &path).await;
-    assert!(confirm.contains("bob owns no calculations."), "{confirm}");
+    let confirm = browser.page(&path).await;
+    assert_eq!(confirm.heading(), "Delete bob?");
+    assert_eq!(
+        confirm.select_text("main form p"),
+        "bob owns no calculations."
+    );
+    assert!(!confirm.exists("main form input[type=radio]"), "{confirm}");
     let res = browser.post_form(&path, &[("calcs", "refuse")]).await;
     assert_eq!(location(&res), "/admin/users/");
-    assert!(
-        follow(&browser, res)
-            .await
-            .contains("User \"bob\" deleted.")
-    );
-    assert!(user(&app, "bob").is_none());
+    browser
+        .follow(res)
+        .await
+        .flash_with("User \"bob\" deleted.");
+    assert!(app.find_user("bob").is_none());
     assert_eq!(bob_browser.get("/engine/").await.status(), 303);
-    let entry = audited(&app, "user.delete", "bob");
+    let entry = app.audited("user.delete", "bob");
     assert!(
         entry.summary.contains("no calculations"),
         "{}",
@@ -812,46 +754,53 @@ async fn deleting_a_user_with_calculations_refuses_reassigns_or_deletes_them() {
     let (app, browser, _) = admin_app().await;
     let bob = app.create_user("bob", false);
     let carol = app.create_user("carol", false);
-    let first = add_calc(&app, bob.id, "complete", 10);
-    let second = add_calc(&app, bob.id, "failed", 10);
+    let first = app.calc_row(bob.id, "complete").size(10).insert();
+    let second = app.calc_row(bob.id, "failed").size(10).insert();
     let path = format!("/admin/users/{}/delete/", bob.id);
-    let confirm = get_page(&browser, &path).await;
-    assert!(confirm.contains("bob owns 2 calculation(s)"), "{confirm}");
-    assert!(confirm.contains("value=\"reassign\"") && confirm.contains("value=\"delete\""));
+    let confirm = browser.page(&path).await;
+    assert!(
+        confirm
+            .select_text("main fieldset legend")
+            .starts_with("bob owns 2 calculation(s)."),
+        "{confirm}"
+    );
+    assert_eq!(
+        confirm.attrs("main input[name=calcs][type=radio]", "value"),
+        ["refuse", "reassign", "delete"]
+    );
+    assert_eq!(
+        confirm.attr("main input[name=calcs][checked]", "value"),
+        "refuse"
+    );
 
     // Refuse (the default choice): nothing happens.
     let res = browser.post_form(&path, &[("calcs", "refuse")]).await;
     assert_eq!(location(&res), path);
-    let page = follow(&browser, res).await;
-    assert!(
-        page.contains("owns 2 calculation(s); choose to reassign or delete them"),
-        "{page}"
-    );
-    assert!(user(&app, "bob").is_some());
+    let page = browser.follow(res).await;
+    page.flash_with("owns 2 calculation(s); choose to reassign or delete them");
+    assert!(app.find_user("bob").is_some());
     // An unknown heir: nothing happens.
     let res = browser
         .post_form(&path, &[("calcs", "reassign"), ("reassign_to", "nobody")])
         .await;
-    assert!(
-        follow(&browser, res)
-            .await
-            .contains("There is no user \"nobody\"")
-    );
-    assert!(user(&app, "bob").is_some());
-    assert!(audit(&app, "user.delete").is_empty());
+    browser
+        .follow(res)
+        .await
+        .flash_with("There is no user \"nobody\"");
+    assert!(app.find_user("bob").is_some());
+    assert!(app.audit("user.delete").is_empty());
 
     // Reassign to carol.
     let res = browser
         .post_form(&path, &[("calcs", "reassign"), ("reassign_to", "carol")])
         .await;
-    assert!(
-        follow(&browser, res)
-            .await
-            .contains("now belong to \"carol\"")
-    );
-    assert!(user(&app, "bob").is_none());
-    assert_eq!(calc_owners(&app), [(first, carol.id), (second, carol.id)]);
-    let entry = audited(&app, "user.delete", "bob");
+    browser
+        .follow(res)
+        .await
+        .flash_with("now belong to \"carol\"");
+    assert!(app.find_user("bob").is_none());
+    assert_eq!(app.calc_owners(), [(first, carol.id), (second, carol.id)]);
+    let entry = app.audited("user.delete", "bob");
     assert!(
         entry
             .summary
@@ -861,7 +810,7 @@ async fn deleting_a_user_with_calculations_refuses_reassigns_or_deletes_them() {
     );
 
     // Delete carol's, files included; a running one stops it first.
-    let running = add_calc(&app, carol.id, "executing", 0);
+    let running = app.calc_row(carol.id, "executing").insert();
     let dirs: Vec<_> = [first, second]
         .iter()
         .map(|id| app.state.config.data_dir.join("calcs").join(id.to_string()))
@@ -872,28 +821,26 @@ async fn deleting_a_user_with_calculations_refuses_reassigns_or_deletes_them() {
     }
     let path = format!("/admin/users/{}/delete/", carol.id);
     let res = browser.post_form(&path, &[("calcs", "delete")]).await;
-    assert!(
-        follow(&browser, res)
-            .await
-            .contains("1 calculation(s) still running; abort them first")
-    );
-    assert_eq!(calc_owners(&app).len(), 3);
+    browser
+        .follow(res)
+        .await
+        .flash_with("1 calculation(s) still running; abort them first");
+    assert_eq!(app.calc_owners().len(), 3);
     diesel::update(calcs::table.find(running))
         .set(calcs::status.eq("aborted"))
         .execute(&mut *app.conn())
         .unwrap();
     let res = browser.post_form(&path, &[("calcs", "delete")]).await;
-    assert!(
-        follow(&browser, res)
-            .await
-            .contains("3 calculations deleted")
-    );
-    assert!(user(&app, "carol").is_none());
-    assert!(calc_owners(&app).is_empty());
+    browser
+        .follow(res)
+        .await
+        .flash_with("3 calculations deleted");
+    assert!(app.find_user("carol").is_none());
+    assert!(app.calc_owners().is_empty());
     for dir in &dirs {
         assert!(!dir.exists(), "{} removed", dir.display());
     }
-    let entry = audited(&app, "user.delete", "carol");
+    let entry = app.audited("user.delete", "carol");
     assert!(
         entry.summary.contains("3 calculation(s) deleted"),
         "{}",
@@ -905,8 +852,7 @@ async fn deleting_a_user_with_calculations_refuses_reassigns_or_deletes_them() {
 async fn a_deleted_actor_stays_named_in_the_audit_log() {
     let (app, browser, _) = admin_app().await;
     let second = app.create_user("second", true);
-    let other = app.browser();
-    other.login("second", PASSWORD).await;
+    let other = app.logged_in("second").await;
     other
         .post_form("/admin/groups/new/", &[("name", "physics")])
         .await;
@@ -917,7 +863,7 @@ async fn a_deleted_actor_stays_named_in_the_audit_log() {
         )
         .await;
     assert_eq!(res.status(), 303);
-    let entry = audit(&app, "group.create").remove(0);
+    let entry = app.audit("group.create").remove(0);
     assert_eq!(entry.actor_name, "second");
     assert_eq!(entry.actor_id, None);
 }
@@ -935,25 +881,29 @@ async fn groups_are_created_renamed_and_deleted() {
         .unwrap()
         .expect("created");
     assert_eq!(location(&res), format!("/admin/groups/{}/", group.id));
-    assert!(
-        follow(&browser, res)
-            .await
-            .contains("Group \"physics\" created.")
-    );
-    audited(&app, "group.create", "physics");
+    let page = browser.follow(res).await;
+    page.flash_with("Group \"physics\" created.");
+    assert_eq!(page.heading(), "Group physics");
+    app.audited("group.create", "physics");
 
     let res = browser
         .post_form("/admin/groups/new/", &[("name", "physics")])
         .await;
-    assert!(follow(&browser, res).await.contains("already exists"));
+    browser.follow(res).await.flash_with("already exists");
     let res = browser
         .post_form("/admin/groups/new/", &[("name", "")])
         .await;
-    assert!(follow(&browser, res).await.contains("1 to 150 characters"));
-    assert_eq!(audit(&app, "group.create").len(), 1);
+    browser.follow(res).await.flash_with("1 to 150 characters");
+    assert_eq!(app.audit("group.create").len(), 1);
 
-    let list = get_page(&browser, "/admin/groups/").await;
-    assert!(list.contains(">physics</a>"), "{list}");
+    let list = browser.page("/admin/groups/").await;
+    let groups = list.table("table.list");
+    assert_eq!(groups.len(), 1, "{list}");
+    assert_eq!(groups[0][..2], ["physics", "0"], "name and members");
+    assert_eq!(
+        list.attrs("table.list tbody td:first-child a", "href"),
+        [format!("/admin/groups/{}/", group.id)]
+    );
 
     let res = browser
         .post_form(
@@ -961,11 +911,10 @@ async fn groups_are_created_renamed_and_deleted() {
             &[("name", "chemistry")],
         )
         .await;
-    assert!(
-        follow(&browser, res)
-            .await
-            .contains("renamed to \"chemistry\"")
-    );
+    browser
+        .follow(res)
+        .await
+        .flash_with("renamed to \"chemistry\"");
     assert_eq!(
         Group::find(&mut app.conn(), group.id)
             .unwrap()
@@ -974,29 +923,32 @@ async fn groups_are_created_renamed_and_deleted() {
         "chemistry"
     );
     assert_eq!(
-        audited(&app, "group.rename", "chemistry").summary,
+        app.audited("group.rename", "chemistry").summary,
         "name: physics -> chemistry"
     );
 
     let bob = app.create_user("bob", false);
     Group::add_member(&mut app.conn(), group.id, bob.id).unwrap();
     let path = format!("/admin/groups/{}/delete/", group.id);
-    let confirm = get_page(&browser, &path).await;
+    let confirm = browser.page(&path).await;
+    assert_eq!(confirm.heading(), "Delete the group chemistry?");
     assert!(
-        confirm.contains("Delete the group chemistry?") && confirm.contains("1 member stop"),
+        confirm
+            .texts("main section p")
+            .iter()
+            .any(|p| p.contains("1 member stop")),
         "{confirm}"
     );
     let res = browser.post_form(&path, &[]).await;
     assert_eq!(location(&res), "/admin/groups/");
-    assert!(
-        follow(&browser, res)
-            .await
-            .contains("deleted (1 member removed)")
-    );
+    browser
+        .follow(res)
+        .await
+        .flash_with("deleted (1 member removed)");
     assert!(Group::find(&mut app.conn(), group.id).unwrap().is_none());
-    assert!(user(&app, "bob").is_some(), "members are kept");
+    assert!(app.find_user("bob").is_some(), "members are kept");
     assert_eq!(
-        audited(&app, "group.delete", "chemistry").summary,
+        app.audited("group.delete", "chemistry").summary,
         "1 member(s): bob"
     );
 }
@@ -1010,23 +962,24 @@ async fn members_are_added_with_the_picker_and_removed() {
     app.create_user("carol", false);
     let path = format!("/admin/groups/{}/", group.id);
 
-    let picker = get_page(&browser, &format!("{path}?q=BOB")).await;
+    let picker = browser.page(&format!("{path}?q=BOB")).await;
+    let mut offered = picker.texts("ul.picker button");
+    offered.sort();
+    assert_eq!(offered, ["Add bob", "Add bobby"], "not carol");
     assert!(
-        picker.contains("Add bob<") && picker.contains("Add bobby<"),
-        "{picker}"
+        picker.texts("table.list tbody button").is_empty(),
+        "no members yet"
     );
-    assert!(!picker.contains("Add carol"), "{picker}");
 
     let bob_id = bob.id.to_string();
     let res = browser
         .post_form(&format!("{path}members/add/"), &[("user_id", &bob_id)])
         .await;
     assert_eq!(location(&res), path);
-    assert!(
-        follow(&browser, res)
-            .await
-            .contains("\"bob\" added to \"physics\".")
-    );
+    browser
+        .follow(res)
+        .await
+        .flash_with("\"bob\" added to \"physics\".");
     let members: Vec<String> = Group::members(&mut app.conn(), group.id)
         .unwrap()
         .into_iter()
@@ -1034,39 +987,44 @@ async fn members_are_added_with_the_picker_and_removed() {
         .collect();
     assert_eq!(members, ["bob"]);
     assert_eq!(
-        audited(&app, "group.add_member", "physics").summary,
+        app.audited("group.add_member", "physics").summary,
         "added member bob"
     );
-    let page = get_page(&browser, &format!("{path}?q=bob")).await;
-    assert!(
-        page.contains("Remove bob<"),
-        "the group page lists its members: {page}"
+    let page = browser.page(&format!("{path}?q=bob")).await;
+    assert_eq!(
+        page.texts("table.list tbody button"),
+        ["Remove bob"],
+        "the group page lists its members"
     );
-    assert!(
-        !page.contains("Add bob<") && page.contains("Add bobby<"),
-        "members are not offered again: {page}"
+    assert_eq!(
+        page.texts("ul.picker button"),
+        ["Add bobby"],
+        "members are not offered again"
     );
-    let user_page = get_page(&browser, &format!("/admin/users/{}/", bob.id)).await;
-    assert!(user_page.contains(">physics</a>"), "{user_page}");
+    let user_page = browser.page(&format!("/admin/users/{}/", bob.id)).await;
+    assert_eq!(
+        user_page.texts("dl.facts dd a[href^=\"/admin/groups/\"]"),
+        ["physics"]
+    );
 
     // Adding twice records nothing new.
     let res = browser
         .post_form(&format!("{path}members/add/"), &[("user_id", &bob_id)])
         .await;
-    assert!(follow(&browser, res).await.contains("already was in"));
-    assert_eq!(audit(&app, "group.add_member").len(), 1);
+    browser.follow(res).await.flash_with("already was in");
+    assert_eq!(app.audit("group.add_member").len(), 1);
 
     let res = browser
         .post_form(&format!("{path}members/remove/"), &[("user_id", &bob_id)])
         .await;
-    assert!(follow(&browser, res).await.contains("removed from"));
+    browser.follow(res).await.flash_with("removed from");
     assert!(
         Group::members(&mut app.conn(), group.id)
             .unwrap()
             .is_empty()
     );
     assert_eq!(
-        audited(&app, "group.remove_member", "physics").summary,
+        app.audited("group.remove_member", "physics").summary,
         "removed member bob"
     );
 }
@@ -1100,17 +1058,25 @@ async fn sessions_are_listed_and_revoked() {
     let laptop = login_with_agent(&app, "bob", "BobLaptop/1.0").await;
     let phone = login_with_agent(&app, "bob", "BobPhone/2.0").await;
 
-    let list = get_page(&browser, "/admin/sessions/").await;
-    assert!(
-        list.contains("BobLaptop/1.0") && list.contains("BobPhone/2.0"),
-        "{list}"
-    );
-    assert!(list.contains("<td>127.0.0.1</td>"), "{list}");
-    let mine = get_page(&browser, "/admin/sessions/?q=bobphone").await;
-    assert!(
-        mine.contains("BobPhone/2.0") && !mine.contains("BobLaptop/1.0"),
-        "{mine}"
-    );
+    // (user, IP, browser) of each row.
+    let sessions = |page: &Page| {
+        let mut rows: Vec<(String, String, String)> = page
+            .table("table.list")
+            .into_iter()
+            .map(|r| (r[0].clone(), r[1].clone(), r[2].clone()))
+            .collect();
+        rows.sort();
+        rows
+    };
+    let row =
+        |user: &str, agent: &str| (user.to_string(), "127.0.0.1".to_string(), agent.to_string());
+    let list = browser.page("/admin/sessions/").await;
+    let all = sessions(&list);
+    assert!(all.contains(&row("bob", "BobLaptop/1.0")), "{all:?}");
+    assert!(all.contains(&row("bob", "BobPhone/2.0")), "{all:?}");
+    assert!(all.iter().any(|(user, _, _)| user == "root"), "{all:?}");
+    let mine = browser.page("/admin/sessions/?q=bobphone").await;
+    assert_eq!(sessions(&mine), [row("bob", "BobPhone/2.0")]);
 
     let live = SessionRow::list_live(
         &mut app.conn(),
@@ -1125,10 +1091,11 @@ async fn sessions_are_listed_and_revoked() {
         .post_form(&format!("/admin/sessions/{laptop_session}/revoke/"), &[])
         .await;
     assert_eq!(location(&res), "/admin/sessions/");
+    let page = browser.follow(res).await;
+    page.flash_with("The session was ended");
     assert!(
-        follow(&browser, res)
-            .await
-            .contains("The session was ended")
+        !sessions(&page).contains(&row("bob", "BobLaptop/1.0")),
+        "{page}"
     );
     assert_eq!(
         laptop.get("/engine/").await.status(),
@@ -1140,28 +1107,34 @@ async fn sessions_are_listed_and_revoked() {
         200,
         "the phone is not"
     );
-    let entry = audited(&app, "session.revoke", "session of bob");
+    let entry = app.audited("session.revoke", "session of bob");
     assert!(entry.summary.contains("BobLaptop/1.0"), "{}", entry.summary);
     assert_eq!(entry.object_id, laptop_session.to_string());
 
     // All of bob's, after a confirmation page.
     let path = format!("/admin/users/{}/sessions/revoke/", bob.id);
-    let confirm = get_page(&browser, &path).await;
-    assert!(confirm.contains("This ends 1 session of bob"), "{confirm}");
+    let confirm = browser.page(&path).await;
+    assert!(
+        confirm
+            .texts("main section p")
+            .iter()
+            .any(|p| p.starts_with("This ends 1 session of bob")),
+        "{confirm}"
+    );
     assert_eq!(
         phone.get("/engine/").await.status(),
         200,
         "GET changes nothing"
     );
-    let page = follow(&browser, browser.post_form(&path, &[]).await).await;
-    assert!(page.contains("1 session of \"bob\" ended."), "{page}");
+    let page = browser.follow(browser.post_form(&path, &[]).await).await;
+    page.flash_with("1 session of \"bob\" ended.");
     assert_eq!(phone.get("/engine/").await.status(), 303);
     assert_eq!(
         SessionRow::count_for_user(&mut app.conn(), bob.id).unwrap(),
         0
     );
     assert_eq!(
-        audited(&app, "session.revoke_all", "bob").summary,
+        app.audited("session.revoke_all", "bob").summary,
         "1 session(s) ended"
     );
     assert_eq!(
@@ -1195,36 +1168,65 @@ async fn the_audit_log_is_browsable_with_filters() {
     };
     calcweb::actions::groups::create(&mut app.conn(), &ops, "biology").unwrap();
 
-    let rows = |body: &str| {
-        body.matches("<td>group.create</td>").count()
-            + body.matches("<td>user.deactivate</td>").count()
+    // (who, action, object, change) of each row, newest first.
+    let rows = |page: &Page| -> Vec<[String; 4]> {
+        page.table("table.list")
+            .into_iter()
+            .map(|r| [r[1].clone(), r[2].clone(), r[3].clone(), r[4].clone()])
+            .collect()
     };
-    let all = get_page(&browser, "/admin/audit/").await;
-    assert_eq!(rows(&all), 4, "{all}");
-    assert!(all.contains("Page 1 of 1 (4 in all)"));
-    assert!(all.contains("active: yes -> no"), "{all}");
-    let groups = get_page(&browser, "/admin/audit/?action=group.create").await;
-    assert_eq!(rows(&groups), 3);
-    let cli = get_page(&browser, "/admin/audit/?source=cli").await;
-    assert_eq!(rows(&cli), 1);
-    assert!(cli.contains("biology"));
-    let by_root = get_page(&browser, "/admin/audit/?actor=ROO").await;
-    assert_eq!(rows(&by_root), 3);
-    let about = get_page(&browser, "/admin/audit/?q=chem").await;
-    assert_eq!(rows(&about), 1);
-    let user_history = get_page(
-        &browser,
-        &format!("/admin/audit/?object_type=user&object_id={}", bob.id),
-    )
-    .await;
-    assert_eq!(rows(&user_history), 1);
+    let actions =
+        |page: &Page| -> Vec<String> { rows(page).into_iter().map(|r| r[1].clone()).collect() };
+    let all = browser.page("/admin/audit/").await;
+    assert_eq!(
+        actions(&all),
+        [
+            "group.create",
+            "user.deactivate",
+            "group.create",
+            "group.create"
+        ],
+        "{all}"
+    );
+    assert_eq!(all.select_text("nav.pager span"), "Page 1 of 1 (4 in all)");
+    let deactivated = &rows(&all)[1];
+    assert_eq!(deactivated[0], "root");
+    assert!(deactivated[2].contains("bob"), "{deactivated:?}");
+    assert!(
+        deactivated[3].contains("active: yes -> no"),
+        "{deactivated:?}"
+    );
+    let groups = browser.page("/admin/audit/?action=group.create").await;
+    assert_eq!(actions(&groups), ["group.create"; 3]);
+    let cli = browser.page("/admin/audit/?source=cli").await;
+    let cli_rows = rows(&cli);
+    assert_eq!(cli_rows.len(), 1);
+    assert_eq!(cli_rows[0][0], "cli:ops (cli)");
+    assert!(cli_rows[0][2].contains("biology"), "{cli_rows:?}");
+    let by_root = browser.page("/admin/audit/?actor=ROO").await;
+    assert_eq!(
+        actions(&by_root),
+        ["user.deactivate", "group.create", "group.create"]
+    );
+    let about = browser.page("/admin/audit/?q=chem").await;
+    assert_eq!(rows(&about).len(), 1);
+    assert!(rows(&about)[0][2].contains("chemistry"));
+    let user_history = browser
+        .page(&format!(
+            "/admin/audit/?object_type=user&object_id={}",
+            bob.id
+        ))
+        .await;
+    assert_eq!(actions(&user_history), ["user.deactivate"]);
     let today = time::OffsetDateTime::now_utc().date();
-    let since_tomorrow = get_page(
-        &browser,
-        &format!("/admin/audit/?since={}", today.next_day().unwrap()),
-    )
-    .await;
-    assert_eq!(rows(&since_tomorrow), 0);
-    let until_today = get_page(&browser, &format!("/admin/audit/?until={today}")).await;
-    assert_eq!(rows(&until_today), 4);
+    let since_tomorrow = browser
+        .page(&format!(
+            "/admin/audit/?since={}",
+            today.next_day().unwrap()
+        ))
+        .await;
+    assert!(rows(&since_tomorrow).is_empty());
+    assert_eq!(since_tomorrow.select_text("p.empty"), "No entry matches.");
+    let until_today = browser.page(&format!("/admin/audit/?until={today}")).await;
+    assert_eq!(rows(&until_today).len(), 4);
 }

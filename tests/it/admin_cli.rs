@@ -9,9 +9,10 @@ use calcweb::db::{DatabaseUrl, DbConn};
 use calcweb::models::User;
 use calcweb::models::audit::{AuditEntry, AuditFilter};
 use calcweb::models::group::Group;
+use calcweb::models::session::SessionRow;
 use tempfile::TempDir;
 
-use crate::support::{TestDb, migrate};
+use crate::support::{TestApp, TestDb, location, migrate};
 
 const CALCWEB: &str = env!("CARGO_BIN_EXE_calcweb");
 const GOOD_PASSWORD: &str = "correct-horse-battery-staple-9";
@@ -40,44 +41,7 @@ impl Site {
 
     /// Runs `calcweb manage <args>` with `stdin` as its standard input (closed when None).
     fn manage(&self, args: &[&str], stdin: Option<&str>) -> Run {
-        let mut cmd = Command::new(CALCWEB);
-        for (name, _) in std::env::vars_os() {
-            if name.to_string_lossy().starts_with("CALCWEB_") {
-                cmd.env_remove(name);
-            }
-        }
-        cmd.current_dir(self.dir.path())
-            .env("CALCWEB_DATA_DIR", self.dir.path())
-            .env("CALCWEB_DATABASE_URL", &self.db.url)
-            .env("USER", "opsperson")
-            .arg("manage")
-            .args(args)
-            .stdin(if stdin.is_some() {
-                Stdio::piped()
-            } else {
-                Stdio::null()
-            })
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut child = cmd.spawn().expect("start calcweb");
-        if let Some(text) = stdin {
-            child
-                .stdin
-                .take()
-                .unwrap()
-                .write_all(text.as_bytes())
-                .unwrap();
-        }
-        let Output {
-            status,
-            stdout,
-            stderr,
-        } = child.wait_with_output().unwrap();
-        Run {
-            code: status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&stdout).into(),
-            stderr: String::from_utf8_lossy(&stderr).into(),
-        }
+        manage_at(self.dir.path(), &self.db.url, args, stdin)
     }
 
     fn conn(&self) -> DbConn {
@@ -108,6 +72,49 @@ impl Site {
             .into_iter()
             .map(|u| u.username)
             .collect()
+    }
+}
+
+/// Runs `calcweb manage <args>` on a data directory and database, as the operator
+/// "opsperson", with `stdin` as its standard input (closed when None).
+fn manage_at(dir: &std::path::Path, db_url: &str, args: &[&str], stdin: Option<&str>) -> Run {
+    let mut cmd = Command::new(CALCWEB);
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("CALCWEB_") {
+            cmd.env_remove(name);
+        }
+    }
+    cmd.current_dir(dir)
+        .env("CALCWEB_DATA_DIR", dir)
+        .env("CALCWEB_DATABASE_URL", db_url)
+        .env("USER", "opsperson")
+        .arg("manage")
+        .args(args)
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("start calcweb");
+    if let Some(text) = stdin {
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(text.as_bytes())
+            .unwrap();
+    }
+    let Output {
+        status,
+        stdout,
+        stderr,
+    } = child.wait_with_output().unwrap();
+    Run {
+        code: status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&stdout).into(),
+        stderr: String::from_utf8_lossy(&stderr).into(),
     }
 }
 
@@ -238,48 +245,88 @@ fn createuser_refuses_what_the_web_refuses() {
     assert_eq!(site.audit("user.create").len(), 1);
 }
 
-#[test]
-fn changepassword_sets_the_password_and_ends_sessions() {
-    let site = Site::new();
-    site.manage(
+#[actix_web::test]
+async fn changepassword_sets_the_password_and_ends_sessions() {
+    // A running server on the database the command changes, with sessions to end.
+    let app = TestApp::new().await;
+    let dir = app.state.config.data_dir.clone();
+    let db = app.state.config.database.url.clone().unwrap();
+    let manage = |args: &[&str], stdin: Option<&str>| manage_at(&dir, &db, args, stdin);
+    manage(
         &["createuser", "alice", "--password-stdin"],
         Some(&format!("{GOOD_PASSWORD}\n")),
     )
     .ok();
+    let (laptop, phone) = (app.browser(), app.browser());
+    for browser in [&laptop, &phone] {
+        assert_eq!(browser.login("alice", GOOD_PASSWORD).await.status(), 303);
+        assert_eq!(browser.get("/engine/").await.status(), 200, "logged in");
+    }
+    let bob = app.logged_in_new_user("bob").await;
+
     let new = "a-brand-new-passphrase-4";
-    let out = site.manage(
+    let out = manage(
         &["changepassword", "alice", "--password-stdin"],
         Some(&format!("{new}\r\n")),
     );
     out.ok();
     assert!(
         out.stdout
-            .contains("Password of \"alice\" changed; 0 session(s) ended."),
+            .contains("Password of \"alice\" changed; 2 session(s) ended."),
         "{}",
         out.stdout
     );
-    let alice = site.user("alice").unwrap();
+    // Both of alice's sessions no longer work; bob's goes on.
+    for browser in [&laptop, &phone] {
+        let res = browser.get("/engine/").await;
+        assert_eq!(res.status(), 303, "the old session is over");
+        assert!(
+            location(&res).starts_with("/accounts/login/"),
+            "{}",
+            location(&res)
+        );
+    }
+    assert_eq!(
+        bob.get("/engine/").await.status(),
+        200,
+        "bob's session is kept"
+    );
+    let alice = app.user("alice");
+    assert_eq!(
+        SessionRow::count_for_user(&mut app.conn(), alice.id).unwrap(),
+        0
+    );
     assert_ne!(verify(new, &alice.password_hash), Verified::No);
     assert_eq!(verify(GOOD_PASSWORD, &alice.password_hash), Verified::No);
-    let entry = &site.audit("user.set_password")[0];
+    assert_eq!(
+        app.browser().login("alice", GOOD_PASSWORD).await.status(),
+        200,
+        "the old password is refused"
+    );
+    assert_eq!(app.browser().login("alice", new).await.status(), 303);
+    let entry = &app.audit("user.set_password")[0];
     assert_eq!(
         (entry.actor_name.as_str(), entry.source.as_str()),
         ("cli:opsperson", "cli")
     );
+    assert!(
+        entry.summary.contains("2 session(s) ended"),
+        "{}",
+        entry.summary
+    );
 
-    site.manage(
+    manage(
         &["changepassword", "nobody", "--password-stdin"],
         Some("whatever-long-enough\n"),
     )
     .fails_with("There is no user \"nobody\"");
-    site.manage(
+    manage(
         &["changepassword", "alice", "--password-stdin"],
         Some("alice\n"),
     )
     .fails_with("not accepted");
-    site.manage(&["changepassword", "alice"], None)
-        .fails_with("--password-stdin");
-    assert_eq!(site.audit("user.set_password").len(), 1);
+    manage(&["changepassword", "alice"], None).fails_with("--password-stdin");
+    assert_eq!(app.audit("user.set_password").len(), 1);
 }
 
 #[test]

@@ -1,7 +1,7 @@
 //! /admin/calcs/, /admin/tokens/ and /admin/maintenance/: every action, its audit entry, and
 //! who may reach each route.
 
-use calcweb::db::schema::{api_tokens, calcs};
+use calcweb::db::schema::api_tokens;
 use calcweb::models::User;
 use calcweb::models::api_token::ApiToken;
 use calcweb::models::audit::{AuditEntry, AuditFilter};
@@ -9,96 +9,19 @@ use calcweb::models::calc::{Calc, Status};
 use calcweb::models::maintenance::Maintenance;
 use diesel::prelude::*;
 
-use crate::support::{Browser, PASSWORD, TestApp, location};
+use crate::support::{Browser, Page, TestApp, location};
 
 /// An app with a logged-in superuser "root" and a logged-in normal user "bob".
 async fn admin_app() -> (TestApp, Browser, User, Browser, User) {
-    let app = TestApp::new().await;
-    let root = app.create_user("root", true);
-    let bob = app.create_user("bob", false);
-    let root_browser = app.browser();
-    assert_eq!(root_browser.login("root", PASSWORD).await.status(), 303);
-    let bob_browser = app.browser();
-    assert_eq!(bob_browser.login("bob", PASSWORD).await.status(), 303);
+    let app = TestApp::new().await.with_superuser("root").with_user("bob");
+    let root_browser = app.logged_in("root").await;
+    let bob_browser = app.logged_in("bob").await;
+    let (root, bob) = (app.user("root"), app.user("bob"));
     (app, root_browser, root, bob_browser, bob)
-}
-
-/// The audit entries of one action, newest first.
-fn audit(app: &TestApp, action: &str) -> Vec<AuditEntry> {
-    let filter = AuditFilter {
-        action: action.into(),
-        ..Default::default()
-    };
-    AuditEntry::list(&mut app.conn(), &filter, 1).unwrap().items
-}
-
-/// Asserts exactly one `action` entry, by root from the web, on `object_repr`; returns it.
-fn audited(app: &TestApp, action: &str, object_repr: &str) -> AuditEntry {
-    let entries = audit(app, action);
-    assert_eq!(entries.len(), 1, "{action}: {entries:?}");
-    let entry = entries.into_iter().next().unwrap();
-    assert_eq!(entry.actor_name, "root");
-    assert!(entry.actor_id.is_some());
-    assert_eq!(entry.source, "web");
-    assert_eq!(entry.ip, "127.0.0.1");
-    assert_eq!(entry.object_repr, object_repr);
-    entry
-}
-
-fn unescape(body: &str) -> String {
-    [
-        ("&#34;", "\""),
-        ("&#39;", "'"),
-        ("&#60;", "<"),
-        ("&#62;", ">"),
-        ("&#38;", "&"),
-        ("&amp;", "&"),
-    ]
-    .iter()
-    .fold(body.to_string(), |text, (entity, c)| {
-        text.replace(entity, c)
-    })
-}
-
-async fn get_page(browser: &Browser, path: &str) -> String {
-    let res = browser.get(path).await;
-    assert_eq!(res.status(), 200, "GET {path}");
-    unescape(&res.text().await.unwrap())
-}
-
-/// Follows a 303 and returns the page it leads to (where the flash message shows).
-async fn follow(browser: &Browser, res: reqwest::Response) -> String {
-    assert_eq!(res.status(), 303, "expected a redirect");
-    get_page(browser, &location(&res)).await
-}
-
-/// A calculation row (made directly; "submitted" is avoided, the runner would start it).
-fn add_calc(app: &TestApp, user_id: i64, status: &str, description: &str) -> i64 {
-    diesel::insert_into(calcs::table)
-        .values((
-            calcs::user_id.eq(user_id),
-            calcs::calculator.eq("example"),
-            calcs::description.eq(description),
-            calcs::status.eq(status),
-            calcs::progress.eq(40),
-            calcs::host.eq(Some("another-host")),
-            calcs::created_at.eq(calcweb::db::now()),
-        ))
-        .returning(calcs::id)
-        .get_result(&mut *app.conn())
-        .unwrap()
 }
 
 fn calc(app: &TestApp, id: i64) -> Option<Calc> {
     Calc::find(&mut app.conn(), id).unwrap()
-}
-
-/// The ids of the rows of /admin/calcs/, in page order.
-fn row_ids(page: &str) -> Vec<i64> {
-    page.split("<tr id=\"calc-")
-        .skip(1)
-        .map(|rest| rest[..rest.find('"').unwrap()].parse().unwrap())
-        .collect()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -107,8 +30,14 @@ fn row_ids(page: &str) -> Vec<i64> {
 #[actix_web::test]
 async fn the_new_admin_routes_are_for_superusers_only() {
     let (app, root_browser, _, bob_browser, bob) = admin_app().await;
-    let running = add_calc(&app, bob.id, "created", "running");
-    let done = add_calc(&app, bob.id, "complete", "done");
+    let running = app
+        .calc_row(bob.id, "created")
+        .description("running")
+        .insert();
+    let done = app
+        .calc_row(bob.id, "complete")
+        .description("done")
+        .insert();
     let (token, _) = ApiToken::create(&mut app.conn(), bob.id, "CI upload", "run", None).unwrap();
     let t = token.id;
     let gets = [
@@ -137,11 +66,12 @@ async fn the_new_admin_routes_are_for_superusers_only() {
     ];
     let anonymous = app.browser();
     for path in &gets {
-        let res = bob_browser.get(path).await;
-        assert_eq!(res.status(), 403, "GET {path} as a non-superuser");
+        let (status, page) = bob_browser.page_with_status(path).await;
+        assert_eq!(status, 403, "GET {path} as a non-superuser");
+        assert_eq!(page.heading(), "Forbidden (error 403)", "GET {path}");
         assert!(
-            res.text().await.unwrap().contains("for superusers only"),
-            "GET {path}"
+            page.error_page_message().contains("for superusers only"),
+            "GET {path}: {page}"
         );
         let res = anonymous.get(path).await;
         assert_eq!(res.status(), 303, "GET {path} anonymously");
@@ -167,20 +97,23 @@ async fn the_new_admin_routes_are_for_superusers_only() {
         assert_eq!(res.status(), 200, "GET {path} as root");
     }
     // The nav links to the new pages.
-    let page = get_page(&root_browser, "/admin/").await;
-    for link in [
-        "href=\"/admin/calcs/\"",
-        "href=\"/admin/tokens/\">Tokens",
-        "href=\"/admin/maintenance/\">Maintenance",
+    let page = root_browser.page("/admin/").await;
+    for (href, text) in [
+        ("/admin/calcs/", "Calculations"),
+        ("/admin/tokens/", "Tokens"),
+        ("/admin/maintenance/", "Maintenance"),
     ] {
-        assert!(page.contains(link), "{link} in {page}");
+        assert_eq!(
+            page.select_text(&format!("nav.admin-nav a[href=\"{href}\"]")),
+            text
+        );
     }
 }
 
 #[actix_web::test]
 async fn the_new_admin_forms_need_the_csrf_token() {
     let (app, root_browser, _, _, bob) = admin_app().await;
-    let id = add_calc(&app, bob.id, "complete", "");
+    let id = app.calc_row(bob.id, "complete").insert();
     for (path, fields) in [
         (format!("/admin/calcs/{id}/remove/"), vec![]),
         (
@@ -196,6 +129,11 @@ async fn the_new_admin_forms_need_the_csrf_token() {
             .await
             .unwrap();
         assert_eq!(res.status(), 403, "POST {path} without the token");
+        let page = Page::of(res).await;
+        assert!(
+            page.error_page_message().contains("security token"),
+            "{page}"
+        );
     }
     assert!(calc(&app, id).is_some());
     assert!(Maintenance::current(&mut app.conn()).unwrap().is_none());
@@ -208,27 +146,75 @@ async fn the_new_admin_forms_need_the_csrf_token() {
 async fn all_calculations_with_filters_sorting_and_pages() {
     let (app, browser, root, _, bob) = admin_app().await;
     let alice = app.create_user("alice", false);
-    let b1 = add_calc(&app, bob.id, "complete", "hazard alpha");
-    let b2 = add_calc(&app, bob.id, "executing", "hazard beta");
-    let a1 = add_calc(&app, alice.id, "failed", "risk gamma");
-    let r1 = add_calc(&app, root.id, "aborted", "");
+    let b1 = app
+        .calc_row(bob.id, "complete")
+        .description("hazard alpha")
+        .insert();
+    let b2 = app
+        .calc_row(bob.id, "executing")
+        .description("hazard beta")
+        .progress(40)
+        .insert();
+    let a1 = app
+        .calc_row(alice.id, "failed")
+        .description("risk gamma")
+        .insert();
+    let r1 = app.calc_row(root.id, "aborted").insert();
 
-    let page = get_page(&browser, "/admin/calcs/").await;
-    assert_eq!(row_ids(&page), vec![r1, a1, b2, b1], "newest first");
-    assert!(page.contains(&format!("<a href=\"/engine/{b1}/\">{b1}</a>")));
-    assert!(page.contains(&format!("<a href=\"/admin/users/{}/\">alice</a>", alice.id)));
-    assert!(page.contains("hazard alpha") && page.contains("example"));
-    assert!(page.contains("40%"), "progress: {page}");
+    let page = browser.page("/admin/calcs/").await;
+    assert_eq!(page.calc_ids(), vec![r1, a1, b2, b1], "newest first");
+    // ID, owner, calculator, description, status, progress, created, actions.
+    let b1_row = page.row(&format!("calc-{b1}"));
+    assert_eq!(
+        b1_row[..6],
+        [
+            &b1.to_string(),
+            "bob",
+            "example",
+            "hazard alpha",
+            "complete",
+            "0%"
+        ]
+    );
+    assert_eq!(
+        page.attr(&format!("#calc-{b1} td:first-child a"), "href"),
+        format!("/engine/{b1}/")
+    );
+    let a1_row = page.row(&format!("calc-{a1}"));
+    assert_eq!(a1_row[1..5], ["alice", "example", "risk gamma", "failed"]);
+    assert_eq!(
+        page.attr(&format!("#calc-{a1} td:nth-child(2) a"), "href"),
+        format!("/admin/users/{}/", alice.id)
+    );
+    assert_eq!(page.row(&format!("calc-{b2}"))[5], "40% 40%", "progress");
+    assert_eq!(
+        page.attr(&format!("#calc-{b2} progress"), "value"),
+        "40",
+        "a bar for a running one"
+    );
+    assert!(!page.exists(&format!("#calc-{b1} progress")));
     // Abort only on running rows, remove only on finished ones, reassign on every one.
-    assert!(page.contains(&format!("/admin/calcs/{b2}/abort/")));
-    assert!(!page.contains(&format!("/admin/calcs/{b2}/remove/")));
-    assert!(page.contains(&format!("/admin/calcs/{b1}/remove/")));
-    assert!(!page.contains(&format!("/admin/calcs/{b1}/abort/")));
-    assert!(page.contains(&format!("/admin/calcs/{a1}/reassign/")));
+    let actions = |id: i64| page.links(&format!("#calc-{id} td.actions"));
+    assert_eq!(
+        actions(b2),
+        [
+            format!("/admin/calcs/{b2}/abort/"),
+            format!("/admin/calcs/{b2}/reassign/")
+        ]
+    );
+    for id in [b1, a1, r1] {
+        assert_eq!(
+            actions(id),
+            [
+                format!("/admin/calcs/{id}/remove/"),
+                format!("/admin/calcs/{id}/reassign/")
+            ]
+        );
+    }
 
     let ids = |path: &'static str| {
         let browser = &browser;
-        async move { row_ids(&get_page(browser, path).await) }
+        async move { browser.page(path).await.calc_ids() }
     };
     assert_eq!(ids("/admin/calcs/?status=failed").await, vec![a1]);
     assert_eq!(ids("/admin/calcs/?running=yes").await, vec![b2]);
@@ -244,38 +230,74 @@ async fn all_calculations_with_filters_sorting_and_pages() {
     // By owner name (alice was created after bob), newest first within an owner.
     assert_eq!(ids("/admin/calcs/?sort=user").await, vec![a1, b2, b1, r1]);
     assert_eq!(ids("/admin/calcs/?sort=-user").await, vec![r1, b2, b1, a1]);
-    let page = get_page(&browser, "/admin/calcs/?status=failed").await;
-    assert!(page.contains("<option value=\"failed\" selected>"));
+    let page = browser.page("/admin/calcs/?status=failed").await;
+    assert_eq!(page.selected("status").as_deref(), Some("failed"));
     // The sort links keep the filters.
-    assert!(page.contains("href=\"?status=failed&sort=user\""), "{page}");
-    let res = browser.get("/admin/calcs/?status=nonsense").await;
-    assert_eq!(res.status(), 400);
-    assert!(res.text().await.unwrap().contains("not one of"));
+    assert!(
+        page.links("table.calcs thead")
+            .contains(&"?status=failed&sort=user".to_string()),
+        "{page}"
+    );
+    let (status, page) = browser
+        .page_with_status("/admin/calcs/?status=nonsense")
+        .await;
+    assert_eq!(status, 400);
+    assert!(page.error_page_message().contains("not one of"), "{page}");
 
     // 50 a page.
     for _ in 0..52 {
-        add_calc(&app, bob.id, "complete", "bulk");
+        app.calc_row(bob.id, "complete")
+            .description("bulk")
+            .insert();
     }
-    let page = get_page(&browser, "/admin/calcs/?q=bulk").await;
-    assert_eq!(row_ids(&page).len(), 50);
-    assert!(page.contains("Page 1 of 2 (52 in all)"), "{page}");
-    assert!(page.contains("href=\"?q=bulk&page=2\""), "{page}");
-    let page = get_page(&browser, "/admin/calcs/?q=bulk&page=2").await;
-    assert_eq!(row_ids(&page).len(), 2);
+    let page = browser.page("/admin/calcs/?q=bulk").await;
+    assert_eq!(page.calc_ids().len(), 50);
+    assert_eq!(
+        page.select_text("nav.pager span"),
+        "Page 1 of 2 (52 in all)"
+    );
+    assert_eq!(page.attr("nav.pager a[rel=next]", "href"), "?q=bulk&page=2");
+    let page = browser.page("/admin/calcs/?q=bulk&page=2").await;
+    let ids = page.calc_ids();
+    assert_eq!(ids.len(), 2);
     // The action links come back to this very page.
-    assert!(page.contains("/remove/?back=q%3Dbulk%26page%3D2"), "{page}");
+    for id in ids {
+        assert_eq!(
+            page.links(&format!("#calc-{id} td.actions")),
+            [
+                format!("/admin/calcs/{id}/remove/?back=q%3Dbulk%26page%3D2"),
+                format!("/admin/calcs/{id}/reassign/?back=q%3Dbulk%26page%3D2")
+            ]
+        );
+    }
 }
 
 #[actix_web::test]
 async fn abort_a_running_calculation() {
     let (app, browser, _, _, bob) = admin_app().await;
-    let queued = add_calc(&app, bob.id, "created", "queued one");
-    let executing = add_calc(&app, bob.id, "executing", "");
+    let queued = app
+        .calc_row(bob.id, "created")
+        .description("queued one")
+        .insert();
+    let executing = app.calc_row(bob.id, "executing").insert();
 
-    let page = get_page(&browser, &format!("/admin/calcs/{queued}/abort/")).await;
-    assert!(page.contains(&format!("Abort calculation {queued}?")));
-    assert!(page.contains("“queued one” (example, by bob)"), "{page}");
-    assert!(page.contains("name=\"csrf_token\""));
+    let page = browser.page(&format!("/admin/calcs/{queued}/abort/")).await;
+    assert_eq!(page.heading(), format!("Abort calculation {queued}?"));
+    assert!(
+        page.texts("main section p")
+            .iter()
+            .any(|p| p.contains("“queued one” (example, by bob)")),
+        "{page}"
+    );
+    assert_eq!(
+        page.attr("main form", "action"),
+        format!("/admin/calcs/{queued}/abort/")
+    );
+    assert!(
+        !page
+            .attr("main form input[name=csrf_token]", "value")
+            .is_empty()
+    );
     let res = browser
         .post_form(
             &format!("/admin/calcs/{queued}/abort/?back=status%3Dcreated"),
@@ -283,13 +305,10 @@ async fn abort_a_running_calculation() {
         )
         .await;
     assert_eq!(location(&res), "/admin/calcs/?status=created");
-    let page = follow(&browser, res).await;
-    assert!(
-        page.contains(&format!("Calculation {queued} was aborted.")),
-        "{page}"
-    );
+    let page = browser.follow(res).await;
+    page.flash_with(&format!("Calculation {queued} was aborted."));
     assert_eq!(calc(&app, queued).unwrap().status, Status::Aborted);
-    let entry = audited(&app, "calc.abort", &format!("calculation {queued}"));
+    let entry = app.audited_once("calc.abort", &format!("calculation {queued}"));
     assert_eq!(entry.object_type, "calc");
     assert_eq!(entry.object_id, queued.to_string());
     assert_eq!(entry.summary, "owner: bob; status: created -> aborted");
@@ -298,26 +317,24 @@ async fn abort_a_running_calculation() {
     let res = browser
         .post_form(&format!("/admin/calcs/{executing}/abort/"), &[])
         .await;
-    let page = follow(&browser, res).await;
-    assert!(page.contains("is being aborted"), "{page}");
+    let page = browser.follow(res).await;
+    page.flash_with("is being aborted");
     let after = calc(&app, executing).unwrap();
     assert!(after.abort_requested);
-    assert_eq!(audit(&app, "calc.abort").len(), 2);
+    assert_eq!(app.audit("calc.abort").len(), 2);
     assert_eq!(
-        audit(&app, "calc.abort")[0].summary,
+        app.audit("calc.abort")[0].summary,
         "owner: bob; status: executing; abort requested"
     );
 
     // Not running any more: refused with the reason, nothing recorded.
     let res = browser.get(&format!("/admin/calcs/{queued}/abort/")).await;
-    let page = follow(&browser, res).await;
-    assert!(page.contains("is not running"), "{page}");
+    browser.follow(res).await.flash_with("is not running");
     let res = browser
         .post_form(&format!("/admin/calcs/{queued}/abort/"), &[])
         .await;
-    let page = follow(&browser, res).await;
-    assert!(page.contains("is not running"), "{page}");
-    assert_eq!(audit(&app, "calc.abort").len(), 2);
+    browser.follow(res).await.flash_with("is not running");
+    assert_eq!(app.audit("calc.abort").len(), 2);
     assert_eq!(
         browser.get("/admin/calcs/999999/abort/").await.status(),
         404
@@ -327,30 +344,32 @@ async fn abort_a_running_calculation() {
 #[actix_web::test]
 async fn remove_a_finished_calculation_and_its_files() {
     let (app, browser, _, _, bob) = admin_app().await;
-    let id = add_calc(&app, bob.id, "complete", "old run");
-    let running = add_calc(&app, bob.id, "created", "");
+    let id = app
+        .calc_row(bob.id, "complete")
+        .description("old run")
+        .insert();
+    let running = app.calc_row(bob.id, "created").insert();
     let dir = calcweb::calcs::calc_dir(&app.state.config, id);
     std::fs::create_dir_all(dir.join("output")).unwrap();
     std::fs::write(dir.join("output").join("series.csv"), "x,y\n1,2\n").unwrap();
 
-    let page = get_page(&browser, &format!("/admin/calcs/{id}/remove/")).await;
-    assert!(page.contains(&format!("Remove calculation {id}?")));
-    assert!(page.contains("its files (inputs and results)"), "{page}");
-    assert!(page.contains("cannot be undone"));
+    let page = browser.page(&format!("/admin/calcs/{id}/remove/")).await;
+    assert_eq!(page.heading(), format!("Remove calculation {id}?"));
+    let lines = page.texts("main section p").join("\n");
+    assert!(lines.contains("its files (inputs and results)"), "{page}");
+    assert!(lines.contains("cannot be undone"), "{page}");
     let res = browser
         .post_form(&format!("/admin/calcs/{id}/remove/"), &[])
         .await;
     assert_eq!(location(&res), "/admin/calcs/");
-    let page = follow(&browser, res).await;
-    assert!(
-        page.contains(&format!(
-            "Calculation {id} was removed. Its files were deleted."
-        )),
-        "{page}"
-    );
+    let page = browser.follow(res).await;
+    page.flash_with(&format!(
+        "Calculation {id} was removed. Its files were deleted."
+    ));
+    assert!(!page.calc_ids().contains(&id), "{page}");
     assert!(calc(&app, id).is_none());
     assert!(!dir.exists(), "the files are gone");
-    let entry = audited(&app, "calc.remove", &format!("calculation {id}"));
+    let entry = app.audited_once("calc.remove", &format!("calculation {id}"));
     assert_eq!(
         entry.summary,
         "owner: bob; calculator: example; status: complete; description: old run; files deleted"
@@ -360,15 +379,19 @@ async fn remove_a_finished_calculation_and_its_files() {
     let res = browser
         .get(&format!("/admin/calcs/{running}/remove/"))
         .await;
-    let page = follow(&browser, res).await;
-    assert!(page.contains("still running; abort it first"), "{page}");
+    browser
+        .follow(res)
+        .await
+        .flash_with("still running; abort it first");
     let res = browser
         .post_form(&format!("/admin/calcs/{running}/remove/"), &[])
         .await;
-    let page = follow(&browser, res).await;
-    assert!(page.contains("still running; abort it first"), "{page}");
+    browser
+        .follow(res)
+        .await
+        .flash_with("still running; abort it first");
     assert!(calc(&app, running).is_some());
-    assert_eq!(audit(&app, "calc.remove").len(), 1);
+    assert_eq!(app.audit("calc.remove").len(), 1);
     assert_eq!(
         browser
             .post_form(&format!("/admin/calcs/{id}/remove/"), &[])
@@ -380,15 +403,20 @@ async fn remove_a_finished_calculation_and_its_files() {
 
 #[actix_web::test]
 async fn reassign_a_calculation_to_another_owner() {
-    let (app, browser, _, _, bob) = admin_app().await;
+    let (app, browser, _, bob_browser, bob) = admin_app().await;
     let alice = app.create_user("alice", false);
-    let id = add_calc(&app, bob.id, "complete", "");
+    let id = app.calc_row(bob.id, "complete").insert();
     let path = format!("/admin/calcs/{id}/reassign/");
 
-    let page = get_page(&browser, &path).await;
-    assert!(page.contains(&format!("Reassign calculation {id}")));
-    assert!(page.contains("belongs to <strong>bob</strong>"), "{page}");
-    assert!(page.contains("name=\"username\""));
+    let page = browser.page(&path).await;
+    assert_eq!(page.heading(), format!("Reassign calculation {id}"));
+    assert_eq!(page.select_text("main section p strong"), "bob");
+    assert!(
+        page.select_text("main section p")
+            .contains("belongs to bob."),
+        "{page}"
+    );
+    assert_eq!(page.input_value("username"), "");
 
     for (username, problem) in [
         ("nobody", "There is no user \"nobody\""),
@@ -397,12 +425,12 @@ async fn reassign_a_calculation_to_another_owner() {
     ] {
         let res = browser.post_form(&path, &[("username", username)]).await;
         assert_eq!(res.status(), 400, "{username:?}");
-        let page = unescape(&res.text().await.unwrap());
-        assert!(page.contains(problem), "{problem} in {page}");
-        assert!(page.contains(&format!("value=\"{username}\"")), "kept");
+        let page = Page::of(res).await;
+        page.error_with(problem);
+        assert_eq!(page.input_value("username"), username, "kept");
     }
     assert_eq!(calc(&app, id).unwrap().user_id, bob.id);
-    assert!(audit(&app, "calc.reassign").is_empty());
+    assert!(app.audit("calc.reassign").is_empty());
 
     let res = browser
         .post_form(
@@ -411,21 +439,42 @@ async fn reassign_a_calculation_to_another_owner() {
         )
         .await;
     assert_eq!(location(&res), "/admin/calcs/?owner=bob");
-    let page = follow(&browser, res).await;
-    assert!(
-        page.contains(&format!(
-            "Calculation {id} now belongs to \"alice\" (it belonged to \"bob\")."
-        )),
-        "{page}"
+    let page = browser.follow(res).await;
+    page.flash_with(&format!(
+        "Calculation {id} now belongs to \"alice\" (it belonged to \"bob\")."
+    ));
+    // No longer in the list of bob's calculations the page came back to.
+    assert!(!page.calc_ids().contains(&id), "{page}");
+    let all = browser.page("/admin/calcs/").await;
+    assert_eq!(all.row(&format!("calc-{id}"))[1], "alice", "the owner cell");
+    assert_eq!(
+        all.attr(&format!("#calc-{id} td:nth-child(2) a"), "href"),
+        format!("/admin/users/{}/", alice.id)
     );
     assert_eq!(calc(&app, id).unwrap().user_id, alice.id);
-    let entry = audited(&app, "calc.reassign", &format!("calculation {id}"));
+    let entry = app.audited_once("calc.reassign", &format!("calculation {id}"));
     assert_eq!(entry.summary, "owner: bob -> alice");
-    // Alice sees it as hers on /engine/.
-    let alice_browser = app.browser();
-    alice_browser.login("alice", PASSWORD).await;
-    let page = get_page(&alice_browser, &format!("/engine/{id}/")).await;
-    assert!(page.contains("alice"));
+    // Alice sees it as hers on /engine/ (the owner fact, not the greeting in the header),
+    // and the API names her as its owner.
+    let alice_browser = app.logged_in("alice").await;
+    let page = alice_browser.page(&format!("/engine/{id}/")).await;
+    assert_eq!(page.select_text("dl.facts dt:first-child + dd"), "alice");
+    assert_eq!(page.texts("dl.facts dt")[0], "Owner");
+    let list = alice_browser.page("/engine/").await;
+    assert_eq!(list.calc_ids(), [id]);
+    assert_eq!(list.row(&format!("calc-{id}"))[1], "alice");
+    let status: serde_json::Value = alice_browser
+        .get(&format!("/v1/calc/{id}/status"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(status["owner"], "alice", "{status}");
+    // Bob no longer sees it at all.
+    assert_eq!(
+        bob_browser.get(&format!("/engine/{id}/")).await.status(),
+        404
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -452,59 +501,56 @@ async fn list_and_revoke_anyones_api_tokens() {
         .unwrap();
     assert_eq!(res.status(), 200);
 
-    let page = get_page(&browser, "/admin/tokens/").await;
-    let row = |id: i64| {
-        let start = page.find(&format!("<tr id=\"token-{id}\"")).unwrap();
-        page[start..start + page[start..].find("</tr>").unwrap()].to_string()
-    };
-    let bob_row = row(bob_token.id);
-    for text in [
-        "bob",
-        "CI upload",
-        &format!("<code>{}…</code>", bob_token.prefix),
-        "<td>run</td>",
-    ] {
-        assert!(bob_row.contains(text), "{text} in {bob_row}");
-    }
-    assert!(!bob_row.contains("expired"));
-    // It never expires, and its last use is shown.
-    assert_eq!(bob_row.matches(">never<").count(), 1, "{bob_row}");
-    let old_row = row(old.id);
-    assert!(old_row.contains("alice") && old_row.contains("laptop"));
-    assert!(old_row.contains("<td>read</td>"));
-    assert!(
-        old_row.contains("<span class=\"badge\">expired</span>"),
-        "{old_row}"
+    let page = browser.page("/admin/tokens/").await;
+    // Owner, name, prefix, scope, created, expires, last used, revoke.
+    let bob_row = page.row(&format!("token-{}", bob_token.id));
+    assert_eq!(
+        bob_row[..4],
+        ["bob", "CI upload", &format!("{}…", bob_token.prefix), "run"]
     );
+    assert_eq!(
+        page.select_text(&format!("#token-{} code", bob_token.id)),
+        format!("{}…", bob_token.prefix)
+    );
+    // It never expires, and its last use is shown.
+    assert_eq!(bob_row[5], "never", "{bob_row:?}");
+    assert_ne!(bob_row[6], "never", "{bob_row:?}");
+    assert!(!page.exists(&format!("#token-{} .badge", bob_token.id)));
+    let old_row = page.row(&format!("token-{}", old.id));
+    assert_eq!(
+        old_row[..4],
+        ["alice", "laptop", &format!("{}…", old.prefix), "read"]
+    );
+    assert_eq!(
+        page.select_text(&format!("#token-{} td .badge", old.id)),
+        "expired"
+    );
+    assert!(old_row[5].ends_with("expired"), "{old_row:?}");
 
     let path = format!("/admin/tokens/{}/revoke/", bob_token.id);
-    let page = get_page(&browser, &path).await;
+    let page = browser.page(&path).await;
+    assert_eq!(page.heading(), "Revoke the token \"CI upload\" of bob?");
     assert!(
-        page.contains("Revoke the token \"CI upload\" of bob?"),
+        page.texts("main section p")
+            .iter()
+            .any(|p| p.contains("stops working at once")),
         "{page}"
     );
-    assert!(page.contains("stops working at once"));
     let res = browser.post_form(&path, &[]).await;
     assert_eq!(location(&res), "/admin/tokens/");
-    let page = follow(&browser, res).await;
-    assert!(
-        page.contains(&format!(
-            "The token \"CI upload\" ({}…) of bob was revoked",
-            bob_token.prefix
-        )),
-        "{page}"
-    );
-    assert!(!page.contains(&format!("token-{}\"", bob_token.id)));
+    let page = browser.follow(res).await;
+    page.flash_with(&format!(
+        "The token \"CI upload\" ({}…) of bob was revoked",
+        bob_token.prefix
+    ));
+    assert!(!page.exists(&format!("#token-{}", bob_token.id)));
+    assert!(page.exists(&format!("#token-{}", old.id)));
     assert!(
         ApiToken::find(&mut app.conn(), bob_token.id)
             .unwrap()
             .is_none()
     );
-    let entry = audited(
-        &app,
-        "token.revoke",
-        &format!("{} of bob", bob_token.prefix),
-    );
+    let entry = app.audited_once("token.revoke", &format!("{} of bob", bob_token.prefix));
     assert_eq!(entry.object_type, "token");
     assert_eq!(entry.summary, "name: CI upload; scope: run; owner: bob");
     let res = api
@@ -517,9 +563,9 @@ async fn list_and_revoke_anyones_api_tokens() {
 
     // Twice: nothing more happens.
     assert_eq!(browser.get(&path).await.status(), 404);
-    let page = follow(&browser, browser.post_form(&path, &[]).await).await;
-    assert!(page.contains("already been revoked"), "{page}");
-    assert_eq!(audit(&app, "token.revoke").len(), 1);
+    let page = browser.follow(browser.post_form(&path, &[]).await).await;
+    page.flash_with("already been revoked");
+    assert_eq!(app.audit("token.revoke").len(), 1);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -531,21 +577,23 @@ async fn maintenance_is_scheduled_and_ended_from_admin() {
     let default_start = calcweb::actions::maintenance::default_start;
 
     let before = default_start(calcweb::db::now());
-    let page = get_page(&root_browser, "/admin/maintenance/").await;
+    let page = root_browser.page("/admin/maintenance/").await;
     let after = default_start(calcweb::db::now());
-    assert!(page.contains("Maintenance mode is off."), "{page}");
-    assert!(!page.contains("End maintenance"));
+    let now_card = |page: &Page| page.section("section.card", "Now").texts("p").join(" ");
+    assert_eq!(
+        now_card(&page),
+        "Maintenance mode is off. Everyone can use the site."
+    );
+    assert!(
+        !page
+            .texts("main button")
+            .contains(&"End maintenance".to_string())
+    );
     let prefilled = |t: time::PrimitiveDateTime| {
-        page.contains(&format!(
-            "name=\"date\" type=\"date\" value=\"{:04}-{:02}-{:02}\"",
-            t.year(),
-            t.month() as u8,
-            t.day()
-        )) && page.contains(&format!(
-            "name=\"time\" type=\"time\" value=\"{:02}:{:02}\"",
-            t.hour(),
-            t.minute()
-        ))
+        page.attr("input[name=date][type=date]", "value")
+            == format!("{:04}-{:02}-{:02}", t.year(), t.month() as u8, t.day())
+            && page.attr("input[name=time][type=time]", "value")
+                == format!("{:02}:{:02}", t.hour(), t.minute())
     };
     assert!(
         prefilled(before) || prefilled(after),
@@ -560,11 +608,9 @@ async fn maintenance_is_scheduled_and_ended_from_admin() {
         )
         .await;
     assert_eq!(res.status(), 400);
-    let page = unescape(&res.text().await.unwrap());
-    assert!(
-        page.contains("2020-01-01 10:00 UTC is in the past"),
-        "{page}"
-    );
+    let page = Page::of(res).await;
+    page.error_with("2020-01-01 10:00 UTC is in the past");
+    assert_eq!(page.input_value("message"), "x", "kept");
     let res = root_browser
         .post_form(
             "/admin/maintenance/",
@@ -572,11 +618,11 @@ async fn maintenance_is_scheduled_and_ended_from_admin() {
         )
         .await;
     assert_eq!(res.status(), 400);
-    assert!(
-        unescape(&res.text().await.unwrap()).contains("\"tomorrow\" is not a date like 2026-11-22")
-    );
+    Page::of(res)
+        .await
+        .error_with("\"tomorrow\" is not a date like 2026-11-22");
     assert!(Maintenance::current(&mut app.conn()).unwrap().is_none());
-    assert!(audit(&app, "maintenance.on").is_empty());
+    assert!(app.audit("maintenance.on").is_empty());
 
     // Scheduled in two hours.
     let start = calcweb::db::now() + time::Duration::hours(2);
@@ -598,16 +644,19 @@ async fn maintenance_is_scheduled_and_ended_from_admin() {
         )
         .await;
     assert_eq!(location(&res), "/admin/maintenance/");
-    let page = follow(&root_browser, res).await;
+    let page = root_browser.follow(res).await;
+    page.flash_with("Maintenance scheduled: it starts at");
+    let state = page.section("section.card", "Now");
+    assert_eq!(state.texts("p strong"), ["Maintenance is scheduled"]);
     assert!(
-        page.contains("Maintenance scheduled: it starts at"),
+        state
+            .texts("p")
+            .iter()
+            .any(|p| p.starts_with("Maintenance is scheduled for ")
+                && p.contains(": upgrading the database.")),
         "{page}"
     );
-    assert!(
-        page.contains("Maintenance is scheduled</strong> for"),
-        "{page}"
-    );
-    assert!(page.contains("End maintenance"));
+    assert_eq!(state.select_text("form button"), "End maintenance");
     let window = Maintenance::current(&mut app.conn()).unwrap().unwrap();
     assert_eq!(window.message, "upgrading the database");
     assert_eq!(window.created_by, "root");
@@ -615,26 +664,29 @@ async fn maintenance_is_scheduled_and_ended_from_admin() {
         (window.starts_at.hour(), window.starts_at.minute()),
         (start.hour(), start.minute())
     );
-    let entry = audited(&app, "maintenance.on", "maintenance window");
+    let entry = app.audited_once("maintenance.on", "maintenance window");
     assert_eq!(entry.object_type, "maintenance");
     assert_eq!(
         entry.summary,
         format!("starts: {date} {at} UTC; message: upgrading the database")
     );
     // A normal user sees the banner and can still work.
-    let page = get_page(&bob_browser, "/engine/").await;
-    assert!(page.contains("class=\"maintenance-banner\""), "{page}");
-    assert!(
-        page.contains("<strong>Maintenance</strong> starts at"),
-        "{page}"
+    let page = bob_browser.page("/engine/").await;
+    let banner = page.select_text(".maintenance-banner");
+    assert_eq!(
+        page.select_text(".maintenance-banner strong"),
+        "Maintenance"
     );
-    assert!(page.contains("upgrading the database"));
+    assert!(banner.starts_with("Maintenance starts at"), "{banner}");
+    assert!(banner.contains(": upgrading the database."), "{banner}");
+    assert_eq!(page.heading(), "Calculations");
     // The dashboard says so in one line.
-    let page = get_page(&root_browser, "/admin/").await;
+    let page = root_browser.page("/admin/").await;
     assert!(
-        page.contains(&format!(
-            "Maintenance is scheduled for {date} {at} UTC (in "
-        )),
+        page.select_text("main p.flash-warning")
+            .starts_with(&format!(
+                "Maintenance is scheduled for {date} {at} UTC (in "
+            )),
         "{page}"
     );
 
@@ -650,7 +702,8 @@ async fn maintenance_is_scheduled_and_ended_from_admin() {
     let res = bob_browser.get("/engine/").await;
     assert_eq!(res.status(), 503);
     assert!(res.headers().contains_key("retry-after"));
-    assert!(res.text().await.unwrap().contains("Down for maintenance"));
+    let page = Page::of(res).await;
+    assert!(page.heading().starts_with("Down for maintenance"), "{page}");
     let res = bob_browser.get("/v1/calc/list").await;
     assert_eq!(res.status(), 503);
     assert!(
@@ -662,36 +715,44 @@ async fn maintenance_is_scheduled_and_ended_from_admin() {
     let body: serde_json::Value = res.json().await.unwrap();
     assert_eq!(body["status"], 503, "{body}");
     assert_eq!(root_browser.get("/engine/").await.status(), 200);
-    let page = get_page(&root_browser, "/admin/maintenance/").await;
+    let page = root_browser.page("/admin/maintenance/").await;
+    let state = page.section("section.card", "Now");
+    assert_eq!(state.texts("p strong"), ["Maintenance mode is on"]);
     assert!(
-        page.contains("Maintenance mode is on</strong> since"),
+        state.texts("p")[0].starts_with("Maintenance mode is on since "),
         "{page}"
     );
-    let page = get_page(&root_browser, "/admin/").await;
-    assert!(page.contains("Maintenance is on since"), "{page}");
+    let page = root_browser.page("/admin/").await;
+    assert!(
+        page.select_text("main p.flash-warning")
+            .starts_with("Maintenance is on since"),
+        "{page}"
+    );
 
     // Ended from /admin: everyone is back.
     let res = root_browser.post_form("/admin/maintenance/end/", &[]).await;
-    let page = follow(&root_browser, res).await;
-    assert!(page.contains("Maintenance mode off"), "{page}");
-    assert!(page.contains("Maintenance mode is off."));
+    let page = root_browser.follow(res).await;
+    page.flash_with("Maintenance mode off");
+    assert_eq!(
+        now_card(&page),
+        "Maintenance mode is off. Everyone can use the site."
+    );
     assert!(Maintenance::current(&mut app.conn()).unwrap().is_none());
-    let entry = audited(&app, "maintenance.off", "maintenance window");
+    let entry = app.audited_once("maintenance.off", "maintenance window");
     assert!(
         entry.summary.starts_with("was on since "),
         "{}",
         entry.summary
     );
-    let res = bob_browser.get("/engine/").await;
-    assert_eq!(res.status(), 200);
-    assert!(!res.text().await.unwrap().contains("maintenance-banner"));
+    let page = bob_browser.page("/engine/").await;
+    assert!(!page.exists(".maintenance-banner"), "{page}");
     assert_eq!(bob_browser.get("/v1/calc/list").await.status(), 200);
-    let page = get_page(&root_browser, "/admin/").await;
-    assert!(!page.contains("Maintenance is"), "{page}");
+    let page = root_browser.page("/admin/").await;
+    assert!(!page.exists("main p.flash-warning"), "{page}");
 
     // Ending it again changes nothing.
     let res = root_browser.post_form("/admin/maintenance/end/", &[]).await;
-    let page = follow(&root_browser, res).await;
-    assert!(page.contains("Maintenance mode was already off."), "{page}");
-    assert_eq!(audit(&app, "maintenance.off").len(), 1);
+    let page = root_browser.follow(res).await;
+    page.flash_with("Maintenance mode was already off.");
+    assert_eq!(app.audit("maintenance.off").len(), 1);
 }

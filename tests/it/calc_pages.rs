@@ -1,6 +1,6 @@
 //! The calculation pages (issue #3 §5): list, detail, run form, actions, preview.
 
-use calcweb::db::schema::{groups, user_groups, users};
+use calcweb::db::schema::users;
 use calcweb::models::calc::{Calc, NewCalc, Status};
 use calcweb::models::log::{LogRow, NewLine};
 use calcweb::models::output::Output;
@@ -8,116 +8,22 @@ use diesel::prelude::*;
 use serde_json::Value;
 
 use crate::calcs::{job_ini, run, start, wait_for, zip_of};
-use crate::support::{Browser, PASSWORD, TestApp, location};
+use crate::support::{Browser, Cast, PASSWORD, Page, TestApp, location};
 
-fn add_group(app: &TestApp, name: &str, members: &[&str]) {
-    let mut conn = app.conn();
-    diesel::insert_into(groups::table)
-        .values((
-            groups::name.eq(name),
-            groups::created_at.eq(calcweb::db::now()),
-        ))
-        .execute(&mut *conn)
-        .unwrap();
-    let gid: i64 = groups::table
-        .filter(groups::name.eq(name))
-        .select(groups::id)
-        .first(&mut *conn)
-        .unwrap();
-    for m in members {
-        let uid: i64 = users::table
-            .filter(users::username.eq(*m))
-            .select(users::id)
-            .first(&mut *conn)
-            .unwrap();
-        diesel::insert_into(user_groups::table)
-            .values((user_groups::user_id.eq(uid), user_groups::group_id.eq(gid)))
-            .execute(&mut *conn)
-            .unwrap();
-    }
+/// The links in the Actions cell of a calculation's row.
+fn row_actions(page: &Page, id: i64) -> Vec<String> {
+    page.links(&format!("#calc-{id} td.actions"))
 }
 
-fn set_level(app: &TestApp, name: &str, level: i32) {
-    diesel::update(users::table.filter(users::username.eq(name)))
-        .set(users::level.eq(level))
-        .execute(&mut *app.conn())
-        .unwrap();
-}
-
-async fn logged_in(app: &TestApp, name: &str, superuser: bool) -> Browser {
-    app.create_user(name, superuser);
-    let b = app.browser();
-    assert_eq!(b.login(name, PASSWORD).await.status(), 303, "login {name}");
-    b
-}
-
-/// owner (level 2) and mate share the group "team"; other is alone; root is a superuser.
-struct Cast {
-    owner: Browser,
-    mate: Browser,
-    other: Browser,
-    root: Browser,
-}
-
-async fn cast(app: &TestApp) -> Cast {
-    let owner = logged_in(app, "owner", false).await;
-    let mate = logged_in(app, "mate", false).await;
-    let other = logged_in(app, "other", false).await;
-    let root = logged_in(app, "root", true).await;
-    set_level(app, "owner", 2);
-    add_group(app, "team", &["owner", "mate"]);
-    Cast {
-        owner,
-        mate,
-        other,
-        root,
-    }
-}
-
-async fn page(b: &Browser, path: &str) -> (u16, String) {
-    let res = b.get(path).await;
-    let code = res.status().as_u16();
-    (code, res.text().await.unwrap())
-}
-
-/// The page and its text, asserting 200.
-async fn ok_page(b: &Browser, path: &str) -> String {
-    let (code, body) = page(b, path).await;
-    assert_eq!(code, 200, "GET {path}: {body}");
-    body
-}
-
-/// Calculation ids in the order the list shows them.
-fn row_ids(html: &str) -> Vec<i64> {
-    let re = regex::Regex::new(r#"<tr id="calc-(\d+)""#).unwrap();
-    re.captures_iter(html)
-        .map(|c| c[1].parse().unwrap())
-        .collect()
+/// The messages of the log lines shown on a detail page.
+fn log_messages(page: &Page) -> Vec<String> {
+    page.texts("#log-lines .log-line .message")
 }
 
 /// Calculation ids in the order an API list gives them.
 async fn api_ids(b: &Browser, path: &str) -> Vec<i64> {
     let list: Vec<Value> = b.get(path).await.json().await.unwrap();
     list.iter().map(|c| c["id"].as_i64().unwrap()).collect()
-}
-
-/// HTML with its escaped ampersands read back, to compare links.
-fn amp(html: &str) -> String {
-    html.replace("&#38;", "&").replace("&amp;", "&")
-}
-
-/// POSTs an urlencoded form with or without the CSRF token.
-async fn post(b: &Browser, path: &str, fields: &[(&str, &str)], csrf: bool) -> reqwest::Response {
-    if csrf {
-        b.post_form(path, fields).await
-    } else {
-        b.client
-            .post(b.url(path))
-            .form(fields)
-            .send()
-            .await
-            .unwrap()
-    }
 }
 
 /// Creates calculations directly in the database (no process runs): (description, status).
@@ -169,15 +75,18 @@ async fn output_id(b: &Browser, id: i64, name: &str) -> i64 {
 #[actix_web::test]
 async fn the_list_shows_own_mates_and_shared_calculations_with_actions_per_permission() {
     let app = TestApp::new().await;
-    let c = cast(&app).await;
+    let c = Cast::new(&app).await;
     let own = start(&c.owner, 2, 0.0, "").await;
     let private = start(&c.other, 2, 0.0, "").await;
     let shared = start(&c.other, 2, 0.0, "").await;
     for (b, id) in [(&c.owner, own), (&c.other, private), (&c.other, shared)] {
         wait_for(b, id, "complete").await;
     }
-    set_level(&app, "other", 2);
-    let res = post(&c.other, &format!("/engine/{shared}/share/"), &[], true).await;
+    app.set_level("other", 2);
+    let res = c
+        .other
+        .post_form(&format!("/engine/{shared}/share/"), &[])
+        .await;
     assert_eq!(res.status(), 303);
 
     for (who, b, expected) in [
@@ -186,60 +95,116 @@ async fn the_list_shows_own_mates_and_shared_calculations_with_actions_per_permi
         ("other", &c.other, vec![shared, private]),
         ("root", &c.root, vec![shared, private, own]),
     ] {
-        let html = ok_page(b, "/engine/").await;
-        assert_eq!(row_ids(&html), expected, "{who} sees, newest first");
-        for col in [
-            "ID",
-            "User",
-            "Calculator",
-            "Description",
-            "Started",
-            "Status",
-            "Actions",
-        ] {
-            let header = regex::Regex::new(&format!(r">{col}( [▲▼])?(</a>)?</th>")).unwrap();
-            assert!(header.is_match(&html), "{who}: column {col}");
-        }
+        let html = b.page("/engine/").await;
+        assert_eq!(html.calc_ids(), expected, "{who} sees, newest first");
+        let columns: Vec<String> = html
+            .texts("table.calcs thead th")
+            .iter()
+            .map(|h| h.trim_end_matches(['▲', '▼', ' ']).to_string())
+            .collect();
+        assert_eq!(
+            columns,
+            [
+                "ID",
+                "User",
+                "Calculator",
+                "Description",
+                "Started",
+                "Status",
+                "Actions"
+            ],
+            "{who}"
+        );
     }
-    let owner_list = ok_page(&c.owner, "/engine/").await;
-    assert!(owner_list.contains(&format!("/engine/{own}/remove/?next=")));
-    assert!(owner_list.contains(&format!("/engine/{own}/share/?next=")));
-    assert!(owner_list.contains(&format!("/engine/{own}/#outputs")));
-    assert!(owner_list.contains(&format!("/engine/{own}/#log")));
-    assert!(
-        !owner_list.contains(&format!("/engine/{shared}/remove/")),
-        "not the owner's to remove"
+    let owner_list = c.owner.page("/engine/").await;
+    let back = "?next=%2Fengine%2F";
+    assert_eq!(
+        row_actions(&owner_list, own),
+        [
+            format!("/engine/{own}/#log"),
+            format!("/engine/{own}/#outputs"),
+            format!("/engine/{own}/remove/{back}"),
+            format!("/engine/{own}/share/{back}"),
+        ]
     );
-    assert!(owner_list.contains(r#"<span class="badge">shared</span>"#));
-    assert!(owner_list.contains(r#"<time datetime=""#));
-    assert!(owner_list.contains("just now") || owner_list.contains("minute ago"));
-    assert!(owner_list.contains(">Run a calculation</a>"));
-    let mate_list = ok_page(&c.mate, "/engine/").await;
-    assert!(
-        !mate_list.contains(&format!("/engine/{own}/remove/")),
-        "a group-mate sees no Remove"
+    assert_eq!(
+        row_actions(&owner_list, shared),
+        [
+            format!("/engine/{shared}/#log"),
+            format!("/engine/{shared}/#outputs"),
+        ],
+        "not the owner's to remove or unshare"
     );
-    assert!(!mate_list.contains(&format!("/engine/{own}/share/")));
-    let root_list = ok_page(&c.root, "/engine/").await;
-    assert!(root_list.contains(&format!("/engine/{private}/remove/")));
-    assert!(root_list.contains(&format!("/engine/{shared}/unshare/")));
+    assert_eq!(
+        owner_list.select_text(&format!("#calc-{shared} td.desc .badge")),
+        "shared"
+    );
+    assert!(!owner_list.exists(&format!("#calc-{own} .badge")));
+    let own_row = owner_list.row(&format!("calc-{own}"));
+    assert_eq!(own_row[1..4], ["owner", "example", "test job"]);
+    let started = owner_list.select_text(&format!("#calc-{own} time[datetime][title]"));
+    assert!(
+        started == "just now" || started == "1 minute ago",
+        "{started}"
+    );
+    assert_eq!(
+        owner_list.select_text("main .title-row a[href=\"/engine/run/\"]"),
+        "Run a calculation"
+    );
+    let mate_list = c.mate.page("/engine/").await;
+    assert_eq!(
+        row_actions(&mate_list, own),
+        [
+            format!("/engine/{own}/#log"),
+            format!("/engine/{own}/#outputs")
+        ],
+        "a group-mate sees no Remove and no Share"
+    );
+    let root_list = c.root.page("/engine/").await;
+    assert!(row_actions(&root_list, private).contains(&format!("/engine/{private}/remove/{back}")));
+    assert!(row_actions(&root_list, shared).contains(&format!("/engine/{shared}/unshare/{back}")));
 
-    // A view-only account has no Run button and the form is closed to it.
-    let viewer = logged_in(&app, "viewer", false).await;
-    set_level(&app, "viewer", 0);
-    let html = ok_page(&viewer, "/engine/").await;
-    assert!(!html.contains("/engine/run/"), "{html}");
-    assert!(html.contains("No calculations yet") || !row_ids(&html).is_empty());
-    let (code, body) = page(&viewer, "/engine/run/").await;
+    // A view-only account has no Run button and the form is closed to it; it sees exactly
+    // the shared calculation.
+    let viewer = app.logged_in_new_user("viewer").await;
+    app.set_level("viewer", 0);
+    let html = viewer.page("/engine/").await;
+    assert!(!html.exists("a[href=\"/engine/run/\"]"), "{html}");
+    assert_eq!(html.calc_ids(), [shared]);
+    assert_eq!(
+        row_actions(&html, shared),
+        [
+            format!("/engine/{shared}/#log"),
+            format!("/engine/{shared}/#outputs")
+        ]
+    );
+    let (code, body) = viewer.page_with_status("/engine/run/").await;
     assert_eq!(code, 403);
-    assert!(body.contains("can only view calculations"));
+    assert!(
+        body.error_page_message()
+            .contains("can only view calculations"),
+        "{body}"
+    );
+    // Once it is unshared, the viewer's empty list says what a view-only account can expect.
+    let res = c
+        .other
+        .post_form(&format!("/engine/{shared}/unshare/"), &[])
+        .await;
+    assert_eq!(res.status(), 303);
+    let html = viewer.page("/engine/").await;
+    assert!(html.calc_ids().is_empty());
+    assert!(
+        html.select_text("main p.empty")
+            .starts_with("No calculations yet. Your account can only view calculations"),
+        "{html}"
+    );
 }
 
 #[actix_web::test]
 async fn running_filters_find_exactly_the_running_calculations_one_may_see() {
     let app = TestApp::new().await;
-    let alice = logged_in(&app, "alice", false).await;
-    let root = logged_in(&app, "root", true).await;
+    let alice = app.logged_in_new_user("alice").await;
+    let root = app.logged_in_new_superuser("root").await;
     app.create_user("bob", false);
     let mine = insert_calcs(
         &app,
@@ -268,14 +233,14 @@ async fn running_filters_find_exactly_the_running_calculations_one_may_see() {
     let newest_first = |ids: &[i64]| ids.iter().rev().copied().collect::<Vec<_>>();
 
     // Found through the status index, with the same rights as the unfiltered list.
-    let running = ok_page(&alice, "/engine/?status=running").await;
+    let running = alice.page("/engine/?status=running").await;
     assert_eq!(
-        row_ids(&running),
+        running.calc_ids(),
         newest_first(&[mine[0], mine[1], mine[2], bobs[0]])
     );
-    assert!(running.contains("4 calculations match"), "{running}");
-    let executing = ok_page(&alice, "/engine/?status=executing").await;
-    assert_eq!(row_ids(&executing), vec![bobs[0], mine[2]]);
+    assert_eq!(running.select_text("#calc-count"), "4 calculations match");
+    let executing = alice.page("/engine/?status=executing").await;
+    assert_eq!(executing.calc_ids(), vec![bobs[0], mine[2]]);
     assert_eq!(
         api_ids(&alice, "/v1/calc/list?is_running=true").await,
         newest_first(&[mine[0], mine[1], mine[2], bobs[0]])
@@ -288,16 +253,16 @@ async fn running_filters_find_exactly_the_running_calculations_one_may_see() {
         api_ids(&alice, "/v1/calc/list?is_running=true&include_shared=false").await,
         newest_first(&mine[..3])
     );
-    let everyone = ok_page(&root, "/engine/?status=running").await;
+    let everyone = root.page("/engine/?status=running").await;
     assert_eq!(
-        row_ids(&everyone),
+        everyone.calc_ids(),
         newest_first(&[mine[0], mine[1], mine[2], bobs[0], bobs[1]])
     );
 
     // A calculation that ends leaves the running lists at once.
     Calc::set_status(&mut app.conn(), mine[2], Status::Complete).unwrap();
     assert_eq!(
-        row_ids(&ok_page(&alice, "/engine/?status=running").await),
+        alice.page("/engine/?status=running").await.calc_ids(),
         newest_first(&[mine[0], mine[1], bobs[0]])
     );
 }
@@ -305,8 +270,8 @@ async fn running_filters_find_exactly_the_running_calculations_one_may_see() {
 #[actix_web::test]
 async fn filters_sorting_and_pages_work_server_side() {
     let app = TestApp::new().await;
-    let alice = logged_in(&app, "alice", false).await;
-    let root = logged_in(&app, "root", true).await;
+    let alice = app.logged_in_new_user("alice").await;
+    let root = app.logged_in_new_superuser("root").await;
     app.create_user("bob", false);
     let mut rows: Vec<(String, Status)> = Vec::new();
     for i in 0..30 {
@@ -330,190 +295,270 @@ async fn filters_sorting_and_pages_work_server_side() {
     );
 
     // Pages of 25, newest first, with the total.
-    let first = ok_page(&alice, "/engine/").await;
-    assert!(first.contains("30 calculations"), "{first}");
-    let ids = row_ids(&first);
+    let first = alice.page("/engine/").await;
+    assert_eq!(
+        first.select_text("#calc-count"),
+        "30 calculations · page 1 of 2"
+    );
+    let ids = first.calc_ids();
     assert_eq!(ids.len(), 25);
     assert_eq!(ids[0], alpha[29]);
-    assert!(first.contains(r#"href="?page=2""#));
-    let second = ok_page(&alice, "/engine/?page=2").await;
+    assert_eq!(first.attr("nav.pager a[rel=next]", "href"), "?page=2");
+    assert_eq!(first.select_text("nav.pager [aria-current=page]"), "1");
+    let second = alice.page("/engine/?page=2").await;
     assert_eq!(
-        row_ids(&second),
+        second.calc_ids(),
         alpha[..5].iter().rev().copied().collect::<Vec<_>>()
     );
-    assert!(second.contains(r#"aria-current="page">2<"#));
+    assert_eq!(second.select_text("nav.pager [aria-current=page]"), "2");
+    assert!(!second.exists("nav.pager a[rel=next]"));
     // A page past the end shows the last page.
-    assert_eq!(row_ids(&ok_page(&alice, "/engine/?page=99").await).len(), 5);
+    assert_eq!(alice.page("/engine/?page=99").await.calc_ids().len(), 5);
 
     // Filters, and page links that keep them.
-    let failed = ok_page(&alice, "/engine/?status=failed").await;
-    assert!(failed.contains("10 calculations match"), "{failed}");
+    let failed = alice.page("/engine/?status=failed").await;
+    assert_eq!(failed.select_text("#calc-count"), "10 calculations match");
     assert!(
-        row_ids(&failed)
+        failed
+            .calc_ids()
             .iter()
             .all(|id| alpha.iter().step_by(3).any(|a| a == id))
     );
-    assert!(failed.contains(r#"<option value="failed" selected>"#));
-    let text = ok_page(&alice, "/engine/?q=RUN+2").await;
-    assert_eq!(row_ids(&text).len(), 10, "alpha run 20..29");
-    assert!(text.contains(r#"value="RUN 2""#));
-    let all_alpha = ok_page(&alice, "/engine/?q=alpha&sort=description").await;
-    assert!(
-        amp(&all_alpha).contains(r#"href="?q=alpha&sort=description&page=2""#),
-        "{all_alpha}"
+    assert_eq!(failed.selected("status").as_deref(), Some("failed"));
+    let text = alice.page("/engine/?q=RUN+2").await;
+    assert_eq!(text.calc_ids().len(), 10, "alpha run 20..29");
+    assert_eq!(text.input_value("q"), "RUN 2");
+    let all_alpha = alice.page("/engine/?q=alpha&sort=description").await;
+    assert_eq!(
+        all_alpha.attr("nav.pager a[rel=next]", "href"),
+        "?q=alpha&sort=description&page=2"
     );
     assert_eq!(
-        row_ids(&all_alpha)[0],
+        all_alpha.calc_ids()[0],
         alpha[0],
         "sorted by description ascending"
     );
-    let desc = ok_page(&alice, "/engine/?sort=-description").await;
-    assert_eq!(row_ids(&desc)[0], alpha[29]);
-    assert!(desc.contains(r#"aria-sort="descending""#));
-    let bad_sort = ok_page(&alice, "/engine/?sort=password_hash").await;
+    let desc = alice.page("/engine/?sort=-description").await;
+    assert_eq!(desc.calc_ids()[0], alpha[29]);
     assert_eq!(
-        row_ids(&bad_sort)[0],
+        desc.select_text("table.calcs th[aria-sort=descending]"),
+        "Description ▼"
+    );
+    let bad_sort = alice.page("/engine/?sort=password_hash").await;
+    assert_eq!(
+        bad_sort.calc_ids()[0],
         alpha[29],
         "unknown sorts fall back to newest first"
     );
 
     // Owner and calculator filters (root sees everyone's).
-    let by_bob = ok_page(&root, "/engine/?owner=BO").await;
-    assert_eq!(row_ids(&by_bob), vec![bobs[1], bobs[0]]);
-    let by_calc = ok_page(&root, "/engine/?calculator=other-calc&sort=user").await;
-    assert_eq!(row_ids(&by_calc).len(), 2);
-    let aborted = ok_page(&root, "/engine/?status=aborted&q=beta").await;
-    assert_eq!(row_ids(&aborted), vec![bobs[1]]);
+    let by_bob = root.page("/engine/?owner=BO").await;
+    assert_eq!(by_bob.calc_ids(), vec![bobs[1], bobs[0]]);
+    let by_calc = root.page("/engine/?calculator=other-calc&sort=user").await;
+    assert_eq!(by_calc.calc_ids().len(), 2);
+    let aborted = root.page("/engine/?status=aborted&q=beta").await;
+    assert_eq!(aborted.calc_ids(), vec![bobs[1]]);
     assert_eq!(
-        row_ids(&ok_page(&alice, "/engine/?owner=bob").await),
+        alice.page("/engine/?owner=bob").await.calc_ids(),
         Vec::<i64>::new()
     );
 
     // Empty states say what to do next.
-    let none = ok_page(&alice, "/engine/?q=nothing-like-this").await;
-    assert!(none.contains("No calculation matches these filters"));
-    let newcomer = logged_in(&app, "newcomer", false).await;
-    let empty = ok_page(&newcomer, "/engine/").await;
-    assert!(empty.contains("No calculations yet"));
+    let none = alice.page("/engine/?q=nothing-like-this").await;
     assert!(
-        empty.contains(r#"<a href="/engine/run/">run one</a>"#),
+        none.select_text("main p.empty")
+            .starts_with("No calculation matches these filters"),
+        "{none}"
+    );
+    let newcomer = app.logged_in_new_user("newcomer").await;
+    let empty = newcomer.page("/engine/").await;
+    assert!(
+        empty
+            .select_text("main p.empty")
+            .starts_with("No calculations yet"),
         "{empty}"
+    );
+    assert_eq!(
+        empty.select_text("main p.empty a[href=\"/engine/run/\"]"),
+        "run one"
     );
 }
 
 #[actix_web::test]
 async fn actions_are_confirmed_need_csrf_and_follow_permissions() {
     let app = TestApp::with_config(|c| c.calcs.kill_grace = 1).await;
-    let c = cast(&app).await;
+    let c = Cast::new(&app).await;
     let id = start(&c.owner, 2, 0.0, "").await;
     wait_for(&c.owner, id, "complete").await;
 
     // Confirmation pages: a form that POSTs to the same address, with a Cancel link.
-    let confirm = ok_page(&c.owner, &format!("/engine/{id}/remove/")).await;
-    assert!(confirm.contains(&format!(r#"action="/engine/{id}/remove/""#)));
-    assert!(confirm.contains("This cannot be undone"));
-    assert!(confirm.contains(r#"name="csrf_token""#));
-    let (code, body) = page(&c.mate, &format!("/engine/{id}/remove/")).await;
+    let confirm = c.owner.page(&format!("/engine/{id}/remove/")).await;
+    assert_eq!(
+        confirm.attr("main form", "action"),
+        format!("/engine/{id}/remove/")
+    );
+    assert!(
+        confirm
+            .texts("main section p")
+            .iter()
+            .any(|p| p.contains("This cannot be undone")),
+        "{confirm}"
+    );
+    assert!(
+        !confirm
+            .attr("main form input[name=csrf_token]", "value")
+            .is_empty()
+    );
+    assert_eq!(
+        confirm.attr("main form a.cancel", "href"),
+        format!("/engine/{id}/")
+    );
+    let (code, body) = c
+        .mate
+        .page_with_status(&format!("/engine/{id}/remove/"))
+        .await;
     assert_eq!(code, 403);
     assert!(
-        body.contains("only its owner and superusers may remove it"),
+        body.error_page_message()
+            .contains("only its owner and superusers may remove it"),
         "{body}"
     );
     assert_eq!(
-        page(&c.other, &format!("/engine/{id}/remove/")).await.0,
+        c.other
+            .page_with_status(&format!("/engine/{id}/remove/"))
+            .await
+            .0,
         404
     );
-    assert_eq!(page(&c.mate, &format!("/engine/{id}/share/")).await.0, 403);
     assert_eq!(
-        page(&c.owner, &format!("/engine/{id}/abort/")).await.0,
+        c.mate
+            .page_with_status(&format!("/engine/{id}/share/"))
+            .await
+            .0,
+        403
+    );
+    assert_eq!(
+        c.owner
+            .page_with_status(&format!("/engine/{id}/abort/"))
+            .await
+            .0,
         409,
         "nothing to abort"
     );
     assert_eq!(
-        page(&c.owner, &format!("/engine/{id}/unshare/")).await.0,
+        c.owner
+            .page_with_status(&format!("/engine/{id}/unshare/"))
+            .await
+            .0,
         409
     );
 
     // Without the token nothing happens.
     for action in ["share", "remove"] {
-        let res = post(&c.owner, &format!("/engine/{id}/{action}/"), &[], false).await;
+        let res = c
+            .owner
+            .post_form_without_csrf(&format!("/engine/{id}/{action}/"), &[])
+            .await;
         assert_eq!(res.status(), 403, "{action} without CSRF");
     }
 
     // Share, back to the page it came from, with a message.
-    let confirm = ok_page(
-        &c.owner,
-        &format!("/engine/{id}/share/?next=/engine/%3Fpage%3D1"),
-    )
-    .await;
-    assert!(
-        confirm.contains(r#"name="next" value="/engine/?page=1""#),
-        "{confirm}"
-    );
-    let res = post(
-        &c.owner,
-        &format!("/engine/{id}/share/"),
-        &[("next", "/engine/?page=1")],
-        true,
-    )
-    .await;
+    let confirm = c
+        .owner
+        .page(&format!("/engine/{id}/share/?next=/engine/%3Fpage%3D1"))
+        .await;
+    assert_eq!(confirm.input_value("next"), "/engine/?page=1");
+    let res = c
+        .owner
+        .post_form(
+            &format!("/engine/{id}/share/"),
+            &[("next", "/engine/?page=1")],
+        )
+        .await;
     assert_eq!(res.status(), 303);
     assert_eq!(location(&res), "/engine/?page=1");
-    let list = ok_page(&c.owner, "/engine/?page=1").await;
-    assert!(list.contains(&format!("Calculation {id} is shared.")));
-    assert_eq!(page(&c.other, &format!("/engine/{id}/")).await.0, 200);
+    let list = c.owner.page("/engine/?page=1").await;
+    list.flash_with(&format!("Calculation {id} is shared."));
+    assert_eq!(list.select_text(&format!("#calc-{id} .badge")), "shared");
+    assert_eq!(
+        c.other.page_with_status(&format!("/engine/{id}/")).await.0,
+        200
+    );
     // A foreign `next` is not followed.
-    let res = post(
-        &c.owner,
-        &format!("/engine/{id}/unshare/"),
-        &[("next", "https://evil.example/")],
-        true,
-    )
-    .await;
+    let res = c
+        .owner
+        .post_form(
+            &format!("/engine/{id}/unshare/"),
+            &[("next", "https://evil.example/")],
+        )
+        .await;
     assert_eq!(location(&res), "/engine/");
-    assert_eq!(page(&c.other, &format!("/engine/{id}/")).await.0, 404);
+    assert_eq!(
+        c.other.page_with_status(&format!("/engine/{id}/")).await.0,
+        404
+    );
 
     // Remove: a group-mate may not, the owner may.
-    let res = post(&c.mate, &format!("/engine/{id}/remove/"), &[], true).await;
+    let res = c
+        .mate
+        .post_form(&format!("/engine/{id}/remove/"), &[])
+        .await;
     assert_eq!(res.status(), 403);
-    let res = post(&c.owner, &format!("/engine/{id}/remove/"), &[], true).await;
+    let res = c
+        .owner
+        .post_form(&format!("/engine/{id}/remove/"), &[])
+        .await;
     assert_eq!(res.status(), 303);
     assert_eq!(location(&res), "/engine/");
-    let list = ok_page(&c.owner, "/engine/").await;
-    assert!(list.contains(&format!("Calculation {id} was removed.")));
-    assert!(row_ids(&list).is_empty());
-    assert_eq!(page(&c.owner, &format!("/engine/{id}/")).await.0, 404);
+    let list = c.owner.page("/engine/").await;
+    list.flash_with(&format!("Calculation {id} was removed."));
+    assert!(list.calc_ids().is_empty());
+    assert_eq!(
+        c.owner.page_with_status(&format!("/engine/{id}/")).await.0,
+        404
+    );
 
     // Abort: a group-mate may; the running row shows a progress bar meanwhile.
     let long = start(&c.owner, 1000, 0.05, "").await;
     wait_for(&c.owner, long, "executing").await;
-    let list = ok_page(&c.mate, "/engine/").await;
-    assert!(list.contains(&format!(
-        r#"<tr id="calc-{long}" data-calc-id="{long}" data-running="1">"#
-    )));
-    assert!(list.contains(r#"<progress max="100""#));
-    assert!(list.contains(&format!("/engine/{long}/abort/?next=")));
-    assert!(
-        !list.contains(&format!("/engine/{long}/remove/")),
-        "running: no Remove"
+    let list = c.mate.page("/engine/").await;
+    let row = format!("#calc-{long}");
+    assert_eq!(list.attr(&row, "data-running"), "1");
+    assert_eq!(list.attr(&row, "data-calc-id"), long.to_string());
+    assert_eq!(list.attr(&format!("{row} progress"), "max"), "100");
+    assert_eq!(
+        row_actions(&list, long),
+        [
+            format!("/engine/{long}/#log"),
+            format!("/engine/{long}/abort/?next=%2Fengine%2F")
+        ],
+        "running: Abort, no Remove"
     );
-    let confirm = ok_page(&c.mate, &format!("/engine/{long}/abort/")).await;
-    assert!(confirm.contains("Abort it"));
-    let res = post(&c.mate, &format!("/engine/{long}/abort/"), &[], true).await;
+    let confirm = c.mate.page(&format!("/engine/{long}/abort/")).await;
+    assert_eq!(confirm.select_text("main form button"), "Abort it");
+    let res = c
+        .mate
+        .post_form(&format!("/engine/{long}/abort/"), &[])
+        .await;
     assert_eq!(res.status(), 303);
     assert_eq!(location(&res), format!("/engine/{long}/"));
-    let detail = ok_page(&c.mate, &format!("/engine/{long}/")).await;
+    let detail = c.mate.page(&format!("/engine/{long}/")).await;
+    let said = detail.flashes();
     assert!(
-        detail.contains(&format!("Calculation {long} is being aborted."))
-            || detail.contains(&format!("Calculation {long} was aborted."))
+        said == [format!("Calculation {long} is being aborted.")]
+            || said == [format!("Calculation {long} was aborted.")],
+        "{said:?}"
     );
     wait_for(&c.owner, long, "aborted").await;
     // Too late now: said on the page, not an error page.
-    let res = post(&c.mate, &format!("/engine/{long}/abort/"), &[], true).await;
+    let res = c
+        .mate
+        .post_form(&format!("/engine/{long}/abort/"), &[])
+        .await;
     assert_eq!(res.status(), 303);
-    let detail = ok_page(&c.mate, &location(&res)).await;
-    assert!(detail.contains("is not running"), "{detail}");
-    assert!(detail.contains("flash-error"));
+    let detail = c.mate.page(&location(&res)).await;
+    let error = detail.select_text("main > p.flash.flash-error");
+    assert!(error.contains("is not running"), "{error}");
 }
 
 async fn post_run(
@@ -553,16 +598,22 @@ async fn the_run_form_queues_a_calculation_and_shows_refusals_with_what_was_type
         c.calculators.push(reserved);
     })
     .await;
-    let alice = logged_in(&app, "alice", false).await;
-    let form = ok_page(&alice, "/engine/run/").await;
-    assert!(form.contains(r#"enctype="multipart/form-data""#));
-    assert!(form.contains(r#"<input id="id_archive" name="archive" type="file" multiple"#));
-    assert!(form.contains(r#"<option value="example""#));
-    assert!(
-        !form.contains(r#"<option value="reserved""#),
+    let alice = app.logged_in_new_user("alice").await;
+    let form = alice.page("/engine/run/").await;
+    assert_eq!(form.attr("main form", "enctype"), "multipart/form-data");
+    assert_eq!(form.attr("main form", "method"), "post");
+    assert_eq!(form.attr("input#id_archive", "name"), "archive");
+    assert_eq!(form.attr("input#id_archive", "type"), "file");
+    assert!(form.exists("input#id_archive[multiple]"));
+    assert_eq!(
+        form.attrs("select[name=calculator] option", "value"),
+        ["example"],
         "only calculators alice may run"
     );
-    assert!(form.contains(r#"<label for="id_description">"#));
+    assert!(
+        form.select_text("label[for=id_description]")
+            .starts_with("Description")
+    );
 
     // Happy path: 303 to the new calculation's page, with a message.
     let res = post_run(
@@ -579,9 +630,9 @@ async fn the_run_form_queues_a_calculation_and_shows_refusals_with_what_was_type
         .trim_end_matches('/')
         .parse()
         .unwrap_or_else(|_| panic!("redirect to {to}"));
-    let detail = ok_page(&alice, &to).await;
-    assert!(detail.contains(&format!("Calculation {id} was submitted")));
-    assert!(detail.contains("my first run"));
+    let detail = alice.page(&to).await;
+    detail.flash_with(&format!("Calculation {id} was submitted"));
+    assert_eq!(detail.select_text("h1 .desc"), "my first run");
     wait_for(&alice, id, "complete").await;
 
     // Several plain files.
@@ -606,17 +657,14 @@ async fn the_run_form_queues_a_calculation_and_shows_refusals_with_what_was_type
     )
     .await;
     assert_eq!(res.status(), 400);
-    let body = res.text().await.unwrap();
+    let body = Page::of(res).await;
+    body.error_with("There are no .ini files in the archive");
+    assert_eq!(body.input_value("description"), "keep <me>");
     assert!(
-        body.contains("There are no .ini files in the archive"),
-        "{body}"
+        !body.source().contains("keep <me>"),
+        "escaped in the HTML: {body}"
     );
-    assert!(
-        body.contains(r#"value="keep &#60;me&#62;""#)
-            || body.contains(r#"value="keep &lt;me&gt;""#),
-        "{body}"
-    );
-    assert!(body.contains(r#"<option value="example" selected>"#));
+    assert_eq!(body.selected("calculator").as_deref(), Some("example"));
 
     // Too large: 413, and what was typed before the file is still there.
     let noise: Vec<u8> = (0..100_000u32)
@@ -630,9 +678,9 @@ async fn the_run_form_queues_a_calculation_and_shows_refusals_with_what_was_type
     )
     .await;
     assert_eq!(res.status(), 413);
-    let body = res.text().await.unwrap();
-    assert!(body.contains("larger than the limit"), "{body}");
-    assert!(body.contains(r#"value="a big one""#), "{body}");
+    let body = Page::of(res).await;
+    body.error_with("larger than the limit");
+    assert_eq!(body.input_value("description"), "a big one");
 
     // A calculator reserved for another group: 403 with the reason.
     let res = post_run(
@@ -643,12 +691,12 @@ async fn the_run_form_queues_a_calculation_and_shows_refusals_with_what_was_type
     )
     .await;
     assert_eq!(res.status(), 403);
-    let body = res.text().await.unwrap();
-    assert!(body.contains("reserved for the groups vip"), "{body}");
-    assert!(body.contains(r#"value="not mine""#));
+    let body = Page::of(res).await;
+    body.error_with("reserved for the groups vip");
+    assert_eq!(body.input_value("description"), "not mine");
 
     // No CSRF token: refused, nothing created.
-    let before = row_ids(&ok_page(&alice, "/engine/").await).len();
+    let before = alice.page("/engine/").await.calc_ids().len();
     let res = post_run(
         &alice,
         &[("calculator", "example")],
@@ -657,61 +705,84 @@ async fn the_run_form_queues_a_calculation_and_shows_refusals_with_what_was_type
     )
     .await;
     assert_eq!(res.status(), 403);
-    assert_eq!(row_ids(&ok_page(&alice, "/engine/").await).len(), before);
+    assert_eq!(alice.page("/engine/").await.calc_ids().len(), before);
 
     // In the vip group, the reserved calculator is offered.
-    add_group(&app, "vip", &["alice"]);
-    assert!(
-        ok_page(&alice, "/engine/run/")
+    app.add_to_group("vip", &["alice"]);
+    assert_eq!(
+        alice
+            .page("/engine/run/")
             .await
-            .contains(r#"<option value="reserved""#)
+            .attrs("select[name=calculator] option", "value"),
+        ["example", "reserved"]
     );
 }
 
 #[actix_web::test]
 async fn the_detail_page_shows_facts_progress_log_outputs_and_traceback() {
     let app = TestApp::new().await;
-    let alice = logged_in(&app, "alice", false).await;
+    let alice = app.logged_in_new_user("alice").await;
     let id = start(&alice, 5, 0.0, "").await;
     wait_for(&alice, id, "complete").await;
-    let html = ok_page(&alice, &format!("/engine/{id}/")).await;
-    assert!(html.contains("Calculation"));
-    assert!(html.contains("test job"));
-    assert!(
-        html.contains(r#"<span class="status status-complete" data-role="status">complete</span>"#)
+    let html = alice.page(&format!("/engine/{id}/")).await;
+    assert_eq!(html.heading(), format!("Calculation {id}: test job"));
+    assert_eq!(html.select_text("h1 .desc"), "test job");
+    assert_eq!(
+        html.select_text("#calc .progress-block .status.status-complete[data-role=status]"),
+        "complete"
     );
-    assert!(html.contains(r#"<progress max="100" value="100""#));
-    assert!(html.contains("step 5/5"), "the log is rendered server-side");
+    assert_eq!(
+        html.attr("#calc progress[data-role=progress]", "value"),
+        "100"
+    );
+    assert_eq!(
+        html.attr("#calc progress[data-role=progress]", "max"),
+        "100"
+    );
     assert!(
-        !html.contains("data-running"),
+        log_messages(&html).iter().any(|m| m.contains("step 5/5")),
+        "the log is rendered server-side: {html}"
+    );
+    assert!(
+        !html.exists("[data-running]"),
         "no live updates once finished"
     );
     let series = output_id(&alice, id, "series").await;
     let summary = output_id(&alice, id, "summary").await;
-    assert!(html.contains("series.csv"));
-    assert!(html.contains(&format!(r#"href="/v1/calc/result/{series}""#)));
-    assert!(html.contains(&format!(r#"href="/v1/calc/result/{summary}""#)));
-    assert!(html.contains(&format!(r#"href="/engine/{id}/outputs/{series}/""#)));
-    assert!(
-        !html.contains(&format!(r#"href="/engine/{id}/outputs/{summary}/""#)),
+    let mut names = html.texts("#outputs tbody tr td:first-child");
+    names.sort();
+    assert_eq!(names, ["series.csv", "summary.json"]);
+    let downloads = html.attrs("#outputs a[download]", "href");
+    assert!(downloads.contains(&format!("/v1/calc/result/{series}")));
+    assert!(downloads.contains(&format!("/v1/calc/result/{summary}")));
+    let previews: Vec<String> = html.attrs("#outputs td.actions a:not([download])", "href");
+    assert_eq!(
+        previews,
+        [format!("/engine/{id}/outputs/{series}/")],
         "JSON has no preview"
     );
-    assert!(!html.contains("Why it failed"));
-    assert!(
-        html.contains("js/engine."),
-        "the live-update script is linked"
-    );
-    // The linked static script is served.
-    let script = regex::Regex::new(r#"src="(/static/js/engine\.[0-9a-f]+\.js)""#).unwrap();
-    let src = script.captures(&html).unwrap()[1].to_string();
-    assert_eq!(alice.get(&src).await.status(), 200);
+    assert!(!html.exists("#tb-title"), "no Why it failed");
+    // The live-update script is linked, and served.
+    let scripts = html.attrs("script[src]", "src");
+    let src = scripts
+        .iter()
+        .find(|s| s.starts_with("/static/js/engine.") && s.ends_with(".js"))
+        .unwrap_or_else(|| panic!("the live-update script is linked: {scripts:?}"));
+    assert_eq!(alice.get(src).await.status(), 200);
 
     let failed = start(&alice, 5, 0.0, "fail_at_step = 3\n").await;
     wait_for(&alice, failed, "failed").await;
-    let html = ok_page(&alice, &format!("/engine/{failed}/")).await;
-    assert!(html.contains("Why it failed"));
-    assert!(html.contains("step 3 failed on purpose"));
-    assert!(html.contains("This calculation has no outputs."));
+    let html = alice.page(&format!("/engine/{failed}/")).await;
+    assert_eq!(html.select_text("#tb-title"), "Why it failed");
+    assert!(
+        html.select_text("pre.traceback-lines")
+            .contains("step 3 failed on purpose"),
+        "{html}"
+    );
+    assert_eq!(
+        html.select_text("#outputs p.empty"),
+        "This calculation has no outputs."
+    );
 
     // A running one carries what engine.js needs; long logs show their tail.
     let running = insert_calcs(
@@ -724,31 +795,45 @@ async fn the_detail_page_shows_facts_progress_log_outputs_and_traceback() {
         .map(|i| NewLine::new("INFO", "calc", format!("line number {i}")))
         .collect();
     LogRow::append(&mut app.conn(), running, &lines).unwrap();
-    let html = ok_page(&alice, &format!("/engine/{running}/")).await;
-    assert!(html.contains(r#"data-running="1""#));
-    assert!(html.contains(r#"data-log-next="600""#));
-    assert!(html.contains("Showing the last 500 of 600 lines"));
-    assert!(html.contains("line number 599"));
-    assert!(!html.contains("line number 99<"));
-    assert!(html.contains("Follow new lines"));
-    assert!(html.contains(&format!(r#"href="/engine/{running}/abort/""#)));
-    let whole = ok_page(&alice, &format!("/engine/{running}/?log=all")).await;
-    assert!(whole.contains("line number 0<"));
-    assert!(!whole.contains("Showing the last"));
+    let html = alice.page(&format!("/engine/{running}/")).await;
+    assert_eq!(html.attr("#calc", "data-running"), "1");
+    assert_eq!(html.attr("#calc", "data-log-next"), "600");
+    assert!(
+        html.select_text("#log p.help")
+            .starts_with("Showing the last 500 of 600 lines."),
+        "{html}"
+    );
+    let shown = log_messages(&html);
+    assert_eq!(shown.len(), 500);
+    assert_eq!(shown[0], "line number 100");
+    assert_eq!(shown[499], "line number 599");
+    assert!(!shown.contains(&"line number 99".to_string()));
+    assert_eq!(html.select_text("[data-role=follow]"), "Follow new lines");
+    assert_eq!(
+        html.select_text(&format!("a[href=\"/engine/{running}/abort/\"]")),
+        "Abort"
+    );
+    let whole = alice.page(&format!("/engine/{running}/?log=all")).await;
+    let shown = log_messages(&whole);
+    assert_eq!(shown.len(), 600);
+    assert_eq!(shown[0], "line number 0");
+    assert!(!whole.exists("#log p.help"), "not Showing the last");
 
     // The row fragment that engine.js swaps in.
-    let row = ok_page(
-        &alice,
-        &format!("/engine/{id}/row/?next=/engine/%3Fpage%3D2"),
-    )
-    .await;
+    let res = alice
+        .get(&format!("/engine/{id}/row/?next=/engine/%3Fpage%3D2"))
+        .await;
+    assert_eq!(res.status(), 200);
+    let row = res.text().await.unwrap();
     assert!(
         row.trim_start()
             .starts_with(&format!(r#"<tr id="calc-{id}""#)),
         "{row}"
     );
+    let row = Page::fragment(&format!("<table>{row}</table>"));
+    assert_eq!(row.calc_ids(), [id], "one row");
     assert!(
-        row.contains(&format!(
+        row_actions(&row, id).contains(&format!(
             "/engine/{id}/remove/?next=%2Fengine%2F%3Fpage%3D2"
         )),
         "{row}"
@@ -758,53 +843,93 @@ async fn the_detail_page_shows_facts_progress_log_outputs_and_traceback() {
 #[actix_web::test]
 async fn csv_outputs_preview_as_a_sortable_table_and_a_chart() {
     let app = TestApp::new().await;
-    let alice = logged_in(&app, "alice", false).await;
+    let alice = app.logged_in_new_user("alice").await;
     let id = start(&alice, 5, 0.0, "").await;
     wait_for(&alice, id, "complete").await;
     let series = output_id(&alice, id, "series").await;
-    let html = ok_page(&alice, &format!("/engine/{id}/outputs/{series}/")).await;
-    assert!(html.contains("<table class=\"list sortable\" data-sortable>"));
-    for col in ["step", "time", "displacement", "velocity", "energy"] {
-        assert!(
-            html.contains(&format!(">{col}<span class=\"sort-mark\"")),
-            "column {col}"
-        );
-    }
-    assert!(html.contains("All 5 rows"));
-    assert!(html.contains("<svg class=\"chart-svg\""));
+    let html = alice.page(&format!("/engine/{id}/outputs/{series}/")).await;
+    assert_eq!(html.heading(), "series.csv");
+    let table = "#data table.list.sortable[data-sortable]";
     assert_eq!(
-        html.matches("<polyline ").count(),
+        html.texts(&format!("{table} thead th")),
+        ["step", "time", "displacement", "velocity", "energy"]
+    );
+    assert_eq!(html.count(&format!("{table} thead th span.sort-mark")), 5);
+    assert_eq!(html.table(table).len(), 5);
+    assert!(html.select_text("#data p.help").starts_with("All 5 rows."));
+    assert_eq!(html.count("figure.chart svg.chart-svg"), 1);
+    assert_eq!(
+        html.count("svg.chart-svg polyline"),
         4,
         "one line per column but x"
     );
-    assert!(html.contains("against step"));
-    assert!(html.contains(r#"<ul class="legend">"#));
-    assert!(html.contains(&format!(r#"href="/v1/calc/result/{series}""#)));
-    assert!(html.contains("js/table-sort."));
-    assert!(!html.contains("style="), "no inline styles (CSP)");
+    assert_eq!(
+        html.texts("svg.chart-svg polyline title"),
+        ["time", "displacement", "velocity", "energy"]
+    );
+    assert!(
+        html.select_text("svg.chart-svg > title")
+            .ends_with("against step"),
+        "{html}"
+    );
+    assert_eq!(
+        html.texts("figure.chart ul.legend li"),
+        ["time", "displacement", "velocity", "energy"]
+    );
+    assert_eq!(
+        html.attr("main .title-row a[download]", "href"),
+        format!("/v1/calc/result/{series}")
+    );
+    assert!(
+        html.attrs("script[src]", "src")
+            .iter()
+            .any(|s| s.starts_with("/static/js/table-sort.")),
+        "{html}"
+    );
+    assert!(
+        !html.exists("[style]") && !html.exists("style"),
+        "no inline styles (CSP)"
+    );
+    assert!(!html.source().contains("style="), "no inline styles (CSP)");
     // Without JavaScript the headers sort on the server.
-    let sorted = ok_page(&alice, &format!("/engine/{id}/outputs/{series}/?sort=-0")).await;
-    let first_cell = regex::Regex::new(r#"<tbody>\s*<tr><td class="num">(\d+)</td>"#).unwrap();
-    assert_eq!(&first_cell.captures(&sorted).unwrap()[1], "5");
-    assert!(sorted.contains(r#"aria-sort="descending""#));
-    let sorted = ok_page(&alice, &format!("/engine/{id}/outputs/{series}/?sort=0")).await;
-    assert_eq!(&first_cell.captures(&sorted).unwrap()[1], "1");
+    let first_cell = "#data tbody tr:first-child td:first-child";
+    let sorted = alice
+        .page(&format!("/engine/{id}/outputs/{series}/?sort=-0"))
+        .await;
+    assert_eq!(sorted.select_text(first_cell), "5");
+    assert_eq!(
+        sorted.select_text("#data th[aria-sort=descending]"),
+        "step ▼"
+    );
+    let sorted = alice
+        .page(&format!("/engine/{id}/outputs/{series}/?sort=0"))
+        .await;
+    assert_eq!(sorted.select_text(first_cell), "1");
+    assert_eq!(
+        sorted.select_text("#data th[aria-sort=ascending]"),
+        "step ▲"
+    );
 
     // Not CSV, not this calculation's, not there: 404.
     let summary = output_id(&alice, id, "summary").await;
     assert_eq!(
-        page(&alice, &format!("/engine/{id}/outputs/{summary}/"))
+        alice
+            .page_with_status(&format!("/engine/{id}/outputs/{summary}/"))
             .await
             .0,
         404
     );
     assert_eq!(
-        page(&alice, &format!("/engine/{}/outputs/{series}/", id + 1))
+        alice
+            .page_with_status(&format!("/engine/{}/outputs/{series}/", id + 1))
             .await
             .0,
         404
     );
-    assert_eq!(page(&alice, "/engine/1/outputs/999999/").await.0, 404);
+    assert_eq!(
+        alice.page_with_status("/engine/1/outputs/999999/").await.0,
+        404
+    );
 
     // Whatever a calculator writes is shown as text, never as markup.
     let dir = app
@@ -829,20 +954,26 @@ async fn csv_outputs_preview_as_a_sortable_table_and_a_chart() {
         Output::replace_all(&mut conn, id, &files).unwrap();
     }
     let evil = output_id(&alice, id, "evil").await;
-    let html = ok_page(&alice, &format!("/engine/{id}/outputs/{evil}/")).await;
-    assert!(!html.contains("<script>alert"));
-    assert!(!html.contains("<b>bold"));
-    assert!(
-        html.contains("&#60;b&#62;bold") || html.contains("&lt;b&gt;bold"),
-        "{html}"
+    let html = alice.page(&format!("/engine/{id}/outputs/{evil}/")).await;
+    assert!(!html.source().contains("<script>alert"));
+    assert!(!html.source().contains("<b>bold"));
+    assert!(!html.exists("#data b"), "{html}");
+    assert_eq!(
+        html.texts("#data thead th"),
+        ["<script>alert(1)</script>", "x\"y"],
+        "the header cells read as text"
     );
-    assert!(html.contains("x&#34;y") || html.contains("x&quot;y"));
+    assert_eq!(
+        html.table("#data table"),
+        [["1", "2"], ["<b>bold</b>", "3"]],
+        "the cells read as text"
+    );
 }
 
 #[actix_web::test]
 async fn pages_of_calculations_one_may_not_see_are_404() {
     let app = TestApp::new().await;
-    let c = cast(&app).await;
+    let c = Cast::new(&app).await;
     let id = start(&c.owner, 2, 0.0, "").await;
     wait_for(&c.owner, id, "complete").await;
     let series = output_id(&c.owner, id, "series").await;
@@ -855,20 +986,28 @@ async fn pages_of_calculations_one_may_not_see_are_404() {
         format!("/engine/{id}/outputs/{series}/"),
     ];
     for path in &paths {
-        let (code, body) = page(&c.other, path).await;
+        let (code, body) = c.other.page_with_status(path).await;
         assert_eq!(code, 404, "other GET {path}");
-        assert!(!body.contains("test job"), "nothing of it leaks");
+        assert!(
+            !body.source().contains("test job"),
+            "nothing of it leaks: {body}"
+        );
     }
     for action in ["abort", "remove", "share", "unshare"] {
-        let res = post(&c.other, &format!("/engine/{id}/{action}/"), &[], true).await;
+        let res = c
+            .other
+            .post_form(&format!("/engine/{id}/{action}/"), &[])
+            .await;
         assert_eq!(res.status(), 404, "other POST {action}");
     }
-    assert!(row_ids(&ok_page(&c.other, "/engine/").await).is_empty());
+    assert!(c.other.page("/engine/").await.calc_ids().is_empty());
     // Group-mates and superusers see it all.
     for b in [&c.mate, &c.root] {
-        assert_eq!(page(b, &format!("/engine/{id}/")).await.0, 200);
+        assert_eq!(b.page_with_status(&format!("/engine/{id}/")).await.0, 200);
         assert_eq!(
-            page(b, &format!("/engine/{id}/outputs/{series}/")).await.0,
+            b.page_with_status(&format!("/engine/{id}/outputs/{series}/"))
+                .await
+                .0,
             200
         );
     }
@@ -878,9 +1017,12 @@ async fn pages_of_calculations_one_may_not_see_are_404() {
     assert_eq!(res.status(), 303);
     assert!(location(&res).starts_with("/accounts/login/?next="));
     // Unknown ids and actions.
-    assert_eq!(page(&c.root, "/engine/999999/").await.0, 404);
+    assert_eq!(c.root.page_with_status("/engine/999999/").await.0, 404);
     assert_eq!(
-        page(&c.root, &format!("/engine/{id}/explode/")).await.0,
+        c.root
+            .page_with_status(&format!("/engine/{id}/explode/"))
+            .await
+            .0,
         404
     );
 }
@@ -889,7 +1031,7 @@ async fn pages_of_calculations_one_may_not_see_are_404() {
 async fn calculations_started_through_the_api_appear_on_the_pages() {
     // Calculations started through the API appear on the pages with their description.
     let app = TestApp::new().await;
-    let alice = logged_in(&app, "alice", false).await;
+    let alice = app.logged_in_new_user("alice").await;
     let res = run(
         &alice,
         zip_of(&[("job.ini", &job_ini(1, 0.0, ""))]),
@@ -902,16 +1044,22 @@ async fn calculations_started_through_the_api_appear_on_the_pages() {
         .as_i64()
         .unwrap();
     wait_for(&alice, id, "complete").await;
-    let html = ok_page(&alice, "/engine/").await;
-    assert!(html.contains("from the API"));
-    assert_eq!(row_ids(&html), vec![id]);
+    let html = alice.page("/engine/").await;
+    assert_eq!(html.calc_ids(), vec![id]);
+    assert_eq!(
+        html.select_text(&format!("#calc-{id} td.desc")),
+        "from the API"
+    );
 }
 
-/// The CSRF token of the first form on a page (the cookie's path may hide it from the jar).
+/// The CSRF token of the form on a page (the cookie's path may hide it from the jar).
 async fn form_token(b: &Browser, path: &str) -> String {
-    let html = ok_page(b, path).await;
-    let re = regex::Regex::new(r#"name="csrf_token" value="([^"]+)""#).unwrap();
-    re.captures(&html).expect("a form with a token")[1].to_string()
+    let token = b
+        .page(path)
+        .await
+        .attr("main form input[name=csrf_token]", "value");
+    assert!(!token.is_empty(), "a form with a token");
+    token
 }
 
 #[actix_web::test]
@@ -933,8 +1081,8 @@ async fn the_pages_work_under_a_path_prefix() {
         .unwrap();
     assert_eq!(res.status(), 303);
     assert_eq!(location(&res), "/calc/engine/");
-    let form = ok_page(&b, "/calc/engine/run/").await;
-    assert!(form.contains(r#"action="/calc/engine/run/""#));
+    let form = b.page("/calc/engine/run/").await;
+    assert_eq!(form.attr("main form", "action"), "/calc/engine/run/");
     let token = form_token(&b, "/calc/engine/run/").await;
     let form = reqwest::multipart::Form::new()
         .text("csrf_token", token.clone())
@@ -970,18 +1118,47 @@ async fn the_pages_work_under_a_path_prefix() {
         assert!(std::time::Instant::now() < deadline, "{st}");
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
-    let list = ok_page(&b, "/calc/engine/").await;
-    assert!(list.contains(&format!(r#"href="/calc/engine/{id}/""#)));
-    assert!(list.contains(r#"data-api="/calc/v1/calc/""#));
-    assert!(list.contains(&format!(
-        "/calc/engine/{id}/remove/?next=%2Fcalc%2Fengine%2F"
-    )));
-    assert!(list.contains(r#"src="/calc/static/js/engine."#));
-    let detail = ok_page(&b, &format!("/calc/engine/{id}/")).await;
-    assert!(detail.contains(r#"href="/calc/v1/calc/result/"#));
-    assert!(detail.contains(&format!(r#"href="/calc/engine/{id}/outputs/"#)));
-    let confirm = ok_page(&b, &format!("/calc/engine/{id}/remove/")).await;
-    assert!(confirm.contains(&format!(r#"action="/calc/engine/{id}/remove/""#)));
+    let list = b.page("/calc/engine/").await;
+    assert_eq!(
+        list.attr(&format!("#calc-{id} td:first-child a"), "href"),
+        format!("/calc/engine/{id}/")
+    );
+    assert_eq!(list.attr("table#calcs", "data-api"), "/calc/v1/calc/");
+    assert!(
+        row_actions(&list, id).contains(&format!(
+            "/calc/engine/{id}/remove/?next=%2Fcalc%2Fengine%2F"
+        )),
+        "{list}"
+    );
+    assert!(
+        list.attrs("script[src]", "src")
+            .iter()
+            .any(|s| s.starts_with("/calc/static/js/engine.")),
+        "{list}"
+    );
+    assert_eq!(list.attr("header a.brand", "href"), "/calc/engine/");
+    let detail = b.page(&format!("/calc/engine/{id}/")).await;
+    let downloads = detail.attrs("#outputs a[download]", "href");
+    assert!(!downloads.is_empty());
+    assert!(
+        downloads
+            .iter()
+            .all(|h| h.starts_with("/calc/v1/calc/result/")),
+        "{downloads:?}"
+    );
+    let previews = detail.attrs("#outputs td.actions a:not([download])", "href");
+    assert!(!previews.is_empty());
+    assert!(
+        previews
+            .iter()
+            .all(|h| h.starts_with(&format!("/calc/engine/{id}/outputs/"))),
+        "{previews:?}"
+    );
+    let confirm = b.page(&format!("/calc/engine/{id}/remove/")).await;
+    assert_eq!(
+        confirm.attr("main form", "action"),
+        format!("/calc/engine/{id}/remove/")
+    );
     let res = b
         .client
         .post(b.url(&format!("/calc/engine/{id}/remove/")))

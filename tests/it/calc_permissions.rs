@@ -2,79 +2,65 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 
-use calcweb::db::schema::{groups, user_groups, users};
-use diesel::prelude::*;
+use std::time::{Duration, Instant};
+
 use serde_json::Value;
 
 use crate::calcs::{job_ini, run, start, wait_for, zip_of};
-use crate::support::{Browser, PASSWORD, TestApp};
+use crate::support::{Browser, Cast, TestApp};
 
-fn add_group(app: &TestApp, name: &str, members: &[&str]) {
-    let mut conn = app.conn();
-    diesel::insert_into(groups::table)
-        .values((
-            groups::name.eq(name),
-            groups::created_at.eq(calcweb::db::now()),
-        ))
-        .execute(&mut *conn)
+/// How long the notification may take to arrive; a guard against a hang, not a measure.
+const NOTIFY_WAIT: Duration = Duration::from_secs(90);
+
+/// Accepts one HTTP request on `listener` within `limit` and answers 200: Ok(its body), or
+/// Err(why) when none came in time (instead of waiting for ever).
+fn receive_one(listener: std::net::TcpListener, limit: Duration) -> Result<String, String> {
+    let deadline = Instant::now() + limit;
+    listener.set_nonblocking(true).unwrap();
+    let stream = loop {
+        match listener.accept() {
+            Ok((stream, _)) => break stream,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                if Instant::now() >= deadline {
+                    return Err(format!(
+                        "no notification reached {} within {limit:?}",
+                        listener.local_addr().unwrap()
+                    ));
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            Err(e) => return Err(format!("accept: {e}")),
+        }
+    };
+    stream.set_nonblocking(false).unwrap();
+    let left = deadline.saturating_duration_since(Instant::now());
+    stream
+        .set_read_timeout(Some(left.max(Duration::from_secs(1))))
         .unwrap();
-    let gid: i64 = groups::table
-        .filter(groups::name.eq(name))
-        .select(groups::id)
-        .first(&mut *conn)
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let mut length = 0;
+    let mut line = String::new();
+    loop {
+        line.clear();
+        let n = reader
+            .read_line(&mut line)
+            .map_err(|e| format!("reading the notification's head: {e}"))?;
+        if n == 0 || line == "\r\n" {
+            break;
+        }
+        if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+            length = v.trim().parse().unwrap();
+        }
+    }
+    let mut body = vec![0; length];
+    reader
+        .read_exact(&mut body)
+        .map_err(|e| format!("reading the notification's body: {e}"))?;
+    let mut stream = stream;
+    stream
+        .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n")
         .unwrap();
-    for m in members {
-        let uid: i64 = users::table
-            .filter(users::username.eq(*m))
-            .select(users::id)
-            .first(&mut *conn)
-            .unwrap();
-        diesel::insert_into(user_groups::table)
-            .values((user_groups::user_id.eq(uid), user_groups::group_id.eq(gid)))
-            .execute(&mut *conn)
-            .unwrap();
-    }
-}
-
-fn set_level(app: &TestApp, name: &str, level: i32) {
-    diesel::update(users::table.filter(users::username.eq(name)))
-        .set(users::level.eq(level))
-        .execute(&mut *app.conn())
-        .unwrap();
-}
-
-async fn browser_for(app: &TestApp, name: &str) -> Browser {
-    let b = app.browser();
-    assert_eq!(b.login(name, PASSWORD).await.status(), 303, "login {name}");
-    b
-}
-
-struct Cast {
-    owner: Browser,
-    mate: Browser,
-    other: Browser,
-    root: Browser,
-}
-
-/// owner (level 2) and mate share group "team"; other is in "elsewhere"; root is superuser.
-async fn cast(app: &TestApp) -> Cast {
-    for (name, su) in [
-        ("owner", false),
-        ("mate", false),
-        ("other", false),
-        ("root", true),
-    ] {
-        app.create_user(name, su);
-    }
-    set_level(app, "owner", 2);
-    add_group(app, "team", &["owner", "mate"]);
-    add_group(app, "elsewhere", &["other"]);
-    Cast {
-        owner: browser_for(app, "owner").await,
-        mate: browser_for(app, "mate").await,
-        other: browser_for(app, "other").await,
-        root: browser_for(app, "root").await,
-    }
+    String::from_utf8(body).map_err(|e| e.to_string())
 }
 
 async fn ids_in_list(b: &Browser) -> Vec<i64> {
@@ -95,7 +81,7 @@ async fn post(b: &Browser, path: &str) -> u16 {
 #[actix_web::test]
 async fn visibility_follows_ownership_groups_and_sharing() {
     let app = TestApp::new().await;
-    let c = cast(&app).await;
+    let c = Cast::new(&app).await;
     let id = start(&c.owner, 2, 0.0, "").await;
     wait_for(&c.owner, id, "complete").await;
     let results: Vec<Value> = c
@@ -159,7 +145,7 @@ async fn visibility_follows_ownership_groups_and_sharing() {
 #[actix_web::test]
 async fn remove_is_for_the_owner_and_superusers() {
     let app = TestApp::new().await;
-    let c = cast(&app).await;
+    let c = Cast::new(&app).await;
     let first = start(&c.owner, 1, 0.0, "").await;
     let second = start(&c.owner, 1, 0.0, "").await;
     wait_for(&c.owner, first, "complete").await;
@@ -188,7 +174,7 @@ async fn remove_is_for_the_owner_and_superusers() {
 #[actix_web::test]
 async fn abort_is_for_the_owner_group_mates_and_superusers() {
     let app = TestApp::with_config(|c| c.calcs.kill_grace = 1).await;
-    let c = cast(&app).await;
+    let c = Cast::new(&app).await;
     let id = start(&c.owner, 1000, 0.05, "").await;
     wait_for(&c.owner, id, "executing").await;
     // The list tells a group-mate they may abort it.
@@ -196,13 +182,13 @@ async fn abort_is_for_the_owner_group_mates_and_superusers() {
     let entry = listed.iter().find(|e| e["id"] == id).expect("listed");
     assert_eq!(entry["abortable"], true, "{entry}");
     assert_eq!(post(&c.other, &format!("/v1/calc/{id}/abort")).await, 404);
-    set_level(&app, "mate", 0);
+    app.set_level("mate", 0);
     assert_eq!(
         post(&c.mate, &format!("/v1/calc/{id}/abort")).await,
         403,
         "level 0 views only"
     );
-    set_level(&app, "mate", 1);
+    app.set_level("mate", 1);
     assert_eq!(
         post(&c.owner, &format!("/v1/calc/{id}/remove")).await,
         409,
@@ -221,7 +207,7 @@ async fn who_may_run_and_share() {
         c.calculators.push(reserved);
     })
     .await;
-    let c = cast(&app).await;
+    let c = Cast::new(&app).await;
     let archive = || zip_of(&[("job.ini", &job_ini(1, 0.0, ""))]);
     let res = run(
         &c.owner,
@@ -256,7 +242,7 @@ async fn who_may_run_and_share() {
     );
     let res = run(&c.owner, archive(), "job.zip", &[("calculator", "nope")]).await;
     assert_eq!(res.status(), 400);
-    set_level(&app, "mate", 0);
+    app.set_level("mate", 0);
     assert_eq!(
         run(&c.mate, archive(), "job.zip", &[]).await.status(),
         403,
@@ -265,16 +251,16 @@ async fn who_may_run_and_share() {
     // Level 1 owners cannot share; level 2 can.
     let id = start(&c.owner, 1, 0.0, "").await;
     wait_for(&c.owner, id, "complete").await;
-    set_level(&app, "owner", 1);
+    app.set_level("owner", 1);
     assert_eq!(post(&c.owner, &format!("/v1/calc/{id}/share")).await, 403);
-    set_level(&app, "owner", 2);
+    app.set_level("owner", 2);
     assert_eq!(post(&c.owner, &format!("/v1/calc/{id}/share")).await, 200);
 }
 
 #[actix_web::test]
 async fn hazard_job_id_must_be_a_visible_calculation() {
     let app = TestApp::new().await;
-    let c = cast(&app).await;
+    let c = Cast::new(&app).await;
     let parent = start(&c.owner, 1, 0.0, "").await;
     wait_for(&c.owner, parent, "complete").await;
     let archive = || zip_of(&[("job.ini", &job_ini(1, 0.0, ""))]);
@@ -305,28 +291,10 @@ async fn hazard_job_id_must_be_a_visible_calculation() {
 #[actix_web::test]
 async fn notify_to_receives_the_job_info_when_the_calculation_ends() {
     let app = TestApp::new().await;
-    let c = cast(&app).await;
+    let c = Cast::new(&app).await;
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}/done", listener.local_addr().unwrap());
-    let received = std::thread::spawn(move || {
-        let (stream, _) = listener.accept().unwrap();
-        let mut reader = BufReader::new(stream.try_clone().unwrap());
-        let mut length = 0;
-        let mut line = String::new();
-        while reader.read_line(&mut line).unwrap() > 0 && line != "\r\n" {
-            if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                length = v.trim().parse().unwrap();
-            }
-            line.clear();
-        }
-        let mut body = vec![0; length];
-        reader.read_exact(&mut body).unwrap();
-        let mut stream = stream;
-        stream
-            .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n")
-            .unwrap();
-        String::from_utf8(body).unwrap()
-    });
+    let received = tokio::task::spawn_blocking(move || receive_one(listener, NOTIFY_WAIT));
     let res = run(
         &c.owner,
         zip_of(&[("job.ini", &job_ini(2, 0.0, ""))]),
@@ -334,10 +302,16 @@ async fn notify_to_receives_the_job_info_when_the_calculation_ends() {
         &[("notify_to", &url)],
     )
     .await;
+    assert_eq!(res.status(), 200);
     let id = res.json::<Value>().await.unwrap()["job_id"]
         .as_i64()
         .unwrap();
-    let body: Value = serde_json::from_str(&received.join().unwrap()).unwrap();
+    // The receiver gives up by itself after NOTIFY_WAIT: awaiting it cannot hang.
+    let body = received
+        .await
+        .unwrap()
+        .unwrap_or_else(|why| panic!("calculation {id}: {why}"));
+    let body: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(body["id"], id);
     assert_eq!(body["status"], "complete");
     let bad = run(
@@ -348,4 +322,17 @@ async fn notify_to_receives_the_job_info_when_the_calculation_ends() {
     )
     .await;
     assert_eq!(bad.status(), 400);
+}
+
+/// The receiver above fails with a message, in time, when no notification comes.
+#[test]
+fn a_notification_that_never_comes_is_a_failure_not_a_hang() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let started = Instant::now();
+    let why = receive_one(listener, Duration::from_millis(300)).unwrap_err();
+    assert!(
+        why.starts_with("no notification reached 127.0.0.1:"),
+        "{why}"
+    );
+    assert!(started.elapsed() < NOTIFY_WAIT);
 }

@@ -119,17 +119,10 @@ fn messages(log: &[Value]) -> String {
         .join("\n")
 }
 
-async fn logged_in(app: &TestApp, name: &str, superuser: bool) -> Browser {
-    app.create_user(name, superuser);
-    let b = app.browser();
-    assert_eq!(b.login(name, PASSWORD).await.status(), 303);
-    b
-}
-
 #[actix_web::test]
 async fn a_calculation_runs_to_completion_with_log_progress_and_outputs() {
     let app = TestApp::new().await;
-    let alice = logged_in(&app, "alice", false).await;
+    let alice = app.logged_in_new_user("alice").await;
     let id = start(&alice, 5, 0.0, "").await;
     let status = wait_for(&alice, id, "complete").await;
     assert_eq!(status["progress"], 100);
@@ -190,7 +183,7 @@ async fn a_calculation_runs_to_completion_with_log_progress_and_outputs() {
 #[actix_web::test]
 async fn a_failing_calculation_ends_failed_with_its_traceback() {
     let app = TestApp::new().await;
-    let alice = logged_in(&app, "alice", false).await;
+    let alice = app.logged_in_new_user("alice").await;
     let id = start(&alice, 5, 0.0, "fail_at_step = 3\n").await;
     wait_for(&alice, id, "failed").await;
     let traceback: Vec<String> = alice
@@ -214,7 +207,7 @@ async fn a_failing_calculation_ends_failed_with_its_traceback() {
 #[actix_web::test]
 async fn abort_stops_a_running_calculation_and_it_ends_aborted() {
     let app = TestApp::with_config(|c| c.calcs.kill_grace = 2).await;
-    let alice = logged_in(&app, "alice", false).await;
+    let alice = app.logged_in_new_user("alice").await;
     let id = start(&alice, 1000, 0.05, "").await;
     wait_for(&alice, id, "executing").await;
     let res = alice
@@ -248,7 +241,7 @@ async fn a_calculation_over_its_time_limit_fails_with_a_timeout() {
         c.calcs.kill_grace = 1;
     })
     .await;
-    let alice = logged_in(&app, "alice", false).await;
+    let alice = app.logged_in_new_user("alice").await;
     let id = start(&alice, 1000, 0.05, "").await;
     wait_for(&alice, id, "failed").await;
     let text = messages(&log_of(&alice, id).await);
@@ -258,7 +251,7 @@ async fn a_calculation_over_its_time_limit_fails_with_a_timeout() {
 #[actix_web::test]
 async fn uploads_without_ini_or_with_unsafe_paths_are_refused_and_leave_nothing() {
     let app = TestApp::new().await;
-    let alice = logged_in(&app, "alice", false).await;
+    let alice = app.logged_in_new_user("alice").await;
     let cases: Vec<(Vec<u8>, &str, u16, &str)> = vec![
         (
             zip_of(&[("data.csv", b"1,2\n")]),
@@ -314,7 +307,7 @@ fn assert_no_leftovers(app: &TestApp) {
 #[actix_web::test]
 async fn links_in_archives_are_refused() {
     let app = TestApp::new().await;
-    let alice = logged_in(&app, "alice", false).await;
+    let alice = app.logged_in_new_user("alice").await;
     let mut buf = std::io::Cursor::new(Vec::new());
     {
         let mut zip = zip::ZipWriter::new(&mut buf);
@@ -343,7 +336,7 @@ async fn size_and_count_limits_are_enforced() {
         c.calcs.max_files = 3;
     })
     .await;
-    let alice = logged_in(&app, "alice", false).await;
+    let alice = app.logged_in_new_user("alice").await;
     // Incompressible bytes bigger than the upload limit.
     let noise: Vec<u8> = (0..100_000u32)
         .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
@@ -377,31 +370,100 @@ async fn size_and_count_limits_are_enforced() {
 #[actix_web::test]
 async fn several_plain_files_can_be_uploaded_and_job_ini_chosen() {
     let app = TestApp::new().await;
-    let alice = logged_in(&app, "alice", false).await;
-    let form = reqwest::multipart::Form::new()
-        .part(
-            "archive",
-            reqwest::multipart::Part::bytes(job_ini(2, 0.0, "")).file_name("other.ini"),
-        )
-        .part(
-            "archive",
-            reqwest::multipart::Part::bytes(b"a,b\n".to_vec()).file_name("data.csv"),
-        )
-        .text("job_ini", "other.ini")
-        .text("description", "two files");
-    let res = alice
-        .client
-        .post(alice.url("/v1/calc/run"))
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200);
-    let id = res.json::<Value>().await.unwrap()["job_id"]
-        .as_i64()
-        .unwrap();
-    let status = wait_for(&alice, id, "complete").await;
-    assert_eq!(status["description"], "two files");
+    let alice = app.logged_in_new_user("alice").await;
+    let ini = |description: &str, steps: u32| {
+        format!("[general]\ndescription = {description}\nsteps = {steps}\nsleep = 0.0\n")
+            .into_bytes()
+    };
+    // Two .ini files that say which one ran (their description and their number of steps),
+    // and a data file, as separate uploads; `fields` adds job_ini and description.
+    let upload = |fields: &[(&str, &str)]| {
+        let mut form = reqwest::multipart::Form::new()
+            .part(
+                "archive",
+                reqwest::multipart::Part::bytes(ini("the default one", 2)).file_name("job.ini"),
+            )
+            .part(
+                "archive",
+                reqwest::multipart::Part::bytes(ini("the chosen one", 3)).file_name("other.ini"),
+            )
+            .part(
+                "archive",
+                reqwest::multipart::Part::bytes(b"a,b\n".to_vec()).file_name("data.csv"),
+            );
+        for (k, v) in fields {
+            form = form.text(k.to_string(), v.to_string());
+        }
+        let alice = &alice;
+        async move {
+            alice
+                .client
+                .post(alice.url("/v1/calc/run"))
+                .multipart(form)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let started = |res: reqwest::Response| async move {
+        assert_eq!(res.status(), 200);
+        res.json::<Value>().await.unwrap()["job_id"]
+            .as_i64()
+            .unwrap()
+    };
+    let info = |id: i64| {
+        let alice = &alice;
+        async move {
+            alice
+                .get(&format!("/v1/calc/{id}"))
+                .await
+                .json::<Value>()
+                .await
+                .unwrap()
+        }
+    };
+    let input_files = |id: i64| {
+        let dir = calcweb::calcs::calc_dir(&app.state.config, id).join("input");
+        let mut names: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    };
+
+    // job_ini chooses other.ini: it is the one that runs.
+    let chosen = started(upload(&[("job_ini", "other.ini")]).await).await;
+    let status = wait_for(&alice, chosen, "complete").await;
+    assert_eq!(status["description"], "the chosen one", "from other.ini");
+    assert_eq!(info(chosen).await["job_ini"], "other.ini");
+    let text = messages(&log_of(&alice, chosen).await);
+    assert!(text.contains("INFO step 3/3"), "{text}");
+    assert!(!text.contains("step 2/2"), "{text}");
+    assert_eq!(input_files(chosen), ["data.csv", "job.ini", "other.ini"]);
+
+    // Without job_ini, job.ini runs; a description given with the upload wins.
+    let default = started(upload(&[("description", "three files")]).await).await;
+    let status = wait_for(&alice, default, "complete").await;
+    assert_eq!(status["description"], "three files");
+    assert_eq!(info(default).await["job_ini"], "job.ini");
+    let text = messages(&log_of(&alice, default).await);
+    assert!(text.contains("INFO step 2/2"), "{text}");
+    assert!(!text.contains("step 3/3"), "{text}");
+
+    // A job_ini that is not among the files is refused, and nothing is created.
+    let res = upload(&[("job_ini", "missing.ini")]).await;
+    assert_eq!(res.status(), 400);
+    let body: Value = res.json().await.unwrap();
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("has no file \"missing.ini\""),
+        "{body}"
+    );
+    let list: Vec<Value> = alice.get("/v1/calc/list").await.json().await.unwrap();
+    assert_eq!(list.len(), 2);
 }
 
 #[actix_web::test]
@@ -409,7 +471,7 @@ async fn the_queue_never_runs_more_than_max_concurrent() {
     use calcweb::db::schema::calcs;
     use diesel::prelude::*;
     let app = TestApp::with_config(|c| c.calcs.max_concurrent = 2).await;
-    let alice = logged_in(&app, "alice", false).await;
+    let alice = app.logged_in_new_user("alice").await;
     let mut ids = Vec::new();
     for _ in 0..10 {
         ids.push(start(&alice, 3, 0.1, "").await);
@@ -444,7 +506,7 @@ async fn the_queue_never_runs_more_than_max_concurrent() {
 #[actix_web::test]
 async fn list_entries_have_openquake_shapes() {
     let app = TestApp::new().await;
-    let alice = logged_in(&app, "alice", false).await;
+    let alice = app.logged_in_new_user("alice").await;
     let id = start(&alice, 2, 0.0, "").await;
     wait_for(&alice, id, "complete").await;
     let list: Vec<Value> = alice.get("/v1/calc/list").await.json().await.unwrap();
@@ -545,7 +607,7 @@ async fn ajax_login_and_logout_speak_text_like_openquake() {
 #[actix_web::test]
 async fn log_rows_are_bounded_with_a_marker() {
     let app = TestApp::with_config(|c| c.calcs.max_log_rows = 6).await;
-    let alice = logged_in(&app, "alice", false).await;
+    let alice = app.logged_in_new_user("alice").await;
     let id = start(&alice, 20, 0.0, "").await;
     wait_for(&alice, id, "complete").await;
     let log = log_of(&alice, id).await;

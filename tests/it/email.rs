@@ -13,7 +13,7 @@ use calcweb::models::group::Group;
 use diesel::prelude::*;
 
 use crate::smtp::{Certs, Options, Security, SmtpServer};
-use crate::support::{Browser, PASSWORD, TestApp, location};
+use crate::support::{PASSWORD, Page, TestApp, location};
 
 const SITE: &str = "http://calc.example.org";
 const NEW_PASSWORD: &str = "a-brand-new-passphrase-42";
@@ -43,15 +43,9 @@ fn path_of(link: &str) -> String {
         .to_string()
 }
 
-async fn body(res: reqwest::Response) -> String {
-    res.text().await.unwrap()
-}
-
-/// Follows a 303 and returns the page it leads to.
-async fn follow(browser: &Browser, res: reqwest::Response) -> String {
-    assert_eq!(res.status(), 303, "{}", body(res).await);
-    let to = location(&res);
-    body(browser.get(&to).await).await
+/// The links of an email's HTML part.
+fn links_in(html: &str) -> Vec<String> {
+    Page::parse(html).attrs("a[href]", "href")
 }
 
 fn outbox(app: &TestApp) -> Vec<Email> {
@@ -91,18 +85,24 @@ async fn password_reset_journey() {
     let app = smtp_app(&smtp, |_| {}).await;
     app.create_user("alice", false);
     // A session of alice elsewhere, which the reset must end.
-    let elsewhere = app.browser();
-    assert_eq!(elsewhere.login("alice", PASSWORD).await.status(), 303);
+    let elsewhere = app.logged_in("alice").await;
 
     let browser = app.browser();
-    let login = body(browser.get("/accounts/login/").await).await;
-    assert!(login.contains("/accounts/password_reset/"), "{login}");
-    assert!(login.contains("Forgot your password?"));
-    assert!(
-        !login.contains("Create an account"),
-        "registration is closed"
+    let login = browser.page("/accounts/login/").await;
+    assert_eq!(
+        login.select_text("main a[href=\"/accounts/password_reset/\"]"),
+        "Forgot your password?"
     );
-    assert_eq!(browser.get("/accounts/password_reset/").await.status(), 200);
+    assert_eq!(
+        login.texts("main p.help a"),
+        ["Forgot your password?"],
+        "registration is closed: no Create an account"
+    );
+    assert!(!login.exists("a[href=\"/accounts/register/\"]"));
+    assert_eq!(
+        browser.page("/accounts/password_reset/").await.heading(),
+        "Forgot your password?"
+    );
 
     // The same answer for an unknown address, which gets nothing.
     let unknown = browser
@@ -112,7 +112,7 @@ async fn password_reset_journey() {
         )
         .await;
     assert_eq!(location(&unknown), "/accounts/password_reset/done/");
-    let unknown_page = follow(&browser, unknown).await;
+    let unknown_page = browser.follow(unknown).await;
     let known = browser
         .post_form(
             "/accounts/password_reset/",
@@ -120,9 +120,9 @@ async fn password_reset_journey() {
         )
         .await;
     assert_eq!(location(&known), "/accounts/password_reset/done/");
-    let known_page = follow(&browser, known).await;
-    assert_eq!(known_page, unknown_page);
-    assert!(known_page.contains("Check your email"));
+    let known_page = browser.follow(known).await;
+    assert_eq!(known_page.source(), unknown_page.source());
+    assert_eq!(known_page.heading(), "Check your email");
     let bad = browser
         .post_form("/accounts/password_reset/", &[("email", "not-an-address")])
         .await;
@@ -142,11 +142,7 @@ async fn password_reset_journey() {
     assert!(mail.text().contains("Hello alice"), "{}", mail.text());
     assert!(mail.text().contains("3 days"));
     let link = mail.link(&format!("{SITE}/accounts/reset/"));
-    assert!(
-        mail.html().contains(&format!("href=\"{link}\"")),
-        "{}",
-        mail.html()
-    );
+    assert!(links_in(mail.html()).contains(&link), "{}", mail.html());
     assert_eq!(outbox(&app).len(), 1, "nothing for the unknown address");
     assert!(
         outbox(&app)[0].text_body.is_empty(),
@@ -154,9 +150,10 @@ async fn password_reset_journey() {
     );
 
     let path = path_of(&link);
-    let form = browser.get(&path).await;
-    assert_eq!(form.status(), 200);
-    assert!(body(form).await.contains("Choose a new password"));
+    let form = browser.page(&path).await;
+    assert_eq!(form.heading(), "Choose a new password");
+    assert_eq!(form.select_text("main section > p strong"), "alice");
+    assert_eq!(form.attr("main form", "action"), path);
     let mismatch = browser
         .post_form(
             &path,
@@ -167,7 +164,7 @@ async fn password_reset_journey() {
         )
         .await;
     assert_eq!(mismatch.status(), 400);
-    assert!(body(mismatch).await.contains("do not match"));
+    Page::of(mismatch).await.error_with("do not match");
     let weak = browser
         .post_form(
             &path,
@@ -178,7 +175,7 @@ async fn password_reset_journey() {
         )
         .await;
     assert_eq!(weak.status(), 400);
-    assert!(body(weak).await.contains("too common"));
+    Page::of(weak).await.error_with("too common");
 
     let done = browser
         .post_form(
@@ -190,11 +187,9 @@ async fn password_reset_journey() {
         )
         .await;
     assert_eq!(location(&done), "/accounts/login/");
-    assert!(
-        follow(&browser, done)
-            .await
-            .contains("Your password has been set")
-    );
+    let login = browser.follow(done).await;
+    login.flash_with("Your password has been set");
+    assert_eq!(login.heading(), "Log in");
     // Every other session of alice has ended.
     assert_eq!(elsewhere.get("/engine/").await.status(), 303);
     assert_eq!(app.browser().login("alice", PASSWORD).await.status(), 200);
@@ -204,9 +199,9 @@ async fn password_reset_journey() {
     );
 
     // The link worked once.
-    let again = browser.get(&path).await;
-    assert_eq!(again.status(), 400);
-    assert!(body(again).await.contains("This link does not work"));
+    let (status, again) = browser.page_with_status(&path).await;
+    assert_eq!(status, 400);
+    assert_eq!(again.heading(), "This link does not work");
     let tampered = path.replacen("/reset/", "/reset/9", 1);
     assert_eq!(app.browser().get(&tampered).await.status(), 400);
 }
@@ -248,20 +243,25 @@ async fn reset_links_expire_and_pam_users_are_told_to_use_the_system_password() 
     let keys = &app.state.keys;
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     let old = calcweb::auth::reset_token::make_at(keys, &alice, now - 2 * 86_400);
-    let res = browser.get(&format!("/accounts/reset/{old}/")).await;
-    assert_eq!(res.status(), 400);
-    let page = body(res).await;
-    assert!(page.contains("This link has expired"), "{page}");
+    let (status, page) = browser
+        .page_with_status(&format!("/accounts/reset/{old}/"))
+        .await;
+    assert_eq!(status, 400);
+    assert_eq!(page.heading(), "This link has expired");
     let token = calcweb::auth::reset_token::make(keys, &alice);
     let mut parts: Vec<String> = token.split('.').map(str::to_string).collect();
     parts[1] = (parts[1].parse::<i64>().unwrap() - 60).to_string();
-    let res = browser
-        .get(&format!("/accounts/reset/{}/", parts.join(".")))
+    let (status, page) = browser
+        .page_with_status(&format!("/accounts/reset/{}/", parts.join(".")))
         .await;
-    assert_eq!(res.status(), 400);
-    assert!(body(res).await.contains("This link does not work"));
-    let res = browser.get(&format!("/accounts/reset/{token}/")).await;
-    assert_eq!(res.status(), 200, "a fresh link works");
+    assert_eq!(status, 400);
+    assert_eq!(page.heading(), "This link does not work");
+    let page = browser.page(&format!("/accounts/reset/{token}/")).await;
+    assert_eq!(
+        page.heading(),
+        "Choose a new password",
+        "a fresh link works"
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -273,9 +273,15 @@ async fn registration_journey() {
     let app = smtp_app(&smtp, |c| c.registration.mode = RegistrationMode::Open).await;
     app.create_user("alice", false);
     let browser = app.browser();
-    let login = body(browser.get("/accounts/login/").await).await;
-    assert!(login.contains("Create an account"), "{login}");
-    assert_eq!(browser.get("/accounts/register/").await.status(), 200);
+    let login = browser.page("/accounts/login/").await;
+    assert_eq!(
+        login.select_text("main a[href=\"/accounts/register/\"]"),
+        "Create an account"
+    );
+    assert_eq!(
+        browser.page("/accounts/register/").await.heading(),
+        "Create an account"
+    );
 
     let sign_up = |username: &'static str, email: &'static str, password: &'static str| {
         let browser = &browser;
@@ -295,14 +301,16 @@ async fn registration_journey() {
     };
     let taken = sign_up("alice", "someone@example.org", NEW_PASSWORD).await;
     assert_eq!(taken.status(), 400);
-    assert!(body(taken).await.contains("already taken"));
+    let page = Page::of(taken).await;
+    page.error_with("already taken");
+    assert_eq!(page.input_value("email"), "someone@example.org", "kept");
     let weak = sign_up("carol", "carol@example.org", "12345678901").await;
     assert_eq!(weak.status(), 400);
-    assert!(body(weak).await.contains("only digits"));
+    Page::of(weak).await.error_with("only digits");
 
     let ok = sign_up("carol", "carol@example.org", NEW_PASSWORD).await;
     assert_eq!(location(&ok), "/accounts/register/done/");
-    assert!(follow(&browser, ok).await.contains("Check your email"));
+    assert_eq!(browser.follow(ok).await.heading(), "Check your email");
     let carol = User::find_by_username(&mut app.conn(), "carol")
         .unwrap()
         .unwrap();
@@ -314,7 +322,7 @@ async fn registration_journey() {
     assert_eq!(mail.subject(), "Activate your account on calc.example.org");
     assert!(mail.text().contains("7 days"));
     let link = mail.link(&format!("{SITE}/accounts/activate/"));
-    assert!(mail.html().contains(&format!("href=\"{link}\"")));
+    assert!(links_in(mail.html()).contains(&link), "{}", mail.html());
     let path = path_of(&link);
 
     // Not before activation.
@@ -323,9 +331,10 @@ async fn registration_journey() {
         200
     );
     // Opening the link (as a mail scanner would) changes nothing; the button does.
-    let page = browser.get(&path).await;
-    assert_eq!(page.status(), 200);
-    assert!(body(page).await.contains("Activate my account"));
+    let page = browser.page(&path).await;
+    assert_eq!(page.heading(), "Activate your account");
+    assert_eq!(page.select_text("main section > p strong"), "carol");
+    assert_eq!(page.select_text("main form button"), "Activate my account");
     assert!(
         !User::find_by_username(&mut app.conn(), "carol")
             .unwrap()
@@ -334,14 +343,17 @@ async fn registration_journey() {
     );
     let activated = browser.post_form(&path, &[]).await;
     assert_eq!(location(&activated), "/accounts/login/");
-    assert!(follow(&browser, activated).await.contains("is active"));
+    browser
+        .follow(activated)
+        .await
+        .flash_with("Your account \"carol\" is active; log in.");
     assert_eq!(
         location(&app.browser().login("carol", NEW_PASSWORD).await),
         "/engine/"
     );
     let used = browser.post_form(&path, &[]).await;
     assert_eq!(used.status(), 400);
-    assert!(body(used).await.contains("This link has been used"));
+    assert_eq!(Page::of(used).await.heading(), "This link has been used");
 
     // An address with an account already: the same answer, a notice to its owner, no account.
     let twice = sign_up("carol2", "CAROL@example.org", NEW_PASSWORD).await;
@@ -369,14 +381,16 @@ async fn registration_journey() {
         .set(activation_tokens::expires_at.eq(calcweb::db::now() - time::Duration::hours(1)))
         .execute(&mut *app.conn())
         .unwrap();
-    let expired = browser.get(&first).await;
-    assert_eq!(expired.status(), 400);
-    let expired = body(expired).await;
-    assert!(expired.contains("This link has expired"), "{expired}");
-    assert!(expired.contains("/accounts/activate/resend/"));
+    let (status, expired) = browser.page_with_status(&first).await;
+    assert_eq!(status, 400);
+    assert_eq!(expired.heading(), "This link has expired");
     assert_eq!(
-        browser.get("/accounts/activate/resend/").await.status(),
-        200
+        expired.select_text("main a[href=\"/accounts/activate/resend/\"]"),
+        "Send the activation email again"
+    );
+    assert_eq!(
+        browser.page("/accounts/activate/resend/").await.heading(),
+        "Send the activation email again"
     );
     let resent = browser
         .post_form(
@@ -425,9 +439,11 @@ async fn registration_journey() {
             .is_active
     );
 
-    let bogus = browser.get("/accounts/activate/not-a-token/").await;
-    assert_eq!(bogus.status(), 400);
-    assert!(body(bogus).await.contains("This link does not work"));
+    let (status, bogus) = browser
+        .page_with_status("/accounts/activate/not-a-token/")
+        .await;
+    assert_eq!(status, 400);
+    assert_eq!(bogus.heading(), "This link does not work");
 }
 
 #[actix_web::test]
@@ -460,21 +476,51 @@ async fn sign_up_pages_are_gone_when_registration_is_closed() {
 
 #[actix_web::test]
 async fn mail_forms_are_rate_limited_per_client() {
-    let app = TestApp::new().await;
-    let browser = app.browser();
-    let mut statuses = Vec::new();
-    for i in 0..12 {
-        let address = format!("someone{i}@example.org");
-        let res = browser
-            .post_form("/accounts/password_reset/", &[("email", &address)])
-            .await;
-        statuses.push(res.status().as_u16());
-        if res.status() == 429 {
-            assert!(res.headers().contains_key("retry-after"));
+    // Two clients behind a trusted proxy (this loopback peer), told apart by the
+    // X-Forwarded-For the proxy adds.
+    let client_at = |app: &TestApp, ip: &str| {
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert("x-forwarded-for", ip.parse().unwrap());
+        app.browser_with_headers(headers)
+    };
+    // `n` submissions of the reset form, each for another address; their statuses.
+    async fn submit(browser: &crate::support::Browser, tag: &str, n: usize) -> Vec<u16> {
+        let mut statuses = Vec::new();
+        for i in 0..n {
+            let address = format!("someone{i}-{tag}@example.org");
+            let res = browser
+                .post_form("/accounts/password_reset/", &[("email", &address)])
+                .await;
+            statuses.push(res.status().as_u16());
+            if res.status() == 429 {
+                assert!(res.headers().contains_key("retry-after"));
+            }
         }
+        statuses
     }
+    let app = TestApp::with_config(|c| c.server.trusted_proxies = vec!["127.0.0.1".into()]).await;
+    let first = client_at(&app, "192.0.2.10");
+    let second = client_at(&app, "192.0.2.20");
+    let statuses = submit(&first, "a", 12).await;
     assert_eq!(statuses[..10], [303; 10]);
-    assert_eq!(statuses[10..], [429, 429]);
+    assert_eq!(statuses[10..], [429, 429], "the first client is limited");
+    // The other client is not: its own ten, then limited in turn.
+    let statuses = submit(&second, "b", 11).await;
+    assert_eq!(
+        statuses[..10],
+        [303; 10],
+        "the second client is not limited"
+    );
+    assert_eq!(statuses[10..], [429]);
+    assert_eq!(submit(&first, "c", 1).await, [429], "the first still waits");
+
+    // Without a trusted proxy the header is anyone's word: both are the one client at
+    // 127.0.0.1, and the second is limited by the first one's submissions.
+    let app = TestApp::new().await;
+    let first = client_at(&app, "192.0.2.10");
+    let second = client_at(&app, "192.0.2.20");
+    assert_eq!(submit(&first, "a", 10).await, [303; 10]);
+    assert_eq!(submit(&second, "b", 1).await, [429]);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -486,17 +532,23 @@ async fn invitation_journey_from_admin() {
     let app = smtp_app(&smtp, |c| c.registration.mode = RegistrationMode::Invite).await;
     app.create_user("boss", true);
     let physics = Group::create(&mut app.conn(), "physics").unwrap();
-    let admin = app.browser();
-    admin.login("boss", PASSWORD).await;
-    let page = body(admin.get("/admin/invites/").await).await;
-    assert!(
-        page.contains("Invite someone") && page.contains("physics"),
-        "{page}"
+    let admin = app.logged_in("boss").await;
+    let page = admin.page("/admin/invites/").await;
+    let form = page.section("section.card", "Invite someone");
+    assert_eq!(
+        form.texts("select[name=group] option"),
+        ["(no group)", "physics"]
     );
-    assert!(
-        body(admin.get("/admin/").await)
+    assert_eq!(
+        form.attrs("select[name=group] option", "value"),
+        ["".to_string(), physics.id.to_string()]
+    );
+    assert_eq!(
+        admin
+            .page("/admin/")
             .await
-            .contains("/admin/emails/"),
+            .select_text("nav.admin-nav a[href=\"/admin/emails/\"]"),
+        "Emails",
         "nav link"
     );
 
@@ -508,19 +560,19 @@ async fn invitation_journey_from_admin() {
         )
         .await;
     assert_eq!(location(&res), "/admin/invites/");
-    assert!(
-        follow(&admin, res)
-            .await
-            .contains("newbie@example.org is invited into physics")
-    );
+    let page = admin.follow(res).await;
+    page.flash_with("newbie@example.org is invited into physics");
+    let rows = page.table("table.list");
+    assert_eq!(rows.len(), 1, "{page}");
+    assert_eq!(rows[0][..3], ["newbie@example.org", "physics", "boss"]);
+    assert!(rows[0][4].starts_with("open until"), "{rows:?}");
     let bad = admin
         .post_form("/admin/invites/", &[("email", "nope"), ("group", "")])
         .await;
-    assert!(
-        follow(&admin, bad)
-            .await
-            .contains("is not an email address")
-    );
+    admin
+        .follow(bad)
+        .await
+        .flash_with("is not an email address");
 
     let mail = smtp.next();
     assert_eq!(mail.rcpt_tos(), ["newbie@example.org"]);
@@ -530,14 +582,15 @@ async fn invitation_journey_from_admin() {
     );
     assert!(mail.text().contains("boss invites you"), "{}", mail.text());
     let link = mail.link(&format!("{SITE}/accounts/invite/"));
-    assert!(mail.html().contains(&format!("href=\"{link}\"")));
+    assert!(links_in(mail.html()).contains(&link), "{}", mail.html());
     let path = path_of(&link);
 
     let newbie = app.browser();
-    let form = body(newbie.get(&path).await).await;
-    assert!(
-        form.contains("newbie@example.org") && form.contains("physics"),
-        "{form}"
+    let form = newbie.page(&path).await;
+    assert_eq!(form.heading(), "Create your account");
+    assert_eq!(
+        form.texts("main section > p strong"),
+        ["newbie@example.org", "physics"]
     );
     let weak = newbie
         .post_form(
@@ -561,7 +614,9 @@ async fn invitation_journey_from_admin() {
         )
         .await;
     assert_eq!(taken.status(), 400);
-    assert!(body(taken).await.contains("already taken"));
+    let page = Page::of(taken).await;
+    page.error_with("already taken");
+    assert_eq!(page.input_value("username"), "boss", "kept");
     let created = newbie
         .post_form(
             &path,
@@ -574,8 +629,9 @@ async fn invitation_journey_from_admin() {
         )
         .await;
     assert_eq!(location(&created), "/engine/");
-    let engine = follow(&newbie, created).await;
-    assert!(engine.contains("you are a member of physics"), "{engine}");
+    let engine = newbie.follow(created).await;
+    engine.flash_with("you are a member of physics");
+    assert_eq!(engine.select_text("header .hello strong"), "New Bie");
     let user = User::find_by_username(&mut app.conn(), "newbie")
         .unwrap()
         .unwrap();
@@ -584,14 +640,14 @@ async fn invitation_journey_from_admin() {
     assert_eq!(user.group_names(&mut app.conn()).unwrap(), ["physics"]);
 
     // Once only.
-    let again = app.browser().get(&path).await;
-    assert_eq!(again.status(), 400);
-    assert!(body(again).await.contains("This invitation has been used"));
-    assert!(
-        body(admin.get("/admin/invites/").await)
-            .await
-            .contains("used ")
-    );
+    let (status, again) = app.browser().page_with_status(&path).await;
+    assert_eq!(status, 400);
+    assert_eq!(again.heading(), "This invitation has been used");
+    let invites = admin.page("/admin/invites/").await.table("table.list");
+    assert_eq!(invites.len(), 1);
+    assert_eq!(invites[0][0], "newbie@example.org");
+    assert!(invites[0][4].starts_with("used "), "{invites:?}");
+    assert!(invites[0][4].ends_with("(account)"), "{invites:?}");
 
     // A withdrawn invitation's link stops working.
     admin
@@ -609,13 +665,19 @@ async fn invitation_journey_from_admin() {
     let res = admin
         .post_form(&format!("/admin/invites/{id}/revoke/"), &[])
         .await;
-    assert!(follow(&admin, res).await.contains("withdrawn"));
+    let page = admin.follow(res).await;
+    page.flash_with("withdrawn");
+    assert!(
+        page.table("table.list")
+            .iter()
+            .all(|row| row[0] != "later@example.org"),
+        "{page}"
+    );
     assert_eq!(app.browser().get(&later).await.status(), 400);
 
     // Not for everyone.
     app.create_user("mallory", false);
-    let mallory = app.browser();
-    mallory.login("mallory", PASSWORD).await;
+    let mallory = app.logged_in("mallory").await;
     assert_eq!(mallory.get("/admin/invites/").await.status(), 403);
     assert_eq!(mallory.get("/admin/emails/").await.status(), 403);
 }
@@ -624,17 +686,22 @@ async fn invitation_journey_from_admin() {
 async fn invitations_are_off_while_registration_is_closed() {
     let app = TestApp::new().await;
     app.create_user("boss", true);
-    let admin = app.browser();
-    admin.login("boss", PASSWORD).await;
-    let page = body(admin.get("/admin/invites/").await).await;
-    assert!(page.contains("Invitations are off"), "{page}");
+    let admin = app.logged_in("boss").await;
+    let page = admin.page("/admin/invites/").await;
+    let card = page.section("section.card", "Invite someone");
+    assert!(
+        card.select_text("p.help")
+            .starts_with("Invitations are off"),
+        "{page}"
+    );
+    assert!(!card.exists("form"), "no form while they are off");
     let res = admin
         .post_form(
             "/admin/invites/",
             &[("email", "x@example.org"), ("group", "")],
         )
         .await;
-    assert!(follow(&admin, res).await.contains("Invitations are off"));
+    admin.follow(res).await.flash_with("Invitations are off");
     assert!(outbox(&app).is_empty());
 }
 
@@ -647,23 +714,29 @@ async fn a_calculation_that_ends_is_announced_to_an_owner_who_asked() {
     let app = smtp_app(&smtp, |_| {}).await;
     app.create_user("alice", false);
     app.create_user("bob", false);
-    let alice = app.browser();
-    alice.login("alice", PASSWORD).await;
-    let account = body(alice.get("/accounts/").await).await;
-    assert!(account.contains("Email me when a calculation of mine ends"));
-    assert!(!account.contains("name=\"notify_on_finish\" value=\"1\" checked"));
+    let alice = app.logged_in("alice").await;
+    let account = alice.page("/accounts/").await;
+    let box_ = "form[action=\"/accounts/notifications/\"] input[name=notify_on_finish]";
+    assert!(
+        account
+            .select_text("form[action=\"/accounts/notifications/\"] label.check")
+            .starts_with("Email me when a calculation of mine ends")
+    );
+    assert_eq!(account.attr(box_, "value"), "1");
+    assert!(!account.exists(&format!("{box_}[checked]")), "off at first");
     let res = alice
         .post_form("/accounts/notifications/", &[("notify_on_finish", "1")])
         .await;
-    assert!(follow(&alice, res).await.contains("You will get an email"));
+    let account = alice.follow(res).await;
+    account.flash_with("You will get an email");
+    assert!(account.exists(&format!("{box_}[checked]")), "now on");
     let alice_id = User::find_by_username(&mut app.conn(), "alice")
         .unwrap()
         .unwrap()
         .id;
     assert!(User::notify_on_finish(&mut app.conn(), alice_id).unwrap());
 
-    let bob = app.browser();
-    bob.login("bob", PASSWORD).await;
+    let bob = app.logged_in("bob").await;
     let quiet = crate::calcs::start(&bob, 1, 0.01, "").await;
     crate::calcs::wait_for(&bob, quiet, "complete").await;
 
@@ -681,8 +754,9 @@ async fn a_calculation_that_ends_is_announced_to_an_owner_who_asked() {
     assert!(text.contains("Duration:    "), "{text}");
     assert!(text.contains(&format!("{SITE}/engine/{id}/")), "{text}");
     assert!(
+        links_in(mail.html()).contains(&format!("{SITE}/engine/{id}/")),
+        "{}",
         mail.html()
-            .contains(&format!("href=\"{SITE}/engine/{id}/\""))
     );
 
     // A failed one too; bob asked for nothing and got nothing.
@@ -700,7 +774,9 @@ async fn a_calculation_that_ends_is_announced_to_an_owner_who_asked() {
     );
 
     let res = alice.post_form("/accounts/notifications/", &[]).await;
-    assert!(follow(&alice, res).await.contains("no longer"));
+    let account = alice.follow(res).await;
+    account.flash_with("You will no longer get an email");
+    assert!(!account.exists(&format!("{box_}[checked]")), "off again");
     assert!(!User::notify_on_finish(&mut app.conn(), alice_id).unwrap());
 }
 
@@ -725,30 +801,35 @@ async fn test_email_over_starttls_with_a_login_and_a_private_ca() {
     })
     .await;
     app.create_user("boss", true);
-    let admin = app.browser();
-    admin.login("boss", PASSWORD).await;
-    let page = body(admin.get("/admin/emails/").await).await;
-    assert!(page.contains("Send a test email"), "{page}");
-    assert!(
-        page.contains("value=\"boss@example.org\""),
+    let admin = app.logged_in("boss").await;
+    let page = admin.page("/admin/emails/").await;
+    let form = page.section("section.card", "Send a test email");
+    assert_eq!(
+        form.input_value("to"),
+        "boss@example.org",
         "the admin's address is suggested"
     );
     let res = admin
         .post_form("/admin/emails/test/", &[("to", "ops@example.org")])
         .await;
-    let after = follow(&admin, res).await;
-    assert!(
-        after.contains("A test email went to ops@example.org"),
-        "{after}"
-    );
+    let after = admin.follow(res).await;
+    after.flash_with("A test email went to ops@example.org");
     let mail = smtp.next();
     assert_eq!(mail.rcpt_tos(), ["ops@example.org"]);
     assert_eq!(mail.subject(), "Test email from calc.example.org");
     assert_eq!(mail.0["tls"], true, "sent after STARTTLS");
     assert_eq!(mail.0["authenticated"], true);
     assert!(mail.text().contains("boss from /admin"), "{}", mail.text());
-    assert!(
-        after.contains("ops@example.org") && after.contains(">sent<"),
+    // Status, to, subject, kind, queued, attempts, details.
+    let rows = after.table("table.list");
+    assert_eq!(rows.len(), 1, "{after}");
+    assert_eq!(
+        rows[0][..3],
+        [
+            "sent",
+            "ops@example.org",
+            "Test email from calc.example.org"
+        ],
         "listed as sent"
     );
 }
@@ -765,16 +846,15 @@ async fn failures_are_retried_or_shown_to_superusers() {
     })
     .await;
     app.create_user("boss", true);
-    let admin = app.browser();
-    admin.login("boss", PASSWORD).await;
+    let admin = app.logged_in("boss").await;
 
     // Nobody listens: a passing problem, tried again later.
     let res = admin
         .post_form("/admin/emails/test/", &[("to", "ops@example.org")])
         .await;
-    let page = follow(&admin, res).await;
+    let page = admin.follow(res).await;
     let expected = format!("Nothing answers at 127.0.0.1:{port}: check [email] host and port");
-    assert!(page.contains(&expected), "{page}");
+    page.flash_with(&expected);
     let first = outbox(&app).pop().unwrap();
     assert_eq!((first.status.as_str(), first.attempts), ("queued", 1));
     assert!(first.next_attempt_at > calcweb::db::now());
@@ -805,27 +885,45 @@ async fn failures_are_retried_or_shown_to_superusers() {
     let res = admin
         .post_form("/admin/emails/test/", &[("to", "reject-me@example.org")])
         .await;
-    let page = follow(&admin, res).await;
-    assert!(page.contains("refused the message: 550"), "{page}");
+    let page = admin.follow(res).await;
+    page.flash_with("refused the message: 550");
     let rejected = outbox(&app).pop().unwrap();
     assert_eq!(rejected.status, "failed");
-    let list = body(admin.get("/admin/emails/").await).await;
-    let failed_at = list.find("reject-me@example.org").unwrap();
-    let sent_at = list.find("ops@example.org").unwrap();
-    assert!(failed_at < sent_at, "failed ones first");
-    assert!(list.contains("1 failed"), "{list}");
+    let list = admin.page("/admin/emails/").await;
+    // (status, to) of each row: failed ones first.
+    let rows: Vec<(String, String)> = list
+        .table("table.list")
+        .into_iter()
+        .map(|r| (r[0].clone(), r[1].clone()))
+        .collect();
+    let row = |status: &str, to: &str| (status.to_string(), to.to_string());
+    assert_eq!(rows[0], row("failed", "reject-me@example.org"), "{rows:?}");
+    assert!(rows.contains(&row("sent", "ops@example.org")), "{rows:?}");
+    assert!(
+        rows.contains(&row("queued", "busy-box@example.org")),
+        "{rows:?}"
+    );
+    assert_eq!(
+        list.select_text("p.facts-inline a[href=\"/admin/emails/?status=failed\"]"),
+        "1 failed"
+    );
+    assert_eq!(
+        list.select_text("table.list tbody tr:first-child .error"),
+        rejected.last_error,
+        "the reason is shown"
+    );
     // The dashboard counts it and leads there.
-    let dashboard = body(admin.get("/admin/").await).await;
-    let card = dashboard
-        .split("<h2>Emails failed</h2>")
-        .nth(1)
-        .expect("an Emails failed card");
-    assert!(card.contains(r#"<p class="figure">1</p>"#), "{card}");
-    assert!(card.contains("/admin/emails/?status=failed"), "{card}");
+    let dashboard = admin.page("/admin/").await;
+    let card = dashboard.section("section.stat", "Emails failed");
+    assert_eq!(card.select_text("p.figure"), "1");
+    assert_eq!(
+        card.select_text("a[href=\"/admin/emails/?status=failed\"]"),
+        "See why and retry them"
+    );
     let res = admin
         .post_form(&format!("/admin/emails/{}/retry/", rejected.id), &[])
         .await;
-    assert!(follow(&admin, res).await.contains("queued again"));
+    admin.follow(res).await.flash_with("queued again");
     assert_eq!(settled(&app, rejected.id).status, "failed");
     assert_eq!(smtp.all().len(), 1);
 }

@@ -3,6 +3,8 @@
 //!   pam_matrix checks passwords against a text file;
 //! - as root only: real pam_unix with a throw-away unix user and groups (removed afterwards,
 //!   also when the test fails), to check `check-pam`, the group mapping and superuser grants.
+//!   Without root it is skipped; as root with a prerequisite missing it is skipped on a
+//!   developer's machine and fails under CI (CI set and not empty), saying what is missing.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -14,7 +16,7 @@ use calcweb::models::group::Group;
 use tempfile::TempDir;
 
 use crate::cli::{Server, Site, free_port};
-use crate::support::PASSWORD;
+use crate::support::{PASSWORD, find_program, skip_unless_ready};
 
 const SYSTEM_PASSWORD: &str =
     "Your password is your system password; change it on the system (e.g. with passwd).";
@@ -462,16 +464,43 @@ impl Drop for Throwaway {
     }
 }
 
-fn skip_unless_root(test: &str) -> bool {
-    if !nix::unistd::Uid::effective().is_root() {
-        println!("{test}: skipped: needs root (real unix users, groups and /etc/pam.d)");
-        return true;
-    }
+/// What the real pam_unix test needs besides root, each with how to get it; empty when this
+/// machine has it all.
+fn pam_unix_missing() -> Vec<String> {
+    let mut missing = Vec::new();
     if !Path::new("/etc/pam.d/common-auth").is_file() {
-        println!("{test}: skipped: no /etc/pam.d/common-auth (not a Debian-like PAM set-up)");
-        return true;
+        missing.push("/etc/pam.d/common-auth (a Debian-like PAM set-up: libpam-runtime)".into());
     }
-    false
+    let module = [
+        "/usr/lib/*/security/pam_unix.so",
+        "/lib/*/security/pam_unix.so",
+    ]
+    .iter()
+    .any(|pattern| glob::glob(pattern).unwrap().any(|p| p.is_ok()));
+    if !module {
+        missing.push("pam_unix.so (libpam-modules)".into());
+    }
+    for program in [
+        "groupadd", "useradd", "chpasswd", "usermod", "userdel", "groupdel", "gpasswd",
+    ] {
+        if find_program(program).is_none() {
+            missing.push(format!("{program} (passwd)"));
+        }
+    }
+    if nix::unistd::User::from_name("nobody")
+        .ok()
+        .flatten()
+        .is_none()
+    {
+        missing.push("the user nobody".into());
+    }
+    missing
+}
+
+/// True when the test is skipped: without root (anywhere), or as root with something missing
+/// on a developer's machine; under CI as root a missing prerequisite fails the test instead.
+fn skip_unless_root(test: &str) -> bool {
+    skip_unless_ready(test, true, &pam_unix_missing())
 }
 
 /// Runs `cmd` as the unprivileged user `nobody`.

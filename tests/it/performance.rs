@@ -470,17 +470,64 @@ async fn the_log_json_is_exact_on_both_backends() {
 
 #[actix_web::test]
 async fn password_checks_take_turns_as_configured() {
+    use std::time::Duration;
+    use tokio::time::timeout;
     let app = TestApp::new().await;
     assert_eq!(app.state.login_checks.available_permits(), 1, "the default");
     let app = TestApp::with_config(|c| c.auth.checks_at_once = 0).await;
     let cores = std::thread::available_parallelism().unwrap().get();
     assert_eq!(app.state.login_checks.available_permits(), cores);
-    let app = TestApp::with_config(|c| c.auth.checks_at_once = 3).await;
-    assert_eq!(app.state.login_checks.available_permits(), 3);
-    // A login waits for its turn and gives it back.
-    let browser = app.browser();
-    app.create_user("alice", false);
-    let res = browser.login("alice", PASSWORD).await;
-    assert_eq!(res.status(), 303, "alice is logged in");
-    assert_eq!(app.state.login_checks.available_permits(), 3);
+
+    // A password check runs only with a turn of the server's `login_checks`. The test takes
+    // turns itself, as checks in progress would hold them: a login must go through while a
+    // turn is free and wait while none is. Without the limit a login would not wait.
+    // How long a login that must wait is watched (a login that need not wait takes a small
+    // part of it), and the guard against a hang for one that must go through.
+    const WATCH: Duration = Duration::from_secs(1);
+    const GUARD: Duration = Duration::from_secs(60);
+    for at_once in [1usize, 3] {
+        let app = TestApp::with_config(|c| c.auth.checks_at_once = at_once).await;
+        app.create_user("alice", false);
+        let turns = app.state.login_checks.clone();
+        assert_eq!(turns.available_permits(), at_once);
+
+        // All turns but one are taken: a login takes the last one and goes through, so with
+        // checks_at_once = 3 three checks run at once.
+        let others = turns
+            .clone()
+            .acquire_many_owned(at_once as u32 - 1)
+            .await
+            .unwrap();
+        let browser = app.browser();
+        browser.csrf().await;
+        let res = timeout(GUARD, browser.login("alice", PASSWORD))
+            .await
+            .unwrap_or_else(|_| {
+                panic!("checks_at_once = {at_once}: a login with a free turn waited")
+            });
+        assert_eq!(res.status(), 303, "alice is logged in");
+        assert_eq!(turns.available_permits(), 1, "the turn is given back");
+
+        // No turn left: a login waits for one...
+        let last = turns.clone().acquire_owned().await.unwrap();
+        let waiting = app.browser();
+        waiting.csrf().await;
+        let mut login = Box::pin(waiting.login("alice", PASSWORD));
+        assert!(
+            timeout(WATCH, &mut login).await.is_err(),
+            "checks_at_once = {at_once}: a login went through while {at_once} check(s) held every turn"
+        );
+        // ...and goes through once one is free.
+        drop(last);
+        let res = timeout(GUARD, login).await.unwrap_or_else(|_| {
+            panic!("checks_at_once = {at_once}: the login never got the freed turn")
+        });
+        assert_eq!(res.status(), 303);
+        drop(others);
+        assert_eq!(
+            turns.available_permits(),
+            at_once,
+            "every turn is given back"
+        );
+    }
 }

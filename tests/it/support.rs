@@ -1,16 +1,32 @@
 //! The test app builder: the real app (`build_app`) on a fresh database per test, a temp SQLite
 //! file by default, a fresh PostgreSQL database when TEST_DATABASE_URL is set, served on a
 //! loopback port and driven through HTTP like a browser.
+//!
+//! The builders read like the set-up they make:
+//!
+//! ```ignore
+//! let app = TestApp::new().await.with_superuser("root").with_user_in_group("bob", "physics");
+//! let root = app.logged_in("root").await;
+//! let page = root.page("/admin/").await; // a parsed Page, asserted 200
+//! ```
+
+pub mod page;
 
 use std::sync::Arc;
 
 use calcweb::db::DatabaseUrl;
+use calcweb::db::schema::calcs;
+use calcweb::models::audit::{AuditEntry, AuditFilter};
+use calcweb::models::group::Group;
 use calcweb::models::{NewUser, User};
 use calcweb::{AppState, Config};
 use diesel::connection::SimpleConnection;
+use diesel::prelude::*;
 use diesel::{Connection, PgConnection};
 use reqwest::cookie::{CookieStore, Jar};
 use tempfile::TempDir;
+
+pub use page::Page;
 
 /// A database that exists for one test only.
 pub struct TestDb {
@@ -142,8 +158,15 @@ impl TestApp {
 
     /// A new browser with its own cookie jar.
     pub fn browser(&self) -> Browser {
+        self.browser_with_headers(reqwest::header::HeaderMap::new())
+    }
+
+    /// A new browser that sends these headers with every request (e.g. the X-Forwarded-For a
+    /// trusted proxy adds, to play a client at another address).
+    pub fn browser_with_headers(&self, headers: reqwest::header::HeaderMap) -> Browser {
         let jar = Arc::new(Jar::default());
         let client = reqwest::Client::builder()
+            .default_headers(headers)
             .cookie_provider(jar.clone())
             .redirect(reqwest::redirect::Policy::none())
             .build()
@@ -170,6 +193,221 @@ impl TestApp {
 
     pub fn conn(&self) -> calcweb::db::PooledConn {
         self.state.db.conn().expect("db connection")
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Builders: `TestApp::new().await.with_superuser("root").with_user("bob")`
+
+    /// Adds a normal user (level 1, password PASSWORD, email NAME@example.org).
+    pub fn with_user(self, username: &str) -> TestApp {
+        self.create_user(username, false);
+        self
+    }
+
+    /// Adds a superuser (password PASSWORD).
+    pub fn with_superuser(self, username: &str) -> TestApp {
+        self.create_user(username, true);
+        self
+    }
+
+    /// Adds a normal user who is a member of `group` (made if it does not exist yet).
+    pub fn with_user_in_group(self, username: &str, group: &str) -> TestApp {
+        self.create_user(username, false);
+        self.add_to_group(group, &[username]);
+        self
+    }
+
+    /// A browser logged in as `username` (password PASSWORD); the login must succeed.
+    pub async fn logged_in(&self, username: &str) -> Browser {
+        let browser = self.browser();
+        let res = browser.login(username, PASSWORD).await;
+        assert_eq!(res.status(), 303, "log in as {username}");
+        browser
+    }
+
+    /// Adds a normal user and returns a browser logged in as them.
+    pub async fn logged_in_new_user(&self, username: &str) -> Browser {
+        self.create_user(username, false);
+        self.logged_in(username).await
+    }
+
+    /// Adds a superuser and returns a browser logged in as them.
+    pub async fn logged_in_new_superuser(&self, username: &str) -> Browser {
+        self.create_user(username, true);
+        self.logged_in(username).await
+    }
+
+    /// The user named `username`, who must exist.
+    pub fn user(&self, username: &str) -> User {
+        self.find_user(username)
+            .unwrap_or_else(|| panic!("no user {username}"))
+    }
+
+    pub fn find_user(&self, username: &str) -> Option<User> {
+        User::find_by_username(&mut self.conn(), username).expect("find a user")
+    }
+
+    pub fn set_level(&self, username: &str, level: i32) {
+        use calcweb::db::schema::users;
+        let changed = diesel::update(users::table.filter(users::username.eq(username)))
+            .set(users::level.eq(level))
+            .execute(&mut *self.conn())
+            .unwrap();
+        assert_eq!(changed, 1, "no user {username}");
+    }
+
+    /// Adds existing users to `group`, which is made if it does not exist yet.
+    pub fn add_to_group(&self, group: &str, members: &[&str]) -> Group {
+        let mut conn = self.conn();
+        let (group, _) = Group::find_or_create(&mut conn, group).expect("a group");
+        for member in members {
+            let user = User::find_by_username(&mut conn, member)
+                .unwrap()
+                .unwrap_or_else(|| panic!("no user {member}"));
+            Group::add_member(&mut conn, group.id, user.id).expect("add a member");
+        }
+        group
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // The audit log
+
+    /// The audit entries of one action, newest first.
+    pub fn audit(&self, action: &str) -> Vec<AuditEntry> {
+        let filter = AuditFilter {
+            action: action.into(),
+            ..Default::default()
+        };
+        AuditEntry::list(&mut self.conn(), &filter, 1)
+            .unwrap()
+            .items
+    }
+
+    /// Asserts exactly one `action` entry on `object_repr`, by root from the web (from
+    /// 127.0.0.1), and returns it.
+    pub fn audited(&self, action: &str, object_repr: &str) -> AuditEntry {
+        let entries: Vec<_> = self
+            .audit(action)
+            .into_iter()
+            .filter(|e| e.object_repr == object_repr)
+            .collect();
+        assert_eq!(entries.len(), 1, "{action} on {object_repr}: {entries:?}");
+        let entry = entries.into_iter().next().unwrap();
+        assert_eq!(entry.actor_name, "root");
+        assert!(entry.actor_id.is_some());
+        assert_eq!(entry.source, "web");
+        assert_eq!(entry.ip, "127.0.0.1");
+        assert_eq!(entry.object_repr, object_repr);
+        entry
+    }
+
+    /// Like [`TestApp::audited`], and it is the only `action` entry of all.
+    pub fn audited_once(&self, action: &str, object_repr: &str) -> AuditEntry {
+        let all = self.audit(action);
+        assert_eq!(all.len(), 1, "{action}: {all:?}");
+        self.audited(action, object_repr)
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Calculations made directly in the database
+
+    /// A calculation row of `user_id` with `status`, made directly (no process runs): these
+    /// tests are about the row. Not "submitted": the test app's runner would pick it up; an
+    /// "executing" one belongs to another host and is left alone.
+    pub fn calc_row(&self, user_id: i64, status: &str) -> CalcRow<'_> {
+        CalcRow {
+            app: self,
+            user_id,
+            status: status.to_string(),
+            description: String::new(),
+            size: 0,
+            progress: 0,
+        }
+    }
+
+    /// (id, owner id) of every calculation, by id.
+    pub fn calc_owners(&self) -> Vec<(i64, i64)> {
+        calcs::table
+            .select((calcs::id, calcs::user_id))
+            .order(calcs::id)
+            .load(&mut *self.conn())
+            .unwrap()
+    }
+}
+
+/// A calculation row to insert; see [`TestApp::calc_row`].
+pub struct CalcRow<'a> {
+    app: &'a TestApp,
+    user_id: i64,
+    status: String,
+    description: String,
+    size: i64,
+    progress: i32,
+}
+
+impl CalcRow<'_> {
+    pub fn description(mut self, description: &str) -> Self {
+        self.description = description.to_string();
+        self
+    }
+
+    pub fn size(mut self, bytes: i64) -> Self {
+        self.size = bytes;
+        self
+    }
+
+    pub fn progress(mut self, percent: i32) -> Self {
+        self.progress = percent;
+        self
+    }
+
+    /// Inserts the row and returns its id.
+    pub fn insert(self) -> i64 {
+        diesel::insert_into(calcs::table)
+            .values((
+                calcs::user_id.eq(self.user_id),
+                calcs::calculator.eq("example"),
+                calcs::description.eq(&self.description),
+                calcs::status.eq(&self.status),
+                calcs::progress.eq(self.progress),
+                calcs::host.eq(Some("another-host")),
+                calcs::size_bytes.eq(self.size),
+                calcs::created_at.eq(calcweb::db::now()),
+            ))
+            .returning(calcs::id)
+            .get_result(&mut *self.app.conn())
+            .unwrap()
+    }
+}
+
+/// owner (level 2) and mate share the group "team"; other is alone in "elsewhere"; root is a
+/// superuser. Each has a logged-in browser.
+pub struct Cast {
+    pub owner: Browser,
+    pub mate: Browser,
+    pub other: Browser,
+    pub root: Browser,
+}
+
+impl Cast {
+    pub async fn new(app: &TestApp) -> Cast {
+        for (name, superuser) in [
+            ("owner", false),
+            ("mate", false),
+            ("other", false),
+            ("root", true),
+        ] {
+            app.create_user(name, superuser);
+        }
+        app.set_level("owner", 2);
+        app.add_to_group("team", &["owner", "mate"]);
+        app.add_to_group("elsewhere", &["other"]);
+        Cast {
+            owner: app.logged_in("owner").await,
+            mate: app.logged_in("mate").await,
+            other: app.logged_in("other").await,
+            root: app.logged_in("root").await,
+        }
     }
 }
 
@@ -222,12 +460,53 @@ impl Browser {
             .expect("POST")
     }
 
+    /// POSTs a form without the CSRF token.
+    pub async fn post_form_without_csrf(
+        &self,
+        path: &str,
+        fields: &[(&str, &str)],
+    ) -> reqwest::Response {
+        self.client
+            .post(self.url(path))
+            .form(fields)
+            .send()
+            .await
+            .expect("POST")
+    }
+
     pub async fn login(&self, username: &str, password: &str) -> reqwest::Response {
         self.post_form(
             "/accounts/login/",
             &[("username", username), ("password", password)],
         )
         .await
+    }
+
+    /// GETs a page, asserts 200 and parses it.
+    pub async fn page(&self, path: &str) -> Page {
+        let res = self.get(path).await;
+        let status = res.status();
+        let page = Page::of(res).await;
+        assert_eq!(status, 200, "GET {path}: {page}");
+        page
+    }
+
+    /// GETs a page whatever its status: (status, parsed page).
+    pub async fn page_with_status(&self, path: &str) -> (u16, Page) {
+        let res = self.get(path).await;
+        let status = res.status().as_u16();
+        (status, Page::of(res).await)
+    }
+
+    /// Follows a 303 and returns the page it leads to (where the flash message shows),
+    /// asserting that one is 200.
+    pub async fn follow(&self, res: reqwest::Response) -> Page {
+        let status = res.status();
+        let to = location(&res);
+        if status != 303 {
+            panic!("expected a redirect, got {status}: {}", Page::of(res).await);
+        }
+        self.page(&to).await
     }
 }
 
@@ -237,4 +516,102 @@ pub fn location(res: &reqwest::Response) -> String {
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_string()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tests that need what a machine may lack (root, Slurm, a PAM set-up)
+
+/// Whether this runs under CI: the CI variable is set and not empty.
+pub fn in_ci() -> bool {
+    std::env::var_os("CI").is_some_and(|v| !v.is_empty())
+}
+
+/// What to do with a test that needs things this machine may lack.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Readiness {
+    Run,
+    /// Skip it, printing why.
+    Skip(String),
+    /// Fail it, saying what is missing.
+    Fail(String),
+}
+
+/// The rule: a test that needs root is skipped without root (anywhere); one that has root
+/// but lacks something else is skipped on a developer's machine, and fails under CI, which
+/// runs as root and installs everything (scripts/test), so that a missing prerequisite there
+/// never passes as a skip.
+pub fn readiness(needs_root: bool, root: bool, ci: bool, missing: &[String]) -> Readiness {
+    if needs_root && !root {
+        return Readiness::Skip("needs root".into());
+    }
+    if missing.is_empty() {
+        return Readiness::Run;
+    }
+    let what = format!("missing: {}", missing.join("; "));
+    if ci && root {
+        Readiness::Fail(what)
+    } else {
+        Readiness::Skip(what)
+    }
+}
+
+/// Applies [`readiness`] to this process: true when `test` must be skipped (it says why);
+/// panics with what is missing when it must fail.
+pub fn skip_unless_ready(test: &str, needs_root: bool, missing: &[String]) -> bool {
+    let root = nix::unistd::geteuid().is_root();
+    match readiness(needs_root, root, in_ci(), missing) {
+        Readiness::Run => false,
+        Readiness::Skip(why) => {
+            println!("{test}: skipped: {why}");
+            true
+        }
+        Readiness::Fail(why) => {
+            panic!("{test} cannot run under CI as root: {why} (scripts/test installs it)")
+        }
+    }
+}
+
+/// Where the program `name` is: PATH, then the sbin directories root has.
+pub fn find_program(name: &str) -> Option<std::path::PathBuf> {
+    let path = std::env::var("PATH").unwrap_or_default();
+    path.split(':')
+        .chain([
+            "/usr/sbin",
+            "/usr/bin",
+            "/sbin",
+            "/usr/local/sbin",
+            "/usr/local/bin",
+        ])
+        .filter(|dir| !dir.is_empty())
+        .map(|dir| std::path::Path::new(dir).join(name))
+        .find(|p| p.is_file())
+}
+
+#[test]
+fn missing_prerequisites_fail_under_ci_as_root_and_skip_elsewhere() {
+    let missing = ["sbatch".to_string()];
+    assert_eq!(readiness(true, true, false, &[]), Readiness::Run);
+    assert_eq!(readiness(true, true, true, &[]), Readiness::Run);
+    // Without root: skipped, CI or not.
+    assert_eq!(
+        readiness(true, false, true, &missing),
+        Readiness::Skip("needs root".into())
+    );
+    assert_eq!(
+        readiness(true, false, false, &[]),
+        Readiness::Skip("needs root".into())
+    );
+    // As root: skipped on a developer's machine, a failure under CI.
+    assert_eq!(
+        readiness(true, true, false, &missing),
+        Readiness::Skip("missing: sbatch".into())
+    );
+    assert_eq!(
+        readiness(true, true, true, &missing),
+        Readiness::Fail("missing: sbatch".into())
+    );
+    assert_eq!(
+        readiness(false, true, true, &["a".into(), "b".into()]),
+        Readiness::Fail("missing: a; b".into())
+    );
 }
