@@ -4,10 +4,13 @@
 
 use actix_multipart::Multipart;
 use actix_web::web;
+use diesel::Connection;
 
 use crate::calcs::{calc_dir, upload};
+use crate::db::DbConn;
 use crate::error::{AppError, AppResult};
 use crate::models::User;
+use crate::models::audit::{Actor, AuditEntry, Target};
 use crate::models::calc::{Access, Calc, NewCalc, Status};
 use crate::services::Services;
 
@@ -23,7 +26,12 @@ pub fn check_may_run(user: &User) -> AppResult<()> {
 }
 
 /// Receives the upload and queues the calculation (the API's path).
-pub async fn submit(services: &Services, user: &User, payload: Multipart) -> AppResult<Calc> {
+pub async fn submit(
+    services: &Services,
+    user: &User,
+    actor: &Actor,
+    payload: Multipart,
+) -> AppResult<Calc> {
     check_may_run(user)?;
     let received = upload::receive(
         payload,
@@ -31,12 +39,17 @@ pub async fn submit(services: &Services, user: &User, payload: Multipart) -> App
         &services.config.calcs,
     )
     .await?;
-    queue(services, user, received).await
+    queue(services, user, actor, received).await
 }
 
 /// Checks the fields of a received upload, prepares the input and queues the calculation.
 /// Fields: `calculator`, `job_ini`, `description`, `hazard_job_id`, `notify_to`.
-pub async fn queue(services: &Services, user: &User, received: upload::Upload) -> AppResult<Calc> {
+pub async fn queue(
+    services: &Services,
+    user: &User,
+    actor: &Actor,
+    received: upload::Upload,
+) -> AppResult<Calc> {
     check_may_run(user)?;
     if services
         .maintenance
@@ -142,13 +155,23 @@ pub async fn queue(services: &Services, user: &User, received: upload::Upload) -
             "cannot move the input of calculation {id}: {e}"
         )));
     }
+    let actor = actor.clone();
+    let summary = format!(
+        "calculator: {}; description: {}",
+        calc.calculator, calc.description
+    );
     services
         .db
-        .run(move |conn| Calc::set_status(conn, id, Status::Submitted))
+        .run(move |conn| {
+            conn.transaction(|conn| {
+                Calc::set_status(conn, id, Status::Submitted)?;
+                AuditEntry::record(conn, &actor, "calc.submit", &audit_target(id), &summary)
+            })
+        })
         .await?;
     services.wake_runner();
     Ok(Calc {
-        status: Status::Submitted.into(),
+        status: Status::Submitted,
         ..calc
     })
 }
@@ -180,9 +203,18 @@ async fn load(services: &Services, user: &User, id: i64) -> AppResult<(Calc, Acc
         .await
 }
 
-/// Aborts a calculation; shared by the API and the pages.
-pub async fn abort(services: &Services, user: &User, id: i64) -> AppResult<String> {
-    let (calc, access, _) = load(services, user, id).await?;
+/// The audit target of calculation `id`.
+fn audit_target(id: i64) -> Target {
+    Target {
+        kind: "calc",
+        id: id.to_string(),
+        repr: format!("calculation {id}"),
+    }
+}
+
+/// Aborts a calculation for `user` (owner, group-mate or superuser), audited as `actor`.
+pub async fn abort(services: &Services, user: &User, actor: &Actor, id: i64) -> AppResult<String> {
+    let (calc, access, owner) = load(services, user, id).await?;
     if !access.abort {
         return Err(AppError::Forbidden(format!(
             "You may not abort calculation {id}: only its owner, their group-mates and superusers may."
@@ -194,12 +226,22 @@ pub async fn abort(services: &Services, user: &User, id: i64) -> AppResult<Strin
             calc.status
         )));
     }
+    let (before, actor) = (calc.status, actor.clone());
     let (now, slurm_job) = services
         .db
         .run(move |conn| {
-            let now = Calc::request_abort(conn, id)?;
-            let job = Calc::find(conn, id)?.and_then(|c| c.slurm_job().map(str::to_string));
-            Ok((now, job))
+            conn.transaction(|conn| {
+                let now = Calc::request_abort(conn, id)?;
+                let job = Calc::find(conn, id)?.and_then(|c| c.slurm_job().map(str::to_string));
+                let summary = match now {
+                    Some(after) if after != before => {
+                        format!("owner: {owner}; status: {before} -> {after}")
+                    }
+                    _ => format!("owner: {owner}; status: {before}; abort requested"),
+                };
+                AuditEntry::record(conn, &actor, "calc.abort", &audit_target(id), &summary)?;
+                Ok((now, job))
+            })
         })
         .await?;
     // In Slurm: cancel the job (pending: it never starts; running: Slurm sends SIGTERM and
@@ -218,9 +260,9 @@ pub async fn abort(services: &Services, user: &User, id: i64) -> AppResult<Strin
     })
 }
 
-/// Removes a finished calculation, its rows and its files.
-pub async fn remove(services: &Services, user: &User, id: i64) -> AppResult<String> {
-    let (calc, access, _) = load(services, user, id).await?;
+/// Removes a finished calculation, its rows and its files (owner or superuser).
+pub async fn remove(services: &Services, user: &User, actor: &Actor, id: i64) -> AppResult<String> {
+    let (calc, access, owner) = load(services, user, id).await?;
     if !access.remove {
         return Err(AppError::Forbidden(format!(
             "You may not remove calculation {id}: only its owner and superusers may."
@@ -231,7 +273,20 @@ pub async fn remove(services: &Services, user: &User, id: i64) -> AppResult<Stri
             "Calculation {id} is still running; abort it first."
         )));
     }
-    services.db.run(move |conn| Calc::delete(conn, id)).await?;
+    let summary = format!(
+        "owner: {owner}; calculator: {}; status: {}; description: {}; files deleted",
+        calc.calculator, calc.status, calc.description
+    );
+    let actor = actor.clone();
+    services
+        .db
+        .run(move |conn| {
+            conn.transaction(|conn| {
+                Calc::delete(conn, id)?;
+                AuditEntry::record(conn, &actor, "calc.remove", &audit_target(id), &summary)
+            })
+        })
+        .await?;
     let dir = calc_dir(&services.config, id);
     web::block(move || match std::fs::remove_dir_all(&dir) {
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
@@ -242,14 +297,15 @@ pub async fn remove(services: &Services, user: &User, id: i64) -> AppResult<Stri
     Ok(format!("Calculation {id} was removed."))
 }
 
-/// Shares or unshares a complete calculation.
+/// Shares or unshares a complete calculation (its owner with sharing rights, or a superuser).
 pub async fn set_shared(
     services: &Services,
     user: &User,
+    actor: &Actor,
     id: i64,
     shared: bool,
 ) -> AppResult<String> {
-    let (calc, access, _) = load(services, user, id).await?;
+    let (calc, access, owner) = load(services, user, id).await?;
     if !access.share {
         return Err(AppError::Forbidden(format!(
             "You may not share calculation {id}: only its owner (with sharing rights) and superusers may."
@@ -261,13 +317,38 @@ pub async fn set_shared(
             calc.status
         )));
     }
+    let action = if shared { "calc.share" } else { "calc.unshare" };
+    let actor = actor.clone();
     services
         .db
-        .run(move |conn| Calc::set_shared(conn, id, shared))
+        .run(move |conn| {
+            conn.transaction(|conn| {
+                Calc::set_shared(conn, id, shared)?;
+                let summary = format!("owner: {owner}");
+                AuditEntry::record(conn, &actor, action, &audit_target(id), &summary)
+            })
+        })
         .await?;
     Ok(if shared {
         format!("Calculation {id} is shared.")
     } else {
         format!("Calculation {id} is no longer shared.")
+    })
+}
+
+/// Gives a calculation to another user (superusers only; its files stay where they are).
+pub fn reassign(
+    conn: &mut DbConn,
+    actor: &Actor,
+    id: i64,
+    owner: &str,
+    heir: &User,
+) -> AppResult<()> {
+    let summary = format!("owner: {owner} -> {}", heir.username);
+    conn.transaction(|conn| {
+        if !Calc::set_owner(conn, id, heir.id)? {
+            return Err(AppError::NotFound(format!("There is no calculation {id}.")));
+        }
+        AuditEntry::record(conn, actor, "calc.reassign", &audit_target(id), &summary)
     })
 }

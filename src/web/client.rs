@@ -13,6 +13,7 @@ use actix_web::middleware::Next;
 use actix_web::{HttpMessage, HttpRequest, web};
 use ipnet::IpNet;
 
+use crate::models::audit::Actor;
 use crate::state::AppState;
 
 /// The client as seen through trusted proxies; put into every request by [`resolve`].
@@ -148,6 +149,15 @@ pub fn scheme(req: &ServiceRequest) -> String {
         .get::<ClientInfo>()
         .map(|i| i.scheme.clone())
         .unwrap_or_else(|| "http".into())
+}
+
+/// `user` acting from this request's client, for audit lines (also written to the access log).
+pub fn actor(req: &HttpRequest, user: &crate::models::User) -> Actor {
+    let actor = Actor::web(user, ip_string(req));
+    match req.app_data::<web::Data<AppState>>() {
+        Some(state) => actor.logging_to(state.access_log.clone()),
+        None => actor,
+    }
 }
 
 /// Middleware: one log line per request, with the resolved client IP and no query string

@@ -52,6 +52,24 @@ fn maintenance_on_off_and_status_from_the_command_line() {
         text.contains("Maintenance scheduled") && text.contains("(in 2"),
         "{text}"
     );
+    // The same action as /admin/maintenance/, audited as the command's unix user.
+    let filter = calcweb::models::audit::AuditFilter {
+        action: "maintenance.on".into(),
+        ..Default::default()
+    };
+    let on_entries = calcweb::models::audit::AuditEntry::list(&mut site.conn(), &filter, 1)
+        .unwrap()
+        .items;
+    assert_eq!(on_entries.len(), 1, "{on_entries:?}");
+    assert!(
+        on_entries[0].actor_name.starts_with("cli:"),
+        "{on_entries:?}"
+    );
+    assert_eq!(on_entries[0].source, "cli");
+    assert!(
+        on_entries[0].summary.contains("message: new disks"),
+        "{on_entries:?}"
+    );
     let status = site.run(&["manage", "maintenance", "status"]);
     assert!(
         status

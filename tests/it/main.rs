@@ -6,6 +6,7 @@ mod admin;
 mod admin_cli;
 mod admin_more;
 mod architecture;
+mod audit_trail;
 mod auth;
 mod bench_seed;
 mod browser;

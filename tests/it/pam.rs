@@ -313,6 +313,26 @@ async fn a_pam_login_through_the_server_creates_a_pam_account() {
     assert_eq!(alice.level, 1);
     assert!(alice.is_active && !alice.is_superuser);
     assert!(group_names(&site, &alice).is_empty());
+    // The new account is audited, as made by alice herself from her address.
+    let filter = calcweb::models::audit::AuditFilter {
+        action: "user.create".into(),
+        ..Default::default()
+    };
+    let created = calcweb::models::audit::AuditEntry::list(&mut site.conn(), &filter, 1)
+        .unwrap()
+        .items;
+    assert_eq!(created.len(), 1, "{created:?}");
+    assert_eq!(created[0].object_repr, "alice");
+    assert_eq!(created[0].actor_name, "alice");
+    assert_eq!(created[0].actor_id, Some(alice.id));
+    assert_eq!(created[0].ip, "127.0.0.1");
+    assert!(
+        created[0]
+            .summary
+            .ends_with("password: checked by PAM; at the first PAM login"),
+        "{}",
+        created[0].summary
+    );
 
     // No password change for PAM users: their password is the system's.
     let (status, page) = browser.get("/accounts/password_change/").await;

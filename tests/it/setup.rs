@@ -50,6 +50,16 @@ async fn the_first_run_link_creates_the_first_superuser_once() {
         .unwrap()
         .unwrap();
     assert!(root.is_superuser);
+    // Audited as made by root from the setup page.
+    let entry = app.audited_once("user.create", "root");
+    assert_eq!(entry.actor_id, Some(root.id));
+    assert!(
+        entry
+            .summary
+            .starts_with("email: root@example.org; name: (none); superuser: yes; level: 2"),
+        "{}",
+        entry.summary
+    );
 
     // Used: the link is void now.
     assert_eq!(app.browser().get(&path).await.status(), 404);

@@ -5,7 +5,6 @@
 
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use askama::Template;
-use diesel::Connection;
 use serde::Deserialize;
 
 use super::Superuser;
@@ -14,7 +13,6 @@ use super::user_actions::ConfirmPage;
 use crate::actions::calcs as calc_actions;
 use crate::error::{AppError, AppResult};
 use crate::models::User;
-use crate::models::audit::{AuditEntry, Target};
 use crate::models::calc::{Calc, Status};
 use crate::models::paging::{PER_PAGE, Paged, page_number, parse_sort};
 use crate::state::AppState;
@@ -293,14 +291,6 @@ async fn load(state: &AppState, id: i64) -> AppResult<(Calc, String)> {
         .await
 }
 
-fn target(id: i64) -> Target {
-    Target {
-        kind: "calc",
-        id: id.to_string(),
-        repr: format!("calculation {id}"),
-    }
-}
-
 /// "calculation 5, “Hazard run” (example, by bob)"
 fn describe(calc: &Calc, owner: &str) -> String {
     if calc.description.is_empty() {
@@ -364,25 +354,12 @@ async fn abort(
 ) -> AppResult<HttpResponse> {
     let id = id.into_inner();
     let to = list_path(&back.list_query());
-    let (calc, owner) = load(&state, id).await?;
-    let message = match calc_actions::abort(&state, &admin.0, id).await {
+    load(&state, id).await?; // a calculation that does not exist is a 404 here
+    let actor = admin.actor(&req);
+    let message = match calc_actions::abort(&state, &admin.0, &actor, id).await {
         Ok(message) => message,
         Err(e) => return refused(&state, e, &to),
     };
-    let actor = admin.actor(&req);
-    let before = calc.status.clone();
-    state
-        .db
-        .run(move |conn| {
-            let after = Calc::find(conn, id)?.map(|c| c.status).unwrap_or_default();
-            let summary = if after == before {
-                format!("owner: {owner}; status: {before}; abort requested")
-            } else {
-                format!("owner: {owner}; status: {before} -> {after}")
-            };
-            AuditEntry::record(conn, &actor, "calc.abort", &target(id), &summary)
-        })
-        .await?;
     Ok(done(&state, message, &to))
 }
 
@@ -439,20 +416,12 @@ async fn remove(
 ) -> AppResult<HttpResponse> {
     let id = id.into_inner();
     let to = list_path(&back.list_query());
-    let (calc, owner) = load(&state, id).await?;
-    let message = match calc_actions::remove(&state, &admin.0, id).await {
+    load(&state, id).await?; // a calculation that does not exist is a 404 here
+    let actor = admin.actor(&req);
+    let message = match calc_actions::remove(&state, &admin.0, &actor, id).await {
         Ok(message) => message,
         Err(e) => return refused(&state, e, &to),
     };
-    let actor = admin.actor(&req);
-    let summary = format!(
-        "owner: {owner}; calculator: {}; status: {}; description: {}; files deleted",
-        calc.calculator, calc.status, calc.description
-    );
-    state
-        .db
-        .run(move |conn| AuditEntry::record(conn, &actor, "calc.remove", &target(id), &summary))
-        .await?;
     Ok(done(
         &state,
         format!("{message} Its files were deleted."),
@@ -552,18 +521,10 @@ async fn reassign(
         }
     };
     let actor = admin.actor(&req);
-    let summary = format!("owner: {owner} -> {}", heir.username);
-    let heir_id = heir.id;
+    let (owner_name, heir_row) = (owner.clone(), heir.clone());
     state
         .db
-        .run(move |conn| {
-            conn.transaction(|conn| {
-                if !Calc::set_owner(conn, id, heir_id)? {
-                    return Err(AppError::NotFound(format!("There is no calculation {id}.")));
-                }
-                AuditEntry::record(conn, &actor, "calc.reassign", &target(id), &summary)
-            })
-        })
+        .run(move |conn| calc_actions::reassign(conn, &actor, id, &owner_name, &heir_row))
         .await?;
     Ok(done(
         &state,

@@ -53,11 +53,7 @@ pub struct Superuser(pub User);
 impl Superuser {
     /// The audit log's "who", with the client's IP.
     pub fn actor(&self, req: &HttpRequest) -> Actor {
-        let actor = Actor::web(&self.0, client::ip_string(req));
-        match req.app_data::<web::Data<crate::state::AppState>>() {
-            Some(state) => actor.logging_to(state.access_log.clone()),
-            None => actor,
-        }
+        client::actor(req, &self.0)
     }
 }
 

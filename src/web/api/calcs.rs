@@ -18,6 +18,7 @@ use crate::models::log::{LogRow, MAX_SLICE};
 use crate::models::output::Output;
 use crate::state::AppState;
 use crate::times::Stamp;
+use crate::web::client;
 use crate::web::current_user::Authenticated;
 
 /// The query of `GET /v1/calc/list`, OpenQuake's names plus `status` and `q`.
@@ -246,11 +247,13 @@ async fn calc_info(
 
 #[post("/v1/calc/run")]
 async fn run(
+    req: HttpRequest,
     user: Authenticated,
     payload: Multipart,
     state: web::Data<AppState>,
 ) -> AppResult<HttpResponse> {
-    let calc = calc_actions::submit(&state, &user.0, payload).await?;
+    let actor = client::actor(&req, &user.0);
+    let calc = calc_actions::submit(&state, &user.0, &actor, payload).await?;
     Ok(HttpResponse::Ok().json(json!({ "status": "created", "job_id": calc.id })))
 }
 
@@ -260,38 +263,50 @@ fn success(message: String) -> HttpResponse {
 
 #[post("/v1/calc/{id}/abort")]
 async fn abort_api(
+    req: HttpRequest,
     user: Authenticated,
     id: web::Path<i64>,
     state: web::Data<AppState>,
 ) -> AppResult<HttpResponse> {
-    Ok(success(abort(&state, &user.0, *id).await?))
+    Ok(success(
+        abort(&state, &user.0, &client::actor(&req, &user.0), *id).await?,
+    ))
 }
 
 #[post("/v1/calc/{id}/remove")]
 async fn remove_api(
+    req: HttpRequest,
     user: Authenticated,
     id: web::Path<i64>,
     state: web::Data<AppState>,
 ) -> AppResult<HttpResponse> {
-    Ok(success(remove(&state, &user.0, *id).await?))
+    Ok(success(
+        remove(&state, &user.0, &client::actor(&req, &user.0), *id).await?,
+    ))
 }
 
 #[post("/v1/calc/{id}/share")]
 async fn share_api(
+    req: HttpRequest,
     user: Authenticated,
     id: web::Path<i64>,
     state: web::Data<AppState>,
 ) -> AppResult<HttpResponse> {
-    Ok(success(set_shared(&state, &user.0, *id, true).await?))
+    Ok(success(
+        set_shared(&state, &user.0, &client::actor(&req, &user.0), *id, true).await?,
+    ))
 }
 
 #[post("/v1/calc/{id}/unshare")]
 async fn unshare_api(
+    req: HttpRequest,
     user: Authenticated,
     id: web::Path<i64>,
     state: web::Data<AppState>,
 ) -> AppResult<HttpResponse> {
-    Ok(success(set_shared(&state, &user.0, *id, false).await?))
+    Ok(success(
+        set_shared(&state, &user.0, &client::actor(&req, &user.0), *id, false).await?,
+    ))
 }
 
 #[get("/v1/calc/{id}/results")]

@@ -11,6 +11,7 @@ use crate::actions::calcs as calc_actions;
 use crate::error::{AppError, AppResult};
 use crate::models::calc::{Access, Calc, Status};
 use crate::state::AppState;
+use crate::web::client;
 use crate::web::context::PageCtx;
 use crate::web::csrf::CsrfForm;
 use crate::web::current_user::Authenticated;
@@ -228,6 +229,7 @@ pub struct ActionForm {
 
 #[post("/engine/{id:\\d+}/{action:(abort|remove|share|unshare)}/")]
 pub async fn act(
+    req: HttpRequest,
     user: Authenticated,
     path: web::Path<(i64, String)>,
     form: CsrfForm<ActionForm>,
@@ -236,11 +238,12 @@ pub async fn act(
     let (id, name) = path.into_inner();
     let action = parse_action(&name)?;
     let user = user.0;
+    let actor = client::actor(&req, &user);
     let result = match action {
-        Action::Abort => calc_actions::abort(&state, &user, id).await,
-        Action::Remove => calc_actions::remove(&state, &user, id).await,
-        Action::Share => calc_actions::set_shared(&state, &user, id, true).await,
-        Action::Unshare => calc_actions::set_shared(&state, &user, id, false).await,
+        Action::Abort => calc_actions::abort(&state, &user, &actor, id).await,
+        Action::Remove => calc_actions::remove(&state, &user, &actor, id).await,
+        Action::Share => calc_actions::set_shared(&state, &user, &actor, id, true).await,
+        Action::Unshare => calc_actions::set_shared(&state, &user, &actor, id, false).await,
     };
     let next = form.0.next;
     match result {

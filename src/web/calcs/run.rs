@@ -22,6 +22,7 @@ use crate::config::CalculatorConfig;
 use crate::error::{AppError, AppResult};
 use crate::models::User;
 use crate::state::AppState;
+use crate::web::client;
 use crate::web::context::PageCtx;
 use crate::web::csrf;
 use crate::web::current_user::Authenticated;
@@ -148,7 +149,8 @@ pub async fn run_submit(
         &req,
         fields.get(csrf::FIELD).map(String::as_str).unwrap_or(""),
     )?;
-    match calc_actions::queue(&state, &user, received).await {
+    let actor = client::actor(&req, &user);
+    match calc_actions::queue(&state, &user, &actor, received).await {
         Ok(calc) => {
             FlashMessage::success(format!(
                 "Calculation {} was submitted; it starts as soon as a worker is free.",
