@@ -33,7 +33,7 @@ use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
 
 use crate::calcs::runner::{self, Launcher};
-use crate::calcs::{calc_dir, dir_size, host_name, supervisor};
+use crate::calcs::{calc_dir, dir_size, host_name};
 use crate::config::Config;
 use crate::db::Db;
 use crate::error::AppResult;
@@ -333,7 +333,8 @@ fn ended(
     let size = dir_size(&dir) as i64;
     if Calc::finish_with_log(conn, calc.id, final_status, size, &lines, Some(&described))? {
         tracing::warn!(calc = calc.id, job, "Slurm ended the job: {described}");
-        if let Err(e) = supervisor::register_outputs(conn, calc.id, &dir.join("output")) {
+        if let Err(e) = crate::calcs::outputs::register_outputs(conn, calc.id, &dir.join("output"))
+        {
             tracing::warn!(calc = calc.id, "cannot register the outputs: {e}");
         }
         let _ = std::fs::remove_file(dir.join(CONFIG_FILE));

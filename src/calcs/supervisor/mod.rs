@@ -9,10 +9,13 @@
 //! (see `Calc::start_under_slurm`). SIGTERM (scancel, time limit, preemption) stops the
 //! calculator: when an abort was asked the calculation ends `aborted`; otherwise Slurm is
 //! ending the job, and the server's poller records how (state and reason) once it has.
+//!
+//! How a run ends (final status, outputs, email, `notify_to`) is in [`finish`].
+
+mod finish;
 
 use std::io::{BufRead, BufReader};
 use std::os::unix::process::CommandExt;
-use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
@@ -21,12 +24,11 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 
-use crate::calcs::{calc_dir, dir_size, host_name};
+use crate::calcs::{calc_dir, host_name};
 use crate::config::{CalculatorConfig, Config};
 use crate::db::DbConn;
 use crate::models::calc::{Calc, SlurmJob, Status};
 use crate::models::log::{LogRow, NewLine, process};
-use crate::models::output::Output;
 
 /// Environment variable through which the runner hands its effective configuration over.
 pub const CONFIG_ENV: &str = "CALCWEB_SUPERVISE_CONFIG";
@@ -373,133 +375,6 @@ impl Supervisor<'_> {
         }
         self.flush();
     }
-
-    fn finish(&mut self, calc: &Calc, ending: Ending) {
-        let final_status = match &ending {
-            Ending::Exited(0) => {
-                self.log("INFO", "the calculation completed");
-                Status::Complete
-            }
-            Ending::Exited(code) => {
-                self.log("ERROR", format!("the calculator exited with code {code}"));
-                Status::Failed
-            }
-            Ending::Aborted => {
-                self.log("WARNING", "aborted");
-                Status::Aborted
-            }
-            Ending::TimedOut(secs) => {
-                self.log(
-                    "ERROR",
-                    format!("timeout: stopped after {secs} seconds (the calculator's time limit)"),
-                );
-                Status::Failed
-            }
-            Ending::Lost(why) => {
-                self.log("ERROR", why.clone());
-                Status::Failed
-            }
-            Ending::EndedBySlurm => {
-                self.flush();
-                let dir = calc_dir(self.config, self.id);
-                if let Err(e) = register_outputs(&mut self.conn, self.id, &dir.join("output")) {
-                    eprintln!(
-                        "cannot register the outputs of calculation {}: {e}",
-                        self.id
-                    );
-                }
-                return;
-            }
-        };
-        if self.dropped > 0 {
-            let dropped = self.dropped;
-            self.pending.push(NewLine::new(
-                "WARNING",
-                process::CALCWEB,
-                format!("{dropped} more log lines were not stored"),
-            ));
-            // The closing lines always fit: the bound is for the calculator's output.
-            self.stored = 0;
-        }
-        self.flush();
-        let dir = calc_dir(self.config, self.id);
-        if let Err(e) = register_outputs(&mut self.conn, self.id, &dir.join("output")) {
-            eprintln!(
-                "cannot register the outputs of calculation {}: {e}",
-                self.id
-            );
-        }
-        let size = dir_size(&dir) as i64;
-        let ended = Calc::finish(&mut self.conn, self.id, final_status, size);
-        if matches!(ended, Ok(true))
-            && let Err(e) =
-                crate::mail::messages::notify_calc_finished(&mut self.conn, self.config, self.id)
-        {
-            eprintln!("cannot queue the notice of calculation {}: {e}", self.id);
-        }
-        if let Some(url) = calc.notify_to.as_deref().filter(|u| !u.is_empty()) {
-            self.notify(url);
-        }
-    }
-
-    /// POSTs the job info to `notify_to` (OpenQuake's behaviour), with a 5 s time limit.
-    fn notify(&mut self, url: &str) {
-        let Ok(Some(calc)) = Calc::find(&mut self.conn, self.id) else {
-            return;
-        };
-        let owner = Calc::owner_name(&mut self.conn, calc.user_id).unwrap_or_default();
-        let body = super::json::calc_json(
-            &calc,
-            &owner,
-            false,
-            &self.config.public_url(),
-            &self.config.server.path_prefix,
-        );
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .timeout_global(Some(Duration::from_secs(5)))
-            .build()
-            .into();
-        if let Err(e) = agent.post(url).send_json(&body) {
-            self.log(
-                "WARNING",
-                format!("notify_to {url}: the notification failed ({e})"),
-            );
-            self.flush();
-        }
-    }
-}
-
-/// Every file under `output/` becomes an output row (name relative to output/).
-pub fn register_outputs(conn: &mut DbConn, id: i64, output: &Path) -> crate::error::AppResult<()> {
-    let mut files = Vec::new();
-    collect(output, output, &mut files)?;
-    files.sort();
-    Output::replace_all(conn, id, &files)
-}
-
-fn collect(root: &Path, dir: &Path, out: &mut Vec<(String, i64, String)>) -> std::io::Result<()> {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return Ok(());
-    };
-    for entry in entries {
-        let entry = entry?;
-        let kind = entry.file_type()?;
-        let path = entry.path();
-        if kind.is_dir() {
-            collect(root, &path, out)?;
-        } else if kind.is_file() {
-            let name = path
-                .strip_prefix(root)
-                .unwrap_or(&path)
-                .to_string_lossy()
-                .replace('\\', "/");
-            let content_type = mime_guess::from_path(&path)
-                .first_or_octet_stream()
-                .to_string();
-            out.push((name, entry.metadata()?.len() as i64, content_type));
-        }
-    }
-    Ok(())
 }
 
 #[cfg(test)]

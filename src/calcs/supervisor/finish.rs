@@ -1,0 +1,106 @@
+//! How a supervised run ends: the final status and its log line, the outputs registered, the
+//! owner's email and the `notify_to` POST.
+
+use std::time::Duration;
+
+use super::{Ending, Supervisor};
+use crate::calcs::outputs::register_outputs;
+use crate::calcs::{calc_dir, dir_size};
+use crate::models::calc::{Calc, Status};
+use crate::models::log::{NewLine, process};
+
+impl Supervisor<'_> {
+    pub(super) fn finish(&mut self, calc: &Calc, ending: Ending) {
+        let final_status = match &ending {
+            Ending::Exited(0) => {
+                self.log("INFO", "the calculation completed");
+                Status::Complete
+            }
+            Ending::Exited(code) => {
+                self.log("ERROR", format!("the calculator exited with code {code}"));
+                Status::Failed
+            }
+            Ending::Aborted => {
+                self.log("WARNING", "aborted");
+                Status::Aborted
+            }
+            Ending::TimedOut(secs) => {
+                self.log(
+                    "ERROR",
+                    format!("timeout: stopped after {secs} seconds (the calculator's time limit)"),
+                );
+                Status::Failed
+            }
+            Ending::Lost(why) => {
+                self.log("ERROR", why.clone());
+                Status::Failed
+            }
+            Ending::EndedBySlurm => {
+                self.flush();
+                let dir = calc_dir(self.config, self.id);
+                if let Err(e) = register_outputs(&mut self.conn, self.id, &dir.join("output")) {
+                    eprintln!(
+                        "cannot register the outputs of calculation {}: {e}",
+                        self.id
+                    );
+                }
+                return;
+            }
+        };
+        if self.dropped > 0 {
+            let dropped = self.dropped;
+            self.pending.push(NewLine::new(
+                "WARNING",
+                process::CALCWEB,
+                format!("{dropped} more log lines were not stored"),
+            ));
+            // The closing lines always fit: the bound is for the calculator's output.
+            self.stored = 0;
+        }
+        self.flush();
+        let dir = calc_dir(self.config, self.id);
+        if let Err(e) = register_outputs(&mut self.conn, self.id, &dir.join("output")) {
+            eprintln!(
+                "cannot register the outputs of calculation {}: {e}",
+                self.id
+            );
+        }
+        let size = dir_size(&dir) as i64;
+        let ended = Calc::finish(&mut self.conn, self.id, final_status, size);
+        if matches!(ended, Ok(true))
+            && let Err(e) =
+                crate::mail::messages::notify_calc_finished(&mut self.conn, self.config, self.id)
+        {
+            eprintln!("cannot queue the notice of calculation {}: {e}", self.id);
+        }
+        if let Some(url) = calc.notify_to.as_deref().filter(|u| !u.is_empty()) {
+            self.notify(url);
+        }
+    }
+
+    /// POSTs the job info to `notify_to` (OpenQuake's behaviour), with a 5 s time limit.
+    fn notify(&mut self, url: &str) {
+        let Ok(Some(calc)) = Calc::find(&mut self.conn, self.id) else {
+            return;
+        };
+        let owner = Calc::owner_name(&mut self.conn, calc.user_id).unwrap_or_default();
+        let body = crate::calcs::json::calc_json(
+            &calc,
+            &owner,
+            false,
+            &self.config.public_url(),
+            &self.config.server.path_prefix,
+        );
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .timeout_global(Some(Duration::from_secs(5)))
+            .build()
+            .into();
+        if let Err(e) = agent.post(url).send_json(&body) {
+            self.log(
+                "WARNING",
+                format!("notify_to {url}: the notification failed ({e})"),
+            );
+            self.flush();
+        }
+    }
+}
