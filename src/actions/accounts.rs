@@ -200,6 +200,24 @@ pub fn activate(conn: &mut DbConn, actor: &Actor, user: &User) -> AppResult<()> 
     })
 }
 
+/// Activates a signed-up account through its emailed link, using the link up; false when
+/// another request did it first or the account changed meanwhile.
+pub fn activate_by_link(
+    conn: &mut DbConn,
+    actor: &Actor,
+    user: &User,
+    link: &crate::models::activation::ActivationToken,
+) -> AppResult<bool> {
+    conn.transaction(|conn| {
+        if !crate::models::activation::ActivationToken::activate(conn, link)? {
+            return Ok(false);
+        }
+        let target = Target::user(user);
+        AuditEntry::record(conn, actor, "user.activate", &target, "by activation link")?;
+        Ok(true)
+    })
+}
+
 /// What happens to the calculations of a user being deleted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CalcsChoice {

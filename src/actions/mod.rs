@@ -4,11 +4,13 @@
 
 pub mod accounts;
 pub mod calcs;
+pub mod emails;
 pub mod groups;
 pub mod invites;
 pub mod login;
 pub mod maintenance;
 pub mod sessions;
+pub mod tokens;
 
 use std::fmt::Display;
 
