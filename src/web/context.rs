@@ -100,8 +100,9 @@ impl PageCtx {
         }
     }
 
-    /// A site path with the configured prefix, e.g. url("/engine/").
-    pub fn url(&self, path: &str) -> String {
+    /// A site path with the configured prefix, e.g. url("/engine/"), or in a template
+    /// url("/admin/users/" ~ user.id ~ "/") for a path made of parts.
+    pub fn url(&self, path: impl std::fmt::Display) -> String {
         format!("{}{path}", self.prefix)
     }
 
