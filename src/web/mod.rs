@@ -14,6 +14,7 @@ pub mod known_device;
 pub mod login;
 pub mod maintenance_gate;
 pub mod pages;
+pub mod query;
 pub mod password_reset;
 pub mod registration;
 pub mod security;

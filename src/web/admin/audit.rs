@@ -5,13 +5,14 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::Superuser;
-use super::helpers::{Pager, parse_day, query_string, when_html};
+use super::helpers::{Pager, parse_day, when_html};
 use crate::error::AppResult;
 use crate::models::audit::{AuditEntry, AuditFilter};
 use crate::models::paging::page_number;
 use crate::state::AppState;
 use crate::web::context::PageCtx;
 use crate::web::html;
+use crate::web::query::{query_string, text};
 
 #[derive(Deserialize)]
 pub struct ListQuery {
@@ -69,17 +70,15 @@ async fn list(
     query: web::Query<ListQuery>,
     state: web::Data<AppState>,
 ) -> AppResult<HttpResponse> {
-    let query = query.into_inner();
-    let text = |v: Option<String>| v.unwrap_or_default().trim().to_string();
     let form = AuditForm {
-        action: text(query.action),
-        object_type: text(query.object_type),
-        object_id: text(query.object_id),
-        actor: text(query.actor),
-        q: text(query.q),
-        source: text(query.source),
-        since: text(query.since),
-        until: text(query.until),
+        action: text(&query.action),
+        object_type: text(&query.object_type),
+        object_id: text(&query.object_id),
+        actor: text(&query.actor),
+        q: text(&query.q),
+        source: text(&query.source),
+        since: text(&query.since),
+        until: text(&query.until),
     };
     let filter = AuditFilter {
         action: form.action.clone(),

@@ -8,19 +8,20 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::Superuser;
-use super::helpers::{Fields, Pager, done, query_string, refused, when, with_query};
+use super::helpers::{Fields, Pager, done, refused, when};
 use super::user_actions::ConfirmPage;
 use crate::actions::calcs as calc_actions;
 use crate::error::{AppError, AppResult};
 use crate::models::User;
 use crate::models::calc::{Calc, Status};
-use crate::models::paging::{PER_PAGE, Paged, page_number, parse_sort};
+use crate::models::paging::{PER_PAGE, Paged, page_count, page_number, parse_sort};
 use crate::state::AppState;
 use crate::web::api::calcs::ListParams;
 use crate::web::calcs::status_label;
 use crate::web::context::PageCtx;
 use crate::web::csrf::CsrfForm;
 use crate::web::html;
+use crate::web::query::{self, query_string, text, with_query, with_sort};
 use crate::web::login::EmptyForm;
 
 /// The sort keys of the column headers (`-` first = descending); newest first by default.
@@ -97,20 +98,16 @@ struct ListPage {
 
 impl ListPage {
     fn sort_link(&self, key: &str) -> String {
-        crate::web::admin::helpers::sort_link(&self.filters, &self.sort, key, &["id", "created"])
+        query::sort_link(&self.filters, &self.sort, key, &["id", "created"])
     }
 
     fn sort_mark(&self, key: &str) -> &'static str {
-        crate::web::admin::helpers::sort_mark(&self.sort, key)
+        query::sort_mark(&self.sort, key)
     }
 
     fn filtered(&self) -> bool {
         !self.filters.is_empty()
     }
-}
-
-fn clean(v: &Option<String>) -> String {
-    v.as_deref().unwrap_or("").trim().to_string()
 }
 
 /// The list's query string rebuilt from `back`, keeping only the list's own keys.
@@ -151,11 +148,11 @@ async fn list(
     state: web::Data<AppState>,
 ) -> AppResult<HttpResponse> {
     let (status_filter, running, calculator, owner, q) = (
-        clean(&query.status),
-        clean(&query.running),
-        clean(&query.calculator),
-        clean(&query.owner),
-        clean(&query.q),
+        text(&query.status),
+        text(&query.running),
+        text(&query.calculator),
+        text(&query.owner),
+        text(&query.q),
     );
     let running = if matches!(running.as_str(), "yes" | "no") {
         running
@@ -196,7 +193,7 @@ async fn list(
         .db
         .run(move |conn| {
             let total = Calc::count(conn, &viewer, &list_query)?;
-            let pages = ((total + PER_PAGE - 1) / PER_PAGE).max(1);
+            let pages = page_count(total, PER_PAGE);
             let page_no = requested.min(pages);
             list_query.offset = (page_no - 1) * PER_PAGE;
             Ok((total, page_no, Calc::list(conn, &viewer, &list_query)?))
@@ -224,12 +221,7 @@ async fn list(
         ("owner", &owner),
         ("q", &q),
     ]);
-    let sorted = query_string(&[("sort", if sort == DEFAULT_SORT { "" } else { &sort })]);
-    let base = [filters.as_str(), sorted.as_str()]
-        .into_iter()
-        .filter(|p| !p.is_empty())
-        .collect::<Vec<_>>()
-        .join("&");
+    let base = with_sort(&filters, &sort, DEFAULT_SORT);
     let paged: Paged<()> = Paged {
         items: Vec::new(),
         total,

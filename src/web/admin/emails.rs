@@ -9,7 +9,7 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::Superuser;
-use super::helpers::{Pager, done, path, query_string, when_html};
+use super::helpers::{Pager, done, path, when_html};
 use crate::error::{AppError, AppResult};
 use crate::mail::messages;
 use crate::models::audit::{AuditEntry, Target};
@@ -19,6 +19,7 @@ use crate::state::AppState;
 use crate::web::context::PageCtx;
 use crate::web::csrf::CsrfForm;
 use crate::web::html;
+use crate::web::query::query_string;
 use crate::web::login::EmptyForm;
 use crate::web::redirect;
 

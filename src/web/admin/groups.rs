@@ -5,7 +5,7 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::Superuser;
-use super::helpers::{Pager, done, plural, query_string, refused};
+use super::helpers::{Pager, done, plural, refused};
 use super::user_actions::ConfirmPage;
 use crate::error::{AppError, AppResult};
 use crate::models::User;
@@ -15,6 +15,7 @@ use crate::state::AppState;
 use crate::web::context::PageCtx;
 use crate::web::csrf::CsrfForm;
 use crate::web::html;
+use crate::web::query::{query_string, text};
 use crate::web::login::EmptyForm;
 
 /// How many users the member picker offers at once.
@@ -43,7 +44,7 @@ async fn list(
     query: web::Query<ListQuery>,
     state: web::Data<AppState>,
 ) -> AppResult<HttpResponse> {
-    let q = query.q.as_deref().unwrap_or("").trim().to_string();
+    let q = text(&query.q);
     let page_no = page_number(query.page.as_deref());
     let search = q.clone();
     let paged = state
@@ -124,7 +125,7 @@ async fn show(
     state: web::Data<AppState>,
 ) -> AppResult<HttpResponse> {
     let id = id.into_inner();
-    let q = query.q.as_deref().unwrap_or("").trim().to_string();
+    let q = text(&query.q);
     let search = q.clone();
     let (group, members, candidates) = state
         .db

@@ -7,7 +7,7 @@ use serde::Deserialize;
 use time::Duration;
 
 use super::Superuser;
-use super::helpers::{Pager, done, query_string, when_html};
+use super::helpers::{Pager, done, when_html};
 use crate::error::AppResult;
 use crate::models::paging::page_number;
 use crate::models::session::{LiveSession, SessionRow};
@@ -15,6 +15,7 @@ use crate::state::AppState;
 use crate::web::context::PageCtx;
 use crate::web::csrf::CsrfForm;
 use crate::web::html;
+use crate::web::query::{query_string, text};
 use crate::web::login::EmptyForm;
 
 #[derive(Deserialize)]
@@ -53,8 +54,7 @@ async fn list(
     query: web::Query<ListQuery>,
     state: web::Data<AppState>,
 ) -> AppResult<HttpResponse> {
-    let q = query.q.as_deref().unwrap_or("").trim().to_string();
-    let user = query.user.as_deref().unwrap_or("").trim().to_string();
+    let (q, user) = (text(&query.q), text(&query.user));
     let user_id = user.parse::<i64>().ok();
     let page_no = page_number(query.page.as_deref());
     let absolute = Duration::seconds(state.config.sessions.absolute_lifetime as i64);

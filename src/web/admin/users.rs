@@ -6,7 +6,7 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::Superuser;
-use super::helpers::{Fields, Pager, done, query_string, when_html};
+use super::helpers::{Fields, Pager, done, when_html};
 use crate::actions::accounts::{LEVELS, NewAccount, Origin, level_name};
 use crate::auth::{password, password_rules};
 use crate::error::{AppError, AppResult};
@@ -19,6 +19,7 @@ use crate::state::AppState;
 use crate::web::context::PageCtx;
 use crate::web::csrf::CsrfForm;
 use crate::web::html;
+use crate::web::query::{self, query_string, text, with_sort};
 
 #[derive(Deserialize, Default)]
 pub struct ListQuery {
@@ -52,11 +53,11 @@ struct ListPage {
 
 impl ListPage {
     fn sort_link(&self, key: &str) -> String {
-        crate::web::admin::helpers::sort_link(&self.filters, &self.sort, key, &[])
+        query::sort_link(&self.filters, &self.sort, key, &[])
     }
 
     fn sort_mark(&self, key: &str) -> &'static str {
-        crate::web::admin::helpers::sort_mark(&self.sort, key)
+        query::sort_mark(&self.sort, key)
     }
 
     fn level_name(&self, level: &i32) -> &'static str {
@@ -81,7 +82,6 @@ async fn list(
     state: web::Data<AppState>,
 ) -> AppResult<HttpResponse> {
     let query = query.into_inner();
-    let text = |v: &Option<String>| v.as_deref().unwrap_or("").trim().to_string();
     let (q, active, superuser, source, group) = (
         text(&query.q),
         text(&query.active),
@@ -120,11 +120,7 @@ async fn list(
         ("source", &source),
         ("group", &group),
     ]);
-    let sorted = query_string(&[("sort", if sort == "username" { "" } else { &sort })]);
-    let base = match (filters.is_empty(), sorted.is_empty()) {
-        (false, false) => format!("{filters}&{sorted}"),
-        _ => format!("{filters}{sorted}"),
-    };
+    let base = with_sort(&filters, &sort, "username");
     let pager = Pager::new(&paged, &base);
     html(
         200,

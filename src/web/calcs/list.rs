@@ -10,11 +10,12 @@ use crate::actions::calcs as calc_actions;
 use crate::error::AppResult;
 use crate::models::calc::{Access, Calc, CalcSummary, ListQuery, OrderBy, Status};
 use crate::models::list_cache::ListStamp;
-use crate::models::paging::page_number;
+use crate::models::paging::{page_count, page_number};
 use crate::state::AppState;
 use crate::web::context::PageCtx;
 use crate::web::current_user::Authenticated;
 use crate::web::html;
+use crate::web::query::{self, query_string, text, with_query, with_sort};
 
 pub const PER_PAGE: i64 = 25;
 
@@ -128,34 +129,16 @@ impl ListPage {
     }
 
     fn sort_link(&self, key: &str) -> String {
-        crate::web::admin::helpers::sort_link(&self.filters, &self.sort, key, &["id", "started"])
+        query::sort_link(&self.filters, &self.sort, key, &["id", "started"])
     }
 
     fn aria_sort(&self, key: &str) -> &'static str {
-        crate::web::admin::helpers::sort_state(&self.sort, key)
+        query::sort_state(&self.sort, key)
     }
 
     fn sort_mark(&self, key: &str) -> &'static str {
-        crate::web::admin::helpers::sort_mark(&self.sort, key)
+        query::sort_mark(&self.sort, key)
     }
-}
-
-/// `a=1&b=x` from the pairs whose value is not empty.
-pub fn query_string(pairs: &[(&str, &str)]) -> String {
-    let mut out = url::form_urlencoded::Serializer::new(String::new());
-    for (k, v) in pairs.iter().filter(|(_, v)| !v.is_empty()) {
-        out.append_pair(k, v);
-    }
-    out.finish()
-}
-
-/// `?base&extra`, skipping empty parts.
-pub fn with_query(base: &str, extra: &str) -> String {
-    let parts: Vec<&str> = [base, extra]
-        .into_iter()
-        .filter(|p| !p.is_empty())
-        .collect();
-    format!("?{}", parts.join("&"))
 }
 
 /// `?next=<this page>` for links to pages that come back here.
@@ -204,10 +187,6 @@ fn page_links(current: i64, pages: i64, link: impl Fn(i64) -> String) -> Vec<Pag
     out
 }
 
-fn clean(v: &Option<String>) -> String {
-    v.as_deref().unwrap_or("").trim().to_string()
-}
-
 #[get("/engine/")]
 pub async fn list_page(
     req: HttpRequest,
@@ -218,10 +197,10 @@ pub async fn list_page(
     let user = user.0;
     let (sort, order_by, descending) = parse_sort(params.sort.as_deref());
     let (status_filter, calculator, owner, q) = (
-        clean(&params.status),
-        clean(&params.calculator),
-        clean(&params.owner),
-        clean(&params.q),
+        text(&params.status),
+        text(&params.calculator),
+        text(&params.owner),
+        text(&params.q),
     );
     let mut query = ListQuery {
         include_shared: true,
@@ -251,7 +230,7 @@ pub async fn list_page(
         .read(move |conn| {
             let stamp = ListStamp::read(conn)?;
             let total = lists.total(conn, stamp, &viewer, &query)?;
-            let pages = ((total + PER_PAGE - 1) / PER_PAGE).max(1);
+            let pages = page_count(total, PER_PAGE);
             let page_no = requested_page.min(pages);
             let page = ListQuery {
                 offset: (page_no - 1) * PER_PAGE,
@@ -268,23 +247,14 @@ pub async fn list_page(
             Row::new(r.calc.clone(), r.owner.clone(), access)
         })
         .collect();
-    let pages = ((total + PER_PAGE - 1) / PER_PAGE).max(1);
+    let pages = page_count(total, PER_PAGE);
     let filters = query_string(&[
         ("status", &status_filter),
         ("calculator", &calculator),
         ("owner", &owner),
         ("q", &q),
     ]);
-    let sort_part = if sort == "-id" {
-        String::new()
-    } else {
-        query_string(&[("sort", &sort)])
-    };
-    let base = [filters.as_str(), sort_part.as_str()]
-        .into_iter()
-        .filter(|p| !p.is_empty())
-        .collect::<Vec<_>>()
-        .join("&");
+    let base = with_sort(&filters, &sort, "-id");
     let link = |n: i64| {
         if n == 1 {
             with_query(&base, "")
@@ -392,12 +362,5 @@ mod tests {
         assert_eq!(numbers(1, 10), "1 2 3 … 10");
         assert_eq!(numbers(6, 10), "1 … 4 5 6 7 8 … 10");
         assert_eq!(numbers(10, 10), "1 … 8 9 10");
-    }
-
-    #[test]
-    fn queries() {
-        assert_eq!(query_string(&[("q", "a b"), ("owner", "")]), "q=a+b");
-        assert_eq!(with_query("", ""), "?");
-        assert_eq!(with_query("q=x", "page=2"), "?q=x&page=2");
     }
 }
