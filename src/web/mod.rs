@@ -13,6 +13,7 @@ pub mod health;
 pub mod known_device;
 pub mod login;
 pub mod maintenance_gate;
+pub mod new_password;
 pub mod pages;
 pub mod query;
 pub mod password_reset;

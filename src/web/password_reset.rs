@@ -8,7 +8,7 @@ use askama::Template;
 use serde::Deserialize;
 
 use crate::auth::reset_token::{self, Invalid};
-use crate::auth::{password, password_rules, throttle};
+use crate::auth::throttle;
 use crate::error::{AppError, AppResult};
 use crate::mail::limit::{self, Verdict};
 use crate::mail::messages;
@@ -21,6 +21,7 @@ use crate::web::client;
 use crate::web::context::PageCtx;
 use crate::web::csrf::CsrfForm;
 use crate::web::html;
+use crate::web::new_password::{MISMATCH, NewPassword};
 use crate::web::redirect;
 
 /// A page that only says something (and maybe links somewhere).
@@ -255,18 +256,9 @@ async fn confirm_submit(
         Ok(user) => user,
         Err(page) => return Ok(page),
     };
-    let new1 = form.0.new_password1.unwrap_or_default();
-    let new2 = form.0.new_password2.unwrap_or_default();
-    let mut errors = Vec::new();
-    if new1 != new2 {
-        errors.push("The two passwords do not match.".to_string());
-    }
-    errors.extend(password_rules::check(
-        &new1,
-        state.config.passwords.min_length,
-        &user.username,
-        &user.email,
-    ));
+    let form = form.0;
+    let new = NewPassword::new(form.new_password1, form.new_password2);
+    let errors = new.problems(&state.config, &user.username, &user.email, MISMATCH);
     if !errors.is_empty() {
         return html(
             400,
@@ -279,9 +271,7 @@ async fn confirm_submit(
             },
         );
     }
-    let hash = web::block(move || password::hash(&new1))
-        .await
-        .map_err(|e| AppError::Internal(e.to_string()))?;
+    let hash = new.hash().await?;
     let (keys, days, token) = (
         state.keys.clone(),
         state.config.registration.reset_days,

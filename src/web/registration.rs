@@ -10,7 +10,6 @@ use serde::Deserialize;
 use time::Duration;
 
 use crate::actions::accounts::{self, NewAccount, Origin};
-use crate::auth::{password, password_rules};
 use crate::config::RegistrationMode;
 use crate::error::{AppError, AppResult};
 use crate::mail::limit::{self, Verdict};
@@ -26,6 +25,7 @@ use crate::web::client;
 use crate::web::context::PageCtx;
 use crate::web::csrf::CsrfForm;
 use crate::web::html;
+use crate::web::new_password::{MISMATCH, NewPassword};
 use crate::web::login::start_session;
 use crate::web::password_reset::{MessagePage, too_many};
 use crate::web::redirect;
@@ -103,8 +103,7 @@ async fn register_submit(
     let form = form.0;
     let username = form.username.unwrap_or_default().trim().to_string();
     let email = form.email.unwrap_or_default().trim().to_string();
-    let password1 = form.password1.unwrap_or_default();
-    let password2 = form.password2.unwrap_or_default();
+    let new = NewPassword::new(form.password1, form.password2);
     let mut errors = Vec::new();
     if let Err(e) = check_username(&username) {
         errors.push(e);
@@ -112,15 +111,7 @@ async fn register_submit(
     if !crate::mail::is_address(&email) {
         errors.push("Enter an email address like name@example.org.".into());
     }
-    if password1 != password2 {
-        errors.push("The two passwords do not match.".into());
-    }
-    errors.extend(password_rules::check(
-        &password1,
-        state.config.passwords.min_length,
-        &username,
-        &email,
-    ));
+    errors.extend(new.problems(&state.config, &username, &email, MISMATCH));
     let show = |errors: Vec<String>, username: String, email: String| {
         html(
             400,
@@ -164,7 +155,7 @@ async fn register_submit(
         .await?;
     let outcome = match first {
         Some(outcome) => outcome,
-        None => create_account(&req, &state, username.clone(), email.clone(), password1).await?,
+        None => create_account(&req, &state, username.clone(), email.clone(), new).await?,
     };
     match outcome {
         SignUp::UsernameTaken => show(
@@ -188,11 +179,9 @@ async fn create_account(
     state: &AppState,
     name: String,
     address: String,
-    password1: String,
+    new: NewPassword,
 ) -> AppResult<SignUp> {
-    let hash = web::block(move || password::hash(&password1))
-        .await
-        .map_err(|e| AppError::Internal(e.to_string()))?;
+    let hash = new.hash().await?;
     let ip = client::ip_string(req);
     let st = state.clone();
     state
@@ -540,8 +529,7 @@ async fn invite_submit(
     let form = form.0;
     let username = form.username.unwrap_or_default().trim().to_string();
     let full_name = form.full_name.unwrap_or_default().trim().to_string();
-    let password1 = form.password1.unwrap_or_default();
-    let password2 = form.password2.unwrap_or_default();
+    let new = NewPassword::new(form.password1, form.password2);
     let email = row.invitation.email.clone();
     let mut errors = Vec::new();
     if let Err(e) = check_username(&username) {
@@ -550,15 +538,7 @@ async fn invite_submit(
     if full_name.chars().count() > 150 {
         errors.push("The name is too long (150 characters at most).".into());
     }
-    if password1 != password2 {
-        errors.push("The two passwords do not match.".into());
-    }
-    errors.extend(password_rules::check(
-        &password1,
-        state.config.passwords.min_length,
-        &username,
-        &email,
-    ));
+    errors.extend(new.problems(&state.config, &username, &email, MISMATCH));
     let show = |errors: Vec<String>| {
         html(
             400,
@@ -578,9 +558,7 @@ async fn invite_submit(
     if !errors.is_empty() {
         return show(errors);
     }
-    let hash = web::block(move || password::hash(&password1))
-        .await
-        .map_err(|e| AppError::Internal(e.to_string()))?;
+    let hash = new.hash().await?;
     let ip = client::ip_string(&req);
     let (invitation, group) = (row.invitation.clone(), row.group.clone());
     let (name, full, address) = (username.clone(), full_name.clone(), email.clone());

@@ -9,7 +9,6 @@ use serde::Deserialize;
 use super::Superuser;
 use super::helpers::{done, plural, refused};
 use crate::actions::accounts::CalcsChoice;
-use crate::auth::{password, password_rules};
 use crate::error::{AppError, AppResult};
 use crate::models::User;
 use crate::models::session::SessionRow;
@@ -18,6 +17,7 @@ use crate::state::AppState;
 use crate::web::context::PageCtx;
 use crate::web::csrf::CsrfForm;
 use crate::web::html;
+use crate::web::new_password::{MISMATCH, NewPassword};
 use crate::web::login::EmptyForm;
 
 /// "Are you sure?" for one action: what will happen, and a button that POSTs to `action`.
@@ -93,18 +93,9 @@ async fn password_set(
     state: web::Data<AppState>,
 ) -> AppResult<HttpResponse> {
     let user = load_user(&state, id.into_inner()).await?;
-    let new1 = form.0.password1.unwrap_or_default();
-    let new2 = form.0.password2.unwrap_or_default();
-    let mut errors = Vec::new();
-    if new1 != new2 {
-        errors.push("The two passwords do not match.".to_string());
-    }
-    errors.extend(password_rules::check(
-        &new1,
-        state.config.passwords.min_length,
-        &user.username,
-        &user.email,
-    ));
+    let form = form.0;
+    let new = NewPassword::new(form.password1, form.password2);
+    let errors = new.problems(&state.config, &user.username, &user.email, MISMATCH);
     if !errors.is_empty() {
         return html(
             400,
@@ -117,9 +108,7 @@ async fn password_set(
             },
         );
     }
-    let hash = web::block(move || password::hash(&new1))
-        .await
-        .map_err(|e| AppError::Internal(e.to_string()))?;
+    let hash = new.hash().await?;
     let actor = admin.actor(&req);
     let target = user.clone();
     let ended = state

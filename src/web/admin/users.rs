@@ -8,7 +8,6 @@ use serde::Deserialize;
 use super::Superuser;
 use super::helpers::{Fields, Pager, done, when_html};
 use crate::actions::accounts::{LEVELS, NewAccount, Origin, level_name};
-use crate::auth::{password, password_rules};
 use crate::error::{AppError, AppResult};
 use crate::models::User;
 use crate::models::group::Group;
@@ -19,6 +18,7 @@ use crate::state::AppState;
 use crate::web::context::PageCtx;
 use crate::web::csrf::CsrfForm;
 use crate::web::html;
+use crate::web::new_password::{MISMATCH, NewPassword};
 use crate::web::query::{self, query_string, text, with_sort};
 
 #[derive(Deserialize, Default)]
@@ -259,26 +259,27 @@ async fn create(
 ) -> AppResult<HttpResponse> {
     let fields = Fields(form.0);
     let user_form = UserForm::from_fields(&fields);
-    let (password1, password2) = (fields.raw("password1"), fields.raw("password2"));
+    let new_password = NewPassword::new(
+        Some(fields.raw("password1")),
+        Some(fields.raw("password2")),
+    );
     let mut errors = user_form.problems();
-    if password1 != password2 {
-        errors.push("The two passwords do not match.".into());
-    } else if !password1.is_empty() {
-        errors.extend(password_rules::check(
-            &password1,
-            state.config.passwords.min_length,
+    // The password is optional here: without one the account cannot log in yet.
+    if !new_password.matches() {
+        errors.push(MISMATCH.into());
+    } else if !new_password.is_empty() {
+        errors.extend(new_password.rule_problems(
+            &state.config,
             &user_form.username,
             &user_form.email,
         ));
     }
     let mut status = 400;
     if errors.is_empty() {
-        let hash = if password1.is_empty() {
+        let hash = if new_password.is_empty() {
             String::new()
         } else {
-            web::block(move || password::hash(&password1))
-                .await
-                .map_err(|e| AppError::Internal(e.to_string()))?
+            new_password.hash().await?
         };
         let account = NewAccount {
             fields: user_form.changes(),
