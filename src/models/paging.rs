@@ -14,6 +14,16 @@ pub struct Paged<T> {
 }
 
 impl<T> Paged<T> {
+    /// Page `page` of a list of `total` rows, PER_PAGE a page.
+    pub fn new(items: Vec<T>, total: i64, page: i64) -> Paged<T> {
+        Paged {
+            items,
+            total,
+            page,
+            per_page: PER_PAGE,
+        }
+    }
+
     pub fn pages(&self) -> i64 {
         page_count(self.total, self.per_page)
     }
