@@ -44,15 +44,6 @@ fn registration_open(state: &AppState) -> AppResult<()> {
     }
 }
 
-/// The audit log's "who" for a person acting on their own account.
-fn self_actor(req: &HttpRequest, user: &User) -> Actor {
-    let actor = Actor::web(user, client::ip_string(req));
-    match req.app_data::<actix_web::web::Data<crate::state::AppState>>() {
-        Some(state) => actor.logging_to(state.access_log.clone()),
-        None => actor,
-    }
-}
-
 #[derive(Template)]
 #[template(path = "accounts/register.html")]
 struct RegisterPage {
@@ -402,7 +393,7 @@ async fn activate_submit(
         Activation::Valid(found, user) => (found, user),
         other => return activation_refused(&req, &state, &other),
     };
-    let actor = self_actor(&req, &user);
+    let actor = client::actor(&req, &user);
     let target = Target::user(&user);
     let activated = state
         .db
