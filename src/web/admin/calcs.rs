@@ -17,7 +17,8 @@ use crate::models::calc::{Calc, Status};
 use crate::models::paging::{PER_PAGE, Paged, page_count, page_number, parse_sort};
 use crate::state::AppState;
 use crate::web::api::calcs::ListParams;
-use crate::web::calcs::status_label;
+use crate::web::calcs::actions::Action;
+use crate::web::calcs::{describe, status_label};
 use crate::web::context::PageCtx;
 use crate::web::csrf::CsrfForm;
 use crate::web::html;
@@ -283,142 +284,81 @@ async fn load(state: &AppState, id: i64) -> AppResult<(Calc, String)> {
         .await
 }
 
-/// "calculation 5, “Hazard run” (example, by bob)"
-fn describe(calc: &Calc, owner: &str) -> String {
-    if calc.description.is_empty() {
-        format!("calculation {} ({}, by {owner})", calc.id, calc.calculator)
-    } else {
-        format!(
-            "calculation {}, “{}” ({}, by {owner})",
-            calc.id, calc.description, calc.calculator
-        )
-    }
-}
+// --- abort, remove -------------------------------------------------------------------------
 
-// --- abort ----------------------------------------------------------------------------------
-
-#[get("/calcs/{id:\\d+}/abort/")]
-async fn abort_page(
+#[get("/calcs/{id:\\d+}/{action:(abort|remove)}/")]
+async fn confirm_page(
     req: HttpRequest,
     _admin: Superuser,
-    id: web::Path<i64>,
+    path: web::Path<(i64, String)>,
     back: web::Query<BackParam>,
     state: web::Data<AppState>,
 ) -> AppResult<HttpResponse> {
-    let id = id.into_inner();
+    let (id, action) = parse_action(path.into_inner())?;
     let listed = back.list_query();
     let (calc, owner) = load(&state, id).await?;
-    if !calc.is_running() {
-        return refused(
-            &state,
-            AppError::Conflict(format!(
-                "Calculation {id} is not running (it is {}), so there is nothing to abort.",
-                calc.status
-            )),
-            &list_path(&listed),
-        );
+    if let Err(e) = action.check_state(&calc) {
+        return refused(&state, e, &list_path(&listed));
     }
+    let what = describe(&calc, &owner);
+    let (title, lines, button) = match action {
+        Action::Abort => (
+            format!("Abort calculation {id}?"),
+            vec![
+                format!("This stops {what}."),
+                "Its process is stopped at once; what it computed so far is not kept as outputs, and it cannot be resumed.".into(),
+            ],
+            "Abort it",
+        ),
+        _ => (
+            format!("Remove calculation {id}?"),
+            vec![
+                format!(
+                    "This deletes {what}: its log, its outputs and its files (inputs and results) on the server."
+                ),
+                format!("{owner} loses it too. This cannot be undone."),
+            ],
+            "Remove it and its files",
+        ),
+    };
     html(
         200,
         &ConfirmPage {
             page: PageCtx::new(&req),
             nav: "calcs",
-            title: format!("Abort calculation {id}?"),
-            lines: vec![
-                format!("This stops {}.", describe(&calc, &owner)),
-                "Its process is stopped at once; what it computed so far is not kept as outputs, and it cannot be resumed.".into(),
-            ],
-            action: format!("/admin/calcs/{id}/abort/{}", back_param(&listed)),
+            title,
+            lines,
+            action: format!("/admin/calcs/{id}/{}/{}", action.name(), back_param(&listed)),
             cancel: list_path(&listed),
-            button: "Abort it".into(),
+            button: button.into(),
         },
     )
 }
 
-#[post("/calcs/{id:\\d+}/abort/")]
-async fn abort(
+#[post("/calcs/{id:\\d+}/{action:(abort|remove)}/")]
+async fn act(
     req: HttpRequest,
     admin: Superuser,
-    id: web::Path<i64>,
+    path: web::Path<(i64, String)>,
     back: web::Query<BackParam>,
     _form: CsrfForm<EmptyForm>,
     state: web::Data<AppState>,
 ) -> AppResult<HttpResponse> {
-    let id = id.into_inner();
+    let (id, action) = parse_action(path.into_inner())?;
     let to = list_path(&back.list_query());
     load(&state, id).await?; // a calculation that does not exist is a 404 here
     let actor = admin.actor(&req);
-    let message = match calc_actions::abort(&state, &admin.0, &actor, id).await {
+    let message = match action.run(&state, &admin.0, &actor, id).await {
+        Ok(message) if action == Action::Remove => format!("{message} Its files were deleted."),
         Ok(message) => message,
         Err(e) => return refused(&state, e, &to),
     };
     Ok(done(&state, message, &to))
 }
 
-// --- remove ---------------------------------------------------------------------------------
-
-#[get("/calcs/{id:\\d+}/remove/")]
-async fn remove_page(
-    req: HttpRequest,
-    _admin: Superuser,
-    id: web::Path<i64>,
-    back: web::Query<BackParam>,
-    state: web::Data<AppState>,
-) -> AppResult<HttpResponse> {
-    let id = id.into_inner();
-    let listed = back.list_query();
-    let (calc, owner) = load(&state, id).await?;
-    if calc.is_running() {
-        return refused(
-            &state,
-            AppError::Conflict(format!(
-                "Calculation {id} is still running; abort it first."
-            )),
-            &list_path(&listed),
-        );
-    }
-    html(
-        200,
-        &ConfirmPage {
-            page: PageCtx::new(&req),
-            nav: "calcs",
-            title: format!("Remove calculation {id}?"),
-            lines: vec![
-                format!(
-                    "This deletes {}: its log, its outputs and its files (inputs and results) on the server.",
-                    describe(&calc, &owner)
-                ),
-                format!("{owner} loses it too. This cannot be undone."),
-            ],
-            action: format!("/admin/calcs/{id}/remove/{}", back_param(&listed)),
-            cancel: list_path(&listed),
-            button: "Remove it and its files".into(),
-        },
-    )
-}
-
-#[post("/calcs/{id:\\d+}/remove/")]
-async fn remove(
-    req: HttpRequest,
-    admin: Superuser,
-    id: web::Path<i64>,
-    back: web::Query<BackParam>,
-    _form: CsrfForm<EmptyForm>,
-    state: web::Data<AppState>,
-) -> AppResult<HttpResponse> {
-    let id = id.into_inner();
-    let to = list_path(&back.list_query());
-    load(&state, id).await?; // a calculation that does not exist is a 404 here
-    let actor = admin.actor(&req);
-    let message = match calc_actions::remove(&state, &admin.0, &actor, id).await {
-        Ok(message) => message,
-        Err(e) => return refused(&state, e, &to),
-    };
-    Ok(done(
-        &state,
-        format!("{message} Its files were deleted."),
-        &to,
-    ))
+/// The calculation's id and the action of `/admin/calcs/<id>/<action>/`.
+fn parse_action((id, name): (i64, String)) -> AppResult<(i64, Action)> {
+    Ok((id, Action::parse(&name).ok_or_else(AppError::not_found)?))
 }
 
 // --- reassign -------------------------------------------------------------------------------
@@ -530,10 +470,8 @@ async fn reassign(
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(list)
-        .service(abort_page)
-        .service(abort)
-        .service(remove_page)
-        .service(remove)
+        .service(confirm_page)
+        .service(act)
         .service(reassign_page)
         .service(reassign);
 }

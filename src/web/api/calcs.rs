@@ -8,7 +8,6 @@ use serde_json::json;
 
 use super::{CalcEntry, calc_json, output_json};
 use crate::actions::calcs as calc_actions;
-use crate::actions::calcs::{abort, remove, set_shared};
 use crate::calcs::calc_dir;
 use crate::error::{AppError, AppResult};
 use crate::models::User;
@@ -19,6 +18,7 @@ use crate::models::output::Output;
 use crate::state::AppState;
 use crate::times::Stamp;
 use crate::web::client;
+use crate::web::calcs::actions::Action;
 use crate::web::current_user::Authenticated;
 
 /// The query of `GET /v1/calc/list`, OpenQuake's names plus `status` and `q`.
@@ -257,56 +257,20 @@ async fn run(
     Ok(HttpResponse::Ok().json(json!({ "status": "created", "job_id": calc.id })))
 }
 
-fn success(message: String) -> HttpResponse {
-    HttpResponse::Ok().json(json!({ "success": message }))
-}
-
-#[post("/v1/calc/{id}/abort")]
-async fn abort_api(
+/// `POST /v1/calc/<id>/abort`, `remove`, `share`, `unshare`: `{"success": "<what happened>"}`.
+#[post("/v1/calc/{id}/{action:(abort|remove|share|unshare)}")]
+async fn act(
     req: HttpRequest,
     user: Authenticated,
-    id: web::Path<i64>,
+    path: web::Path<(i64, String)>,
     state: web::Data<AppState>,
 ) -> AppResult<HttpResponse> {
-    Ok(success(
-        abort(&state, &user.0, &client::actor(&req, &user.0), *id).await?,
-    ))
-}
-
-#[post("/v1/calc/{id}/remove")]
-async fn remove_api(
-    req: HttpRequest,
-    user: Authenticated,
-    id: web::Path<i64>,
-    state: web::Data<AppState>,
-) -> AppResult<HttpResponse> {
-    Ok(success(
-        remove(&state, &user.0, &client::actor(&req, &user.0), *id).await?,
-    ))
-}
-
-#[post("/v1/calc/{id}/share")]
-async fn share_api(
-    req: HttpRequest,
-    user: Authenticated,
-    id: web::Path<i64>,
-    state: web::Data<AppState>,
-) -> AppResult<HttpResponse> {
-    Ok(success(
-        set_shared(&state, &user.0, &client::actor(&req, &user.0), *id, true).await?,
-    ))
-}
-
-#[post("/v1/calc/{id}/unshare")]
-async fn unshare_api(
-    req: HttpRequest,
-    user: Authenticated,
-    id: web::Path<i64>,
-    state: web::Data<AppState>,
-) -> AppResult<HttpResponse> {
-    Ok(success(
-        set_shared(&state, &user.0, &client::actor(&req, &user.0), *id, false).await?,
-    ))
+    let (id, name) = path.into_inner();
+    let action = Action::parse(&name).ok_or_else(AppError::not_found)?;
+    let message = action
+        .run(&state, &user.0, &client::actor(&req, &user.0), id)
+        .await?;
+    Ok(HttpResponse::Ok().json(json!({ "success": message })))
 }
 
 #[get("/v1/calc/{id}/results")]
@@ -498,10 +462,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(log_size)
         .service(log)
         .service(traceback)
-        .service(abort_api)
-        .service(remove_api)
-        .service(share_api)
-        .service(unshare_api)
+        .service(act)
         .service(calc_info);
 }
 

@@ -1,6 +1,7 @@
 //! Abort, remove, share and unshare from the pages: `GET /engine/<id>/<action>/` asks for
 //! confirmation (works without JavaScript), `POST` does it through the same functions as the
-//! API (which check the permissions again) and comes back with a flash message.
+//! API (which check the permissions again) and comes back with a flash message. [`Action`]
+//! serves the API and /admin/calcs/ too.
 
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use actix_web_flash_messages::FlashMessage;
@@ -9,6 +10,9 @@ use serde::Deserialize;
 
 use crate::actions::calcs as calc_actions;
 use crate::error::{AppError, AppResult};
+use super::describe;
+use crate::models::User;
+use crate::models::audit::Actor;
 use crate::models::calc::{Access, Calc, Status};
 use crate::state::AppState;
 use crate::web::client;
@@ -28,7 +32,7 @@ pub enum Action {
 }
 
 impl Action {
-    fn parse(name: &str) -> Option<Action> {
+    pub fn parse(name: &str) -> Option<Action> {
         Some(match name {
             "abort" => Action::Abort,
             "remove" => Action::Remove,
@@ -38,7 +42,7 @@ impl Action {
         })
     }
 
-    fn name(self) -> &'static str {
+    pub fn name(self) -> &'static str {
         match self {
             Action::Abort => "abort",
             Action::Remove => "remove",
@@ -71,7 +75,7 @@ impl Action {
     }
 
     /// Whether it makes sense in the calculation's current state (409 otherwise).
-    fn check_state(self, calc: &Calc) -> AppResult<()> {
+    pub fn check_state(self, calc: &Calc) -> AppResult<()> {
         let id = calc.id;
         let problem = match self {
             Action::Abort if !calc.is_running() => Some(format!(
@@ -90,6 +94,17 @@ impl Action {
             _ => None,
         };
         problem.map_or(Ok(()), |p| Err(AppError::Conflict(p)))
+    }
+
+    /// Does it, as `actor`, through `actions::calcs` (which checks the user's rights again);
+    /// the sentence that says what happened.
+    pub async fn run(self, state: &AppState, user: &User, actor: &Actor, id: i64) -> AppResult<String> {
+        match self {
+            Action::Abort => calc_actions::abort(state, user, actor, id).await,
+            Action::Remove => calc_actions::remove(state, user, actor, id).await,
+            Action::Share => calc_actions::set_shared(state, user, actor, id, true).await,
+            Action::Unshare => calc_actions::set_shared(state, user, actor, id, false).await,
+        }
     }
 }
 
@@ -150,14 +165,7 @@ pub async fn confirm(
         .await?;
     action.check_allowed(access, id)?;
     action.check_state(&calc)?;
-    let what = if calc.description.is_empty() {
-        format!("calculation {id} ({}, by {owner})", calc.calculator)
-    } else {
-        format!(
-            "calculation {id}, “{}” ({}, by {owner})",
-            calc.description, calc.calculator
-        )
-    };
+    let what = describe(&calc, &owner);
     let (title, lines, button, danger) = match action {
         Action::Abort => (
             format!("Abort calculation {id}?"),
@@ -239,12 +247,7 @@ pub async fn act(
     let action = parse_action(&name)?;
     let user = user.0;
     let actor = client::actor(&req, &user);
-    let result = match action {
-        Action::Abort => calc_actions::abort(&state, &user, &actor, id).await,
-        Action::Remove => calc_actions::remove(&state, &user, &actor, id).await,
-        Action::Share => calc_actions::set_shared(&state, &user, &actor, id, true).await,
-        Action::Unshare => calc_actions::set_shared(&state, &user, &actor, id, false).await,
-    };
+    let result = action.run(&state, &user, &actor, id).await;
     let next = form.0.next;
     match result {
         Ok(message) => {

@@ -12,7 +12,7 @@ use actix_web::web;
 use time::PrimitiveDateTime;
 
 use crate::db::now;
-use crate::models::calc::Status;
+use crate::models::calc::{Calc, Status};
 use crate::times::Stamp;
 
 /// A time as pages show it: "3 minutes ago", with the exact UTC time for `title` and the
@@ -100,6 +100,18 @@ pub fn duration(from: PrimitiveDateTime, to: PrimitiveDateTime) -> String {
         s if s < 60 => format!("{s} s"),
         s if s < 3600 => format!("{} min {} s", s / 60, s % 60),
         s => format!("{} h {} min", s / 3600, (s % 3600) / 60),
+    }
+}
+
+/// "calculation 5, “Hazard run” (example, by bob)", for confirmation pages.
+pub fn describe(calc: &Calc, owner: &str) -> String {
+    if calc.description.is_empty() {
+        format!("calculation {} ({}, by {owner})", calc.id, calc.calculator)
+    } else {
+        format!(
+            "calculation {}, “{}” ({}, by {owner})",
+            calc.id, calc.description, calc.calculator
+        )
     }
 }
 
