@@ -7,8 +7,8 @@ use actix_web_flash_messages::FlashMessage;
 use askama::Template;
 use serde::Deserialize;
 
-use crate::auth::session_store::{IP, USER_AGENT, USER_ID};
 use crate::auth::password;
+use crate::auth::session_store::{IP, USER_AGENT, USER_ID};
 use crate::config::{AuthBackend, RegistrationMode};
 use crate::error::{AppError, AppResult};
 use crate::models::User;
@@ -20,8 +20,8 @@ use crate::web::context::PageCtx;
 use crate::web::csrf::{self, CsrfForm};
 use crate::web::current_user::Authenticated;
 use crate::web::html;
-use crate::web::new_password::NewPassword;
 use crate::web::known_device;
+use crate::web::new_password::NewPassword;
 use crate::web::redirect;
 
 #[derive(Template)]

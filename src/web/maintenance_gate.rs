@@ -1,10 +1,10 @@
 //! Maintenance mode at request time: the gate that sends non-superusers a maintenance page
 
 //! (503 + Retry-After; JSON on the API) once the window has begun.
+use actix_web::HttpMessage;
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
-use actix_web::HttpMessage;
 
 use crate::error::AppError;
 use crate::web::current_user::CurrentUser;

@@ -18,8 +18,8 @@ use crate::web::client;
 use crate::web::context::PageCtx;
 use crate::web::csrf::CsrfForm;
 use crate::web::html;
-use crate::web::new_password::{MISMATCH, NewPassword};
 use crate::web::login::start_session;
+use crate::web::new_password::{MISMATCH, NewPassword};
 use crate::web::redirect;
 
 #[derive(Template)]

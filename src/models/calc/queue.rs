@@ -11,7 +11,9 @@ use crate::error::{AppError, AppResult};
 #[diesel::dsl::auto_type]
 pub(super) fn queued() -> _ {
     let submitted: Status = Status::Submitted;
-    calcs::status.eq(submitted).and(calcs::slurm_job_id.is_null())
+    calcs::status
+        .eq(submitted)
+        .and(calcs::slurm_job_id.is_null())
 }
 
 /// The id of the oldest queued calculation, if any.

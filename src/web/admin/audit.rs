@@ -5,7 +5,7 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::Superuser;
-use super::helpers::{Pager, parse_day, when_html};
+use super::helpers::{Pager, ShowsTimes, parse_day};
 use crate::error::AppResult;
 use crate::models::audit::{AuditEntry, AuditFilter};
 use crate::models::paging::page_number;
@@ -54,14 +54,7 @@ struct AuditForm {
     until: String,
 }
 
-impl ListPage {
-    fn when(
-        &self,
-        t: &time::PrimitiveDateTime,
-    ) -> askama::filters::Safe<crate::web::calcs::TimeTag> {
-        when_html(t)
-    }
-}
+impl ShowsTimes for ListPage {}
 
 #[get("/audit/")]
 async fn list(

@@ -8,8 +8,7 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::Superuser;
-use super::helpers::{Fields, Pager, done, refused, when};
-use super::user_actions::ConfirmPage;
+use super::helpers::{ConfirmPage, Fields, Pager, done, refused, when};
 use crate::actions::calcs as calc_actions;
 use crate::error::{AppError, AppResult};
 use crate::models::User;
@@ -22,8 +21,8 @@ use crate::web::calcs::{describe, status_label};
 use crate::web::context::PageCtx;
 use crate::web::csrf::CsrfForm;
 use crate::web::html;
-use crate::web::query::{self, query_string, text, with_query, with_sort};
 use crate::web::login::EmptyForm;
+use crate::web::query::{self, query_string, text, with_query, with_sort};
 
 /// The sort keys of the column headers (`-` first = descending); newest first by default.
 const SORTS: &[&str] = &[
@@ -328,7 +327,11 @@ async fn confirm_page(
             nav: "calcs",
             title,
             lines,
-            action: format!("/admin/calcs/{id}/{}/{}", action.name(), back_param(&listed)),
+            action: format!(
+                "/admin/calcs/{id}/{}/{}",
+                action.name(),
+                back_param(&listed)
+            ),
             cancel: list_path(&listed),
             button: button.into(),
         },
@@ -337,7 +340,6 @@ async fn confirm_page(
 
 #[post("/calcs/{id:\\d+}/{action:(abort|remove)}/")]
 async fn act(
-    req: HttpRequest,
     admin: Superuser,
     path: web::Path<(i64, String)>,
     back: web::Query<BackParam>,
@@ -347,8 +349,7 @@ async fn act(
     let (id, action) = parse_action(path.into_inner())?;
     let to = list_path(&back.list_query());
     load(&state, id).await?; // a calculation that does not exist is a 404 here
-    let actor = admin.actor(&req);
-    let message = match action.run(&state, &admin.0, &actor, id).await {
+    let message = match action.run(&state, &admin.0, &admin.actor(), id).await {
         Ok(message) if action == Action::Remove => format!("{message} Its files were deleted."),
         Ok(message) => message,
         Err(e) => return refused(&state, e, &to),
@@ -452,11 +453,11 @@ async fn reassign(
             );
         }
     };
-    let actor = admin.actor(&req);
     let (owner_name, heir_row) = (owner.clone(), heir.clone());
-    state
-        .db
-        .run(move |conn| calc_actions::reassign(conn, &actor, id, &owner_name, &heir_row))
+    admin
+        .change(&state, move |conn, actor| {
+            calc_actions::reassign(conn, actor, id, &owner_name, &heir_row)
+        })
         .await?;
     Ok(done(
         &state,

@@ -9,7 +9,7 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::Superuser;
-use super::helpers::{Pager, done, path, when_html};
+use super::helpers::{Pager, ShowsTimes, done, path};
 use crate::error::{AppError, AppResult};
 use crate::mail::messages;
 use crate::models::audit::{AuditEntry, Target};
@@ -19,8 +19,8 @@ use crate::state::AppState;
 use crate::web::context::PageCtx;
 use crate::web::csrf::CsrfForm;
 use crate::web::html;
-use crate::web::query::query_string;
 use crate::web::login::EmptyForm;
+use crate::web::query::query_string;
 use crate::web::redirect;
 
 /// How long the test form waits for the worker's verdict before answering.
@@ -47,14 +47,7 @@ struct ListPage {
     test_to: String,
 }
 
-impl ListPage {
-    fn when(
-        &self,
-        t: &time::PrimitiveDateTime,
-    ) -> askama::filters::Safe<crate::web::calcs::TimeTag> {
-        when_html(t)
-    }
-}
+impl ShowsTimes for ListPage {}
 
 #[get("/emails/")]
 async fn list(
@@ -100,7 +93,6 @@ pub struct TestForm {
 
 #[post("/emails/test/")]
 async fn send_test(
-    req: HttpRequest,
     admin: Superuser,
     form: CsrfForm<TestForm>,
     state: web::Data<AppState>,
@@ -113,12 +105,10 @@ async fn send_test(
         .send();
         return Ok(redirect(&path(&state, "/admin/emails/")));
     }
-    let actor = admin.actor(&req);
     let config = state.config.clone();
     let address = to.clone();
-    let id = state
-        .db
-        .run(move |conn| {
+    let id = admin
+        .change(&state, move |conn, actor| {
             let message = messages::test_email(
                 &config,
                 &address,
@@ -128,7 +118,7 @@ async fn send_test(
             let id = Email::queue(conn, &message)?;
             AuditEntry::record(
                 conn,
-                &actor,
+                actor,
                 "email.test",
                 &Target {
                     kind: "email",
@@ -184,17 +174,14 @@ async fn send_test(
 
 #[post("/emails/{id:\\d+}/retry/")]
 async fn retry(
-    req: HttpRequest,
     admin: Superuser,
     id: web::Path<i64>,
     _form: CsrfForm<EmptyForm>,
     state: web::Data<AppState>,
 ) -> AppResult<HttpResponse> {
     let id = id.into_inner();
-    let actor = admin.actor(&req);
-    let retried = state
-        .db
-        .run(move |conn| {
+    let retried = admin
+        .change(&state, move |conn, actor| {
             let Some(email) = Email::find(conn, id)? else {
                 return Err(AppError::not_found());
             };
@@ -203,7 +190,7 @@ async fn retry(
             }
             AuditEntry::record(
                 conn,
-                &actor,
+                actor,
                 "email.retry",
                 &Target {
                     kind: "email",

@@ -1,13 +1,16 @@
-//! Small pieces the admin pages share: form fields, page links, times, flash-and-redirect.
+//! Small pieces the admin pages share: form fields, page links, times, the confirmation page,
+//! flash-and-redirect.
 //! Query strings and sort links are in `web::query` (the /engine/ list uses them too).
 
 use actix_web::HttpResponse;
 use actix_web_flash_messages::FlashMessage;
+use askama::Template;
 use time::PrimitiveDateTime;
 
-use crate::error::AppError;
+use crate::error::{AppError, AppResult};
 use crate::models::paging::Paged;
 use crate::state::AppState;
+use crate::web::context::PageCtx;
 use crate::web::query::with_query;
 
 /// The fields of a submitted form, repeated names included (group checkboxes), which a
@@ -72,6 +75,14 @@ pub fn when_html(t: &PrimitiveDateTime) -> askama::filters::Safe<crate::web::cal
     crate::web::calcs::When::new(*t).tag()
 }
 
+/// Pages whose templates show stored times write them with `{{ self.when(t) }}`.
+pub trait ShowsTimes {
+    /// [`when_html`]: "3 minutes ago", exact time on hover.
+    fn when(&self, t: &PrimitiveDateTime) -> askama::filters::Safe<crate::web::calcs::TimeTag> {
+        when_html(t)
+    }
+}
+
 /// `2026-11-22` as the start of that day (UTC); None for anything else.
 pub fn parse_day(text: &str) -> Option<PrimitiveDateTime> {
     let format = time::macros::format_description!("[year]-[month]-[day]");
@@ -101,6 +112,29 @@ pub fn refused(state: &AppState, error: AppError, to: &str) -> Result<HttpRespon
         }
         other => Err(other),
     }
+}
+
+/// The end of an action: its success message (`done`) or its refusal (`refused`), shown on
+/// the page at `to`.
+pub fn answer(state: &AppState, result: AppResult<String>, to: &str) -> AppResult<HttpResponse> {
+    match result {
+        Ok(message) => Ok(done(state, message, to)),
+        Err(e) => refused(state, e, to),
+    }
+}
+
+/// "Are you sure?" for one action: what will happen, and a button that POSTs to `action`.
+#[derive(Template)]
+#[template(path = "admin/confirm.html")]
+pub struct ConfirmPage {
+    pub page: PageCtx,
+    pub nav: &'static str,
+    pub title: String,
+    pub lines: Vec<String>,
+    /// Path (without the prefix) the form posts to, and where "Cancel" goes.
+    pub action: String,
+    pub cancel: String,
+    pub button: String,
 }
 
 /// "1 session" / "2 sessions".

@@ -153,11 +153,11 @@ async fn schedule(
         Ok(start) => start,
         Err(e) => return render(&req, &state, Some((date, time, message)), vec![e]).await,
     };
-    let actor = admin.actor(&req);
     let text = message.clone();
-    let scheduled = state
-        .db
-        .run(move |conn| maintenance::schedule(conn, &actor, start, &text))
+    let scheduled = admin
+        .change(&state, move |conn, actor| {
+            maintenance::schedule(conn, actor, start, &text)
+        })
         .await;
     match scheduled {
         Err(AppError::BadRequest(e)) => {
@@ -183,16 +183,11 @@ async fn schedule(
 
 #[post("/maintenance/end/")]
 async fn end(
-    req: HttpRequest,
     admin: Superuser,
     _form: CsrfForm<EmptyForm>,
     state: web::Data<AppState>,
 ) -> AppResult<HttpResponse> {
-    let actor = admin.actor(&req);
-    let ended = state
-        .db
-        .run(move |conn| maintenance::end(conn, &actor))
-        .await?;
+    let ended = admin.change(&state, maintenance::end).await?;
     state.maintenance.invalidate();
     if ended {
         Ok(done(

@@ -7,7 +7,7 @@ use serde::Deserialize;
 use time::Duration;
 
 use super::Superuser;
-use super::helpers::{Pager, done, when_html};
+use super::helpers::{Pager, ShowsTimes, done};
 use crate::error::AppResult;
 use crate::models::paging::page_number;
 use crate::models::session::{LiveSession, SessionRow};
@@ -15,8 +15,8 @@ use crate::state::AppState;
 use crate::web::context::PageCtx;
 use crate::web::csrf::CsrfForm;
 use crate::web::html;
-use crate::web::query::{query_string, text};
 use crate::web::login::EmptyForm;
+use crate::web::query::{query_string, text};
 
 #[derive(Deserialize)]
 pub struct ListQuery {
@@ -38,14 +38,7 @@ struct ListPage {
     pager: Pager,
 }
 
-impl ListPage {
-    fn when(
-        &self,
-        t: &time::PrimitiveDateTime,
-    ) -> askama::filters::Safe<crate::web::calcs::TimeTag> {
-        when_html(t)
-    }
-}
+impl ShowsTimes for ListPage {}
 
 #[get("/sessions/")]
 async fn list(
@@ -79,17 +72,16 @@ async fn list(
 
 #[post("/sessions/{id:\\d+}/revoke/")]
 async fn revoke(
-    req: HttpRequest,
     admin: Superuser,
     id: web::Path<i64>,
     _form: CsrfForm<EmptyForm>,
     state: web::Data<AppState>,
 ) -> AppResult<HttpResponse> {
     let id = id.into_inner();
-    let actor = admin.actor(&req);
-    let revoked = state
-        .db
-        .run(move |conn| crate::actions::sessions::revoke(conn, &actor, id))
+    let revoked = admin
+        .change(&state, move |conn, actor| {
+            crate::actions::sessions::revoke(conn, actor, id)
+        })
         .await?;
     let message = if revoked {
         "The session was ended; its user has to log in again.".to_string()

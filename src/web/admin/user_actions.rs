@@ -7,32 +7,20 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::Superuser;
-use super::helpers::{done, plural, refused};
-use crate::actions::accounts::CalcsChoice;
+use super::helpers::{ConfirmPage, answer, done, plural, refused};
+use crate::actions::accounts::{self, CalcsChoice};
+use crate::db::DbConn;
 use crate::error::{AppError, AppResult};
 use crate::models::User;
+use crate::models::audit::Actor;
 use crate::models::session::SessionRow;
 use crate::models::user::OwnedCalcs;
 use crate::state::AppState;
 use crate::web::context::PageCtx;
 use crate::web::csrf::CsrfForm;
 use crate::web::html;
-use crate::web::new_password::{MISMATCH, NewPassword};
 use crate::web::login::EmptyForm;
-
-/// "Are you sure?" for one action: what will happen, and a button that POSTs to `action`.
-#[derive(Template)]
-#[template(path = "admin/confirm.html")]
-pub struct ConfirmPage {
-    pub page: PageCtx,
-    pub nav: &'static str,
-    pub title: String,
-    pub lines: Vec<String>,
-    /// Path (without the prefix) the form posts to, and where "Cancel" goes.
-    pub action: String,
-    pub cancel: String,
-    pub button: String,
-}
+use crate::web::new_password::{MISMATCH, NewPassword};
 
 async fn load_user(state: &AppState, id: i64) -> AppResult<User> {
     state
@@ -41,8 +29,45 @@ async fn load_user(state: &AppState, id: i64) -> AppResult<User> {
         .await
 }
 
+/// The account and how many sessions it has; 404 when there is none.
+async fn load_with_sessions(state: &AppState, id: i64) -> AppResult<(User, i64)> {
+    state
+        .db
+        .run(move |conn| {
+            let user = User::find(conn, id)?.ok_or_else(AppError::not_found)?;
+            Ok((user, SessionRow::count_for_user(conn, id)?))
+        })
+        .await
+}
+
 fn user_page(id: i64) -> String {
     format!("/admin/users/{id}/")
+}
+
+/// Does `change` to account `id` as the superuser and goes back to its page, saying what
+/// `said` makes of the outcome, or why it was refused (400, 409).
+async fn change_account<T, C, S>(
+    admin: &Superuser,
+    state: &AppState,
+    id: i64,
+    change: C,
+    said: S,
+) -> AppResult<HttpResponse>
+where
+    T: Send + 'static,
+    C: FnOnce(&mut DbConn, &Actor, &User) -> AppResult<T> + Send + 'static,
+    S: FnOnce(&User, T) -> String,
+{
+    let user = load_user(state, id).await?;
+    let target = user.clone();
+    let result = admin
+        .change(state, move |conn, actor| change(conn, actor, &target))
+        .await;
+    answer(
+        state,
+        result.map(|outcome| said(&user, outcome)),
+        &user_page(user.id),
+    )
 }
 
 // --- set password ---------------------------------------------------------------------------
@@ -109,11 +134,11 @@ async fn password_set(
         );
     }
     let hash = new.hash().await?;
-    let actor = admin.actor(&req);
     let target = user.clone();
-    let ended = state
-        .db
-        .run(move |conn| crate::actions::accounts::set_password(conn, &actor, &target, &hash))
+    let ended = admin
+        .change(&state, move |conn, actor| {
+            accounts::set_password(conn, actor, &target, &hash)
+        })
         .await?;
     if user.id == admin.0.id {
         // Their own password: every session ended, this one goes on under a new id.
@@ -136,14 +161,7 @@ async fn deactivate_page(
     id: web::Path<i64>,
     state: web::Data<AppState>,
 ) -> AppResult<HttpResponse> {
-    let id = id.into_inner();
-    let (user, sessions) = state
-        .db
-        .run(move |conn| {
-            let user = User::find(conn, id)?.ok_or_else(AppError::not_found)?;
-            Ok((user, SessionRow::count_for_user(conn, id)?))
-        })
-        .await?;
+    let (user, sessions) = load_with_sessions(&state, id.into_inner()).await?;
     html(
         200,
         &ConfirmPage {
@@ -158,8 +176,8 @@ async fn deactivate_page(
                 ),
                 "The account, its groups and its calculations are kept.".into(),
             ],
-            action: format!("/admin/users/{id}/deactivate/"),
-            cancel: user_page(id),
+            action: format!("/admin/users/{}/deactivate/", user.id),
+            cancel: user_page(user.id),
             button: "Deactivate".into(),
         },
     )
@@ -167,67 +185,41 @@ async fn deactivate_page(
 
 #[post("/users/{id:\\d+}/deactivate/")]
 async fn deactivate(
-    req: HttpRequest,
     admin: Superuser,
     id: web::Path<i64>,
     _form: CsrfForm<EmptyForm>,
     state: web::Data<AppState>,
 ) -> AppResult<HttpResponse> {
-    let user = load_user(&state, id.into_inner()).await?;
-    if !user.is_active {
-        return refused(
-            &state,
-            AppError::BadRequest(format!("{:?} is already inactive.", user.username)),
-            &user_page(user.id),
-        );
-    }
-    let actor = admin.actor(&req);
-    let target = user.clone();
-    let result = state
-        .db
-        .run(move |conn| crate::actions::accounts::deactivate(conn, &actor, &target))
-        .await;
-    match result {
-        Ok(ended) => Ok(done(
-            &state,
-            format!(
-                "{:?} was deactivated; {} ended.",
-                user.username,
-                plural(ended as i64, "session was", "sessions were")
-            ),
-            &user_page(user.id),
-        )),
-        Err(e) => refused(&state, e, &user_page(user.id)),
-    }
+    let deactivate = |conn: &mut DbConn, actor: &Actor, user: &User| {
+        if !user.is_active {
+            let message = format!("{:?} is already inactive.", user.username);
+            return Err(AppError::BadRequest(message));
+        }
+        accounts::deactivate(conn, actor, user)
+    };
+    let said = |user: &User, ended: usize| {
+        let sessions = plural(ended as i64, "session was", "sessions were");
+        format!("{:?} was deactivated; {sessions} ended.", user.username)
+    };
+    change_account(&admin, &state, id.into_inner(), deactivate, said).await
 }
 
 #[post("/users/{id:\\d+}/activate/")]
 async fn activate(
-    req: HttpRequest,
     admin: Superuser,
     id: web::Path<i64>,
     _form: CsrfForm<EmptyForm>,
     state: web::Data<AppState>,
 ) -> AppResult<HttpResponse> {
-    let user = load_user(&state, id.into_inner()).await?;
-    if user.is_active {
-        return refused(
-            &state,
-            AppError::BadRequest(format!("{:?} is already active.", user.username)),
-            &user_page(user.id),
-        );
-    }
-    let actor = admin.actor(&req);
-    let target = user.clone();
-    state
-        .db
-        .run(move |conn| crate::actions::accounts::activate(conn, &actor, &target))
-        .await?;
-    Ok(done(
-        &state,
-        format!("{:?} was activated and can log in again.", user.username),
-        &user_page(user.id),
-    ))
+    let activate = |conn: &mut DbConn, actor: &Actor, user: &User| {
+        if user.is_active {
+            let message = format!("{:?} is already active.", user.username);
+            return Err(AppError::BadRequest(message));
+        }
+        accounts::activate(conn, actor, user)
+    };
+    let said = |user: &User, ()| format!("{:?} was activated and can log in again.", user.username);
+    change_account(&admin, &state, id.into_inner(), activate, said).await
 }
 
 // --- end all sessions -----------------------------------------------------------------------
@@ -239,14 +231,7 @@ async fn revoke_all_page(
     id: web::Path<i64>,
     state: web::Data<AppState>,
 ) -> AppResult<HttpResponse> {
-    let id = id.into_inner();
-    let (user, sessions) = state
-        .db
-        .run(move |conn| {
-            let user = User::find(conn, id)?.ok_or_else(AppError::not_found)?;
-            Ok((user, SessionRow::count_for_user(conn, id)?))
-        })
-        .await?;
+    let (user, sessions) = load_with_sessions(&state, id.into_inner()).await?;
     html(
         200,
         &ConfirmPage {
@@ -258,8 +243,8 @@ async fn revoke_all_page(
                 plural(sessions, "session", "sessions"),
                 user.username
             )],
-            action: format!("/admin/users/{id}/sessions/revoke/"),
-            cancel: user_page(id),
+            action: format!("/admin/users/{}/sessions/revoke/", user.id),
+            cancel: user_page(user.id),
             button: "End all sessions".into(),
         },
     )
@@ -267,28 +252,17 @@ async fn revoke_all_page(
 
 #[post("/users/{id:\\d+}/sessions/revoke/")]
 async fn revoke_all(
-    req: HttpRequest,
     admin: Superuser,
     id: web::Path<i64>,
     _form: CsrfForm<EmptyForm>,
     state: web::Data<AppState>,
 ) -> AppResult<HttpResponse> {
-    let user = load_user(&state, id.into_inner()).await?;
-    let actor = admin.actor(&req);
-    let target = user.clone();
-    let ended = state
-        .db
-        .run(move |conn| crate::actions::sessions::revoke_all(conn, &actor, &target))
-        .await?;
-    Ok(done(
-        &state,
-        format!(
-            "{} of {:?} ended.",
-            plural(ended as i64, "session", "sessions"),
-            user.username
-        ),
-        &user_page(user.id),
-    ))
+    let said = |user: &User, ended: usize| {
+        let sessions = plural(ended as i64, "session", "sessions");
+        format!("{sessions} of {:?} ended.", user.username)
+    };
+    let revoke_all = crate::actions::sessions::revoke_all;
+    change_account(&admin, &state, id.into_inner(), revoke_all, said).await
 }
 
 // --- delete ---------------------------------------------------------------------------------
@@ -348,7 +322,6 @@ async fn delete_page(
 
 #[post("/users/{id:\\d+}/delete/")]
 async fn delete(
-    req: HttpRequest,
     admin: Superuser,
     id: web::Path<i64>,
     form: CsrfForm<DeleteForm>,
@@ -359,11 +332,9 @@ async fn delete(
     let heir_name = form.0.reassign_to.unwrap_or_default().trim().to_string();
     let heir_shown = heir_name.clone();
     let choice = form.0.calcs.unwrap_or_default();
-    let actor = admin.actor(&req);
     let target = user.clone();
-    let result = state
-        .db
-        .run(move |conn| {
+    let result = admin
+        .change(&state, move |conn, actor| {
             let choice = match choice.as_str() {
                 "" | "refuse" => CalcsChoice::Refuse,
                 "delete" => CalcsChoice::Delete,
@@ -381,7 +352,7 @@ async fn delete(
                     ));
                 }
             };
-            let deleted = crate::actions::accounts::delete(conn, &actor, &target, choice)?;
+            let deleted = accounts::delete(conn, actor, &target, choice)?;
             Ok((choice, deleted))
         })
         .await;
@@ -391,7 +362,7 @@ async fn delete(
     };
     let data_dir = state.config.data_dir.clone();
     let ids = deleted.clone();
-    let failed = web::block(move || crate::actions::accounts::remove_calc_dirs(&data_dir, &ids))
+    let failed = web::block(move || accounts::remove_calc_dirs(&data_dir, &ids))
         .await
         .map_err(|e| AppError::Internal(e.to_string()))?;
     let what = match choice {

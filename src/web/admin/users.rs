@@ -259,10 +259,8 @@ async fn create(
 ) -> AppResult<HttpResponse> {
     let fields = Fields(form.0);
     let user_form = UserForm::from_fields(&fields);
-    let new_password = NewPassword::new(
-        Some(fields.raw("password1")),
-        Some(fields.raw("password2")),
-    );
+    let new_password =
+        NewPassword::new(Some(fields.raw("password1")), Some(fields.raw("password2")));
     let mut errors = user_form.problems();
     // The password is optional here: without one the account cannot log in yet.
     if !new_password.matches() {
@@ -287,12 +285,10 @@ async fn create(
             group_ids: user_form.group_ids.clone(),
             origin: Origin::Admin,
         };
-        let actor = admin.actor(&req);
-        let created = state
-            .db
-            .run(move |conn| {
+        let created = admin
+            .change(&state, move |conn, actor| {
                 crate::actions::groups::find_all(conn, &account.group_ids)?;
-                crate::actions::accounts::create(conn, &actor, &account)
+                crate::actions::accounts::create(conn, actor, &account)
             })
             .await;
         match created {
@@ -424,14 +420,12 @@ async fn update(
     if !errors.is_empty() {
         return detail(&req, &state, id, Some(user_form), errors, 400).await;
     }
-    let actor = admin.actor(&req);
     let (changes, group_ids) = (user_form.changes(), user_form.group_ids.clone());
-    let saved = state
-        .db
-        .run(move |conn| {
+    let saved = admin
+        .change(&state, move |conn, actor| {
             let user = User::find(conn, id)?.ok_or_else(AppError::not_found)?;
             crate::actions::groups::find_all(conn, &group_ids)?;
-            crate::actions::accounts::update(conn, &actor, &user, &changes, &group_ids)
+            crate::actions::accounts::update(conn, actor, &user, &changes, &group_ids)
         })
         .await;
     match saved {

@@ -17,8 +17,8 @@ use crate::models::log::{LogRow, MAX_SLICE};
 use crate::models::output::Output;
 use crate::state::AppState;
 use crate::times::Stamp;
-use crate::web::client;
 use crate::web::calcs::actions::Action;
+use crate::web::client;
 use crate::web::current_user::Authenticated;
 
 /// The query of `GET /v1/calc/list`, OpenQuake's names plus `status` and `q`.

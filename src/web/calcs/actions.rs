@@ -8,9 +8,9 @@ use actix_web_flash_messages::FlashMessage;
 use askama::Template;
 use serde::Deserialize;
 
+use super::describe;
 use crate::actions::calcs as calc_actions;
 use crate::error::{AppError, AppResult};
-use super::describe;
 use crate::models::User;
 use crate::models::audit::Actor;
 use crate::models::calc::{Access, Calc, Status};
@@ -98,7 +98,13 @@ impl Action {
 
     /// Does it, as `actor`, through `actions::calcs` (which checks the user's rights again);
     /// the sentence that says what happened.
-    pub async fn run(self, state: &AppState, user: &User, actor: &Actor, id: i64) -> AppResult<String> {
+    pub async fn run(
+        self,
+        state: &AppState,
+        user: &User,
+        actor: &Actor,
+        id: i64,
+    ) -> AppResult<String> {
         match self {
             Action::Abort => calc_actions::abort(state, user, actor, id).await,
             Action::Remove => calc_actions::remove(state, user, actor, id).await,
