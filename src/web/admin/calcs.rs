@@ -8,7 +8,7 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::Superuser;
-use super::helpers::{ConfirmPage, Fields, Pager, done, refused, when};
+use super::helpers::{ConfirmPage, Fields, Pager, answer, done, refused, when};
 use crate::actions::calcs as calc_actions;
 use crate::error::{AppError, AppResult};
 use crate::models::User;
@@ -16,7 +16,7 @@ use crate::models::calc::{Calc, Status};
 use crate::models::paging::{PER_PAGE, Paged, page_count, page_number, parse_sort};
 use crate::state::AppState;
 use crate::web::api::calcs::ListParams;
-use crate::web::calcs::actions::Action;
+use crate::web::calcs::actions::{Action, Question};
 use crate::web::calcs::{describe, status_label};
 use crate::web::context::PageCtx;
 use crate::web::csrf::CsrfForm;
@@ -234,12 +234,6 @@ async fn list(
     } else {
         with_query(&base, "")
     };
-    let calculators = state
-        .config
-        .calculators
-        .iter()
-        .map(|c| c.name.clone())
-        .collect();
     html(
         200,
         &ListPage {
@@ -247,7 +241,7 @@ async fn list(
             nav: "calcs",
             rows,
             statuses: Status::ALL,
-            calculators,
+            calculators: state.config.calculator_names(),
             status: status_filter,
             running,
             calculator,
@@ -300,25 +294,25 @@ async fn confirm_page(
         return refused(&state, e, &list_path(&listed));
     }
     let what = describe(&calc, &owner);
-    let (title, lines, button) = match action {
-        Action::Abort => (
-            format!("Abort calculation {id}?"),
-            vec![
-                format!("This stops {what}."),
-                "Its process is stopped at once; what it computed so far is not kept as outputs, and it cannot be resumed.".into(),
-            ],
-            "Abort it",
-        ),
-        _ => (
-            format!("Remove calculation {id}?"),
-            vec![
+    // Aborting asks what /engine/ asks; removing here also says whose files go.
+    let Question {
+        title,
+        lines,
+        button,
+        ..
+    } = match action {
+        Action::Remove => Question {
+            title: format!("Remove calculation {id}?"),
+            lines: vec![
                 format!(
                     "This deletes {what}: its log, its outputs and its files (inputs and results) on the server."
                 ),
                 format!("{owner} loses it too. This cannot be undone."),
             ],
-            "Remove it and its files",
-        ),
+            button: "Remove it and its files",
+            danger: true,
+        },
+        other => other.question(id, &what),
     };
     html(
         200,
@@ -349,12 +343,12 @@ async fn act(
     let (id, action) = parse_action(path.into_inner())?;
     let to = list_path(&back.list_query());
     load(&state, id).await?; // a calculation that does not exist is a 404 here
-    let message = match action.run(&state, &admin.0, &admin.actor(), id).await {
-        Ok(message) if action == Action::Remove => format!("{message} Its files were deleted."),
-        Ok(message) => message,
-        Err(e) => return refused(&state, e, &to),
-    };
-    Ok(done(&state, message, &to))
+    let result = action.run(&state, &admin.0, &admin.actor(), id).await;
+    let result = result.map(|message| match action {
+        Action::Remove => format!("{message} Its files were deleted."),
+        _ => message,
+    });
+    answer(&state, result, &to)
 }
 
 /// The calculation's id and the action of `/admin/calcs/<id>/<action>/`.
@@ -386,21 +380,40 @@ async fn reassign_page(
     back: web::Query<BackParam>,
     state: web::Data<AppState>,
 ) -> AppResult<HttpResponse> {
-    let id = id.into_inner();
-    let listed = back.list_query();
-    let (calc, owner) = load(&state, id).await?;
+    let (calc, owner) = load(&state, id.into_inner()).await?;
+    reassign_form(
+        &req,
+        &calc,
+        owner,
+        &back.list_query(),
+        String::new(),
+        Vec::new(),
+    )
+}
+
+/// The form that gives calculation `calc` to another owner, with what was typed and what is
+/// wrong with it (400 then).
+fn reassign_form(
+    req: &HttpRequest,
+    calc: &Calc,
+    owner: String,
+    listed: &str,
+    username: String,
+    errors: Vec<String>,
+) -> AppResult<HttpResponse> {
+    let id = calc.id;
     html(
-        200,
+        if errors.is_empty() { 200 } else { 400 },
         &ReassignPage {
-            page: PageCtx::new(&req),
+            page: PageCtx::new(req),
             nav: "calcs",
-            what: describe(&calc, &owner),
+            what: describe(calc, &owner),
             id,
             owner,
-            username: String::new(),
-            errors: Vec::new(),
-            action: format!("/admin/calcs/{id}/reassign/{}", back_param(&listed)),
-            cancel: list_path(&listed),
+            username,
+            errors,
+            action: format!("/admin/calcs/{id}/reassign/{}", back_param(listed)),
+            cancel: list_path(listed),
         },
     )
 }
@@ -437,20 +450,8 @@ async fn reassign(
     let heir = match (problem, heir) {
         (None, Some(heir)) => heir,
         (problem, _) => {
-            return html(
-                400,
-                &ReassignPage {
-                    page: PageCtx::new(&req),
-                    nav: "calcs",
-                    what: describe(&calc, &owner),
-                    id,
-                    owner,
-                    username,
-                    errors: problem.into_iter().collect(),
-                    action: format!("/admin/calcs/{id}/reassign/{}", back_param(&listed)),
-                    cancel: list_path(&listed),
-                },
-            );
+            let errors = problem.into_iter().collect();
+            return reassign_form(&req, &calc, owner, &listed, username, errors);
         }
     };
     let (owner_name, heir_row) = (owner.clone(), heir.clone());

@@ -7,7 +7,10 @@ use actix_web_flash_messages::FlashMessage;
 use askama::Template;
 use time::PrimitiveDateTime;
 
+use super::Superuser;
+use crate::db::DbConn;
 use crate::error::{AppError, AppResult};
+use crate::models::audit::Actor;
 use crate::models::paging::Paged;
 use crate::state::AppState;
 use crate::web::context::PageCtx;
@@ -121,6 +124,23 @@ pub fn answer(state: &AppState, result: AppResult<String>, to: &str) -> AppResul
         Ok(message) => Ok(done(state, message, to)),
         Err(e) => refused(state, e, to),
     }
+}
+
+/// The revoke button of one row of a list: revokes row `id` as the superuser and goes back
+/// to `list`, saying `revoked`, or `gone` when there was nothing left to revoke.
+pub async fn revoke_row(
+    admin: &Superuser,
+    state: &AppState,
+    id: i64,
+    revoke: fn(&mut DbConn, &Actor, i64) -> AppResult<bool>,
+    list: &str,
+    (revoked, gone): (&str, &str),
+) -> AppResult<HttpResponse> {
+    let done_now = admin
+        .change(state, move |conn, actor| revoke(conn, actor, id))
+        .await?;
+    let message = if done_now { revoked } else { gone };
+    Ok(done(state, message.into(), list))
 }
 
 /// "Are you sure?" for one action: what will happen, and a button that POSTs to `action`.

@@ -6,7 +6,7 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::Superuser;
-use super::helpers::{Pager, ShowsTimes, done, refused};
+use super::helpers::{Pager, ShowsTimes, done, refused, revoke_row};
 use crate::error::{AppError, AppResult};
 use crate::models::group::Group;
 use crate::models::invitation::{Invitation, InvitationRow};
@@ -121,22 +121,16 @@ async fn create(
 #[post("/invites/{id:\\d+}/revoke/")]
 async fn revoke(
     admin: Superuser,
-    id: web::Path<i64>,
+    invitation: web::Path<i64>,
     _form: CsrfForm<EmptyForm>,
     state: web::Data<AppState>,
 ) -> AppResult<HttpResponse> {
-    let id = id.into_inner();
-    let revoked = admin
-        .change(&state, move |conn, actor| {
-            crate::actions::invites::revoke(conn, actor, id)
-        })
-        .await?;
-    let message = if revoked {
-        "The invitation is withdrawn; its link no longer works."
-    } else {
-        "That invitation was used already or is gone."
-    };
-    Ok(done(&state, message.into(), "/admin/invites/"))
+    let said = (
+        "The invitation is withdrawn; its link no longer works.",
+        "That invitation was used already or is gone.",
+    );
+    let revoke = crate::actions::invites::revoke;
+    revoke_row(&admin, &state, *invitation, revoke, "/admin/invites/", said).await
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {

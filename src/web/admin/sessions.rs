@@ -7,7 +7,7 @@ use serde::Deserialize;
 use time::Duration;
 
 use super::Superuser;
-use super::helpers::{Pager, ShowsTimes, done};
+use super::helpers::{Pager, ShowsTimes, revoke_row};
 use crate::error::AppResult;
 use crate::models::paging::page_number;
 use crate::models::session::{LiveSession, SessionRow};
@@ -73,22 +73,16 @@ async fn list(
 #[post("/sessions/{id:\\d+}/revoke/")]
 async fn revoke(
     admin: Superuser,
-    id: web::Path<i64>,
+    session: web::Path<i64>,
     _form: CsrfForm<EmptyForm>,
     state: web::Data<AppState>,
 ) -> AppResult<HttpResponse> {
-    let id = id.into_inner();
-    let revoked = admin
-        .change(&state, move |conn, actor| {
-            crate::actions::sessions::revoke(conn, actor, id)
-        })
-        .await?;
-    let message = if revoked {
-        "The session was ended; its user has to log in again.".to_string()
-    } else {
-        "That session had already ended.".to_string()
-    };
-    Ok(done(&state, message, "/admin/sessions/"))
+    let said = (
+        "The session was ended; its user has to log in again.",
+        "That session had already ended.",
+    );
+    let revoke = crate::actions::sessions::revoke;
+    revoke_row(&admin, &state, *session, revoke, "/admin/sessions/", said).await
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {

@@ -209,15 +209,41 @@ where
         .await
 }
 
+/// The answer of the read `query` on a calculation the user may see, as JSON.
+async fn visible_json<T, F>(
+    state: &AppState,
+    user: &User,
+    id: i64,
+    query: F,
+) -> AppResult<HttpResponse>
+where
+    T: serde::Serialize + Send + 'static,
+    F: Fn(&mut crate::db::DbConn, &Calc) -> AppResult<T> + Send + 'static,
+{
+    Ok(HttpResponse::Ok().json(on_visible(state, user, id, query).await?))
+}
+
+/// A calculation the user may see as `/status` shows it, with the calculation and the user's
+/// rights.
+async fn status_json(
+    state: &AppState,
+    user: &User,
+    id: i64,
+) -> AppResult<(serde_json::Value, Calc, Access)> {
+    let (calc, access, owner) = load(state, user, id).await?;
+    let (base, prefix) = urls(state);
+    let body = calc_json(&calc, &owner, access.abort, &base, &prefix);
+    Ok((body, calc, access))
+}
+
 #[get("/v1/calc/{id}/status")]
 async fn calc_status(
     user: Authenticated,
     id: web::Path<i64>,
     state: web::Data<AppState>,
 ) -> AppResult<HttpResponse> {
-    let (calc, access, owner) = load(&state, &user.0, *id).await?;
-    let (base, prefix) = urls(&state);
-    Ok(HttpResponse::Ok().json(calc_json(&calc, &owner, access.abort, &base, &prefix)))
+    let (body, _, _) = status_json(&state, &user.0, *id).await?;
+    Ok(HttpResponse::Ok().json(body))
 }
 
 #[get("/v1/calc/{id}")]
@@ -226,9 +252,7 @@ async fn calc_info(
     id: web::Path<i64>,
     state: web::Data<AppState>,
 ) -> AppResult<HttpResponse> {
-    let (calc, access, owner) = load(&state, &user.0, *id).await?;
-    let (base, prefix) = urls(&state);
-    let mut body = calc_json(&calc, &owner, access.abort, &base, &prefix);
+    let (mut body, calc, access) = status_json(&state, &user.0, *id).await?;
     let extra = json!({
         "job_ini": calc.job_ini,
         "created_at": super::oq_time(calc.created_at),
@@ -390,11 +414,10 @@ async fn log_size(
     id: web::Path<i64>,
     state: web::Data<AppState>,
 ) -> AppResult<HttpResponse> {
-    let n = on_visible(&state, &user.0, *id, |conn, calc| {
+    visible_json(&state, &user.0, *id, |conn, calc| {
         LogRow::count(conn, calc.id)
     })
-    .await?;
-    Ok(HttpResponse::Ok().json(n))
+    .await
 }
 
 #[get("/v1/calc/{id}/log/{slice}")]
@@ -437,11 +460,10 @@ async fn traceback(
     id: web::Path<i64>,
     state: web::Data<AppState>,
 ) -> AppResult<HttpResponse> {
-    let lines = on_visible(&state, &user.0, *id, |conn, calc| {
+    visible_json(&state, &user.0, *id, |conn, calc| {
         LogRow::traceback(conn, calc.id)
     })
-    .await?;
-    Ok(HttpResponse::Ok().json(lines))
+    .await
 }
 
 #[get("/v1/engine_version")]

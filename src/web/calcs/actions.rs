@@ -96,6 +96,53 @@ impl Action {
         problem.map_or(Ok(()), |p| Err(AppError::Conflict(p)))
     }
 
+    /// What its confirmation page asks about `what` (calculation `id`).
+    pub fn question(self, id: i64, what: &str) -> Question {
+        let (title, lines, button, danger) = match self {
+            Action::Abort => (
+                format!("Abort calculation {id}?"),
+                vec![
+                    format!("This stops {what}."),
+                    "Its process is stopped at once; what it computed so far is not kept as outputs, and it cannot be resumed.".into(),
+                ],
+                "Abort it",
+                true,
+            ),
+            Action::Remove => (
+                format!("Remove calculation {id}?"),
+                vec![
+                    format!("This deletes {what}: its log, its outputs and its input files."),
+                    "This cannot be undone.".into(),
+                ],
+                "Remove it",
+                true,
+            ),
+            Action::Share => (
+                format!("Share calculation {id}?"),
+                vec![
+                    format!("Every user of this site will be able to see {what}, its log and its outputs."),
+                    "You can stop sharing it at any time.".into(),
+                ],
+                "Share it",
+                false,
+            ),
+            Action::Unshare => (
+                format!("Stop sharing calculation {id}?"),
+                vec![format!(
+                    "Only the owner, their group-mates and superusers will see {what} again."
+                )],
+                "Stop sharing",
+                false,
+            ),
+        };
+        Question {
+            title,
+            lines,
+            button,
+            danger,
+        }
+    }
+
     /// Does it, as `actor`, through `actions::calcs` (which checks the user's rights again);
     /// the sentence that says what happened.
     pub async fn run(
@@ -112,6 +159,15 @@ impl Action {
             Action::Unshare => calc_actions::set_shared(state, user, actor, id, false).await,
         }
     }
+}
+
+/// What a confirmation page asks: its title, what will happen, the button, and whether the
+/// button is dangerous (red).
+pub struct Question {
+    pub title: String,
+    pub lines: Vec<String>,
+    pub button: &'static str,
+    pub danger: bool,
 }
 
 #[derive(Template)]
@@ -171,44 +227,12 @@ pub async fn confirm(
         .await?;
     action.check_allowed(access, id)?;
     action.check_state(&calc)?;
-    let what = describe(&calc, &owner);
-    let (title, lines, button, danger) = match action {
-        Action::Abort => (
-            format!("Abort calculation {id}?"),
-            vec![
-                format!("This stops {what}."),
-                "Its process is stopped at once; what it computed so far is not kept as outputs, and it cannot be resumed.".into(),
-            ],
-            "Abort it",
-            true,
-        ),
-        Action::Remove => (
-            format!("Remove calculation {id}?"),
-            vec![
-                format!("This deletes {what}: its log, its outputs and its input files."),
-                "This cannot be undone.".into(),
-            ],
-            "Remove it",
-            true,
-        ),
-        Action::Share => (
-            format!("Share calculation {id}?"),
-            vec![
-                format!("Every user of this site will be able to see {what}, its log and its outputs."),
-                "You can stop sharing it at any time.".into(),
-            ],
-            "Share it",
-            false,
-        ),
-        Action::Unshare => (
-            format!("Stop sharing calculation {id}?"),
-            vec![format!(
-                "Only the owner, their group-mates and superusers will see {what} again."
-            )],
-            "Stop sharing",
-            false,
-        ),
-    };
+    let Question {
+        title,
+        lines,
+        button,
+        danger,
+    } = action.question(id, &describe(&calc, &owner));
     let next = params
         .next
         .as_deref()

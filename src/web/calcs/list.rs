@@ -262,12 +262,6 @@ pub async fn list_page(
             with_query(&base, &format!("page={n}"))
         }
     };
-    let calculators = state
-        .config
-        .calculators
-        .iter()
-        .map(|c| c.name.clone())
-        .collect();
     html(
         200,
         &ListPage {
@@ -283,7 +277,7 @@ pub async fn list_page(
             calculator,
             owner,
             q,
-            calculators,
+            calculators: state.config.calculator_names(),
             sort,
             filters,
             back: back_to(&req),
