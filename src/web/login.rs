@@ -22,7 +22,7 @@ use crate::web::current_user::Authenticated;
 use crate::web::html;
 use crate::web::known_device;
 use crate::web::new_password::NewPassword;
-use crate::web::redirect;
+use crate::web::{redirect, redirect_to};
 
 #[derive(Template)]
 #[template(path = "accounts/login.html")]
@@ -171,10 +171,7 @@ async fn logout(
     session.purge();
     csrf::rotate(&req);
     FlashMessage::info("You have been logged out.").send();
-    redirect(&format!(
-        "{}/accounts/login/",
-        state.config.server.path_prefix
-    ))
+    redirect_to(&state, "/accounts/login/")
 }
 
 #[derive(Template)]
@@ -260,10 +257,7 @@ async fn password_change_submit(
     start_session(&req, &session, &user)?;
     FlashMessage::success("Your password was changed; your other sessions have been logged out.")
         .send();
-    Ok(redirect(&format!(
-        "{}/engine/",
-        state.config.server.path_prefix
-    )))
+    Ok(redirect_to(&state, "/engine/"))
 }
 
 /// The access log's auth.logout line, for the user of this request.

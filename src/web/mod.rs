@@ -54,6 +54,16 @@ pub fn redirect(location: &str) -> HttpResponse {
         .finish()
 }
 
+/// A path of the site with the configured prefix: `/calc/engine/` for `/engine/`.
+pub fn site_path(state: &AppState, path: &str) -> String {
+    format!("{}{path}", state.config.server.path_prefix)
+}
+
+/// A 303 to a path of the site.
+pub fn redirect_to(state: &AppState, path: &str) -> HttpResponse {
+    redirect(&site_path(state, path))
+}
+
 /// The server's state, as middleware and extractors find it in the request.
 pub fn state_of(req: &HttpRequest) -> web::Data<AppState> {
     req.app_data::<web::Data<AppState>>()

@@ -22,7 +22,7 @@ use crate::web::context::PageCtx;
 use crate::web::csrf::CsrfForm;
 use crate::web::html;
 use crate::web::new_password::{MISMATCH, NewPassword};
-use crate::web::redirect;
+use crate::web::{redirect_to, site_path};
 
 /// A page that only says something (and maybe links somewhere).
 #[derive(Template)]
@@ -77,10 +77,6 @@ pub struct EmailForm {
 pub struct NewPasswordForm {
     new_password1: Option<String>,
     new_password2: Option<String>,
-}
-
-fn path(state: &AppState, p: &str) -> String {
-    format!("{}{p}", state.config.server.path_prefix)
 }
 
 /// 429 for a client that sent too many mail forms.
@@ -155,7 +151,7 @@ async fn request_submit(
         return Err(too_many(wait));
     }
     state.wake_mail();
-    Ok(redirect(&path(&state, "/accounts/password_reset/done/")))
+    Ok(redirect_to(&state, "/accounts/password_reset/done/"))
 }
 
 #[get("/accounts/password_reset/done/")]
@@ -174,7 +170,7 @@ async fn request_done(req: HttpRequest, state: web::Data<AppState>) -> AppResult
             "No email within a few minutes? Check your spam folder, and that you typed the address your account has.",
         ],
     )
-    .link(path(&state, "/accounts/login/"), "Back to the login page");
+    .link(site_path(&state, "/accounts/login/"), "Back to the login page");
     html(200, &page)
 }
 
@@ -197,7 +193,7 @@ async fn user_of_link(
         ),
         _ => Err(Invalid::UsedOrWrong),
     };
-    let again = path(state, "/accounts/password_reset/");
+    let again = site_path(state, "/accounts/password_reset/");
     match (verdict, user) {
         (Ok(()), Some(user)) => Ok(Ok(user)),
         (Err(Invalid::Expired), _) => Ok(Err(html(
@@ -307,12 +303,12 @@ async fn confirm_submit(
                 "This link does not work",
                 &["It has been used already (it works once)."],
             )
-            .link(path(&state, "/accounts/login/"), "Log in"),
+            .link(site_path(&state, "/accounts/login/"), "Log in"),
         );
     }
     tracing::info!(user = %username, "password set through a reset link");
     FlashMessage::success("Your password has been set and your other sessions have been logged out; log in with the new password.").send();
-    Ok(redirect(&path(&state, "/accounts/login/")))
+    Ok(redirect_to(&state, "/accounts/login/"))
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {

@@ -28,11 +28,7 @@ use crate::web::html;
 use crate::web::login::start_session;
 use crate::web::new_password::{MISMATCH, NewPassword};
 use crate::web::password_reset::{MessagePage, too_many};
-use crate::web::redirect;
-
-fn path(state: &AppState, p: &str) -> String {
-    format!("{}{p}", state.config.server.path_prefix)
-}
+use crate::web::{redirect_to, site_path};
 
 fn registration_open(state: &AppState) -> AppResult<()> {
     if state.config.registration.mode == RegistrationMode::Open {
@@ -159,7 +155,7 @@ async fn register_submit(
         SignUp::Wait(wait) => Err(too_many(wait)),
         SignUp::Done => {
             state.wake_mail();
-            Ok(redirect(&path(&state, "/accounts/register/done/")))
+            Ok(redirect_to(&state, "/accounts/register/done/"))
         }
     }
 }
@@ -225,7 +221,7 @@ async fn register_done(req: HttpRequest, state: web::Data<AppState>) -> AppResul
         ],
     )
     .link(
-        path(&state, "/accounts/activate/resend/"),
+        site_path(&state, "/accounts/activate/resend/"),
         "Send the activation email again",
     );
     html(200, &page)
@@ -302,7 +298,7 @@ async fn resend_submit(
         return Err(too_many(wait));
     }
     state.wake_mail();
-    Ok(redirect(&path(&state, "/accounts/register/done/")))
+    Ok(redirect_to(&state, "/accounts/register/done/"))
 }
 
 #[derive(Template)]
@@ -319,8 +315,8 @@ fn activation_refused(
     state: &AppState,
     what: &Activation,
 ) -> AppResult<HttpResponse> {
-    let login = path(state, "/accounts/login/");
-    let resend = path(state, "/accounts/activate/resend/");
+    let login = site_path(state, "/accounts/login/");
+    let resend = site_path(state, "/accounts/activate/resend/");
     let page = match what {
         Activation::Used => MessagePage::new(
             req,
@@ -415,7 +411,7 @@ async fn activate_submit(
         user.username
     ))
     .send();
-    Ok(redirect(&path(&state, "/accounts/login/")))
+    Ok(redirect_to(&state, "/accounts/login/"))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -454,7 +450,7 @@ fn invitation_refused(
             "This invitation has been used",
             &["An invitation creates one account, and this one has been created: log in with it."],
         )
-        .link(path(state, "/accounts/login/"), "Log in"),
+        .link(site_path(state, "/accounts/login/"), "Log in"),
         Lookup::Expired => MessagePage::new(
             req,
             "This invitation has expired",
@@ -599,7 +595,7 @@ async fn invite_submit(
         None => format!("Welcome, {}! Your account is ready.", user.username),
     };
     FlashMessage::success(welcome).send();
-    Ok(redirect(&path(&state, "/engine/")))
+    Ok(redirect_to(&state, "/engine/"))
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {

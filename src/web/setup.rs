@@ -20,7 +20,7 @@ use crate::web::csrf::CsrfForm;
 use crate::web::html;
 use crate::web::login::start_session;
 use crate::web::new_password::{MISMATCH, NewPassword};
-use crate::web::redirect;
+use crate::web::redirect_to;
 
 #[derive(Template)]
 #[template(path = "accounts/setup.html")]
@@ -125,10 +125,7 @@ async fn setup_submit(
                     user.username
                 ))
                 .send();
-                return Ok(redirect(&format!(
-                    "{}/engine/",
-                    state.config.server.path_prefix
-                )));
+                return Ok(redirect_to(&state, "/engine/"));
             }
             Err(AppError::Conflict(message) | AppError::BadRequest(message)) => {
                 errors.push(message)

@@ -9,7 +9,7 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::Superuser;
-use super::helpers::{Pager, ShowsTimes, done, path};
+use super::helpers::{Pager, ShowsTimes, done};
 use crate::error::{AppError, AppResult};
 use crate::mail::messages;
 use crate::models::audit::{AuditEntry, Target};
@@ -21,7 +21,7 @@ use crate::web::csrf::CsrfForm;
 use crate::web::html;
 use crate::web::login::EmptyForm;
 use crate::web::query::query_string;
-use crate::web::redirect;
+use crate::web::redirect_to;
 
 /// How long the test form waits for the worker's verdict before answering.
 const TEST_WAIT: Duration = Duration::from_secs(10);
@@ -103,7 +103,7 @@ async fn send_test(
             "{to:?} is not an email address like name@example.org."
         ))
         .send();
-        return Ok(redirect(&path(&state, "/admin/emails/")));
+        return Ok(redirect_to(&state, "/admin/emails/"));
     }
     let config = state.config.clone();
     let address = to.clone();
@@ -169,7 +169,7 @@ async fn send_test(
             .send();
         }
     }
-    Ok(redirect(&path(&state, "/admin/emails/")))
+    Ok(redirect_to(&state, "/admin/emails/"))
 }
 
 #[post("/emails/{id:\\d+}/retry/")]
@@ -204,7 +204,7 @@ async fn retry(
         .await?;
     if !retried {
         FlashMessage::error("Only failed emails can be retried.").send();
-        return Ok(redirect(&path(&state, "/admin/emails/")));
+        return Ok(redirect_to(&state, "/admin/emails/"));
     }
     state.wake_mail();
     Ok(done(

@@ -94,15 +94,10 @@ pub fn parse_day(text: &str) -> Option<PrimitiveDateTime> {
         .map(|d| d.midnight())
 }
 
-/// A site path with the configured prefix.
-pub fn path(state: &AppState, path: &str) -> String {
-    format!("{}{path}", state.config.server.path_prefix)
-}
-
 /// Shows a success message on the next page and goes there (303).
 pub fn done(state: &AppState, message: String, to: &str) -> HttpResponse {
     FlashMessage::success(message).send();
-    crate::web::redirect(&path(state, to))
+    crate::web::redirect_to(state, to)
 }
 
 /// A refused action: rules the user can act on (400, 409) come back as an error message on
@@ -111,7 +106,7 @@ pub fn refused(state: &AppState, error: AppError, to: &str) -> Result<HttpRespon
     match error {
         AppError::BadRequest(message) | AppError::Conflict(message) => {
             FlashMessage::error(message).send();
-            Ok(crate::web::redirect(&path(state, to)))
+            Ok(crate::web::redirect_to(state, to))
         }
         other => Err(other),
     }

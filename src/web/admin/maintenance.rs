@@ -8,7 +8,7 @@ use askama::Template;
 use time::PrimitiveDateTime;
 
 use super::Superuser;
-use super::helpers::{Fields, done, path, when};
+use super::helpers::{Fields, done, when};
 use crate::actions::maintenance::{self, MAX_MESSAGE, default_start};
 use crate::db::now;
 use crate::error::{AppError, AppResult};
@@ -19,7 +19,7 @@ use crate::web::context::PageCtx;
 use crate::web::csrf::CsrfForm;
 use crate::web::html;
 use crate::web::login::EmptyForm;
-use crate::web::redirect;
+use crate::web::redirect_to;
 
 /// The window as the page describes it.
 pub struct Window {
@@ -197,7 +197,7 @@ async fn end(
         ))
     } else {
         FlashMessage::info("Maintenance mode was already off.").send();
-        Ok(redirect(&path(&state, "/admin/maintenance/")))
+        Ok(redirect_to(&state, "/admin/maintenance/"))
     }
 }
 

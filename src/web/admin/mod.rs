@@ -95,7 +95,7 @@ async fn require_superuser(
 }
 
 async fn to_dashboard(state: web::Data<AppState>) -> actix_web::HttpResponse {
-    crate::web::redirect(&format!("{}/admin/", state.config.server.path_prefix))
+    crate::web::redirect_to(&state, "/admin/")
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
