@@ -8,7 +8,7 @@ use time::Duration;
 
 use crate::config::Config;
 use crate::db::{DbConn, now};
-use crate::error::AppResult;
+use crate::error::{AppError, AppResult};
 use crate::models::auth_failure;
 
 const BY_IP: &str = "mail_ip";
@@ -27,6 +27,14 @@ pub enum Verdict {
     Quiet,
     /// The client must wait this many seconds (429).
     Wait(u64),
+}
+
+/// The answer to a client that sent too many mail forms: 429, wait `wait` seconds.
+pub fn too_many(wait: u64) -> AppError {
+    AppError::TooManyRequests {
+        message: format!("Too many requests from your address; wait {wait} seconds and try again."),
+        retry_after: wait,
+    }
 }
 
 /// Counts one submission by `ip` for `address` and says what to do.

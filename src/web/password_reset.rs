@@ -9,7 +9,7 @@ use serde::Deserialize;
 
 use crate::auth::reset_token::{self, Invalid};
 use crate::auth::throttle;
-use crate::error::{AppError, AppResult};
+use crate::error::AppResult;
 use crate::mail::limit::{self, Verdict};
 use crate::mail::messages;
 use crate::models::User;
@@ -79,14 +79,6 @@ pub struct NewPasswordForm {
     new_password2: Option<String>,
 }
 
-/// 429 for a client that sent too many mail forms.
-pub fn too_many(wait: u64) -> AppError {
-    AppError::TooManyRequests {
-        message: format!("Too many requests from your address; wait {wait} seconds and try again."),
-        retry_after: wait,
-    }
-}
-
 #[get("/accounts/password_reset/")]
 async fn request_page(req: HttpRequest) -> AppResult<HttpResponse> {
     html(
@@ -148,7 +140,7 @@ async fn request_submit(
         })
         .await?;
     if let Verdict::Wait(wait) = verdict {
-        return Err(too_many(wait));
+        return Err(limit::too_many(wait));
     }
     state.wake_mail();
     Ok(redirect_to(&state, "/accounts/password_reset/done/"))

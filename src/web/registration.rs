@@ -27,7 +27,7 @@ use crate::web::csrf::CsrfForm;
 use crate::web::html;
 use crate::web::login::start_session;
 use crate::web::new_password::{MISMATCH, NewPassword};
-use crate::web::password_reset::{MessagePage, too_many};
+use crate::web::password_reset::MessagePage;
 use crate::web::{redirect_to, site_path};
 
 fn registration_open(state: &AppState) -> AppResult<()> {
@@ -152,7 +152,7 @@ async fn register_submit(
             username,
             email,
         ),
-        SignUp::Wait(wait) => Err(too_many(wait)),
+        SignUp::Wait(wait) => Err(limit::too_many(wait)),
         SignUp::Done => {
             state.wake_mail();
             Ok(redirect_to(&state, "/accounts/register/done/"))
@@ -295,7 +295,7 @@ async fn resend_submit(
         })
         .await?;
     if let Verdict::Wait(wait) = verdict {
-        return Err(too_many(wait));
+        return Err(limit::too_many(wait));
     }
     state.wake_mail();
     Ok(redirect_to(&state, "/accounts/register/done/"))
