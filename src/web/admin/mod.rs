@@ -14,7 +14,7 @@ pub mod invites;
 pub mod maintenance;
 pub mod sessions;
 pub mod tokens;
-pub mod user_actions;
+
 pub mod users;
 
 use actix_web::body::{EitherBody, MessageBody};

@@ -1,5 +1,5 @@
 //! /admin/sessions/: every live session (user, IP, user agent, times); revoke one.
-//! Ending all of a user's sessions is on their page (`user_actions`).
+//! Ending all of a user's sessions is on their page (`users::access`).
 
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use askama::Template;
