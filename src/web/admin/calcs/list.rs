@@ -12,7 +12,7 @@ use crate::models::paging::{PER_PAGE, Paged, page_count, page_number, parse_sort
 use crate::state::AppState;
 use crate::web::admin::Superuser;
 use crate::web::admin::helpers::{Pager, when};
-use crate::web::api::calcs::ListParams;
+use crate::web::api::calc_list::ListParams;
 use crate::web::calcs::status_label;
 use crate::web::context::PageCtx;
 use crate::web::html;
