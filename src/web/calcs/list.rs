@@ -1,14 +1,14 @@
 //! /engine/: the calculations the user may see, 25 a page, with filters, sorting and per-row
-//! actions; /engine/<id>/row/ renders one row again for the live updates of engine.js.
+//! actions (the rows are in `row`).
 
 use actix_web::{HttpRequest, HttpResponse, get, web};
 use askama::Template;
 use serde::Deserialize;
 
-use super::{When, status_label};
+use super::row::Row;
 use crate::actions::calcs as calc_actions;
 use crate::error::AppResult;
-use crate::models::calc::{Access, Calc, CalcSummary, ListQuery, OrderBy, Status};
+use crate::models::calc::{ListQuery, OrderBy, Status};
 use crate::models::list_cache::ListStamp;
 use crate::models::paging::{page_count, page_number};
 use crate::state::AppState;
@@ -47,43 +47,6 @@ pub struct ListParams {
     calculator: Option<String>,
     owner: Option<String>,
     q: Option<String>,
-}
-
-/// One calculation as a row of the list.
-pub struct Row {
-    pub id: i64,
-    pub owner: String,
-    pub calculator: String,
-    pub description: String,
-    pub status: Status,
-    pub label: &'static str,
-    pub progress: i32,
-    pub running: bool,
-    pub complete: bool,
-    pub shared: bool,
-    pub created: When,
-    pub started: Option<When>,
-    pub access: Access,
-}
-
-impl Row {
-    pub fn new(calc: CalcSummary, owner: String, access: Access) -> Row {
-        Row {
-            id: calc.id,
-            owner,
-            label: status_label(calc.status),
-            progress: calc.progress,
-            running: calc.is_running(),
-            complete: calc.status == Status::Complete,
-            shared: calc.is_shared,
-            created: When::new(calc.created_at),
-            started: calc.started_at.map(When::new),
-            calculator: calc.calculator,
-            description: calc.description,
-            status: calc.status,
-            access,
-        }
-    }
 }
 
 /// A link of the page navigation; `number` None is a gap ("…").
@@ -282,47 +245,6 @@ pub async fn list_page(
             filters,
             back: back_to(&req),
             may_run: calc_actions::check_may_run(&user).is_ok(),
-        },
-    )
-}
-
-#[derive(Template)]
-#[template(path = "calcs/row_fragment.html")]
-struct RowFragment {
-    page: PageCtx,
-    row: Row,
-    back: String,
-}
-
-#[derive(Deserialize)]
-pub struct NextParam {
-    next: Option<String>,
-}
-
-/// One row of the list, as the list would render it now (engine.js swaps it in when a
-/// calculation finishes, so its actions follow the new status).
-#[get("/engine/{id:\\d+}/row/")]
-pub async fn row_fragment(
-    req: HttpRequest,
-    user: Authenticated,
-    id: web::Path<i64>,
-    params: web::Query<NextParam>,
-    state: web::Data<AppState>,
-) -> AppResult<HttpResponse> {
-    let user = user.0;
-    let id = id.into_inner();
-    let (calc, access, owner) = state
-        .db
-        .read(move |conn| Calc::load_with_owner(conn, &user, id))
-        .await?;
-    let prefix = &state.config.server.path_prefix;
-    let next = crate::web::login::safe_next(params.next.as_deref(), prefix);
-    html(
-        200,
-        &RowFragment {
-            page: PageCtx::new(&req),
-            row: Row::new(calc.summary(), owner, access),
-            back: format!("?{}", query_string(&[("next", &next)])),
         },
     )
 }

@@ -6,6 +6,7 @@ pub mod actions;
 pub mod detail;
 pub mod list;
 pub mod preview;
+pub mod row;
 pub mod run;
 
 use actix_web::web;
@@ -133,7 +134,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(run::run_form)
         .service(run::run_submit)
         .service(detail::detail_page)
-        .service(list::row_fragment)
+        .service(row::row_fragment)
         .service(actions::confirm)
         .service(actions::act)
         .service(preview::preview_page);
