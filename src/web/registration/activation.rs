@@ -39,10 +39,7 @@ pub struct EmailForm {
 }
 
 #[get("/accounts/activate/resend/")]
-pub(super) async fn resend_page(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-) -> AppResult<HttpResponse> {
+async fn resend_page(req: HttpRequest, state: web::Data<AppState>) -> AppResult<HttpResponse> {
     registration_open(&state)?;
     html(
         200,
@@ -55,7 +52,7 @@ pub(super) async fn resend_page(
 }
 
 #[post("/accounts/activate/resend/")]
-pub(super) async fn resend_submit(
+async fn resend_submit(
     req: HttpRequest,
     form: CsrfForm<EmailForm>,
     state: web::Data<AppState>,
@@ -157,7 +154,7 @@ async fn lookup_activation(state: &AppState, token: &str) -> AppResult<Activatio
 }
 
 #[get("/accounts/activate/{token}/")]
-pub(super) async fn activate_page(
+async fn activate_page(
     req: HttpRequest,
     token: web::Path<String>,
     state: web::Data<AppState>,
@@ -177,7 +174,7 @@ pub(super) async fn activate_page(
 }
 
 #[post("/accounts/activate/{token}/")]
-pub(super) async fn activate_submit(
+async fn activate_submit(
     req: HttpRequest,
     token: web::Path<String>,
     _form: CsrfForm<EmptyForm>,
@@ -210,4 +207,12 @@ pub(super) async fn activate_submit(
     ))
     .send();
     Ok(redirect_to(&state, "/accounts/login/"))
+}
+
+pub(super) fn routes(cfg: &mut web::ServiceConfig) {
+    // The resend route comes before the token route, which would match it too.
+    cfg.service(resend_page)
+        .service(resend_submit)
+        .service(activate_page)
+        .service(activate_submit);
 }

@@ -83,7 +83,7 @@ async fn lookup_invitation(state: &AppState, token: &str) -> AppResult<Lookup> {
 }
 
 #[get("/accounts/invite/{token}/")]
-pub(super) async fn invite_page(
+async fn invite_page(
     req: HttpRequest,
     token: web::Path<String>,
     state: web::Data<AppState>,
@@ -109,7 +109,7 @@ pub(super) async fn invite_page(
 }
 
 #[post("/accounts/invite/{token}/")]
-pub(super) async fn invite_submit(
+async fn invite_submit(
     req: HttpRequest,
     session: Session,
     token: web::Path<String>,
@@ -203,4 +203,8 @@ pub(super) async fn invite_submit(
     };
     FlashMessage::success(welcome).send();
     Ok(redirect_to(&state, "/engine/"))
+}
+
+pub(super) fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(invite_page).service(invite_submit);
 }

@@ -23,14 +23,7 @@ pub(super) fn registration_open(state: &AppState) -> AppResult<()> {
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    // The resend route comes before the token route, which would match it too.
-    cfg.service(sign_up::register_page)
-        .service(sign_up::register_submit)
-        .service(sign_up::register_done)
-        .service(activation::resend_page)
-        .service(activation::resend_submit)
-        .service(activation::activate_page)
-        .service(activation::activate_submit)
-        .service(invitation::invite_page)
-        .service(invitation::invite_submit);
+    sign_up::routes(cfg);
+    activation::routes(cfg);
+    invitation::routes(cfg);
 }

@@ -45,10 +45,7 @@ pub struct RegisterForm {
 }
 
 #[get("/accounts/register/")]
-pub(super) async fn register_page(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-) -> AppResult<HttpResponse> {
+async fn register_page(req: HttpRequest, state: web::Data<AppState>) -> AppResult<HttpResponse> {
     registration_open(&state)?;
     html(
         200,
@@ -70,7 +67,7 @@ enum SignUp {
 }
 
 #[post("/accounts/register/")]
-pub(super) async fn register_submit(
+async fn register_submit(
     req: HttpRequest,
     form: CsrfForm<RegisterForm>,
     state: web::Data<AppState>,
@@ -193,10 +190,7 @@ async fn create_account(
 }
 
 #[get("/accounts/register/done/")]
-pub(super) async fn register_done(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-) -> AppResult<HttpResponse> {
+async fn register_done(req: HttpRequest, state: web::Data<AppState>) -> AppResult<HttpResponse> {
     registration_open(&state)?;
     let days = state.config.registration.activation_days;
     let validity = format!(
@@ -217,4 +211,10 @@ pub(super) async fn register_done(
         "Send the activation email again",
     );
     html(200, &page)
+}
+
+pub(super) fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(register_page)
+        .service(register_submit)
+        .service(register_done);
 }

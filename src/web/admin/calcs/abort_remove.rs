@@ -16,7 +16,7 @@ use crate::web::html;
 use crate::web::login::EmptyForm;
 
 #[get("/calcs/{id:\\d+}/{action:(abort|remove)}/")]
-pub(super) async fn confirm_page(
+async fn confirm_page(
     req: HttpRequest,
     _admin: Superuser,
     path: web::Path<(i64, String)>,
@@ -69,7 +69,7 @@ pub(super) async fn confirm_page(
 }
 
 #[post("/calcs/{id:\\d+}/{action:(abort|remove)}/")]
-pub(super) async fn act(
+async fn act(
     admin: Superuser,
     path: web::Path<(i64, String)>,
     back: web::Query<BackParam>,
@@ -90,4 +90,8 @@ pub(super) async fn act(
 /// The calculation's id and the action of `/admin/calcs/<id>/<action>/`.
 fn parse_action((id, name): (i64, String)) -> AppResult<(i64, Action)> {
     Ok((id, Action::parse(&name).ok_or_else(AppError::not_found)?))
+}
+
+pub(super) fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(confirm_page).service(act);
 }

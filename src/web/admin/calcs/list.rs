@@ -94,7 +94,7 @@ impl ListPage {
 }
 
 #[get("/calcs/")]
-pub(super) async fn list(
+async fn list(
     req: HttpRequest,
     admin: Superuser,
     query: web::Query<ListQuery>,
@@ -206,4 +206,8 @@ pub(super) async fn list(
             pager,
         },
     )
+}
+
+pub(super) fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(list);
 }

@@ -79,11 +79,9 @@ async fn load(state: &AppState, id: i64) -> AppResult<(Calc, String)> {
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(list::list)
-        .service(abort_remove::confirm_page)
-        .service(abort_remove::act)
-        .service(reassign::reassign_page)
-        .service(reassign::reassign);
+    list::routes(cfg);
+    abort_remove::routes(cfg);
+    reassign::routes(cfg);
 }
 
 #[cfg(test)]

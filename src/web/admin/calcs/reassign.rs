@@ -31,7 +31,7 @@ struct ReassignPage {
 }
 
 #[get("/calcs/{id:\\d+}/reassign/")]
-pub(super) async fn reassign_page(
+async fn reassign_page(
     req: HttpRequest,
     _admin: Superuser,
     id: web::Path<i64>,
@@ -77,7 +77,7 @@ fn reassign_form(
 }
 
 #[post("/calcs/{id:\\d+}/reassign/")]
-pub(super) async fn reassign(
+async fn reassign(
     req: HttpRequest,
     admin: Superuser,
     id: web::Path<i64>,
@@ -126,4 +126,8 @@ pub(super) async fn reassign(
         ),
         &list_path(&listed),
     ))
+}
+
+pub(super) fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(reassign_page).service(reassign);
 }

@@ -56,7 +56,7 @@ where
 }
 
 #[get("/users/{id:\\d+}/deactivate/")]
-pub(super) async fn deactivate_page(
+async fn deactivate_page(
     req: HttpRequest,
     _admin: Superuser,
     id: web::Path<i64>,
@@ -85,7 +85,7 @@ pub(super) async fn deactivate_page(
 }
 
 #[post("/users/{id:\\d+}/deactivate/")]
-pub(super) async fn deactivate(
+async fn deactivate(
     admin: Superuser,
     id: web::Path<i64>,
     _form: CsrfForm<EmptyForm>,
@@ -106,7 +106,7 @@ pub(super) async fn deactivate(
 }
 
 #[post("/users/{id:\\d+}/activate/")]
-pub(super) async fn activate(
+async fn activate(
     admin: Superuser,
     id: web::Path<i64>,
     _form: CsrfForm<EmptyForm>,
@@ -126,7 +126,7 @@ pub(super) async fn activate(
 // --- end all sessions -----------------------------------------------------------------------
 
 #[get("/users/{id:\\d+}/sessions/revoke/")]
-pub(super) async fn revoke_all_page(
+async fn revoke_all_page(
     req: HttpRequest,
     _admin: Superuser,
     id: web::Path<i64>,
@@ -152,7 +152,7 @@ pub(super) async fn revoke_all_page(
 }
 
 #[post("/users/{id:\\d+}/sessions/revoke/")]
-pub(super) async fn revoke_all(
+async fn revoke_all(
     admin: Superuser,
     id: web::Path<i64>,
     _form: CsrfForm<EmptyForm>,
@@ -164,4 +164,12 @@ pub(super) async fn revoke_all(
     };
     let revoke_all = crate::actions::sessions::revoke_all;
     change_account(&admin, &state, id.into_inner(), revoke_all, said).await
+}
+
+pub(super) fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(deactivate_page)
+        .service(deactivate)
+        .service(activate)
+        .service(revoke_all_page)
+        .service(revoke_all);
 }

@@ -28,7 +28,7 @@ struct NewPage {
 }
 
 #[get("/users/new/")]
-pub(super) async fn new_page(
+async fn new_page(
     req: HttpRequest,
     _admin: Superuser,
     state: web::Data<AppState>,
@@ -52,7 +52,7 @@ pub(super) async fn new_page(
 }
 
 #[post("/users/new/")]
-pub(super) async fn create(
+async fn create(
     req: HttpRequest,
     admin: Superuser,
     form: CsrfForm<Vec<(String, String)>>,
@@ -122,4 +122,8 @@ pub(super) async fn create(
             min_length: state.config.passwords.min_length,
         },
     )
+}
+
+pub(super) fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(new_page).service(create);
 }

@@ -37,7 +37,7 @@ pub struct DeleteForm {
 }
 
 #[get("/users/{id:\\d+}/delete/")]
-pub(super) async fn delete_page(
+async fn delete_page(
     req: HttpRequest,
     _admin: Superuser,
     id: web::Path<i64>,
@@ -71,7 +71,7 @@ pub(super) async fn delete_page(
 }
 
 #[post("/users/{id:\\d+}/delete/")]
-pub(super) async fn delete(
+async fn delete(
     admin: Superuser,
     id: web::Path<i64>,
     form: CsrfForm<DeleteForm>,
@@ -130,4 +130,8 @@ pub(super) async fn delete(
         ));
     }
     Ok(done(&state, message, "/admin/users/"))
+}
+
+pub(super) fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(delete_page).service(delete);
 }

@@ -91,7 +91,7 @@ async fn detail(
 }
 
 #[get("/users/{id:\\d+}/")]
-pub(super) async fn show(
+async fn show(
     req: HttpRequest,
     _admin: Superuser,
     id: web::Path<i64>,
@@ -101,7 +101,7 @@ pub(super) async fn show(
 }
 
 #[post("/users/{id:\\d+}/")]
-pub(super) async fn update(
+async fn update(
     req: HttpRequest,
     admin: Superuser,
     id: web::Path<i64>,
@@ -133,4 +133,8 @@ pub(super) async fn update(
             detail(&req, &state, id, Some(user_form), vec![message], status).await
         }
     }
+}
+
+pub(super) fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(show).service(update);
 }

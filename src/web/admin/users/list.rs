@@ -71,7 +71,7 @@ fn yes_no_filter(value: &str) -> Option<bool> {
 }
 
 #[get("/users/")]
-pub(super) async fn list(
+async fn list(
     req: HttpRequest,
     _admin: Superuser,
     query: web::Query<ListQuery>,
@@ -135,4 +135,8 @@ pub(super) async fn list(
             pager,
         },
     )
+}
+
+pub(super) fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(list);
 }

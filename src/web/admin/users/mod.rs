@@ -30,18 +30,10 @@ fn user_page(id: i64) -> String {
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(list::list)
-        .service(create::new_page)
-        .service(create::create)
-        .service(edit::show)
-        .service(edit::update)
-        .service(password::password_page)
-        .service(password::password_set)
-        .service(access::deactivate_page)
-        .service(access::deactivate)
-        .service(access::activate)
-        .service(access::revoke_all_page)
-        .service(access::revoke_all)
-        .service(delete::delete_page)
-        .service(delete::delete);
+    list::routes(cfg);
+    create::routes(cfg);
+    edit::routes(cfg);
+    password::routes(cfg);
+    access::routes(cfg);
+    delete::routes(cfg);
 }

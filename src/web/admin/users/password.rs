@@ -34,7 +34,7 @@ pub struct PasswordForm {
 }
 
 #[get("/users/{id:\\d+}/password/")]
-pub(super) async fn password_page(
+async fn password_page(
     req: HttpRequest,
     _admin: Superuser,
     id: web::Path<i64>,
@@ -54,7 +54,7 @@ pub(super) async fn password_page(
 }
 
 #[post("/users/{id:\\d+}/password/")]
-pub(super) async fn password_set(
+async fn password_set(
     req: HttpRequest,
     session: Session,
     admin: Superuser,
@@ -95,4 +95,8 @@ pub(super) async fn password_set(
         plural(ended as i64, "session was", "sessions were")
     );
     Ok(done(&state, message, &user_page(user.id)))
+}
+
+pub(super) fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(password_page).service(password_set);
 }
