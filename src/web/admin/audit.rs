@@ -14,8 +14,9 @@ use crate::web::context::PageCtx;
 use crate::web::html;
 use crate::web::query::{query_string, text};
 
+/// The query string of /admin/audit/: its filters and page.
 #[derive(Deserialize)]
-pub struct ListQuery {
+pub struct AuditQuery {
     action: Option<String>,
     object_type: Option<String>,
     object_id: Option<String>,
@@ -60,7 +61,7 @@ impl ShowsTimes for ListPage {}
 async fn list(
     req: HttpRequest,
     _admin: Superuser,
-    query: web::Query<ListQuery>,
+    query: web::Query<AuditQuery>,
     state: web::Data<AppState>,
 ) -> AppResult<HttpResponse> {
     let form = AuditForm {

@@ -26,8 +26,9 @@ use crate::web::redirect_to;
 /// How long the test form waits for the worker's verdict before answering.
 const TEST_WAIT: Duration = Duration::from_secs(10);
 
+/// The query string of /admin/emails/: the status shown and the page.
 #[derive(Deserialize)]
-pub struct ListQuery {
+pub struct EmailsQuery {
     status: Option<String>,
     page: Option<String>,
 }
@@ -53,7 +54,7 @@ impl ShowsTimes for ListPage {}
 async fn list(
     req: HttpRequest,
     admin: Superuser,
-    query: web::Query<ListQuery>,
+    query: web::Query<EmailsQuery>,
     state: web::Data<AppState>,
 ) -> AppResult<HttpResponse> {
     let wanted = query.status.as_deref().unwrap_or("").trim();

@@ -20,8 +20,9 @@ use crate::web::query::{query_string, text};
 /// How many users the member picker offers at once.
 const PICKER_SIZE: i64 = 20;
 
+/// The query string of /admin/groups/: the search and the page.
 #[derive(Deserialize)]
-pub struct ListQuery {
+pub struct GroupsQuery {
     q: Option<String>,
     page: Option<String>,
 }
@@ -40,7 +41,7 @@ struct ListPage {
 async fn list(
     req: HttpRequest,
     _admin: Superuser,
-    query: web::Query<ListQuery>,
+    query: web::Query<GroupsQuery>,
     state: web::Data<AppState>,
 ) -> AppResult<HttpResponse> {
     let q = text(&query.q);

@@ -17,8 +17,9 @@ use crate::web::csrf::CsrfForm;
 use crate::web::html;
 use crate::web::login::EmptyForm;
 
+/// The query string of /admin/invites/: the page.
 #[derive(Deserialize)]
-pub struct ListQuery {
+pub struct InvitesQuery {
     page: Option<String>,
 }
 
@@ -41,7 +42,7 @@ impl ShowsTimes for ListPage {}
 async fn list(
     req: HttpRequest,
     _admin: Superuser,
-    query: web::Query<ListQuery>,
+    query: web::Query<InvitesQuery>,
     state: web::Data<AppState>,
 ) -> AppResult<HttpResponse> {
     let page_no = page_number(query.page.as_deref());

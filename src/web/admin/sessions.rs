@@ -18,8 +18,9 @@ use crate::web::html;
 use crate::web::login::EmptyForm;
 use crate::web::query::{query_string, text};
 
+/// The query string of /admin/sessions/: its filters and page.
 #[derive(Deserialize)]
-pub struct ListQuery {
+pub struct SessionsQuery {
     /// Part of the username, IP or user agent.
     q: Option<String>,
     /// Only this user's sessions.
@@ -44,7 +45,7 @@ impl ShowsTimes for ListPage {}
 async fn list(
     req: HttpRequest,
     _admin: Superuser,
-    query: web::Query<ListQuery>,
+    query: web::Query<SessionsQuery>,
     state: web::Data<AppState>,
 ) -> AppResult<HttpResponse> {
     let (q, user) = (text(&query.q), text(&query.user));

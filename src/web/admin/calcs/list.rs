@@ -29,8 +29,9 @@ const SORTS: &[&str] = &[
 ];
 const DEFAULT_SORT: &str = "-id";
 
+/// The query string of /admin/calcs/: its filters, sort and page.
 #[derive(Deserialize, Default)]
-pub struct ListQuery {
+pub struct CalcsQuery {
     status: Option<String>,
     /// yes = not finished, no = finished.
     running: Option<String>,
@@ -97,7 +98,7 @@ impl ListPage {
 async fn list(
     req: HttpRequest,
     admin: Superuser,
-    query: web::Query<ListQuery>,
+    query: web::Query<CalcsQuery>,
     state: web::Data<AppState>,
 ) -> AppResult<HttpResponse> {
     let (status_filter, running, calculator, owner, q) = (

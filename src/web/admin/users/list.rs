@@ -17,8 +17,9 @@ use crate::web::context::PageCtx;
 use crate::web::html;
 use crate::web::query::{self, query_string, text, with_sort};
 
+/// The query string of /admin/users/: its filters, sort and page.
 #[derive(Deserialize, Default)]
-pub struct ListQuery {
+pub struct UsersQuery {
     q: Option<String>,
     active: Option<String>,
     superuser: Option<String>,
@@ -74,7 +75,7 @@ fn yes_no_filter(value: &str) -> Option<bool> {
 async fn list(
     req: HttpRequest,
     _admin: Superuser,
-    query: web::Query<ListQuery>,
+    query: web::Query<UsersQuery>,
     state: web::Data<AppState>,
 ) -> AppResult<HttpResponse> {
     let query = query.into_inner();
