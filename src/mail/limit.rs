@@ -9,7 +9,9 @@ use time::Duration;
 use crate::config::Config;
 use crate::db::{DbConn, now};
 use crate::error::{AppError, AppResult};
+use crate::models::User;
 use crate::models::auth_failure;
+use crate::models::email::{Email, Outgoing};
 
 const BY_IP: &str = "mail_ip";
 const BY_ADDRESS: &str = "mail_to";
@@ -47,6 +49,34 @@ pub fn check(conn: &mut DbConn, config: &Config, ip: &str, address: &str) -> App
     } else {
         Verdict::Quiet
     })
+}
+
+/// A mail form sent by `ip` for `address`: counted, and when the limit lets it, the message
+/// `message_for` writes to each account with that address is queued (None: none for that
+/// one). 429 when the client must wait; when the address has had enough mail, nothing is
+/// queued and the form answers as usual.
+pub fn mail_accounts<F>(
+    conn: &mut DbConn,
+    config: &Config,
+    ip: &str,
+    address: &str,
+    mut message_for: F,
+) -> AppResult<()>
+where
+    F: FnMut(&mut DbConn, &User) -> AppResult<Option<Outgoing>>,
+{
+    match check(conn, config, ip, address)? {
+        Verdict::Wait(wait) => Err(too_many(wait)),
+        Verdict::Quiet => Ok(()),
+        Verdict::Send => {
+            for user in User::find_by_email(conn, address)? {
+                if let Some(message) = message_for(conn, &user)? {
+                    Email::queue(conn, &message)?;
+                }
+            }
+            Ok(())
+        }
+    }
 }
 
 fn window(config: &Config) -> Duration {

@@ -10,10 +10,9 @@ use serde::Deserialize;
 use crate::auth::reset_token::{self, Invalid};
 use crate::auth::throttle;
 use crate::error::AppResult;
-use crate::mail::limit::{self, Verdict};
+use crate::mail::limit;
 use crate::mail::messages;
 use crate::models::User;
-use crate::models::email::Email;
 use crate::models::session::SessionRow;
 use crate::models::user::{SOURCE_LOCAL, SOURCE_PAM};
 use crate::state::AppState;
@@ -110,23 +109,19 @@ async fn request_submit(
     }
     let ip = client::ip_string(&req);
     let st = state.clone();
-    let verdict = state
+    state
         .db
         .run(move |conn| {
-            let verdict = limit::check(conn, &st.config, &ip, &email)?;
-            if verdict != Verdict::Send {
-                return Ok(verdict);
-            }
-            for user in User::find_by_email(conn, &email)? {
+            limit::mail_accounts(conn, &st.config, &ip, &email, |_, user| {
                 // Accounts awaiting activation or deactivated get nothing: a reset must not
                 // become a way around either.
                 if !user.is_active {
-                    continue;
+                    return Ok(None);
                 }
                 let token = match user.login_source.as_str() {
-                    SOURCE_LOCAL => Some(reset_token::make(&st.keys, &user)),
+                    SOURCE_LOCAL => Some(reset_token::make(&st.keys, user)),
                     SOURCE_PAM => None,
-                    _ => continue,
+                    _ => return Ok(None),
                 };
                 let message = messages::password_reset(
                     &st.config,
@@ -134,14 +129,10 @@ async fn request_submit(
                     &user.username,
                     token.as_deref(),
                 )?;
-                Email::queue(conn, &message)?;
-            }
-            Ok(verdict)
+                Ok(Some(message))
+            })
         })
         .await?;
-    if let Verdict::Wait(wait) = verdict {
-        return Err(limit::too_many(wait));
-    }
     state.wake_mail();
     Ok(redirect_to(&state, "/accounts/password_reset/done/"))
 }

@@ -10,12 +10,10 @@ use time::Duration;
 
 use super::registration_open;
 use crate::error::AppResult;
-use crate::mail::limit::{self, Verdict};
+use crate::mail::limit;
 use crate::mail::messages;
-use crate::models::User;
 use crate::models::activation::{Activation, ActivationToken};
 use crate::models::audit::{AuditEntry, Target};
-use crate::models::email::Email;
 use crate::state::AppState;
 use crate::web::client;
 use crate::web::context::PageCtx;
@@ -71,30 +69,22 @@ async fn resend_submit(
     }
     let ip = client::ip_string(&req);
     let st = state.clone();
-    let verdict = state
+    state
         .db
         .run(move |conn| {
-            let verdict = limit::check(conn, &st.config, &ip, &email)?;
-            if verdict != Verdict::Send {
-                return Ok(verdict);
-            }
             let valid_for = Duration::days(i64::from(st.config.registration.activation_days));
-            for user in User::find_by_email(conn, &email)? {
+            limit::mail_accounts(conn, &st.config, &ip, &email, |conn, user| {
                 // Only sign-ups never activated: not accounts an administrator deactivated.
-                if !ActivationToken::awaits_activation(conn, &user)? {
-                    continue;
+                if !ActivationToken::awaits_activation(conn, user)? {
+                    return Ok(None);
                 }
                 let token = ActivationToken::create(conn, user.id, valid_for)?;
                 let message =
                     messages::activation(&st.config, &user.email, &user.username, &token)?;
-                Email::queue(conn, &message)?;
-            }
-            Ok(verdict)
+                Ok(Some(message))
+            })
         })
         .await?;
-    if let Verdict::Wait(wait) = verdict {
-        return Err(limit::too_many(wait));
-    }
     state.wake_mail();
     Ok(redirect_to(&state, "/accounts/register/done/"))
 }
