@@ -18,15 +18,38 @@ use crate::web::csrf::CsrfForm;
 use crate::web::html;
 use crate::web::login::EmptyForm;
 
-/// The account and how many sessions it has; 404 when there is none.
-async fn load_with_sessions(state: &AppState, id: i64) -> AppResult<(User, i64)> {
-    state
+/// The confirmation page of the action that POSTs to `/admin/users/<id>/<action>`: `ask`
+/// writes its title and what will happen from the account and how many sessions it has.
+async fn confirm_page<A>(
+    req: &HttpRequest,
+    state: &AppState,
+    id: i64,
+    (nav, action, button): (&'static str, &str, &str),
+    ask: A,
+) -> AppResult<HttpResponse>
+where
+    A: FnOnce(&User, i64) -> (String, Vec<String>),
+{
+    let (user, sessions) = state
         .db
         .run(move |conn| {
             let user = User::find(conn, id)?.ok_or_else(AppError::not_found)?;
             Ok((user, SessionRow::count_for_user(conn, id)?))
         })
-        .await
+        .await?;
+    let (title, lines) = ask(&user, sessions);
+    html(
+        200,
+        &ConfirmPage {
+            page: PageCtx::new(req),
+            nav,
+            title,
+            lines,
+            action: format!("/admin/users/{}/{action}", user.id),
+            cancel: user_page(user.id),
+            button: button.into(),
+        },
+    )
 }
 
 /// Does `change` to account `id` as the superuser and goes back to its page, saying what
@@ -62,26 +85,20 @@ async fn deactivate_page(
     id: web::Path<i64>,
     state: web::Data<AppState>,
 ) -> AppResult<HttpResponse> {
-    let (user, sessions) = load_with_sessions(&state, id.into_inner()).await?;
-    html(
-        200,
-        &ConfirmPage {
-            page: PageCtx::new(&req),
-            nav: "users",
-            title: format!("Deactivate {}?", user.username),
-            lines: vec![
-                format!(
-                    "{} is logged out at once ({}) and cannot log in until the account is activated again.",
-                    user.username,
-                    plural(sessions, "session", "sessions")
-                ),
-                "The account, its groups and its calculations are kept.".into(),
-            ],
-            action: format!("/admin/users/{}/deactivate/", user.id),
-            cancel: user_page(user.id),
-            button: "Deactivate".into(),
-        },
-    )
+    let ask = |user: &User, sessions: i64| {
+        let title = format!("Deactivate {}?", user.username);
+        let lines = vec![
+            format!(
+                "{} is logged out at once ({}) and cannot log in until the account is activated again.",
+                user.username,
+                plural(sessions, "session", "sessions")
+            ),
+            "The account, its groups and its calculations are kept.".into(),
+        ];
+        (title, lines)
+    };
+    let page = ("users", "deactivate/", "Deactivate");
+    confirm_page(&req, &state, id.into_inner(), page, ask).await
 }
 
 #[post("/users/{id:\\d+}/deactivate/")]
@@ -132,23 +149,17 @@ async fn revoke_all_page(
     id: web::Path<i64>,
     state: web::Data<AppState>,
 ) -> AppResult<HttpResponse> {
-    let (user, sessions) = load_with_sessions(&state, id.into_inner()).await?;
-    html(
-        200,
-        &ConfirmPage {
-            page: PageCtx::new(&req),
-            nav: "sessions",
-            title: format!("Log {} out everywhere?", user.username),
-            lines: vec![format!(
-                "This ends {} of {}; they can log in again.",
-                plural(sessions, "session", "sessions"),
-                user.username
-            )],
-            action: format!("/admin/users/{}/sessions/revoke/", user.id),
-            cancel: user_page(user.id),
-            button: "End all sessions".into(),
-        },
-    )
+    let ask = |user: &User, sessions: i64| {
+        let title = format!("Log {} out everywhere?", user.username);
+        let lines = vec![format!(
+            "This ends {} of {}; they can log in again.",
+            plural(sessions, "session", "sessions"),
+            user.username
+        )];
+        (title, lines)
+    };
+    let page = ("sessions", "sessions/revoke/", "End all sessions");
+    confirm_page(&req, &state, id.into_inner(), page, ask).await
 }
 
 #[post("/users/{id:\\d+}/sessions/revoke/")]
