@@ -17,7 +17,9 @@ use crate::web::context::PageCtx;
 use crate::web::query::with_query;
 
 /// The fields of a submitted form, repeated names included (group checkboxes), which a
-/// struct-shaped form cannot hold.
+/// struct-shaped form cannot hold. A handler takes it as `CsrfForm(fields): CsrfForm<Fields>`.
+#[derive(serde::Deserialize)]
+#[serde(transparent)]
 pub struct Fields(pub Vec<(String, String)>);
 
 impl Fields {

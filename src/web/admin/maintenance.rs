@@ -139,10 +139,9 @@ async fn page(
 async fn schedule(
     req: HttpRequest,
     admin: Superuser,
-    form: CsrfForm<Vec<(String, String)>>,
+    CsrfForm(fields): CsrfForm<Fields>,
     state: web::Data<AppState>,
 ) -> AppResult<HttpResponse> {
-    let fields = Fields(form.0);
     let (date, time, message) = (
         fields.text("date"),
         fields.text("time"),

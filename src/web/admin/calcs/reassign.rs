@@ -82,12 +82,12 @@ async fn reassign(
     admin: Superuser,
     id: web::Path<i64>,
     back: web::Query<BackParam>,
-    form: CsrfForm<Vec<(String, String)>>,
+    CsrfForm(fields): CsrfForm<Fields>,
     state: web::Data<AppState>,
 ) -> AppResult<HttpResponse> {
     let id = id.into_inner();
     let listed = back.list_query();
-    let username = Fields(form.0).text("username");
+    let username = fields.text("username");
     let (calc, owner) = load(&state, id).await?;
     let wanted = username.clone();
     let heir = state

@@ -55,10 +55,9 @@ async fn new_page(
 async fn create(
     req: HttpRequest,
     admin: Superuser,
-    form: CsrfForm<Vec<(String, String)>>,
+    CsrfForm(fields): CsrfForm<Fields>,
     state: web::Data<AppState>,
 ) -> AppResult<HttpResponse> {
-    let fields = Fields(form.0);
     let user_form = UserForm::from_fields(&fields);
     let new_password =
         NewPassword::new(Some(fields.raw("password1")), Some(fields.raw("password2")));

@@ -105,11 +105,11 @@ async fn update(
     req: HttpRequest,
     admin: Superuser,
     id: web::Path<i64>,
-    form: CsrfForm<Vec<(String, String)>>,
+    CsrfForm(fields): CsrfForm<Fields>,
     state: web::Data<AppState>,
 ) -> AppResult<HttpResponse> {
     let id = id.into_inner();
-    let user_form = UserForm::from_fields(&Fields(form.0));
+    let user_form = UserForm::from_fields(&fields);
     let errors = user_form.problems();
     if !errors.is_empty() {
         return detail(&req, &state, id, Some(user_form), errors, 400).await;
