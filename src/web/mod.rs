@@ -12,6 +12,7 @@ pub mod errors;
 pub mod health;
 pub mod known_device;
 pub mod login;
+pub mod mail_form;
 pub mod maintenance_gate;
 pub mod new_password;
 pub mod pages;

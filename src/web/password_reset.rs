@@ -10,16 +10,15 @@ use serde::Deserialize;
 use crate::auth::reset_token::{self, Invalid};
 use crate::auth::throttle;
 use crate::error::AppResult;
-use crate::mail::limit;
 use crate::mail::messages;
 use crate::models::User;
 use crate::models::session::SessionRow;
 use crate::models::user::{SOURCE_LOCAL, SOURCE_PAM};
 use crate::state::AppState;
-use crate::web::client;
 use crate::web::context::PageCtx;
 use crate::web::csrf::CsrfForm;
 use crate::web::html;
+use crate::web::mail_form;
 use crate::web::new_password::{MISMATCH, NewPassword};
 use crate::web::{redirect_to, site_path};
 
@@ -107,34 +106,23 @@ async fn request_submit(
             },
         );
     }
-    let ip = client::ip_string(&req);
-    let st = state.clone();
-    state
-        .db
-        .run(move |conn| {
-            limit::mail_accounts(conn, &st.config, &ip, &email, |_, user| {
-                // Accounts awaiting activation or deactivated get nothing: a reset must not
-                // become a way around either.
-                if !user.is_active {
-                    return Ok(None);
-                }
-                let token = match user.login_source.as_str() {
-                    SOURCE_LOCAL => Some(reset_token::make(&st.keys, user)),
-                    SOURCE_PAM => None,
-                    _ => return Ok(None),
-                };
-                let message = messages::password_reset(
-                    &st.config,
-                    &user.email,
-                    &user.username,
-                    token.as_deref(),
-                )?;
-                Ok(Some(message))
-            })
-        })
-        .await?;
-    state.wake_mail();
-    Ok(redirect_to(&state, "/accounts/password_reset/done/"))
+    let done = "/accounts/password_reset/done/";
+    mail_form::send(&req, &state, email, done, |_, st, user| {
+        // Accounts awaiting activation or deactivated get nothing: a reset must not become a
+        // way around either.
+        if !user.is_active {
+            return Ok(None);
+        }
+        let token = match user.login_source.as_str() {
+            SOURCE_LOCAL => Some(reset_token::make(&st.keys, user)),
+            SOURCE_PAM => None,
+            _ => return Ok(None),
+        };
+        let message =
+            messages::password_reset(&st.config, &user.email, &user.username, token.as_deref())?;
+        Ok(Some(message))
+    })
+    .await
 }
 
 #[get("/accounts/password_reset/done/")]

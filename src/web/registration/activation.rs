@@ -10,7 +10,6 @@ use time::Duration;
 
 use super::registration_open;
 use crate::error::AppResult;
-use crate::mail::limit;
 use crate::mail::messages;
 use crate::models::activation::{Activation, ActivationToken};
 use crate::models::audit::{AuditEntry, Target};
@@ -20,6 +19,7 @@ use crate::web::context::PageCtx;
 use crate::web::csrf::CsrfForm;
 use crate::web::html;
 use crate::web::login::EmptyForm;
+use crate::web::mail_form;
 use crate::web::password_reset::MessagePage;
 use crate::web::{redirect_to, site_path};
 
@@ -67,26 +67,18 @@ async fn resend_submit(
             },
         );
     }
-    let ip = client::ip_string(&req);
-    let st = state.clone();
-    state
-        .db
-        .run(move |conn| {
-            let valid_for = Duration::days(i64::from(st.config.registration.activation_days));
-            limit::mail_accounts(conn, &st.config, &ip, &email, |conn, user| {
-                // Only sign-ups never activated: not accounts an administrator deactivated.
-                if !ActivationToken::awaits_activation(conn, user)? {
-                    return Ok(None);
-                }
-                let token = ActivationToken::create(conn, user.id, valid_for)?;
-                let message =
-                    messages::activation(&st.config, &user.email, &user.username, &token)?;
-                Ok(Some(message))
-            })
-        })
-        .await?;
-    state.wake_mail();
-    Ok(redirect_to(&state, "/accounts/register/done/"))
+    let valid_for = Duration::days(i64::from(state.config.registration.activation_days));
+    let done = "/accounts/register/done/";
+    mail_form::send(&req, &state, email, done, move |conn, st, user| {
+        // Only sign-ups never activated: not accounts an administrator deactivated.
+        if !ActivationToken::awaits_activation(conn, user)? {
+            return Ok(None);
+        }
+        let token = ActivationToken::create(conn, user.id, valid_for)?;
+        let message = messages::activation(&st.config, &user.email, &user.username, &token)?;
+        Ok(Some(message))
+    })
+    .await
 }
 
 #[derive(Template)]
