@@ -118,22 +118,26 @@ mod tests {
 
     #[test]
     fn the_default_start_is_20_to_25_minutes_ahead_on_a_5_minute_boundary() {
-        assert_eq!(
-            default_start(datetime!(2026-11-22 10:00:00)),
-            datetime!(2026-11-22 10:20:00)
-        );
-        assert_eq!(
-            default_start(datetime!(2026-11-22 10:00:01)),
-            datetime!(2026-11-22 10:25:00)
-        );
-        assert_eq!(
-            default_start(datetime!(2026-11-22 10:03:30)),
-            datetime!(2026-11-22 10:25:00)
-        );
-        assert_eq!(
-            default_start(datetime!(2026-11-22 23:58:00)),
-            datetime!(2026-11-23 00:20:00)
-        );
+        for (now, start) in [
+            (
+                datetime!(2026-11-22 10:00:00),
+                datetime!(2026-11-22 10:20:00),
+            ),
+            (
+                datetime!(2026-11-22 10:00:01),
+                datetime!(2026-11-22 10:25:00),
+            ),
+            (
+                datetime!(2026-11-22 10:03:30),
+                datetime!(2026-11-22 10:25:00),
+            ),
+            (
+                datetime!(2026-11-22 23:58:00),
+                datetime!(2026-11-23 00:20:00),
+            ),
+        ] {
+            assert_eq!(default_start(now), start, "at {now}");
+        }
     }
 
     #[test]

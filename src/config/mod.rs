@@ -278,6 +278,11 @@ impl Config {
         or_cores(self.auth.checks_at_once)
     }
 
+    /// The names of the configured calculators, in order (the filters of the lists).
+    pub fn calculator_names(&self) -> Vec<String> {
+        self.calculators.iter().map(|c| c.name.clone()).collect()
+    }
+
     pub fn calculator(&self, name: &str) -> Option<&CalculatorConfig> {
         self.calculators.iter().find(|c| c.name == name)
     }

@@ -8,8 +8,10 @@ use time::Duration;
 
 use crate::config::Config;
 use crate::db::{DbConn, now};
-use crate::error::AppResult;
+use crate::error::{AppError, AppResult};
+use crate::models::User;
 use crate::models::auth_failure;
+use crate::models::email::{Email, Outgoing};
 
 const BY_IP: &str = "mail_ip";
 const BY_ADDRESS: &str = "mail_to";
@@ -29,6 +31,14 @@ pub enum Verdict {
     Wait(u64),
 }
 
+/// The answer to a client that sent too many mail forms: 429, wait `wait` seconds.
+pub fn too_many(wait: u64) -> AppError {
+    AppError::TooManyRequests {
+        message: format!("Too many requests from your address; wait {wait} seconds and try again."),
+        retry_after: wait,
+    }
+}
+
 /// Counts one submission by `ip` for `address` and says what to do.
 pub fn check(conn: &mut DbConn, config: &Config, ip: &str, address: &str) -> AppResult<Verdict> {
     if let Some(wait) = client(conn, config, ip)? {
@@ -39,6 +49,34 @@ pub fn check(conn: &mut DbConn, config: &Config, ip: &str, address: &str) -> App
     } else {
         Verdict::Quiet
     })
+}
+
+/// A mail form sent by `ip` for `address`: counted, and when the limit lets it, the message
+/// `message_for` writes to each account with that address is queued (None: none for that
+/// one). 429 when the client must wait; when the address has had enough mail, nothing is
+/// queued and the form answers as usual.
+pub fn mail_accounts<F>(
+    conn: &mut DbConn,
+    config: &Config,
+    ip: &str,
+    address: &str,
+    mut message_for: F,
+) -> AppResult<()>
+where
+    F: FnMut(&mut DbConn, &User) -> AppResult<Option<Outgoing>>,
+{
+    match check(conn, config, ip, address)? {
+        Verdict::Wait(wait) => Err(too_many(wait)),
+        Verdict::Quiet => Ok(()),
+        Verdict::Send => {
+            for user in User::find_by_email(conn, address)? {
+                if let Some(message) = message_for(conn, &user)? {
+                    Email::queue(conn, &message)?;
+                }
+            }
+            Ok(())
+        }
+    }
 }
 
 fn window(config: &Config) -> Duration {

@@ -90,20 +90,6 @@ fn ask(config: &Config) -> Result<(String, String, String), String> {
         }
     };
     let email = prompt("Email address (optional): ")?;
-    loop {
-        let first = rpassword::prompt_password("Password: ").map_err(|e| e.to_string())?;
-        let second = rpassword::prompt_password("Password (again): ").map_err(|e| e.to_string())?;
-        if first != second {
-            eprintln!("The two passwords do not match; try again.");
-            continue;
-        }
-        let problems =
-            password_rules::check(&first, config.passwords.min_length, &username, &email);
-        if problems.is_empty() {
-            return Ok((username, email, first));
-        }
-        for p in problems {
-            eprintln!("{p}");
-        }
-    }
+    let password_text = super::users::ask_password(config, &username, &email)?;
+    Ok((username, email, password_text))
 }

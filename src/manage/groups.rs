@@ -5,6 +5,7 @@ use diesel::Connection;
 
 use super::users::{find_user, sentence};
 use crate::config::Config;
+use crate::db::DbConn;
 use crate::error::AppError;
 use crate::models::User;
 use crate::models::audit::Actor;
@@ -44,10 +45,7 @@ pub fn run(config: &Config, command: GroupsCommand) -> Result<(), String> {
         GroupsCommand::Add { group, users } => {
             check_group_name(&group)?;
             // Every user must exist before anything changes.
-            let users = users
-                .iter()
-                .map(|u| find_user(&mut conn, u))
-                .collect::<Result<Vec<User>, String>>()?;
+            let users = find_users(&mut conn, &users)?;
             let lines = conn
                 .transaction(|conn| {
                     let (group, created) = crate::actions::groups::ensure(conn, &actor, &group)?;
@@ -55,16 +53,7 @@ pub fn run(config: &Config, command: GroupsCommand) -> Result<(), String> {
                     if created {
                         lines.push(format!("Group {:?} created.", group.name));
                     }
-                    for user in &users {
-                        let (u, g) = (&user.username, &group.name);
-                        lines.push(
-                            if crate::actions::groups::add_member(conn, &actor, &group, user)? {
-                                format!("Added {u:?} to {g:?}.")
-                            } else {
-                                format!("{u:?} already was in {g:?}.")
-                            },
-                        );
-                    }
+                    lines.extend(change_members(conn, &actor, &group, &users, true)?);
                     Ok::<_, AppError>(lines)
                 })
                 .map_err(sentence)?;
@@ -77,28 +66,44 @@ pub fn run(config: &Config, command: GroupsCommand) -> Result<(), String> {
                 .ok_or_else(|| {
                     format!("There is no group {group:?}; `calcweb manage groups list` shows the groups.")
                 })?;
-            let users = users
-                .iter()
-                .map(|u| find_user(&mut conn, u))
-                .collect::<Result<Vec<User>, String>>()?;
+            let users = find_users(&mut conn, &users)?;
             let lines = conn
-                .transaction(|conn| {
-                    let mut lines = Vec::new();
-                    for user in &users {
-                        let (u, g) = (&user.username, &group.name);
-                        lines.push(
-                            if crate::actions::groups::remove_member(conn, &actor, &group, user)? {
-                                format!("Removed {u:?} from {g:?}.")
-                            } else {
-                                format!("{u:?} was not in {g:?}.")
-                            },
-                        );
-                    }
-                    Ok::<_, AppError>(lines)
-                })
+                .transaction(|conn| change_members(conn, &actor, &group, &users, false))
                 .map_err(sentence)?;
             lines.iter().for_each(|l| println!("{l}"));
             Ok(())
         }
     }
+}
+
+/// The users named, or the sentence about the first that does not exist.
+fn find_users(conn: &mut DbConn, names: &[String]) -> Result<Vec<User>, String> {
+    names.iter().map(|u| find_user(conn, u)).collect()
+}
+
+/// Adds (`add`) or removes each user, with one line each saying what happened.
+fn change_members(
+    conn: &mut DbConn,
+    actor: &Actor,
+    group: &Group,
+    users: &[User],
+    add: bool,
+) -> Result<Vec<String>, AppError> {
+    let mut lines = Vec::new();
+    for user in users {
+        let (u, g) = (&user.username, &group.name);
+        let line = if add {
+            if crate::actions::groups::add_member(conn, actor, group, user)? {
+                format!("Added {u:?} to {g:?}.")
+            } else {
+                format!("{u:?} already was in {g:?}.")
+            }
+        } else if crate::actions::groups::remove_member(conn, actor, group, user)? {
+            format!("Removed {u:?} from {g:?}.")
+        } else {
+            format!("{u:?} was not in {g:?}.")
+        };
+        lines.push(line);
+    }
+    Ok(lines)
 }

@@ -57,7 +57,7 @@ pub fn password_from_stdin(config: &Config, username: &str, email: &str) -> Resu
 }
 
 /// Asks twice with echo off until the two match and follow the rules.
-fn ask_password(config: &Config, username: &str, email: &str) -> Result<String, String> {
+pub fn ask_password(config: &Config, username: &str, email: &str) -> Result<String, String> {
     loop {
         let first = rpassword::prompt_password("Password: ").map_err(|e| e.to_string())?;
         let second = rpassword::prompt_password("Password (again): ").map_err(|e| e.to_string())?;

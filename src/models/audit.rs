@@ -221,12 +221,7 @@ impl AuditEntry {
             .limit(PER_PAGE)
             .select(AuditEntry::as_select())
             .load(conn)?;
-        Ok(Paged {
-            items,
-            total,
-            page,
-            per_page: PER_PAGE,
-        })
+        Ok(Paged::new(items, total, page))
     }
 
     /// The most recent entries, for the dashboard.

@@ -253,12 +253,7 @@ impl Email {
             want -= rows.len() as i64;
             items.extend(rows);
         }
-        Ok(Paged {
-            items,
-            total,
-            page,
-            per_page: PER_PAGE,
-        })
+        Ok(Paged::new(items, total, page))
     }
 
     pub fn counts(conn: &mut DbConn) -> AppResult<EmailCounts> {

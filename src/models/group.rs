@@ -130,12 +130,7 @@ impl Group {
                 GroupRow { group, members }
             })
             .collect();
-        Ok(Paged {
-            items,
-            total,
-            page,
-            per_page: PER_PAGE,
-        })
+        Ok(Paged::new(items, total, page))
     }
 
     /// Every group by name (for the checkboxes of the user form).

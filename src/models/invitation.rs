@@ -153,11 +153,6 @@ impl Invitation {
             .into_iter()
             .map(|i| Invitation::with_group(conn, i))
             .collect::<AppResult<Vec<_>>>()?;
-        Ok(Paged {
-            items,
-            total,
-            page,
-            per_page: PER_PAGE,
-        })
+        Ok(Paged::new(items, total, page))
     }
 }

@@ -14,8 +14,18 @@ pub struct Paged<T> {
 }
 
 impl<T> Paged<T> {
+    /// Page `page` of a list of `total` rows, PER_PAGE a page.
+    pub fn new(items: Vec<T>, total: i64, page: i64) -> Paged<T> {
+        Paged {
+            items,
+            total,
+            page,
+            per_page: PER_PAGE,
+        }
+    }
+
     pub fn pages(&self) -> i64 {
-        ((self.total + self.per_page - 1) / self.per_page).max(1)
+        page_count(self.total, self.per_page)
     }
 
     pub fn has_prev(&self) -> bool {
@@ -25,6 +35,11 @@ impl<T> Paged<T> {
     pub fn has_next(&self) -> bool {
         self.page < self.pages()
     }
+}
+
+/// How many pages `total` rows fill, `per_page` a page; 1 for none.
+pub fn page_count(total: i64, per_page: i64) -> i64 {
+    ((total + per_page - 1) / per_page).max(1)
 }
 
 /// A requested page number, clamped to 1 or more (bad input shows the first page).

@@ -212,15 +212,11 @@ impl SessionRow {
             .limit(PER_PAGE)
             .select((SessionRow::as_select(), users::username))
             .load(conn)?;
-        Ok(Paged {
-            items: rows
-                .into_iter()
-                .map(|(session, username)| LiveSession { session, username })
-                .collect(),
-            total,
-            page,
-            per_page: PER_PAGE,
-        })
+        let items = rows
+            .into_iter()
+            .map(|(session, username)| LiveSession { session, username })
+            .collect();
+        Ok(Paged::new(items, total, page))
     }
 
     /// Logged-in sessions not yet expired.

@@ -13,7 +13,7 @@ use crate::web::csrf::CsrfForm;
 use crate::web::current_user::Authenticated;
 use crate::web::html;
 use crate::web::login::EmptyForm;
-use crate::web::redirect;
+use crate::web::redirect_to;
 
 #[derive(Template)]
 #[template(path = "accounts/account.html")]
@@ -154,10 +154,7 @@ async fn revoke_token(
         "The token {name:?} was revoked; it no longer works."
     ))
     .send();
-    Ok(redirect(&format!(
-        "{}/accounts/",
-        state.config.server.path_prefix
-    )))
+    Ok(redirect_to(&state, "/accounts/"))
 }
 
 #[derive(Deserialize)]
@@ -184,10 +181,7 @@ async fn notifications(
         "You will no longer get an email when a calculation of yours ends."
     })
     .send();
-    Ok(redirect(&format!(
-        "{}/accounts/",
-        state.config.server.path_prefix
-    )))
+    Ok(redirect_to(&state, "/accounts/"))
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {

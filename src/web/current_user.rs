@@ -5,7 +5,7 @@ use actix_session::SessionExt;
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
-use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
+use actix_web::{FromRequest, HttpMessage, HttpRequest};
 
 use crate::auth::session_store::{LOADED_USER, USER_ID};
 use crate::error::AppError;
@@ -59,15 +59,8 @@ pub async fn load_user(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<actix_web::body::EitherBody<impl MessageBody>>, actix_web::Error> {
-    let state = req
-        .app_data::<web::Data<AppState>>()
-        .expect("AppState is registered")
-        .clone();
-    let path = req
-        .path()
-        .strip_prefix(state.config.server.path_prefix.as_str())
-        .unwrap_or(req.path())
-        .to_string();
+    let state = crate::web::state_of(req.request());
+    let path = crate::web::path_in_site(req.request()).to_string();
     if path.starts_with("/static/") {
         return Ok(next.call(req).await?.map_into_left_body());
     }

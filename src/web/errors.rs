@@ -26,14 +26,6 @@ pub fn is_api_path(path: &str) -> bool {
     path.starts_with("/v1/") || path == "/v1" || path.starts_with("/accounts/ajax_")
 }
 
-fn strip_prefix(req: &HttpRequest) -> &str {
-    let prefix = req
-        .app_data::<web::Data<AppState>>()
-        .map(|s| s.config.server.path_prefix.as_str())
-        .unwrap_or("");
-    req.path().strip_prefix(prefix).unwrap_or(req.path())
-}
-
 /// A sentence for errors that did not come from our handlers.
 fn generic_message(status: StatusCode) -> String {
     match status.as_u16() {
@@ -83,7 +75,7 @@ pub fn render(
     message: &str,
     retry_after: Option<header::HeaderValue>,
 ) -> HttpResponse {
-    let path = strip_prefix(req);
+    let path = crate::web::path_in_site(req);
     if is_api_path(path) {
         let body = serde_json::json!({ "error": message, "status": status.as_u16() });
         let mut res = HttpResponse::build(status);
@@ -136,7 +128,7 @@ pub async fn render_errors(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<EitherBody<BoxBody>>, actix_web::Error> {
-    let api = is_api_path(strip_prefix(req.request()));
+    let api = is_api_path(crate::web::path_in_site(req.request()));
     let res = match next.call(req).await {
         Ok(res) => res,
         // An inner middleware failed (the session store, when the database is down) and the
@@ -155,7 +147,7 @@ pub async fn render_errors(
     let retry_after = res.headers().get(header::RETRY_AFTER).cloned();
     let req = res.into_parts().0;
     let mut new = render(&req, status, &message, retry_after);
-    if maintenance && !is_api_path(strip_prefix(&req)) {
+    if maintenance && !is_api_path(crate::web::path_in_site(&req)) {
         new = render_page(&req, status, "Down for maintenance", &message, new);
     }
     Ok(ServiceResponse::new(req, new).map_into_right_body())

@@ -7,8 +7,8 @@ use actix_web_flash_messages::FlashMessage;
 use askama::Template;
 use serde::Deserialize;
 
+use crate::auth::password;
 use crate::auth::session_store::{IP, USER_AGENT, USER_ID};
-use crate::auth::{password, password_rules};
 use crate::config::{AuthBackend, RegistrationMode};
 use crate::error::{AppError, AppResult};
 use crate::models::User;
@@ -21,7 +21,8 @@ use crate::web::csrf::{self, CsrfForm};
 use crate::web::current_user::Authenticated;
 use crate::web::html;
 use crate::web::known_device;
-use crate::web::redirect;
+use crate::web::new_password::NewPassword;
+use crate::web::{redirect, redirect_to};
 
 #[derive(Template)]
 #[template(path = "accounts/login.html")]
@@ -170,10 +171,7 @@ async fn logout(
     session.purge();
     csrf::rotate(&req);
     FlashMessage::info("You have been logged out.").send();
-    redirect(&format!(
-        "{}/accounts/login/",
-        state.config.server.path_prefix
-    ))
+    redirect_to(&state, "/accounts/login/")
 }
 
 #[derive(Template)]
@@ -220,8 +218,7 @@ async fn password_change_submit(
     }
     let form = form.0;
     let old = form.old_password.unwrap_or_default();
-    let new1 = form.new_password1.unwrap_or_default();
-    let new2 = form.new_password2.unwrap_or_default();
+    let new = NewPassword::new(form.new_password1, form.new_password2);
     let stored = user.password_hash.clone();
     let old_ok = web::block(move || password::verify(&old, &stored) != password::Verified::No)
         .await
@@ -230,14 +227,11 @@ async fn password_change_submit(
     if !old_ok {
         errors.push("Your old password was entered incorrectly; enter it again.".to_string());
     }
-    if new1 != new2 {
-        errors.push("The two new passwords do not match.".to_string());
-    }
-    errors.extend(password_rules::check(
-        &new1,
-        state.config.passwords.min_length,
+    errors.extend(new.problems(
+        &state.config,
         &user.username,
         &user.email,
+        "The two new passwords do not match.",
     ));
     if !errors.is_empty() {
         return html(
@@ -249,9 +243,7 @@ async fn password_change_submit(
             },
         );
     }
-    let hash = web::block(move || password::hash(&new1))
-        .await
-        .map_err(|e| AppError::Internal(e.to_string()))?;
+    let hash = new.hash().await?;
     let user_id = user.id;
     state
         .db
@@ -265,10 +257,7 @@ async fn password_change_submit(
     start_session(&req, &session, &user)?;
     FlashMessage::success("Your password was changed; your other sessions have been logged out.")
         .send();
-    Ok(redirect(&format!(
-        "{}/engine/",
-        state.config.server.path_prefix
-    )))
+    Ok(redirect_to(&state, "/engine/"))
 }
 
 /// The access log's auth.logout line, for the user of this request.

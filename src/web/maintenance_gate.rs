@@ -1,13 +1,12 @@
 //! Maintenance mode at request time: the gate that sends non-superusers a maintenance page
 
 //! (503 + Retry-After; JSON on the API) once the window has begun.
+use actix_web::HttpMessage;
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
-use actix_web::{HttpMessage, web};
 
 use crate::error::AppError;
-use crate::state::AppState;
 use crate::web::current_user::CurrentUser;
 
 /// Paths that stay open during maintenance (superusers must still be able to log in).
@@ -28,15 +27,8 @@ pub async fn gate(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
-    let state = req
-        .app_data::<web::Data<AppState>>()
-        .expect("AppState is registered")
-        .clone();
-    let path = req
-        .path()
-        .strip_prefix(state.config.server.path_prefix.as_str())
-        .unwrap_or(req.path())
-        .to_string();
+    let state = crate::web::state_of(req.request());
+    let path = crate::web::path_in_site(req.request()).to_string();
     if path.starts_with("/static/") || path == "/healthz" {
         return Ok(next.call(req).await?.map_into_left_body());
     }

@@ -12,9 +12,12 @@ pub mod errors;
 pub mod health;
 pub mod known_device;
 pub mod login;
+pub mod mail_form;
 pub mod maintenance_gate;
+pub mod new_password;
 pub mod pages;
 pub mod password_reset;
+pub mod query;
 pub mod registration;
 pub mod security;
 pub mod setup;
@@ -26,7 +29,7 @@ use actix_web::body::MessageBody;
 use actix_web::cookie::SameSite;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::middleware::from_fn;
-use actix_web::{App, HttpResponse, web};
+use actix_web::{App, HttpRequest, HttpResponse, web};
 use actix_web_flash_messages::FlashMessagesFramework;
 use actix_web_flash_messages::storage::CookieMessageStore;
 use askama::Template;
@@ -50,6 +53,32 @@ pub fn redirect(location: &str) -> HttpResponse {
     HttpResponse::SeeOther()
         .insert_header((actix_web::http::header::LOCATION, location))
         .finish()
+}
+
+/// A path of the site with the configured prefix: `/calc/engine/` for `/engine/`.
+pub fn site_path(state: &AppState, path: &str) -> String {
+    format!("{}{path}", state.config.server.path_prefix)
+}
+
+/// A 303 to a path of the site.
+pub fn redirect_to(state: &AppState, path: &str) -> HttpResponse {
+    redirect(&site_path(state, path))
+}
+
+/// The server's state, as middleware and extractors find it in the request.
+pub fn state_of(req: &HttpRequest) -> web::Data<AppState> {
+    req.app_data::<web::Data<AppState>>()
+        .expect("AppState is registered")
+        .clone()
+}
+
+/// The request's path within the site: without the configured prefix.
+pub fn path_in_site(req: &HttpRequest) -> &str {
+    let prefix = req
+        .app_data::<web::Data<AppState>>()
+        .map(|s| s.config.server.path_prefix.as_str())
+        .unwrap_or("");
+    req.path().strip_prefix(prefix).unwrap_or(req.path())
 }
 
 async fn not_found() -> AppResult<HttpResponse> {

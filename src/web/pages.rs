@@ -6,7 +6,7 @@ use crate::state::AppState;
 
 #[get("/")]
 async fn index(state: web::Data<AppState>) -> HttpResponse {
-    crate::web::redirect(&format!("{}/engine/", state.config.server.path_prefix))
+    crate::web::redirect_to(&state, "/engine/")
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {

@@ -8,20 +8,19 @@ use askama::Template;
 use serde::Deserialize;
 
 use crate::auth::reset_token::{self, Invalid};
-use crate::auth::{password, password_rules, throttle};
-use crate::error::{AppError, AppResult};
-use crate::mail::limit::{self, Verdict};
+use crate::auth::throttle;
+use crate::error::AppResult;
 use crate::mail::messages;
 use crate::models::User;
-use crate::models::email::Email;
 use crate::models::session::SessionRow;
 use crate::models::user::{SOURCE_LOCAL, SOURCE_PAM};
 use crate::state::AppState;
-use crate::web::client;
 use crate::web::context::PageCtx;
 use crate::web::csrf::CsrfForm;
 use crate::web::html;
-use crate::web::redirect;
+use crate::web::mail_form;
+use crate::web::new_password::{MISMATCH, NewPassword};
+use crate::web::{redirect_to, site_path};
 
 /// A page that only says something (and maybe links somewhere).
 #[derive(Template)]
@@ -78,18 +77,6 @@ pub struct NewPasswordForm {
     new_password2: Option<String>,
 }
 
-fn path(state: &AppState, p: &str) -> String {
-    format!("{}{p}", state.config.server.path_prefix)
-}
-
-/// 429 for a client that sent too many mail forms.
-pub fn too_many(wait: u64) -> AppError {
-    AppError::TooManyRequests {
-        message: format!("Too many requests from your address; wait {wait} seconds and try again."),
-        retry_after: wait,
-    }
-}
-
 #[get("/accounts/password_reset/")]
 async fn request_page(req: HttpRequest) -> AppResult<HttpResponse> {
     html(
@@ -119,42 +106,23 @@ async fn request_submit(
             },
         );
     }
-    let ip = client::ip_string(&req);
-    let st = state.clone();
-    let verdict = state
-        .db
-        .run(move |conn| {
-            let verdict = limit::check(conn, &st.config, &ip, &email)?;
-            if verdict != Verdict::Send {
-                return Ok(verdict);
-            }
-            for user in User::find_by_email(conn, &email)? {
-                // Accounts awaiting activation or deactivated get nothing: a reset must not
-                // become a way around either.
-                if !user.is_active {
-                    continue;
-                }
-                let token = match user.login_source.as_str() {
-                    SOURCE_LOCAL => Some(reset_token::make(&st.keys, &user)),
-                    SOURCE_PAM => None,
-                    _ => continue,
-                };
-                let message = messages::password_reset(
-                    &st.config,
-                    &user.email,
-                    &user.username,
-                    token.as_deref(),
-                )?;
-                Email::queue(conn, &message)?;
-            }
-            Ok(verdict)
-        })
-        .await?;
-    if let Verdict::Wait(wait) = verdict {
-        return Err(too_many(wait));
-    }
-    state.wake_mail();
-    Ok(redirect(&path(&state, "/accounts/password_reset/done/")))
+    let done = "/accounts/password_reset/done/";
+    mail_form::send(&req, &state, email, done, |_, st, user| {
+        // Accounts awaiting activation or deactivated get nothing: a reset must not become a
+        // way around either.
+        if !user.is_active {
+            return Ok(None);
+        }
+        let token = match user.login_source.as_str() {
+            SOURCE_LOCAL => Some(reset_token::make(&st.keys, user)),
+            SOURCE_PAM => None,
+            _ => return Ok(None),
+        };
+        let message =
+            messages::password_reset(&st.config, &user.email, &user.username, token.as_deref())?;
+        Ok(Some(message))
+    })
+    .await
 }
 
 #[get("/accounts/password_reset/done/")]
@@ -173,7 +141,7 @@ async fn request_done(req: HttpRequest, state: web::Data<AppState>) -> AppResult
             "No email within a few minutes? Check your spam folder, and that you typed the address your account has.",
         ],
     )
-    .link(path(&state, "/accounts/login/"), "Back to the login page");
+    .link(site_path(&state, "/accounts/login/"), "Back to the login page");
     html(200, &page)
 }
 
@@ -196,7 +164,7 @@ async fn user_of_link(
         ),
         _ => Err(Invalid::UsedOrWrong),
     };
-    let again = path(state, "/accounts/password_reset/");
+    let again = site_path(state, "/accounts/password_reset/");
     match (verdict, user) {
         (Ok(()), Some(user)) => Ok(Ok(user)),
         (Err(Invalid::Expired), _) => Ok(Err(html(
@@ -255,18 +223,9 @@ async fn confirm_submit(
         Ok(user) => user,
         Err(page) => return Ok(page),
     };
-    let new1 = form.0.new_password1.unwrap_or_default();
-    let new2 = form.0.new_password2.unwrap_or_default();
-    let mut errors = Vec::new();
-    if new1 != new2 {
-        errors.push("The two passwords do not match.".to_string());
-    }
-    errors.extend(password_rules::check(
-        &new1,
-        state.config.passwords.min_length,
-        &user.username,
-        &user.email,
-    ));
+    let form = form.0;
+    let new = NewPassword::new(form.new_password1, form.new_password2);
+    let errors = new.problems(&state.config, &user.username, &user.email, MISMATCH);
     if !errors.is_empty() {
         return html(
             400,
@@ -279,9 +238,7 @@ async fn confirm_submit(
             },
         );
     }
-    let hash = web::block(move || password::hash(&new1))
-        .await
-        .map_err(|e| AppError::Internal(e.to_string()))?;
+    let hash = new.hash().await?;
     let (keys, days, token) = (
         state.keys.clone(),
         state.config.registration.reset_days,
@@ -317,12 +274,12 @@ async fn confirm_submit(
                 "This link does not work",
                 &["It has been used already (it works once)."],
             )
-            .link(path(&state, "/accounts/login/"), "Log in"),
+            .link(site_path(&state, "/accounts/login/"), "Log in"),
         );
     }
     tracing::info!(user = %username, "password set through a reset link");
     FlashMessage::success("Your password has been set and your other sessions have been logged out; log in with the new password.").send();
-    Ok(redirect(&path(&state, "/accounts/login/")))
+    Ok(redirect_to(&state, "/accounts/login/"))
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {

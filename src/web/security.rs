@@ -4,10 +4,8 @@ use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::Method;
 use actix_web::middleware::{DefaultHeaders, Next};
-use actix_web::web;
 
 use crate::error::AppError;
-use crate::state::AppState;
 use crate::web::client;
 
 /// Headers on every response; HSTS when the site is https and `[server] hsts` is on.
@@ -49,10 +47,7 @@ pub async fn check_host_and_origin(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
-    let state = req
-        .app_data::<web::Data<AppState>>()
-        .expect("AppState is registered")
-        .clone();
+    let state = crate::web::state_of(req.request());
     let host = client::host(&req);
     let allowed = &state.allowed_hosts;
     if !allowed.iter().any(|h| h == "*") && !allowed.contains(&host_name(&host)) {

@@ -9,7 +9,6 @@ use diesel::Connection;
 use serde::Deserialize;
 
 use crate::actions::accounts::{self, NewAccount, Origin};
-use crate::auth::{password, password_rules};
 use crate::error::{AppError, AppResult};
 use crate::models::audit::Actor;
 use crate::models::user::UserChanges;
@@ -20,7 +19,8 @@ use crate::web::context::PageCtx;
 use crate::web::csrf::CsrfForm;
 use crate::web::html;
 use crate::web::login::start_session;
-use crate::web::redirect;
+use crate::web::new_password::{MISMATCH, NewPassword};
+use crate::web::redirect_to;
 
 #[derive(Template)]
 #[template(path = "accounts/setup.html")]
@@ -86,24 +86,14 @@ async fn setup_submit(
     let form = form.0;
     let username = form.username.unwrap_or_default().trim().to_string();
     let email = form.email.unwrap_or_default().trim().to_string();
-    let password1 = form.password1.unwrap_or_default();
+    let new = NewPassword::new(form.password1, form.password2);
     let mut errors = Vec::new();
     if let Err(e) = crate::models::user::check_username(&username) {
         errors.push(e);
     }
-    if password1 != form.password2.unwrap_or_default() {
-        errors.push("The two passwords do not match.".into());
-    }
-    errors.extend(password_rules::check(
-        &password1,
-        state.config.passwords.min_length,
-        &username,
-        &email,
-    ));
+    errors.extend(new.problems(&state.config, &username, &email, MISMATCH));
     if errors.is_empty() {
-        let hash = web::block(move || password::hash(&password1))
-            .await
-            .map_err(|e| AppError::Internal(e.to_string()))?;
+        let hash = new.hash().await?;
         let account = NewAccount {
             fields: UserChanges {
                 username: username.clone(),
@@ -135,10 +125,7 @@ async fn setup_submit(
                     user.username
                 ))
                 .send();
-                return Ok(redirect(&format!(
-                    "{}/engine/",
-                    state.config.server.path_prefix
-                )));
+                return Ok(redirect_to(&state, "/engine/"));
             }
             Err(AppError::Conflict(message) | AppError::BadRequest(message)) => {
                 errors.push(message)

@@ -37,13 +37,7 @@ impl Supervisor<'_> {
             }
             Ending::EndedBySlurm => {
                 self.flush();
-                let dir = calc_dir(self.config, self.id);
-                if let Err(e) = register_outputs(&mut self.conn, self.id, &dir.join("output")) {
-                    eprintln!(
-                        "cannot register the outputs of calculation {}: {e}",
-                        self.id
-                    );
-                }
+                self.record_outputs();
                 return;
             }
         };
@@ -58,13 +52,7 @@ impl Supervisor<'_> {
             self.stored = 0;
         }
         self.flush();
-        let dir = calc_dir(self.config, self.id);
-        if let Err(e) = register_outputs(&mut self.conn, self.id, &dir.join("output")) {
-            eprintln!(
-                "cannot register the outputs of calculation {}: {e}",
-                self.id
-            );
-        }
+        let dir = self.record_outputs();
         let size = dir_size(&dir) as i64;
         let ended = Calc::finish(&mut self.conn, self.id, final_status, size);
         if matches!(ended, Ok(true))
@@ -76,6 +64,19 @@ impl Supervisor<'_> {
         if let Some(url) = calc.notify_to.as_deref().filter(|u| !u.is_empty()) {
             self.notify(url);
         }
+    }
+
+    /// Records the files under `output/` as the calculation's outputs (a failure is only
+    /// reported); returns the calculation's directory.
+    fn record_outputs(&mut self) -> std::path::PathBuf {
+        let dir = calc_dir(self.config, self.id);
+        if let Err(e) = register_outputs(&mut self.conn, self.id, &dir.join("output")) {
+            eprintln!(
+                "cannot register the outputs of calculation {}: {e}",
+                self.id
+            );
+        }
+        dir
     }
 
     /// POSTs the job info to `notify_to` (OpenQuake's behaviour), with a 5 s time limit.

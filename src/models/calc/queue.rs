@@ -7,6 +7,25 @@ use crate::db::schema::calcs;
 use crate::db::{Backend, DbConn, now};
 use crate::error::{AppError, AppResult};
 
+/// Queued in calcweb and not yet claimed by a server (for either executor).
+#[diesel::dsl::auto_type]
+pub(super) fn queued() -> _ {
+    let submitted: Status = Status::Submitted;
+    calcs::status
+        .eq(submitted)
+        .and(calcs::slurm_job_id.is_null())
+}
+
+/// The id of the oldest queued calculation, if any.
+pub(super) fn oldest_queued(conn: &mut DbConn) -> QueryResult<Option<i64>> {
+    calcs::table
+        .filter(queued())
+        .order(calcs::id.asc())
+        .select(calcs::id)
+        .first::<i64>(conn)
+        .optional()
+}
+
 impl Calc {
     pub fn create(conn: &mut DbConn, new: &NewCalc) -> AppResult<Calc> {
         let now = now();
@@ -64,28 +83,16 @@ impl Calc {
             if running as usize >= max {
                 return Ok(None);
             }
-            let Some(id) = calcs::table
-                .filter(calcs::status.eq(Status::Submitted))
-                .filter(calcs::slurm_job_id.is_null())
-                .order(calcs::id.asc())
-                .select(calcs::id)
-                .first::<i64>(conn)
-                .optional()?
-            else {
+            let Some(id) = oldest_queued(conn)? else {
                 return Ok(None);
             };
-            let n = diesel::update(
-                calcs::table
-                    .find(id)
-                    .filter(calcs::status.eq(Status::Submitted))
-                    .filter(calcs::slurm_job_id.is_null()),
-            )
-            .set((
-                calcs::status.eq(Status::Executing),
-                calcs::host.eq(host),
-                calcs::started_at.eq(now()),
-            ))
-            .execute(conn)?;
+            let n = diesel::update(calcs::table.find(id).filter(queued()))
+                .set((
+                    calcs::status.eq(Status::Executing),
+                    calcs::host.eq(host),
+                    calcs::started_at.eq(now()),
+                ))
+                .execute(conn)?;
             Ok::<_, diesel::result::Error>(if n == 1 { Some(id) } else { None })
         })?;
         match claimed {

@@ -4,6 +4,7 @@ use diesel::prelude::*;
 
 use time::PrimitiveDateTime;
 
+use super::queue::{oldest_queued, queued};
 use super::{Calc, Status};
 use crate::db::schema::calcs;
 use crate::db::{DbConn, now};
@@ -70,27 +71,15 @@ impl Calc {
     /// queued and unclaimed.
     pub fn claim_for_slurm(conn: &mut DbConn) -> AppResult<Option<Calc>> {
         for _ in 0..20 {
-            let Some(id) = calcs::table
-                .filter(calcs::status.eq(Status::Submitted))
-                .filter(calcs::slurm_job_id.is_null())
-                .order(calcs::id.asc())
-                .select(calcs::id)
-                .first::<i64>(conn)
-                .optional()?
-            else {
+            let Some(id) = oldest_queued(conn)? else {
                 return Ok(None);
             };
-            let n = diesel::update(
-                calcs::table
-                    .find(id)
-                    .filter(calcs::status.eq(Status::Submitted))
-                    .filter(calcs::slurm_job_id.is_null()),
-            )
-            .set((
-                calcs::slurm_job_id.eq(Some(BEING_SUBMITTED)),
-                calcs::dispatched_at.eq(Some(now())),
-            ))
-            .execute(conn)?;
+            let n = diesel::update(calcs::table.find(id).filter(queued()))
+                .set((
+                    calcs::slurm_job_id.eq(Some(BEING_SUBMITTED)),
+                    calcs::dispatched_at.eq(Some(now())),
+                ))
+                .execute(conn)?;
             if n == 1 {
                 return Calc::find(conn, id);
             }

@@ -114,12 +114,7 @@ impl User {
             .limit(PER_PAGE)
             .select(User::as_select())
             .load(conn)?;
-        Ok(Paged {
-            items,
-            total,
-            page,
-            per_page: PER_PAGE,
-        })
+        Ok(Paged::new(items, total, page))
     }
 
     /// Every user by username (`manage users list`).

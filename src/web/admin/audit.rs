@@ -5,16 +5,18 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::Superuser;
-use super::helpers::{Pager, parse_day, query_string, when_html};
+use super::helpers::{Pager, ShowsTimes, parse_day};
 use crate::error::AppResult;
 use crate::models::audit::{AuditEntry, AuditFilter};
 use crate::models::paging::page_number;
 use crate::state::AppState;
 use crate::web::context::PageCtx;
 use crate::web::html;
+use crate::web::query::{query_string, text};
 
+/// The query string of /admin/audit/: its filters and page.
 #[derive(Deserialize)]
-pub struct ListQuery {
+pub struct AuditQuery {
     action: Option<String>,
     object_type: Option<String>,
     object_id: Option<String>,
@@ -53,33 +55,24 @@ struct AuditForm {
     until: String,
 }
 
-impl ListPage {
-    fn when(
-        &self,
-        t: &time::PrimitiveDateTime,
-    ) -> askama::filters::Safe<crate::web::calcs::TimeTag> {
-        when_html(t)
-    }
-}
+impl ShowsTimes for ListPage {}
 
 #[get("/audit/")]
 async fn list(
     req: HttpRequest,
     _admin: Superuser,
-    query: web::Query<ListQuery>,
+    query: web::Query<AuditQuery>,
     state: web::Data<AppState>,
 ) -> AppResult<HttpResponse> {
-    let query = query.into_inner();
-    let text = |v: Option<String>| v.unwrap_or_default().trim().to_string();
     let form = AuditForm {
-        action: text(query.action),
-        object_type: text(query.object_type),
-        object_id: text(query.object_id),
-        actor: text(query.actor),
-        q: text(query.q),
-        source: text(query.source),
-        since: text(query.since),
-        until: text(query.until),
+        action: text(&query.action),
+        object_type: text(&query.object_type),
+        object_id: text(&query.object_id),
+        actor: text(&query.actor),
+        q: text(&query.q),
+        source: text(&query.source),
+        since: text(&query.since),
+        until: text(&query.until),
     };
     let filter = AuditFilter {
         action: form.action.clone(),

@@ -5,7 +5,7 @@ use askama::Template;
 use time::Duration;
 
 use super::Superuser;
-use super::helpers::when_html;
+use super::helpers::ShowsTimes;
 use crate::error::AppResult;
 use crate::models::admin_stats::{SiteStats, human_bytes};
 use crate::models::audit::AuditEntry;
@@ -31,14 +31,7 @@ struct DashboardPage {
     maintenance: Option<String>,
 }
 
-impl DashboardPage {
-    fn when(
-        &self,
-        t: &time::PrimitiveDateTime,
-    ) -> askama::filters::Safe<crate::web::calcs::TimeTag> {
-        when_html(t)
-    }
-}
+impl ShowsTimes for DashboardPage {}
 
 #[get("/")]
 async fn dashboard(

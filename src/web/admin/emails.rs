@@ -9,7 +9,7 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::Superuser;
-use super::helpers::{Pager, done, path, query_string, when_html};
+use super::helpers::{Pager, ShowsTimes, done};
 use crate::error::{AppError, AppResult};
 use crate::mail::messages;
 use crate::models::audit::{AuditEntry, Target};
@@ -20,13 +20,15 @@ use crate::web::context::PageCtx;
 use crate::web::csrf::CsrfForm;
 use crate::web::html;
 use crate::web::login::EmptyForm;
-use crate::web::redirect;
+use crate::web::query::query_string;
+use crate::web::redirect_to;
 
 /// How long the test form waits for the worker's verdict before answering.
 const TEST_WAIT: Duration = Duration::from_secs(10);
 
+/// The query string of /admin/emails/: the status shown and the page.
 #[derive(Deserialize)]
-pub struct ListQuery {
+pub struct EmailsQuery {
     status: Option<String>,
     page: Option<String>,
 }
@@ -46,20 +48,13 @@ struct ListPage {
     test_to: String,
 }
 
-impl ListPage {
-    fn when(
-        &self,
-        t: &time::PrimitiveDateTime,
-    ) -> askama::filters::Safe<crate::web::calcs::TimeTag> {
-        when_html(t)
-    }
-}
+impl ShowsTimes for ListPage {}
 
 #[get("/emails/")]
 async fn list(
     req: HttpRequest,
     admin: Superuser,
-    query: web::Query<ListQuery>,
+    query: web::Query<EmailsQuery>,
     state: web::Data<AppState>,
 ) -> AppResult<HttpResponse> {
     let wanted = query.status.as_deref().unwrap_or("").trim();
@@ -99,7 +94,6 @@ pub struct TestForm {
 
 #[post("/emails/test/")]
 async fn send_test(
-    req: HttpRequest,
     admin: Superuser,
     form: CsrfForm<TestForm>,
     state: web::Data<AppState>,
@@ -110,14 +104,12 @@ async fn send_test(
             "{to:?} is not an email address like name@example.org."
         ))
         .send();
-        return Ok(redirect(&path(&state, "/admin/emails/")));
+        return Ok(redirect_to(&state, "/admin/emails/"));
     }
-    let actor = admin.actor(&req);
     let config = state.config.clone();
     let address = to.clone();
-    let id = state
-        .db
-        .run(move |conn| {
+    let id = admin
+        .change(&state, move |conn, actor| {
             let message = messages::test_email(
                 &config,
                 &address,
@@ -127,7 +119,7 @@ async fn send_test(
             let id = Email::queue(conn, &message)?;
             AuditEntry::record(
                 conn,
-                &actor,
+                actor,
                 "email.test",
                 &Target {
                     kind: "email",
@@ -178,22 +170,19 @@ async fn send_test(
             .send();
         }
     }
-    Ok(redirect(&path(&state, "/admin/emails/")))
+    Ok(redirect_to(&state, "/admin/emails/"))
 }
 
 #[post("/emails/{id:\\d+}/retry/")]
 async fn retry(
-    req: HttpRequest,
     admin: Superuser,
     id: web::Path<i64>,
     _form: CsrfForm<EmptyForm>,
     state: web::Data<AppState>,
 ) -> AppResult<HttpResponse> {
     let id = id.into_inner();
-    let actor = admin.actor(&req);
-    let retried = state
-        .db
-        .run(move |conn| {
+    let retried = admin
+        .change(&state, move |conn, actor| {
             let Some(email) = Email::find(conn, id)? else {
                 return Err(AppError::not_found());
             };
@@ -202,7 +191,7 @@ async fn retry(
             }
             AuditEntry::record(
                 conn,
-                &actor,
+                actor,
                 "email.retry",
                 &Target {
                     kind: "email",
@@ -216,7 +205,7 @@ async fn retry(
         .await?;
     if !retried {
         FlashMessage::error("Only failed emails can be retried.").send();
-        return Ok(redirect(&path(&state, "/admin/emails/")));
+        return Ok(redirect_to(&state, "/admin/emails/"));
     }
     state.wake_mail();
     Ok(done(

@@ -5,8 +5,7 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::Superuser;
-use super::helpers::{Pager, done, plural, query_string, refused};
-use super::user_actions::ConfirmPage;
+use super::helpers::{ConfirmPage, Pager, answer, done, plural, refused};
 use crate::error::{AppError, AppResult};
 use crate::models::User;
 use crate::models::group::{Group, GroupRow};
@@ -16,12 +15,14 @@ use crate::web::context::PageCtx;
 use crate::web::csrf::CsrfForm;
 use crate::web::html;
 use crate::web::login::EmptyForm;
+use crate::web::query::{query_string, text};
 
 /// How many users the member picker offers at once.
 const PICKER_SIZE: i64 = 20;
 
+/// The query string of /admin/groups/: the search and the page.
 #[derive(Deserialize)]
-pub struct ListQuery {
+pub struct GroupsQuery {
     q: Option<String>,
     page: Option<String>,
 }
@@ -40,10 +41,10 @@ struct ListPage {
 async fn list(
     req: HttpRequest,
     _admin: Superuser,
-    query: web::Query<ListQuery>,
+    query: web::Query<GroupsQuery>,
     state: web::Data<AppState>,
 ) -> AppResult<HttpResponse> {
-    let q = query.q.as_deref().unwrap_or("").trim().to_string();
+    let q = text(&query.q);
     let page_no = page_number(query.page.as_deref());
     let search = q.clone();
     let paged = state
@@ -70,22 +71,21 @@ pub struct NameForm {
 
 #[post("/groups/new/")]
 async fn create(
-    req: HttpRequest,
     admin: Superuser,
     form: CsrfForm<NameForm>,
     state: web::Data<AppState>,
 ) -> AppResult<HttpResponse> {
     let name = form.0.name.unwrap_or_default().trim().to_string();
-    let actor = admin.actor(&req);
-    let result = state
-        .db
-        .run(move |conn| crate::actions::groups::create(conn, &actor, &name))
+    let result = admin
+        .change(&state, move |conn, actor| {
+            crate::actions::groups::create(conn, actor, &name)
+        })
         .await;
     match result {
         Ok(group) => Ok(done(
             &state,
             format!("Group {:?} created.", group.name),
-            &format!("/admin/groups/{}/", group.id),
+            &group_page(group.id),
         )),
         Err(e) => refused(&state, e, "/admin/groups/"),
     }
@@ -108,6 +108,10 @@ struct DetailPage {
     candidates: Vec<User>,
 }
 
+fn group_page(id: i64) -> String {
+    format!("/admin/groups/{id}/")
+}
+
 async fn load_group(state: &AppState, id: i64) -> AppResult<Group> {
     state
         .db
@@ -124,7 +128,7 @@ async fn show(
     state: web::Data<AppState>,
 ) -> AppResult<HttpResponse> {
     let id = id.into_inner();
-    let q = query.q.as_deref().unwrap_or("").trim().to_string();
+    let q = text(&query.q);
     let search = q.clone();
     let (group, members, candidates) = state
         .db
@@ -154,29 +158,21 @@ async fn show(
 
 #[post("/groups/{id:\\d+}/rename/")]
 async fn rename(
-    req: HttpRequest,
     admin: Superuser,
     id: web::Path<i64>,
     form: CsrfForm<NameForm>,
     state: web::Data<AppState>,
 ) -> AppResult<HttpResponse> {
     let group = load_group(&state, id.into_inner()).await?;
-    let back = format!("/admin/groups/{}/", group.id);
     let name = form.0.name.unwrap_or_default().trim().to_string();
-    let actor = admin.actor(&req);
     let (target, new_name) = (group.clone(), name.clone());
-    let result = state
-        .db
-        .run(move |conn| crate::actions::groups::rename(conn, &actor, &target, &new_name))
+    let result = admin
+        .change(&state, move |conn, actor| {
+            crate::actions::groups::rename(conn, actor, &target, &new_name)
+        })
         .await;
-    match result {
-        Ok(()) => Ok(done(
-            &state,
-            format!("Group {:?} renamed to {name:?}.", group.name),
-            &back,
-        )),
-        Err(e) => refused(&state, e, &back),
-    }
+    let message = result.map(|()| format!("Group {:?} renamed to {name:?}.", group.name));
+    answer(&state, message, &group_page(group.id))
 }
 
 #[derive(Deserialize)]
@@ -186,7 +182,6 @@ pub struct MemberForm {
 
 /// Adds (`add`) or removes a member and says what happened.
 async fn change_member(
-    req: HttpRequest,
     admin: Superuser,
     id: i64,
     form: MemberForm,
@@ -194,7 +189,7 @@ async fn change_member(
     add: bool,
 ) -> AppResult<HttpResponse> {
     let group = load_group(&state, id).await?;
-    let back = format!("/admin/groups/{id}/");
+    let back = group_page(id);
     let Some(user_id) = form.user_id.and_then(|u| u.trim().parse::<i64>().ok()) else {
         return refused(
             &state,
@@ -202,20 +197,18 @@ async fn change_member(
             &back,
         );
     };
-    let actor = admin.actor(&req);
     let target = group.clone();
-    let result = state
-        .db
-        .run(move |conn| {
+    let result = admin
+        .change(&state, move |conn, actor| {
             let user = User::find(conn, user_id)?.ok_or_else(|| {
                 AppError::BadRequest(
                     "That user no longer exists; reload the page and try again.".into(),
                 )
             })?;
             let changed = if add {
-                crate::actions::groups::add_member(conn, &actor, &target, &user)?
+                crate::actions::groups::add_member(conn, actor, &target, &user)?
             } else {
-                crate::actions::groups::remove_member(conn, &actor, &target, &user)?
+                crate::actions::groups::remove_member(conn, actor, &target, &user)?
             };
             Ok((user, changed))
         })
@@ -236,24 +229,22 @@ async fn change_member(
 
 #[post("/groups/{id:\\d+}/members/add/")]
 async fn add_member(
-    req: HttpRequest,
     admin: Superuser,
     id: web::Path<i64>,
     form: CsrfForm<MemberForm>,
     state: web::Data<AppState>,
 ) -> AppResult<HttpResponse> {
-    change_member(req, admin, id.into_inner(), form.0, state, true).await
+    change_member(admin, id.into_inner(), form.0, state, true).await
 }
 
 #[post("/groups/{id:\\d+}/members/remove/")]
 async fn remove_member(
-    req: HttpRequest,
     admin: Superuser,
     id: web::Path<i64>,
     form: CsrfForm<MemberForm>,
     state: web::Data<AppState>,
 ) -> AppResult<HttpResponse> {
-    change_member(req, admin, id.into_inner(), form.0, state, false).await
+    change_member(admin, id.into_inner(), form.0, state, false).await
 }
 
 #[get("/groups/{id:\\d+}/delete/")]
@@ -285,7 +276,7 @@ async fn delete_page(
                 "Members no longer see each other's calculations through this group.".into(),
             ],
             action: format!("/admin/groups/{id}/delete/"),
-            cancel: format!("/admin/groups/{id}/"),
+            cancel: group_page(id),
             button: "Delete the group".into(),
         },
     )
@@ -293,18 +284,17 @@ async fn delete_page(
 
 #[post("/groups/{id:\\d+}/delete/")]
 async fn delete(
-    req: HttpRequest,
     admin: Superuser,
     id: web::Path<i64>,
     _form: CsrfForm<EmptyForm>,
     state: web::Data<AppState>,
 ) -> AppResult<HttpResponse> {
     let group = load_group(&state, id.into_inner()).await?;
-    let actor = admin.actor(&req);
     let target = group.clone();
-    let members = state
-        .db
-        .run(move |conn| crate::actions::groups::delete(conn, &actor, &target))
+    let members = admin
+        .change(&state, move |conn, actor| {
+            crate::actions::groups::delete(conn, actor, &target)
+        })
         .await?;
     Ok(done(
         &state,

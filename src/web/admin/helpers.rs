@@ -1,15 +1,25 @@
-//! Small pieces the admin pages share: form fields, page links, times, flash-and-redirect.
+//! Small pieces the admin pages share: form fields, page links, times, the confirmation page,
+//! flash-and-redirect.
+//! Query strings and sort links are in `web::query` (the /engine/ list uses them too).
 
 use actix_web::HttpResponse;
 use actix_web_flash_messages::FlashMessage;
+use askama::Template;
 use time::PrimitiveDateTime;
 
-use crate::error::AppError;
+use super::Superuser;
+use crate::db::DbConn;
+use crate::error::{AppError, AppResult};
+use crate::models::audit::Actor;
 use crate::models::paging::Paged;
 use crate::state::AppState;
+use crate::web::context::PageCtx;
+use crate::web::query::with_query;
 
 /// The fields of a submitted form, repeated names included (group checkboxes), which a
-/// struct-shaped form cannot hold.
+/// struct-shaped form cannot hold. A handler takes it as `CsrfForm(fields): CsrfForm<Fields>`.
+#[derive(serde::Deserialize)]
+#[serde(transparent)]
 pub struct Fields(pub Vec<(String, String)>);
 
 impl Fields {
@@ -38,58 +48,6 @@ impl Fields {
             .filter(|(k, _)| k == name)
             .filter_map(|(_, v)| v.trim().parse().ok())
             .collect()
-    }
-}
-
-/// `a=1&b=x` from the pairs whose value is not empty.
-pub fn query_string(pairs: &[(&str, &str)]) -> String {
-    let mut out = url::form_urlencoded::Serializer::new(String::new());
-    for (k, v) in pairs.iter().filter(|(_, v)| !v.is_empty()) {
-        out.append_pair(k, v);
-    }
-    out.finish()
-}
-
-/// Appends `extra` to a query string that may be empty; the result starts with `?`.
-pub fn with_query(base: &str, extra: &str) -> String {
-    match (base.is_empty(), extra.is_empty()) {
-        (true, true) => "?".into(),
-        (true, false) => format!("?{extra}"),
-        (false, true) => format!("?{base}"),
-        (false, false) => format!("?{base}&{extra}"),
-    }
-}
-
-/// The query string a sortable column header links to: a click on the sorted column flips
-/// it; another column starts ascending, or descending for `newest_first` ones (ids, times).
-pub fn sort_link(filters: &str, current: &str, key: &str, newest_first: &[&str]) -> String {
-    let next = if current == key {
-        format!("-{key}")
-    } else if current.strip_prefix('-') == Some(key) || !newest_first.contains(&key) {
-        key.to_string()
-    } else {
-        format!("-{key}")
-    };
-    with_query(filters, &format!("sort={next}"))
-}
-
-/// How `key` is sorted now, as `aria-sort` says it: "ascending", "descending" or "none".
-pub fn sort_state(current: &str, key: &str) -> &'static str {
-    if current == key {
-        "ascending"
-    } else if current.strip_prefix('-') == Some(key) {
-        "descending"
-    } else {
-        "none"
-    }
-}
-
-/// The arrow after a sorted column's name.
-pub fn sort_mark(current: &str, key: &str) -> &'static str {
-    match sort_state(current, key) {
-        "ascending" => " ▲",
-        "descending" => " ▼",
-        _ => "",
     }
 }
 
@@ -122,6 +80,14 @@ pub fn when_html(t: &PrimitiveDateTime) -> askama::filters::Safe<crate::web::cal
     crate::web::calcs::When::new(*t).tag()
 }
 
+/// Pages whose templates show stored times write them with `{{ self.when(t) }}`.
+pub trait ShowsTimes {
+    /// [`when_html`]: "3 minutes ago", exact time on hover.
+    fn when(&self, t: &PrimitiveDateTime) -> askama::filters::Safe<crate::web::calcs::TimeTag> {
+        when_html(t)
+    }
+}
+
 /// `2026-11-22` as the start of that day (UTC); None for anything else.
 pub fn parse_day(text: &str) -> Option<PrimitiveDateTime> {
     let format = time::macros::format_description!("[year]-[month]-[day]");
@@ -130,15 +96,10 @@ pub fn parse_day(text: &str) -> Option<PrimitiveDateTime> {
         .map(|d| d.midnight())
 }
 
-/// A site path with the configured prefix.
-pub fn path(state: &AppState, path: &str) -> String {
-    format!("{}{path}", state.config.server.path_prefix)
-}
-
 /// Shows a success message on the next page and goes there (303).
 pub fn done(state: &AppState, message: String, to: &str) -> HttpResponse {
     FlashMessage::success(message).send();
-    crate::web::redirect(&path(state, to))
+    crate::web::redirect_to(state, to)
 }
 
 /// A refused action: rules the user can act on (400, 409) come back as an error message on
@@ -147,10 +108,50 @@ pub fn refused(state: &AppState, error: AppError, to: &str) -> Result<HttpRespon
     match error {
         AppError::BadRequest(message) | AppError::Conflict(message) => {
             FlashMessage::error(message).send();
-            Ok(crate::web::redirect(&path(state, to)))
+            Ok(crate::web::redirect_to(state, to))
         }
         other => Err(other),
     }
+}
+
+/// The end of an action: its success message (`done`) or its refusal (`refused`), shown on
+/// the page at `to`.
+pub fn answer(state: &AppState, result: AppResult<String>, to: &str) -> AppResult<HttpResponse> {
+    match result {
+        Ok(message) => Ok(done(state, message, to)),
+        Err(e) => refused(state, e, to),
+    }
+}
+
+/// The revoke button of one row of a list: revokes row `id` as the superuser and goes back
+/// to `list`, saying `revoked`, or `gone` when there was nothing left to revoke.
+pub async fn revoke_row(
+    admin: &Superuser,
+    state: &AppState,
+    id: i64,
+    revoke: fn(&mut DbConn, &Actor, i64) -> AppResult<bool>,
+    list: &str,
+    (revoked, gone): (&str, &str),
+) -> AppResult<HttpResponse> {
+    let done_now = admin
+        .change(state, move |conn, actor| revoke(conn, actor, id))
+        .await?;
+    let message = if done_now { revoked } else { gone };
+    Ok(done(state, message.into(), list))
+}
+
+/// "Are you sure?" for one action: what will happen, and a button that POSTs to `action`.
+#[derive(Template)]
+#[template(path = "admin/confirm.html")]
+pub struct ConfirmPage {
+    pub page: PageCtx,
+    pub nav: &'static str,
+    pub title: String,
+    pub lines: Vec<String>,
+    /// Path (without the prefix) the form posts to, and where "Cancel" goes.
+    pub action: String,
+    pub cancel: String,
+    pub button: String,
 }
 
 /// "1 session" / "2 sessions".
@@ -161,29 +162,6 @@ pub fn plural(n: i64, one: &str, many: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn column_headers_flip_and_start_newest_first_where_asked() {
-        let newest = &["id"];
-        assert_eq!(sort_link("q=x", "-id", "id", newest), "?q=x&sort=id");
-        assert_eq!(sort_link("", "id", "id", newest), "?sort=-id");
-        assert_eq!(sort_link("", "-id", "user", newest), "?sort=user");
-        assert_eq!(sort_link("", "user", "id", newest), "?sort=-id");
-        assert_eq!(sort_link("", "user", "id", &[]), "?sort=id");
-        assert_eq!(sort_state("-id", "id"), "descending");
-        assert_eq!(sort_state("id", "id"), "ascending");
-        assert_eq!(sort_state("id", "user"), "none");
-        assert_eq!(sort_mark("-id", "id"), " ▼");
-        assert_eq!(sort_mark("user", "user"), " ▲");
-        assert_eq!(sort_mark("user", "id"), "");
-    }
-
-    #[test]
-    fn queries_skip_empty_values() {
-        assert_eq!(query_string(&[("q", "a b"), ("active", "")]), "q=a+b");
-        assert_eq!(with_query("", "page=2"), "?page=2");
-        assert_eq!(with_query("q=x", "page=2"), "?q=x&page=2");
-    }
 
     #[test]
     fn days() {

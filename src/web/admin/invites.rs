@@ -6,7 +6,7 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::Superuser;
-use super::helpers::{Pager, done, refused, when_html};
+use super::helpers::{Pager, ShowsTimes, done, refused, revoke_row};
 use crate::error::{AppError, AppResult};
 use crate::models::group::Group;
 use crate::models::invitation::{Invitation, InvitationRow};
@@ -17,8 +17,9 @@ use crate::web::csrf::CsrfForm;
 use crate::web::html;
 use crate::web::login::EmptyForm;
 
+/// The query string of /admin/invites/: the page.
 #[derive(Deserialize)]
-pub struct ListQuery {
+pub struct InvitesQuery {
     page: Option<String>,
 }
 
@@ -35,20 +36,13 @@ struct ListPage {
     closed: Option<String>,
 }
 
-impl ListPage {
-    fn when(
-        &self,
-        t: &time::PrimitiveDateTime,
-    ) -> askama::filters::Safe<crate::web::calcs::TimeTag> {
-        when_html(t)
-    }
-}
+impl ShowsTimes for ListPage {}
 
 #[get("/invites/")]
 async fn list(
     req: HttpRequest,
     _admin: Superuser,
-    query: web::Query<ListQuery>,
+    query: web::Query<InvitesQuery>,
     state: web::Data<AppState>,
 ) -> AppResult<HttpResponse> {
     let page_no = page_number(query.page.as_deref());
@@ -81,7 +75,6 @@ pub struct InviteForm {
 
 #[post("/invites/")]
 async fn create(
-    req: HttpRequest,
     admin: Superuser,
     form: CsrfForm<InviteForm>,
     state: web::Data<AppState>,
@@ -98,19 +91,17 @@ async fn create(
                 .map_err(|_| AppError::BadRequest("Choose a group from the list.".into()))
         })
         .transpose()?;
-    let actor = admin.actor(&req);
     let config = state.config.clone();
     let address = email.clone();
-    let result = state
-        .db
-        .run(move |conn| {
+    let result = admin
+        .change(&state, move |conn, actor| {
             let group = match group_id {
                 Some(id) => Some(Group::find(conn, id)?.ok_or_else(|| {
                     AppError::BadRequest("That group no longer exists; choose another.".into())
                 })?),
                 None => None,
             };
-            crate::actions::invites::invite(conn, &config, &actor, &address, group.as_ref())
+            crate::actions::invites::invite(conn, &config, actor, &address, group.as_ref())
                 .map(|_| group.map(|g| g.name))
         })
         .await;
@@ -130,23 +121,17 @@ async fn create(
 
 #[post("/invites/{id:\\d+}/revoke/")]
 async fn revoke(
-    req: HttpRequest,
     admin: Superuser,
-    id: web::Path<i64>,
+    invitation: web::Path<i64>,
     _form: CsrfForm<EmptyForm>,
     state: web::Data<AppState>,
 ) -> AppResult<HttpResponse> {
-    let (id, actor) = (id.into_inner(), admin.actor(&req));
-    let revoked = state
-        .db
-        .run(move |conn| crate::actions::invites::revoke(conn, &actor, id))
-        .await?;
-    let message = if revoked {
-        "The invitation is withdrawn; its link no longer works."
-    } else {
-        "That invitation was used already or is gone."
-    };
-    Ok(done(&state, message.into(), "/admin/invites/"))
+    let said = (
+        "The invitation is withdrawn; its link no longer works.",
+        "That invitation was used already or is gone.",
+    );
+    let revoke = crate::actions::invites::revoke;
+    revoke_row(&admin, &state, *invitation, revoke, "/admin/invites/", said).await
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {

@@ -8,7 +8,7 @@ use askama::Template;
 use time::PrimitiveDateTime;
 
 use super::Superuser;
-use super::helpers::{Fields, done, path, when};
+use super::helpers::{Fields, done, when};
 use crate::actions::maintenance::{self, MAX_MESSAGE, default_start};
 use crate::db::now;
 use crate::error::{AppError, AppResult};
@@ -19,7 +19,7 @@ use crate::web::context::PageCtx;
 use crate::web::csrf::CsrfForm;
 use crate::web::html;
 use crate::web::login::EmptyForm;
-use crate::web::redirect;
+use crate::web::redirect_to;
 
 /// The window as the page describes it.
 pub struct Window {
@@ -139,10 +139,9 @@ async fn page(
 async fn schedule(
     req: HttpRequest,
     admin: Superuser,
-    form: CsrfForm<Vec<(String, String)>>,
+    CsrfForm(fields): CsrfForm<Fields>,
     state: web::Data<AppState>,
 ) -> AppResult<HttpResponse> {
-    let fields = Fields(form.0);
     let (date, time, message) = (
         fields.text("date"),
         fields.text("time"),
@@ -153,11 +152,11 @@ async fn schedule(
         Ok(start) => start,
         Err(e) => return render(&req, &state, Some((date, time, message)), vec![e]).await,
     };
-    let actor = admin.actor(&req);
     let text = message.clone();
-    let scheduled = state
-        .db
-        .run(move |conn| maintenance::schedule(conn, &actor, start, &text))
+    let scheduled = admin
+        .change(&state, move |conn, actor| {
+            maintenance::schedule(conn, actor, start, &text)
+        })
         .await;
     match scheduled {
         Err(AppError::BadRequest(e)) => {
@@ -183,16 +182,11 @@ async fn schedule(
 
 #[post("/maintenance/end/")]
 async fn end(
-    req: HttpRequest,
     admin: Superuser,
     _form: CsrfForm<EmptyForm>,
     state: web::Data<AppState>,
 ) -> AppResult<HttpResponse> {
-    let actor = admin.actor(&req);
-    let ended = state
-        .db
-        .run(move |conn| maintenance::end(conn, &actor))
-        .await?;
+    let ended = admin.change(&state, maintenance::end).await?;
     state.maintenance.invalidate();
     if ended {
         Ok(done(
@@ -202,7 +196,7 @@ async fn end(
         ))
     } else {
         FlashMessage::info("Maintenance mode was already off.").send();
-        Ok(redirect(&path(&state, "/admin/maintenance/")))
+        Ok(redirect_to(&state, "/admin/maintenance/"))
     }
 }
 

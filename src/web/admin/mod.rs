@@ -14,7 +14,7 @@ pub mod invites;
 pub mod maintenance;
 pub mod sessions;
 pub mod tokens;
-pub mod user_actions;
+
 pub mod users;
 
 use actix_web::body::{EitherBody, MessageBody};
@@ -22,9 +22,11 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::{Next, from_fn};
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 
-use crate::error::AppError;
+use crate::db::DbConn;
+use crate::error::{AppError, AppResult};
 use crate::models::User;
 use crate::models::audit::Actor;
+use crate::state::AppState;
 use crate::web::client;
 use crate::web::current_user::CurrentUser;
 
@@ -47,13 +49,24 @@ fn superuser_of(req: &HttpRequest) -> Result<User, AppError> {
     }
 }
 
-/// The logged-in superuser, as a handler argument.
-pub struct Superuser(pub User);
+/// The logged-in superuser, as a handler argument, with the audit log's "who" (their name and
+/// the client's IP).
+pub struct Superuser(pub User, Actor);
 
 impl Superuser {
-    /// The audit log's "who", with the client's IP.
-    pub fn actor(&self, req: &HttpRequest) -> Actor {
-        client::actor(req, &self.0)
+    /// The audit log's "who".
+    pub fn actor(&self) -> Actor {
+        self.1.clone()
+    }
+
+    /// Runs `change` on the database (blocking pool) as this superuser.
+    pub async fn change<T, F>(&self, state: &AppState, change: F) -> AppResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut DbConn, &Actor) -> AppResult<T> + Send + 'static,
+    {
+        let actor = self.actor();
+        state.db.run(move |conn| change(conn, &actor)).await
     }
 }
 
@@ -62,7 +75,10 @@ impl FromRequest for Superuser {
     type Future = std::future::Ready<Result<Self, AppError>>;
 
     fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
-        std::future::ready(superuser_of(req).map(Superuser))
+        std::future::ready(superuser_of(req).map(|user| {
+            let actor = client::actor(req, &user);
+            Superuser(user, actor)
+        }))
     }
 }
 
@@ -78,8 +94,8 @@ async fn require_superuser(
     }
 }
 
-async fn to_dashboard(state: web::Data<crate::state::AppState>) -> actix_web::HttpResponse {
-    crate::web::redirect(&format!("{}/admin/", state.config.server.path_prefix))
+async fn to_dashboard(state: web::Data<AppState>) -> actix_web::HttpResponse {
+    crate::web::redirect_to(&state, "/admin/")
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {

@@ -1,5 +1,5 @@
 //! /admin/sessions/: every live session (user, IP, user agent, times); revoke one.
-//! Ending all of a user's sessions is on their page (`user_actions`).
+//! Ending all of a user's sessions is on their page (`users::access`).
 
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use askama::Template;
@@ -7,7 +7,7 @@ use serde::Deserialize;
 use time::Duration;
 
 use super::Superuser;
-use super::helpers::{Pager, done, query_string, when_html};
+use super::helpers::{Pager, ShowsTimes, revoke_row};
 use crate::error::AppResult;
 use crate::models::paging::page_number;
 use crate::models::session::{LiveSession, SessionRow};
@@ -16,9 +16,11 @@ use crate::web::context::PageCtx;
 use crate::web::csrf::CsrfForm;
 use crate::web::html;
 use crate::web::login::EmptyForm;
+use crate::web::query::{query_string, text};
 
+/// The query string of /admin/sessions/: its filters and page.
 #[derive(Deserialize)]
-pub struct ListQuery {
+pub struct SessionsQuery {
     /// Part of the username, IP or user agent.
     q: Option<String>,
     /// Only this user's sessions.
@@ -37,24 +39,16 @@ struct ListPage {
     pager: Pager,
 }
 
-impl ListPage {
-    fn when(
-        &self,
-        t: &time::PrimitiveDateTime,
-    ) -> askama::filters::Safe<crate::web::calcs::TimeTag> {
-        when_html(t)
-    }
-}
+impl ShowsTimes for ListPage {}
 
 #[get("/sessions/")]
 async fn list(
     req: HttpRequest,
     _admin: Superuser,
-    query: web::Query<ListQuery>,
+    query: web::Query<SessionsQuery>,
     state: web::Data<AppState>,
 ) -> AppResult<HttpResponse> {
-    let q = query.q.as_deref().unwrap_or("").trim().to_string();
-    let user = query.user.as_deref().unwrap_or("").trim().to_string();
+    let (q, user) = (text(&query.q), text(&query.user));
     let user_id = user.parse::<i64>().ok();
     let page_no = page_number(query.page.as_deref());
     let absolute = Duration::seconds(state.config.sessions.absolute_lifetime as i64);
@@ -79,24 +73,17 @@ async fn list(
 
 #[post("/sessions/{id:\\d+}/revoke/")]
 async fn revoke(
-    req: HttpRequest,
     admin: Superuser,
-    id: web::Path<i64>,
+    session: web::Path<i64>,
     _form: CsrfForm<EmptyForm>,
     state: web::Data<AppState>,
 ) -> AppResult<HttpResponse> {
-    let id = id.into_inner();
-    let actor = admin.actor(&req);
-    let revoked = state
-        .db
-        .run(move |conn| crate::actions::sessions::revoke(conn, &actor, id))
-        .await?;
-    let message = if revoked {
-        "The session was ended; its user has to log in again.".to_string()
-    } else {
-        "That session had already ended.".to_string()
-    };
-    Ok(done(&state, message, "/admin/sessions/"))
+    let said = (
+        "The session was ended; its user has to log in again.",
+        "That session had already ended.",
+    );
+    let revoke = crate::actions::sessions::revoke;
+    revoke_row(&admin, &state, *session, revoke, "/admin/sessions/", said).await
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {

@@ -6,8 +6,7 @@ use askama::Template;
 use diesel::Connection;
 
 use super::Superuser;
-use super::helpers::{done, when};
-use super::user_actions::ConfirmPage;
+use super::helpers::{ConfirmPage, done, when};
 use crate::db::now;
 use crate::error::{AppError, AppResult};
 use crate::models::User;
@@ -122,17 +121,14 @@ async fn revoke_page(
 
 #[post("/tokens/{id:\\d+}/revoke/")]
 async fn revoke(
-    req: HttpRequest,
     admin: Superuser,
     id: web::Path<i64>,
     _form: CsrfForm<EmptyForm>,
     state: web::Data<AppState>,
 ) -> AppResult<HttpResponse> {
     let id = id.into_inner();
-    let actor = admin.actor(&req);
-    let revoked = state
-        .db
-        .run(move |conn| {
+    let revoked = admin
+        .change(&state, move |conn, actor| {
             conn.transaction(|conn| {
                 let Some(token) = ApiToken::find(conn, id)? else {
                     return Ok(None);
@@ -148,7 +144,7 @@ async fn revoke(
                     "name: {}; scope: {}; owner: {owner}",
                     token.name, token.scope
                 );
-                AuditEntry::record(conn, &actor, "token.revoke", &target, &summary)?;
+                AuditEntry::record(conn, actor, "token.revoke", &target, &summary)?;
                 Ok(Some((token, owner)))
             })
         })

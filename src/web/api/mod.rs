@@ -3,7 +3,10 @@
 //! anything.
 
 mod ajax;
-pub mod calcs;
+pub mod calc_list;
+mod calcs;
+mod logs;
+pub mod outputs;
 
 use actix_web::{HttpResponse, web};
 use serde_json::{Value, json};
@@ -50,7 +53,18 @@ pub fn output_json(output: &Output, public_url: &str, prefix: &str) -> Value {
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    calcs::routes(cfg);
+    // `list` and `result/...` come before `{id}` so they are not read as ids.
+    cfg.service(calc_list::list)
+        .service(calcs::run)
+        .service(outputs::result)
+        .service(calcs::engine_version)
+        .service(calcs::calc_status)
+        .service(outputs::results)
+        .service(logs::log_size)
+        .service(logs::log)
+        .service(logs::traceback)
+        .service(calcs::act)
+        .service(calcs::calc_info);
     ajax::routes(cfg);
 }
 

@@ -1,14 +1,18 @@
 //! Abort, remove, share and unshare from the pages: `GET /engine/<id>/<action>/` asks for
 //! confirmation (works without JavaScript), `POST` does it through the same functions as the
-//! API (which check the permissions again) and comes back with a flash message.
+//! API (which check the permissions again) and comes back with a flash message. [`Action`]
+//! serves the API and /admin/calcs/ too.
 
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use actix_web_flash_messages::FlashMessage;
 use askama::Template;
 use serde::Deserialize;
 
+use super::describe;
 use crate::actions::calcs as calc_actions;
 use crate::error::{AppError, AppResult};
+use crate::models::User;
+use crate::models::audit::Actor;
 use crate::models::calc::{Access, Calc, Status};
 use crate::state::AppState;
 use crate::web::client;
@@ -28,7 +32,7 @@ pub enum Action {
 }
 
 impl Action {
-    fn parse(name: &str) -> Option<Action> {
+    pub fn parse(name: &str) -> Option<Action> {
         Some(match name {
             "abort" => Action::Abort,
             "remove" => Action::Remove,
@@ -38,7 +42,7 @@ impl Action {
         })
     }
 
-    fn name(self) -> &'static str {
+    pub fn name(self) -> &'static str {
         match self {
             Action::Abort => "abort",
             Action::Remove => "remove",
@@ -71,7 +75,7 @@ impl Action {
     }
 
     /// Whether it makes sense in the calculation's current state (409 otherwise).
-    fn check_state(self, calc: &Calc) -> AppResult<()> {
+    pub fn check_state(self, calc: &Calc) -> AppResult<()> {
         let id = calc.id;
         let problem = match self {
             Action::Abort if !calc.is_running() => Some(format!(
@@ -91,6 +95,79 @@ impl Action {
         };
         problem.map_or(Ok(()), |p| Err(AppError::Conflict(p)))
     }
+
+    /// What its confirmation page asks about `what` (calculation `id`).
+    pub fn question(self, id: i64, what: &str) -> Question {
+        let (title, lines, button, danger) = match self {
+            Action::Abort => (
+                format!("Abort calculation {id}?"),
+                vec![
+                    format!("This stops {what}."),
+                    "Its process is stopped at once; what it computed so far is not kept as outputs, and it cannot be resumed.".into(),
+                ],
+                "Abort it",
+                true,
+            ),
+            Action::Remove => (
+                format!("Remove calculation {id}?"),
+                vec![
+                    format!("This deletes {what}: its log, its outputs and its input files."),
+                    "This cannot be undone.".into(),
+                ],
+                "Remove it",
+                true,
+            ),
+            Action::Share => (
+                format!("Share calculation {id}?"),
+                vec![
+                    format!("Every user of this site will be able to see {what}, its log and its outputs."),
+                    "You can stop sharing it at any time.".into(),
+                ],
+                "Share it",
+                false,
+            ),
+            Action::Unshare => (
+                format!("Stop sharing calculation {id}?"),
+                vec![format!(
+                    "Only the owner, their group-mates and superusers will see {what} again."
+                )],
+                "Stop sharing",
+                false,
+            ),
+        };
+        Question {
+            title,
+            lines,
+            button,
+            danger,
+        }
+    }
+
+    /// Does it, as `actor`, through `actions::calcs` (which checks the user's rights again);
+    /// the sentence that says what happened.
+    pub async fn run(
+        self,
+        state: &AppState,
+        user: &User,
+        actor: &Actor,
+        id: i64,
+    ) -> AppResult<String> {
+        match self {
+            Action::Abort => calc_actions::abort(state, user, actor, id).await,
+            Action::Remove => calc_actions::remove(state, user, actor, id).await,
+            Action::Share => calc_actions::set_shared(state, user, actor, id, true).await,
+            Action::Unshare => calc_actions::set_shared(state, user, actor, id, false).await,
+        }
+    }
+}
+
+/// What a confirmation page asks: its title, what will happen, the button, and whether the
+/// button is dangerous (red).
+pub struct Question {
+    pub title: String,
+    pub lines: Vec<String>,
+    pub button: &'static str,
+    pub danger: bool,
 }
 
 #[derive(Template)]
@@ -150,51 +227,12 @@ pub async fn confirm(
         .await?;
     action.check_allowed(access, id)?;
     action.check_state(&calc)?;
-    let what = if calc.description.is_empty() {
-        format!("calculation {id} ({}, by {owner})", calc.calculator)
-    } else {
-        format!(
-            "calculation {id}, “{}” ({}, by {owner})",
-            calc.description, calc.calculator
-        )
-    };
-    let (title, lines, button, danger) = match action {
-        Action::Abort => (
-            format!("Abort calculation {id}?"),
-            vec![
-                format!("This stops {what}."),
-                "Its process is stopped at once; what it computed so far is not kept as outputs, and it cannot be resumed.".into(),
-            ],
-            "Abort it",
-            true,
-        ),
-        Action::Remove => (
-            format!("Remove calculation {id}?"),
-            vec![
-                format!("This deletes {what}: its log, its outputs and its input files."),
-                "This cannot be undone.".into(),
-            ],
-            "Remove it",
-            true,
-        ),
-        Action::Share => (
-            format!("Share calculation {id}?"),
-            vec![
-                format!("Every user of this site will be able to see {what}, its log and its outputs."),
-                "You can stop sharing it at any time.".into(),
-            ],
-            "Share it",
-            false,
-        ),
-        Action::Unshare => (
-            format!("Stop sharing calculation {id}?"),
-            vec![format!(
-                "Only the owner, their group-mates and superusers will see {what} again."
-            )],
-            "Stop sharing",
-            false,
-        ),
-    };
+    let Question {
+        title,
+        lines,
+        button,
+        danger,
+    } = action.question(id, &describe(&calc, &owner));
     let next = params
         .next
         .as_deref()
@@ -239,12 +277,7 @@ pub async fn act(
     let action = parse_action(&name)?;
     let user = user.0;
     let actor = client::actor(&req, &user);
-    let result = match action {
-        Action::Abort => calc_actions::abort(&state, &user, &actor, id).await,
-        Action::Remove => calc_actions::remove(&state, &user, &actor, id).await,
-        Action::Share => calc_actions::set_shared(&state, &user, &actor, id, true).await,
-        Action::Unshare => calc_actions::set_shared(&state, &user, &actor, id, false).await,
-    };
+    let result = action.run(&state, &user, &actor, id).await;
     let next = form.0.next;
     match result {
         Ok(message) => {

@@ -7,7 +7,7 @@ use actix_web::{HttpRequest, HttpResponse, get, web};
 use askama::Template;
 use serde::Deserialize;
 
-use super::list::Row;
+use super::row::Row;
 use super::{When, duration};
 use crate::calcs::upload::human_size;
 use crate::error::AppResult;

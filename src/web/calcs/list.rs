@@ -1,20 +1,21 @@
 //! /engine/: the calculations the user may see, 25 a page, with filters, sorting and per-row
-//! actions; /engine/<id>/row/ renders one row again for the live updates of engine.js.
+//! actions (the rows are in `row`).
 
 use actix_web::{HttpRequest, HttpResponse, get, web};
 use askama::Template;
 use serde::Deserialize;
 
-use super::{When, status_label};
+use super::row::Row;
 use crate::actions::calcs as calc_actions;
 use crate::error::AppResult;
-use crate::models::calc::{Access, Calc, CalcSummary, ListQuery, OrderBy, Status};
+use crate::models::calc::{ListQuery, OrderBy, Status};
 use crate::models::list_cache::ListStamp;
-use crate::models::paging::page_number;
+use crate::models::paging::{page_count, page_number};
 use crate::state::AppState;
 use crate::web::context::PageCtx;
 use crate::web::current_user::Authenticated;
 use crate::web::html;
+use crate::web::query::{self, query_string, text, with_query, with_sort};
 
 pub const PER_PAGE: i64 = 25;
 
@@ -46,43 +47,6 @@ pub struct ListParams {
     calculator: Option<String>,
     owner: Option<String>,
     q: Option<String>,
-}
-
-/// One calculation as a row of the list.
-pub struct Row {
-    pub id: i64,
-    pub owner: String,
-    pub calculator: String,
-    pub description: String,
-    pub status: Status,
-    pub label: &'static str,
-    pub progress: i32,
-    pub running: bool,
-    pub complete: bool,
-    pub shared: bool,
-    pub created: When,
-    pub started: Option<When>,
-    pub access: Access,
-}
-
-impl Row {
-    pub fn new(calc: CalcSummary, owner: String, access: Access) -> Row {
-        Row {
-            id: calc.id,
-            owner,
-            label: status_label(calc.status),
-            progress: calc.progress,
-            running: calc.is_running(),
-            complete: calc.status == Status::Complete,
-            shared: calc.is_shared,
-            created: When::new(calc.created_at),
-            started: calc.started_at.map(When::new),
-            calculator: calc.calculator,
-            description: calc.description,
-            status: calc.status,
-            access,
-        }
-    }
 }
 
 /// A link of the page navigation; `number` None is a gap ("…").
@@ -128,34 +92,16 @@ impl ListPage {
     }
 
     fn sort_link(&self, key: &str) -> String {
-        crate::web::admin::helpers::sort_link(&self.filters, &self.sort, key, &["id", "started"])
+        query::sort_link(&self.filters, &self.sort, key, &["id", "started"])
     }
 
     fn aria_sort(&self, key: &str) -> &'static str {
-        crate::web::admin::helpers::sort_state(&self.sort, key)
+        query::sort_state(&self.sort, key)
     }
 
     fn sort_mark(&self, key: &str) -> &'static str {
-        crate::web::admin::helpers::sort_mark(&self.sort, key)
+        query::sort_mark(&self.sort, key)
     }
-}
-
-/// `a=1&b=x` from the pairs whose value is not empty.
-pub fn query_string(pairs: &[(&str, &str)]) -> String {
-    let mut out = url::form_urlencoded::Serializer::new(String::new());
-    for (k, v) in pairs.iter().filter(|(_, v)| !v.is_empty()) {
-        out.append_pair(k, v);
-    }
-    out.finish()
-}
-
-/// `?base&extra`, skipping empty parts.
-pub fn with_query(base: &str, extra: &str) -> String {
-    let parts: Vec<&str> = [base, extra]
-        .into_iter()
-        .filter(|p| !p.is_empty())
-        .collect();
-    format!("?{}", parts.join("&"))
 }
 
 /// `?next=<this page>` for links to pages that come back here.
@@ -204,10 +150,6 @@ fn page_links(current: i64, pages: i64, link: impl Fn(i64) -> String) -> Vec<Pag
     out
 }
 
-fn clean(v: &Option<String>) -> String {
-    v.as_deref().unwrap_or("").trim().to_string()
-}
-
 #[get("/engine/")]
 pub async fn list_page(
     req: HttpRequest,
@@ -218,10 +160,10 @@ pub async fn list_page(
     let user = user.0;
     let (sort, order_by, descending) = parse_sort(params.sort.as_deref());
     let (status_filter, calculator, owner, q) = (
-        clean(&params.status),
-        clean(&params.calculator),
-        clean(&params.owner),
-        clean(&params.q),
+        text(&params.status),
+        text(&params.calculator),
+        text(&params.owner),
+        text(&params.q),
     );
     let mut query = ListQuery {
         include_shared: true,
@@ -251,7 +193,7 @@ pub async fn list_page(
         .read(move |conn| {
             let stamp = ListStamp::read(conn)?;
             let total = lists.total(conn, stamp, &viewer, &query)?;
-            let pages = ((total + PER_PAGE - 1) / PER_PAGE).max(1);
+            let pages = page_count(total, PER_PAGE);
             let page_no = requested_page.min(pages);
             let page = ListQuery {
                 offset: (page_no - 1) * PER_PAGE,
@@ -268,23 +210,14 @@ pub async fn list_page(
             Row::new(r.calc.clone(), r.owner.clone(), access)
         })
         .collect();
-    let pages = ((total + PER_PAGE - 1) / PER_PAGE).max(1);
+    let pages = page_count(total, PER_PAGE);
     let filters = query_string(&[
         ("status", &status_filter),
         ("calculator", &calculator),
         ("owner", &owner),
         ("q", &q),
     ]);
-    let sort_part = if sort == "-id" {
-        String::new()
-    } else {
-        query_string(&[("sort", &sort)])
-    };
-    let base = [filters.as_str(), sort_part.as_str()]
-        .into_iter()
-        .filter(|p| !p.is_empty())
-        .collect::<Vec<_>>()
-        .join("&");
+    let base = with_sort(&filters, &sort, "-id");
     let link = |n: i64| {
         if n == 1 {
             with_query(&base, "")
@@ -292,12 +225,6 @@ pub async fn list_page(
             with_query(&base, &format!("page={n}"))
         }
     };
-    let calculators = state
-        .config
-        .calculators
-        .iter()
-        .map(|c| c.name.clone())
-        .collect();
     html(
         200,
         &ListPage {
@@ -313,52 +240,11 @@ pub async fn list_page(
             calculator,
             owner,
             q,
-            calculators,
+            calculators: state.config.calculator_names(),
             sort,
             filters,
             back: back_to(&req),
             may_run: calc_actions::check_may_run(&user).is_ok(),
-        },
-    )
-}
-
-#[derive(Template)]
-#[template(path = "calcs/row_fragment.html")]
-struct RowFragment {
-    page: PageCtx,
-    row: Row,
-    back: String,
-}
-
-#[derive(Deserialize)]
-pub struct NextParam {
-    next: Option<String>,
-}
-
-/// One row of the list, as the list would render it now (engine.js swaps it in when a
-/// calculation finishes, so its actions follow the new status).
-#[get("/engine/{id:\\d+}/row/")]
-pub async fn row_fragment(
-    req: HttpRequest,
-    user: Authenticated,
-    id: web::Path<i64>,
-    params: web::Query<NextParam>,
-    state: web::Data<AppState>,
-) -> AppResult<HttpResponse> {
-    let user = user.0;
-    let id = id.into_inner();
-    let (calc, access, owner) = state
-        .db
-        .read(move |conn| Calc::load_with_owner(conn, &user, id))
-        .await?;
-    let prefix = &state.config.server.path_prefix;
-    let next = crate::web::login::safe_next(params.next.as_deref(), prefix);
-    html(
-        200,
-        &RowFragment {
-            page: PageCtx::new(&req),
-            row: Row::new(calc.summary(), owner, access),
-            back: format!("?{}", query_string(&[("next", &next)])),
         },
     )
 }
@@ -392,12 +278,5 @@ mod tests {
         assert_eq!(numbers(1, 10), "1 2 3 … 10");
         assert_eq!(numbers(6, 10), "1 … 4 5 6 7 8 … 10");
         assert_eq!(numbers(10, 10), "1 … 8 9 10");
-    }
-
-    #[test]
-    fn queries() {
-        assert_eq!(query_string(&[("q", "a b"), ("owner", "")]), "q=a+b");
-        assert_eq!(with_query("", ""), "?");
-        assert_eq!(with_query("q=x", "page=2"), "?q=x&page=2");
     }
 }

@@ -6,13 +6,14 @@ pub mod actions;
 pub mod detail;
 pub mod list;
 pub mod preview;
+pub mod row;
 pub mod run;
 
 use actix_web::web;
 use time::PrimitiveDateTime;
 
 use crate::db::now;
-use crate::models::calc::Status;
+use crate::models::calc::{Calc, Status};
 use crate::times::Stamp;
 
 /// A time as pages show it: "3 minutes ago", with the exact UTC time for `title` and the
@@ -103,6 +104,18 @@ pub fn duration(from: PrimitiveDateTime, to: PrimitiveDateTime) -> String {
     }
 }
 
+/// "calculation 5, “Hazard run” (example, by bob)", for confirmation pages.
+pub fn describe(calc: &Calc, owner: &str) -> String {
+    if calc.description.is_empty() {
+        format!("calculation {} ({}, by {owner})", calc.id, calc.calculator)
+    } else {
+        format!(
+            "calculation {}, “{}” ({}, by {owner})",
+            calc.id, calc.description, calc.calculator
+        )
+    }
+}
+
 /// The words shown for a status (the CSS class is `status-<status>`).
 pub fn status_label(s: Status) -> &'static str {
     match s {
@@ -121,7 +134,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(run::run_form)
         .service(run::run_submit)
         .service(detail::detail_page)
-        .service(list::row_fragment)
+        .service(row::row_fragment)
         .service(actions::confirm)
         .service(actions::act)
         .service(preview::preview_page);

@@ -27,7 +27,7 @@ use crate::web::context::PageCtx;
 use crate::web::csrf;
 use crate::web::current_user::Authenticated;
 use crate::web::html;
-use crate::web::redirect;
+use crate::web::redirect_to;
 
 pub struct Choice {
     pub name: String,
@@ -157,10 +157,7 @@ pub async fn run_submit(
                 calc.id
             ))
             .send();
-            Ok(redirect(&format!(
-                "{}/engine/{}/",
-                state.config.server.path_prefix, calc.id
-            )))
+            Ok(redirect_to(&state, &format!("/engine/{}/", calc.id)))
         }
         Err(e) => match form_status(&e) {
             Some(status) => render(&req, &state, &user, status, &fields, Some(e.to_string())).await,

@@ -14,7 +14,7 @@ use crate::calcs::upload::human_size;
 use crate::error::{AppError, AppResult};
 use crate::models::calc::Calc;
 use crate::state::AppState;
-use crate::web::api::calcs::output_file;
+use crate::web::api::outputs::output_file;
 use crate::web::context::PageCtx;
 use crate::web::current_user::Authenticated;
 use crate::web::html;
