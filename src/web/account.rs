@@ -5,9 +5,11 @@ use actix_web_flash_messages::FlashMessage;
 use askama::Template;
 use serde::Deserialize;
 
+use crate::actions::tokens;
 use crate::error::{AppError, AppResult};
 use crate::models::api_token::ApiToken;
 use crate::state::AppState;
+use crate::web::client;
 use crate::web::context::PageCtx;
 use crate::web::csrf::CsrfForm;
 use crate::web::current_user::Authenticated;
@@ -119,9 +121,10 @@ async fn create_token(
         form.name.unwrap_or_default(),
         form.scope.unwrap_or_else(|| "read".into()),
     );
+    let actor = client::actor(&req, &user.0);
     match state
         .db
-        .run(move |conn| ApiToken::create(conn, user_id, &name, &scope, days))
+        .run(move |conn| tokens::create(conn, &actor, user_id, &name, &scope, days))
         .await
     {
         Ok((_, secret)) => render(&req, &state, user.0.id, Some(secret), Vec::new(), 200).await,
@@ -134,21 +137,17 @@ async fn create_token(
 
 #[post("/accounts/tokens/{id}/revoke/")]
 async fn revoke_token(
+    req: HttpRequest,
     user: Authenticated,
     id: web::Path<i64>,
     _form: CsrfForm<EmptyForm>,
     state: web::Data<AppState>,
 ) -> AppResult<HttpResponse> {
     let (id, user_id) = (id.into_inner(), user.0.id);
+    let actor = client::actor(&req, &user.0);
     let name = state
         .db
-        .run(move |conn| {
-            let token = ApiToken::find(conn, id)?
-                .filter(|t| t.user_id == user_id)
-                .ok_or_else(|| AppError::NotFound("You have no such token.".into()))?;
-            ApiToken::delete(conn, id)?;
-            Ok(token.name)
-        })
+        .run(move |conn| tokens::revoke_own(conn, &actor, user_id, id).map(|t| t.name))
         .await?;
     FlashMessage::success(format!(
         "The token {name:?} was revoked; it no longer works."

@@ -12,7 +12,6 @@ use crate::auth::session_store::{IP, USER_AGENT, USER_ID};
 use crate::config::{AuthBackend, RegistrationMode};
 use crate::error::{AppError, AppResult};
 use crate::models::User;
-use crate::models::session::SessionRow;
 use crate::models::user::SOURCE_PAM;
 use crate::state::AppState;
 use crate::web::client;
@@ -244,15 +243,11 @@ async fn password_change_submit(
         );
     }
     let hash = new.hash().await?;
-    let user_id = user.id;
+    // Every session of the user ends; this one continues under a new id (below).
+    let (actor, account) = (client::actor(&req, &user), user.clone());
     state
         .db
-        .run(move |conn| {
-            User::set_password_hash(conn, user_id, &hash)?;
-            // Every session of the user ends; this one continues under a new id (below).
-            SessionRow::delete_for_user(conn, user_id)?;
-            Ok(())
-        })
+        .run(move |conn| crate::actions::accounts::set_password(conn, &actor, &account, &hash))
         .await?;
     start_session(&req, &session, &user)?;
     FlashMessage::success("Your password was changed; your other sessions have been logged out.")

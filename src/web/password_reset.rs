@@ -12,9 +12,9 @@ use crate::auth::throttle;
 use crate::error::AppResult;
 use crate::mail::messages;
 use crate::models::User;
-use crate::models::session::SessionRow;
 use crate::models::user::{SOURCE_LOCAL, SOURCE_PAM};
 use crate::state::AppState;
+use crate::web::client;
 use crate::web::context::PageCtx;
 use crate::web::csrf::CsrfForm;
 use crate::web::html;
@@ -245,6 +245,7 @@ async fn confirm_submit(
         token.into_inner(),
     );
     let username = user.username.clone();
+    let actor = client::actor(&req, &user);
     let changed = state
         .db
         .run(move |conn| {
@@ -258,9 +259,8 @@ async fn confirm_submit(
                 if reset_token::verify(&keys, &current, &token, days).is_err() {
                     return Ok(false);
                 }
-                User::set_password_hash(conn, user.id, &hash)?;
                 // Whoever else was logged in as this user is logged out.
-                SessionRow::delete_for_user(conn, user.id)?;
+                crate::actions::accounts::set_password(conn, &actor, &current, &hash)?;
                 throttle::record_success(conn, &user.username)?;
                 Ok(true)
             })

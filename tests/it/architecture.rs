@@ -205,3 +205,26 @@ fn the_readme_lists_every_layer() {
         }
     }
 }
+
+/// One action layer: the audit line is written by the action that changes the state, so a page,
+/// the API and `manage` cannot do the change without it.
+#[test]
+fn only_the_actions_write_audit_lines() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    let writers: Vec<String> = files
+        .iter()
+        .filter(|f| !f.starts_with(src.join("actions")) && !f.ends_with("models/audit.rs"))
+        .filter(|f| {
+            let text = std::fs::read_to_string(f).unwrap();
+            text.lines()
+                .any(|l| code(l).contains("AuditEntry::record("))
+        })
+        .map(|f| f.strip_prefix(&src).unwrap().display().to_string())
+        .collect();
+    assert!(
+        writers.is_empty(),
+        "audit lines written outside src/actions: {writers:?}"
+    );
+}

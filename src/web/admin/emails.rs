@@ -10,9 +10,7 @@ use serde::Deserialize;
 
 use super::Superuser;
 use super::helpers::{Pager, ShowsTimes, done};
-use crate::error::{AppError, AppResult};
-use crate::mail::messages;
-use crate::models::audit::{AuditEntry, Target};
+use crate::error::AppResult;
 use crate::models::email::{Email, EmailCounts, status};
 use crate::models::paging::page_number;
 use crate::state::AppState;
@@ -110,25 +108,7 @@ async fn send_test(
     let address = to.clone();
     let id = admin
         .change(&state, move |conn, actor| {
-            let message = messages::test_email(
-                &config,
-                &address,
-                &crate::mail::describe(&config),
-                &format!("{} from /admin", actor.name),
-            )?;
-            let id = Email::queue(conn, &message)?;
-            AuditEntry::record(
-                conn,
-                actor,
-                "email.test",
-                &Target {
-                    kind: "email",
-                    id: id.to_string(),
-                    repr: address.clone(),
-                },
-                "",
-            )?;
-            Ok(id)
+            crate::actions::emails::queue_test(conn, &config, actor, &address)
         })
         .await?;
     state.wake_mail();
@@ -183,24 +163,7 @@ async fn retry(
     let id = id.into_inner();
     let retried = admin
         .change(&state, move |conn, actor| {
-            let Some(email) = Email::find(conn, id)? else {
-                return Err(AppError::not_found());
-            };
-            if !Email::retry(conn, id)? {
-                return Ok(false);
-            }
-            AuditEntry::record(
-                conn,
-                actor,
-                "email.retry",
-                &Target {
-                    kind: "email",
-                    id: id.to_string(),
-                    repr: email.to_addr.clone(),
-                },
-                &email.subject,
-            )?;
-            Ok(true)
+            crate::actions::emails::retry(conn, actor, id)
         })
         .await?;
     if !retried {

@@ -3,7 +3,6 @@
 
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use askama::Template;
-use diesel::Connection;
 
 use super::Superuser;
 use super::helpers::{ConfirmPage, done, when};
@@ -11,7 +10,6 @@ use crate::db::now;
 use crate::error::{AppError, AppResult};
 use crate::models::User;
 use crate::models::api_token::ApiToken;
-use crate::models::audit::{AuditEntry, Target};
 use crate::state::AppState;
 use crate::web::context::PageCtx;
 use crate::web::csrf::CsrfForm;
@@ -129,24 +127,7 @@ async fn revoke(
     let id = id.into_inner();
     let revoked = admin
         .change(&state, move |conn, actor| {
-            conn.transaction(|conn| {
-                let Some(token) = ApiToken::find(conn, id)? else {
-                    return Ok(None);
-                };
-                let owner = owner_name(conn, token.user_id)?;
-                ApiToken::delete(conn, id)?;
-                let target = Target {
-                    kind: "token",
-                    id: id.to_string(),
-                    repr: format!("{} of {owner}", token.prefix),
-                };
-                let summary = format!(
-                    "name: {}; scope: {}; owner: {owner}",
-                    token.name, token.scope
-                );
-                AuditEntry::record(conn, actor, "token.revoke", &target, &summary)?;
-                Ok(Some((token, owner)))
-            })
+            crate::actions::tokens::revoke(conn, actor, id)
         })
         .await?;
     let message = match revoked {
@@ -157,11 +138,6 @@ async fn revoke(
         None => "That token had already been revoked.".to_string(),
     };
     Ok(done(&state, message, "/admin/tokens/"))
-}
-
-/// The owner's username (kept in the audit entry, which outlives the token).
-fn owner_name(conn: &mut crate::db::DbConn, user_id: i64) -> AppResult<String> {
-    Ok(User::find(conn, user_id)?.map_or_else(|| format!("user {user_id}"), |u| u.username))
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {

@@ -4,15 +4,14 @@
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use actix_web_flash_messages::FlashMessage;
 use askama::Template;
-use diesel::Connection;
 use serde::Deserialize;
 use time::Duration;
 
 use super::registration_open;
+use crate::actions::accounts;
 use crate::error::AppResult;
 use crate::mail::messages;
 use crate::models::activation::{Activation, ActivationToken};
-use crate::models::audit::{AuditEntry, Target};
 use crate::state::AppState;
 use crate::web::client;
 use crate::web::context::PageCtx;
@@ -167,18 +166,10 @@ async fn activate_submit(
         other => return activation_refused(&req, &state, &other),
     };
     let actor = client::actor(&req, &user);
-    let target = Target::user(&user);
+    let account = (*user).clone();
     let activated = state
         .db
-        .run(move |conn| {
-            conn.transaction(|conn| {
-                if !ActivationToken::activate(conn, &found)? {
-                    return Ok(false);
-                }
-                AuditEntry::record(conn, &actor, "user.activate", &target, "by activation link")?;
-                Ok(true)
-            })
-        })
+        .run(move |conn| accounts::activate_by_link(conn, &actor, &account, &found))
         .await?;
     if !activated {
         return activation_refused(&req, &state, &Activation::Used);
