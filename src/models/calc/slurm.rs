@@ -1,4 +1,4 @@
-//! The Slurm executor's states of a calculation (see src/calcs/slurm.rs).
+//! The Slurm executor's states of a calculation (see src/calcs/slurm/mod.rs).
 
 use diesel::prelude::*;
 
@@ -52,7 +52,7 @@ impl Calc {
         self.slurm.id()
     }
 
-    // The Slurm executor's state machine (see src/calcs/slurm.rs):
+    // The Slurm executor's state machine (see src/calcs/slurm/mod.rs):
     //
     //   submitted, slurm_job_id NULL        queued in calcweb
     //     -> claim_for_slurm                slurm_job_id = '' (one server is running sbatch)
