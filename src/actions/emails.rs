@@ -18,7 +18,7 @@ fn target(id: i64, to: &str) -> Target {
     }
 }
 
-/// Queues a test email to `to` (an address, checked by the caller); returns its outbox id.
+/// Queues a test email to `to`; returns its outbox id. Not an address: 400 saying so.
 pub fn queue_test(conn: &mut DbConn, config: &Config, actor: &Actor, to: &str) -> AppResult<i64> {
     if !crate::mail::is_address(to) {
         return Err(AppError::BadRequest(format!(

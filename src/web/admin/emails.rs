@@ -10,7 +10,7 @@ use serde::Deserialize;
 
 use super::Superuser;
 use super::helpers::{Pager, ShowsTimes, done};
-use crate::error::AppResult;
+use crate::error::{AppError, AppResult};
 use crate::models::email::{Email, EmailCounts, status};
 use crate::models::paging::page_number;
 use crate::state::AppState;
@@ -97,20 +97,21 @@ async fn send_test(
     state: web::Data<AppState>,
 ) -> AppResult<HttpResponse> {
     let to = form.0.to.unwrap_or_default().trim().to_string();
-    if !crate::mail::is_address(&to) {
-        FlashMessage::error(format!(
-            "{to:?} is not an email address like name@example.org."
-        ))
-        .send();
-        return Ok(redirect_to(&state, "/admin/emails/"));
-    }
     let config = state.config.clone();
     let address = to.clone();
-    let id = admin
+    let queued = admin
         .change(&state, move |conn, actor| {
             crate::actions::emails::queue_test(conn, &config, actor, &address)
         })
-        .await?;
+        .await;
+    let id = match queued {
+        // Not an address: the action says so, in the page's words.
+        Err(AppError::BadRequest(message)) => {
+            FlashMessage::error(message).send();
+            return Ok(redirect_to(&state, "/admin/emails/"));
+        }
+        other => other?,
+    };
     state.wake_mail();
     // The worker sends it; wait a little for its verdict so the answer can say how it went
     // (without holding a thread: this only sleeps between looks at the row).
