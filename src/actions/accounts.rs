@@ -77,6 +77,7 @@ pub fn create(conn: &mut DbConn, actor: &Actor, account: &NewAccount) -> AppResu
             Origin::Pam => User::create_pam(conn, &new)?,
             _ => User::create(conn, &new)?,
         };
+        super::groups::find_all(conn, &account.group_ids)?;
         User::set_groups(conn, user.id, &account.group_ids)?;
         let password = match (&account.origin, account.password_hash.is_empty()) {
             (Origin::Pam, _) => "checked by PAM",
@@ -131,6 +132,7 @@ pub fn update(
     User::keeping_a_superuser(conn, user, "demoted", |conn| {
         let before = User::find(conn, user.id)?.ok_or_else(AppError::not_found)?;
         let groups_before = before.group_names(conn)?.join(", ");
+        super::groups::find_all(conn, group_ids)?;
         User::update(conn, user.id, fields)?;
         User::set_groups(conn, user.id, group_ids)?;
         let after = User::find(conn, user.id)?.ok_or_else(AppError::not_found)?;

@@ -87,7 +87,6 @@ async fn create(
         };
         let created = admin
             .change(&state, move |conn, actor| {
-                crate::actions::groups::find_all(conn, &account.group_ids)?;
                 crate::actions::accounts::create(conn, actor, &account)
             })
             .await;

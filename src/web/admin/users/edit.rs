@@ -118,7 +118,6 @@ async fn update(
     let saved = admin
         .change(&state, move |conn, actor| {
             let user = User::find(conn, id)?.ok_or_else(AppError::not_found)?;
-            crate::actions::groups::find_all(conn, &group_ids)?;
             crate::actions::accounts::update(conn, actor, &user, &changes, &group_ids)
         })
         .await;
