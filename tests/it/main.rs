@@ -22,6 +22,7 @@ mod email;
 mod email_cli;
 mod example_config;
 mod nginx;
+mod openquake;
 mod pam;
 mod performance;
 mod security;
