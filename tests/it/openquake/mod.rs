@@ -33,6 +33,14 @@ pub fn oq(test: &str) -> Option<PathBuf> {
 /// An app whose first (default) calculator is the engine, run without a process pool so the
 /// demos stay small on a two-core machine.
 pub async fn engine_app(oq: &Path) -> TestApp {
+    engine_app_with(oq, |_| {}).await
+}
+
+/// [`engine_app`], with the engine calculator's settings adjusted.
+pub async fn engine_app_with(
+    oq: &Path,
+    adjust: impl FnOnce(&mut calcweb::config::CalculatorConfig) + 'static,
+) -> TestApp {
     let oq = oq.to_path_buf();
     TestApp::with_config(move |c| {
         let mut calc = calcweb::config::CalculatorConfig::example();
@@ -43,6 +51,7 @@ pub async fn engine_app(oq: &Path) -> TestApp {
         calc.numba_cache_dir = Some(engine_dir().join("numba"));
         calc.env.insert("OQ_DISTRIBUTE".into(), "no".into());
         calc.timeout = 600;
+        adjust(&mut calc);
         c.calculators.insert(0, calc);
     })
     .await

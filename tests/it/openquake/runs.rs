@@ -2,7 +2,7 @@
 
 use serde_json::Value;
 
-use super::{demo_zip, engine_app, oq, submit, wait_for_end};
+use super::{demo_zip, engine_app, engine_app_with, oq, submit, wait_for_end};
 use crate::calcs::log_of;
 
 fn rows<'a>(log: &'a [Value], level: &str) -> Vec<&'a str> {
@@ -141,14 +141,27 @@ async fn an_aborted_run_ends_aborted_with_no_engine_process_left() {
     let Some(oq) = oq("an_aborted_run_ends_aborted_with_no_engine_process_left") else {
         return;
     };
-    let app = engine_app(&oq).await.with_user("alice");
+    // With the engine's process pool, so that its workers are part of the tree to stop.
+    let app = engine_app_with(&oq, |calc| {
+        calc.env
+            .insert("OQ_DISTRIBUTE".into(), "processpool".into());
+        calc.env.insert("OQ_NUM_CORES".into(), "2".into());
+    })
+    .await
+    .with_user("alice");
     let alice = app.logged_in("alice").await;
-    // Many sites make the demo long enough to abort in the middle.
+    // 200,000 sites make the demo long enough (tens of seconds) to abort in the middle.
     let slow = |t: String| {
-        t.replace(
-            "sites = 0.0 0.0",
-            "region = -2 -2, 2 -2, 2 2, -2 2\nregion_grid_spacing = 2.0",
-        )
+        t.lines()
+            .map(|l| {
+                if l.starts_with("sites =") {
+                    "region = -2 -2, 2 -2, 2 2, -2 2\nregion_grid_spacing = 1.0"
+                } else {
+                    l
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
     };
     let id = submit(&alice, demo_zip("classical/case_01", "job.ini", slow)).await;
     // Wait until the engine itself runs (it said its job id), then abort.
@@ -173,6 +186,8 @@ async fn an_aborted_run_ends_aborted_with_no_engine_process_left() {
         );
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
+    let datadir = app.state.config.data_dir.join(format!("calcs/{id}/oqdata"));
+    assert!(!processes_of(&datadir).is_empty(), "the engine runs");
     let res = alice
         .client
         .post(alice.url(&format!("/v1/calc/{id}/abort")))
@@ -182,7 +197,11 @@ async fn an_aborted_run_ends_aborted_with_no_engine_process_left() {
     assert_eq!(res.status(), 200);
     let (status, _) = wait_for_end(&alice, id).await;
     assert_eq!(status["status"], "aborted");
-    let datadir = app.state.config.data_dir.join(format!("calcs/{id}/oqdata"));
+    let log = log_of(&alice, id).await;
+    assert!(
+        log.iter().any(|r| r[3] == "aborted"),
+        "the log says so: {log:#?}"
+    );
     assert_eq!(
         processes_of(&datadir),
         Vec::<i32>::new(),
