@@ -68,6 +68,26 @@ async fn a_classical_run_keeps_the_engines_levels_phases_and_job_id() {
         "the engine's database is calcweb's"
     );
 
+    // The page's log shows the engine's levels, and filters on them.
+    let page = alice.page(&format!("/engine/{id}/")).await;
+    let levels = page.texts("#log-lines .log-line .level");
+    assert!(levels.iter().any(|l| l == "INFO") && levels.iter().any(|l| l == "WARNING"));
+    let page = alice.page(&format!("/engine/{id}/?level=WARNING")).await;
+    let levels = page.texts("#log-lines .log-line .level");
+    assert!(!levels.is_empty());
+    assert!(
+        levels
+            .iter()
+            .all(|l| l == "WARNING" || l == "ERROR" || l == "CRITICAL"),
+        "{levels:?}"
+    );
+    assert_eq!(page.selected("level").as_deref(), Some("WARNING"));
+    assert!(
+        page.texts("#log-lines .message")
+            .iter()
+            .any(|m| m == "Disabled distribution")
+    );
+
     // Removing the calculation removes its datastore.
     let res = alice
         .client
