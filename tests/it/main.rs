@@ -24,6 +24,7 @@ mod example_config;
 mod nginx;
 mod pam;
 mod performance;
+mod previews;
 mod security;
 mod setup;
 mod slurm;
