@@ -9,11 +9,12 @@ use crate::calcs::{run, wait_for, zip_of};
 use crate::support::{Browser, Page, TestApp};
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/openquake");
-const EXPORTS: [&str; 4] = [
+const EXPORTS: [&str; 5] = [
     "hazard_curve-mean-PGA.csv",
     "hazard_map-mean.csv",
     "hazard_uhs-mean.csv",
     "realizations.csv",
+    "avg_losses-rlz-000.csv",
 ];
 
 /// Not from the engine: a plain `#` comment, then a table.
@@ -199,6 +200,17 @@ async fn engine_exports_preview_as_facts_curves_maps_and_spectra() {
     );
     let sorted = alice.page(&format!("{path}?value=5&sort=-3")).await;
     assert_eq!(sorted.input_value("sort"), "-3", "the form keeps the sort");
+
+    // Losses by asset (one asset): its point, coloured by the loss, not by a text column.
+    let losses = alice
+        .page(path_of(&previews, "avg_losses-rlz-000.csv"))
+        .await;
+    assert_eq!(losses.count("#map svg.map-svg circle"), 1);
+    assert_eq!(
+        losses.texts("#map select[name=value] option"),
+        ["structural"]
+    );
+    assert_eq!(losses.texts("#map .colour-scale text"), ["412.367 (all)"]);
 
     // Uniform hazard spectra: a line per site and probability, period on x.
     let uhs = alice.page(path_of(&previews, "hazard_uhs-mean.csv")).await;

@@ -169,18 +169,18 @@ impl Map {
             super::chart::short_number(v0),
             super::chart::short_number(v1),
         );
-        scale_ticks.push(Tick {
+        let label = |y: f64, text: String| Tick {
             x: scale_x + SCALE_W + 6.0,
-            y: top + 10.0,
-            text: format!("{max} (max)"),
+            y,
+            text,
             anchor: "start",
-        });
-        scale_ticks.push(Tick {
-            x: scale_x + SCALE_W + 6.0,
-            y: base,
-            text: format!("{min} (min)"),
-            anchor: "start",
-        });
+        };
+        if v1 > v0 {
+            scale_ticks.push(label(top + 10.0, format!("{max} (max)")));
+            scale_ticks.push(label(base, format!("{min} (min)")));
+        } else {
+            scale_ticks.push(label(bar_y(v0) + 4.0, format!("{min} (all)")));
+        }
         let stops = (0..=10)
             .map(|k| Stop {
                 // The gradient runs top (max) to bottom (min).
@@ -190,8 +190,13 @@ impl Map {
             .collect();
         let n = rows.len() as f64;
         let radius = (plot_width.min(plot_height) / n.sqrt() / 3.0).clamp(2.5, 8.0);
+        let range = if v1 > v0 {
+            format!("from {min} (dark purple) to {max} (yellow)")
+        } else {
+            format!("all {min}")
+        };
         let note = format!(
-            "{} point{}{}, coloured by {} from {min} (dark purple) to {max} (yellow).",
+            "{} point{}{}, coloured by {}: {range}.",
             rows.len(),
             if rows.len() == 1 { "" } else { "s" },
             if table.more {
@@ -287,6 +292,25 @@ mod tests {
         assert_eq!(other.value, "SA(0.1)-0.1");
         // A column that is not a value column falls back to the default.
         assert_eq!(Map::from_table(&table, Some(0)).unwrap().value, "PGA-0.1");
+    }
+
+    #[test]
+    fn one_asset_is_one_point_of_one_colour() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/openquake/avg_losses-rlz-000.csv");
+        let table = read_csv(&path, MAX_BYTES, 200).unwrap();
+        let map = Map::from_table(&table, None).unwrap();
+        assert_eq!(map.value, "structural", "text columns are not values");
+        assert_eq!(map.choices.len(), 1);
+        assert_eq!(map.dots.len(), 1);
+        let middle = (
+            map.left + map.plot_width / 2.0,
+            map.top + map.plot_height / 2.0,
+        );
+        assert!((map.dots[0].cx - middle.0).abs() < 0.5 && (map.dots[0].cy - middle.1).abs() < 0.5);
+        let labels: Vec<&str> = map.scale_ticks.iter().map(|t| t.text.as_str()).collect();
+        assert_eq!(labels, ["412.367 (all)"]);
+        assert_eq!(map.note, "1 point, coloured by structural: all 412.367.");
     }
 
     #[test]
