@@ -207,7 +207,8 @@ impl Map {
             table.header[value].trim()
         );
         Some(Map {
-            width: scale_x + SCALE_W + 110.0,
+            // Room for "0.3055 (max)" also at the 24px of small screens.
+            width: scale_x + SCALE_W + 150.0,
             height: base + 44.0,
             left,
             top,
