@@ -39,7 +39,7 @@ fn copy_csv() -> CalculatorConfig {
 }
 
 /// Runs copy-csv on the engine's exports; returns the preview path of each, by file name.
-async fn previews(b: &Browser) -> Vec<(String, String)> {
+async fn previews(b: &Browser, extra: &[(&str, &[u8])]) -> Vec<(String, String)> {
     let files: Vec<(&str, Vec<u8>)> = EXPORTS
         .iter()
         .map(|n| (*n, std::fs::read(format!("{FIXTURES}/{n}")).unwrap()))
@@ -49,6 +49,7 @@ async fn previews(b: &Browser) -> Vec<(String, String)> {
         ("by-hand.csv", NOTED),
     ];
     entries.extend(files.iter().map(|(n, bytes)| (*n, bytes.as_slice())));
+    entries.extend_from_slice(extra);
     let res = run(
         b,
         zip_of(&entries),
@@ -64,7 +65,7 @@ async fn previews(b: &Browser) -> Vec<(String, String)> {
     let detail = b.page(&format!("/engine/{id}/")).await;
     let links = detail.attrs("#outputs td.actions a:not([download])", "href");
     let names = detail.texts("#outputs tbody tr td:first-child");
-    assert_eq!(links.len(), EXPORTS.len() + 1, "{detail}");
+    assert_eq!(links.len(), EXPORTS.len() + 1 + extra.len(), "{detail}");
     names.into_iter().zip(links).collect()
 }
 
@@ -87,7 +88,16 @@ fn facts(page: &Page) -> Vec<String> {
 async fn engine_exports_preview_as_facts_curves_maps_and_spectra() {
     let app = TestApp::with_config(|c| c.calculators.push(copy_csv())).await;
     let alice = app.logged_in_new_user("alice").await;
-    let previews = previews(&alice).await;
+    // 300 sites: more than the table shows, all of them on the map.
+    let mut grid = String::from("lon,lat,value\r\n");
+    for i in 0..300 {
+        grid.push_str(&format!(
+            "{},{},{i}\r\n",
+            10.0 + (i % 20) as f64 * 0.1,
+            45.0 + (i / 20) as f64 * 0.1
+        ));
+    }
+    let previews = previews(&alice, &[("grid.csv", grid.as_bytes())]).await;
 
     // Hazard curves: the metadata line is facts, never the header or a row.
     let curves = alice
@@ -200,6 +210,18 @@ async fn engine_exports_preview_as_facts_curves_maps_and_spectra() {
     );
     let sorted = alice.page(&format!("{path}?value=5&sort=-3")).await;
     assert_eq!(sorted.input_value("sort"), "-3", "the form keeps the sort");
+
+    let grid = alice.page(path_of(&previews, "grid.csv")).await;
+    assert_eq!(grid.count("#map svg.map-svg circle"), 300);
+    assert!(
+        grid.select_text("#map figcaption")
+            .starts_with("300 points, coloured by value")
+    );
+    assert_eq!(grid.table("#data table").len(), 200);
+    assert!(
+        grid.select_text("#data p.help")
+            .starts_with("The first 200 rows of the file.")
+    );
 
     // Losses by asset (one asset): its point, coloured by the loss, not by a text column.
     let losses = alice

@@ -278,9 +278,9 @@ impl Chart {
             desc: format!(
                 "A line chart of the numeric columns{}.",
                 if table.more {
-                    " of the rows shown below"
+                    format!(" of the first {} rows of the file", table.rows.len())
                 } else {
-                    ""
+                    String::new()
                 }
             ),
             x_name,

@@ -200,9 +200,9 @@ impl Map {
             rows.len(),
             if rows.len() == 1 { "" } else { "s" },
             if table.more {
-                " (the rows shown below)"
+                format!(" (the first {} rows of the file)", table.rows.len())
             } else {
-                ""
+                String::new()
             },
             table.header[value].trim()
         );

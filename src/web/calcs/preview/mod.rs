@@ -28,7 +28,7 @@ use crate::web::html;
 pub use chart::Chart;
 pub use map::Map;
 pub use meta::Meta;
-pub use table::{MAX_BYTES, MAX_ROWS, Table, read_csv};
+pub use table::{MAX_BYTES, MAX_DRAWN, MAX_ROWS, Table, read_csv};
 
 /// A column header of the preview table.
 pub struct Column {
@@ -114,7 +114,7 @@ pub async fn preview_page(
         .read(move |conn| Calc::load_for(conn, &viewer, id).map(|(c, _)| c))
         .await?;
     let gone = format!("The file of output {output_id} is gone from the disk.");
-    let mut table = web::block(move || read_csv(&file, MAX_BYTES, MAX_ROWS))
+    let mut table = web::block(move || read_csv(&file, MAX_BYTES, MAX_DRAWN))
         .await
         .map_err(|e| AppError::Internal(e.to_string()))?
         .map_err(|_| AppError::NotFound(gone))?;
@@ -128,6 +128,8 @@ pub async fn preview_page(
     if chart.is_none() && map.is_none() {
         chart = Chart::from_table(&table);
     }
+    // The drawing has up to MAX_DRAWN rows, the table the first MAX_ROWS.
+    table.truncate(MAX_ROWS);
     let keep = match (&map, value) {
         (Some(_), Some(v)) => format!("value={v}&"),
         _ => String::new(),

@@ -9,8 +9,10 @@ use super::meta::Meta;
 
 /// At most this much of the file is read...
 pub const MAX_BYTES: usize = 2 * 1024 * 1024;
-/// ...and at most this many data rows are shown.
+/// ...and at most this many data rows are shown...
 pub const MAX_ROWS: usize = 200;
+/// ...and drawn (a hazard map has a point per site).
+pub const MAX_DRAWN: usize = 2000;
 /// The first rows of a CSV file.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Table {
@@ -115,6 +117,14 @@ impl Table {
                 seen
             })
             .collect()
+    }
+
+    /// Keeps the first `n` rows.
+    pub fn truncate(&mut self, n: usize) {
+        if self.rows.len() > n {
+            self.rows.truncate(n);
+            self.more = true;
+        }
     }
 
     /// Sorts the rows by a column: numbers by value, text alphabetically (stable).
