@@ -25,6 +25,7 @@ mod nginx;
 mod openquake;
 mod pam;
 mod performance;
+mod previews;
 mod security;
 mod setup;
 mod slurm;
