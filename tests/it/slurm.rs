@@ -778,6 +778,11 @@ async fn slurm_runs_an_openquake_calculation_isolated_on_the_node() {
     // The engine's imports take seconds on a busy machine: a longer guard than HANG_GUARD.
     let done = wait_status(&alice, id, "complete", Duration::from_secs(300)).await;
     let job = job_of(&done);
+    // The supervisor reports before its batch job has quite ended.
+    let deadline = Instant::now() + HANG_GUARD;
+    while cluster.job_state(&job) != "COMPLETED" && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     assert_eq!(cluster.job_state(&job), "COMPLETED");
     let engine_job = done["engine_job_id"].as_i64().expect("the engine's job id");
     let dir = app.state.config.calcs_dir().join(id.to_string());
