@@ -169,6 +169,10 @@ impl TestApp {
             .default_headers(headers)
             .cookie_provider(jar.clone())
             .redirect(reqwest::redirect::Policy::none())
+            // Idle connections are dropped before the server's keep-alive (5 s) closes them:
+            // on a busy machine a request sent on a connection the server is closing at that
+            // moment fails with IncompleteMessage.
+            .pool_idle_timeout(std::time::Duration::from_secs(2))
             .build()
             .unwrap();
         Browser {
