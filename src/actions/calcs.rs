@@ -112,10 +112,15 @@ pub async fn queue(
                 AppError::BadRequest(format!("hazard_job_id = {text:?} is not a calculation id."))
             })?;
             let viewer = user.clone();
-            services
+            let (parent, _) = services
                 .db
                 .run(move |conn| Calc::load_for(conn, &viewer, id))
                 .await?;
+            if calculator.is_openquake() && parent.engine_job_id.is_none() {
+                return Err(AppError::BadRequest(format!(
+                    "Calculation {id} has no OpenQuake datastore to continue from; choose an OpenQuake calculation that completed as hazard_job_id."
+                )));
+            }
             Some(id)
         }
     };
@@ -126,6 +131,10 @@ pub async fn queue(
         web::block(move || upload::prepare(received, &calc_config, job_ini.as_deref(), &limits))
             .await
             .map_err(|e| AppError::Internal(e.to_string()))??;
+    if calculator.is_openquake() {
+        let job_ini = input.input_path().join(&input.job_ini);
+        crate::calcs::openquake::inputs::check_job_ini(&job_ini).map_err(AppError::BadRequest)?;
+    }
     let description = description
         .or_else(|| ini_description(&input.input_path().join(&input.job_ini)))
         .unwrap_or_else(|| input.job_ini.clone());

@@ -213,21 +213,35 @@ impl LogRow {
         LEVELS.iter().position(|l| *l == min).map(|i| &LEVELS[..=i])
     }
 
-    /// The rows at one of `levels`, in order: the last `tail` of them (all when None), and how
-    /// many there are in all.
+    /// Among the first `within` rows, those at one of `levels`, in order: the last `tail` of
+    /// them (all when None), and how many there are. Rows stored meanwhile are left to the
+    /// caller's next read from position `within`.
     pub fn at_levels(
         conn: &mut DbConn,
         calc_id: i64,
         levels: &[&str],
         tail: Option<i64>,
+        within: i64,
     ) -> AppResult<(Vec<LogRow>, i64)> {
+        let last: Option<i64> = calc_logs::table
+            .filter(calc_logs::calc_id.eq(calc_id))
+            .order(calc_logs::id.asc())
+            .offset((within - 1).max(0))
+            .select(calc_logs::id)
+            .first(conn)
+            .optional()?;
+        let Some(last) = last.filter(|_| within > 0) else {
+            return Ok((Vec::new(), 0));
+        };
         let total: i64 = calc_logs::table
             .filter(calc_logs::calc_id.eq(calc_id))
+            .filter(calc_logs::id.le(last))
             .filter(calc_logs::level.eq_any(levels))
             .count()
             .get_result(conn)?;
         let mut rows: Vec<LogRow> = calc_logs::table
             .filter(calc_logs::calc_id.eq(calc_id))
+            .filter(calc_logs::id.le(last))
             .filter(calc_logs::level.eq_any(levels))
             .order(calc_logs::id.desc())
             .limit(tail.unwrap_or(MAX_SLICE).min(MAX_SLICE))

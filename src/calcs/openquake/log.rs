@@ -69,11 +69,25 @@ impl EngineLog {
             let mut new = NewLine::new(row.level, process::CALCULATOR, bounded(row.message));
             new.logged_at = row.time;
             self.open = Some(Open { line: new, stream });
-        } else if line.starts_with(TRACEBACK) && !self.in_traceback(stream) {
+        } else if line.starts_with(TRACEBACK) && !self.takes_traceback(stream) {
             self.close(rows);
             let new = NewLine::new("ERROR", process::CALCULATOR, line);
             self.open = Some(Open { line: new, stream });
-        } else if let Some(open) = self.open.as_mut().filter(|o| o.stream == stream) {
+        } else if is_python_warning(line) {
+            // `x.py:12: RuntimeWarning: ...` (numpy, pandas, h5py) is a row of its own.
+            if self.open.as_ref().is_some_and(|o| o.stream == stream) {
+                self.close(rows);
+            }
+            let new = NewLine::new("WARNING", process::CALCULATOR, bounded(line));
+            self.open = Some(Open { line: new, stream });
+        } else if self.open.as_ref().is_some_and(|o| o.stream != stream) {
+            // The other stream's line is a row of its own; the open row stays open for the
+            // lines that continue it (the two streams are read by two threads, in any order).
+            rows.push(
+                python_logging_line(line)
+                    .unwrap_or_else(|| NewLine::parse(line, process::CALCULATOR, from_stderr)),
+            );
+        } else if let Some(open) = self.open.as_mut() {
             let message = &mut open.line.message;
             if message.len() < MAX_MESSAGE {
                 message.push('\n');
@@ -103,12 +117,15 @@ impl EngineLog {
         }
     }
 
-    /// Whether the open row is a traceback of `stream`: a chained exception's next traceback
-    /// ("During handling of the above exception...") joins it.
-    fn in_traceback(&self, stream: Stream) -> bool {
-        self.open
-            .as_ref()
-            .is_some_and(|o| o.stream == stream && o.line.message.starts_with(TRACEBACK))
+    /// Whether a traceback of `stream` joins the open row: a chained exception's next
+    /// traceback ("During handling of the above exception...") joins the first, and a logged
+    /// exception (`logging.error(msg, exc_info=True)`) joins its ERROR row.
+    fn takes_traceback(&self, stream: Stream) -> bool {
+        self.open.as_ref().is_some_and(|o| {
+            o.stream == stream
+                && (o.line.message.starts_with(TRACEBACK)
+                    || matches!(o.line.level.as_str(), "ERROR" | "CRITICAL"))
+        })
     }
 }
 
@@ -123,16 +140,21 @@ struct Prefixed<'a> {
     message: &'a str,
 }
 
-/// `[YYYY-MM-DD HH:MM:SS #N LEVEL] message`.
+/// `[YYYY-MM-DD HH:MM:SS #N LEVEL] message`, or `[... #N TAG LEVEL] message` when the job has
+/// a `mosaic_model` (which the engine also guesses from a code such as EUR or USA anywhere in
+/// the job.ini's path).
 fn parse_prefixed(line: &str) -> Option<Prefixed<'_>> {
     let rest = line.strip_prefix('[')?;
     let (head, message) = rest.split_once("] ").or_else(|| {
         // A message that is empty.
         rest.strip_suffix(']').map(|head| (head, ""))
     })?;
-    let mut parts = head.split(' ');
-    let (date, clock, job, level) = (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
-    if parts.next().is_some() || !LEVELS.contains(&level) {
+    let parts: Vec<&str> = head.split(' ').collect();
+    let (date, clock, job, level) = match parts[..] {
+        [date, clock, job, level] | [date, clock, job, _, level] => (date, clock, job, level),
+        _ => return None,
+    };
+    if !LEVELS.contains(&level) {
         return None;
     }
     let job_id = job.strip_prefix('#')?.parse().ok()?;
@@ -156,6 +178,22 @@ fn python_logging_line(line: &str) -> Option<NewLine> {
     let (logger, message) = rest.split_once(':')?;
     (LEVELS.contains(&level) && !logger.contains(' '))
         .then(|| NewLine::new(level, process::CALCULATOR, bounded(message)))
+}
+
+/// `path/to/x.py:12: RuntimeWarning: message`, as Python's warnings module prints.
+fn is_python_warning(line: &str) -> bool {
+    let Some((place, rest)) = line.split_once(": ") else {
+        return false;
+    };
+    let Some((file, number)) = place.rsplit_once(':') else {
+        return false;
+    };
+    file.ends_with(".py")
+        && !number.is_empty()
+        && number.chars().all(|c| c.is_ascii_digit())
+        && rest
+            .split_once(':')
+            .is_some_and(|(kind, _)| kind.ends_with("Warning") && !kind.contains(' '))
 }
 
 /// `classical  40% [5 submitted, 0 queued]` -> ("classical", 40).
@@ -189,7 +227,12 @@ const BANDS: &[(&str, i32, i32)] = &[
     ("read_source_models", 0, 5),
     ("preclassical", 5, 20),
     ("classical", 20, 90),
+    ("classical_disagg", 20, 90),
     ("postclassical", 90, 100),
+    ("fast_mean", 90, 100),
+    ("compute_disagg", 90, 100),
+    ("conditioned", 5, 20),
+    ("damage_from_gmfs", 80, 98),
     ("event_based", 20, 80),
     ("ebrisk", 20, 90),
     ("event_based_risk", 80, 98),
@@ -260,6 +303,57 @@ mod tests {
     }
 
     #[test]
+    fn a_tag_between_the_job_and_the_level_is_allowed() {
+        let mut log = EngineLog::default();
+        let (rows, news) = feed(
+            &mut log,
+            &[(
+                "[2026-12-06 21:25:12 #5 EUR INFO] Read N=4 hazard sites",
+                true,
+            )],
+        );
+        assert_eq!(
+            (rows[0].level.as_str(), rows[0].message.as_str()),
+            ("INFO", "Read N=4 hazard sites")
+        );
+        assert_eq!(news[0].job_id, Some(5));
+    }
+
+    #[test]
+    fn a_line_of_the_other_stream_does_not_split_a_traceback() {
+        let mut log = EngineLog::default();
+        let (rows, _) = feed(
+            &mut log,
+            &[
+                ("[2026-12-06 21:25:12 #1 ERROR] the job failed", true),
+                ("Traceback (most recent call last):", true),
+                ("  File \"/x/engine.py\", line 3, in run", true),
+                ("Using local database", false),
+                ("ValueError: bad", true),
+                ("/v/numpy/core.py:12: RuntimeWarning: divide by zero", true),
+            ],
+        );
+        let got: Vec<_> = rows
+            .iter()
+            .map(|r| (r.level.as_str(), r.message.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("INFO", "Using local database"),
+                (
+                    "ERROR",
+                    "the job failed\nTraceback (most recent call last):\n  File \"/x/engine.py\", line 3, in run\nValueError: bad"
+                ),
+                (
+                    "WARNING",
+                    "/v/numpy/core.py:12: RuntimeWarning: divide by zero"
+                ),
+            ]
+        );
+    }
+
+    #[test]
     fn continuation_lines_join_the_row_above_on_the_same_stream() {
         let mut log = EngineLog::default();
         let (rows, _) = feed(
@@ -274,13 +368,13 @@ mod tests {
         );
         assert_eq!(rows.len(), 3);
         assert_eq!(
-            rows[0].message,
-            "  id | name\n   1 | Full Report\n   2 | Hazard Curves"
+            (rows[0].level.as_str(), rows[0].message.as_str()),
+            ("INFO", "Using local database"),
+            "stdout does not join a stderr row, and is a row at once"
         );
         assert_eq!(
-            (rows[1].level.as_str(), rows[1].message.as_str()),
-            ("INFO", "Using local database"),
-            "stdout does not join a stderr row"
+            rows[1].message,
+            "  id | name\n   1 | Full Report\n   2 | Hazard Curves"
         );
     }
 

@@ -2,11 +2,14 @@
 //! a run and the isolation every run gets, wherever it runs (this host or a Slurm node).
 //!
 //! Every run has its own `OQ_DATADIR` (`<calc dir>/oqdata`, so `calc_N.hdf5` lives with the
-//! calculation and goes with it), an `OQ_CONFIG_FILE` written by calcweb (the engine's job
-//! database and scratch space under `<data_dir>/openquake`, `serialize_jobs = 0` so runs do not
-//! wait for each other), `CI=1` (no call home), `TZ=UTC` (its log times are calcweb's) and a
-//! numba cache kept between runs. How its output becomes log rows and progress is in [`log`].
+//! calculation and goes with it) and its own `OQ_CONFIG_FILE` written there by calcweb: its own
+//! engine job database and scratch space beside the datastore (so a job.ini cannot reach
+//! another run's jobs by id, runs never wait for or lock each other, also on the shared
+//! filesystem of a cluster), the database used directly (never a DbServer), `CI=1` (no call
+//! home), `TZ=UTC` (its log times are calcweb's) and a numba cache kept between runs. How its
+//! output becomes log rows and progress is in [`log`].
 
+pub mod inputs;
 pub mod log;
 
 use std::io;
@@ -17,8 +20,7 @@ use std::time::Duration;
 use crate::calcs::calc_dir;
 use crate::config::{CalculatorConfig, Config};
 
-/// `<data_dir>/openquake`: the engine's configuration, job database and scratch space, shared
-/// by every run of every openquake calculator.
+/// `<data_dir>/openquake`: what the engine keeps between runs (numba's cache by default).
 pub fn engine_dir(config: &Config) -> PathBuf {
     config.data_dir.join("openquake")
 }
@@ -41,29 +43,35 @@ pub fn numba_cache_dir(config: &Config, calculator: &CalculatorConfig) -> PathBu
         .unwrap_or_else(|| engine_dir(config).join("numba"))
 }
 
-/// The engine's configuration as calcweb sets it; read after the engine's own files, so it
-/// wins over them.
-fn engine_config_text(engine_dir: &Path) -> String {
+/// The engine's configuration for one run, read after the engine's own files (so it wins over
+/// them): everything the run writes stays in `datadir`.
+fn engine_config_text(datadir: &Path) -> String {
     format!(
-        "# Written by calcweb for the OpenQuake engine runs it starts (OQ_CONFIG_FILE).\n\
-         [dbserver]\nfile = {db}\n\n\
-         [directory]\ncustom_tmp = {tmp}\n\n\
-         [distribution]\nserialize_jobs = 0\n",
-        db = engine_dir.join("db.sqlite3").display(),
-        tmp = engine_dir.join("tmp").display(),
+        "# Written by calcweb for the OpenQuake engine runs of one calculation (OQ_CONFIG_FILE).\n\
+         [dbserver]\nfile = {db}\nhost = 127.0.0.1\n\n\
+         [directory]\ncustom_tmp = {tmp}\nshared_dir =\n\n\
+         [distribution]\nserialize_jobs = 0\noq_distribute = processpool\n",
+        db = datadir.join("db.sqlite3").display(),
+        tmp = datadir.join("tmp").display(),
     )
 }
 
-/// Writes `<data_dir>/openquake/openquake.cfg` when it is missing or differs (a moved data
-/// dir) and returns its path.
-pub fn write_engine_config(config: &Config) -> io::Result<PathBuf> {
-    let dir = engine_dir(config);
+/// Writes `<calc dir>/oqdata/openquake.cfg` when it is missing or differs and returns its path.
+pub fn write_engine_config(config: &Config, calc_id: i64) -> io::Result<PathBuf> {
+    static WRITES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let dir = datastore_dir(config, calc_id);
     std::fs::create_dir_all(dir.join("tmp"))?;
     let path = dir.join("openquake.cfg");
     let text = engine_config_text(&dir);
     if std::fs::read_to_string(&path).ok().as_deref() != Some(text.as_str()) {
-        // Written aside and renamed: a run starting meanwhile never reads half a file.
-        let aside = dir.join(format!("openquake.cfg.{}", std::process::id()));
+        // Written aside under a name of its own and renamed: an engine command starting
+        // meanwhile never reads half a file.
+        let n = WRITES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let aside = dir.join(format!(
+            "openquake.cfg.{}.{}.{n}",
+            crate::calcs::host_name(),
+            std::process::id()
+        ));
         std::fs::write(&aside, &text)?;
         std::fs::rename(&aside, &path)?;
     }
@@ -81,20 +89,23 @@ pub fn oq_program(calculator: &CalculatorConfig) -> io::Result<&Path> {
 }
 
 /// The program and arguments of a run: the calculator's own `command` when it has one,
-/// otherwise `oq engine --run job.ini`, with `--hc <the parent's engine job>` for a
-/// calculation that continues another one.
-pub fn run_argv(calculator: &CalculatorConfig, parent_engine_job: Option<i64>) -> Vec<String> {
+/// otherwise `oq engine --run job.ini`, with `--hc <the parent's datastore>` for a calculation
+/// that continues another one.
+pub fn run_argv(calculator: &CalculatorConfig, parent: Option<&Path>) -> Vec<String> {
     if !calculator.command.is_empty() {
         return calculator.command.clone();
     }
+    // Exports a job.ini asks for (`exports = csv`) land with the calculation's outputs.
     let mut argv = vec![
         "{oq}".to_string(),
         "engine".into(),
         "--run".into(),
         "{job_ini}".into(),
+        "-p".into(),
+        "export_dir={output_dir}".into(),
     ];
-    if let Some(job) = parent_engine_job {
-        argv.extend(["--hc".into(), job.to_string()]);
+    if let Some(datastore) = parent {
+        argv.extend(["--hc".into(), datastore.display().to_string()]);
     }
     argv
 }
@@ -107,14 +118,19 @@ pub fn isolate(
     calculator: &CalculatorConfig,
     calc_id: i64,
 ) -> io::Result<()> {
-    let engine_config = write_engine_config(config)?;
+    let engine_config = write_engine_config(config, calc_id)?;
     let datadir = datastore_dir(config, calc_id);
-    std::fs::create_dir_all(&datadir)?;
     let numba = numba_cache_dir(config, calculator);
     std::fs::create_dir_all(&numba)?;
-    cmd.env("OQ_DATADIR", datadir)
-        .env("OQ_CONFIG_FILE", engine_config)
+    cmd.env("OQ_CONFIG_FILE", engine_config)
         .env("NUMBA_CACHE_DIR", numba)
+        .env("MPLCONFIGDIR", datadir.join("tmp"))
+        .env("OQ_DATADIR", datadir)
+        // The engine uses a DbServer when OQ_DATABASE names one or its user is `openquake`.
+        .env_remove("OQ_DATABASE")
+        .env("USER", "calcweb")
+        .env("LOGNAME", "calcweb")
+        .env("PYTHONUNBUFFERED", "1")
         .env("CI", "1")
         .env("TZ", "UTC")
         // The calculator's own settings (OQ_DISTRIBUTE, say) come last and win.
@@ -195,10 +211,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_engine_config_points_inside_the_data_dir() {
-        let text = engine_config_text(Path::new("/srv/calcweb/openquake"));
-        assert!(text.contains("[dbserver]\nfile = /srv/calcweb/openquake/db.sqlite3\n"));
-        assert!(text.contains("[directory]\ncustom_tmp = /srv/calcweb/openquake/tmp\n"));
+    fn the_engine_config_keeps_everything_in_the_runs_datadir() {
+        let text = engine_config_text(Path::new("/srv/calcweb/calcs/7/oqdata"));
+        assert!(text.contains(
+            "[dbserver]\nfile = /srv/calcweb/calcs/7/oqdata/db.sqlite3\nhost = 127.0.0.1\n"
+        ));
+        assert!(text.contains("[directory]\ncustom_tmp = /srv/calcweb/calcs/7/oqdata/tmp\n"));
         assert!(text.contains("[distribution]\nserialize_jobs = 0\n"));
     }
 
@@ -206,15 +224,30 @@ mod tests {
     fn a_run_is_oq_engine_run_with_the_parent_as_hc() {
         let mut calc = crate::config::CalculatorConfig::example();
         calc.command.clear();
+        let run = [
+            "{oq}",
+            "engine",
+            "--run",
+            "{job_ini}",
+            "-p",
+            "export_dir={output_dir}",
+        ];
+        assert_eq!(run_argv(&calc, None), run);
+        let parent = Path::new("/d/calcs/7/oqdata/calc_1.hdf5");
         assert_eq!(
-            run_argv(&calc, None),
-            ["{oq}", "engine", "--run", "{job_ini}"]
-        );
-        assert_eq!(
-            run_argv(&calc, Some(7)),
-            ["{oq}", "engine", "--run", "{job_ini}", "--hc", "7"]
+            run_argv(&calc, Some(parent)),
+            [
+                "{oq}",
+                "engine",
+                "--run",
+                "{job_ini}",
+                "-p",
+                "export_dir={output_dir}",
+                "--hc",
+                "/d/calcs/7/oqdata/calc_1.hdf5"
+            ]
         );
         calc.command = vec!["nice".into(), "{oq}".into()];
-        assert_eq!(run_argv(&calc, Some(7)), ["nice", "{oq}"]);
+        assert_eq!(run_argv(&calc, Some(parent)), ["nice", "{oq}"]);
     }
 }

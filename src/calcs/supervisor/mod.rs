@@ -228,12 +228,25 @@ impl Supervisor<'_> {
                 return Ending::Lost(format!("the calculator {} has no oq path", calculator.name));
             };
             vars.push(("oq", oq.display().to_string()));
-            let parent = calc
-                .parent_id
-                .and_then(|p| Calc::find(&mut self.conn, p).ok().flatten())
-                .and_then(|p| p.engine_job_id);
+            // A calculation that continues another reads the parent's own datastore.
+            let parent = match calc.parent_id {
+                None => None,
+                Some(p) => match Calc::find(&mut self.conn, p).ok().flatten() {
+                    Some(Calc {
+                        engine_job_id: Some(job),
+                        ..
+                    }) if openquake::datastore(self.config, p, job).is_file() => {
+                        Some(openquake::datastore(self.config, p, job))
+                    }
+                    _ => {
+                        return Ending::Lost(format!(
+                            "the parent calculation {p} has no OpenQuake datastore to continue from"
+                        ));
+                    }
+                },
+            };
             (
-                openquake::run_argv(calculator, parent),
+                openquake::run_argv(calculator, parent.as_deref()),
                 Reader::Engine(EngineLog::default()),
             )
         } else {
@@ -346,17 +359,19 @@ impl Supervisor<'_> {
             (Instant::now(), Instant::now(), Instant::now());
         let mut open_streams = 2;
         loop {
+            let mut idle = false;
             match rx.recv_timeout(Duration::from_millis(100)) {
                 Ok(Event::Line(line, is_err)) => {
-                    last_line = Instant::now();
                     self.take_line(reader, &line, is_err);
+                    last_line = Instant::now();
                 }
                 Ok(Event::Closed) => open_streams -= 1,
-                Err(mpsc::RecvTimeoutError::Timeout) => {}
+                Err(mpsc::RecvTimeoutError::Timeout) => idle = true,
                 Err(mpsc::RecvTimeoutError::Disconnected) => open_streams = 0,
             }
-            // A row open to continuation lines is shown once the output pauses.
-            if last_line.elapsed() >= ROW_PAUSE || open_streams == 0 {
+            // A row open to continuation lines is shown once the output pauses (nothing is
+            // waiting in the channel) or ends.
+            if (idle && last_line.elapsed() >= ROW_PAUSE) || open_streams == 0 {
                 reader.close(&mut self.pending);
             }
             if last_flush.elapsed() >= FLUSH_EVERY || self.pending.len() >= 500 {
@@ -447,8 +462,11 @@ impl Supervisor<'_> {
         // Also reaches grandchildren that outlived the leader.
         let _ = killpg(group, Signal::SIGKILL);
         let _ = child.wait();
-        while let Ok(Event::Line(line, is_err)) = rx.recv_timeout(Duration::from_millis(200)) {
-            self.take_line(reader, &line, is_err);
+        // What the calculator wrote before it died, from both streams.
+        while let Ok(event) = rx.recv_timeout(Duration::from_millis(200)) {
+            if let Event::Line(line, is_err) = event {
+                self.take_line(reader, &line, is_err);
+            }
         }
         reader.close(&mut self.pending);
         self.flush();

@@ -159,7 +159,7 @@ pub async fn detail_page(
                 // from the end of the whole log and filters what it appends.
                 Some(levels) => {
                     let tail = (!whole_log).then_some(LOG_TAIL);
-                    let (rows, matching) = LogRow::at_levels(conn, id, levels, tail)?;
+                    let (rows, matching) = LogRow::at_levels(conn, id, levels, tail, total)?;
                     (total - rows.len() as i64, rows, matching)
                 }
                 None => {

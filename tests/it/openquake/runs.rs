@@ -17,10 +17,23 @@ async fn a_classical_run_keeps_the_engines_levels_phases_and_job_id() {
     let Some(oq) = oq("a_classical_run_keeps_the_engines_levels_phases_and_job_id") else {
         return;
     };
-    let app = engine_app(&oq).await.with_user("alice");
+    // A HOME of its own, to see that the run writes nothing there (no ~/oqdata, no caches).
+    let home = tempfile::tempdir().unwrap();
+    let home_path = home.path().display().to_string();
+    let app = engine_app_with(&oq, move |calc| {
+        calc.env.insert("HOME".into(), home_path);
+    })
+    .await
+    .with_user("alice");
     let alice = app.logged_in("alice").await;
     let id = submit(&alice, demo_zip("classical/case_01", "job.ini", |t| t)).await;
     let (status, seen) = wait_for_end(&alice, id).await;
+    let in_home: Vec<_> = std::fs::read_dir(home.path())
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    assert!(in_home.is_empty(), "the run wrote into HOME: {in_home:?}");
     let log = log_of(&alice, id).await;
     assert_eq!(status["status"], "complete", "{log:#?}");
     assert_eq!(status["progress"], 100);
@@ -61,11 +74,12 @@ async fn a_classical_run_keeps_the_engines_levels_phases_and_job_id() {
     let data = &app.state.config.data_dir;
     let datastore = data.join(format!("calcs/{id}/oqdata/calc_{job}.hdf5"));
     assert!(datastore.is_file(), "{} exists", datastore.display());
-    let engine_cfg = std::fs::read_to_string(data.join("openquake/openquake.cfg")).unwrap();
+    let oqdata = data.join(format!("calcs/{id}/oqdata"));
+    let engine_cfg = std::fs::read_to_string(oqdata.join("openquake.cfg")).unwrap();
     assert!(engine_cfg.contains("serialize_jobs = 0"));
     assert!(
-        data.join("openquake/db.sqlite3").is_file(),
-        "the engine's database is calcweb's"
+        oqdata.join("db.sqlite3").is_file(),
+        "the run's own engine database"
     );
 
     // The page's log shows the engine's levels, and filters on them.
@@ -184,7 +198,8 @@ async fn an_aborted_run_ends_aborted_with_no_engine_process_left() {
             .join("\n")
     };
     let id = submit(&alice, demo_zip("classical/case_01", "job.ini", slow)).await;
-    // Wait until the engine itself runs (it said its job id), then abort.
+    // Wait until the engine computes (a phase, with its process pool), then abort.
+    let datadir = app.state.config.data_dir.join(format!("calcs/{id}/oqdata"));
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(300);
     loop {
         let info: Value = alice
@@ -193,7 +208,7 @@ async fn an_aborted_run_ends_aborted_with_no_engine_process_left() {
             .json()
             .await
             .unwrap();
-        if info["engine_job_id"].is_i64() {
+        if info["phase"].is_string() && processes_of(&datadir).len() > 1 {
             break;
         }
         assert!(
@@ -206,8 +221,6 @@ async fn an_aborted_run_ends_aborted_with_no_engine_process_left() {
         );
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
-    let datadir = app.state.config.data_dir.join(format!("calcs/{id}/oqdata"));
-    assert!(!processes_of(&datadir).is_empty(), "the engine runs");
     let res = alice
         .client
         .post(alice.url(&format!("/v1/calc/{id}/abort")))
@@ -226,5 +239,48 @@ async fn an_aborted_run_ends_aborted_with_no_engine_process_left() {
         processes_of(&datadir),
         Vec::<i32>::new(),
         "no engine process left"
+    );
+}
+
+#[actix_web::test]
+async fn a_job_ini_may_not_reach_other_runs_or_files_outside_its_upload() {
+    let Some(oq) = oq("a_job_ini_may_not_reach_other_runs_or_files_outside_its_upload") else {
+        return;
+    };
+    let app = engine_app(&oq).await.with_user("alice");
+    let alice = app.logged_in("alice").await;
+    for (edit, expected) in [
+        (
+            "hazard_calculation_id = 1\n",
+            "job.ini sets hazard_calculation_id; leave it out and choose the parent calculation as hazard_job_id",
+        ),
+        (
+            "exposure_file = /etc/passwd\n",
+            "job.ini: exposure_file = /etc/passwd names a file outside the upload",
+        ),
+    ] {
+        let zip = demo_zip("classical/case_01", "job.ini", |t| {
+            t.replacen("[general]\n", &format!("[general]\n{edit}"), 1)
+        });
+        let res = crate::calcs::run(&alice, zip, "demo.zip", &[]).await;
+        assert_eq!(res.status(), 400);
+        let body = res.text().await.unwrap();
+        assert!(body.contains(expected), "{body}");
+    }
+    assert!(app.calc_owners().is_empty(), "nothing was created");
+    // A parent that is not an engine run has no datastore to continue from.
+    let example = app.calc_row(app.user("alice").id, "complete").insert();
+    let res = crate::calcs::run(
+        &alice,
+        demo_zip("classical/case_01", "job.ini", |t| t),
+        "demo.zip",
+        &[("hazard_job_id", &example.to_string())],
+    )
+    .await;
+    assert_eq!(res.status(), 400);
+    let body = res.text().await.unwrap();
+    assert!(
+        body.contains("has no OpenQuake datastore to continue from"),
+        "{body}"
     );
 }
