@@ -601,7 +601,7 @@ async fn ajax_login_and_logout_speak_text_like_openquake() {
         .await
         .unwrap();
     assert_eq!(out.text().await.unwrap(), "Successful logout");
-    assert_eq!(b.get("/v1/calc/list").await.status(), 401);
+    assert_eq!(b.get("/v1/calc/list").await.status(), 403);
 }
 
 #[actix_web::test]

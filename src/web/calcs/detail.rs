@@ -14,6 +14,7 @@ use crate::error::AppResult;
 use crate::models::calc::{Calc, Status};
 use crate::models::log::{LEVELS, LogRow};
 use crate::models::output::Output;
+use crate::models::tag::Tag;
 use crate::state::AppState;
 use crate::web::context::PageCtx;
 use crate::web::current_user::Authenticated;
@@ -83,6 +84,10 @@ struct DetailPage {
     log_next: i64,
     traceback: Vec<String>,
     failed: bool,
+    /// Its tags, `(name, preferred)`, preferred first.
+    tags: Vec<(String, bool)>,
+    /// Whether the user may change them (the right to share it).
+    may_tag: bool,
 }
 
 #[derive(Deserialize)]
@@ -101,7 +106,7 @@ pub async fn detail_page(
     let user = user.0;
     let id = id.into_inner();
     let whole_log = params.log.as_deref() == Some("all");
-    let (calc, access, owner, outputs, log_start, log_total, log, traceback) = state
+    let (calc, access, owner, outputs, log_start, log_total, log, traceback, tags) = state
         .db
         .read(move |conn| {
             let (calc, access, owner) = Calc::load_with_owner(conn, &user, id)?;
@@ -118,7 +123,10 @@ pub async fn detail_page(
             } else {
                 Vec::new()
             };
-            Ok((calc, access, owner, outputs, start, total, log, traceback))
+            let tags = Tag::of_calc(conn, id)?;
+            Ok((
+                calc, access, owner, outputs, start, total, log, traceback, tags,
+            ))
         })
         .await?;
     let log_next = log_start + log.len() as i64;
@@ -154,6 +162,8 @@ pub async fn detail_page(
             log_next,
             failed: calc.status == Status::Failed,
             traceback,
+            tags,
+            may_tag: access.share,
             calc,
         },
     )
