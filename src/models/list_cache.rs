@@ -5,7 +5,8 @@
 //! on a large database. Lists are polled (the WebUI's /v1/calc/list, /engine/ left open), and
 //! between two polls nothing has usually changed. Database triggers bump two counters in
 //! `calc_list_version` (see its migrations): `version` on every change that can make a list
-//! hold other calculations (added, removed, status, sharing, owner, memberships, usernames),
+//! hold other calculations (added, removed, status, sharing, owner, memberships, usernames,
+//! tags),
 //! `rows_version` on changes to what a listed calculation shows besides (progress, size,
 //! parent, start time). A request reads that one row; a page read earlier is served again
 //! only while both counters are where they were, and a total while `version` is. The counters

@@ -264,6 +264,12 @@ async fn tags_answer_as_openquake_and_filter_the_list() {
     };
     assert_eq!(tags_of(a), json!("hazard, risk"));
     assert_eq!(tags_of(b), json!("hazard★"));
+    let (_, status) = get(&c.mate, &format!("/v1/calc/{a}/status")).await;
+    assert_eq!(
+        status["tags"],
+        json!("hazard, risk"),
+        "the status is a list entry"
+    );
 
     // Only the owner (with sharing rights) or a superuser changes a calculation's tags.
     assert_eq!(

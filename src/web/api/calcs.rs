@@ -11,6 +11,7 @@ use crate::actions::calcs as calc_actions;
 use crate::error::AppResult;
 use crate::models::User;
 use crate::models::calc::{Access, Calc};
+use crate::models::tag::Tag;
 use crate::state::AppState;
 use crate::web::client;
 use crate::web::current_user::Authenticated;
@@ -78,9 +79,18 @@ async fn status_json(
     user: &User,
     id: i64,
 ) -> AppResult<(serde_json::Value, Calc, Access)> {
-    let (calc, access, owner) = load(state, user, id).await?;
+    let viewer = user.clone();
+    let (calc, access, owner, tags) = state
+        .db
+        .read(move |conn| {
+            let (calc, access, owner) = Calc::load_with_owner(conn, &viewer, id)?;
+            let tags = Tag::labels(conn, &[id])?.remove(&id);
+            Ok((calc, access, owner, tags))
+        })
+        .await?;
     let (base, prefix) = urls(state);
-    let body = calc_json(&calc, &owner, access.abort, &base, &prefix);
+    let mut body = calc_json(&calc, &owner, access.abort, &base, &prefix);
+    body["tags"] = tags.map_or(serde_json::Value::Null, Into::into);
     Ok((body, calc, access))
 }
 
