@@ -89,7 +89,8 @@ impl<'a> CalcEntry<'a> {
     }
 }
 
-/// One calculation as OpenQuake lists it, as a JSON value (to add keys to).
+/// One calculation as OpenQuake lists it, as a JSON value (to add keys to), with the phase
+/// an engine run reports ("classical 40%") when it has one.
 pub fn calc_json(
     calc: &Calc,
     owner: &str,
@@ -98,8 +99,12 @@ pub fn calc_json(
     prefix: &str,
 ) -> Value {
     let summary = calc.summary();
-    serde_json::to_value(CalcEntry::new(
+    let mut json = serde_json::to_value(CalcEntry::new(
         &summary, owner, abortable, public_url, prefix,
     ))
-    .unwrap_or(Value::Null)
+    .unwrap_or(Value::Null);
+    if let (Some(map), Some(phase)) = (json.as_object_mut(), &calc.phase) {
+        map.insert("phase".into(), Value::String(phase.clone()));
+    }
+    json
 }

@@ -89,13 +89,38 @@ impl ExecutorConfig {
     }
 }
 
+/// What a calculator is: any program (`generic`), or the OpenQuake engine, whose log, progress,
+/// outputs and datastore calcweb understands (`openquake`, see calcs::openquake).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CalculatorKind {
+    #[default]
+    Generic,
+    OpenQuake,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CalculatorConfig {
     pub name: String,
+    #[serde(default)]
+    pub kind: CalculatorKind,
     /// Program and arguments; {job_ini}, {input_dir}, {output_dir}, {calc_id} and {data_dir}
-    /// are replaced anywhere inside an argument.
+    /// (and {oq} for an openquake calculator) are replaced anywhere inside an argument. An
+    /// openquake calculator may leave it out: `{oq} engine --run {job_ini}`.
+    #[serde(default)]
     pub command: Vec<String>,
+    /// openquake: the engine's `oq` command, e.g. "/opt/openquake/venv/bin/oq".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oq: Option<PathBuf>,
+    /// openquake: numba's cache, kept between runs (the first run compiles it, for minutes);
+    /// unset = `<data_dir>/openquake/numba`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub numba_cache_dir: Option<PathBuf>,
+    /// openquake: whether users below level 2 may download a calculation's datastore
+    /// (OpenQuake's ALLOW_DATASTORE_DOWNLOAD); level 2 and superusers always may.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub datastore_download: bool,
     #[serde(default)]
     pub description: String,
     /// File name pattern of the .ini to run (job.ini is preferred when several match).
@@ -131,10 +156,18 @@ fn default_job_ini() -> String {
 }
 
 impl CalculatorConfig {
+    pub fn is_openquake(&self) -> bool {
+        self.kind == CalculatorKind::OpenQuake
+    }
+
     /// The shipped example: scripts/calculators/example, installed into the data dir by serve.
     pub fn example() -> CalculatorConfig {
         CalculatorConfig {
             name: "example".into(),
+            kind: CalculatorKind::Generic,
+            oq: None,
+            numba_cache_dir: None,
+            datastore_download: false,
             command: vec!["{data_dir}/calculators/example".into(), "{job_ini}".into()],
             description: "A damped oscillator integrated step by step: progress, log, a CSV series and a JSON summary.".into(),
             job_ini: default_job_ini(),

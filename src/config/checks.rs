@@ -1,7 +1,7 @@
 //! The checks of a loaded configuration that its types cannot express, each a sentence naming
 //! the key, so an operator can fix it without reading code.
 
-use super::calcs::{is_slurm_mem, is_slurm_time};
+use super::calcs::{CalculatorKind, is_slurm_mem, is_slurm_time};
 use super::server::parse_trusted;
 use super::{Config, EmailBackend};
 
@@ -81,10 +81,23 @@ impl Config {
             if !names.insert(name) {
                 out.push(format!("calculators[{i}].name = {name:?} is used twice."));
             }
-            if calc.command.is_empty() || calc.command[0].trim().is_empty() {
-                out.push(format!(
+            let no_program = calc.command.first().is_none_or(|p| p.trim().is_empty());
+            match calc.kind {
+                CalculatorKind::Generic if no_program => out.push(format!(
                     "calculators[{i}] ({name}): command must name a program."
-                ));
+                )),
+                CalculatorKind::OpenQuake if calc.oq.is_none() => out.push(format!(
+                    "calculators[{i}] ({name}): an openquake calculator needs oq = \"/path/to/venv/bin/oq\" (scripts/openquake prints it)."
+                )),
+                CalculatorKind::OpenQuake if !calc.command.is_empty() && no_program => {
+                    out.push(format!(
+                        "calculators[{i}] ({name}): command must name a program, or be left out."
+                    ))
+                }
+                CalculatorKind::Generic if calc.oq.is_some() => out.push(format!(
+                    "calculators[{i}] ({name}): oq is for kind = \"openquake\" calculators; add that or remove oq."
+                )),
+                _ => {}
             }
             if calc.cpus == 0 {
                 out.push(format!(

@@ -77,6 +77,8 @@ diesel::table! {
         slurm_job_id -> Nullable<Text>,
         slurm_reason -> Nullable<Text>,
         dispatched_at -> Nullable<Timestamp>,
+        engine_job_id -> Nullable<BigInt>,
+        phase -> Nullable<Text>,
     }
 }
 

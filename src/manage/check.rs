@@ -50,6 +50,23 @@ pub fn run(config: &Config, file: Option<PathBuf>) -> Result<(), String> {
             config.max_concurrent()
         );
     }
+    for calculator in config.calculators.iter().filter(|c| c.is_openquake()) {
+        match crate::calcs::openquake::version(calculator) {
+            Ok(version) => println!(
+                "✔ calculator {}: OpenQuake engine {version} ({})",
+                calculator.name,
+                calculator
+                    .oq
+                    .as_deref()
+                    .unwrap_or_else(|| "?".as_ref())
+                    .display()
+            ),
+            Err(why) => problems.push(format!(
+                "The calculator {} cannot run the OpenQuake engine: {why}.",
+                calculator.name
+            )),
+        }
+    }
     let root = config.static_root();
     if root.join("staticfiles.json").is_file() {
         println!("✔ static root: {} has collected files", root.display());

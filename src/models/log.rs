@@ -207,6 +207,36 @@ impl LogRow {
         Ok(())
     }
 
+    /// The levels at `min` and above (`ERROR` -> ERROR and CRITICAL); None for a word that is
+    /// not a level.
+    pub fn levels_from(min: &str) -> Option<&'static [&'static str]> {
+        LEVELS.iter().position(|l| *l == min).map(|i| &LEVELS[..=i])
+    }
+
+    /// The rows at one of `levels`, in order: the last `tail` of them (all when None), and how
+    /// many there are in all.
+    pub fn at_levels(
+        conn: &mut DbConn,
+        calc_id: i64,
+        levels: &[&str],
+        tail: Option<i64>,
+    ) -> AppResult<(Vec<LogRow>, i64)> {
+        let total: i64 = calc_logs::table
+            .filter(calc_logs::calc_id.eq(calc_id))
+            .filter(calc_logs::level.eq_any(levels))
+            .count()
+            .get_result(conn)?;
+        let mut rows: Vec<LogRow> = calc_logs::table
+            .filter(calc_logs::calc_id.eq(calc_id))
+            .filter(calc_logs::level.eq_any(levels))
+            .order(calc_logs::id.desc())
+            .limit(tail.unwrap_or(MAX_SLICE).min(MAX_SLICE))
+            .select(LogRow::as_select())
+            .load(conn)?;
+        rows.reverse();
+        Ok((rows, total))
+    }
+
     pub fn count(conn: &mut DbConn, calc_id: i64) -> AppResult<i64> {
         Ok(calc_logs::table
             .filter(calc_logs::calc_id.eq(calc_id))

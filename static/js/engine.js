@@ -57,6 +57,11 @@
         pct.textContent = st.progress + "%";
       }
     }
+    // An engine run's phase as it reports it ("classical 40%"), while it runs.
+    var phase = container.querySelector("[data-role=phase]");
+    if (phase) {
+      phase.textContent = st.is_running && st.phase ? st.phase : "";
+    }
   }
 
   function listPage(table) {
@@ -127,6 +132,8 @@
     var next = parseInt(box.getAttribute("data-log-next"), 10) || 0;
     var lines = document.getElementById("log-lines");
     var follow = document.getElementById("follow-log");
+    // The lowest level shown (the filter above the log): rows below it are not appended.
+    var minLevel = LEVELS.indexOf(box.getAttribute("data-log-level") || "");
     var followLabel = box.querySelector("[data-role=follow]");
     var failures = 0;
     if (followLabel) {
@@ -158,6 +165,9 @@
       var frag = document.createDocumentFragment();
       rows.forEach(function (r) {
         var level = String(r[1] || "");
+        if (minLevel >= 0 && !(LEVELS.indexOf(level) >= 0 && LEVELS.indexOf(level) <= minLevel)) {
+          return;
+        }
         var div = document.createElement("div");
         div.className = "log-line " +
           (LEVELS.indexOf(level) >= 0 ? "level-" + level.toLowerCase() : "level-other");
@@ -212,6 +222,13 @@
     var box = document.getElementById("calc");
     if (box) {
       detailPage(box);
+    }
+    // The log's level filter applies as soon as it is chosen.
+    var level = document.querySelector("[data-role=log-level]");
+    if (level && level.form) {
+      level.addEventListener("change", function () {
+        level.form.submit();
+      });
     }
   }
 

@@ -641,7 +641,7 @@ fn collectstatic_writes_hashed_files_and_a_manifest_and_clears_stale_ones() {
 // Configuration errors: exit 1, and say what is wrong and where
 
 /// Runs `calcweb manage check` in a fresh directory with `file` (if any) and `env`.
-fn check_with(file: Option<&str>, env: &[(&str, &str)]) -> (TempDir, PathBuf, Run) {
+pub(crate) fn check_with(file: Option<&str>, env: &[(&str, &str)]) -> (TempDir, PathBuf, Run) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("calcweb.toml");
     let mut cmd = calcweb(dir.path());
@@ -701,6 +701,40 @@ fn an_unknown_database_scheme_is_refused() {
     out.expect_code(1);
     assert!(out.stderr.contains("mysql"), "{}", out.stderr);
     assert!(out.stderr.contains("sqlite://"), "{}", out.stderr);
+}
+
+#[test]
+fn check_reports_a_missing_or_broken_engine_in_plain_words() {
+    let dir = tempfile::tempdir().unwrap();
+    let broken = dir.path().join("oq");
+    write_file(
+        &broken,
+        "#!/bin/sh\necho 'ModuleNotFoundError: No module named numpy' >&2\nexit 1\n",
+    );
+    std::fs::set_permissions(&broken, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let config = format!(
+        "[[calculators]]\nname = \"gone\"\nkind = \"openquake\"\noq = \"/nonexistent/venv/bin/oq\"\n\n\
+         [[calculators]]\nname = \"broken\"\nkind = \"openquake\"\noq = \"{}\"\n",
+        broken.display()
+    );
+    let (_dir, _, out) = check_with(Some(&config), &[]);
+    out.expect_code(1);
+    for expected in [
+        "The calculator gone cannot run the OpenQuake engine: /nonexistent/venv/bin/oq does not exist: install the engine (scripts/openquake) or correct oq.",
+        "The calculator broken cannot run the OpenQuake engine:",
+        "ModuleNotFoundError: No module named numpy",
+    ] {
+        assert!(
+            out.stdout.contains(expected),
+            "{expected:?} in {}",
+            out.stdout
+        );
+    }
+    let halfway = "[[calculators]]\nname = \"halfway\"\nkind = \"openquake\"\n";
+    let (_dir, _, out) = check_with(Some(halfway), &[]);
+    out.expect_code(1);
+    let expected = "calculators[0] (halfway): an openquake calculator needs oq = ";
+    assert!(out.stderr.contains(expected), "{}", out.stderr);
 }
 
 #[test]

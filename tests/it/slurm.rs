@@ -746,3 +746,52 @@ async fn a_local_supervisor_stopped_with_sigterm_ends_aborted() {
         "{log}"
     );
 }
+
+#[actix_web::test]
+async fn slurm_runs_an_openquake_calculation_isolated_on_the_node() {
+    let test = "slurm_runs_an_openquake_calculation_isolated_on_the_node";
+    let Some(oq) = crate::openquake::oq(test) else {
+        return;
+    };
+    let Some(mut cluster) = Cluster::start(test) else {
+        return;
+    };
+    let app = TestApp::with_config(|config| {
+        cluster.configure(config);
+        let mut engine = CalculatorConfig::example();
+        engine.name = "openquake".into();
+        engine.kind = calcweb::config::CalculatorKind::OpenQuake;
+        engine.command.clear();
+        engine.oq = Some(oq);
+        engine.numba_cache_dir = Some(crate::openquake::engine_dir().join("numba"));
+        engine.env.insert("OQ_DISTRIBUTE".into(), "no".into());
+        config.calculators.push(engine);
+    })
+    .await;
+    let alice = app.logged_in_new_user("alice").await;
+    let zip = crate::openquake::demo_zip("classical/case_01", "job.ini", |t| t);
+    let res = run(&alice, zip, "demo.zip", &[("calculator", "openquake")]).await;
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+    let id = res.json::<Value>().await.unwrap()["job_id"]
+        .as_i64()
+        .unwrap();
+    // The engine's imports take seconds on a busy machine: a longer guard than HANG_GUARD.
+    let done = wait_status(&alice, id, "complete", Duration::from_secs(300)).await;
+    let job = job_of(&done);
+    // The supervisor reports before its batch job has quite ended.
+    let deadline = Instant::now() + HANG_GUARD;
+    while cluster.job_state(&job) != "COMPLETED" && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(cluster.job_state(&job), "COMPLETED");
+    let engine_job = done["engine_job_id"].as_i64().expect("the engine's job id");
+    let dir = app.state.config.calcs_dir().join(id.to_string());
+    assert!(
+        dir.join(format!("oqdata/calc_{engine_job}.hdf5")).is_file(),
+        "the datastore is in the calculation's own OQ_DATADIR on the node"
+    );
+    let log = log_text(&alice, id).await;
+    assert!(log.contains("INFO calc Read N=4 hazard sites"), "{log}");
+    assert_eq!(done["phase"], "postclassical 100%");
+    cluster.stop();
+}

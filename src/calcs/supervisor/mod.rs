@@ -24,6 +24,7 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 
+use crate::calcs::openquake::{self, log::EngineLog};
 use crate::calcs::{calc_dir, host_name};
 use crate::config::{CalculatorConfig, Config};
 use crate::db::DbConn;
@@ -35,6 +36,25 @@ pub const CONFIG_ENV: &str = "CALCWEB_SUPERVISE_CONFIG";
 
 const FLUSH_EVERY: Duration = Duration::from_millis(250);
 const ABORT_POLL: Duration = Duration::from_millis(500);
+/// How long the output must pause before a row open to continuation lines is shown.
+const ROW_PAUSE: Duration = Duration::from_millis(300);
+
+/// How the calculator's output is read.
+enum Reader {
+    /// Any program: a leading level word sets a line's level, `PROGRESS n` the progress.
+    Generic { progress: i32 },
+    /// The OpenQuake engine (calcs::openquake::log).
+    Engine(EngineLog),
+}
+
+impl Reader {
+    /// Ends a row still open to continuation lines.
+    fn close(&mut self, rows: &mut Vec<NewLine>) {
+        if let Reader::Engine(log) = self {
+            log.close(rows);
+        }
+    }
+}
 
 enum Event {
     Line(String, bool),
@@ -196,21 +216,34 @@ impl Supervisor<'_> {
             return Ending::Lost(format!("cannot create {}: {e}", output.display()));
         }
         let job_ini = input.join(&calc.job_ini);
-        let vars = [
+        let mut vars = vec![
             ("job_ini", job_ini.display().to_string()),
             ("input_dir", input.display().to_string()),
             ("output_dir", output.display().to_string()),
             ("calc_id", self.id.to_string()),
             ("data_dir", self.config.data_dir.display().to_string()),
         ];
-        let argv: Vec<String> = calculator
-            .command
-            .iter()
-            .map(|a| expand(a, &vars))
-            .collect();
+        let (template, mut reader) = if calculator.is_openquake() {
+            let Some(oq) = &calculator.oq else {
+                return Ending::Lost(format!("the calculator {} has no oq path", calculator.name));
+            };
+            vars.push(("oq", oq.display().to_string()));
+            let parent = calc
+                .parent_id
+                .and_then(|p| Calc::find(&mut self.conn, p).ok().flatten())
+                .and_then(|p| p.engine_job_id);
+            (
+                openquake::run_argv(calculator, parent),
+                Reader::Engine(EngineLog::default()),
+            )
+        } else {
+            (calculator.command.clone(), Reader::Generic { progress: -1 })
+        };
+        let argv: Vec<String> = template.iter().map(|a| expand(a, &vars)).collect();
         self.log("INFO", format!("running {}", argv.join(" ")));
         self.flush();
-        let mut child = match Command::new(&argv[0])
+        let mut command = Command::new(&argv[0]);
+        command
             .args(&argv[1..])
             .current_dir(&dir)
             .env("CALC_ID", self.id.to_string())
@@ -223,9 +256,13 @@ impl Supervisor<'_> {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             // Its own process group: abort and timeout signal the whole tree it starts.
-            .process_group(0)
-            .spawn()
+            .process_group(0);
+        if calculator.is_openquake()
+            && let Err(e) = openquake::isolate(&mut command, self.config, calculator, self.id)
         {
+            return Ending::Lost(format!("cannot prepare the engine's directories: {e}"));
+        }
+        let mut child = match command.spawn() {
             Ok(child) => child,
             Err(e) => return Ending::Lost(format!("cannot start {}: {e}", argv[0])),
         };
@@ -259,34 +296,68 @@ impl Supervisor<'_> {
             });
         }
         drop(tx);
-        self.watch(&mut child, rx, calculator.timeout)
+        self.watch(&mut child, rx, &mut reader, calculator.timeout)
     }
 
-    fn watch(&mut self, child: &mut Child, rx: mpsc::Receiver<Event>, timeout: u64) -> Ending {
+    /// One line of the calculator's output: rows, progress and the engine's job id.
+    fn take_line(&mut self, reader: &mut Reader, line: &str, is_err: bool) {
+        match reader {
+            Reader::Generic { progress } => {
+                if let Some(p) = line
+                    .strip_prefix("PROGRESS ")
+                    .and_then(|p| p.trim().parse::<f64>().ok())
+                {
+                    let p = p.clamp(0.0, 100.0).round() as i32;
+                    if p != *progress {
+                        *progress = p;
+                        let _ = Calc::set_progress(&mut self.conn, self.id, p);
+                    }
+                } else {
+                    self.pending
+                        .push(NewLine::parse(line, process::CALCULATOR, is_err));
+                }
+            }
+            Reader::Engine(log) => {
+                let news = log.push(line, is_err, &mut self.pending);
+                if let Some(job) = news.job_id
+                    && let Err(e) = Calc::set_engine_job_id(&mut self.conn, self.id, job)
+                {
+                    eprintln!(
+                        "cannot record the engine job of calculation {}: {e}",
+                        self.id
+                    );
+                }
+                if let Some((figure, phase)) = news.progress {
+                    let _ = Calc::set_phase(&mut self.conn, self.id, figure, &phase);
+                }
+            }
+        }
+    }
+
+    fn watch(
+        &mut self,
+        child: &mut Child,
+        rx: mpsc::Receiver<Event>,
+        reader: &mut Reader,
+        timeout: u64,
+    ) -> Ending {
         let started = Instant::now();
-        let (mut last_flush, mut last_poll) = (Instant::now(), Instant::now());
+        let (mut last_flush, mut last_poll, mut last_line) =
+            (Instant::now(), Instant::now(), Instant::now());
         let mut open_streams = 2;
-        let mut progress = -1;
         loop {
             match rx.recv_timeout(Duration::from_millis(100)) {
                 Ok(Event::Line(line, is_err)) => {
-                    if let Some(p) = line
-                        .strip_prefix("PROGRESS ")
-                        .and_then(|p| p.trim().parse::<f64>().ok())
-                    {
-                        let p = p.clamp(0.0, 100.0).round() as i32;
-                        if p != progress {
-                            progress = p;
-                            let _ = Calc::set_progress(&mut self.conn, self.id, p);
-                        }
-                    } else {
-                        self.pending
-                            .push(NewLine::parse(&line, process::CALCULATOR, is_err));
-                    }
+                    last_line = Instant::now();
+                    self.take_line(reader, &line, is_err);
                 }
                 Ok(Event::Closed) => open_streams -= 1,
                 Err(mpsc::RecvTimeoutError::Timeout) => {}
                 Err(mpsc::RecvTimeoutError::Disconnected) => open_streams = 0,
+            }
+            // A row open to continuation lines is shown once the output pauses.
+            if last_line.elapsed() >= ROW_PAUSE || open_streams == 0 {
+                reader.close(&mut self.pending);
             }
             if last_flush.elapsed() >= FLUSH_EVERY || self.pending.len() >= 500 {
                 self.flush();
@@ -305,22 +376,22 @@ impl Supervisor<'_> {
                     }
                 }
                 if TERMINATED.load(Ordering::SeqCst) {
-                    return self.terminated(None);
+                    return self.terminated(None, reader);
                 }
                 return Ending::Exited(exit.code().unwrap_or(-1));
             }
             if TERMINATED.load(Ordering::SeqCst) {
-                return self.terminated(Some((child, rx)));
+                return self.terminated(Some((child, rx)), reader);
             }
             if last_poll.elapsed() >= ABORT_POLL {
                 last_poll = Instant::now();
                 if Calc::is_abort_requested(&mut self.conn, self.id).unwrap_or(false) {
                     self.log("WARNING", "abort requested: stopping the calculation");
-                    self.stop(child, rx);
+                    self.stop(child, rx, reader);
                     return Ending::Aborted;
                 }
                 if timeout > 0 && started.elapsed() > Duration::from_secs(timeout) {
-                    self.stop(child, rx);
+                    self.stop(child, rx, reader);
                     return Ending::TimedOut(timeout);
                 }
             }
@@ -330,7 +401,11 @@ impl Supervisor<'_> {
     /// The supervisor got SIGTERM: an abort (scancel from calcweb, or an operator stopping a
     /// local supervisor) ends `aborted`; under Slurm without an abort request, Slurm is ending
     /// the job and the poller records why.
-    fn terminated(&mut self, running: Option<(&mut Child, mpsc::Receiver<Event>)>) -> Ending {
+    fn terminated(
+        &mut self,
+        running: Option<(&mut Child, mpsc::Receiver<Event>)>,
+        reader: &mut Reader,
+    ) -> Ending {
         let abort = Calc::is_abort_requested(&mut self.conn, self.id).unwrap_or(false);
         let ending = if abort {
             self.log("WARNING", "abort requested: stopping the calculation");
@@ -349,14 +424,17 @@ impl Supervisor<'_> {
             Ending::Aborted
         };
         match running {
-            Some((child, rx)) => self.stop(child, rx),
-            None => self.flush(),
+            Some((child, rx)) => self.stop(child, rx, reader),
+            None => {
+                reader.close(&mut self.pending);
+                self.flush()
+            }
         }
         ending
     }
 
     /// SIGTERM to the calculator's process group, SIGKILL after the grace period.
-    fn stop(&mut self, child: &mut Child, rx: mpsc::Receiver<Event>) {
+    fn stop(&mut self, child: &mut Child, rx: mpsc::Receiver<Event>, reader: &mut Reader) {
         let group = Pid::from_raw(child.id() as i32);
         let _ = killpg(group, Signal::SIGTERM);
         let deadline = Instant::now() + Duration::from_secs(self.config.calcs.kill_grace);
@@ -370,9 +448,9 @@ impl Supervisor<'_> {
         let _ = killpg(group, Signal::SIGKILL);
         let _ = child.wait();
         while let Ok(Event::Line(line, is_err)) = rx.recv_timeout(Duration::from_millis(200)) {
-            self.pending
-                .push(NewLine::parse(&line, process::CALCULATOR, is_err));
+            self.take_line(reader, &line, is_err);
         }
+        reader.close(&mut self.pending);
         self.flush();
     }
 }

@@ -53,6 +53,10 @@ pub struct Calc {
     /// When a server claimed it for submission to Slurm.
     #[diesel(deserialize_as = crate::db::decode::MaybeDbTime)]
     pub dispatched_at: Option<PrimitiveDateTime>,
+    /// An OpenQuake engine run: the engine's own job id (`#N` in its log, `calc_N.hdf5`).
+    pub engine_job_id: Option<i64>,
+    /// The phase a run reports with its progress, e.g. "classical 40%".
+    pub phase: Option<String>,
 }
 
 /// The columns of a calculation that lists show: half of [`Calc`]'s, without the long or
@@ -322,6 +326,8 @@ mod tests {
             slurm: SlurmJob::NotSent,
             slurm_reason: None,
             dispatched_at: None,
+            engine_job_id: None,
+            phase: None,
         }
     }
 

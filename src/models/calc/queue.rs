@@ -115,6 +115,25 @@ impl Calc {
         Ok(())
     }
 
+    /// Progress with the phase it belongs to ("classical 40%"), as an engine reports it.
+    pub fn set_phase(conn: &mut DbConn, id: i64, progress: i32, phase: &str) -> AppResult<()> {
+        diesel::update(calcs::table.find(id))
+            .set((
+                calcs::progress.eq(progress.clamp(0, 100)),
+                calcs::phase.eq(phase),
+            ))
+            .execute(conn)?;
+        Ok(())
+    }
+
+    /// The OpenQuake engine's own job id for this run, as its first log line gives it.
+    pub fn set_engine_job_id(conn: &mut DbConn, id: i64, job: i64) -> AppResult<()> {
+        diesel::update(calcs::table.find(id))
+            .set(calcs::engine_job_id.eq(job))
+            .execute(conn)?;
+        Ok(())
+    }
+
     /// Writes the final status once; a calculation that already ended keeps its status.
     pub fn finish(
         conn: &mut DbConn,

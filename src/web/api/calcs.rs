@@ -119,6 +119,7 @@ pub(super) async fn calc_info(
         "log_rows": calc.log_rows,
         "permissions": { "abort": access.abort, "remove": access.remove, "share": access.share },
         "slurm_job_id": calc.slurm_job(),
+        "engine_job_id": calc.engine_job_id,
         "slurm_reason": calc.slurm_reason,
     });
     if let (Some(map), Some(extra)) = (body.as_object_mut(), extra.as_object()) {

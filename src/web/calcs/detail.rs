@@ -77,9 +77,10 @@ struct DetailPage {
     size: String,
     outputs: Vec<OutputView>,
     log: Vec<LogLine>,
+    /// Rows of the whole log at the levels shown.
     log_total: i64,
-    /// Position of the first line shown (0 unless only the tail is shown).
-    log_start: i64,
+    /// Whether only the last of those are shown.
+    log_cut: bool,
     /// Rows already shown: where engine.js continues.
     log_next: i64,
     traceback: Vec<String>,
@@ -88,11 +89,48 @@ struct DetailPage {
     tags: Vec<(String, bool)>,
     /// Whether the user may change them (the right to share it).
     may_tag: bool,
+    /// The lowest level shown ("" = every level), and the choices.
+    level: String,
+    level_choices: Vec<LevelChoice>,
+    whole_log: bool,
+}
+
+/// One choice of the log's level filter.
+struct LevelChoice {
+    value: &'static str,
+    label: String,
+    selected: bool,
+}
+
+impl LevelChoice {
+    /// Every level, then each lowest level worth filtering on (DEBUG shows them all).
+    fn all(chosen: &str) -> Vec<LevelChoice> {
+        let every = LevelChoice {
+            value: "",
+            label: "every level".into(),
+            selected: chosen.is_empty(),
+        };
+        let levels = LEVELS
+            .iter()
+            .filter(|l| **l != "DEBUG")
+            .map(|l| LevelChoice {
+                value: l,
+                label: if *l == "CRITICAL" {
+                    "CRITICAL".into()
+                } else {
+                    format!("{l} and above")
+                },
+                selected: chosen == *l,
+            });
+        std::iter::once(every).chain(levels).collect()
+    }
 }
 
 #[derive(Deserialize)]
 pub struct DetailParams {
     log: Option<String>,
+    /// The lowest level of the log rows shown: `ERROR` shows ERROR and CRITICAL.
+    level: Option<String>,
 }
 
 #[get("/engine/{id:\\d+}/")]
@@ -106,18 +144,38 @@ pub async fn detail_page(
     let user = user.0;
     let id = id.into_inner();
     let whole_log = params.log.as_deref() == Some("all");
-    let (calc, access, owner, outputs, log_start, log_total, log, traceback, tags) = state
+    // An unknown level shows every level, as the select's first choice does.
+    let (level, levels) = match params
+        .level
+        .as_deref()
+        .and_then(|l| LogRow::levels_from(l).map(|levels| (l.to_string(), levels)))
+    {
+        Some((level, levels)) => (level, Some(levels)),
+        None => (String::new(), None),
+    };
+    let (calc, access, owner, outputs, log_start, (_, log_matching), log, traceback, tags) = state
         .db
         .read(move |conn| {
             let (calc, access, owner) = Calc::load_with_owner(conn, &user, id)?;
             let outputs = Output::list(conn, id)?;
             let total = LogRow::count(conn, id)?;
-            let start = if whole_log {
-                0
-            } else {
-                (total - LOG_TAIL).max(0)
+            let (start, log, matching) = match levels {
+                // Filtered: the rows shown are not a slice of positions; engine.js goes on
+                // from the end of the whole log and filters what it appends.
+                Some(levels) => {
+                    let tail = (!whole_log).then_some(LOG_TAIL);
+                    let (rows, matching) = LogRow::at_levels(conn, id, levels, tail)?;
+                    (total - rows.len() as i64, rows, matching)
+                }
+                None => {
+                    let start = if whole_log {
+                        0
+                    } else {
+                        (total - LOG_TAIL).max(0)
+                    };
+                    (start, LogRow::slice(conn, id, start, None)?, total)
+                }
             };
-            let log = LogRow::slice(conn, id, start, None)?;
             let traceback = if calc.status == Status::Failed {
                 LogRow::traceback(conn, id)?
             } else {
@@ -125,7 +183,15 @@ pub async fn detail_page(
             };
             let tags = Tag::of_calc(conn, id)?;
             Ok((
-                calc, access, owner, outputs, start, total, log, traceback, tags,
+                calc,
+                access,
+                owner,
+                outputs,
+                start,
+                (total, matching),
+                log,
+                traceback,
+                tags,
             ))
         })
         .await?;
@@ -157,13 +223,16 @@ pub async fn detail_page(
             size: human_size(calc.size_bytes.max(0) as u64),
             outputs,
             log: log.iter().map(LogLine::new).collect(),
-            log_total: log_total.max(log_next),
-            log_start,
+            log_total: log_matching.max(log.len() as i64),
+            log_cut: (log.len() as i64) < log_matching,
             log_next,
             failed: calc.status == Status::Failed,
             traceback,
             tags,
             may_tag: access.share,
+            level_choices: LevelChoice::all(&level),
+            level,
+            whole_log,
             calc,
         },
     )

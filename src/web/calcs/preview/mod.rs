@@ -1,8 +1,14 @@
 //! /engine/<id>/outputs/<output_id>/: a CSV output as a table (its first rows, sortable with
-//! table-sort.js or `?sort=<column>` without JavaScript) and its numeric columns as a line
-//! chart ([`chart`]).
+//! table-sort.js or `?sort=<column>` without JavaScript), the facts of its leading `#` lines
+//! ([`meta`]), and a drawing of what it holds: hazard curves or spectra ([`hazard`]), points
+//! on a map ([`map`], coloured by `?value=<column>`), else its numeric columns as a line chart
+//! ([`chart`]).
 
 mod chart;
+mod hazard;
+mod map;
+mod meta;
+mod scale;
 mod table;
 
 use actix_web::{HttpRequest, HttpResponse, get, web};
@@ -20,7 +26,9 @@ use crate::web::current_user::Authenticated;
 use crate::web::html;
 
 pub use chart::Chart;
-pub use table::{MAX_BYTES, MAX_ROWS, Table, read_csv};
+pub use map::Map;
+pub use meta::Meta;
+pub use table::{MAX_BYTES, MAX_DRAWN, MAX_ROWS, Table, read_csv};
 
 /// A column header of the preview table.
 pub struct Column {
@@ -45,7 +53,11 @@ struct PreviewPage {
     columns: Vec<Column>,
     rows: Vec<Vec<String>>,
     more: bool,
+    meta: Meta,
     chart: Option<Chart>,
+    map: Option<Map>,
+    /// `sort` to keep when the map's column changes.
+    sort: String,
 }
 
 impl PreviewPage {
@@ -55,21 +67,13 @@ impl PreviewPage {
             _ => "",
         }
     }
-
-    fn series_names(&self) -> String {
-        self.chart.as_ref().map_or(String::new(), |c| {
-            c.series
-                .iter()
-                .map(|s| s.name.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        })
-    }
 }
 
 #[derive(Deserialize)]
 pub struct PreviewParams {
     sort: Option<String>,
+    /// The column a map is coloured by (its index).
+    value: Option<String>,
 }
 
 /// `3` = column 3 ascending, `-3` descending.
@@ -110,11 +114,26 @@ pub async fn preview_page(
         .read(move |conn| Calc::load_for(conn, &viewer, id).map(|(c, _)| c))
         .await?;
     let gone = format!("The file of output {output_id} is gone from the disk.");
-    let mut table = web::block(move || read_csv(&file, MAX_BYTES, MAX_ROWS))
+    let mut table = web::block(move || read_csv(&file, MAX_BYTES, MAX_DRAWN))
         .await
         .map_err(|e| AppError::Internal(e.to_string()))?
         .map_err(|_| AppError::NotFound(gone))?;
-    let chart = Chart::from_table(&table);
+    // One drawing, the most specific that fits (curves and spectra have lon/lat too).
+    let value = params.value.as_deref().and_then(|v| v.trim().parse().ok());
+    let mut chart = hazard::curves(&table).or_else(|| hazard::spectra(&table));
+    let map = match chart {
+        None => Map::from_table(&table, value),
+        Some(_) => None,
+    };
+    if chart.is_none() && map.is_none() {
+        chart = Chart::from_table(&table);
+    }
+    // The drawing has up to MAX_DRAWN rows, the table the first MAX_ROWS.
+    table.truncate(MAX_ROWS);
+    let keep = match (&map, value) {
+        (Some(_), Some(v)) => format!("value={v}&"),
+        _ => String::new(),
+    };
     let sort = parse_sort(params.sort.as_deref()).filter(|(c, _)| *c < table.header.len());
     if let Some((column, desc)) = sort {
         table.sort_by(column, desc);
@@ -135,9 +154,9 @@ pub async fn preview_page(
                 name: name.clone(),
                 numeric: numeric.contains(&index),
                 href: if sorted == "ascending" {
-                    format!("?sort=-{index}#data")
+                    format!("?{keep}sort=-{index}#data")
                 } else {
-                    format!("?sort={index}#data")
+                    format!("?{keep}sort={index}#data")
                 },
                 sorted,
             }
@@ -155,7 +174,14 @@ pub async fn preview_page(
             columns,
             rows: table.rows,
             more: table.more,
+            meta: table.meta,
             chart,
+            map,
+            sort: match sort {
+                Some((c, true)) => format!("-{c}"),
+                Some((c, false)) => c.to_string(),
+                None => String::new(),
+            },
         },
     )
 }

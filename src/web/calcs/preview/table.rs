@@ -1,16 +1,23 @@
 //! The first rows of a CSV output, read with the `csv` crate within a byte and a row limit,
-//! and what the preview does with them: find the numeric columns, sort.
+//! and what the preview does with them: find the numeric columns, sort. Leading `#` lines are
+//! metadata ([`Meta`]), not the header.
 
 use std::io::Read;
 use std::path::Path;
 
+use super::meta::Meta;
+
 /// At most this much of the file is read...
 pub const MAX_BYTES: usize = 2 * 1024 * 1024;
-/// ...and at most this many data rows are shown.
+/// ...and at most this many data rows are shown...
 pub const MAX_ROWS: usize = 200;
+/// ...and drawn (a hazard map has a point per site).
+pub const MAX_DRAWN: usize = 2000;
 /// The first rows of a CSV file.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Table {
+    /// What the leading `#` lines say.
+    pub meta: Meta,
     pub header: Vec<String>,
     pub rows: Vec<Vec<String>>,
     /// The file has more rows than shown (or more bytes than were read).
@@ -49,7 +56,15 @@ pub fn read_csv(path: &Path, max_bytes: usize, max_rows: usize) -> std::io::Resu
             )),
         }
     };
-    let header = next()?.unwrap_or_default();
+    let mut meta = Meta::default();
+    let header = loop {
+        match next()? {
+            Some(r) if r.first().is_some_and(|c| c.trim_start().starts_with('#')) => {
+                meta.add_record(&r)
+            }
+            other => break other.unwrap_or_default(),
+        }
+    };
     let mut rows = Vec::new();
     while rows.len() < max_rows {
         match next()? {
@@ -72,6 +87,7 @@ pub fn read_csv(path: &Path, max_bytes: usize, max_rows: usize) -> std::io::Resu
         row.resize(width, String::new());
     }
     Ok(Table {
+        meta,
         header,
         rows,
         more: more || cut,
@@ -101,6 +117,14 @@ impl Table {
                 seen
             })
             .collect()
+    }
+
+    /// Keeps the first `n` rows.
+    pub fn truncate(&mut self, n: usize) {
+        if self.rows.len() > n {
+            self.rows.truncate(n);
+            self.more = true;
+        }
     }
 
     /// Sorts the rows by a column: numbers by value, text alphabetically (stable).
@@ -154,6 +178,32 @@ mod tests {
     }
 
     #[test]
+    fn leading_hash_lines_are_metadata_not_header() {
+        let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/openquake");
+        let table = read_csv(&fixtures.join("hazard_curve-mean-PGA.csv"), MAX_BYTES, 200).unwrap();
+        assert_eq!(table.meta.get("imt"), Some("PGA"));
+        assert_eq!(
+            table.meta.get("generated_by"),
+            Some("OpenQuake engine 3.26.2")
+        );
+        assert_eq!(table.header[..4], ["lon", "lat", "depth", "poe-0.0050000"]);
+        assert!(table.rows.iter().all(|r| !r[0].starts_with('#')));
+        assert!(table.header.iter().all(|h| !h.contains('\r')), "CRLF");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.csv");
+        std::fs::write(
+            &path,
+            "# a note\r\n#,\"k=1\"\r\nx,y\r\n1,2\r\n# not metadata\r\n",
+        )
+        .unwrap();
+        let table = read_csv(&path, MAX_BYTES, 10).unwrap();
+        assert_eq!(table.meta.notes, ["a note"]);
+        assert_eq!(table.meta.get("k"), Some("1"));
+        assert_eq!(table.header, ["x", "y"]);
+        assert_eq!(table.rows.len(), 2, "a later # line is data");
+    }
+
+    #[test]
     fn files_are_read_within_limits() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("x.csv");
@@ -176,6 +226,7 @@ mod tests {
     #[test]
     fn sorting_is_numeric_when_it_can_be() {
         let mut t = Table {
+            meta: Meta::default(),
             header: vec!["n".into()],
             rows: vec![vec!["10".into()], vec!["9".into()], vec!["x".into()]],
             more: false,

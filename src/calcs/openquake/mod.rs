@@ -1,0 +1,220 @@
+//! The OpenQuake engine as a calculator (`kind = "openquake"`): the command calcweb builds for
+//! a run and the isolation every run gets, wherever it runs (this host or a Slurm node).
+//!
+//! Every run has its own `OQ_DATADIR` (`<calc dir>/oqdata`, so `calc_N.hdf5` lives with the
+//! calculation and goes with it), an `OQ_CONFIG_FILE` written by calcweb (the engine's job
+//! database and scratch space under `<data_dir>/openquake`, `serialize_jobs = 0` so runs do not
+//! wait for each other), `CI=1` (no call home), `TZ=UTC` (its log times are calcweb's) and a
+//! numba cache kept between runs. How its output becomes log rows and progress is in [`log`].
+
+pub mod log;
+
+use std::io;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use crate::calcs::calc_dir;
+use crate::config::{CalculatorConfig, Config};
+
+/// `<data_dir>/openquake`: the engine's configuration, job database and scratch space, shared
+/// by every run of every openquake calculator.
+pub fn engine_dir(config: &Config) -> PathBuf {
+    config.data_dir.join("openquake")
+}
+
+/// `<calc dir>/oqdata`: the run's `OQ_DATADIR`, where the engine writes `calc_N.hdf5`.
+pub fn datastore_dir(config: &Config, calc_id: i64) -> PathBuf {
+    calc_dir(config, calc_id).join("oqdata")
+}
+
+/// The run's datastore, once the engine has said its job id.
+pub fn datastore(config: &Config, calc_id: i64, engine_job_id: i64) -> PathBuf {
+    datastore_dir(config, calc_id).join(format!("calc_{engine_job_id}.hdf5"))
+}
+
+/// Where numba keeps what it compiled: the first run of a new engine compiles for minutes.
+pub fn numba_cache_dir(config: &Config, calculator: &CalculatorConfig) -> PathBuf {
+    calculator
+        .numba_cache_dir
+        .clone()
+        .unwrap_or_else(|| engine_dir(config).join("numba"))
+}
+
+/// The engine's configuration as calcweb sets it; read after the engine's own files, so it
+/// wins over them.
+fn engine_config_text(engine_dir: &Path) -> String {
+    format!(
+        "# Written by calcweb for the OpenQuake engine runs it starts (OQ_CONFIG_FILE).\n\
+         [dbserver]\nfile = {db}\n\n\
+         [directory]\ncustom_tmp = {tmp}\n\n\
+         [distribution]\nserialize_jobs = 0\n",
+        db = engine_dir.join("db.sqlite3").display(),
+        tmp = engine_dir.join("tmp").display(),
+    )
+}
+
+/// Writes `<data_dir>/openquake/openquake.cfg` when it is missing or differs (a moved data
+/// dir) and returns its path.
+pub fn write_engine_config(config: &Config) -> io::Result<PathBuf> {
+    let dir = engine_dir(config);
+    std::fs::create_dir_all(dir.join("tmp"))?;
+    let path = dir.join("openquake.cfg");
+    let text = engine_config_text(&dir);
+    if std::fs::read_to_string(&path).ok().as_deref() != Some(text.as_str()) {
+        // Written aside and renamed: a run starting meanwhile never reads half a file.
+        let aside = dir.join(format!("openquake.cfg.{}", std::process::id()));
+        std::fs::write(&aside, &text)?;
+        std::fs::rename(&aside, &path)?;
+    }
+    Ok(path)
+}
+
+/// The `oq` command of an openquake calculator.
+pub fn oq_program(calculator: &CalculatorConfig) -> io::Result<&Path> {
+    calculator.oq.as_deref().ok_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::NotFound,
+            format!("the calculator {} has no oq path", calculator.name),
+        )
+    })
+}
+
+/// The program and arguments of a run: the calculator's own `command` when it has one,
+/// otherwise `oq engine --run job.ini`, with `--hc <the parent's engine job>` for a
+/// calculation that continues another one.
+pub fn run_argv(calculator: &CalculatorConfig, parent_engine_job: Option<i64>) -> Vec<String> {
+    if !calculator.command.is_empty() {
+        return calculator.command.clone();
+    }
+    let mut argv = vec![
+        "{oq}".to_string(),
+        "engine".into(),
+        "--run".into(),
+        "{job_ini}".into(),
+    ];
+    if let Some(job) = parent_engine_job {
+        argv.extend(["--hc".into(), job.to_string()]);
+    }
+    argv
+}
+
+/// The environment that isolates a run (or an export, an extract, a check of inputs) of the
+/// calculation `calc_id`.
+pub fn isolate(
+    cmd: &mut Command,
+    config: &Config,
+    calculator: &CalculatorConfig,
+    calc_id: i64,
+) -> io::Result<()> {
+    let engine_config = write_engine_config(config)?;
+    let datadir = datastore_dir(config, calc_id);
+    std::fs::create_dir_all(&datadir)?;
+    let numba = numba_cache_dir(config, calculator);
+    std::fs::create_dir_all(&numba)?;
+    cmd.env("OQ_DATADIR", datadir)
+        .env("OQ_CONFIG_FILE", engine_config)
+        .env("NUMBA_CACHE_DIR", numba)
+        .env("CI", "1")
+        .env("TZ", "UTC")
+        // The calculator's own settings (OQ_DISTRIBUTE, say) come last and win.
+        .envs(&calculator.env);
+    Ok(())
+}
+
+/// `oq --version`, as the engine prints it (e.g. "3.26.2"), or why it cannot be run, in
+/// plain words. The engine imports for seconds before it answers.
+pub fn version(calculator: &CalculatorConfig) -> Result<String, String> {
+    let oq = oq_program(calculator).map_err(|e| e.to_string())?;
+    if !oq.exists() {
+        return Err(format!(
+            "{} does not exist: install the engine (scripts/openquake) or correct oq",
+            oq.display()
+        ));
+    }
+    let mut cmd = Command::new(oq);
+    cmd.arg("--version")
+        .env("CI", "1")
+        .stdin(std::process::Stdio::null());
+    if let Some(dir) = &calculator.numba_cache_dir {
+        cmd.env("NUMBA_CACHE_DIR", dir);
+    }
+    let output = run_with_limit(cmd, Duration::from_secs(120))
+        .map_err(|e| format!("{} cannot be run: {e}", oq.display()))?;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let last = stdout.lines().map(str::trim).rfind(|l| !l.is_empty());
+    match last {
+        Some(v)
+            if output.status.success() && v.chars().next().is_some_and(|c| c.is_ascii_digit()) =>
+        {
+            Ok(v.to_string())
+        }
+        _ => {
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            let why = stderr
+                .lines()
+                .map(str::trim)
+                .rfind(|l| !l.is_empty())
+                .unwrap_or("no output");
+            Err(format!(
+                "{} --version failed ({}): {why}",
+                oq.display(),
+                output.status
+            ))
+        }
+    }
+}
+
+/// Runs `cmd` to the end, killing it after `limit`.
+pub fn run_with_limit(mut cmd: Command, limit: Duration) -> io::Result<std::process::Output> {
+    use std::os::unix::process::CommandExt;
+    let child = cmd
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .process_group(0)
+        .spawn()?;
+    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    match rx.recv_timeout(limit) {
+        Ok(output) => output,
+        Err(_) => {
+            let _ = nix::sys::signal::killpg(pid, nix::sys::signal::Signal::SIGKILL);
+            Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                format!("no answer after {} seconds", limit.as_secs()),
+            ))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_engine_config_points_inside_the_data_dir() {
+        let text = engine_config_text(Path::new("/srv/calcweb/openquake"));
+        assert!(text.contains("[dbserver]\nfile = /srv/calcweb/openquake/db.sqlite3\n"));
+        assert!(text.contains("[directory]\ncustom_tmp = /srv/calcweb/openquake/tmp\n"));
+        assert!(text.contains("[distribution]\nserialize_jobs = 0\n"));
+    }
+
+    #[test]
+    fn a_run_is_oq_engine_run_with_the_parent_as_hc() {
+        let mut calc = crate::config::CalculatorConfig::example();
+        calc.command.clear();
+        assert_eq!(
+            run_argv(&calc, None),
+            ["{oq}", "engine", "--run", "{job_ini}"]
+        );
+        assert_eq!(
+            run_argv(&calc, Some(7)),
+            ["{oq}", "engine", "--run", "{job_ini}", "--hc", "7"]
+        );
+        calc.command = vec!["nice".into(), "{oq}".into()];
+        assert_eq!(run_argv(&calc, Some(7)), ["nice", "{oq}"]);
+    }
+}

@@ -1,0 +1,162 @@
+//! Axes and colours for the charts: linear axes with round ticks, logarithmic axes with decade
+//! ticks, and the viridis colour ramp (perceptually uniform, readable by colour-blind people).
+
+use super::chart::short_number;
+
+/// A map from data values to a pixel range, and where its ticks go.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Axis {
+    pub lo: f64,
+    pub hi: f64,
+    pub log: bool,
+    /// The values to label.
+    pub ticks: Vec<f64>,
+}
+
+/// 1, 2 or 5 times a power of ten, about `span / 5`.
+fn round_step(span: f64) -> f64 {
+    let raw = span / 5.0;
+    let p = 10f64.powf(raw.log10().floor());
+    let m = raw / p;
+    let nice = if m <= 1.0 {
+        1.0
+    } else if m <= 2.0 {
+        2.0
+    } else if m <= 5.0 {
+        5.0
+    } else {
+        10.0
+    };
+    nice * p
+}
+
+impl Axis {
+    /// A linear axis from `lo` to `hi`, widened to round numbers.
+    pub fn linear(lo: f64, hi: f64) -> Axis {
+        let (lo, hi) = if lo == hi {
+            (lo - 1.0, hi + 1.0)
+        } else {
+            (lo, hi)
+        };
+        let step = round_step(hi - lo);
+        let lo = (lo / step).floor() * step;
+        let hi = (hi / step).ceil() * step;
+        let n = ((hi - lo) / step).round() as i64;
+        let ticks = (0..=n)
+            .map(|i| lo + i as f64 * step)
+            // -0.0 and 0.30000000000000004 read as 0 and 0.3.
+            .map(|v| if v.abs() < step * 1e-9 { 0.0 } else { v })
+            .collect();
+        Axis {
+            lo,
+            hi,
+            log: false,
+            ticks,
+        }
+    }
+
+    /// A logarithmic axis over the decades that hold `lo..hi` (both > 0), at most
+    /// `max_decades` below the top. Short ranges also get ticks at 2 and 5.
+    pub fn log(lo: f64, hi: f64, max_decades: i32) -> Axis {
+        let top = hi.log10().ceil() as i32;
+        let mut bottom = (lo.log10().floor() as i32).max(top - max_decades);
+        if bottom == top {
+            bottom -= 1;
+        }
+        let mut ticks = Vec::new();
+        for k in bottom..=top {
+            let d = 10f64.powi(k);
+            ticks.push(d);
+            if top - bottom <= 2 && k < top {
+                ticks.extend([2.0 * d, 5.0 * d]);
+            }
+        }
+        Axis {
+            lo: 10f64.powi(bottom),
+            hi: 10f64.powi(top),
+            log: true,
+            ticks,
+        }
+    }
+
+    /// Where `v` lies between the ends, 0..1 (outside for values beyond them).
+    pub fn fraction(&self, v: f64) -> f64 {
+        if self.log {
+            (v.log10() - self.lo.log10()) / (self.hi.log10() - self.lo.log10())
+        } else {
+            (v - self.lo) / (self.hi - self.lo)
+        }
+    }
+
+    /// Holds `v` (a log axis holds only positive values).
+    pub fn contains(&self, v: f64) -> bool {
+        (!self.log || v > 0.0) && (self.lo..=self.hi).contains(&v)
+    }
+
+    pub fn label(&self, v: f64) -> String {
+        if self.log {
+            let k = v.log10().round() as i32;
+            if (10f64.powi(k) - v).abs() < v * 1e-9 && !(-4..=5).contains(&k) {
+                return format!("1e{k}");
+            }
+        }
+        short_number(v)
+    }
+}
+
+/// The viridis colour of `t` in 0..1, as `#rrggbb`.
+pub fn viridis(t: f64) -> String {
+    let t = if t.is_finite() {
+        t.clamp(0.0, 1.0)
+    } else {
+        0.0
+    };
+    format!("#{:x}", colorous::VIRIDIS.eval_continuous(t))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn linear_axes_have_round_ticks() {
+        let a = Axis::linear(0.0, 0.97);
+        assert_eq!(
+            a.ticks.iter().map(|t| a.label(*t)).collect::<Vec<_>>(),
+            ["0", "0.2", "0.4", "0.6", "0.8", "1"]
+        );
+        assert_eq!((a.lo, a.hi), (0.0, 1.0));
+        let a = Axis::linear(-3.0, 12.0);
+        assert_eq!((a.lo, a.hi), (-5.0, 15.0));
+        assert_eq!(a.fraction(5.0), 0.5);
+        let a = Axis::linear(2.0, 2.0);
+        assert_eq!((a.lo, a.hi), (1.0, 3.0), "a single value gets room");
+    }
+
+    #[test]
+    fn log_axes_tick_decades() {
+        let a = Axis::log(0.005, 1.0, 8);
+        assert_eq!((a.lo, a.hi), (0.001, 1.0));
+        assert_eq!(
+            a.ticks.iter().map(|t| a.label(*t)).collect::<Vec<_>>(),
+            ["0.001", "0.01", "0.1", "1"]
+        );
+        assert!((a.fraction(0.01) - 1.0 / 3.0).abs() < 1e-12);
+        assert!(!a.contains(0.0));
+        // Far below the top: cut at max_decades; tiny numbers read as powers of ten.
+        let a = Axis::log(1e-20, 0.6, 8);
+        assert_eq!((a.lo, a.hi), (1e-8, 1.0));
+        assert_eq!(a.label(1e-8), "1e-8");
+        assert!(!a.contains(1e-9));
+        // One decade: 2 and 5 too.
+        let a = Axis::log(0.15, 0.9, 8);
+        assert_eq!(a.ticks, [0.1, 0.2, 0.5, 1.0]);
+    }
+
+    #[test]
+    fn viridis_runs_from_purple_to_yellow() {
+        assert_eq!(viridis(0.0), "#440154");
+        assert_eq!(viridis(1.0), "#fde725");
+        assert_eq!(viridis(f64::NAN), "#440154");
+    }
+}
