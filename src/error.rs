@@ -12,10 +12,13 @@ pub enum AppError {
     /// 400: the request is wrong; the message says how to fix it.
     #[error("{0}")]
     BadRequest(String),
-    /// 401 on the API, a redirect to the login page for pages.
-    #[error("Please log in to continue.")]
+    /// A redirect to the login page for pages, 403 on the JSON API (as OpenQuake answers).
+    #[error(
+        "Please log in to continue: POST your username and password to /accounts/ajax_login/, or send an API token."
+    )]
     LoginRequired,
-    /// 401 for a bad or expired API token (never a login redirect).
+    /// 403 for a bad or expired API token (never a login redirect; `web::errors` answers 403
+    /// for every 401 on the JSON API).
     #[error("The API token is not valid or has expired; create a new one on your account page.")]
     TokenRejected,
     /// 403

@@ -28,7 +28,8 @@ pub struct CalcEntry<'a> {
     size_mb: f64,
     start_time: Stamp,
     status: Status,
-    tags: [&'a str; 0],
+    /// OpenQuake's `"a★, b"` (preferred first), null without tags.
+    tags: Option<&'a str>,
     url: CalcUrl<'a>,
 }
 
@@ -70,13 +71,21 @@ impl<'a> CalcEntry<'a> {
             size_mb: size_mb(calc.size_bytes),
             start_time: Stamp::openquake(calc.created_at),
             status: calc.status,
-            tags: [],
+            tags: None,
             url: CalcUrl {
                 base: public_url,
                 prefix,
                 id: calc.id,
             },
         }
+    }
+}
+
+impl<'a> CalcEntry<'a> {
+    /// With its tags as `models::tag::Tag::labels` writes them.
+    pub fn with_tags(mut self, tags: Option<&'a str>) -> CalcEntry<'a> {
+        self.tags = tags;
+        self
     }
 }
 

@@ -207,11 +207,28 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    tags (id) {
+        id -> BigInt,
+        name -> Text,
+    }
+}
+
+diesel::table! {
+    calc_tags (calc_id, tag_id) {
+        calc_id -> BigInt,
+        tag_id -> BigInt,
+        is_preferred -> Bool,
+    }
+}
+
 diesel::joinable!(api_tokens -> users (user_id));
 diesel::joinable!(user_groups -> users (user_id));
 diesel::joinable!(calcs -> users (user_id));
 diesel::joinable!(calc_logs -> calcs (calc_id));
 diesel::joinable!(outputs -> calcs (calc_id));
+diesel::joinable!(calc_tags -> calcs (calc_id));
+diesel::joinable!(calc_tags -> tags (tag_id));
 diesel::joinable!(user_groups -> groups (group_id));
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(audit_log -> users (actor_id));
@@ -232,4 +249,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     invitations,
     activation_tokens,
     maintenance,
+    tags,
+    calc_tags,
 );

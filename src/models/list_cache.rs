@@ -5,7 +5,8 @@
 //! on a large database. Lists are polled (the WebUI's /v1/calc/list, /engine/ left open), and
 //! between two polls nothing has usually changed. Database triggers bump two counters in
 //! `calc_list_version` (see its migrations): `version` on every change that can make a list
-//! hold other calculations (added, removed, status, sharing, owner, memberships, usernames),
+//! hold other calculations (added, removed, status, sharing, owner, memberships, usernames,
+//! tags),
 //! `rows_version` on changes to what a listed calculation shows besides (progress, size,
 //! parent, start time). A request reads that one row; a page read earlier is served again
 //! only while both counters are where they were, and a total while `version` is. The counters
@@ -17,7 +18,7 @@
 //! remove) are still worked out per request from the viewer's current level and the page's
 //! group-mates; the API's JSON of a page is kept with it for the level it was written for.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
@@ -29,6 +30,7 @@ use crate::db::schema::calc_list_version;
 use crate::error::AppResult;
 use crate::models::User;
 use crate::models::calc::{Calc, CalcRow, ListQuery, OrderBy};
+use crate::models::tag::Tag;
 
 /// The counters of `calc_list_version` at the start of a read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,6 +56,9 @@ impl ListStamp {
 pub struct ListPage {
     pub rows: Vec<CalcRow>,
     pub mates: HashSet<i64>,
+    /// The tags of the rows that have some, as OpenQuake's list writes them (`"a★, b"`); a
+    /// change of tags bumps `version`, so a kept page never shows old ones.
+    pub tags: HashMap<i64, String>,
     /// The page as the API writes it, and the viewer's rights it was written for.
     rendered: Mutex<Option<(u64, Bytes)>>,
 }
@@ -158,9 +163,12 @@ impl ListCache {
 fn read_page(conn: &mut DbConn, user: &User, q: &ListQuery) -> AppResult<ListPage> {
     let rows = Calc::list(conn, user, q)?;
     let mates = Calc::mates_among(conn, user, &rows)?;
+    let ids: Vec<i64> = rows.iter().map(|r| r.calc.id).collect();
+    let tags = Tag::labels(conn, &ids)?;
     Ok(ListPage {
         rows,
         mates,
+        tags,
         rendered: Mutex::default(),
     })
 }

@@ -16,6 +16,7 @@ pub mod output;
 pub mod paging;
 pub mod session;
 pub mod setup_token;
+pub mod tag;
 pub mod user;
 
 pub use user::{NewUser, User};

@@ -1,5 +1,6 @@
 //! Who is asking: the session's user (or the default user when lockdown is off), and the gate
-//! that sends anonymous visitors to the login page and answers 401 on the API.
+//! that sends anonymous visitors to the login page and answers 403 on the API (as OpenQuake
+//! does; `web::errors` turns the 401 of `AppError::LoginRequired` into it).
 
 use actix_session::SessionExt;
 use actix_web::body::MessageBody;

@@ -1,5 +1,7 @@
 //! Turns every error response (ours, actix's extractors', the 404 of unknown paths) into an HTML
 //! page or a JSON body, by route: `/v1/` and `/accounts/ajax_*` speak JSON, the rest HTML.
+//! The JSON API never answers 401: OpenQuake answers 403 to a request without a login, and its
+//! clients (the QGIS plugin) log in when they see it.
 
 use actix_web::body::{BoxBody, EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -77,6 +79,11 @@ pub fn render(
 ) -> HttpResponse {
     let path = crate::web::path_in_site(req);
     if is_api_path(path) {
+        let status = if status == StatusCode::UNAUTHORIZED {
+            StatusCode::FORBIDDEN
+        } else {
+            status
+        };
         let body = serde_json::json!({ "error": message, "status": status.as_u16() });
         let mut res = HttpResponse::build(status);
         if let Some(v) = retry_after {

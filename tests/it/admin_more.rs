@@ -559,7 +559,7 @@ async fn list_and_revoke_anyones_api_tokens() {
         .send()
         .await
         .unwrap();
-    assert_eq!(res.status(), 401, "a revoked token no longer works");
+    assert_eq!(res.status(), 403, "a revoked token no longer works");
 
     // Twice: nothing more happens.
     assert_eq!(browser.get(&path).await.status(), 404);

@@ -53,7 +53,13 @@ async fn calculation_actions_audit_themselves_from_the_api_and_the_pages() {
             .send()
             .await
             .unwrap();
-        assert!(res.status().is_client_error(), "{action}: {}", res.status());
+        // OpenQuake answers an abort of an unknown job with 200 {"error": "Unknown job N"}.
+        let status = res.status();
+        let body: serde_json::Value = res.json().await.unwrap();
+        assert!(
+            status.is_client_error() || (action == "abort" && body["error"].is_string()),
+            "{action}: {status} {body}"
+        );
     }
     for action in ["calc.share", "calc.abort", "calc.remove"] {
         assert!(app.audit(action).is_empty(), "{action}");

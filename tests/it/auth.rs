@@ -354,7 +354,7 @@ async fn personal_tokens_work_on_the_api_with_their_scope() {
         .unwrap();
     assert_eq!(page.status(), 400);
 
-    // Expired and revoked tokens get 401 JSON and an access log line.
+    // Expired and revoked tokens get 403 JSON (the API never answers 401) and an access log line.
     diesel::update(api_tokens::table.filter(api_tokens::name.eq("reader")))
         .set(api_tokens::expires_at.eq(Some(calcweb::db::now() - time::Duration::hours(1))))
         .execute(&mut *app.conn())
@@ -365,7 +365,7 @@ async fn personal_tokens_work_on_the_api_with_their_scope() {
         .send()
         .await
         .unwrap();
-    assert_eq!(expired.status(), 401);
+    assert_eq!(expired.status(), 403);
     assert!(
         expired.json::<Value>().await.unwrap()["error"]
             .as_str()
@@ -388,7 +388,7 @@ async fn personal_tokens_work_on_the_api_with_their_scope() {
             .await
             .unwrap()
             .status(),
-        401
+        403
     );
     let log = access_log(&app);
     assert!(

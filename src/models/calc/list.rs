@@ -6,7 +6,7 @@ use time::PrimitiveDateTime;
 
 use super::{Calc, CalcRow, CalcSummary, Db, Status, status};
 use crate::db::DbConn;
-use crate::db::schema::{calcs, user_groups, users};
+use crate::db::schema::{calc_tags, calcs, tags, user_groups, users};
 use crate::error::AppResult;
 use crate::models::User;
 
@@ -20,11 +20,19 @@ pub struct ListQuery {
     pub include_shared: bool,
     /// Owner username, case-insensitive substring.
     pub owner_like: Option<String>,
+    /// Owner username, a case-insensitive SQL LIKE pattern as OpenQuake's `user_name_like`
+    /// takes it (`%` and `_` are wildcards; no wildcard means the whole name).
+    pub owner_pattern: Option<String>,
+    /// Only calculations carrying this tag.
+    pub tag: Option<String>,
+    /// Only calculations preferred for some tag.
+    pub preferred_only: bool,
     /// Description, case-insensitive substring.
     pub text: Option<String>,
     pub created_after: Option<PrimitiveDateTime>,
     pub order_by: OrderBy,
     pub descending: bool,
+    /// Rows at most; negative: all of them (OpenQuake's `limit=-1`).
     pub limit: i64,
     pub offset: i64,
 }
@@ -38,6 +46,7 @@ pub enum OrderBy {
     Calculator,
     Owner,
     Description,
+    Size,
 }
 
 impl OrderBy {
@@ -50,6 +59,7 @@ impl OrderBy {
             "calculation_mode" | "calculator" => OrderBy::Calculator,
             "owner" | "user" | "user_name" => OrderBy::Owner,
             "description" => OrderBy::Description,
+            "size_mb" | "size" => OrderBy::Size,
             _ => return None,
         })
     }
@@ -128,6 +138,22 @@ impl Calc {
                     .escape('\\'),
             );
         }
+        if let Some(pattern) = q.owner_pattern.as_deref() {
+            query = query.filter(lower(users::username).like(pattern.to_lowercase()));
+        }
+        if let Some(tag) = &q.tag {
+            let tagged = calc_tags::table
+                .inner_join(tags::table)
+                .filter(tags::name.eq(tag.clone()))
+                .select(calc_tags::calc_id);
+            query = query.filter(calcs::id.eq_any(tagged));
+        }
+        if q.preferred_only {
+            let preferred = calc_tags::table
+                .filter(calc_tags::is_preferred.eq(true))
+                .select(calc_tags::calc_id);
+            query = query.filter(calcs::id.eq_any(preferred));
+        }
         if let Some(after) = q.created_after {
             query = query.filter(calcs::created_at.ge(after));
         }
@@ -158,9 +184,13 @@ impl Calc {
             }
             (OrderBy::Owner, true) => query.order((users::username.desc(), calcs::id.desc())),
             (OrderBy::Owner, false) => query.order((users::username.asc(), calcs::id.desc())),
+            (OrderBy::Size, true) => query.order((calcs::size_bytes.desc(), calcs::id.desc())),
+            (OrderBy::Size, false) => query.order((calcs::size_bytes.asc(), calcs::id.desc())),
         };
+        // Negative: all rows (SQLite wants a LIMIT before an OFFSET).
+        let limit = if q.limit < 0 { i64::MAX } else { q.limit };
         let rows: Vec<(CalcSummary, String)> = query
-            .limit(q.limit.clamp(1, 10_000))
+            .limit(limit)
             .offset(q.offset.max(0))
             .select((CalcSummary::as_select(), users::username))
             .load(conn)?;

@@ -102,7 +102,7 @@ async fn revoke_page(
             title: format!("Revoke the token {:?} of {}?", token.name, owner.username),
             lines: vec![
                 format!(
-                    "The token {}… ({} scope) stops working at once: every script or CI job that uses it gets 401 from the API.",
+                    "The token {}… ({} scope) stops working at once: every script or CI job that uses it gets 403 from the API.",
                     token.prefix, token.scope
                 ),
                 format!(

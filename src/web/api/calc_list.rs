@@ -1,5 +1,7 @@
 //! `GET /v1/calc/list`: OpenQuake's query names (plus `status` and `q`) turned into a list
-//! query, and the page of calculations as JSON.
+//! query, and the page of calculations as JSON. The names mean what they mean to OpenQuake's
+//! `views.calc_list` and `db.actions.get_calcs`, within calcweb's visibility rules; a value
+//! OpenQuake would fail on (or silently replace) is a 400 that says what is expected.
 
 use actix_web::{HttpResponse, get, web};
 use serde::Deserialize;
@@ -24,16 +26,19 @@ pub struct ListParams {
     pub offset: Option<String>,
     pub order_by: Option<String>,
     pub order_dir: Option<String>,
+    pub preferred_only: Option<String>,
+    pub filter_by_tag: Option<String>,
     /// Comma-separated statuses.
     pub status: Option<String>,
     /// Text in the description.
     pub q: Option<String>,
 }
 
+/// OpenQuake's `valid.boolean` (where an empty value is false), plus yes/no/on/off.
 fn parse_bool(name: &str, value: &str) -> AppResult<bool> {
-    match value.to_ascii_lowercase().as_str() {
+    match value.trim().to_ascii_lowercase().as_str() {
         "1" | "true" | "yes" | "on" => Ok(true),
-        "0" | "false" | "no" | "off" => Ok(false),
+        "" | "0" | "false" | "no" | "off" => Ok(false),
         _ => Err(AppError::BadRequest(format!(
             "{name} must be true or false, not {value:?}."
         ))),
@@ -86,7 +91,7 @@ impl ListParams {
             None => OrderBy::Id,
             Some(name) => OrderBy::parse(&name).ok_or_else(|| {
                 AppError::BadRequest(format!(
-                    "order_by {name:?} is not one of id, start_time, status, calculation_mode, owner, description."
+                    "order_by {name:?} is not one of id, start_time, user_name, calculation_mode, status, description, size_mb."
                 ))
             })?,
         };
@@ -103,22 +108,41 @@ impl ListParams {
             Some(v) => parse_int("limit", &v)?,
             None => default_limit,
         };
-        if !(1..=10_000).contains(&limit) {
+        if limit < -1 {
             return Err(AppError::BadRequest(
-                "limit must be between 1 and 10000.".into(),
+                "limit must be 0 or more, or -1 for all calculations.".into(),
             ));
         }
+        let offset = none_if_empty(&self.offset)
+            .map(|v| parse_int("offset", &v))
+            .transpose()?
+            .unwrap_or(0);
+        if offset < 0 {
+            return Err(AppError::BadRequest("offset must be 0 or more.".into()));
+        }
+        // OpenQuake: `int(preferred_only)`, and a tag filter unless it is empty or "0".
+        let preferred_only = match none_if_empty(&self.preferred_only) {
+            None => false,
+            Some(v) => parse_int("preferred_only", &v)? != 0,
+        };
+        let tag = none_if_empty(&self.filter_by_tag).filter(|t| t != "0");
         Ok(ListQuery {
             statuses,
             calculator: none_if_empty(&self.calculation_mode),
-            is_running: none_if_empty(&self.is_running)
-                .map(|v| parse_bool("is_running", &v))
+            is_running: self
+                .is_running
+                .as_deref()
+                .map(|v| parse_bool("is_running", v))
                 .transpose()?,
-            include_shared: none_if_empty(&self.include_shared)
-                .map(|v| parse_bool("include_shared", &v))
+            include_shared: self
+                .include_shared
+                .as_deref()
+                .map(|v| parse_bool("include_shared", v))
                 .transpose()?
                 .unwrap_or(true),
-            owner_like: none_if_empty(&self.user_name_like),
+            owner_pattern: none_if_empty(&self.user_name_like),
+            tag,
+            preferred_only,
             text: none_if_empty(&self.q),
             created_after: none_if_empty(&self.start_time)
                 .map(|v| parse_time(&v))
@@ -126,11 +150,8 @@ impl ListParams {
             order_by,
             descending,
             limit,
-            offset: none_if_empty(&self.offset)
-                .map(|v| parse_int("offset", &v))
-                .transpose()?
-                .unwrap_or(0)
-                .max(0),
+            offset,
+            ..Default::default()
         })
     }
 }
@@ -160,6 +181,7 @@ pub(super) async fn list(
             .map(|r| {
                 let access = r.access(&user, &page.mates);
                 CalcEntry::new(&r.calc, &r.owner, access.abort, &base, &prefix)
+                    .with_tags(page.tags.get(&r.calc.id).map(String::as_str))
             })
             .collect();
         super::to_json(&body, 400 * body.len() + 2).map(Into::into)

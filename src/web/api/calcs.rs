@@ -1,6 +1,6 @@
-//! /v1/calc/<id>: status and info, running a calculation and the actions on one (abort,
-//! remove, share, unshare), the engine version; and how the other endpoints load a
-//! calculation the user may see.
+//! /v1/calc/<id>: status and info, running a calculation, the engine version; and how the
+//! other endpoints load a calculation the user may see. The actions on one (abort, remove,
+//! share, unshare) are in `calc_actions`.
 
 use actix_multipart::Multipart;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
@@ -8,11 +8,11 @@ use serde_json::json;
 
 use super::calc_json;
 use crate::actions::calcs as calc_actions;
-use crate::error::{AppError, AppResult};
+use crate::error::AppResult;
 use crate::models::User;
 use crate::models::calc::{Access, Calc};
+use crate::models::tag::Tag;
 use crate::state::AppState;
-use crate::web::calcs::actions::Action;
 use crate::web::client;
 use crate::web::current_user::Authenticated;
 
@@ -79,9 +79,18 @@ async fn status_json(
     user: &User,
     id: i64,
 ) -> AppResult<(serde_json::Value, Calc, Access)> {
-    let (calc, access, owner) = load(state, user, id).await?;
+    let viewer = user.clone();
+    let (calc, access, owner, tags) = state
+        .db
+        .read(move |conn| {
+            let (calc, access, owner) = Calc::load_with_owner(conn, &viewer, id)?;
+            let tags = Tag::labels(conn, &[id])?.remove(&id);
+            Ok((calc, access, owner, tags))
+        })
+        .await?;
     let (base, prefix) = urls(state);
-    let body = calc_json(&calc, &owner, access.abort, &base, &prefix);
+    let mut body = calc_json(&calc, &owner, access.abort, &base, &prefix);
+    body["tags"] = tags.map_or(serde_json::Value::Null, Into::into);
     Ok((body, calc, access))
 }
 
@@ -129,22 +138,6 @@ pub(super) async fn run(
     let actor = client::actor(&req, &user.0);
     let calc = calc_actions::submit(&state, &user.0, &actor, payload).await?;
     Ok(HttpResponse::Ok().json(json!({ "status": "created", "job_id": calc.id })))
-}
-
-/// `POST /v1/calc/<id>/abort`, `remove`, `share`, `unshare`: `{"success": "<what happened>"}`.
-#[post("/v1/calc/{id}/{action:(abort|remove|share|unshare)}")]
-pub(super) async fn act(
-    req: HttpRequest,
-    user: Authenticated,
-    path: web::Path<(i64, String)>,
-    state: web::Data<AppState>,
-) -> AppResult<HttpResponse> {
-    let (id, name) = path.into_inner();
-    let action = Action::parse(&name).ok_or_else(AppError::not_found)?;
-    let message = action
-        .run(&state, &user.0, &client::actor(&req, &user.0), id)
-        .await?;
-    Ok(HttpResponse::Ok().json(json!({ "success": message })))
 }
 
 #[get("/v1/engine_version")]

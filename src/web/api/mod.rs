@@ -3,10 +3,13 @@
 //! anything.
 
 mod ajax;
+mod calc_actions;
 pub mod calc_list;
 mod calcs;
 mod logs;
+mod on_same_fs;
 pub mod outputs;
+mod tags;
 
 use actix_web::{HttpResponse, web};
 use serde_json::{Value, json};
@@ -53,8 +56,18 @@ pub fn output_json(output: &Output, public_url: &str, prefix: &str) -> Value {
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    // `list` and `result/...` come before `{id}` so they are not read as ids.
+    // `list`, `list_tags`, the tag paths and `result/...` come before `{id}` so they are not
+    // read as ids.
     cfg.service(calc_list::list)
+        .service(tags::list_tags)
+        .service(tags::get_preferred)
+        .service(tags::create_tag)
+        .service(tags::delete_tag)
+        .service(tags::unset_preferred)
+        .service(tags::calc_tag)
+        .service(tags::get_not_allowed)
+        .service(tags::calc_get_not_allowed)
+        .service(on_same_fs::on_same_fs)
         .service(calcs::run)
         .service(outputs::result)
         .service(calcs::engine_version)
@@ -63,7 +76,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(logs::log_size)
         .service(logs::log)
         .service(logs::traceback)
-        .service(calcs::act)
+        .service(calc_actions::act)
         .service(calcs::calc_info);
     ajax::routes(cfg);
 }

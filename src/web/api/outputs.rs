@@ -14,7 +14,9 @@ use crate::models::output::Output;
 use crate::state::AppState;
 use crate::web::current_user::Authenticated;
 
+#[actix_web::routes]
 #[get("/v1/calc/{id}/results")]
+#[get("/v1/calc/{id}/result/list")]
 pub(super) async fn results(
     user: Authenticated,
     id: web::Path<i64>,

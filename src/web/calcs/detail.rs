@@ -14,6 +14,7 @@ use crate::error::AppResult;
 use crate::models::calc::{Calc, Status};
 use crate::models::log::{LEVELS, LogRow};
 use crate::models::output::Output;
+use crate::models::tag::Tag;
 use crate::state::AppState;
 use crate::web::context::PageCtx;
 use crate::web::current_user::Authenticated;
@@ -84,6 +85,10 @@ struct DetailPage {
     log_next: i64,
     traceback: Vec<String>,
     failed: bool,
+    /// Its tags, `(name, preferred)`, preferred first.
+    tags: Vec<(String, bool)>,
+    /// Whether the user may change them (the right to share it).
+    may_tag: bool,
     /// The lowest level shown ("" = every level), and the choices.
     level: String,
     level_choices: Vec<LevelChoice>,
@@ -148,7 +153,7 @@ pub async fn detail_page(
         Some((level, levels)) => (level, Some(levels)),
         None => (String::new(), None),
     };
-    let (calc, access, owner, outputs, log_start, (_, log_matching), log, traceback) = state
+    let (calc, access, owner, outputs, log_start, (_, log_matching), log, traceback, tags) = state
         .db
         .read(move |conn| {
             let (calc, access, owner) = Calc::load_with_owner(conn, &user, id)?;
@@ -176,6 +181,7 @@ pub async fn detail_page(
             } else {
                 Vec::new()
             };
+            let tags = Tag::of_calc(conn, id)?;
             Ok((
                 calc,
                 access,
@@ -185,6 +191,7 @@ pub async fn detail_page(
                 (total, matching),
                 log,
                 traceback,
+                tags,
             ))
         })
         .await?;
@@ -221,6 +228,8 @@ pub async fn detail_page(
             log_next,
             failed: calc.status == Status::Failed,
             traceback,
+            tags,
+            may_tag: access.share,
             level_choices: LevelChoice::all(&level),
             level,
             whole_log,

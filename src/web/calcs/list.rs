@@ -11,6 +11,7 @@ use crate::error::AppResult;
 use crate::models::calc::{ListQuery, OrderBy, Status};
 use crate::models::list_cache::ListStamp;
 use crate::models::paging::{page_count, page_number};
+use crate::models::tag::Tag;
 use crate::state::AppState;
 use crate::web::context::PageCtx;
 use crate::web::current_user::Authenticated;
@@ -47,6 +48,7 @@ pub struct ListParams {
     calculator: Option<String>,
     owner: Option<String>,
     q: Option<String>,
+    tag: Option<String>,
 }
 
 /// A link of the page navigation; `number` None is a gap ("…").
@@ -72,7 +74,10 @@ struct ListPage {
     calculator: String,
     owner: String,
     q: String,
+    tag: String,
     calculators: Vec<String>,
+    /// Every tag, for the tag filter.
+    tag_names: Vec<String>,
     /// The sort as requested, e.g. "-id".
     sort: String,
     /// Query string of the filters (without sort and page).
@@ -159,11 +164,12 @@ pub async fn list_page(
 ) -> AppResult<HttpResponse> {
     let user = user.0;
     let (sort, order_by, descending) = parse_sort(params.sort.as_deref());
-    let (status_filter, calculator, owner, q) = (
+    let (status_filter, calculator, owner, q, tag) = (
         text(&params.status),
         text(&params.calculator),
         text(&params.owner),
         text(&params.q),
+        text(&params.tag),
     );
     let mut query = ListQuery {
         include_shared: true,
@@ -173,6 +179,7 @@ pub async fn list_page(
         calculator: Some(calculator.clone()).filter(|c| !c.is_empty()),
         owner_like: Some(owner.clone()).filter(|o| !o.is_empty()),
         text: Some(q.clone()).filter(|t| !t.is_empty()),
+        tag: Some(tag.clone()).filter(|t| !t.is_empty()),
         ..Default::default()
     };
     // Unknown statuses are ignored rather than refused: this is a page, not the API.
@@ -188,7 +195,7 @@ pub async fn list_page(
     let requested_page = page_number(params.page.as_deref());
     let viewer = user.clone();
     let lists = state.lists.clone();
-    let (total, page_no, page) = state
+    let (total, page_no, page, tag_names) = state
         .db
         .read(move |conn| {
             let stamp = ListStamp::read(conn)?;
@@ -199,7 +206,9 @@ pub async fn list_page(
                 offset: (page_no - 1) * PER_PAGE,
                 ..query.clone()
             };
-            Ok((total, page_no, lists.page(conn, stamp, &viewer, &page)?))
+            let tag_names = Tag::names(conn)?;
+            let page = lists.page(conn, stamp, &viewer, &page)?;
+            Ok((total, page_no, page, tag_names))
         })
         .await?;
     let rows = page
@@ -216,6 +225,7 @@ pub async fn list_page(
         ("calculator", &calculator),
         ("owner", &owner),
         ("q", &q),
+        ("tag", &tag),
     ]);
     let base = with_sort(&filters, &sort, "-id");
     let link = |n: i64| {
@@ -240,6 +250,8 @@ pub async fn list_page(
             calculator,
             owner,
             q,
+            tag,
+            tag_names,
             calculators: state.config.calculator_names(),
             sort,
             filters,

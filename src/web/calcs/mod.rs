@@ -8,6 +8,7 @@ pub mod list;
 pub mod preview;
 pub mod row;
 pub mod run;
+pub mod tags;
 
 use actix_web::web;
 use time::PrimitiveDateTime;
@@ -137,6 +138,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(row::row_fragment)
         .service(actions::confirm)
         .service(actions::act)
+        .service(tags::change_tags)
         .service(preview::preview_page);
 }
 

@@ -125,22 +125,20 @@ async fn list(
     // The same filters as /engine/ and /v1/calc/list; a bad status is a 400 that says why.
     let params = ListParams {
         status: Some(status_filter.clone()),
-        is_running: Some(
-            match running.as_str() {
-                "yes" => "true",
-                "no" => "false",
-                _ => "",
-            }
-            .to_string(),
-        ),
+        is_running: match running.as_str() {
+            "yes" => Some("true".to_string()),
+            "no" => Some("false".to_string()),
+            _ => None,
+        },
         calculation_mode: Some(calculator.clone()),
-        user_name_like: Some(owner.clone()),
         q: Some(q.clone()),
         order_by: Some(key.to_string()),
         order_dir: Some(if desc { "desc" } else { "asc" }.to_string()),
         ..Default::default()
     };
     let mut list_query = params.to_query(PER_PAGE)?;
+    // Part of a username here, where the API's user_name_like is OpenQuake's LIKE pattern.
+    list_query.owner_like = Some(owner.clone()).filter(|o| !o.is_empty());
     let requested = page_number(query.page.as_deref());
     let viewer = admin.0.clone();
     let (total, page_no, rows) = state

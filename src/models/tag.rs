@@ -1,0 +1,225 @@
+//! Tags on calculations, as OpenQuake keeps them (`tag`, `job_tag`): one namespace of names, a
+//! calculation carries a tag at most once, and at most one calculation is a tag's preferred
+//! one (a unique index says so). Who may change what is decided in `actions::tags`.
+
+use std::collections::HashMap;
+
+use diesel::prelude::*;
+
+use crate::db::DbConn;
+use crate::db::schema::{calc_tags, calcs, tags};
+use crate::error::{AppError, AppResult};
+
+/// The longest tag name accepted.
+pub const MAX_NAME_CHARS: usize = 100;
+
+/// OpenQuake marks the preferred calculation of a tag in lists with this after the name.
+pub const PREFERRED_MARK: char = '★';
+
+/// Checks a tag name: 1 to 100 characters, no slash (tags travel in URL paths), no control
+/// character, no star (lists mark preferred tags with one), no space at either end.
+pub fn check_name(name: &str) -> AppResult<()> {
+    let problem = if name.is_empty() {
+        Some("is empty")
+    } else if name.chars().count() > MAX_NAME_CHARS {
+        Some("is longer than 100 characters")
+    } else if name.contains('/') {
+        Some("contains a slash")
+    } else if name.contains(PREFERRED_MARK) {
+        Some("contains ★, which marks preferred tags in lists")
+    } else if name.chars().any(char::is_control) {
+        Some("contains a control character")
+    } else if name.trim() != name {
+        Some("starts or ends with a space")
+    } else {
+        None
+    };
+    match problem {
+        None => Ok(()),
+        Some(p) => Err(AppError::BadRequest(format!(
+            "The tag name {name:?} {p}; use 1 to 100 characters without slashes, stars or control characters."
+        ))),
+    }
+}
+
+pub struct Tag;
+
+impl Tag {
+    /// The id of the tag called `name`, if there is one.
+    pub fn find(conn: &mut DbConn, name: &str) -> AppResult<Option<i64>> {
+        Ok(tags::table
+            .filter(tags::name.eq(name))
+            .select(tags::id)
+            .first(conn)
+            .optional()?)
+    }
+
+    /// Creates the tag; false when it already existed.
+    pub fn create(conn: &mut DbConn, name: &str) -> AppResult<bool> {
+        if Tag::find(conn, name)?.is_some() {
+            return Ok(false);
+        }
+        diesel::insert_into(tags::table)
+            .values(tags::name.eq(name))
+            .execute(conn)?;
+        Ok(true)
+    }
+
+    /// The id of the tag called `name`, created if needed.
+    pub fn find_or_create(conn: &mut DbConn, name: &str) -> AppResult<i64> {
+        Tag::create(conn, name)?;
+        Tag::find(conn, name)?.ok_or_else(|| AppError::Internal(format!("tag {name:?} vanished")))
+    }
+
+    /// Deletes the tag and its links.
+    pub fn delete(conn: &mut DbConn, id: i64) -> AppResult<()> {
+        diesel::delete(calc_tags::table.filter(calc_tags::tag_id.eq(id))).execute(conn)?;
+        diesel::delete(tags::table.find(id)).execute(conn)?;
+        Ok(())
+    }
+
+    /// Every tag name, in order.
+    pub fn names(conn: &mut DbConn) -> AppResult<Vec<String>> {
+        Ok(tags::table
+            .select(tags::name)
+            .order(tags::name.asc())
+            .load(conn)?)
+    }
+
+    /// The owners of the calculations that carry the tag.
+    pub fn owners(conn: &mut DbConn, id: i64) -> AppResult<Vec<i64>> {
+        Ok(calc_tags::table
+            .inner_join(calcs::table)
+            .filter(calc_tags::tag_id.eq(id))
+            .select(calcs::user_id)
+            .distinct()
+            .load(conn)?)
+    }
+
+    /// Whether the calculation carries the tag.
+    pub fn is_on(conn: &mut DbConn, calc_id: i64, tag_id: i64) -> AppResult<bool> {
+        let n: i64 = calc_tags::table
+            .filter(calc_tags::calc_id.eq(calc_id))
+            .filter(calc_tags::tag_id.eq(tag_id))
+            .count()
+            .get_result(conn)?;
+        Ok(n > 0)
+    }
+
+    /// Puts the tag on the calculation (not preferred); false when it was there already.
+    pub fn attach(conn: &mut DbConn, calc_id: i64, tag_id: i64) -> AppResult<bool> {
+        if Tag::is_on(conn, calc_id, tag_id)? {
+            return Ok(false);
+        }
+        diesel::insert_into(calc_tags::table)
+            .values((
+                calc_tags::calc_id.eq(calc_id),
+                calc_tags::tag_id.eq(tag_id),
+                calc_tags::is_preferred.eq(false),
+            ))
+            .execute(conn)?;
+        Ok(true)
+    }
+
+    /// Takes the tag off the calculation; false when it was not there.
+    pub fn detach(conn: &mut DbConn, calc_id: i64, tag_id: i64) -> AppResult<bool> {
+        let n = diesel::delete(
+            calc_tags::table
+                .filter(calc_tags::calc_id.eq(calc_id))
+                .filter(calc_tags::tag_id.eq(tag_id)),
+        )
+        .execute(conn)?;
+        Ok(n > 0)
+    }
+
+    /// The preferred calculation of the tag, if any.
+    pub fn preferred(conn: &mut DbConn, tag_id: i64) -> AppResult<Option<i64>> {
+        Ok(calc_tags::table
+            .filter(calc_tags::tag_id.eq(tag_id))
+            .filter(calc_tags::is_preferred.eq(true))
+            .select(calc_tags::calc_id)
+            .first(conn)
+            .optional()?)
+    }
+
+    /// Makes the calculation the tag's preferred one (carrying the tag if it did not), and no
+    /// other. Call it in a transaction.
+    pub fn prefer(conn: &mut DbConn, calc_id: i64, tag_id: i64) -> AppResult<()> {
+        Tag::unprefer(conn, tag_id)?;
+        Tag::attach(conn, calc_id, tag_id)?;
+        diesel::update(
+            calc_tags::table
+                .filter(calc_tags::calc_id.eq(calc_id))
+                .filter(calc_tags::tag_id.eq(tag_id)),
+        )
+        .set(calc_tags::is_preferred.eq(true))
+        .execute(conn)?;
+        Ok(())
+    }
+
+    /// The tag has no preferred calculation any more.
+    pub fn unprefer(conn: &mut DbConn, tag_id: i64) -> AppResult<()> {
+        diesel::update(
+            calc_tags::table
+                .filter(calc_tags::tag_id.eq(tag_id))
+                .filter(calc_tags::is_preferred.eq(true)),
+        )
+        .set(calc_tags::is_preferred.eq(false))
+        .execute(conn)?;
+        Ok(())
+    }
+
+    /// The tags of a calculation, `(name, preferred)`, preferred ones first, then by name.
+    pub fn of_calc(conn: &mut DbConn, calc_id: i64) -> AppResult<Vec<(String, bool)>> {
+        Ok(calc_tags::table
+            .inner_join(tags::table)
+            .filter(calc_tags::calc_id.eq(calc_id))
+            .select((tags::name, calc_tags::is_preferred))
+            .order((calc_tags::is_preferred.desc(), tags::name.asc()))
+            .load(conn)?)
+    }
+
+    /// The tags of each of `calc_ids` as OpenQuake's list writes them: `"a★, b"` (preferred
+    /// first, then by name); calculations without tags are left out.
+    pub fn labels(conn: &mut DbConn, calc_ids: &[i64]) -> AppResult<HashMap<i64, String>> {
+        let mut labels: HashMap<i64, String> = HashMap::new();
+        if calc_ids.is_empty() {
+            return Ok(labels);
+        }
+        let rows: Vec<(i64, String, bool)> = calc_tags::table
+            .inner_join(tags::table)
+            .filter(calc_tags::calc_id.eq_any(calc_ids))
+            .select((calc_tags::calc_id, tags::name, calc_tags::is_preferred))
+            .order((
+                calc_tags::calc_id.asc(),
+                calc_tags::is_preferred.desc(),
+                tags::name.asc(),
+            ))
+            .load(conn)?;
+        for (calc_id, name, preferred) in rows {
+            let label = labels.entry(calc_id).or_default();
+            if !label.is_empty() {
+                label.push_str(", ");
+            }
+            label.push_str(&name);
+            if preferred {
+                label.push(PREFERRED_MARK);
+            }
+        }
+        Ok(labels)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_name;
+
+    #[test]
+    fn tag_names_are_checked() {
+        assert!(check_name("hazard-2026 v1").is_ok());
+        assert!(check_name("é").is_ok());
+        for bad in ["", "a/b", " a", "a ", "a\nb", "a★", &"x".repeat(101)] {
+            assert!(check_name(bad).is_err(), "{bad:?}");
+        }
+    }
+}
