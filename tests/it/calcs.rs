@@ -626,3 +626,61 @@ async fn log_rows_are_bounded_with_a_marker() {
     assert!(log.len() <= 6 + 3, "{} rows: {text}", log.len());
     assert!(!text.contains("step 20/20"), "later output was not stored");
 }
+
+#[actix_web::test]
+async fn a_batch_larger_than_one_statement_is_stored_whole_and_in_order() {
+    use calcweb::models::calc::Calc;
+    use calcweb::models::list_cache::ListStamp;
+    use calcweb::models::log::{LEVELS, LogRow, NewLine};
+
+    let app = TestApp::new().await.with_user("alice");
+    let id = app.calc_row(app.user("alice").id, "executing").insert();
+    // 15,000 rows of 5 values: more than one statement may bind on either database (SQLite
+    // 32,766 parameters, PostgreSQL 65,535).
+    let n = 15_000;
+    let lines: Vec<NewLine> = (0..n)
+        .map(|i| NewLine::new(LEVELS[i % LEVELS.len()], "calc", format!("line {i}")))
+        .collect();
+    let mut conn = app.conn();
+    LogRow::append(&mut conn, id, &lines[..1]).unwrap();
+    let before = ListStamp::read(&mut conn).unwrap();
+    LogRow::append(&mut conn, id, &lines[1..]).unwrap();
+    assert_eq!(
+        ListStamp::read(&mut conn).unwrap(),
+        before,
+        "storing log lines must not make every kept calculation list stale"
+    );
+    let rows = LogRow::slice(&mut conn, id, 0, None).unwrap();
+    assert_eq!(rows.len(), n);
+    for (i, row) in rows.iter().enumerate() {
+        assert_eq!(
+            (
+                row.level.as_ref(),
+                row.process.as_ref(),
+                row.message.as_str()
+            ),
+            (
+                LEVELS[i % LEVELS.len()],
+                "calc",
+                format!("line {i}").as_str()
+            ),
+            "row {i}"
+        );
+    }
+    let calc = Calc::find(&mut conn, id).unwrap().unwrap();
+    assert_eq!(
+        calc.log_rows as usize, n,
+        "log_rows follows the rows stored"
+    );
+
+    // Removing the calculation removes its lines (PostgreSQL: a trigger, not a foreign key),
+    // and lines for a calculation that is gone are refused, not stored.
+    use calcweb::db::schema::calcs;
+    use diesel::prelude::*;
+    diesel::delete(calcs::table.find(id))
+        .execute(&mut *conn)
+        .unwrap();
+    assert_eq!(LogRow::count(&mut conn, id).unwrap(), 0);
+    assert!(LogRow::append(&mut conn, id, &lines[..10]).is_err());
+    assert_eq!(LogRow::count(&mut conn, id).unwrap(), 0);
+}

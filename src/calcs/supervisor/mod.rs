@@ -35,6 +35,9 @@ use crate::models::log::{LogRow, NewLine, process};
 pub const CONFIG_ENV: &str = "CALCWEB_SUPERVISE_CONFIG";
 
 const FLUSH_EVERY: Duration = Duration::from_millis(250);
+/// Lines stored at once when a calculator prints faster than FLUSH_EVERY: one transaction per
+/// 2,000 lines keeps a burst's commits few, and SQLite's write lock short.
+const FLUSH_LINES: usize = 2_000;
 const ABORT_POLL: Duration = Duration::from_millis(500);
 /// How long the output must pause before a row open to continuation lines is shown.
 const ROW_PAUSE: Duration = Duration::from_millis(300);
@@ -374,7 +377,7 @@ impl Supervisor<'_> {
             if (idle && last_line.elapsed() >= ROW_PAUSE) || open_streams == 0 {
                 reader.close(&mut self.pending);
             }
-            if last_flush.elapsed() >= FLUSH_EVERY || self.pending.len() >= 500 {
+            if last_flush.elapsed() >= FLUSH_EVERY || self.pending.len() >= FLUSH_LINES {
                 self.flush();
                 last_flush = Instant::now();
             }
