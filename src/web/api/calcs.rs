@@ -1,5 +1,5 @@
 //! /v1/calc/<id>: status and info, running a calculation and the actions on one (abort,
-//! remove, share, unshare), the engine version; and how the other endpoints load a
+//! remove, share, unshare); and how the other endpoints load a
 //! calculation the user may see.
 
 use actix_multipart::Multipart;
@@ -145,11 +145,4 @@ pub(super) async fn act(
         .run(&state, &user.0, &client::actor(&req, &user.0), id)
         .await?;
     Ok(HttpResponse::Ok().json(json!({ "success": message })))
-}
-
-#[get("/v1/engine_version")]
-pub(super) async fn engine_version(_user: Authenticated) -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type("text/plain; charset=utf-8")
-        .body(crate::VERSION)
 }
