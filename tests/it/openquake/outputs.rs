@@ -101,6 +101,7 @@ async fn a_classical_run_lists_exports_extracts_and_serves_its_datastore_as_open
     let alice = app.logged_in("alice").await;
     let carol = app.logged_in("carol").await;
     let lev2 = app.logged_in("lev2").await;
+    let alice_again = app.logged_in("alice").await;
     let id = submit(&alice, case_01_with_maps()).await;
     let (status, _) = wait_for_end(&alice, id).await;
     assert_eq!(status["status"], "complete", "{status}");
@@ -218,6 +219,30 @@ async fn a_classical_run_lists_exports_extracts_and_serves_its_datastore_as_open
         std::fs::metadata(&files[0]).unwrap().modified().unwrap(),
         made
     );
+
+    // Two requests at once: one export, both served it whole, nothing half-made left.
+    let uhs = output("uhs");
+    let path = format!("/v1/calc/result/{uhs}?export_type=csv");
+    let (first, second) = tokio::join!(alice.get(&path), alice_again.get(&path));
+    assert_eq!(
+        (first.status().as_u16(), second.status().as_u16()),
+        (200, 200)
+    );
+    let (first, second) = (first.bytes().await.unwrap(), second.bytes().await.unwrap());
+    assert_eq!(first, second);
+    assert!(first.starts_with(b"#,,,"), "{first:?}");
+    assert_eq!(kept(&app, id, "uhs.csv").len(), 1);
+    let exports = app
+        .state
+        .config
+        .data_dir
+        .join(format!("calcs/{id}/exports"));
+    let staging: Vec<_> = std::fs::read_dir(&exports)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with(".staging"))
+        .collect();
+    assert!(staging.is_empty(), "{staging:?}");
 
     // A format the output lacks.
     let res = alice
