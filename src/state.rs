@@ -20,6 +20,8 @@ pub struct AppState {
     pub allowed_hosts: Arc<Vec<String>>,
     pub public_origin: String,
     pub trusted_proxies: Arc<Vec<ipnet::IpNet>>,
+    /// `/v1/engine_version`'s answer, asked of the engine once (it takes seconds).
+    pub engine_version: Arc<tokio::sync::OnceCell<String>>,
 }
 
 impl std::ops::Deref for AppState {
@@ -66,6 +68,7 @@ impl AppState {
             trusted_proxies: Arc::new(trusted),
             allowed_hosts: Arc::new(config.allowed_hosts()),
             public_origin,
+            engine_version: Arc::default(),
             assets: Arc::new(Assets::load()),
             services: Services {
                 login_checks: Arc::new(tokio::sync::Semaphore::new(config.login_checks())),

@@ -101,6 +101,8 @@ diesel::table! {
         size_bytes -> BigInt,
         content_type -> Text,
         created_at -> Timestamp,
+        ds_key -> Nullable<Text>,
+        outtypes -> Nullable<Text>,
     }
 }
 

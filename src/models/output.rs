@@ -1,4 +1,5 @@
-//! The files a calculation wrote to its output directory.
+//! A calculation's outputs: the files a generic calculator wrote to its output directory, or
+//! the outputs the OpenQuake engine lists (one per datastore key, exported on demand).
 
 use diesel::prelude::*;
 use time::PrimitiveDateTime;
@@ -17,6 +18,23 @@ pub struct Output {
     pub size_bytes: i64,
     pub content_type: String,
     pub created_at: PrimitiveDateTime,
+    /// An engine output's datastore key (`hcurves`); None for a file.
+    pub ds_key: Option<String>,
+    /// An engine output's export formats, comma-separated (`csv,npz`); None for a file.
+    pub outtypes: Option<String>,
+}
+
+/// An output of an OpenQuake engine run, as the engine lists it.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct EngineOutput {
+    /// The display name (`Hazard Curves`).
+    pub name: String,
+    /// The datastore key (`hcurves`).
+    #[serde(rename = "type")]
+    pub ds_key: String,
+    pub outtypes: Vec<String>,
+    /// As the engine records it (-1 when it does not know).
+    pub size_mb: f64,
 }
 
 impl Output {
@@ -59,6 +77,60 @@ impl Output {
             Ok::<_, diesel::result::Error>(())
         })?;
         Ok(())
+    }
+
+    /// Replaces the calculation's outputs with those the engine listed.
+    pub fn replace_engine(
+        conn: &mut DbConn,
+        calc_id: i64,
+        listed: &[EngineOutput],
+    ) -> AppResult<()> {
+        let now = now();
+        conn.transaction(|conn| {
+            diesel::delete(outputs::table.filter(outputs::calc_id.eq(calc_id))).execute(conn)?;
+            for out in listed {
+                let size = if out.size_mb < 0.0 {
+                    -1
+                } else {
+                    (out.size_mb * 1024.0 * 1024.0).round() as i64
+                };
+                diesel::insert_into(outputs::table)
+                    .values((
+                        outputs::calc_id.eq(calc_id),
+                        outputs::name.eq(&out.name),
+                        outputs::size_bytes.eq(size),
+                        outputs::content_type.eq(""),
+                        outputs::created_at.eq(now),
+                        outputs::ds_key.eq(&out.ds_key),
+                        outputs::outtypes.eq(out.outtypes.join(",")),
+                    ))
+                    .execute(conn)?;
+            }
+            Ok::<_, diesel::result::Error>(())
+        })?;
+        Ok(())
+    }
+
+    /// Whether the OpenQuake engine listed it (exported on demand) rather than a file.
+    pub fn is_engine(&self) -> bool {
+        self.ds_key.is_some()
+    }
+
+    /// The API's `type`: the engine's datastore key, or a file's extension.
+    pub fn kind(&self) -> String {
+        self.ds_key.clone().unwrap_or_else(|| self.extension())
+    }
+
+    /// The API's `outtypes`: the formats it can be downloaded in (a file: its own).
+    pub fn formats(&self) -> Vec<String> {
+        match &self.outtypes {
+            Some(list) => list
+                .split(',')
+                .filter(|f| !f.is_empty())
+                .map(str::to_string)
+                .collect(),
+            None => vec![self.extension()],
+        }
     }
 
     /// The export type shown by the API: the file extension.

@@ -149,6 +149,9 @@ async fn a_calculation_runs_to_completion_with_log_progress_and_outputs() {
     let csv = &results[0];
     assert_eq!(csv["outtypes"], serde_json::json!(["csv"]));
     let url = csv["url"].as_str().unwrap();
+    // As OpenQuake's, the url asks for the first format.
+    let (url, query) = url.split_once('?').unwrap();
+    assert_eq!(query, "export_type=csv");
     let path = url
         .split_once("/v1/")
         .map(|(_, p)| format!("/v1/{p}"))

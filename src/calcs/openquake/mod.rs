@@ -9,6 +9,8 @@
 //! home), `TZ=UTC` (its log times are calcweb's) and a numba cache kept between runs. How its
 //! output becomes log rows and progress is in [`log`].
 
+pub mod exports;
+pub mod helper;
 pub mod inputs;
 pub mod log;
 
@@ -179,6 +181,47 @@ pub fn version(calculator: &CalculatorConfig) -> Result<String, String> {
             ))
         }
     }
+}
+
+/// The outputs the engine recorded for its job `engine_job_id` of calculation `calc_id`, with
+/// the formats its exporter writes each in, as OpenQuake's WebUI lists them.
+pub fn list_outputs(
+    config: &Config,
+    calculator: &CalculatorConfig,
+    calc_id: i64,
+    engine_job_id: i64,
+) -> Result<Vec<crate::models::output::EngineOutput>, String> {
+    let answer = helper::run(
+        config,
+        calculator,
+        helper::Scope::Calc(calc_id),
+        &["outputs", &engine_job_id.to_string()],
+        Duration::from_secs(600),
+    )?;
+    serde_json::from_value(answer).map_err(|e| format!("the engine's list of outputs: {e}"))
+}
+
+/// OpenQuake's check of a calculation's input (`views.validate_job`) on the .ini `job_ini`:
+/// `{"valid", "error_msg", "error_line"}`. The engine records a job while it checks, so it is
+/// given a database and data dir of its own, inside a directory removed afterwards.
+pub fn check_input(
+    config: &Config,
+    calculator: &CalculatorConfig,
+    job_ini: &Path,
+) -> Result<serde_json::Value, String> {
+    let tmp = config.data_dir.join("tmp");
+    std::fs::create_dir_all(&tmp).map_err(|e| format!("cannot create {}: {e}", tmp.display()))?;
+    let scratch = tempfile::Builder::new()
+        .prefix("oq-check-")
+        .tempdir_in(&tmp)
+        .map_err(|e| format!("cannot create a scratch directory: {e}"))?;
+    helper::run(
+        config,
+        calculator,
+        helper::Scope::Scratch(scratch.path()),
+        &["check", &job_ini.to_string_lossy()],
+        Duration::from_secs(600),
+    )
 }
 
 /// Runs `cmd` to the end, killing it after `limit`.

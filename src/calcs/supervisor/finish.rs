@@ -8,6 +8,7 @@ use crate::calcs::outputs::register_outputs;
 use crate::calcs::{calc_dir, dir_size};
 use crate::models::calc::{Calc, Status};
 use crate::models::log::{NewLine, process};
+use crate::models::output::Output;
 
 impl Supervisor<'_> {
     pub(super) fn finish(&mut self, calc: &Calc, ending: Ending) {
@@ -52,7 +53,12 @@ impl Supervisor<'_> {
             self.stored = 0;
         }
         self.flush();
-        let dir = self.record_outputs();
+        let dir = if final_status == Status::Complete {
+            self.record_engine_outputs(calc)
+        } else {
+            None
+        }
+        .unwrap_or_else(|| self.record_outputs());
         let size = dir_size(&dir) as i64;
         let ended = Calc::finish(&mut self.conn, self.id, final_status, size);
         if matches!(ended, Ok(true))
@@ -77,6 +83,30 @@ impl Supervisor<'_> {
             );
         }
         dir
+    }
+
+    /// Records the outputs the engine listed when `calc` is an engine run that told its job id;
+    /// None (the files under output/ are recorded instead) for any other. A failure is a log
+    /// row: the run itself completed.
+    fn record_engine_outputs(&mut self, calc: &Calc) -> Option<std::path::PathBuf> {
+        let calculator = self.config.calculator(&calc.calculator)?;
+        if !calculator.is_openquake() {
+            return None;
+        }
+        let job = Calc::find(&mut self.conn, self.id).ok()??.engine_job_id?;
+        let listed = crate::calcs::openquake::list_outputs(self.config, calculator, self.id, job)
+            .map_err(|e| e.to_string())
+            .and_then(|listed| {
+                Output::replace_engine(&mut self.conn, self.id, &listed).map_err(|e| e.to_string())
+            });
+        if let Err(e) = listed {
+            self.log(
+                "WARNING",
+                format!("the engine's outputs could not be listed: {e}"),
+            );
+            self.flush();
+        }
+        Some(calc_dir(self.config, self.id))
     }
 
     /// POSTs the job info to `notify_to` (OpenQuake's behaviour), with a 5 s time limit.

@@ -1,6 +1,6 @@
-//! /v1/calc/<id>: status and info, running a calculation, the engine version; and how the
-//! other endpoints load a calculation the user may see. The actions on one (abort, remove,
-//! share, unshare) are in `calc_actions`.
+//! /v1/calc/<id>: status and info, running a calculation; and how the other endpoints load a
+//! calculation the user may see. The actions on one (abort, remove, share, unshare) are in
+//! `calc_actions`, the engine version in `engine`.
 
 use actix_multipart::Multipart;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
@@ -138,11 +138,4 @@ pub(super) async fn run(
     let actor = client::actor(&req, &user.0);
     let calc = calc_actions::submit(&state, &user.0, &actor, payload).await?;
     Ok(HttpResponse::Ok().json(json!({ "status": "created", "job_id": calc.id })))
-}
-
-#[get("/v1/engine_version")]
-pub(super) async fn engine_version(_user: Authenticated) -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type("text/plain; charset=utf-8")
-        .body(crate::VERSION)
 }

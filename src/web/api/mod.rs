@@ -6,6 +6,7 @@ mod ajax;
 mod calc_actions;
 pub mod calc_list;
 mod calcs;
+mod engine;
 mod logs;
 mod on_same_fs;
 pub mod outputs;
@@ -43,15 +44,33 @@ pub fn oq_time(t: PrimitiveDateTime) -> String {
     Stamp::openquake(t).to_string()
 }
 
+/// A row of `/v1/calc/<id>/results`, with exactly OpenQuake's keys (the QGIS plugin shows any
+/// other as a column): an engine output's `type` is its datastore key, a file's its name under
+/// output/; `url` downloads it in its first format, as OpenQuake's.
 pub fn output_json(output: &Output, public_url: &str, prefix: &str) -> Value {
+    let outtypes = output.formats();
+    let first = outtypes.first().cloned().unwrap_or_default();
+    let name = if output.is_engine() {
+        output.name.clone()
+    } else {
+        output.stem()
+    };
+    let kind = if output.is_engine() {
+        output.kind()
+    } else {
+        output.name.clone()
+    };
     json!({
         "id": output.id,
-        "name": output.stem(),
-        "type": output.stem(),
-        "outtypes": [output.extension()],
-        "url": format!("{public_url}{prefix}/v1/calc/result/{}", output.id),
-        "size_mb": size_mb(output.size_bytes),
-        "file_name": output.name,
+        "name": name,
+        "type": kind,
+        "outtypes": outtypes,
+        "url": format!(
+            "{public_url}{prefix}/v1/calc/result/{}?export_type={first}",
+            output.id
+        ),
+        // -1 as the engine says when it does not know the size.
+        "size_mb": if output.size_bytes < 0 { -1.0 } else { size_mb(output.size_bytes) },
     })
 }
 
@@ -70,12 +89,15 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(on_same_fs::on_same_fs)
         .service(calcs::run)
         .service(outputs::result)
-        .service(calcs::engine_version)
+        .service(engine::engine_version)
+        .service(engine::validate_zip)
         .service(calcs::calc_status)
         .service(outputs::results)
         .service(logs::log_size)
         .service(logs::log)
         .service(logs::traceback)
+        .service(engine::extract)
+        .service(engine::datastore)
         .service(calc_actions::act)
         .service(calcs::calc_info);
     ajax::routes(cfg);

@@ -58,6 +58,8 @@ pub struct OutputView {
     pub kind: String,
     pub size: String,
     pub previewable: bool,
+    /// An engine output's formats, one download each; empty for a file (one download).
+    pub formats: Vec<String>,
 }
 
 /// Whether an output can be previewed as a table (CSV only).
@@ -204,12 +206,28 @@ pub async fn detail_page(
     };
     let outputs = outputs
         .iter()
-        .map(|o| OutputView {
-            id: o.id,
-            name: o.name.clone(),
-            kind: o.extension().to_uppercase(),
-            size: human_size(o.size_bytes.max(0) as u64),
-            previewable: is_csv(o),
+        .map(|o| match &o.ds_key {
+            Some(key) => OutputView {
+                id: o.id,
+                name: o.name.clone(),
+                kind: key.clone(),
+                // The engine does not always know the size before an export.
+                size: if o.size_bytes < 0 {
+                    String::new()
+                } else {
+                    human_size(o.size_bytes as u64)
+                },
+                previewable: false,
+                formats: o.formats(),
+            },
+            None => OutputView {
+                id: o.id,
+                name: o.name.clone(),
+                kind: o.extension().to_uppercase(),
+                size: human_size(o.size_bytes.max(0) as u64),
+                previewable: is_csv(o),
+                formats: Vec::new(),
+            },
         })
         .collect();
     html(

@@ -2,6 +2,7 @@
 //! `scripts/openquake target/openquake` (scripts/test does it): its demos from
 //! `openquake.qa_tests_data`, run through the /v1 API.
 
+mod outputs;
 mod runs;
 
 use std::path::{Path, PathBuf};

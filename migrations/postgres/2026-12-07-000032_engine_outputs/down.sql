@@ -1,0 +1,2 @@
+ALTER TABLE outputs DROP COLUMN outtypes;
+ALTER TABLE outputs DROP COLUMN ds_key;
