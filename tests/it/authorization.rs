@@ -98,6 +98,12 @@ pub const MATRIX: &[Row] = &[
     get("/v1/calc/{done}/remove_tag/{tag}", GET_REFUSED),
     get("/v1/calc/{done}/set_preferred_job_for_tag/{new}", GET_REFUSED),
     get("/v1/calc/unset_preferred_job_for_tag/{tag}", GET_REFUSED),
+    // The fixtures are not engine runs: whoever may see one learns there is nothing to
+    // extract and no datastore (404); the level rules are in tests/it/openquake/outputs.rs.
+    get("/v1/calc/{done}/extract/oqparam", [403, 404, 404, 404, 404, 404]),
+    get("/v1/calc/{done}/datastore", [403, 404, 404, 404, 404, 404]),
+    // No archive: 400 once allowed to run; a read token may not.
+    post("/v1/calc/validate_zip", [403, 400, 400, 400, 400, 403]),
     post_form("/v1/on_same_fs", "filename=%2Fetc%2Fpasswd&checksum=1", [403, 200, 200, 200, 200, 403]),
     // Public; bad credentials are 403 as in OpenQuake; tokens are for /v1/ only.
     post_form("/accounts/ajax_login/", "username=nobody&password=wrong", [403, 403, 403, 403, 403, 400]),
