@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use super::{isolate, oq_program, run_with_limit};
+use super::{isolate, last_line, oq_program, run_with_limit};
 use crate::config::{CalculatorConfig, Config};
 
 const HELPER: &str = include_str!("helper.py");
@@ -58,17 +58,10 @@ pub fn run(
     }
     let output = run_with_limit(cmd, limit)
         .map_err(|e| format!("the engine's Python {} failed: {e}", python.display()))?;
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let last = stdout.lines().map(str::trim).rfind(|l| !l.is_empty());
-    match last.map(serde_json::from_str::<Value>) {
+    match last_line(&output.stdout).map(|l| serde_json::from_str::<Value>(&l)) {
         Some(Ok(value)) if output.status.success() => Ok(value),
         _ => {
-            let stderr = String::from_utf8_lossy(&output.stderr);
-            let why = stderr
-                .lines()
-                .map(str::trim)
-                .rfind(|l| !l.is_empty())
-                .unwrap_or("no output");
+            let why = last_line(&output.stderr).unwrap_or_else(|| "no output".into());
             Err(format!("the engine failed ({}): {why}", output.status))
         }
     }

@@ -159,21 +159,14 @@ pub fn version(calculator: &CalculatorConfig) -> Result<String, String> {
     }
     let output = run_with_limit(cmd, Duration::from_secs(120))
         .map_err(|e| format!("{} cannot be run: {e}", oq.display()))?;
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let last = stdout.lines().map(str::trim).rfind(|l| !l.is_empty());
-    match last {
+    match last_line(&output.stdout) {
         Some(v)
             if output.status.success() && v.chars().next().is_some_and(|c| c.is_ascii_digit()) =>
         {
-            Ok(v.to_string())
+            Ok(v)
         }
         _ => {
-            let stderr = String::from_utf8_lossy(&output.stderr);
-            let why = stderr
-                .lines()
-                .map(str::trim)
-                .rfind(|l| !l.is_empty())
-                .unwrap_or("no output");
+            let why = last_line(&output.stderr).unwrap_or_else(|| "no output".into());
             Err(format!(
                 "{} --version failed ({}): {why}",
                 oq.display(),
@@ -222,6 +215,15 @@ pub fn check_input(
         &["check", &job_ini.to_string_lossy()],
         Duration::from_secs(600),
     )
+}
+
+/// The last line of a command's output that is not blank (its answer, or why it failed).
+pub fn last_line(output: &[u8]) -> Option<String> {
+    String::from_utf8_lossy(output)
+        .lines()
+        .map(str::trim)
+        .rfind(|l| !l.is_empty())
+        .map(str::to_string)
 }
 
 /// Runs `cmd` to the end, killing it after `limit`.
