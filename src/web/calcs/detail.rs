@@ -217,7 +217,8 @@ pub async fn detail_page(
                 } else {
                     human_size(o.size_bytes as u64)
                 },
-                previewable: false,
+                // Previewed from its CSV export.
+                previewable: o.formats().iter().any(|f| f == "csv"),
                 formats: o.formats(),
             },
             None => OutputView {

@@ -268,6 +268,43 @@ async fn a_classical_run_lists_exports_extracts_and_serves_its_datastore_as_open
         "{links:?}"
     );
 
+    // Engine outputs preview from their CSV export: the curves of one file of several at a
+    // time, on log axes, with the engine's metadata as facts; a map from the hazard maps.
+    let preview = alice
+        .page(&format!("/engine/{id}/outputs/{hcurves}/"))
+        .await;
+    assert_eq!(
+        preview.texts(".export-files li"),
+        [
+            "hazard_curve-mean-PGA_1.csv",
+            "hazard_curve-mean-SA(0.1)_1.csv"
+        ]
+    );
+    assert_eq!(preview.attr(".chart-svg", "data-x-scale"), "log");
+    assert!(preview.select_text("#about").contains("generated_by"));
+    assert!(
+        !preview
+            .texts("table.list th")
+            .iter()
+            .any(|h| h.contains("generated_by")),
+        "metadata is not the header"
+    );
+    let second = alice
+        .page(&format!("/engine/{id}/outputs/{hcurves}/?file=1"))
+        .await;
+    assert_eq!(
+        second.select_text(".export-files [aria-current=page]"),
+        "hazard_curve-mean-SA(0.1)_1.csv"
+    );
+    assert!(second.select_text("#about").contains("SA(0.1)"));
+    let map = alice.page(&format!("/engine/{id}/outputs/{hmaps}/")).await;
+    assert!(map.exists("#map svg"), "{}", map.main_html());
+    let previews = html.attrs("#outputs a[href*='/outputs/']", "href");
+    assert!(
+        previews.contains(&format!("/engine/{id}/outputs/{hcurves}/")),
+        "{previews:?}"
+    );
+
     // Someone who may not see the calculation sees none of it.
     for path in [
         format!("/v1/calc/{id}/results"),

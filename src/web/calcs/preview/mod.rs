@@ -2,7 +2,9 @@
 //! table-sort.js or `?sort=<column>` without JavaScript), the facts of its leading `#` lines
 //! ([`meta`]), and a drawing of what it holds: hazard curves or spectra ([`hazard`]), points
 //! on a map ([`map`], coloured by `?value=<column>`), else its numeric columns as a line chart
-//! ([`chart`]).
+//! ([`chart`]). An engine output is previewed from its CSV export (made once by the engine,
+//! see web::api::outputs::engine_export); an export of several files is shown one file at a
+//! time (`?file=<n>`).
 
 mod chart;
 mod hazard;
@@ -20,7 +22,7 @@ use crate::calcs::upload::human_size;
 use crate::error::{AppError, AppResult};
 use crate::models::calc::Calc;
 use crate::state::AppState;
-use crate::web::api::outputs::output_file;
+use crate::web::api::outputs::{engine_export, output_file};
 use crate::web::context::PageCtx;
 use crate::web::current_user::Authenticated;
 use crate::web::html;
@@ -28,7 +30,7 @@ use crate::web::html;
 pub use chart::Chart;
 pub use map::Map;
 pub use meta::Meta;
-pub use table::{MAX_BYTES, MAX_DRAWN, MAX_ROWS, Table, read_csv};
+pub use table::{MAX_BYTES, MAX_DRAWN, MAX_ROWS, Table, read_csv, read_csv_from};
 
 /// A column header of the preview table.
 pub struct Column {
@@ -58,6 +60,11 @@ struct PreviewPage {
     map: Option<Map>,
     /// `sort` to keep when the map's column changes.
     sort: String,
+    /// The CSV files of an export of several (empty for one file), and the one shown.
+    files: Vec<String>,
+    file: usize,
+    /// An engine output: its download asks for the CSV export.
+    is_engine: bool,
 }
 
 impl PreviewPage {
@@ -74,6 +81,36 @@ pub struct PreviewParams {
     sort: Option<String>,
     /// The column a map is coloured by (its index).
     value: Option<String>,
+    /// Which CSV of an export of several files (its index).
+    file: Option<usize>,
+}
+
+/// The table of a CSV file, or of the `wanted`th CSV of a zip (an engine export of several
+/// files), with the names of the zip's CSV files and the index shown.
+fn read_source(
+    path: &std::path::Path,
+    wanted: usize,
+) -> std::io::Result<(Table, Vec<String>, usize)> {
+    if path.extension().is_none_or(|e| e != "zip") {
+        return Ok((read_csv(path, MAX_BYTES, MAX_DRAWN)?, Vec::new(), 0));
+    }
+    let invalid =
+        |e: zip::result::ZipError| std::io::Error::new(std::io::ErrorKind::InvalidData, e);
+    let mut archive = zip::ZipArchive::new(std::fs::File::open(path)?).map_err(invalid)?;
+    let mut names: Vec<String> = archive
+        .file_names()
+        .filter_map(|n| n.ok())
+        .filter(|n| n.ends_with(".csv"))
+        .map(|n| n.into_owned())
+        .collect();
+    names.sort();
+    let file = wanted.min(names.len().saturating_sub(1));
+    let name = names.get(file).cloned().ok_or_else(|| {
+        std::io::Error::new(std::io::ErrorKind::NotFound, "the export holds no CSV file")
+    })?;
+    let entry = archive.by_name(&name).map_err(invalid)?;
+    let table = read_csv_from(entry, MAX_BYTES, MAX_DRAWN)?;
+    Ok((table, names, file))
 }
 
 /// `3` = column 3 ascending, `-3` descending.
@@ -102,7 +139,8 @@ pub async fn preview_page(
             "Calculation {id} has no output {output_id}."
         )));
     }
-    if !is_csv(&output) {
+    let engine_csv = output.is_engine() && output.formats().iter().any(|f| f == "csv");
+    if !is_csv(&output) && !engine_csv {
         return Err(AppError::NotFound(format!(
             "{} is not a CSV file, so it has no preview; download it from the calculation's page.",
             output.name
@@ -113,8 +151,16 @@ pub async fn preview_page(
         .db
         .read(move |conn| Calc::load_for(conn, &viewer, id).map(|(c, _)| c))
         .await?;
+    let file = if engine_csv {
+        engine_export(&state, &calc, &output, "csv")
+            .await?
+            .ok_or_else(|| AppError::NotFound(format!("Output {output_id} has no CSV export.")))?
+    } else {
+        file
+    };
     let gone = format!("The file of output {output_id} is gone from the disk.");
-    let mut table = web::block(move || read_csv(&file, MAX_BYTES, MAX_DRAWN))
+    let wanted = params.file.unwrap_or(0);
+    let (mut table, files, shown) = web::block(move || read_source(&file, wanted))
         .await
         .map_err(|e| AppError::Internal(e.to_string()))?
         .map_err(|_| AppError::NotFound(gone))?;
@@ -130,10 +176,13 @@ pub async fn preview_page(
     }
     // The drawing has up to MAX_DRAWN rows, the table the first MAX_ROWS.
     table.truncate(MAX_ROWS);
-    let keep = match (&map, value) {
+    let mut keep = match (&map, value) {
         (Some(_), Some(v)) => format!("value={v}&"),
         _ => String::new(),
     };
+    if !files.is_empty() {
+        keep.push_str(&format!("file={shown}&"));
+    }
     let sort = parse_sort(params.sort.as_deref()).filter(|(c, _)| *c < table.header.len());
     if let Some((column, desc)) = sort {
         table.sort_by(column, desc);
@@ -182,6 +231,9 @@ pub async fn preview_page(
                 Some((c, false)) => c.to_string(),
                 None => String::new(),
             },
+            files,
+            file: shown,
+            is_engine: engine_csv,
         },
     )
 }

@@ -28,10 +28,17 @@ pub struct Table {
 /// `max_bytes` bytes (a line cut off by that limit is dropped). Records may have different
 /// lengths: the table is as wide as the widest, with the missing cells empty.
 pub fn read_csv(path: &Path, max_bytes: usize, max_rows: usize) -> std::io::Result<Table> {
+    read_csv_from(std::fs::File::open(path)?, max_bytes, max_rows)
+}
+
+/// [`read_csv`] from any reader (an entry of a zip).
+pub fn read_csv_from(
+    source: impl Read,
+    max_bytes: usize,
+    max_rows: usize,
+) -> std::io::Result<Table> {
     let mut bytes = Vec::new();
-    std::fs::File::open(path)?
-        .take(max_bytes as u64 + 1)
-        .read_to_end(&mut bytes)?;
+    source.take(max_bytes as u64 + 1).read_to_end(&mut bytes)?;
     let cut = bytes.len() > max_bytes;
     if cut {
         bytes.truncate(max_bytes);
