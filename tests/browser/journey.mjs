@@ -463,7 +463,8 @@ async function journey(browser) {
     page.waitForEvent("download"),
     page.getByRole("link", { name: /^Download/ }).click(),
   ]);
-  assert.equal(download.suggestedFilename(), "series.csv");
+  // Named as OpenQuake names downloads: output-<output id>-<file name>.
+  assert.match(download.suggestedFilename(), /^output-\d+-series\.csv$/);
   const csv = readFileSync(await download.path(), "utf8").trim().split("\n");
   assert.equal(csv.length, 31, "a header and 30 rows");
   assert.match(csv[0], /^step,/);
