@@ -13,6 +13,7 @@
 //! How a run ends (final status, outputs, email, `notify_to`) is in [`finish`].
 
 mod finish;
+mod reader;
 
 use std::io::{BufRead, BufReader};
 use std::os::unix::process::CommandExt;
@@ -30,6 +31,7 @@ use crate::config::{CalculatorConfig, Config};
 use crate::db::DbConn;
 use crate::models::calc::{Calc, SlurmJob, Status};
 use crate::models::log::{LogRow, NewLine, process};
+use reader::Reader;
 
 /// Environment variable through which the runner hands its effective configuration over.
 pub const CONFIG_ENV: &str = "CALCWEB_SUPERVISE_CONFIG";
@@ -41,23 +43,6 @@ const FLUSH_LINES: usize = 2_000;
 const ABORT_POLL: Duration = Duration::from_millis(500);
 /// How long the output must pause before a row open to continuation lines is shown.
 const ROW_PAUSE: Duration = Duration::from_millis(300);
-
-/// How the calculator's output is read.
-enum Reader {
-    /// Any program: a leading level word sets a line's level, `PROGRESS n` the progress.
-    Generic { progress: i32 },
-    /// The OpenQuake engine (calcs::openquake::log).
-    Engine(EngineLog),
-}
-
-impl Reader {
-    /// Ends a row still open to continuation lines.
-    fn close(&mut self, rows: &mut Vec<NewLine>) {
-        if let Reader::Engine(log) = self {
-            log.close(rows);
-        }
-    }
-}
 
 enum Event {
     Line(String, bool),
@@ -313,41 +298,6 @@ impl Supervisor<'_> {
         }
         drop(tx);
         self.watch(&mut child, rx, &mut reader, calculator.timeout)
-    }
-
-    /// One line of the calculator's output: rows, progress and the engine's job id.
-    fn take_line(&mut self, reader: &mut Reader, line: &str, is_err: bool) {
-        match reader {
-            Reader::Generic { progress } => {
-                if let Some(p) = line
-                    .strip_prefix("PROGRESS ")
-                    .and_then(|p| p.trim().parse::<f64>().ok())
-                {
-                    let p = p.clamp(0.0, 100.0).round() as i32;
-                    if p != *progress {
-                        *progress = p;
-                        let _ = Calc::set_progress(&mut self.conn, self.id, p);
-                    }
-                } else {
-                    self.pending
-                        .push(NewLine::parse(line, process::CALCULATOR, is_err));
-                }
-            }
-            Reader::Engine(log) => {
-                let news = log.push(line, is_err, &mut self.pending);
-                if let Some(job) = news.job_id
-                    && let Err(e) = Calc::set_engine_job_id(&mut self.conn, self.id, job)
-                {
-                    eprintln!(
-                        "cannot record the engine job of calculation {}: {e}",
-                        self.id
-                    );
-                }
-                if let Some((figure, phase)) = news.progress {
-                    let _ = Calc::set_phase(&mut self.conn, self.id, figure, &phase);
-                }
-            }
-        }
     }
 
     fn watch(
