@@ -59,45 +59,25 @@ pub(super) async fn get_preferred(
     Ok(HttpResponse::Ok().json(json!({ "success": "ok", "job_id": id })))
 }
 
-#[post("/v1/calc/create_tag/{tag}")]
-pub(super) async fn create_tag(
+/// `POST /v1/calc/create_tag/<tag>`, `delete_tag`, `unset_preferred_job_for_tag`.
+#[post("/v1/calc/{action:(create_tag|delete_tag|unset_preferred_job_for_tag)}/{tag}")]
+pub(super) async fn tag_action(
     req: HttpRequest,
     user: Authenticated,
-    tag: web::Path<String>,
+    path: web::Path<(String, String)>,
     state: web::Data<AppState>,
 ) -> AppResult<HttpResponse> {
-    let tag = tag.into_inner();
-    answer(&req, &state, user.0, move |conn, actor, user| {
-        tags::create(conn, actor, user, &tag)
-    })
-    .await
-}
-
-#[post("/v1/calc/delete_tag/{tag}")]
-pub(super) async fn delete_tag(
-    req: HttpRequest,
-    user: Authenticated,
-    tag: web::Path<String>,
-    state: web::Data<AppState>,
-) -> AppResult<HttpResponse> {
-    let tag = tag.into_inner();
-    answer(&req, &state, user.0, move |conn, actor, user| {
-        tags::delete(conn, actor, user, &tag)
-    })
-    .await
-}
-
-#[post("/v1/calc/unset_preferred_job_for_tag/{tag}")]
-pub(super) async fn unset_preferred(
-    req: HttpRequest,
-    user: Authenticated,
-    tag: web::Path<String>,
-    state: web::Data<AppState>,
-) -> AppResult<HttpResponse> {
-    let tag = tag.into_inner();
-    answer(&req, &state, user.0, move |conn, actor, user| {
-        tags::unprefer(conn, actor, user, &tag)
-    })
+    let (action, tag) = path.into_inner();
+    answer(
+        &req,
+        &state,
+        user.0,
+        move |conn, actor, user| match action.as_str() {
+            "create_tag" => tags::create(conn, actor, user, &tag),
+            "delete_tag" => tags::delete(conn, actor, user, &tag),
+            _ => tags::unprefer(conn, actor, user, &tag),
+        },
+    )
     .await
 }
 
