@@ -2,8 +2,6 @@
 
 use std::path::Path;
 
-use diesel::Connection;
-
 use super::{Changes, show, yes_no};
 use crate::db::DbConn;
 use crate::error::{AppError, AppResult};
@@ -62,7 +60,7 @@ pub struct NewAccount {
 /// signing up, a PAM user's first login) is recorded as the new user.
 pub fn create(conn: &mut DbConn, actor: &Actor, account: &NewAccount) -> AppResult<User> {
     check_level(account.fields.level)?;
-    conn.transaction(|conn| {
+    conn.write_transaction(|conn| {
         let f = &account.fields;
         let new = NewUser {
             username: f.username.clone(),
@@ -157,7 +155,7 @@ pub fn update(
 
 /// Stores a new (hashed) password and ends the user's sessions; returns how many ended.
 pub fn set_password(conn: &mut DbConn, actor: &Actor, user: &User, hash: &str) -> AppResult<usize> {
-    conn.transaction(|conn| {
+    conn.write_transaction(|conn| {
         User::set_password_hash(conn, user.id, hash)?;
         let ended = crate::models::session::SessionRow::delete_for_user(conn, user.id)?;
         let summary = format!("password set; {ended} session(s) ended");
@@ -190,7 +188,7 @@ pub fn deactivate(conn: &mut DbConn, actor: &Actor, user: &User) -> AppResult<us
 }
 
 pub fn activate(conn: &mut DbConn, actor: &Actor, user: &User) -> AppResult<()> {
-    conn.transaction(|conn| {
+    conn.write_transaction(|conn| {
         User::set_active(conn, user.id, true)?;
         AuditEntry::record(
             conn,
@@ -210,7 +208,7 @@ pub fn activate_by_link(
     user: &User,
     link: &crate::models::activation::ActivationToken,
 ) -> AppResult<bool> {
-    conn.transaction(|conn| {
+    conn.write_transaction(|conn| {
         if !crate::models::activation::ActivationToken::activate(conn, link)? {
             return Ok(false);
         }

@@ -4,7 +4,6 @@
 
 use actix_multipart::Multipart;
 use actix_web::web;
-use diesel::Connection;
 
 use crate::calcs::{calc_dir, upload};
 use crate::db::DbConn;
@@ -172,7 +171,7 @@ pub async fn queue(
     services
         .db
         .run(move |conn| {
-            conn.transaction(|conn| {
+            conn.write_transaction(|conn| {
                 Calc::set_status(conn, id, Status::Submitted)?;
                 AuditEntry::record(conn, &actor, "calc.submit", &audit_target(id), &summary)
             })
@@ -239,7 +238,7 @@ pub async fn abort(services: &Services, user: &User, actor: &Actor, id: i64) -> 
     let (now, slurm_job) = services
         .db
         .run(move |conn| {
-            conn.transaction(|conn| {
+            conn.write_transaction(|conn| {
                 let now = Calc::request_abort(conn, id)?;
                 let job = Calc::find(conn, id)?.and_then(|c| c.slurm_job().map(str::to_string));
                 let summary = match now {
@@ -290,7 +289,7 @@ pub async fn remove(services: &Services, user: &User, actor: &Actor, id: i64) ->
     services
         .db
         .run(move |conn| {
-            conn.transaction(|conn| {
+            conn.write_transaction(|conn| {
                 Calc::delete(conn, id)?;
                 AuditEntry::record(conn, &actor, "calc.remove", &audit_target(id), &summary)
             })
@@ -331,7 +330,7 @@ pub async fn set_shared(
     services
         .db
         .run(move |conn| {
-            conn.transaction(|conn| {
+            conn.write_transaction(|conn| {
                 Calc::set_shared(conn, id, shared)?;
                 let summary = format!("owner: {owner}");
                 AuditEntry::record(conn, &actor, action, &audit_target(id), &summary)
@@ -354,7 +353,7 @@ pub fn reassign(
     heir: &User,
 ) -> AppResult<()> {
     let summary = format!("owner: {owner} -> {}", heir.username);
-    conn.transaction(|conn| {
+    conn.write_transaction(|conn| {
         if !Calc::set_owner(conn, id, heir.id)? {
             return Err(AppError::NotFound(format!("There is no calculation {id}.")));
         }

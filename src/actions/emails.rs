@@ -1,8 +1,6 @@
 //! The outbox from /admin/emails/: a test email queued for the worker to send, a failed email
 //! queued again. Each audited.
 
-use diesel::Connection;
-
 use crate::config::Config;
 use crate::db::DbConn;
 use crate::error::{AppError, AppResult};
@@ -31,7 +29,7 @@ pub fn queue_test(conn: &mut DbConn, config: &Config, actor: &Actor, to: &str) -
         &crate::mail::describe(config),
         &format!("{} from /admin", actor.name),
     )?;
-    conn.transaction(|conn| {
+    conn.write_transaction(|conn| {
         let id = Email::queue(conn, &message)?;
         AuditEntry::record(conn, actor, "email.test", &target(id, to), "")?;
         Ok(id)
@@ -40,7 +38,7 @@ pub fn queue_test(conn: &mut DbConn, config: &Config, actor: &Actor, to: &str) -
 
 /// Queues a failed email again; false when it is not a failed one. 404 when there is none.
 pub fn retry(conn: &mut DbConn, actor: &Actor, id: i64) -> AppResult<bool> {
-    conn.transaction(|conn| {
+    conn.write_transaction(|conn| {
         let Some(email) = Email::find(conn, id)? else {
             return Err(AppError::not_found());
         };

@@ -1,7 +1,5 @@
 //! Group actions: create, rename, delete, add and remove members.
 
-use diesel::Connection;
-
 use crate::db::DbConn;
 use crate::error::{AppError, AppResult};
 use crate::models::User;
@@ -9,7 +7,7 @@ use crate::models::audit::{Actor, AuditEntry, Target};
 use crate::models::group::Group;
 
 pub fn create(conn: &mut DbConn, actor: &Actor, name: &str) -> AppResult<Group> {
-    conn.transaction(|conn| {
+    conn.write_transaction(|conn| {
         let group = Group::create(conn, name)?;
         AuditEntry::record(
             conn,
@@ -34,7 +32,7 @@ pub fn rename(conn: &mut DbConn, actor: &Actor, group: &Group, name: &str) -> Ap
     if group.name == name {
         return Ok(());
     }
-    conn.transaction(|conn| {
+    conn.write_transaction(|conn| {
         Group::rename(conn, group.id, name)?;
         let summary = format!("name: {} -> {name}", group.name);
         AuditEntry::record(
@@ -49,7 +47,7 @@ pub fn rename(conn: &mut DbConn, actor: &Actor, group: &Group, name: &str) -> Ap
 
 /// Deletes the group and its memberships; returns how many members it had.
 pub fn delete(conn: &mut DbConn, actor: &Actor, group: &Group) -> AppResult<usize> {
-    conn.transaction(|conn| {
+    conn.write_transaction(|conn| {
         let members = Group::members(conn, group.id)?;
         Group::delete(conn, group.id)?;
         let names: Vec<&str> = members.iter().map(|u| u.username.as_str()).collect();
@@ -67,7 +65,7 @@ pub fn delete(conn: &mut DbConn, actor: &Actor, group: &Group) -> AppResult<usiz
 
 /// Returns false (and records nothing) when the user already was a member.
 pub fn add_member(conn: &mut DbConn, actor: &Actor, group: &Group, user: &User) -> AppResult<bool> {
-    conn.transaction(|conn| {
+    conn.write_transaction(|conn| {
         let added = Group::add_member(conn, group.id, user.id)?;
         if added {
             let summary = format!("added member {}", user.username);
@@ -85,7 +83,7 @@ pub fn remove_member(
     group: &Group,
     user: &User,
 ) -> AppResult<bool> {
-    conn.transaction(|conn| {
+    conn.write_transaction(|conn| {
         let removed = Group::remove_member(conn, group.id, user.id)?;
         if removed {
             let summary = format!("removed member {}", user.username);

@@ -1,7 +1,6 @@
 //! Invitations, from /admin and `calcweb manage invite`: the invitation, its email (queued in
 //! the same transaction) and the audit entry, or nothing.
 
-use diesel::Connection;
 use time::Duration;
 
 use crate::config::{Config, RegistrationMode};
@@ -39,7 +38,7 @@ pub fn invite(
         )));
     }
     let valid_for = Duration::days(i64::from(config.registration.invite_days));
-    conn.transaction(|conn| {
+    conn.write_transaction(|conn| {
         let (invitation, token) = Invitation::create(
             conn,
             email,
@@ -78,7 +77,7 @@ pub fn invite(
 
 /// Withdraws an unused invitation; false when it was used already or is gone.
 pub fn revoke(conn: &mut DbConn, actor: &Actor, id: i64) -> AppResult<bool> {
-    conn.transaction(|conn| {
+    conn.write_transaction(|conn| {
         let Some(invitation) = Invitation::find(conn, id)? else {
             return Ok(false);
         };

@@ -2,7 +2,6 @@
 //! `calcweb manage maintenance` alike: the checks, the row every server process reads, and the
 //! audit line.
 
-use diesel::Connection;
 use time::{Date, Duration, PrimitiveDateTime, Time};
 
 use crate::db::DbConn;
@@ -80,7 +79,7 @@ pub fn schedule(
             "The message has {length} characters; at most {MAX_MESSAGE} fit in the banner."
         )));
     }
-    conn.transaction(|conn| {
+    conn.write_transaction(|conn| {
         let before = Maintenance::current(conn)?;
         Maintenance::schedule(conn, start, message, &actor.name)?;
         let mut summary = format!("starts: {}", when(&start));
@@ -96,7 +95,7 @@ pub fn schedule(
 
 /// Ends the window (on or scheduled); false when there was none.
 pub fn end(conn: &mut DbConn, actor: &Actor) -> AppResult<bool> {
-    conn.transaction(|conn| {
+    conn.write_transaction(|conn| {
         let Some(before) = Maintenance::current(conn)? else {
             return Ok(false);
         };

@@ -1,7 +1,5 @@
 //! Session actions: revoke one session, or all of a user's.
 
-use diesel::Connection;
-
 use crate::db::DbConn;
 use crate::error::AppResult;
 use crate::models::User;
@@ -10,7 +8,7 @@ use crate::models::session::SessionRow;
 
 /// Ends one session; false when it had already ended (nothing is recorded then).
 pub fn revoke(conn: &mut DbConn, actor: &Actor, session_id: i64) -> AppResult<bool> {
-    conn.transaction(|conn| {
+    conn.write_transaction(|conn| {
         let Some(session) = SessionRow::find(conn, session_id)? else {
             return Ok(false);
         };
@@ -29,7 +27,7 @@ pub fn revoke(conn: &mut DbConn, actor: &Actor, session_id: i64) -> AppResult<bo
 
 /// Ends every session of `user`; returns how many.
 pub fn revoke_all(conn: &mut DbConn, actor: &Actor, user: &User) -> AppResult<usize> {
-    conn.transaction(|conn| {
+    conn.write_transaction(|conn| {
         let ended = SessionRow::delete_for_user(conn, user.id)?;
         let summary = format!("{ended} session(s) ended");
         AuditEntry::record(

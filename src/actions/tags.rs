@@ -11,8 +11,6 @@
 //! all: replacing or unsetting it takes the right to share the calculation that was
 //! preferred too.
 
-use diesel::Connection;
-
 use crate::db::DbConn;
 use crate::error::{AppError, AppResult};
 use crate::models::User;
@@ -82,7 +80,7 @@ fn calc_target(id: i64) -> Target {
 pub fn create(conn: &mut DbConn, actor: &Actor, user: &User, name: &str) -> AppResult<String> {
     check_level(user)?;
     check_name(name)?;
-    conn.transaction(|conn| {
+    conn.write_transaction(|conn| {
         if !Tag::create(conn, name)? {
             return Ok(format!("Tag {name} already exists"));
         }
@@ -94,7 +92,7 @@ pub fn create(conn: &mut DbConn, actor: &Actor, user: &User, name: &str) -> AppR
 /// `delete_tag`: `Tag T was deleted` or `Tag T does not exist`.
 pub fn delete(conn: &mut DbConn, actor: &Actor, user: &User, name: &str) -> AppResult<String> {
     check_level(user)?;
-    conn.transaction(|conn| {
+    conn.write_transaction(|conn| {
         let Some(id) = Tag::find(conn, name)? else {
             return Ok(format!("Tag {name} does not exist"));
         };
@@ -121,7 +119,7 @@ pub fn add(
 ) -> AppResult<String> {
     check_level(user)?;
     check_name(name)?;
-    conn.transaction(|conn| {
+    conn.write_transaction(|conn| {
         check_calc(conn, user, id)?;
         let tag_id = Tag::find_or_create(conn, name)?;
         if !Tag::attach(conn, id, tag_id)? {
@@ -150,7 +148,7 @@ pub fn remove(
     name: &str,
 ) -> AppResult<String> {
     check_level(user)?;
-    conn.transaction(|conn| {
+    conn.write_transaction(|conn| {
         check_calc(conn, user, id)?;
         let Some(tag_id) = Tag::find(conn, name)? else {
             return Ok(format!("Tag {name} was not associated with job {id}"));
@@ -179,7 +177,7 @@ pub fn prefer(
 ) -> AppResult<String> {
     check_level(user)?;
     check_name(name)?;
-    conn.transaction(|conn| {
+    conn.write_transaction(|conn| {
         check_calc(conn, user, id)?;
         let tag_id = Tag::find_or_create(conn, name)?;
         let before = Tag::preferred(conn, tag_id)?;
@@ -200,7 +198,7 @@ pub fn prefer(
 pub fn unprefer(conn: &mut DbConn, actor: &Actor, user: &User, name: &str) -> AppResult<String> {
     check_level(user)?;
     let done = format!("Tag {name} has no preferred job now");
-    conn.transaction(|conn| {
+    conn.write_transaction(|conn| {
         let Some(tag_id) = Tag::find(conn, name)? else {
             return Ok(done.clone());
         };

@@ -1,8 +1,6 @@
 //! Personal API tokens: made and revoked by their owner on the account page, revoked by a
 //! superuser in /admin/tokens/. Each audited; the secret is never recorded.
 
-use diesel::Connection;
-
 use crate::db::DbConn;
 use crate::error::{AppError, AppResult};
 use crate::models::User;
@@ -38,7 +36,7 @@ pub fn create(
     scope: &str,
     valid_days: Option<i64>,
 ) -> AppResult<(ApiToken, String)> {
-    conn.transaction(|conn| {
+    conn.write_transaction(|conn| {
         let (token, secret) = ApiToken::create(conn, user_id, name, scope, valid_days)?;
         let owner = owner_name(conn, user_id)?;
         let mut summary = summary(&token, &owner);
@@ -58,7 +56,7 @@ pub fn create(
 
 /// Revokes token `id` of `user_id` (its owner's own revocation); 404 when they have no such token.
 pub fn revoke_own(conn: &mut DbConn, actor: &Actor, user_id: i64, id: i64) -> AppResult<ApiToken> {
-    conn.transaction(|conn| {
+    conn.write_transaction(|conn| {
         let token = ApiToken::find(conn, id)?
             .filter(|t| t.user_id == user_id)
             .ok_or_else(|| AppError::NotFound("You have no such token.".into()))?;
@@ -69,7 +67,7 @@ pub fn revoke_own(conn: &mut DbConn, actor: &Actor, user_id: i64, id: i64) -> Ap
 
 /// Revokes any token (superusers); None when it was already gone. Returns it with its owner.
 pub fn revoke(conn: &mut DbConn, actor: &Actor, id: i64) -> AppResult<Option<(ApiToken, String)>> {
-    conn.transaction(|conn| {
+    conn.write_transaction(|conn| {
         let Some(token) = ApiToken::find(conn, id)? else {
             return Ok(None);
         };

@@ -29,6 +29,38 @@ impl DbConn {
     }
 }
 
+impl DbConn {
+    /// Runs `f` in a transaction that may write. On SQLite it begins with `BEGIN IMMEDIATE`,
+    /// taking the write lock first: a plain (deferred) transaction that reads and then writes
+    /// fails at once with "database is locked" when another connection wrote in between, as
+    /// the busy timeout cannot help it. PostgreSQL needs nothing more than a transaction.
+    /// Nested calls become savepoints, as with `Connection::transaction`.
+    pub fn write_transaction<T, E, F>(&mut self, f: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut DbConn) -> Result<T, E>,
+        E: From<diesel::result::Error>,
+    {
+        use diesel::connection::{AnsiTransactionManager, TransactionManager};
+        type Manager = <DbConn as Connection>::TransactionManager;
+        match self {
+            DbConn::Pg(_) => self.transaction(f),
+            DbConn::Sqlite(inner) => {
+                AnsiTransactionManager::begin_transaction_sql(inner, "BEGIN IMMEDIATE")?;
+                match f(self) {
+                    Ok(value) => {
+                        Manager::commit_transaction(self)?;
+                        Ok(value)
+                    }
+                    Err(error) => match Manager::rollback_transaction(self) {
+                        Ok(()) | Err(diesel::result::Error::BrokenTransactionManager) => Err(error),
+                        Err(rollback) => Err(rollback.into()),
+                    },
+                }
+            }
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
     Sqlite,

@@ -2,8 +2,6 @@
 //! /admin. Missing groups are created. Without --password-stdin the account has no password and
 //! cannot log in until one is set.
 
-use diesel::Connection;
-
 use super::users::{password_from_stdin, sentence};
 use crate::actions::accounts::NewAccount;
 use crate::auth::password;
@@ -59,7 +57,7 @@ pub fn run(config: &Config, args: CreateUserArgs) -> Result<(), String> {
     };
     let actor = Actor::cli();
     let (user, created_groups) = conn
-        .transaction(|conn| {
+        .write_transaction(|conn| {
             let mut group_ids = Vec::new();
             let mut created = Vec::new();
             for name in &args.groups {

@@ -1,7 +1,6 @@
 //! `manage groups list | add GROUP USER... | remove GROUP USER...`, audited like /admin.
 
 use clap::Subcommand;
-use diesel::Connection;
 
 use super::users::{find_user, sentence};
 use crate::config::Config;
@@ -47,7 +46,7 @@ pub fn run(config: &Config, command: GroupsCommand) -> Result<(), String> {
             // Every user must exist before anything changes.
             let users = find_users(&mut conn, &users)?;
             let lines = conn
-                .transaction(|conn| {
+                .write_transaction(|conn| {
                     let (group, created) = crate::actions::groups::ensure(conn, &actor, &group)?;
                     let mut lines = Vec::new();
                     if created {
@@ -68,7 +67,7 @@ pub fn run(config: &Config, command: GroupsCommand) -> Result<(), String> {
                 })?;
             let users = find_users(&mut conn, &users)?;
             let lines = conn
-                .transaction(|conn| change_members(conn, &actor, &group, &users, false))
+                .write_transaction(|conn| change_members(conn, &actor, &group, &users, false))
                 .map_err(sentence)?;
             lines.iter().for_each(|l| println!("{l}"));
             Ok(())

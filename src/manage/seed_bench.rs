@@ -156,7 +156,7 @@ pub fn seed(conn: &mut DbConn, config: &Config, args: &SeedArgs) -> Result<Seede
     let hash = crate::auth::password::hash(PASSWORD);
     let now = now();
     let (user_ids, _group_ids) = conn
-        .transaction(|conn| {
+        .write_transaction(|conn| {
             let group_rows: Vec<_> = (1..=n_groups)
                 .map(|g| {
                     (
@@ -280,7 +280,7 @@ pub fn seed(conn: &mut DbConn, config: &Config, args: &SeedArgs) -> Result<Seede
             }
         }
         let (l, o) = conn
-            .transaction(|conn| {
+            .write_transaction(|conn| {
                 insert_batch!(&mut *conn, calcs::table, calc_rows)?;
                 let l = insert_batch!(&mut *conn, calc_logs::table, log_rows)?;
                 let o = insert_batch!(&mut *conn, outputs::table, output_rows)?;

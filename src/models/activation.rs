@@ -155,7 +155,7 @@ impl User {
 
     /// A signed-up account: inactive until its activation link is used.
     pub fn create_inactive(conn: &mut DbConn, new: &NewUser) -> AppResult<User> {
-        conn.transaction(|conn| {
+        conn.write_transaction(|conn| {
             let user = User::create(conn, new)?;
             User::set_active(conn, user.id, false)?;
             User::find(conn, user.id)?.ok_or_else(AppError::not_found)

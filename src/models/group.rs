@@ -229,7 +229,7 @@ impl Group {
             return Ok((group, false));
         }
         // A savepoint, so a lost race does not abort an enclosing PostgreSQL transaction.
-        match conn.transaction(|conn| Group::create(conn, name)) {
+        match conn.write_transaction(|conn| Group::create(conn, name)) {
             Ok(group) => Ok((group, true)),
             Err(AppError::Conflict(_)) => Ok((
                 Group::find_by_name(conn, name)?.ok_or_else(AppError::not_found)?,

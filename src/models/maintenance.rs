@@ -35,7 +35,7 @@ impl Maintenance {
         message: &str,
         by: &str,
     ) -> AppResult<()> {
-        conn.transaction(|conn| {
+        conn.write_transaction(|conn| {
             diesel::delete(maintenance::table).execute(conn)?;
             diesel::insert_into(maintenance::table)
                 .values((

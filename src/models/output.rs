@@ -61,7 +61,7 @@ impl Output {
         files: &[(String, i64, String)],
     ) -> AppResult<()> {
         let now = now();
-        conn.transaction(|conn| {
+        conn.write_transaction(|conn| {
             diesel::delete(outputs::table.filter(outputs::calc_id.eq(calc_id))).execute(conn)?;
             for (name, size, content_type) in files {
                 diesel::insert_into(outputs::table)
@@ -86,7 +86,7 @@ impl Output {
         listed: &[EngineOutput],
     ) -> AppResult<()> {
         let now = now();
-        conn.transaction(|conn| {
+        conn.write_transaction(|conn| {
             diesel::delete(outputs::table.filter(outputs::calc_id.eq(calc_id))).execute(conn)?;
             for out in listed {
                 let size = if out.size_mb < 0.0 {

@@ -249,8 +249,7 @@ async fn confirm_submit(
     let changed = state
         .db
         .run(move |conn| {
-            use diesel::Connection;
-            conn.transaction(|conn| {
+            conn.write_transaction(|conn| {
                 // Checked again inside the transaction: two submissions of one link set one
                 // password, since the first changes the hash the link is signed over.
                 let Some(current) = User::find(conn, user.id)? else {

@@ -5,7 +5,6 @@ use actix_session::Session;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use actix_web_flash_messages::FlashMessage;
 use askama::Template;
-use diesel::Connection;
 use serde::Deserialize;
 
 use crate::actions::accounts::{self, NewAccount, Origin};
@@ -110,7 +109,7 @@ async fn setup_submit(
         let created = state
             .db
             .run(move |conn| {
-                conn.transaction(|conn| {
+                conn.write_transaction(|conn| {
                     let user = accounts::create(conn, &actor, &account)?;
                     setup_token::delete_all(conn)?;
                     Ok(user)

@@ -228,3 +228,27 @@ fn only_the_actions_write_audit_lines() {
         "audit lines written outside src/actions: {writers:?}"
     );
 }
+
+/// Transactions begin with the write lock on SQLite (`DbConn::write_transaction`): a deferred
+/// one that reads and then writes fails with "database is locked" when another connection
+/// wrote in between. Only the database layer and the log writer (whose first statement is a
+/// write) call diesel's `transaction` themselves.
+#[test]
+fn transactions_take_the_write_lock_first() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    let deferred: Vec<String> = files
+        .iter()
+        .filter(|f| !f.ends_with("db/mod.rs") && !f.ends_with("models/log.rs"))
+        .filter(|f| {
+            let text = std::fs::read_to_string(f).unwrap();
+            text.lines().any(|l| code(l).contains(".transaction("))
+        })
+        .map(|f| f.strip_prefix(&src).unwrap().display().to_string())
+        .collect();
+    assert!(
+        deferred.is_empty(),
+        "use DbConn::write_transaction instead of diesel's transaction in: {deferred:?}"
+    );
+}

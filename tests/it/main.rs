@@ -33,3 +33,4 @@ mod setup;
 mod slurm;
 mod smtp;
 mod support;
+mod transactions;

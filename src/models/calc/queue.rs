@@ -59,20 +59,13 @@ impl Calc {
     }
 
     /// Takes the oldest queued calculation for this host, unless `max` already run here.
-    /// Atomic across processes: SQLite serializes the write transaction, PostgreSQL takes an
-    /// advisory lock, and the update only succeeds while the row is still `submitted`.
+    /// Atomic across processes: SQLite's write transaction holds the write lock from its start,
+    /// PostgreSQL takes an advisory lock, and the update only succeeds while the row is still
+    /// `submitted`.
     pub fn claim_next(conn: &mut DbConn, host: &str, max: usize) -> AppResult<Option<Calc>> {
-        let claimed = conn.transaction(|conn| {
-            match conn.backend() {
-                Backend::Postgres => {
-                    diesel::sql_query("SELECT pg_advisory_xact_lock(4242001)").execute(conn)?;
-                }
-                // Turns the read below into part of a write transaction.
-                Backend::Sqlite => {
-                    diesel::update(calcs::table.filter(calcs::id.eq(-1)))
-                        .set(calcs::progress.eq(0))
-                        .execute(conn)?;
-                }
+        let claimed = conn.write_transaction(|conn| {
+            if conn.backend() == Backend::Postgres {
+                diesel::sql_query("SELECT pg_advisory_xact_lock(4242001)").execute(conn)?;
             }
             let running: i64 = calcs::table
                 .filter(calcs::status.eq(Status::Executing))

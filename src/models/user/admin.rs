@@ -214,7 +214,7 @@ impl User {
         doing: &str,
         change: impl FnOnce(&mut DbConn) -> AppResult<T>,
     ) -> AppResult<T> {
-        conn.transaction(|conn| {
+        conn.write_transaction(|conn| {
             lock_superusers(conn)?;
             let was_one = User::find(conn, user.id)?.is_some_and(|u| u.is_active && u.is_superuser);
             let out = change(conn)?;

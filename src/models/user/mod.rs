@@ -173,7 +173,7 @@ impl User {
     /// Creates the account of a PAM user: login source "pam", no local password. A taken
     /// username is a 409 (as for [`User::create`]).
     pub fn create_pam(conn: &mut DbConn, new: &NewUser) -> AppResult<User> {
-        conn.transaction(|conn| {
+        conn.write_transaction(|conn| {
             let user = User::create(conn, new)?;
             diesel::update(users::table.find(user.id))
                 .set(users::login_source.eq(SOURCE_PAM))

@@ -5,7 +5,6 @@ use actix_session::Session;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use actix_web_flash_messages::FlashMessage;
 use askama::Template;
-use diesel::Connection;
 use serde::Deserialize;
 
 use crate::actions::accounts::{self, NewAccount, Origin};
@@ -159,7 +158,7 @@ async fn invite_submit(
     let created = state
         .db
         .run(move |conn| {
-            conn.transaction(|conn| {
+            conn.write_transaction(|conn| {
                 let account = NewAccount {
                     fields: UserChanges {
                         username: name,

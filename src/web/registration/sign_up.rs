@@ -3,7 +3,6 @@
 
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use askama::Template;
-use diesel::Connection;
 use serde::Deserialize;
 use time::Duration;
 
@@ -161,7 +160,7 @@ async fn create_account(
         .db
         .run(move |conn| {
             let valid_for = Duration::days(i64::from(st.config.registration.activation_days));
-            let created = conn.transaction(|conn| {
+            let created = conn.write_transaction(|conn| {
                 let account = NewAccount {
                     fields: UserChanges {
                         username: name.clone(),
