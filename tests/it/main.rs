@@ -22,6 +22,7 @@ mod docs_links;
 mod email;
 mod email_cli;
 mod example_config;
+mod fuzz;
 mod nginx;
 mod openquake;
 mod openquake_api;

@@ -2,7 +2,7 @@
 //! [`Chart::plot`] draws lines on two [`Axis`]es (hazard curves, spectra), [`Chart::from_table`]
 //! the numeric columns of any table against its first one.
 
-use super::scale::Axis;
+use super::scale::{Axis, fraction, span};
 use super::table::{Table, number};
 
 /// Lines beyond this many get the same colors again.
@@ -83,13 +83,9 @@ pub fn short_number(v: f64) -> String {
     s.to_string()
 }
 
-fn span(values: impl Iterator<Item = f64>) -> Option<(f64, f64)> {
-    let (lo, hi) = values.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
-        (lo.min(v), hi.max(v))
-    });
-    if lo > hi {
-        return None;
-    }
+/// The span of `values`, widened when it is one value so that its ends read apart.
+fn widened(values: impl Iterator<Item = f64>) -> Option<(f64, f64)> {
+    let (lo, hi) = span(values)?;
     Some(if lo == hi {
         (lo - 1.0, hi + 1.0)
     } else {
@@ -202,11 +198,11 @@ impl Chart {
         if lines.iter().all(|(_, p)| p.len() < 2) {
             return None;
         }
-        let (x0, x1) = span(lines.iter().flat_map(|(_, p)| p.iter().map(|p| p.0)))?;
-        let (y0, y1) = span(lines.iter().flat_map(|(_, p)| p.iter().map(|p| p.1)))?;
+        let (x0, x1) = widened(lines.iter().flat_map(|(_, p)| p.iter().map(|p| p.0)))?;
+        let (y0, y1) = widened(lines.iter().flat_map(|(_, p)| p.iter().map(|p| p.1)))?;
         let (width, height, left, right, top, bottom) = (640.0, 320.0, 96.0, 16.0, 16.0, 48.0);
-        let px = |x: f64| left + (x - x0) / (x1 - x0) * (width - left - right);
-        let py = |y: f64| top + (1.0 - (y - y0) / (y1 - y0)) * (height - top - bottom);
+        let px = |x: f64| left + fraction(x, x0, x1) * (width - left - right);
+        let py = |y: f64| top + (1.0 - fraction(y, y0, y1)) * (height - top - bottom);
         let series = lines
             .iter()
             .enumerate()

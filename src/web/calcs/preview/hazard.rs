@@ -4,7 +4,7 @@
 //! them) as spectra. One line per site, for the first [`MAX_SITES`] sites.
 
 use super::chart::{Chart, Line};
-use super::scale::Axis;
+use super::scale::{Axis, span};
 use super::table::{Table, number};
 
 /// Sites drawn: one colour each (the stylesheet has 8).
@@ -76,8 +76,8 @@ pub fn curves(table: &Table) -> Option<Chart> {
             .flat_map(move |l| l.points.iter().map(f))
             .filter(|v| *v > 0.0)
     };
-    let (x_lo, x_hi) = bounds(positive(|p| p.0))?;
-    let (y_lo, y_hi) = bounds(positive(|p| p.1)).unwrap_or((0.1, 1.0));
+    let (x_lo, x_hi) = span(positive(|p| p.0))?;
+    let (y_lo, y_hi) = span(positive(|p| p.1)).unwrap_or((0.1, 1.0));
     let imt = table.meta.get("imt");
     let x_name = match imt {
         Some(imt) => format!("{imt} intensity level"),
@@ -153,8 +153,8 @@ pub fn spectra(table: &Table) -> Option<Chart> {
         }
     }
     let all = || lines.iter().flat_map(|l| l.points.iter());
-    let (_, t_hi) = bounds(all().map(|p| p.0))?;
-    let (_, a_hi) = bounds(all().map(|p| p.1))?;
+    let (_, t_hi) = span(all().map(|p| p.0))?;
+    let (_, a_hi) = span(all().map(|p| p.1))?;
     let x_name = "Period (s)";
     let y_name = "Spectral acceleration (g)";
     let mut chart = Chart::plot(
@@ -188,13 +188,6 @@ pub fn spectra(table: &Table) -> Option<Chart> {
 /// `0.100000` -> `0.1`.
 fn short_poe(poe: &str) -> String {
     number(poe).map_or(poe.to_string(), |p| format!("{p}"))
-}
-
-fn bounds(values: impl Iterator<Item = f64>) -> Option<(f64, f64)> {
-    values.fold(None, |acc, v| match acc {
-        None => Some((v, v)),
-        Some((lo, hi)) => Some((v.min(lo), v.max(hi))),
-    })
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@
 
 use super::chart::{Rule, Tick};
 use super::hazard::column;
-use super::scale::{Axis, viridis};
+use super::scale::{Axis, fraction, span, viridis};
 use super::table::{Table, number};
 
 /// A point of the map.
@@ -60,7 +60,8 @@ const PLOT_H: f64 = 400.0;
 const SCALE_W: f64 = 16.0;
 
 impl Map {
-    /// None unless the table has numeric lon and lat columns and another numeric one.
+    /// None unless the table has numeric lon and lat columns (on the globe: within ±360 and
+    /// ±90) and another numeric one.
     /// `chosen` is a column index from the page's `?value=`; the first value column (not
     /// depth or an id) is the default.
     pub fn from_table(table: &Table, chosen: Option<usize>) -> Option<Map> {
@@ -87,6 +88,13 @@ impl Map {
             .iter()
             .filter_map(|r| Some((number(&r[lon])?, number(&r[lat])?, number(&r[value])?)))
             .collect();
+        // Numbers beyond the globe are not coordinates (and would not fit the drawing).
+        if rows
+            .iter()
+            .any(|&(x, y, _)| x.abs() > 360.0 || y.abs() > 90.0)
+        {
+            return None;
+        }
         let (x0, x1) = span(rows.iter().map(|r| r.0))?;
         let (y0, y1) = span(rows.iter().map(|r| r.1))?;
         let (v0, v1) = span(rows.iter().map(|r| r.2))?;
@@ -102,12 +110,10 @@ impl Map {
             (PLOT_H * ratio, PLOT_H)
         };
         let (left, top) = (64.0, 16.0);
-        let px = |x: f64| left + (x - x0) / (x1 - x0) * plot_width;
-        let py = |y: f64| top + (1.0 - (y - y0) / (y1 - y0)) * plot_height;
+        let px = |x: f64| left + fraction(x, x0, x1) * plot_width;
+        let py = |y: f64| top + (1.0 - fraction(y, y0, y1)) * plot_height;
         let colors = Axis::linear(v0, v1);
-        let t = |v: f64| {
-            if v1 > v0 { (v - v0) / (v1 - v0) } else { 0.5 }
-        };
+        let t = |v: f64| fraction(v, v0, v1);
         let dots = rows
             .iter()
             .map(|&(x, y, v)| Dot {
@@ -257,17 +263,27 @@ impl Map {
     }
 }
 
-fn span(values: impl Iterator<Item = f64>) -> Option<(f64, f64)> {
-    values.fold(None, |acc, v| match acc {
-        None => Some((v, v)),
-        Some((lo, hi)) => Some((v.min(lo), v.max(hi))),
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::web::calcs::preview::table::{MAX_BYTES, read_csv};
+
+    #[test]
+    fn numbers_beyond_the_globe_make_no_map() {
+        // Found by fuzzing (tests/fuzz/corpus/csv): a latitude of 4e22 was drawn at NaN.
+        let text = "lon,lat,value\n10,45,1\n38.17,4.12367E+22,2\n";
+        let table = crate::web::calcs::preview::read_csv_from(text.as_bytes(), 1000, 10).unwrap();
+        assert!(Map::from_table(&table, None).is_none());
+        let text = "lon,lat,value\n-180,-90,-1e308\n180,90,1e308\n";
+        let table = crate::web::calcs::preview::read_csv_from(text.as_bytes(), 1000, 10).unwrap();
+        let map = Map::from_table(&table, None).unwrap();
+        assert!(
+            map.dots
+                .iter()
+                .all(|d| d.cx.is_finite() && d.cy.is_finite())
+        );
+        assert_eq!(map.dots[1].fill, "#fde725");
+    }
 
     #[test]
     fn hazard_maps_are_points_coloured_by_a_column() {

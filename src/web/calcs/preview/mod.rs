@@ -113,6 +113,18 @@ fn read_source(
     Ok((table, names, file))
 }
 
+/// One drawing of a table, the most specific that fits (curves and spectra have lon/lat too):
+/// hazard curves or spectra, else a map coloured by column `value`, else a line chart.
+pub fn drawing(table: &Table, value: Option<usize>) -> (Option<Chart>, Option<Map>) {
+    if let Some(chart) = hazard::curves(table).or_else(|| hazard::spectra(table)) {
+        return (Some(chart), None);
+    }
+    match Map::from_table(table, value) {
+        Some(map) => (None, Some(map)),
+        None => (Chart::from_table(table), None),
+    }
+}
+
 /// `3` = column 3 ascending, `-3` descending.
 fn parse_sort(raw: Option<&str>) -> Option<(usize, bool)> {
     let raw = raw?.trim();
@@ -164,16 +176,8 @@ pub async fn preview_page(
         .await
         .map_err(|e| AppError::Internal(e.to_string()))?
         .map_err(|_| AppError::NotFound(gone))?;
-    // One drawing, the most specific that fits (curves and spectra have lon/lat too).
     let value = params.value.as_deref().and_then(|v| v.trim().parse().ok());
-    let mut chart = hazard::curves(&table).or_else(|| hazard::spectra(&table));
-    let map = match chart {
-        None => Map::from_table(&table, value),
-        Some(_) => None,
-    };
-    if chart.is_none() && map.is_none() {
-        chart = Chart::from_table(&table);
-    }
+    let (chart, map) = drawing(&table, value);
     // The drawing has up to MAX_DRAWN rows, the table the first MAX_ROWS.
     table.truncate(MAX_ROWS);
     let mut keep = match (&map, value) {

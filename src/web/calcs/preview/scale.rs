@@ -13,6 +13,27 @@ pub struct Axis {
     pub ticks: Vec<f64>,
 }
 
+/// The smallest and the largest of `values` (None when there are none).
+pub fn span(values: impl Iterator<Item = f64>) -> Option<(f64, f64)> {
+    values.fold(None, |acc, v| match acc {
+        None => Some((v, v)),
+        Some((lo, hi)) => Some((v.min(lo), v.max(hi))),
+    })
+}
+
+/// Where `v` lies from `lo` (0) to `hi` (1), the middle when they are equal. Halved first:
+/// the span from -1e308 to 1e308 overflows.
+pub fn fraction(v: f64, lo: f64, hi: f64) -> f64 {
+    if hi > lo {
+        (v / 2.0 - lo / 2.0) / (hi / 2.0 - lo / 2.0)
+    } else {
+        0.5
+    }
+}
+
+/// The ends of a linear axis at most.
+const LINEAR_END: f64 = 1e300;
+
 /// 1, 2 or 5 times a power of ten, about `span / 5`.
 fn round_step(span: f64) -> f64 {
     let raw = span / 5.0;
@@ -33,6 +54,11 @@ fn round_step(span: f64) -> f64 {
 impl Axis {
     /// A linear axis from `lo` to `hi`, widened to round numbers.
     pub fn linear(lo: f64, hi: f64) -> Axis {
+        // Within ±1e300 the arithmetic below stays finite (a file may hold 1e308).
+        let (lo, hi) = (
+            lo.clamp(-LINEAR_END, LINEAR_END),
+            hi.clamp(-LINEAR_END, LINEAR_END),
+        );
         let (lo, hi) = if lo == hi {
             (lo - 1.0, hi + 1.0)
         } else {
@@ -58,8 +84,11 @@ impl Axis {
     /// A logarithmic axis over the decades that hold `lo..hi` (both > 0), at most
     /// `max_decades` below the top. Short ranges also get ticks at 2 and 5.
     pub fn log(lo: f64, hi: f64, max_decades: i32) -> Axis {
-        let top = hi.log10().ceil() as i32;
-        let mut bottom = (lo.log10().floor() as i32).max(top - max_decades);
+        // The decades of finite, normal numbers (a file may hold 1e308).
+        let top = (hi.log10().ceil() as i32).clamp(f64::MIN_10_EXP + 1, f64::MAX_10_EXP);
+        let mut bottom = (lo.log10().floor() as i32)
+            .max(top - max_decades)
+            .max(f64::MIN_10_EXP);
         if bottom == top {
             bottom -= 1;
         }
@@ -84,7 +113,7 @@ impl Axis {
         if self.log {
             (v.log10() - self.lo.log10()) / (self.hi.log10() - self.lo.log10())
         } else {
-            (v - self.lo) / (self.hi - self.lo)
+            fraction(v, self.lo, self.hi)
         }
     }
 
@@ -131,6 +160,18 @@ mod tests {
         assert_eq!(a.fraction(5.0), 0.5);
         let a = Axis::linear(2.0, 2.0);
         assert_eq!((a.lo, a.hi), (1.0, 3.0), "a single value gets room");
+    }
+
+    #[test]
+    fn axes_of_extreme_values_stay_finite() {
+        // Found by fuzzing (tests/fuzz/corpus/csv): a level of 1.00000001e308 put a tick at inf.
+        let log = Axis::log(1e-320, 1.00000001e308, 400);
+        assert!(log.ticks.iter().all(|t| t.is_finite() && *t > 0.0));
+        assert!(log.hi.is_finite() && log.lo > 0.0);
+        let linear = Axis::linear(-1e308, 1e308);
+        assert!(linear.ticks.iter().all(|t| t.is_finite()));
+        assert_eq!(fraction(1e308, -1e308, 1e308), 1.0);
+        assert_eq!(fraction(3.0, 3.0, 3.0), 0.5);
     }
 
     #[test]
