@@ -1,7 +1,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 use calcweb::manage::ManageCommand;
 
@@ -26,6 +26,10 @@ enum Command {
         #[command(subcommand)]
         command: ManageCommand,
     },
+    /// Print the shell completion script for SHELL (bash, zsh, fish, elvish, powershell)
+    Completions { shell: clap_complete::Shell },
+    /// Write the man pages (calcweb.1 and one per command) into DIR
+    Manpages { dir: PathBuf },
     /// Run and watch one calculation (started by the server; not for people)
     #[command(hide = true)]
     Supervise {
@@ -38,8 +42,12 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    if let Command::Supervise { id, config_json } = cli.command {
-        return supervise(cli.config, id, config_json);
+    // These need no configuration.
+    match cli.command {
+        Command::Supervise { id, config_json } => return supervise(cli.config, id, config_json),
+        Command::Completions { shell } => return completions(shell),
+        Command::Manpages { dir } => return manpages(&dir),
+        _ => {}
     }
     let config = match calcweb::config::find_config_file(cli.config.as_deref())
         .and_then(|file| Ok((calcweb::Config::load(file.as_deref())?, file)))
@@ -54,12 +62,46 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Serve => calcweb::serve::run(config.0, config.1),
         Command::Manage { command } => calcweb::manage::run(command, config.0, config.1),
-        Command::Supervise { .. } => unreachable!("handled above"),
+        Command::Supervise { .. } | Command::Completions { .. } | Command::Manpages { .. } => {
+            unreachable!("handled above")
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
             eprintln!("calcweb: {message}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// The completion script, written whole (clap_complete panics when stdout is a pipe closed
+/// early, as in `calcweb completions bash | head`).
+fn completions(shell: clap_complete::Shell) -> ExitCode {
+    use std::io::Write;
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut Cli::command(), "calcweb", &mut script);
+    match std::io::stdout().lock().write_all(&script) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            eprintln!("calcweb: cannot write the completion script: {e}");
+            ExitCode::from(1)
+        }
+        _ => ExitCode::SUCCESS,
+    }
+}
+
+/// calcweb.1, calcweb-serve.1, calcweb-manage.1, calcweb-manage-check.1... (hidden commands
+/// have none).
+fn manpages(dir: &std::path::Path) -> ExitCode {
+    let written =
+        std::fs::create_dir_all(dir).and_then(|()| clap_mangen::generate_to(Cli::command(), dir));
+    match written {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!(
+                "calcweb: cannot write the man pages into {}: {e}",
+                dir.display()
+            );
             ExitCode::from(1)
         }
     }
