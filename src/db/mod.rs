@@ -42,8 +42,13 @@ impl DbConn {
     {
         use diesel::connection::{AnsiTransactionManager, TransactionManager};
         type Manager = <DbConn as Connection>::TransactionManager;
+        let nested = Manager::transaction_manager_status_mut(self)
+            .transaction_depth()?
+            .is_some();
         match self {
             DbConn::Pg(_) => self.transaction(f),
+            // Inside a transaction, which holds the write lock already: a savepoint.
+            DbConn::Sqlite(_) if nested => self.transaction(f),
             DbConn::Sqlite(inner) => {
                 AnsiTransactionManager::begin_transaction_sql(inner, "BEGIN IMMEDIATE")?;
                 match f(self) {

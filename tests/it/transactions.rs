@@ -49,3 +49,36 @@ async fn a_transaction_that_reads_then_writes_waits_for_a_concurrent_writer() {
         .unwrap();
     assert_eq!((level, name.as_str()), (2, "Alice"));
 }
+
+#[actix_web::test]
+async fn write_transactions_nest_as_savepoints() {
+    let app = TestApp::new().await.with_user("alice");
+    let id = app.user("alice").id;
+    let mut conn = app.conn();
+    let result: QueryResult<()> = conn.write_transaction(|conn| {
+        diesel::update(users::table.find(id))
+            .set(users::level.eq(2))
+            .execute(conn)?;
+        // The inner one fails and rolls back to its savepoint only.
+        let inner: QueryResult<()> = conn.write_transaction(|conn| {
+            diesel::update(users::table.find(id))
+                .set(users::full_name.eq("rolled back"))
+                .execute(conn)?;
+            Err(diesel::result::Error::RollbackTransaction)
+        });
+        assert!(inner.is_err());
+        conn.write_transaction(|conn| {
+            diesel::update(users::table.find(id))
+                .set(users::full_name.eq("kept"))
+                .execute(conn)
+                .map(|_| ())
+        })
+    });
+    result.expect("nested write transactions work");
+    let (level, name): (i32, String) = users::table
+        .find(id)
+        .select((users::level, users::full_name))
+        .first(&mut *app.conn())
+        .unwrap();
+    assert_eq!((level, name.as_str()), (2, "kept"));
+}
