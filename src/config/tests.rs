@@ -97,6 +97,26 @@ fn email_settings_are_checked_by_name() {
 }
 
 #[test]
+fn database_passwords_are_hidden_even_in_mistyped_urls() {
+    assert_eq!(
+        redact_url_password("postgres://me:pw@db/x"),
+        "postgres://me:***@db/x"
+    );
+    assert_eq!(
+        redact_url_password("postgres://gres://me:s3cret-pass@db/x"),
+        "postgres://***@db/x"
+    );
+    assert_eq!(
+        redact_url_password("postgres://me@db/x"),
+        "postgres://me@db/x"
+    );
+    assert_eq!(
+        redact_url_password("sqlite://./data/calcweb.sqlite3"),
+        "sqlite://./data/calcweb.sqlite3"
+    );
+}
+
+#[test]
 fn the_smtp_password_is_hidden() {
     let mut config = Config::default();
     config.email.password = Some("hunter2-smtp".into());
