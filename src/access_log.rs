@@ -5,20 +5,37 @@
 //! UTC time first, a level, a fixed event word, then `ip=` (the resolved client, never a
 //! header an untrusted client sent), then fields. Values a user controls are quoted with
 //! quotes, backslashes and control characters escaped and their length capped, so a crafted
-//! username cannot fake a second `ip=`. Each line is one append-mode write under a lock, so
-//! nothing is dropped or interleaved; `reopen` (on SIGHUP) follows logrotate.
+//! username cannot fake a second `ip=`. Lines are written off the request path by one writer
+//! thread (`access-log`), whole and in order; its queue is bounded, and a full queue makes the
+//! request wait rather than lose a line. `reopen` (on SIGHUP) follows logrotate; `finish`
+//! (at shutdown, or when the log is dropped) writes out what is queued.
 
-use std::fs::{File, OpenOptions};
-use std::io::Write;
+use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::thread::JoinHandle;
+
+use crate::logging::ReopeningFile;
 
 pub const FILE_NAME: &str = "webui-access.log";
 const MAX_VALUE: usize = 128;
 
 pub struct AccessLog {
     path: PathBuf,
-    file: Mutex<File>,
+    queue: SyncSender<Message>,
+    writer: Mutex<Option<JoinHandle<()>>>,
+}
+
+/// Lines waiting for the writer at most; more make the request wait.
+const QUEUE: usize = 16 * 1024;
+
+enum Message {
+    Line(String),
+    Reopen,
+    /// Answered once every line sent before it is in the file.
+    Sync(SyncSender<()>),
+    Stop,
 }
 
 /// A field value: `Word` for values calcweb chooses (no quoting), `Text` for anything a user
@@ -48,18 +65,19 @@ pub fn quote(text: &str) -> String {
     out
 }
 
-fn open(path: &Path) -> std::io::Result<File> {
-    OpenOptions::new().create(true).append(true).open(path)
-}
-
 impl AccessLog {
     pub fn open(dir: &Path) -> std::io::Result<AccessLog> {
         std::fs::create_dir_all(dir)?;
         let path = dir.join(FILE_NAME);
-        let file = open(&path)?;
+        let file = ReopeningFile::open(&path)?;
+        let (queue, messages) = sync_channel(QUEUE);
+        let writer = std::thread::Builder::new()
+            .name("access-log".into())
+            .spawn(move || write_lines(file, messages))?;
         Ok(AccessLog {
             path,
-            file: Mutex::new(file),
+            queue,
+            writer: Mutex::new(Some(writer)),
         })
     }
 
@@ -67,11 +85,25 @@ impl AccessLog {
         &self.path
     }
 
-    /// Opens the file again, e.g. after logrotate moved it away.
+    /// Opens the file again before the next line, e.g. after logrotate moved it away.
     pub fn reopen(&self) {
-        match open(&self.path) {
-            Ok(file) => *self.file.lock().unwrap_or_else(|e| e.into_inner()) = file,
-            Err(e) => tracing::error!("cannot reopen {}: {e}", self.path.display()),
+        let _ = self.queue.send(Message::Reopen);
+    }
+
+    /// Returns once every line logged before is in the file (for readers such as tests).
+    pub fn sync(&self) {
+        let (done, wait) = sync_channel(1);
+        if self.queue.send(Message::Sync(done)).is_ok() {
+            let _ = wait.recv();
+        }
+    }
+
+    /// Writes out the queued lines and stops the writer; later lines are not written.
+    pub fn finish(&self) {
+        let writer = self.writer.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(writer) = writer {
+            let _ = self.queue.send(Message::Stop);
+            let _ = writer.join();
         }
     }
 
@@ -104,11 +136,51 @@ impl AccessLog {
             }
         }
         line.push('\n');
-        let mut file = self.file.lock().unwrap_or_else(|e| e.into_inner());
-        if let Err(e) = file.write_all(line.as_bytes()) {
-            tracing::error!("cannot write to {}: {e}", self.path.display());
-        }
+        let _ = self.queue.send(Message::Line(line));
     }
+}
+
+impl Drop for AccessLog {
+    fn drop(&mut self) {
+        self.finish();
+    }
+}
+
+/// The writer thread: lines are buffered while more are queued and written out whenever the
+/// queue is empty, so a burst costs few writes and a quiet log is always on disk.
+fn write_lines(file: ReopeningFile, messages: Receiver<Message>) {
+    let mut out = BufWriter::with_capacity(64 * 1024, file);
+    let mut next = messages.recv().ok();
+    while let Some(message) = next {
+        match message {
+            Message::Line(line) => {
+                if let Err(e) = out.write_all(line.as_bytes()) {
+                    tracing::error!("cannot write to the access log: {e}");
+                }
+            }
+            Message::Reopen => {
+                let _ = out.flush();
+                out.get_ref()
+                    .reopen_flag()
+                    .store(true, std::sync::atomic::Ordering::Release);
+            }
+            Message::Sync(done) => {
+                let _ = out.flush();
+                let _ = done.send(());
+            }
+            Message::Stop => break,
+        }
+        next = match messages.try_recv() {
+            Ok(message) => Some(message),
+            Err(_) => {
+                if let Err(e) = out.flush() {
+                    tracing::error!("cannot write to the access log: {e}");
+                }
+                messages.recv().ok()
+            }
+        };
+    }
+    let _ = out.flush();
 }
 
 #[cfg(test)]
@@ -139,6 +211,7 @@ mod tests {
                 ("user", Value::Text("bob")),
             ],
         );
+        log.sync();
         let text = std::fs::read_to_string(log.path()).unwrap();
         let re = regex::Regex::new(r#"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z WARN auth\.fail ip=203\.0\.113\.9 realm=webui user="bob"\n$"#).unwrap();
         assert!(re.is_match(&text), "{text}");

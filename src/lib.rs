@@ -9,6 +9,7 @@ pub mod config;
 pub mod db;
 pub mod error;
 pub mod keys;
+pub mod logging;
 pub mod mail;
 pub mod manage;
 pub mod models;

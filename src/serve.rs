@@ -5,7 +5,6 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use actix_web::HttpServer;
-use tracing_subscriber::EnvFilter;
 
 use crate::config::{AuthBackend, Config, EmailBackend, RegistrationMode, redact_url_password};
 use crate::db::migrations;
@@ -13,20 +12,6 @@ use crate::keys::SecretSource;
 use crate::models::session::SessionRow;
 use crate::models::{User, setup_token};
 use crate::state::AppState;
-
-pub fn init_logging() {
-    let filter = EnvFilter::try_from_env("CALCWEB_LOG")
-        .unwrap_or_else(|_| EnvFilter::new("info,actix_server=warn"));
-    // Logs go to standard error (stdout carries the summary line and the setup link), with
-    // colours only on a terminal so journald and log files get plain text.
-    use std::io::IsTerminal;
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_target(false)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .try_init();
-}
 
 /// What the database said at start-up.
 enum DbStatus {
@@ -91,7 +76,7 @@ fn return_big_blocks_to_the_system() {
 
 pub fn run(config: Config, file: Option<PathBuf>) -> Result<(), String> {
     return_big_blocks_to_the_system();
-    init_logging();
+    let log = std::sync::Arc::new(crate::logging::init(&config.server)?);
     let (mut state, secret) = AppState::new(config)?;
     if let SecretSource::Generated(path) = &secret {
         println!(
@@ -144,7 +129,13 @@ pub fn run(config: Config, file: Option<PathBuf>) -> Result<(), String> {
         file.map(|f| f.display().to_string())
             .unwrap_or_else(|| "built-in defaults".into()),
     );
-    actix_web::rt::System::new().block_on(serve(state, summary, db_status))
+    let access_log = state.access_log.clone();
+    let served =
+        actix_web::rt::System::new().block_on(serve(state, summary, db_status, log.clone()));
+    // Lines still queued are written before the process ends.
+    access_log.finish();
+    log.finish();
+    served
 }
 
 fn wait_for_database(state: AppState) {
@@ -165,7 +156,12 @@ fn wait_for_database(state: AppState) {
     }
 }
 
-async fn serve(state: AppState, summary: String, db_status: DbStatus) -> Result<(), String> {
+async fn serve(
+    state: AppState,
+    summary: String,
+    db_status: DbStatus,
+    log: std::sync::Arc<crate::logging::LogGuard>,
+) -> Result<(), String> {
     let config = state.config.clone();
     let app_state = state.clone();
     // Bind first, so the summary and the setup link are printed only once requests are taken.
@@ -197,9 +193,9 @@ async fn serve(state: AppState, summary: String, db_status: DbStatus) -> Result<
             std::thread::spawn(move || wait_for_database(state));
         }
     }
-    let log = state.access_log.clone();
+    let access_log = state.access_log.clone();
     actix_web::rt::spawn(async move {
-        // logrotate moves the access log away and sends SIGHUP: write to a new file.
+        // logrotate moves the log files away and sends SIGHUP: write to new files.
         let Ok(mut hangups) =
             tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
         else {
@@ -207,7 +203,8 @@ async fn serve(state: AppState, summary: String, db_status: DbStatus) -> Result<
         };
         while hangups.recv().await.is_some() {
             log.reopen();
-            tracing::info!("reopened {}", log.path().display());
+            access_log.reopen();
+            tracing::info!("reopened the log files");
         }
     });
     let purge_state = state.clone();

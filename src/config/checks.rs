@@ -25,6 +25,19 @@ impl Config {
         {
             out.push("secret_key must be at least 32 characters long; generate one with `openssl rand -base64 48`.".into());
         }
+        if self.server.log_keep == 0 {
+            out.push("server.log_keep = 0 would keep no log file; set how many rotated files to keep (default 14).".into());
+        }
+        if self
+            .server
+            .log_file
+            .as_ref()
+            .is_some_and(|f| f.file_name().is_none())
+        {
+            out.push(
+                "server.log_file must name a file, e.g. \"/var/log/calcweb/calcweb.log\".".into(),
+            );
+        }
         if self.secret_key.is_some() && self.secret_key_file.is_some() {
             out.push("Set only one of secret_key and secret_key_file.".into());
         }

@@ -35,6 +35,30 @@ pub struct ServerConfig {
     /// Addresses or CIDRs whose X-Forwarded-For/-Proto/-Host and X-Real-IP headers are believed.
     /// Empty: loopback when reverse_proxy = true, nobody otherwise.
     pub trusted_proxies: Vec<String>,
+    /// The server's own log in a file instead of standard error, e.g.
+    /// /var/log/calcweb/calcweb.log.
+    pub log_file: Option<PathBuf>,
+    /// "daily" or "hourly": calcweb rotates log_file itself (calcweb.2026-12-07.log) and keeps
+    /// the newest log_keep files; "never": one file for logrotate, reopened on SIGHUP.
+    pub log_rotation: LogRotation,
+    pub log_keep: usize,
+    /// "text", or "json" (one object per line, for log shippers).
+    pub log_format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogRotation {
+    Daily,
+    Hourly,
+    Never,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
 }
 
 impl Default for ServerConfig {
@@ -54,6 +78,10 @@ impl Default for ServerConfig {
             tls_key: None,
             hsts: false,
             trusted_proxies: Vec::new(),
+            log_file: None,
+            log_rotation: LogRotation::Daily,
+            log_keep: 14,
+            log_format: LogFormat::Text,
         }
     }
 }

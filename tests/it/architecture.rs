@@ -18,6 +18,7 @@ const LAYERS: &[(&str, u8, &[&str])] = &[
             "db",
             "error",
             "keys",
+            "logging",
             "times",
             "tokens",
         ],

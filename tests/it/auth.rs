@@ -11,6 +11,7 @@ use crate::calcs::{job_ini, zip_of};
 use crate::support::{Browser, PASSWORD, TestApp};
 
 fn access_log(app: &TestApp) -> String {
+    app.state.access_log.sync();
     std::fs::read_to_string(app.state.access_log.path()).unwrap_or_default()
 }
 
@@ -220,6 +221,7 @@ async fn fail2ban_matches_every_failure_with_the_real_client_address() {
         .unwrap();
     assert_eq!(b.login("alice", PASSWORD).await.status(), 303);
 
+    app.state.access_log.sync();
     let log = app.state.access_log.path().to_path_buf();
     let filter = concat!(
         env!("CARGO_MANIFEST_DIR"),

@@ -121,6 +121,7 @@ fn the_example_config_mentions_every_key() {
             "secret_key_file",
             "server.public_url",
             "server.access_log_dir",
+            "server.log_file",
             "database.url",
             "static.root",
             "email.file_path",

@@ -24,6 +24,7 @@ mod email;
 mod email_cli;
 mod example_config;
 mod fuzz;
+mod log_files;
 mod nginx;
 mod openquake;
 mod openquake_api;

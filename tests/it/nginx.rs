@@ -236,8 +236,11 @@ impl Deployment {
         format!("https://localhost:{}{path}", self.https)
     }
 
-    fn access_log(&self) -> String {
-        std::fs::read_to_string(self.site.path().join("logs/webui-access.log")).unwrap_or_default()
+    fn access_log_with(&self, wanted: impl Fn(&str) -> bool) -> String {
+        crate::support::wait_for_access_line(
+            &self.site.path().join("logs/webui-access.log"),
+            wanted,
+        )
     }
 }
 
@@ -347,8 +350,7 @@ async fn behind_nginx_with_two_instances() {
         .send()
         .await
         .unwrap();
-    let log = d.access_log();
-    assert!(log.contains("WARN auth.fail ip=127.0.0.1 "), "{log}");
+    let log = d.access_log_with(|l| l.contains("WARN auth.fail ip=127.0.0.1 "));
     assert!(!log.contains("192.0.2.66"), "{log}");
 
     // Login over https sets a Secure cookie.

@@ -16,7 +16,7 @@ use calcweb::models::group::Group;
 use tempfile::TempDir;
 
 use crate::cli::{Server, Site, free_port};
-use crate::support::{PASSWORD, find_program, skip_unless_ready};
+use crate::support::{PASSWORD, find_program, skip_unless_ready, wait_for_access_line};
 
 const SYSTEM_PASSWORD: &str =
     "Your password is your system password; change it on the system (e.g. with passwd).";
@@ -290,10 +290,6 @@ fn serve(site: &Site, setup: impl FnOnce(&mut Command)) -> (Server, u16) {
     (server, port)
 }
 
-fn access_log(dir: &Path) -> String {
-    std::fs::read_to_string(dir.join("logs/webui-access.log")).unwrap_or_default()
-}
-
 #[actix_web::test]
 async fn a_pam_login_through_the_server_creates_a_pam_account() {
     let site = Site::migrated();
@@ -363,13 +359,11 @@ async fn a_pam_login_through_the_server_creates_a_pam_account() {
     // A wrong password: the same answer as any failure; the access log says it was PAM.
     let (status, body) = Client::new(port).ajax_login("alice", "wrong-pass").await;
     assert_eq!((status, body.as_str()), (403, "Invalid login"));
-    let log = access_log(site.path());
-    assert!(
-        log.lines().any(|l| l.contains(" auth.fail ")
+    wait_for_access_line(&site.path().join("logs/webui-access.log"), |l| {
+        l.contains(" auth.fail ")
             && l.contains("reason=pam_auth_failed")
-            && l.ends_with("user=\"alice\"")),
-        "{log}"
-    );
+            && l.ends_with("user=\"alice\"")
+    });
 
     // A local account is not taken over by the unix user of the same name...
     let (status, body) = Client::new(port).ajax_login("dave", "dave-unix-pass").await;
@@ -387,12 +381,9 @@ async fn a_pam_login_through_the_server_creates_a_pam_account() {
         .ajax_login("alice", "alice-unix-pass")
         .await;
     assert_eq!(status, 403);
-    let log = access_log(site.path());
-    assert!(
-        log.lines()
-            .any(|l| l.contains(" auth.fail ") && l.contains("reason=inactive")),
-        "{log}"
-    );
+    let log = wait_for_access_line(&site.path().join("logs/webui-access.log"), |l| {
+        l.contains(" auth.fail ") && l.contains("reason=inactive")
+    });
     assert!(
         log.lines().any(|l| l.contains(" auth.ok ")
             && l.contains("source=pam")
@@ -698,12 +689,9 @@ async fn real_pam_unix_logins_map_unix_groups_and_grant_superuser() {
         .ajax_login(&name, "not-the-password")
         .await;
     assert_eq!(status, 403);
-    let log = access_log(site.path());
-    assert!(
-        log.lines()
-            .any(|l| l.contains(" auth.fail ") && l.contains("reason=pam_auth_failed")),
-        "{log}"
-    );
+    wait_for_access_line(&site.path().join("logs/webui-access.log"), |l| {
+        l.contains(" auth.fail ") && l.contains("reason=pam_auth_failed")
+    });
 
     // An expired unix account: check-pam says so; the login fails like any other.
     Throwaway::sh("usermod", &["-e", "1970-01-02", &name], None);
@@ -712,12 +700,9 @@ async fn real_pam_unix_logins_map_unix_groups_and_grant_superuser() {
     assert!(out.text.contains("the account has expired"), "{}", out.text);
     let (status, body) = Client::new(port).ajax_login(&name, &unix_password).await;
     assert_eq!((status, body.as_str()), (403, "Invalid login"));
-    let log = access_log(site.path());
-    assert!(
-        log.lines()
-            .any(|l| l.contains(" auth.fail ") && l.contains("reason=pam_account_expired")),
-        "{log}"
-    );
+    wait_for_access_line(&site.path().join("logs/webui-access.log"), |l| {
+        l.contains(" auth.fail ") && l.contains("reason=pam_account_expired")
+    });
     drop(server);
     drop(made);
     assert!(
