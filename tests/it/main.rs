@@ -32,6 +32,7 @@ mod pam;
 mod performance;
 mod previews;
 mod security;
+mod security_doc;
 mod setup;
 mod slurm;
 mod smtp;
