@@ -2,6 +2,7 @@
 
 pub mod decode;
 pub mod migrations;
+mod on_commit;
 mod readers;
 pub mod schema;
 
@@ -34,7 +35,8 @@ impl DbConn {
     /// taking the write lock first: a plain (deferred) transaction that reads and then writes
     /// fails at once with "database is locked" when another connection wrote in between, as
     /// the busy timeout cannot help it. PostgreSQL needs nothing more than a transaction.
-    /// Nested calls become savepoints, as with `Connection::transaction`.
+    /// Nested calls become savepoints, as with `Connection::transaction`. Work queued with
+    /// [`DbConn::on_commit`] inside runs when the outermost one commits.
     pub fn write_transaction<T, E, F>(&mut self, f: F) -> Result<T, E>
     where
         F: FnOnce(&mut DbConn) -> Result<T, E>,
@@ -42,26 +44,47 @@ impl DbConn {
     {
         use diesel::connection::{AnsiTransactionManager, TransactionManager};
         type Manager = <DbConn as Connection>::TransactionManager;
-        let nested = Manager::transaction_manager_status_mut(self)
+        let outermost = Manager::transaction_manager_status_mut(self)
             .transaction_depth()?
-            .is_some();
-        match self {
-            DbConn::Pg(_) => self.transaction(f),
-            // Inside a transaction, which holds the write lock already: a savepoint.
-            DbConn::Sqlite(_) if nested => self.transaction(f),
-            DbConn::Sqlite(inner) => {
+            .is_none();
+        let scope = on_commit::Scope::open(outermost);
+        let result = match self {
+            DbConn::Sqlite(inner) if outermost => {
                 AnsiTransactionManager::begin_transaction_sql(inner, "BEGIN IMMEDIATE")?;
                 match f(self) {
-                    Ok(value) => {
-                        Manager::commit_transaction(self)?;
-                        Ok(value)
-                    }
+                    Ok(value) => Manager::commit_transaction(self)
+                        .map(|()| value)
+                        .map_err(E::from),
                     Err(error) => match Manager::rollback_transaction(self) {
                         Ok(()) | Err(diesel::result::Error::BrokenTransactionManager) => Err(error),
                         Err(rollback) => Err(rollback.into()),
                     },
                 }
             }
+            // PostgreSQL, and savepoints on both (on SQLite the outer transaction holds the
+            // write lock already).
+            _ => self.transaction(f),
+        };
+        if result.is_ok() {
+            scope.committed();
+        }
+        result
+    }
+
+    /// Runs `work` once what this connection wrote is committed: at once outside a
+    /// transaction, else when the outermost [`DbConn::write_transaction`] commits; never if it
+    /// (or the savepoint `work` was queued in) rolls back. For what tells of a change, such as
+    /// access-log lines: a refused action must not look done.
+    pub fn on_commit(&mut self, work: impl FnOnce() + 'static) {
+        type Manager = <DbConn as Connection>::TransactionManager;
+        use diesel::connection::TransactionManager;
+        let in_transaction = Manager::transaction_manager_status_mut(self)
+            .transaction_depth()
+            .is_ok_and(|depth| depth.is_some());
+        if in_transaction && on_commit::queueing() {
+            on_commit::queue(Box::new(work));
+        } else {
+            work();
         }
     }
 }

@@ -37,7 +37,7 @@ pub struct Actor {
     pub ip: String,
     pub source: &'static str,
     /// Web actions are also written to the access log (`admin.<action>` lines for fail2ban
-    /// and log readers); commands have no access log.
+    /// and log readers), once committed; commands have no access log.
     pub access_log: Option<std::sync::Arc<crate::access_log::AccessLog>>,
 }
 
@@ -196,14 +196,18 @@ impl AuditEntry {
                 audit_log::created_at.eq(now()),
             ))
             .execute(conn)?;
-        if let Some(log) = &actor.access_log {
-            use crate::access_log::Value;
+        // The line says the action happened: written once its transaction has committed.
+        if let Some(log) = actor.access_log.clone() {
             let event = format!("admin.{action}");
-            let fields = [
-                ("user", Value::Text(&actor.name)),
-                ("object", Value::Text(&target.repr)),
-            ];
-            log.event("INFO", &event, &actor.ip, &fields);
+            let (ip, user, object) = (actor.ip.clone(), actor.name.clone(), target.repr.clone());
+            conn.on_commit(move || {
+                use crate::access_log::Value;
+                let fields = [
+                    ("user", Value::Text(&user)),
+                    ("object", Value::Text(&object)),
+                ];
+                log.event("INFO", &event, &ip, &fields);
+            });
         }
         Ok(())
     }
