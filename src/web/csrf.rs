@@ -6,7 +6,6 @@ use std::future::Future;
 use std::pin::Pin;
 
 use actix_web::body::MessageBody;
-use actix_web::cookie::{Cookie, SameSite};
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
@@ -15,8 +14,8 @@ use serde::de::DeserializeOwned;
 use crate::error::AppError;
 use crate::state::AppState;
 use crate::tokens::{constant_time_eq, random_token};
+use crate::web::cookies;
 
-pub const COOKIE: &str = "calcweb_csrf";
 pub const FIELD: &str = "csrf_token";
 
 /// The token of this request, for templates.
@@ -55,9 +54,12 @@ pub async fn ensure_cookie(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    let existing = req
-        .cookie(COOKIE)
-        .map(|c| c.value().to_string())
+    let config = req
+        .app_data::<web::Data<AppState>>()
+        .map(|s| s.config.clone());
+    let existing = config
+        .as_ref()
+        .and_then(|c| cookies::value(req.request(), c, cookies::CSRF))
         .filter(|t| looks_valid(t));
     let token = match existing {
         Some(value) => CsrfToken {
@@ -73,16 +75,8 @@ pub async fn ensure_cookie(
     let mut res = next.call(req).await?;
     let token = res.request().extensions().get::<CsrfToken>().cloned();
     if let Some(token) = token.filter(|t| t.fresh) {
-        let state = res.request().app_data::<web::Data<AppState>>().cloned();
-        let (secure, path) = state
-            .map(|s| (s.config.is_https(), s.config.path_prefix_or_root()))
-            .unwrap_or((false, "/".into()));
-        let cookie = Cookie::build(COOKIE, token.value)
-            .http_only(true)
-            .same_site(SameSite::Lax)
-            .secure(secure)
-            .path(path)
-            .finish();
+        let config = config.unwrap_or_default();
+        let cookie = cookies::build(&config, cookies::CSRF, token.value);
         res.response_mut()
             .add_cookie(&cookie)
             .map_err(actix_web::error::ErrorInternalServerError)?;
@@ -93,8 +87,8 @@ pub async fn ensure_cookie(
 /// Checks a submitted token against the cookie's.
 pub fn verify(req: &HttpRequest, submitted: &str) -> Result<(), AppError> {
     let cookie = req
-        .cookie(COOKIE)
-        .map(|c| c.value().to_string())
+        .app_data::<web::Data<AppState>>()
+        .and_then(|s| cookies::value(req, &s.config, cookies::CSRF))
         .unwrap_or_default();
     if looks_valid(&cookie) && constant_time_eq(&cookie, submitted) {
         Ok(())

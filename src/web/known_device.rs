@@ -2,15 +2,14 @@
 //! a browser that logged in as a user before is spared that user's lockout.
 
 use actix_web::HttpRequest;
-use actix_web::cookie::{Cookie, SameSite};
+use actix_web::cookie::Cookie;
 use base64::Engine;
 
 use crate::error::AppResult;
 use crate::models::User;
 use crate::state::AppState;
-use crate::web::client;
+use crate::web::{client, cookies};
 
-pub const DEVICE_COOKIE: &str = "calcweb_device";
 /// A browser remembers at most this many users it logged in as.
 const DEVICE_MAX: usize = 5;
 
@@ -38,18 +37,16 @@ fn device_tag(state: &AppState, username: &str) -> String {
 
 fn is_known_device(state: &AppState, req: &HttpRequest, username: &str) -> bool {
     let tag = device_tag(state, username);
-    req.cookie(DEVICE_COOKIE)
-        .is_some_and(|c| c.value().split('.').any(|t| t == tag))
+    cookies::value(req, &state.config, cookies::DEVICE)
+        .is_some_and(|c| c.split('.').any(|t| t == tag))
 }
 
 /// The known-device cookie after a successful login as `username` (set it on the response).
 pub fn device_cookie(state: &AppState, req: &HttpRequest, username: &str) -> Cookie<'static> {
     let tag = device_tag(state, username);
-    let mut tags: Vec<String> = req
-        .cookie(DEVICE_COOKIE)
+    let mut tags: Vec<String> = cookies::value(req, &state.config, cookies::DEVICE)
         .map(|c| {
-            c.value()
-                .split('.')
+            c.split('.')
                 .filter(|t| !t.is_empty() && *t != tag)
                 .map(str::to_string)
                 .collect()
@@ -57,11 +54,7 @@ pub fn device_cookie(state: &AppState, req: &HttpRequest, username: &str) -> Coo
         .unwrap_or_default();
     tags.push(tag);
     let keep = tags.len().saturating_sub(DEVICE_MAX);
-    Cookie::build(DEVICE_COOKIE, tags[keep..].join("."))
-        .http_only(true)
-        .same_site(SameSite::Lax)
-        .secure(state.config.is_https())
-        .path(state.config.path_prefix_or_root())
-        .max_age(actix_web::cookie::time::Duration::days(365))
-        .finish()
+    let mut cookie = cookies::build(&state.config, cookies::DEVICE, tags[keep..].join("."));
+    cookie.set_max_age(actix_web::cookie::time::Duration::days(365));
+    cookie
 }

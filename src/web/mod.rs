@@ -6,6 +6,7 @@ pub mod api;
 pub mod calcs;
 pub mod client;
 pub mod context;
+pub mod cookies;
 pub mod csrf;
 pub mod current_user;
 pub mod errors;
@@ -31,14 +32,11 @@ use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::middleware::from_fn;
 use actix_web::{App, HttpRequest, HttpResponse, web};
 use actix_web_flash_messages::FlashMessagesFramework;
-use actix_web_flash_messages::storage::CookieMessageStore;
 use askama::Template;
 
 use crate::auth::session_store::DbSessionStore;
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
-
-pub const SESSION_COOKIE: &str = "calcweb_session";
 
 /// Renders a template with a status code.
 pub fn html(status: u16, template: &impl Template) -> AppResult<HttpResponse> {
@@ -108,7 +106,7 @@ pub fn build_app(
         config.sessions.absolute_lifetime,
     );
     let sessions = SessionMiddleware::builder(store, state.keys.session_cookie.clone())
-        .cookie_name(SESSION_COOKIE.into())
+        .cookie_name(cookies::name(&config, cookies::SESSION))
         .cookie_http_only(true)
         .cookie_same_site(SameSite::Lax)
         .cookie_secure(config.is_https())
@@ -122,11 +120,7 @@ pub fn build_app(
                 .state_ttl_extension_policy(TtlExtensionPolicy::OnStateChanges),
         )
         .build();
-    let flash_store = CookieMessageStore::builder(state.keys.flash_cookie.clone())
-        .cookie_name("calcweb_flash".into())
-        .path(cookie_path)
-        .same_site(SameSite::Lax)
-        .build();
+    let flash_store = cookies::FlashStore::new(&config, state.keys.flash_cookie.clone());
     let flash = FlashMessagesFramework::builder(flash_store).build();
     let limit = config.server.max_body_size;
     let prefix = config.server.path_prefix.clone();

@@ -145,8 +145,8 @@ async fn session_cookie_is_secure_when_the_site_is_https() {
         .collect();
     let session = cookies
         .iter()
-        .find(|c| c.starts_with("calcweb_session="))
-        .expect("session cookie");
+        .find(|c| c.starts_with("__Host-calcweb_session="))
+        .expect("session cookie, with the __Host- prefix");
     assert!(session.contains("Secure"), "{session}");
 }
 

@@ -17,6 +17,7 @@ mod calc_restart;
 mod calcs;
 mod cli;
 mod completions;
+mod cookies;
 mod deploy_files;
 mod deployment;
 mod docs_links;

@@ -353,7 +353,7 @@ async fn behind_nginx_with_two_instances() {
     let log = d.access_log_with(|l| l.contains("WARN auth.fail ip=127.0.0.1 "));
     assert!(!log.contains("192.0.2.66"), "{log}");
 
-    // Login over https sets a Secure cookie.
+    // Login over https sets a Secure cookie, with the __Host- prefix.
     let res = login(&d, &client).await;
     assert_eq!(res.status(), 303);
     let cookie = res
@@ -361,7 +361,7 @@ async fn behind_nginx_with_two_instances() {
         .get_all("set-cookie")
         .iter()
         .map(|v| v.to_str().unwrap().to_string())
-        .find(|c| c.starts_with("calcweb_session="))
+        .find(|c| c.starts_with("__Host-calcweb_session="))
         .unwrap();
     assert!(
         cookie.contains("Secure") && cookie.contains("HttpOnly"),

@@ -441,14 +441,28 @@ impl Browser {
             .find_map(|kv| kv.strip_prefix(&format!("{name}=")).map(str::to_string))
     }
 
-    /// The CSRF token, fetched from the login page when the browser has none yet.
+    /// A CSRF token for this browser's next form, from the login page's form (the page a
+    /// lockdown-free site redirects to when it has no login).
     pub async fn csrf(&self) -> String {
-        if let Some(token) = self.cookie("calcweb_csrf") {
-            return token;
-        }
-        self.get("/accounts/login/").await;
-        self.cookie("calcweb_csrf")
-            .expect("the server sets a CSRF cookie")
+        let res = self.get("/accounts/login/").await;
+        let page = if res.status().is_redirection() {
+            self.page(&location(&res)).await
+        } else {
+            Page::of(res).await
+        };
+        page.attrs("input[name=csrf_token]", "value")
+            .into_iter()
+            .next()
+            .unwrap_or_else(|| panic!("no form with a CSRF token: {page}"))
+    }
+
+    /// The CSRF token of the first form on the page at `path`.
+    pub async fn csrf_at(&self, path: &str) -> String {
+        let page = self.page(path).await;
+        page.attrs("input[name=csrf_token]", "value")
+            .into_iter()
+            .next()
+            .unwrap_or_else(|| panic!("no form with a CSRF token on {path}: {page}"))
     }
 
     /// POSTs a form with the CSRF token added.
