@@ -22,6 +22,10 @@ pub const USER_AGENT: &str = "ua";
 /// and `update` drop it before they write.
 pub const LOADED_USER: &str = "_user";
 
+/// The session's id (the SHA-256 of its key, new at login), put there by `load` for CSRF tokens
+/// (`web::csrf`), which are bound to it. Only in memory, as [`LOADED_USER`].
+pub const SESSION_ID: &str = "_id";
+
 /// How stale `last_seen` may get before a request refreshes it: at most one write a minute.
 const TOUCH_EVERY: Duration = Duration::seconds(60);
 
@@ -89,6 +93,8 @@ impl SessionStore for DbSessionStore {
         let mut state: HashMap<String, String> =
             serde_json::from_str(&row.state).map_err(|e| LoadError::Deserialization(e.into()))?;
         state.remove(LOADED_USER);
+        let id = serde_json::to_string(&row.key_hash).map_err(|e| LoadError::Other(e.into()))?;
+        state.insert(SESSION_ID.into(), id);
         if let Some(user) = user {
             let json = serde_json::to_string(&user).map_err(|e| LoadError::Other(e.into()))?;
             state.insert(LOADED_USER.into(), json);
@@ -102,6 +108,7 @@ impl SessionStore for DbSessionStore {
         ttl_: &CookieDuration,
     ) -> Result<SessionKey, SaveError> {
         state.remove(LOADED_USER);
+        state.remove(SESSION_ID);
         let key = new_key();
         let key_hash = hash_key(&key);
         let text = serde_json::to_string(&state).map_err(|e| SaveError::Serialization(e.into()))?;
@@ -120,6 +127,7 @@ impl SessionStore for DbSessionStore {
         ttl_: &CookieDuration,
     ) -> Result<SessionKey, UpdateError> {
         state.remove(LOADED_USER);
+        state.remove(SESSION_ID);
         let key_hash = hash_key(key.as_ref());
         let text =
             serde_json::to_string(&state).map_err(|e| UpdateError::Serialization(e.into()))?;

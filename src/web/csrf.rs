@@ -1,82 +1,110 @@
-//! CSRF protection for HTML forms: a random token in an HttpOnly cookie that every form repeats
-//! in a hidden `csrf_token` field (double submit), plus the Origin check in `web::security`.
-//! Works before login too (the login form), without creating a database session.
+//! CSRF protection for HTML forms: every form repeats a token in a hidden `csrf_token` field,
+//! plus the Origin check in `web::security`.
+//!
+//! The token is bound to what an attacker cannot read or set for the victim: the session
+//! (an HMAC of the session's id, which changes at login), or before login a random value in
+//! the HttpOnly `calcweb_csrf` cookie, new at login and logout (the login form needs a token
+//! without a database session; with `__Host-` on https no other host or http page can set
+//! it). As Django does, each page masks it with fresh random bytes (mask, mask XOR token), so
+//! the bytes on the page differ every time and compression reveals nothing (BREACH).
 
 use std::future::Future;
 use std::pin::Pin;
 
+use actix_session::SessionExt;
 use actix_web::body::MessageBody;
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use rand::RngCore;
 use serde::de::DeserializeOwned;
+use subtle::ConstantTimeEq;
 
+use crate::auth::session_store::SESSION_ID;
 use crate::error::AppError;
 use crate::state::AppState;
-use crate::tokens::{constant_time_eq, random_token};
+use crate::tokens::random_token;
 use crate::web::cookies;
 
 pub const FIELD: &str = "csrf_token";
+const PURPOSE: &str = "calcweb.csrf";
+const TOKEN_BYTES: usize = 32;
 
-/// The token of this request, for templates.
+/// The browser's pre-session value, from its cookie or new.
 #[derive(Clone)]
-pub struct CsrfToken {
-    pub value: String,
+struct PreSession {
+    value: String,
     /// Set a new cookie on the response (new visitor, or rotated at login/logout).
     fresh: bool,
 }
 
-fn looks_valid(token: &str) -> bool {
-    token.len() == 43
-        && token
+fn looks_valid(value: &str) -> bool {
+    value.len() == 43
+        && value
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
-/// The token for this request (generated when the browser has none).
-pub fn token(req: &HttpRequest) -> String {
-    req.extensions()
-        .get::<CsrfToken>()
-        .map(|t| t.value.clone())
-        .unwrap_or_default()
+/// The unmasked token of this request: an HMAC of the session's id, or of the pre-session
+/// value when there is no session.
+fn secret(req: &HttpRequest) -> Option<Vec<u8>> {
+    let state = req.app_data::<web::Data<AppState>>()?;
+    let session = req.get_session().get::<String>(SESSION_ID).ok().flatten();
+    let binding = match session {
+        Some(id) => format!("session:{id}"),
+        None => format!("visitor:{}", req.extensions().get::<PreSession>()?.value),
+    };
+    Some(state.keys.sign(PURPOSE, binding.as_bytes()))
 }
 
-/// Gives the browser a new token (at login and logout), so a token seen before cannot be reused.
+/// A token for a form of this request's page, masked anew each time.
+pub fn token(req: &HttpRequest) -> String {
+    let Some(secret) = secret(req) else {
+        return String::new();
+    };
+    let mut out = vec![0u8; TOKEN_BYTES];
+    rand::rng().fill_bytes(&mut out);
+    let masked: Vec<u8> = out.iter().zip(&secret).map(|(m, s)| m ^ s).collect();
+    out.extend(masked);
+    URL_SAFE_NO_PAD.encode(out)
+}
+
+/// Gives the browser a new pre-session value (at login and logout), so a token seen before
+/// cannot be reused.
 pub fn rotate(req: &HttpRequest) {
-    req.extensions_mut().insert(CsrfToken {
+    req.extensions_mut().insert(PreSession {
         value: random_token(),
         fresh: true,
     });
 }
 
-/// Middleware: makes sure every request has a token and the browser keeps it.
+/// Middleware: makes sure every browser has a pre-session value and keeps it.
 pub async fn ensure_cookie(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let config = req
         .app_data::<web::Data<AppState>>()
-        .map(|s| s.config.clone());
-    let existing = config
-        .as_ref()
-        .and_then(|c| cookies::value(req.request(), c, cookies::CSRF))
-        .filter(|t| looks_valid(t));
-    let token = match existing {
-        Some(value) => CsrfToken {
+        .map(|s| s.config.clone())
+        .unwrap_or_default();
+    let existing = cookies::value(req.request(), &config, cookies::CSRF).filter(|v| looks_valid(v));
+    let pre_session = match existing {
+        Some(value) => PreSession {
             value,
             fresh: false,
         },
-        None => CsrfToken {
+        None => PreSession {
             value: random_token(),
             fresh: true,
         },
     };
-    req.extensions_mut().insert(token);
+    req.extensions_mut().insert(pre_session);
     let mut res = next.call(req).await?;
-    let token = res.request().extensions().get::<CsrfToken>().cloned();
-    if let Some(token) = token.filter(|t| t.fresh) {
-        let config = config.unwrap_or_default();
-        let cookie = cookies::build(&config, cookies::CSRF, token.value);
+    let pre_session = res.request().extensions().get::<PreSession>().cloned();
+    if let Some(pre_session) = pre_session.filter(|p| p.fresh) {
+        let cookie = cookies::build(&config, cookies::CSRF, pre_session.value);
         res.response_mut()
             .add_cookie(&cookie)
             .map_err(actix_web::error::ErrorInternalServerError)?;
@@ -84,16 +112,22 @@ pub async fn ensure_cookie(
     Ok(res)
 }
 
-/// Checks a submitted token against the cookie's.
+/// Checks a submitted token: unmasked, it must be this request's.
 pub fn verify(req: &HttpRequest, submitted: &str) -> Result<(), AppError> {
-    let cookie = req
-        .app_data::<web::Data<AppState>>()
-        .and_then(|s| cookies::value(req, &s.config, cookies::CSRF))
-        .unwrap_or_default();
-    if looks_valid(&cookie) && constant_time_eq(&cookie, submitted) {
-        Ok(())
-    } else {
-        Err(AppError::csrf())
+    let unmasked = URL_SAFE_NO_PAD
+        .decode(submitted)
+        .ok()
+        .filter(|bytes| bytes.len() == 2 * TOKEN_BYTES)
+        .map(|bytes| {
+            let (mask, masked) = bytes.split_at(TOKEN_BYTES);
+            mask.iter()
+                .zip(masked)
+                .map(|(m, t)| m ^ t)
+                .collect::<Vec<u8>>()
+        });
+    match (unmasked, secret(req)) {
+        (Some(token), Some(secret)) if bool::from(token.ct_eq(&secret)) => Ok(()),
+        _ => Err(AppError::csrf()),
     }
 }
 

@@ -8,7 +8,7 @@ use askama::Template;
 use serde::Deserialize;
 
 use crate::auth::password;
-use crate::auth::session_store::{IP, USER_AGENT, USER_ID};
+use crate::auth::session_store::{IP, SESSION_ID, USER_AGENT, USER_ID};
 use crate::config::{AuthBackend, RegistrationMode};
 use crate::error::{AppError, AppResult};
 use crate::models::User;
@@ -138,9 +138,11 @@ async fn login_submit(
     }
 }
 
-/// A fresh session id for the user (no fixation), and a fresh CSRF token.
+/// A fresh session id for the user (no fixation), and fresh CSRF tokens: bound to the new id
+/// from the next request on; for the rest of this one to a new pre-session value.
 pub fn start_session(req: &HttpRequest, session: &Session, user: &User) -> AppResult<()> {
     session.renew();
+    session.remove(SESSION_ID);
     let ua = req
         .headers()
         .get(header::USER_AGENT)

@@ -69,7 +69,11 @@ async fn login_form_with_missing_fields_is_shown_again_with_400() {
 async fn a_huge_login_body_is_refused_with_413() {
     use std::io::{Read, Write};
     let app = TestApp::new().await;
-    let token = app.browser().csrf().await;
+    let browser = app.browser();
+    browser.csrf().await;
+    let cookie = browser
+        .cookie("calcweb_csrf")
+        .expect("the pre-session cookie");
     let addr = app.server.addr();
     // A raw client: the server answers before the 10 MB body is sent, which an HTTP library
     // reports as a broken pipe instead of showing the answer.
@@ -77,7 +81,7 @@ async fn a_huge_login_body_is_refused_with_413() {
         let mut stream = std::net::TcpStream::connect(addr).unwrap();
         let size = 10 * 1024 * 1024;
         let head = format!(
-            "POST /accounts/login/ HTTP/1.1\r\nHost: 127.0.0.1\r\nCookie: calcweb_csrf={token}\r\n\
+            "POST /accounts/login/ HTTP/1.1\r\nHost: 127.0.0.1\r\nCookie: calcweb_csrf={cookie}\r\n\
              Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {size}\r\n\r\n"
         );
         stream.write_all(head.as_bytes()).unwrap();

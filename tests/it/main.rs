@@ -18,6 +18,7 @@ mod calcs;
 mod cli;
 mod completions;
 mod cookies;
+mod csrf;
 mod deploy_files;
 mod deployment;
 mod docs_links;
