@@ -253,7 +253,8 @@ fn tls_config(config: &Config) -> Result<Option<rustls::ServerConfig>, String> {
     Ok(Some(tls))
 }
 
-/// Deletes expired sessions and old failed-login counts every ten minutes.
+/// Deletes expired sessions, old failed-login counts and long-unused known browsers every ten
+/// minutes.
 async fn purge_sessions_forever(state: AppState) {
     let absolute = time::Duration::seconds(state.config.sessions.absolute_lifetime as i64);
     let mut tick = actix_web::rt::time::interval(Duration::from_secs(600));
@@ -277,6 +278,9 @@ async fn purge_sessions_forever(state: AppState) {
             .await
         {
             tracing::warn!("cannot purge old failed-login counts: {e}");
+        }
+        if let Err(e) = state.db.run(crate::models::known_device::purge_stale).await {
+            tracing::warn!("cannot purge browsers unused for a year: {e}");
         }
         // Keep SQLite's table statistics in step as calculations pile up.
         if let Err(e) = state

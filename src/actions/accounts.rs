@@ -153,12 +153,16 @@ pub fn update(
     })
 }
 
-/// Stores a new (hashed) password and ends the user's sessions; returns how many ended.
+/// Stores a new (hashed) password, ends the user's sessions and forgets the browsers they
+/// logged in from (no longer spared the lockout); returns how many sessions ended.
 pub fn set_password(conn: &mut DbConn, actor: &Actor, user: &User, hash: &str) -> AppResult<usize> {
     conn.write_transaction(|conn| {
         User::set_password_hash(conn, user.id, hash)?;
         let ended = crate::models::session::SessionRow::delete_for_user(conn, user.id)?;
-        let summary = format!("password set; {ended} session(s) ended");
+        let forgotten = crate::models::known_device::forget_all(conn, user.id)?;
+        let summary = format!(
+            "password set; {ended} session(s) ended; {forgotten} known browser(s) forgotten"
+        );
         AuditEntry::record(
             conn,
             actor,

@@ -11,10 +11,10 @@ use crate::auth::throttle;
 use crate::config::{AuthBackend, PamConfig};
 use crate::db::DbConn;
 use crate::error::{AppError, AppResult};
-use crate::models::User;
 use crate::models::audit::Actor;
 use crate::models::user::SOURCE_LOCAL;
 use crate::models::user::{SOURCE_PAM, UserChanges};
+use crate::models::{User, known_device};
 use crate::services::Services;
 
 /// Checks the password with the local accounts: same cost whether or not the user exists.
@@ -153,11 +153,13 @@ fn authenticate(
 
 /// One login attempt by the client at `ip`. `Ok(Some(user))` on success, `Ok(None)` on failure
 /// (the caller answers in its own format), `Err(TooManyRequests)` while the client must wait.
-/// `known_device`: the browser logged in as this user before, so the user's lockout spares it.
+/// `device`: the random value that identifies the browser (its device cookie's, or a new one),
+/// when it has one. A browser that logged in as this user before is spared the user's lockout;
+/// a successful login makes it known.
 pub async fn attempt(
     services: &Services,
     ip: &str,
-    known_device: bool,
+    device: Option<&str>,
     username: &str,
     password_text: &str,
     realm: &'static str,
@@ -178,16 +180,17 @@ pub async fn attempt(
         .acquire()
         .await
         .map_err(|e| AppError::Internal(e.to_string()))?;
+    let device_hash = device.map(crate::tokens::sha256_hex);
     let outcome = services
         .db
         .run(move |conn| {
-            if let Some(wait) = throttle::check(
-                conn,
-                &st.config.auth.throttle,
-                &ip2,
-                Some(&name),
-                known_device,
-            )? {
+            let known = match &device_hash {
+                Some(hash) => known_device::is_known(conn, &name, hash)?,
+                None => false,
+            };
+            if let Some(wait) =
+                throttle::check(conn, &st.config.auth.throttle, &ip2, Some(&name), known)?
+            {
                 throttle::record_failure(conn, &ip2, Some(&name))?;
                 return Ok(Err(wait));
             }
@@ -196,6 +199,9 @@ pub async fn attempt(
                 Ok(user) => {
                     throttle::record_success(conn, &name)?;
                     User::record_login(conn, user.id)?;
+                    if let Some(hash) = &device_hash {
+                        known_device::remember(conn, user.id, hash)?;
+                    }
                 }
                 Err(_) => throttle::record_failure(conn, &ip2, Some(&name))?,
             }

@@ -2,9 +2,9 @@
 //! back-off that doubles with every failure past the limit (capped at the window). Counts
 //! live in the database, so several server processes share them.
 //!
-//! A browser that has logged in as a user before carries a signed "known device" cookie for
-//! that user and is not subject to the per-username limit: an attacker hammering a username
-//! from elsewhere cannot lock its owner out. The per-IP limit uses the client IP resolved
+//! A browser that has logged in as a user before (its device cookie's value is known with the
+//! user: `models::known_device`) is not subject to the per-username limit: an attacker
+//! hammering a username from elsewhere cannot lock its owner out. The per-IP limit uses the client IP resolved
 //! through trusted proxies, so one attacker behind a proxy does not lock out everyone else.
 
 use time::Duration;

@@ -224,7 +224,19 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    /// Browsers a user logged in from: the SHA-256 of the device cookie's random value.
+    known_devices (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        device_hash -> Text,
+        created_at -> Timestamp,
+        last_used_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(api_tokens -> users (user_id));
+diesel::joinable!(known_devices -> users (user_id));
 diesel::joinable!(user_groups -> users (user_id));
 diesel::joinable!(calcs -> users (user_id));
 diesel::joinable!(calc_logs -> calcs (calc_id));
@@ -247,6 +259,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     audit_log,
     auth_failures,
     api_tokens,
+    known_devices,
     emails,
     invitations,
     activation_tokens,

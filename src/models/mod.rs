@@ -9,6 +9,7 @@ pub mod calc;
 pub mod email;
 pub mod group;
 pub mod invitation;
+pub mod known_device;
 pub mod list_cache;
 pub mod log;
 pub mod maintenance;

@@ -123,10 +123,10 @@ async fn login_submit(
         return show_form(400, "Enter both your username and your password.", username);
     }
     match known_device::attempt(&state, &req, &username, &password, "webui").await? {
-        Some(user) => {
+        Some((user, device)) => {
             start_session(&req, &session, &user)?;
             let mut res = redirect(&next);
-            res.add_cookie(&known_device::device_cookie(&state, &req, &user.username))
+            res.add_cookie(&device)
                 .map_err(|e| AppError::Internal(e.to_string()))?;
             Ok(res)
         }

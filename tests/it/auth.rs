@@ -168,6 +168,103 @@ async fn an_attacker_cannot_lock_a_user_out_of_a_known_browser() {
     assert_eq!(alice.login("alice", PASSWORD).await.status(), 303);
 }
 
+/// The SHA-256 hashes of alice's known browsers, as stored.
+fn known_devices(app: &TestApp, username: &str) -> Vec<String> {
+    use calcweb::db::schema::known_devices;
+    let id = app.user(username).id;
+    let mut hashes: Vec<String> = known_devices::table
+        .filter(known_devices::user_id.eq(id))
+        .select(known_devices::device_hash)
+        .load(&mut app.conn())
+        .unwrap();
+    hashes.sort();
+    hashes
+}
+
+#[actix_web::test]
+async fn the_device_cookie_is_random_per_browser_and_stored_hashed() {
+    let app = TestApp::new().await.with_user("alice").with_user("bob");
+    let (first, second) = (app.browser(), app.browser());
+    for b in [&first, &second] {
+        assert_eq!(b.login("alice", PASSWORD).await.status(), 303);
+    }
+    let values = [&first, &second].map(|b| b.cookie("calcweb_device").expect("device cookie"));
+    assert_ne!(values[0], values[1], "one value for every browser of alice");
+    let mut hashes: Vec<String> = values
+        .iter()
+        .map(|v| calcweb::tokens::sha256_hex(v))
+        .collect();
+    hashes.sort();
+    assert_eq!(
+        known_devices(&app, "alice"),
+        hashes,
+        "only hashes are stored"
+    );
+
+    // A browser keeps its value across logins and users; each user knows it separately.
+    assert_eq!(first.login("alice", PASSWORD).await.status(), 303);
+    assert_eq!(first.login("bob", PASSWORD).await.status(), 303);
+    assert_eq!(first.cookie("calcweb_device").unwrap(), values[0]);
+    assert_eq!(
+        known_devices(&app, "bob"),
+        [calcweb::tokens::sha256_hex(&values[0])]
+    );
+    assert_eq!(known_devices(&app, "alice").len(), 2);
+
+    // A user's browsers are capped: the least recently used go first.
+    for _ in 0..calcweb::models::known_device::PER_USER {
+        assert_eq!(app.browser().login("alice", PASSWORD).await.status(), 303);
+    }
+    let known = known_devices(&app, "alice");
+    assert_eq!(known.len(), calcweb::models::known_device::PER_USER);
+    assert!(!known.contains(&hashes[0]) && !known.contains(&hashes[1]));
+}
+
+#[actix_web::test]
+async fn a_password_change_forgets_the_users_browsers() {
+    let app = TestApp::with_config(|c| {
+        behind_proxy(c);
+        c.auth.throttle.max_per_user = 2;
+        c.auth.throttle.max_per_ip = 100;
+    })
+    .await
+    .with_user("alice");
+    let alice = app.browser();
+    assert_eq!(alice.login("alice", PASSWORD).await.status(), 303);
+    let other = app.browser();
+    assert_eq!(other.login("alice", PASSWORD).await.status(), 303);
+    assert_eq!(known_devices(&app, "alice").len(), 2);
+    let new_password = "a different Passw0rd, long";
+    let res = alice
+        .post_form(
+            "/accounts/password_change/",
+            &[
+                ("old_password", PASSWORD),
+                ("new_password1", new_password),
+                ("new_password2", new_password),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(known_devices(&app, "alice"), Vec::<String>::new());
+    let entry = app.audit("user.set_password").remove(0);
+    assert!(
+        entry.summary.ends_with("; 2 known browser(s) forgotten"),
+        "{entry:?}"
+    );
+
+    // Her name locked by someone else: her browsers are no longer spared.
+    alice.post_form("/accounts/logout/", &[]).await;
+    let attacker = app.browser();
+    for ip in ["192.0.2.1", "192.0.2.2", "192.0.2.3"] {
+        fail_login(&attacker, "alice", Some(ip)).await;
+    }
+    for b in [&alice, &other] {
+        assert!(b.cookie("calcweb_device").is_some());
+        assert_eq!(b.login("alice", new_password).await.status(), 429);
+    }
+}
+
 #[actix_web::test]
 async fn fail2ban_matches_every_failure_with_the_real_client_address() {
     let f2b = std::process::Command::new("fail2ban-regex")

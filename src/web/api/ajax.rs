@@ -37,12 +37,12 @@ async fn ajax_login(
         return Ok(invalid());
     }
     match known_device::attempt(&state, &req, username.trim(), &password, "webui").await? {
-        Some(user) => {
+        Some((user, device)) => {
             start_session(&req, &session, &user)?;
             let mut res = HttpResponse::Ok()
                 .content_type("text/plain; charset=utf-8")
                 .body("Successful login");
-            res.add_cookie(&known_device::device_cookie(&state, &req, &user.username))
+            res.add_cookie(&device)
                 .map_err(|e| crate::error::AppError::Internal(e.to_string()))?;
             Ok(res)
         }
