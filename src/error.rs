@@ -97,8 +97,18 @@ impl ResponseError for AppError {
 
 impl From<diesel::result::Error> for AppError {
     fn from(e: diesel::result::Error) -> Self {
+        use diesel::result::{DatabaseErrorKind, Error};
         match e {
-            diesel::result::Error::NotFound => AppError::not_found(),
+            Error::NotFound => AppError::not_found(),
+            // The server went away in the middle (a PostgreSQL restart): 503, as when the pool
+            // cannot connect, not a 500.
+            Error::DatabaseError(
+                DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
+                info,
+            ) => {
+                tracing::error!("database connection lost: {}", info.message());
+                AppError::Unavailable(DB_UNAVAILABLE.into())
+            }
             other => AppError::Internal(format!("database: {other}")),
         }
     }
@@ -117,3 +127,29 @@ impl From<askama::Error> for AppError {
 }
 
 pub type AppResult<T> = Result<T, AppError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use diesel::result::{DatabaseErrorKind, Error};
+
+    #[test]
+    fn a_connection_lost_in_the_middle_is_a_503_not_a_500() {
+        for kind in [
+            DatabaseErrorKind::ClosedConnection,
+            DatabaseErrorKind::UnableToSendCommand,
+        ] {
+            let e = AppError::from(Error::DatabaseError(
+                kind,
+                Box::new("server closed the connection unexpectedly".to_string()),
+            ));
+            assert_eq!(e.status_code(), StatusCode::SERVICE_UNAVAILABLE);
+            assert_eq!(e.to_string(), DB_UNAVAILABLE);
+        }
+        let other = AppError::from(Error::DatabaseError(
+            DatabaseErrorKind::Unknown,
+            Box::new("syntax error".to_string()),
+        ));
+        assert_eq!(other.status_code(), StatusCode::INTERNAL_SERVER_ERROR);
+    }
+}

@@ -22,6 +22,7 @@ mod docs_links;
 mod email;
 mod email_cli;
 mod example_config;
+mod faults;
 mod nginx;
 mod openquake;
 mod openquake_api;
