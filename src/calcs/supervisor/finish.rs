@@ -7,7 +7,8 @@ use std::time::Duration;
 use super::link::FINAL_WAIT;
 use super::{Ending, Supervisor, note};
 use crate::calcs::outputs::register_outputs;
-use crate::calcs::{calc_dir, dir_size};
+use crate::calcs::upload::human_size;
+use crate::calcs::{DISK_FULL_BELOW, calc_dir, dir_size, free_space};
 use crate::models::calc::{Calc, Status};
 use crate::models::log::{NewLine, process};
 use crate::models::output::Output;
@@ -44,6 +45,9 @@ impl Supervisor<'_> {
                 return;
             }
         };
+        if final_status == Status::Failed {
+            self.when_the_disk_is_full();
+        }
         if self.dropped > 0 {
             let dropped = self.dropped;
             self.pending.push(NewLine::new(
@@ -83,6 +87,28 @@ impl Supervisor<'_> {
         if let Some(url) = calc.notify_to.as_deref().filter(|u| !u.is_empty()) {
             self.notify(url);
         }
+    }
+
+    /// A run that failed on a full disk: says so, and removes its outputs, which are partial and
+    /// hold the space every other calculation and upload needs.
+    fn when_the_disk_is_full(&mut self) {
+        let Some(free) = free_space(&self.config.data_dir).filter(|f| *f < DISK_FULL_BELOW) else {
+            return;
+        };
+        let output = calc_dir(self.config, self.id).join("output");
+        let size = dir_size(&output);
+        let removed = std::fs::remove_dir_all(&output).and_then(|()| std::fs::create_dir(&output));
+        let what = match removed {
+            Ok(()) => format!("its partial outputs ({}) were removed", human_size(size)),
+            Err(e) => format!("its partial outputs could not be removed ({e})"),
+        };
+        self.log(
+            "ERROR",
+            format!(
+                "the disk of the data directory is full ({} free), so the calculation could not write its results; {what}. Free some space (or ask the administrator to) and run it again.",
+                human_size(free)
+            ),
+        );
     }
 
     /// Records the files under `output/` as the calculation's outputs (a failure is only

@@ -2,6 +2,7 @@
 //! the data directory's disk filling up, `calcweb serve` killed during an upload.
 
 mod db_outage;
+mod disk_full;
 mod pg_cluster;
 
 use std::path::PathBuf;
