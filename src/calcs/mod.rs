@@ -6,6 +6,7 @@ pub mod json;
 pub mod openquake;
 pub mod outputs;
 pub mod runner;
+pub mod scratch;
 pub mod slurm;
 pub mod supervisor;
 pub mod upload;

@@ -1,7 +1,8 @@
 //! Receiving a calculation's input: the multipart upload is streamed to a temporary directory
 //! with a size limit, zip archives are unpacked safely (no traversal, absolute paths, links or
 //! bombs), and the .ini to run is found. Anything refused leaves nothing behind: all of it
-//! lives in a TempDir that is deleted unless the calculation is created.
+//! lives in a [`Scratch`] directory that is deleted unless the calculation is created, and that
+//! a restarted server removes if this one was killed meanwhile.
 
 use std::collections::HashMap;
 use std::io::{Read, Write};
@@ -9,8 +10,8 @@ use std::path::{Component, Path, PathBuf};
 
 use actix_multipart::Multipart;
 use futures_util::StreamExt;
-use tempfile::TempDir;
 
+use crate::calcs::scratch::Scratch;
 use crate::config::{CalcsConfig, CalculatorConfig};
 use crate::error::{AppError, AppResult};
 
@@ -22,13 +23,13 @@ pub struct Upload {
     pub fields: HashMap<String, String>,
     /// (file name as sent, path of the raw file)
     files: Vec<(String, PathBuf)>,
-    dir: TempDir,
+    dir: Scratch,
 }
 
 /// The prepared input of a new calculation.
 pub struct Input {
     /// Holds `input/`; moved into the calculation's directory once the row exists.
-    pub dir: TempDir,
+    pub dir: Scratch,
     /// The .ini to run, relative to `input/`.
     pub job_ini: String,
 }
@@ -68,10 +69,7 @@ pub async fn receive(
     tmp_root: &Path,
     limits: &CalcsConfig,
 ) -> AppResult<Upload> {
-    std::fs::create_dir_all(tmp_root)?;
-    let dir = tempfile::Builder::new()
-        .prefix("upload-")
-        .tempdir_in(tmp_root)?;
+    let dir = Scratch::new(tmp_root, "upload-")?;
     let mut upload = Upload {
         fields: HashMap::new(),
         files: Vec::new(),

@@ -3,6 +3,7 @@
 
 mod db_outage;
 mod disk_full;
+mod killed_upload;
 mod pg_cluster;
 
 use std::path::PathBuf;
