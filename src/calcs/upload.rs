@@ -63,9 +63,37 @@ pub fn human_size(bytes: u64) -> String {
 }
 
 /// Streams the multipart body to disk. `archive` (or any field with a file name) is a file,
-/// repeatable; other fields are text.
+/// repeatable; other fields are text. A refused upload (too large, the disk full, ...) is
+/// removed at once, and the rest of the body is read and thrown away (up to
+/// `max_upload_size`) before the answer: a client still sending would otherwise see the
+/// connection reset (the server lingers only a second after an early answer), not why.
 pub async fn receive(
     mut payload: Multipart,
+    tmp_root: &Path,
+    limits: &CalcsConfig,
+) -> AppResult<Upload> {
+    let received = receive_parts(&mut payload, tmp_root, limits).await;
+    if received.is_err() {
+        drain(&mut payload, limits.max_upload_size).await;
+    }
+    received
+}
+
+/// Reads what is left of the body, within `limit` bytes, without keeping it.
+async fn drain(payload: &mut Multipart, limit: u64) {
+    let mut read: u64 = 0;
+    while let Some(Ok(mut field)) = payload.next().await {
+        while let Some(Ok(chunk)) = field.next().await {
+            read += chunk.len() as u64;
+            if read > limit {
+                return;
+            }
+        }
+    }
+}
+
+async fn receive_parts(
+    payload: &mut Multipart,
     tmp_root: &Path,
     limits: &CalcsConfig,
 ) -> AppResult<Upload> {

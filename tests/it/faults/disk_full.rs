@@ -3,8 +3,11 @@
 //! left, and the server goes on serving. The database lives elsewhere (its own temp dir, or
 //! PostgreSQL): these tests are about the data directory.
 
+use std::io::{Read, Write};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::Duration;
 
 use calcweb::config::CalculatorConfig;
 use serde_json::Value;
@@ -162,7 +165,61 @@ async fn uploads_that_fill_the_disk_get_507_and_leave_nothing_behind() {
     assert!(page.contains("disk is full"), "{page}");
     assert_nothing_left(&data);
 
+    // A client on a slow line, still sending long after the disk filled up, gets the answer
+    // too, not a connection reset.
+    let url = reqwest::Url::parse(&app.url("/")).unwrap();
+    let cookie = format!(
+        "calcweb_session={}",
+        alice.cookie("calcweb_session").unwrap()
+    );
+    let answer = slow_upload(
+        url.port().unwrap(),
+        &cookie,
+        &noise(((SIZE_MIB + 2) * 1024 * 1024) as usize),
+    );
+    assert!(answer.starts_with("HTTP/1.1 507"), "{answer}");
+    assert!(answer.contains("disk is full"), "{answer}");
+    assert_nothing_left(&data);
+
     assert_still_serving(&alice).await;
+}
+
+/// POST /v1/calc/run with `file` by hand: all but its last MiB at once, then, after a pause
+/// longer than the server lingers after an early answer (1 s), the rest. Returns the response.
+fn slow_upload(port: u16, cookie: &str, file: &[u8]) -> String {
+    let boundary = "calcweb-slow-client";
+    let mut body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"archive\"; filename=\"inputs.bin\"\r\n\r\n"
+    )
+    .into_bytes();
+    body.extend_from_slice(file);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    let head = format!(
+        "POST /v1/calc/run HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nCookie: {cookie}\r\n\
+         Content-Type: multipart/form-data; boundary={boundary}\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+            stream.write_all(head.as_bytes()).unwrap();
+            let (most, last) = body.split_at(body.len() - 1024 * 1024);
+            stream.write_all(most).unwrap();
+            std::thread::sleep(Duration::from_secs(3));
+            stream
+                .write_all(last)
+                .expect("the server still reads the upload");
+            stream
+                .set_read_timeout(Some(Duration::from_secs(60)))
+                .unwrap();
+            let mut answer = String::new();
+            stream.read_to_string(&mut answer).unwrap();
+            answer
+        })
+        .join()
+        .expect("the slow client")
+    })
 }
 
 /// A calculator that writes more than the disk holds.
