@@ -2,8 +2,12 @@
 //! PostgreSQL restart, a network cut). A failed write is told apart from a database that does
 //! not answer by asking it `SELECT 1`: then the connection is dropped and opened again later,
 //! with a growing pause between attempts. Writes that can wait (log lines, progress) are kept
-//! by the caller and tried again; the final ones wait for the database, up to [`FINAL_WAIT`].
+//! by the caller and tried again; the final ones wait for the database, up to [`FINAL_WAIT`],
+//! and no longer once the calculation's directory is gone (it was removed, or its data with it)
+//! or a SIGTERM arrives while they wait (someone stops the supervisor).
 
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use diesel::connection::SimpleConnection;
@@ -16,6 +20,9 @@ use crate::error::AppError;
 pub(super) const FINAL_WAIT: Duration = Duration::from_secs(3600);
 const FIRST_PAUSE: Duration = Duration::from_millis(250);
 const LONGEST_PAUSE: Duration = Duration::from_secs(4);
+
+/// SIGTERMs received so far (the supervisor's handler counts them).
+pub(super) static SIGTERMS: AtomicUsize = AtomicUsize::new(0);
 
 /// Why a piece of work did not happen.
 #[derive(Debug)]
@@ -43,16 +50,22 @@ pub(super) struct Link {
     pause: Duration,
     /// Since when the database has not answered (None: it answers).
     down_since: Option<Instant>,
+    /// The calculation's directory: waiting is pointless once it is gone.
+    dir: PathBuf,
+    /// Set once a wait gave up: the writes after it are tried once each.
+    gave_up: bool,
 }
 
 impl Link {
-    pub(super) fn new(url: DatabaseUrl, conn: DbConn) -> Link {
+    pub(super) fn new(url: DatabaseUrl, conn: DbConn, dir: PathBuf) -> Link {
         Link {
             url,
             conn: Some(conn),
             next_try: Instant::now(),
             pause: FIRST_PAUSE,
             down_since: None,
+            dir,
+            gave_up: false,
         }
     }
 
@@ -90,24 +103,38 @@ impl Link {
         result
     }
 
-    /// Runs `work` until the database answers it, for at most `limit`.
+    /// Runs `work` until the database answers it, for at most `limit` (see the module's
+    /// comment for when it stops sooner).
     pub(super) fn retry<T>(
         &mut self,
         limit: Duration,
         mut work: impl FnMut(&mut DbConn) -> Result<T, AppError>,
     ) -> Result<T, Failed> {
         let until = Instant::now() + limit;
+        let sigterms = SIGTERMS.load(Ordering::SeqCst);
         loop {
-            match self.try_now(&mut work) {
-                Err(Failed::Down(_)) if Instant::now() < until => {
-                    std::thread::sleep(
-                        self.next_try
-                            .saturating_duration_since(Instant::now())
-                            .min(until.saturating_duration_since(Instant::now())),
-                    );
-                }
-                other => return other,
+            let result = self.try_now(&mut work);
+            let Err(Failed::Down(why)) = &result else {
+                return result;
+            };
+            let stop = if self.gave_up || Instant::now() >= until {
+                Some("")
+            } else if SIGTERMS.load(Ordering::SeqCst) != sigterms {
+                Some("; stopped by SIGTERM")
+            } else if !self.dir.exists() {
+                Some("; the calculation's directory is gone")
+            } else {
+                None
+            };
+            if let Some(reason) = stop {
+                self.gave_up = true;
+                return Err(Failed::Down(format!("{why}{reason}")));
             }
+            std::thread::sleep(
+                self.next_try
+                    .saturating_duration_since(Instant::now())
+                    .min(until.saturating_duration_since(Instant::now())),
+            );
         }
     }
 

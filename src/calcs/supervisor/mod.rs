@@ -71,6 +71,7 @@ static TERMINATED: AtomicBool = AtomicBool::new(false);
 
 extern "C" fn on_sigterm(_: nix::libc::c_int) {
     TERMINATED.store(true, Ordering::SeqCst);
+    link::SIGTERMS.fetch_add(1, Ordering::SeqCst);
 }
 
 /// Whether the calculator died of a signal: directly, or as a shell or wrapper reports it
@@ -134,7 +135,7 @@ pub fn run(config: &Config, id: i64) -> Result<(), String> {
     }
     catch_sigterm();
     let mut sup = Supervisor {
-        db: Link::new(url, conn),
+        db: Link::new(url, conn, calc_dir(config, id)),
         id,
         config,
         pending: Vec::new(),

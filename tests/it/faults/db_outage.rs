@@ -219,3 +219,72 @@ fn a_database_outage_under_load_gives_503_pages_and_calculations_still_complete(
     }
     assert!(server.is_running());
 }
+
+/// Waits (hang guard only) until the supervisor `pid` of calculation `id` has exited.
+fn wait_gone(pid: i32, id: i64, what: &str) -> Duration {
+    let started = Instant::now();
+    while calcweb::calcs::supervisor_alive(pid, id) {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the supervisor of calculation {id} still waits for the database after {what}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    started.elapsed()
+}
+
+#[test]
+fn a_supervisor_waiting_for_the_database_gives_up_on_sigterm_or_when_its_calculation_is_gone() {
+    if skip_unless_ready(
+        "a_supervisor_waiting_for_the_database_gives_up_on_sigterm_or_when_its_calculation_is_gone",
+        false,
+        &pg_cluster::missing(),
+    ) {
+        return;
+    }
+    let cluster = PgCluster::start();
+    let site = Site::migrated_on(TestDb::existing(&cluster.url()));
+    createsuperuser_noinput(&site, "admin", PASSWORD).expect_success();
+    let config = lines_config(&site, "");
+    let port = free_port();
+    let _server = serve_with(&site, &config, port);
+    let cookie = login(port);
+    let ids = [
+        submit_with(port, &cookie, &job(4), &[("calculator", "lines")]),
+        submit_with(port, &cookie, &job(4), &[("calculator", "lines")]),
+    ];
+    let pids = ids.map(|id| {
+        wait_row(&site, id, "started", |c| {
+            c.status == Status::Executing && c.pid.is_some()
+        })
+        .pid
+        .unwrap()
+    });
+    cluster.down();
+    // Both runs end (2 s) while the database is down: their supervisors wait to record them.
+    std::thread::sleep(Duration::from_secs(4));
+    assert!(calcweb::calcs::supervisor_alive(pids[0], ids[0]));
+    assert!(calcweb::calcs::supervisor_alive(pids[1], ids[1]));
+
+    let sent = std::process::Command::new("kill")
+        .args(["-TERM", &pids[0].to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let on_sigterm = wait_gone(pids[0], ids[0], "SIGTERM");
+    std::fs::remove_dir_all(site.path().join("calcs").join(ids[1].to_string())).unwrap();
+    let on_removal = wait_gone(pids[1], ids[1], "its directory was removed");
+    println!(
+        "supervisors waiting for the database gave up {} ms after SIGTERM, {} ms after their directory was removed",
+        on_sigterm.as_millis(),
+        on_removal.as_millis()
+    );
+
+    // Once the database is back, the server finds both lost, as any supervisor that died.
+    cluster.up();
+    for id in ids {
+        let calc = wait_row(&site, id, "reconciled", |c| !c.is_running());
+        assert_eq!(calc.status, Status::Failed);
+        assert!(log_text(&site, id).contains("lost: the process ended without reporting"));
+    }
+}
