@@ -86,6 +86,7 @@ pub fn run(config: Config, file: Option<PathBuf>) -> Result<(), String> {
     }
     let config = state.config.clone();
     let db_status = check_database(&state)?;
+    sweep_scratch(&config);
     crate::calcs::example::install(&config.data_dir).map_err(|e| {
         format!(
             "Cannot install the example calculator into {}: {e}.",
@@ -136,6 +137,20 @@ pub fn run(config: Config, file: Option<PathBuf>) -> Result<(), String> {
     access_log.finish();
     log.finish();
     served
+}
+
+/// Removes the uploads (and engine input checks) a killed server left unfinished in
+/// `<data_dir>/tmp`; those another running server is using stay (calcs::scratch).
+fn sweep_scratch(config: &Config) {
+    let tmp = config.data_dir.join("tmp");
+    match crate::calcs::scratch::sweep(&tmp) {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(
+            "removed {n} unfinished upload(s) left in {} by a server that was stopped",
+            tmp.display()
+        ),
+        Err(e) => tracing::warn!("cannot clean {}: {e}", tmp.display()),
+    }
 }
 
 fn wait_for_database(state: AppState) {

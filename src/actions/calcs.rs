@@ -151,17 +151,25 @@ pub async fn queue(
         .await?;
     let target = calc_dir(&config, calc.id);
     let moved = web::block(move || -> std::io::Result<()> {
-        std::fs::create_dir_all(&target)?;
-        std::fs::rename(input.input_path(), target.join("input"))
+        let moved = std::fs::create_dir_all(&target)
+            .and_then(|()| std::fs::rename(input.input_path(), target.join("input")));
+        if moved.is_err() {
+            // Nothing half made stays behind (a full disk may leave the directory).
+            let _ = std::fs::remove_dir_all(&target);
+        }
+        moved
     })
     .await
     .map_err(|e| AppError::Internal(e.to_string()))?;
     let id = calc.id;
     if let Err(e) = moved {
         services.db.run(move |conn| Calc::delete(conn, id)).await?;
-        return Err(AppError::Internal(format!(
-            "cannot move the input of calculation {id}: {e}"
-        )));
+        return Err(match AppError::from(e) {
+            AppError::Internal(e) => {
+                AppError::Internal(format!("cannot move the input of calculation {id}: {e}"))
+            }
+            other => other,
+        });
     }
     let actor = actor.clone();
     let summary = format!(

@@ -6,6 +6,7 @@ pub mod json;
 pub mod openquake;
 pub mod outputs;
 pub mod runner;
+pub mod scratch;
 pub mod slurm;
 pub mod supervisor;
 pub mod upload;
@@ -36,6 +37,16 @@ pub fn supervisor_alive(pid: i32, id: i64) -> bool {
     let id = id.to_string();
     args.contains(&b"supervise".as_slice()) && args.contains(&id.as_bytes())
 }
+
+/// Bytes a non-root process may still write on the file system holding `dir`.
+pub fn free_space(dir: &Path) -> Option<u64> {
+    let stat = nix::sys::statvfs::statvfs(dir).ok()?;
+    Some(stat.blocks_available() as u64 * stat.fragment_size() as u64)
+}
+
+/// Below this the data directory's disk counts as full: a calculation that fails then failed
+/// for want of room (writes fail with ENOSPC at 0).
+pub const DISK_FULL_BELOW: u64 = 1024 * 1024;
 
 /// Total size of the files under `dir`.
 pub fn dir_size(dir: &Path) -> u64 {

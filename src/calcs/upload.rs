@@ -1,7 +1,8 @@
 //! Receiving a calculation's input: the multipart upload is streamed to a temporary directory
 //! with a size limit, zip archives are unpacked safely (no traversal, absolute paths, links or
 //! bombs), and the .ini to run is found. Anything refused leaves nothing behind: all of it
-//! lives in a TempDir that is deleted unless the calculation is created.
+//! lives in a [`Scratch`] directory that is deleted unless the calculation is created, and that
+//! a restarted server removes if this one was killed meanwhile.
 
 use std::collections::HashMap;
 use std::io::{Read, Write};
@@ -9,8 +10,8 @@ use std::path::{Component, Path, PathBuf};
 
 use actix_multipart::Multipart;
 use futures_util::StreamExt;
-use tempfile::TempDir;
 
+use crate::calcs::scratch::Scratch;
 use crate::config::{CalcsConfig, CalculatorConfig};
 use crate::error::{AppError, AppResult};
 
@@ -22,13 +23,13 @@ pub struct Upload {
     pub fields: HashMap<String, String>,
     /// (file name as sent, path of the raw file)
     files: Vec<(String, PathBuf)>,
-    dir: TempDir,
+    dir: Scratch,
 }
 
 /// The prepared input of a new calculation.
 pub struct Input {
     /// Holds `input/`; moved into the calculation's directory once the row exists.
-    pub dir: TempDir,
+    pub dir: Scratch,
     /// The .ini to run, relative to `input/`.
     pub job_ini: String,
 }
@@ -62,16 +63,41 @@ pub fn human_size(bytes: u64) -> String {
 }
 
 /// Streams the multipart body to disk. `archive` (or any field with a file name) is a file,
-/// repeatable; other fields are text.
+/// repeatable; other fields are text. A refused upload (too large, the disk full, ...) is
+/// removed at once, and the rest of the body is read and thrown away (up to
+/// `max_upload_size`) before the answer: a client still sending would otherwise see the
+/// connection reset (the server lingers only a second after an early answer), not why.
 pub async fn receive(
     mut payload: Multipart,
     tmp_root: &Path,
     limits: &CalcsConfig,
 ) -> AppResult<Upload> {
-    std::fs::create_dir_all(tmp_root)?;
-    let dir = tempfile::Builder::new()
-        .prefix("upload-")
-        .tempdir_in(tmp_root)?;
+    let received = receive_parts(&mut payload, tmp_root, limits).await;
+    if received.is_err() {
+        drain(&mut payload, limits.max_upload_size).await;
+    }
+    received
+}
+
+/// Reads what is left of the body, within `limit` bytes, without keeping it.
+async fn drain(payload: &mut Multipart, limit: u64) {
+    let mut read: u64 = 0;
+    while let Some(Ok(mut field)) = payload.next().await {
+        while let Some(Ok(chunk)) = field.next().await {
+            read += chunk.len() as u64;
+            if read > limit {
+                return;
+            }
+        }
+    }
+}
+
+async fn receive_parts(
+    payload: &mut Multipart,
+    tmp_root: &Path,
+    limits: &CalcsConfig,
+) -> AppResult<Upload> {
+    let dir = Scratch::new(tmp_root, "upload-")?;
     let mut upload = Upload {
         fields: HashMap::new(),
         files: Vec::new(),

@@ -6,6 +6,7 @@ mod on_commit;
 mod readers;
 pub mod schema;
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use diesel::connection::SimpleConnection;
@@ -232,17 +233,28 @@ pub fn refresh_sqlite_statistics(conn: &mut DbConn, first_open: bool) -> QueryRe
     Ok(())
 }
 
-/// r2d2 manager that opens connections through [`DatabaseUrl::connect`].
-pub struct Manager(DatabaseUrl);
+/// r2d2 manager that opens connections through [`DatabaseUrl::connect`], and says whether the
+/// last attempt failed.
+pub struct Manager {
+    url: DatabaseUrl,
+    down: std::sync::Arc<AtomicBool>,
+}
 
 impl ManageConnection for Manager {
     type Connection = DbConn;
     type Error = r2d2::Error;
 
     fn connect(&self) -> Result<DbConn, r2d2::Error> {
-        let mut conn = self.0.connect().map_err(r2d2::Error::ConnectionError)?;
-        refresh_sqlite_statistics(&mut conn, true).map_err(r2d2::Error::QueryError)?;
-        Ok(conn)
+        let opened = self
+            .url
+            .connect()
+            .map_err(r2d2::Error::ConnectionError)
+            .and_then(|mut conn| {
+                refresh_sqlite_statistics(&mut conn, true).map_err(r2d2::Error::QueryError)?;
+                Ok(conn)
+            });
+        self.down.store(opened.is_err(), Ordering::Relaxed);
+        opened
     }
 
     fn is_valid(&self, conn: &mut DbConn) -> Result<(), r2d2::Error> {
@@ -268,6 +280,9 @@ pub struct Db {
     permits: std::sync::Arc<tokio::sync::Semaphore>,
     /// SQLite only: read-only connections for [`Db::read`] on the calling thread.
     readers: Option<std::sync::Arc<readers::Readers>>,
+    /// Set while the database does not answer: the last connection attempt failed (r2d2 keeps
+    /// trying in the background, its pauses growing to half of `connect_timeout`).
+    down: std::sync::Arc<AtomicBool>,
 }
 
 impl Db {
@@ -278,19 +293,24 @@ impl Db {
         let backend = url.backend();
         let readers = (backend == Backend::Sqlite)
             .then(|| std::sync::Arc::new(readers::Readers::new(url.clone(), readers.max(1))));
+        let down = std::sync::Arc::new(AtomicBool::new(false));
         let pool = r2d2::Pool::builder()
             .max_size(size.max(1))
             .min_idle(Some(1))
             .connection_timeout(timeout)
             .test_on_check_out(backend == Backend::Postgres)
             .error_handler(Box::new(r2d2::LoggingErrorHandler))
-            .build_unchecked(Manager(url));
+            .build_unchecked(Manager {
+                url,
+                down: down.clone(),
+            });
         let permits = std::sync::Arc::new(tokio::sync::Semaphore::new(size.max(1) as usize));
         Ok(Db {
             pool,
             backend,
             permits,
             readers,
+            down,
         })
     }
 
@@ -298,11 +318,18 @@ impl Db {
         self.backend
     }
 
-    /// A connection, or 503 when the database does not answer.
+    /// A connection, or 503 when the database does not answer. While it is known to be down
+    /// the answer comes at once, from an idle connection the background attempts opened or
+    /// none, instead of after `connect_timeout`: under load, requests would otherwise pile up
+    /// waiting, each holding a thread.
     pub fn conn(&self) -> Result<PooledConn, AppError> {
+        let unavailable = || AppError::Unavailable(crate::error::DB_UNAVAILABLE.into());
+        if self.down.load(Ordering::Relaxed) {
+            return self.pool.try_get().ok_or_else(unavailable);
+        }
         self.pool.get().map_err(|e| {
             tracing::error!("database unavailable: {e}");
-            AppError::Unavailable(crate::error::DB_UNAVAILABLE.into())
+            unavailable()
         })
     }
 

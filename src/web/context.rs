@@ -100,6 +100,20 @@ impl PageCtx {
         }
     }
 
+    /// For a page rendered after the request is gone (an inner middleware failed): nobody
+    /// logged in, no form token, no messages.
+    pub fn bare(state: &AppState) -> PageCtx {
+        PageCtx {
+            user: None,
+            csrf_token: String::new(),
+            messages: Vec::new(),
+            lockdown: state.config.server.lockdown,
+            maintenance: state.maintenance.last_known().as_ref().map(Banner::of),
+            prefix: state.config.server.path_prefix.clone(),
+            assets: state.assets.clone(),
+        }
+    }
+
     /// A site path with the configured prefix, e.g. url("/engine/"), or in a template
     /// url("/admin/users/" ~ user.id ~ "/") for a path made of parts.
     pub fn url(&self, path: impl std::fmt::Display) -> String {

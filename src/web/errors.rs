@@ -52,8 +52,18 @@ fn render_page(
     message: &str,
     base: HttpResponse,
 ) -> HttpResponse {
+    titled_page(PageCtx::new(req), status, title, message, base)
+}
+
+fn titled_page(
+    page: PageCtx,
+    status: StatusCode,
+    title: &str,
+    message: &str,
+    base: HttpResponse,
+) -> HttpResponse {
     let page = ErrorPage {
-        page: PageCtx::new(req),
+        page,
         status: status.as_u16(),
         title: title.into(),
         message: message.into(),
@@ -130,17 +140,23 @@ pub fn urlencode(text: &str) -> String {
     url::form_urlencoded::byte_serialize(text.as_bytes()).collect()
 }
 
+/// The title of the page people get while the database does not answer: like the maintenance
+/// page, the site's own page that says to come back, not a bare error.
+pub const DB_DOWN_TITLE: &str = "Temporarily unavailable";
+
 /// Middleware: replaces the body of responses built from an error.
 pub async fn render_errors(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<EitherBody<BoxBody>>, actix_web::Error> {
     let api = is_api_path(crate::web::path_in_site(req.request()));
+    // Kept to render a page if an inner middleware fails and takes the request with it.
+    let state = req.app_data::<web::Data<AppState>>().cloned();
     let res = match next.call(req).await {
         Ok(res) => res,
         // An inner middleware failed (the session store, when the database is down) and the
-        // request is gone: answer with a self-contained body.
-        Err(err) => return Err(fallback(api, err)),
+        // request is gone.
+        Err(err) => return Err(fallback(state.as_ref().map(|s| s.get_ref()), api, err)),
     };
     let Some(error) = res.response().error() else {
         return Ok(res.map_body(|_, b| EitherBody::left(b.boxed())));
@@ -150,20 +166,29 @@ pub async fn render_errors(
     let message = app_error
         .map(|e| e.to_string())
         .unwrap_or_else(|| generic_message(status));
-    let maintenance = matches!(app_error, Some(AppError::Maintenance(_)));
+    let title = match app_error {
+        Some(AppError::Maintenance(_)) => Some("Down for maintenance"),
+        Some(AppError::Unavailable(m)) if m == crate::error::DB_UNAVAILABLE => Some(DB_DOWN_TITLE),
+        _ => None,
+    };
     let retry_after = res.headers().get(header::RETRY_AFTER).cloned();
     let req = res.into_parts().0;
     let mut new = render(&req, status, &message, retry_after);
-    if maintenance && !is_api_path(crate::web::path_in_site(&req)) {
-        new = render_page(&req, status, "Down for maintenance", &message, new);
+    if let Some(title) = title
+        && !is_api_path(crate::web::path_in_site(&req))
+    {
+        new = render_page(&req, status, title, &message, new);
     }
     Ok(ServiceResponse::new(req, new).map_into_right_body())
 }
 
-/// A response for errors raised where no request is left to render a page with.
-fn fallback(api: bool, err: actix_web::Error) -> actix_web::Error {
+/// The response for an error raised by an inner middleware, which kept the request: the
+/// session store's "database is not answering" is the same page as a handler's, without the
+/// user's name.
+fn fallback(state: Option<&AppState>, api: bool, err: actix_web::Error) -> actix_web::Error {
     let text = err.to_string();
-    let (status, message) = if text.contains(crate::error::DB_UNAVAILABLE) {
+    let db_down = text.contains(crate::error::DB_UNAVAILABLE);
+    let (status, message) = if db_down {
         (
             StatusCode::SERVICE_UNAVAILABLE,
             crate::error::DB_UNAVAILABLE.to_string(),
@@ -180,15 +205,18 @@ fn fallback(api: bool, err: actix_web::Error) -> actix_web::Error {
     let res = if api {
         res.json(serde_json::json!({ "error": message, "status": status.as_u16() }))
     } else {
-        let html = format!(
-            "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{status}</title></head>\
-             <body><h1>{status}</h1><p>{}</p></body></html>",
-            message
-                .replace('&', "&amp;")
-                .replace('<', "&lt;")
-                .replace('>', "&gt;")
-        );
-        res.content_type("text/html; charset=utf-8").body(html)
+        let plain = res
+            .content_type("text/plain; charset=utf-8")
+            .body(message.clone());
+        let title = if db_down {
+            DB_DOWN_TITLE
+        } else {
+            status.canonical_reason().unwrap_or("Error")
+        };
+        match state {
+            Some(state) => titled_page(PageCtx::bare(state), status, title, &message, plain),
+            None => plain,
+        }
     };
     actix_web::error::InternalError::from_response(text, res).into()
 }

@@ -9,10 +9,10 @@ use calcweb::models::log::LogRow;
 use crate::calcs::{job_ini, zip_of};
 use crate::cli::{Server, Site, createsuperuser_noinput, free_port};
 
-const PASSWORD: &str = "restart-test-passphrase";
+pub(crate) const PASSWORD: &str = "restart-test-passphrase";
 
 /// A server of `site` on `port`, with its summary line read.
-fn serve(site: &Site, port: u16) -> Server {
+pub(crate) fn serve(site: &Site, port: u16) -> Server {
     let mut cmd = site.calcweb();
     cmd.env("CALCWEB_SERVER_BIND", format!("127.0.0.1:{port}"));
     let mut server = Server::start(&mut cmd);
@@ -20,7 +20,7 @@ fn serve(site: &Site, port: u16) -> Server {
     server
 }
 
-fn agent() -> ureq::Agent {
+pub(crate) fn agent() -> ureq::Agent {
     ureq::Agent::config_builder()
         .http_status_as_error(false)
         .timeout_global(Some(Duration::from_secs(30)))
@@ -29,7 +29,7 @@ fn agent() -> ureq::Agent {
 }
 
 /// Logs in through ajax_login and returns the session cookie.
-fn login(port: u16) -> String {
+pub(crate) fn login(port: u16) -> String {
     let res = agent()
         .post(&format!("http://127.0.0.1:{port}/accounts/ajax_login/"))
         .send_form([("username", "admin"), ("password", PASSWORD)])
@@ -47,11 +47,24 @@ fn login(port: u16) -> String {
 
 /// POST /v1/calc/run with a hand-made multipart body.
 fn submit(port: u16, cookie: &str, archive: &[u8]) -> i64 {
+    submit_with(port, cookie, archive, &[])
+}
+
+/// POST /v1/calc/run with text fields before the archive; returns the new id.
+pub(crate) fn submit_with(port: u16, cookie: &str, archive: &[u8], fields: &[(&str, &str)]) -> i64 {
     let boundary = "calcweb-test-boundary";
-    let mut body = format!(
+    let mut body = Vec::new();
+    for (name, value) in fields {
+        body.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+            )
+            .as_bytes(),
+        );
+    }
+    body.extend_from_slice(format!(
         "--{boundary}\r\nContent-Disposition: form-data; name=\"archive\"; filename=\"job.zip\"\r\nContent-Type: application/zip\r\n\r\n"
-    )
-    .into_bytes();
+    ).as_bytes());
     body.extend_from_slice(archive);
     body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
     let mut res = agent()
@@ -71,7 +84,7 @@ fn submit(port: u16, cookie: &str, archive: &[u8]) -> i64 {
 }
 
 /// Waits (hang guard only) until the calculation's row satisfies `done`.
-fn wait_row(site: &Site, id: i64, what: &str, done: impl Fn(&Calc) -> bool) -> Calc {
+pub(crate) fn wait_row(site: &Site, id: i64, what: &str, done: impl Fn(&Calc) -> bool) -> Calc {
     let deadline = Instant::now() + Duration::from_secs(90);
     loop {
         let calc = Calc::find(&mut site.conn(), id)
@@ -88,7 +101,7 @@ fn wait_row(site: &Site, id: i64, what: &str, done: impl Fn(&Calc) -> bool) -> C
     }
 }
 
-fn log_text(site: &Site, id: i64) -> String {
+pub(crate) fn log_text(site: &Site, id: i64) -> String {
     LogRow::slice(&mut site.conn(), id, 0, None)
         .unwrap()
         .iter()

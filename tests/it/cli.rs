@@ -68,7 +68,15 @@ impl Site {
     }
 
     pub(crate) fn migrated() -> Site {
-        let site = Site::new();
+        Site::migrated_on(TestDb::new())
+    }
+
+    /// A site on `db`, migrated.
+    pub(crate) fn migrated_on(db: TestDb) -> Site {
+        let site = Site {
+            dir: tempfile::tempdir().expect("temp dir"),
+            db,
+        };
         migrate(&site.db.url);
         site
     }
@@ -290,6 +298,11 @@ impl Server {
     /// its output.
     pub(crate) fn pid(&self) -> u32 {
         self.child.id()
+    }
+
+    /// Whether the process still runs (it neither exited nor crashed).
+    pub(crate) fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
     }
 
     /// SIGKILL: the server gets no chance to clean up.

@@ -25,6 +25,7 @@ mod docs_links;
 mod email;
 mod email_cli;
 mod example_config;
+mod faults;
 mod fuzz;
 mod log_files;
 mod nginx;

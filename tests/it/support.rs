@@ -75,6 +75,15 @@ impl TestDb {
             }
         }
     }
+
+    /// A database made elsewhere (a test's own PostgreSQL cluster), left as it is afterwards.
+    pub fn existing(url: &str) -> TestDb {
+        TestDb {
+            url: url.to_string(),
+            pg: None,
+            _dir: tempfile::tempdir().expect("temp dir"),
+        }
+    }
 }
 
 impl Drop for TestDb {

@@ -203,11 +203,12 @@ pub fn check_input(
     job_ini: &Path,
 ) -> Result<serde_json::Value, String> {
     let tmp = config.data_dir.join("tmp");
-    std::fs::create_dir_all(&tmp).map_err(|e| format!("cannot create {}: {e}", tmp.display()))?;
-    let scratch = tempfile::Builder::new()
-        .prefix("oq-check-")
-        .tempdir_in(&tmp)
-        .map_err(|e| format!("cannot create a scratch directory: {e}"))?;
+    let scratch = crate::calcs::scratch::Scratch::new(&tmp, "oq-check-").map_err(|e| {
+        format!(
+            "cannot create a scratch directory in {}: {e}",
+            tmp.display()
+        )
+    })?;
     helper::run(
         config,
         calculator,

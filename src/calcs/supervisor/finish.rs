@@ -1,11 +1,14 @@
 //! How a supervised run ends: the final status and its log line, the outputs registered, the
-//! owner's email and the `notify_to` POST.
+//! owner's email and the `notify_to` POST. Each write waits for a database that does not answer
+//! (up to `link::FINAL_WAIT`), so a run that ends during a database restart is still recorded.
 
 use std::time::Duration;
 
-use super::{Ending, Supervisor};
+use super::link::FINAL_WAIT;
+use super::{Ending, Supervisor, note};
 use crate::calcs::outputs::register_outputs;
-use crate::calcs::{calc_dir, dir_size};
+use crate::calcs::upload::human_size;
+use crate::calcs::{DISK_FULL_BELOW, calc_dir, dir_size, free_space};
 use crate::models::calc::{Calc, Status};
 use crate::models::log::{NewLine, process};
 use crate::models::output::Output;
@@ -37,11 +40,14 @@ impl Supervisor<'_> {
                 Status::Failed
             }
             Ending::EndedBySlurm => {
-                self.flush();
+                self.flush_final();
                 self.record_outputs();
                 return;
             }
         };
+        if final_status == Status::Failed {
+            self.when_the_disk_is_full();
+        }
         if self.dropped > 0 {
             let dropped = self.dropped;
             self.pending.push(NewLine::new(
@@ -52,7 +58,7 @@ impl Supervisor<'_> {
             // The closing lines always fit: the bound is for the calculator's output.
             self.stored = 0;
         }
-        self.flush();
+        self.flush_final();
         let dir = if final_status == Status::Complete {
             self.record_engine_outputs(calc)
         } else {
@@ -60,27 +66,63 @@ impl Supervisor<'_> {
         }
         .unwrap_or_else(|| self.record_outputs());
         let size = dir_size(&dir) as i64;
-        let ended = Calc::finish(&mut self.conn, self.id, final_status, size);
-        if matches!(ended, Ok(true))
-            && let Err(e) =
-                crate::mail::messages::notify_calc_finished(&mut self.conn, self.config, self.id)
-        {
-            eprintln!("cannot queue the notice of calculation {}: {e}", self.id);
+        let (id, config) = (self.id, self.config);
+        match self.db.retry(FINAL_WAIT, |conn| {
+            Calc::finish(conn, id, final_status, size)
+        }) {
+            Ok(true) => {
+                if let Err(e) = self.db.retry(FINAL_WAIT, |conn| {
+                    crate::mail::messages::notify_calc_finished(conn, config, id)
+                }) {
+                    note(format_args!(
+                        "cannot queue the notice of calculation {id}: {e}"
+                    ));
+                }
+            }
+            Ok(false) => {}
+            Err(e) => note(format_args!(
+                "cannot record that calculation {id} ended {final_status}: {e}"
+            )),
         }
         if let Some(url) = calc.notify_to.as_deref().filter(|u| !u.is_empty()) {
             self.notify(url);
         }
     }
 
+    /// A run that failed on a full disk: says so, and removes its outputs, which are partial and
+    /// hold the space every other calculation and upload needs.
+    fn when_the_disk_is_full(&mut self) {
+        let Some(free) = free_space(&self.config.data_dir).filter(|f| *f < DISK_FULL_BELOW) else {
+            return;
+        };
+        let output = calc_dir(self.config, self.id).join("output");
+        let size = dir_size(&output);
+        let removed = std::fs::remove_dir_all(&output).and_then(|()| std::fs::create_dir(&output));
+        let what = match removed {
+            Ok(()) => format!("its partial outputs ({}) were removed", human_size(size)),
+            Err(e) => format!("its partial outputs could not be removed ({e})"),
+        };
+        self.log(
+            "ERROR",
+            format!(
+                "the disk of the data directory is full ({} free), so the calculation could not write its results; {what}. Free some space (or ask the administrator to) and run it again.",
+                human_size(free)
+            ),
+        );
+    }
+
     /// Records the files under `output/` as the calculation's outputs (a failure is only
     /// reported); returns the calculation's directory.
     fn record_outputs(&mut self) -> std::path::PathBuf {
-        let dir = calc_dir(self.config, self.id);
-        if let Err(e) = register_outputs(&mut self.conn, self.id, &dir.join("output")) {
-            eprintln!(
-                "cannot register the outputs of calculation {}: {e}",
-                self.id
-            );
+        let (id, dir) = (self.id, calc_dir(self.config, self.id));
+        let output = dir.join("output");
+        if let Err(e) = self
+            .db
+            .retry(FINAL_WAIT, |conn| register_outputs(conn, id, &output))
+        {
+            note(format_args!(
+                "cannot register the outputs of calculation {id}: {e}"
+            ));
         }
         dir
     }
@@ -93,28 +135,39 @@ impl Supervisor<'_> {
         if !calculator.is_openquake() {
             return None;
         }
-        let job = Calc::find(&mut self.conn, self.id).ok()??.engine_job_id?;
-        let listed = crate::calcs::openquake::list_outputs(self.config, calculator, self.id, job)
+        let id = self.id;
+        let job = self
+            .db
+            .retry(FINAL_WAIT, |conn| Calc::find(conn, id))
+            .ok()??
+            .engine_job_id?;
+        let listed = crate::calcs::openquake::list_outputs(self.config, calculator, id, job)
             .map_err(|e| e.to_string())
             .and_then(|listed| {
-                Output::replace_engine(&mut self.conn, self.id, &listed).map_err(|e| e.to_string())
+                self.db
+                    .retry(FINAL_WAIT, |conn| Output::replace_engine(conn, id, &listed))
+                    .map_err(|e| e.to_string())
             });
         if let Err(e) = listed {
             self.log(
                 "WARNING",
                 format!("the engine's outputs could not be listed: {e}"),
             );
-            self.flush();
+            self.flush_final();
         }
         Some(calc_dir(self.config, self.id))
     }
 
     /// POSTs the job info to `notify_to` (OpenQuake's behaviour), with a 5 s time limit.
     fn notify(&mut self, url: &str) {
-        let Ok(Some(calc)) = Calc::find(&mut self.conn, self.id) else {
+        let id = self.id;
+        let Ok(Some(calc)) = self.db.retry(FINAL_WAIT, |conn| Calc::find(conn, id)) else {
             return;
         };
-        let owner = Calc::owner_name(&mut self.conn, calc.user_id).unwrap_or_default();
+        let owner = self
+            .db
+            .retry(FINAL_WAIT, |conn| Calc::owner_name(conn, calc.user_id))
+            .unwrap_or_default();
         let body = crate::calcs::json::calc_json(
             &calc,
             &owner,
@@ -131,7 +184,7 @@ impl Supervisor<'_> {
                 "WARNING",
                 format!("notify_to {url}: the notification failed ({e})"),
             );
-            self.flush();
+            self.flush_final();
         }
     }
 }

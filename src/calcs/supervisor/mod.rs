@@ -10,10 +10,14 @@
 //! calculator: when an abort was asked the calculation ends `aborted`; otherwise Slurm is
 //! ending the job, and the server's poller records how (state and reason) once it has.
 //!
-//! How a run ends (final status, outputs, email, `notify_to`) is in [`finish`].
+//! How a run ends (final status, outputs, email, `notify_to`) is in [`finish`]. The database
+//! may stop answering meanwhile ([`link`]): log lines and progress are kept in memory and
+//! written once it answers again, and the final writes wait for it.
 
 mod finish;
+mod link;
 mod reader;
+mod store;
 
 use std::io::{BufRead, BufReader};
 use std::os::unix::process::CommandExt;
@@ -30,8 +34,10 @@ use crate::calcs::{calc_dir, host_name};
 use crate::config::{CalculatorConfig, Config};
 use crate::db::DbConn;
 use crate::models::calc::{Calc, SlurmJob, Status};
-use crate::models::log::{LogRow, NewLine, process};
+use crate::models::log::{NewLine, process};
+use link::{FINAL_WAIT, Link};
 use reader::Reader;
+use store::{Unsaved, note};
 
 /// Environment variable through which the runner hands its effective configuration over.
 pub const CONFIG_ENV: &str = "CALCWEB_SUPERVISE_CONFIG";
@@ -65,6 +71,7 @@ static TERMINATED: AtomicBool = AtomicBool::new(false);
 
 extern "C" fn on_sigterm(_: nix::libc::c_int) {
     TERMINATED.store(true, Ordering::SeqCst);
+    link::SIGTERMS.fetch_add(1, Ordering::SeqCst);
 }
 
 /// Whether the calculator died of a signal: directly, or as a shell or wrapper reports it
@@ -84,7 +91,7 @@ fn catch_sigterm() {
     );
     // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
     if let Err(e) = unsafe { sigaction(Signal::SIGTERM, &action) } {
-        eprintln!("cannot catch SIGTERM: {e}");
+        note(format_args!("cannot catch SIGTERM: {e}"));
     }
 }
 
@@ -128,10 +135,11 @@ pub fn run(config: &Config, id: i64) -> Result<(), String> {
     }
     catch_sigterm();
     let mut sup = Supervisor {
-        conn,
+        db: Link::new(url, conn, calc_dir(config, id)),
         id,
         config,
         pending: Vec::new(),
+        unsaved: Unsaved::default(),
         stored: calc.log_rows as u32,
         dropped: 0,
         under_slurm,
@@ -148,10 +156,13 @@ pub fn run(config: &Config, id: i64) -> Result<(), String> {
 }
 
 struct Supervisor<'a> {
-    conn: DbConn,
+    db: Link,
     id: i64,
     config: &'a Config,
+    /// Log lines not stored yet.
     pending: Vec<NewLine>,
+    /// Progress and the engine's job id, not stored yet.
+    unsaved: Unsaved,
     stored: u32,
     dropped: u64,
     under_slurm: bool,
@@ -168,33 +179,6 @@ impl Supervisor<'_> {
     fn log(&mut self, level: &str, message: impl Into<String>) {
         self.pending
             .push(NewLine::new(level, process::CALCWEB, message));
-    }
-
-    /// Stores pending lines, within the configured bound.
-    fn flush(&mut self) {
-        let max = self.config.calcs.max_log_rows;
-        let mut lines = std::mem::take(&mut self.pending);
-        let room = max.saturating_sub(self.stored) as usize;
-        if lines.len() > room {
-            let cut = lines.len() - room;
-            if self.dropped == 0 && room > 0 {
-                lines.truncate(room - 1);
-                lines.push(NewLine::new(
-                    "WARNING",
-                    process::CALCWEB,
-                    format!(
-                        "log truncated: only the first {max} lines are stored (calcs.max_log_rows)"
-                    ),
-                ));
-            } else {
-                lines.truncate(room);
-            }
-            self.dropped += cut as u64;
-        }
-        if let Err(e) = LogRow::append(&mut self.conn, self.id, &lines) {
-            eprintln!("cannot store log lines of calculation {}: {e}", self.id);
-        }
-        self.stored += lines.len() as u32;
     }
 
     fn run_calculator(&mut self, calc: &Calc, calculator: &CalculatorConfig) -> Ending {
@@ -219,7 +203,12 @@ impl Supervisor<'_> {
             // A calculation that continues another reads the parent's own datastore.
             let parent = match calc.parent_id {
                 None => None,
-                Some(p) => match Calc::find(&mut self.conn, p).ok().flatten() {
+                Some(p) => match self
+                    .db
+                    .retry(FINAL_WAIT, |conn| Calc::find(conn, p))
+                    .ok()
+                    .flatten()
+                {
                     Some(Calc {
                         engine_job_id: Some(job),
                         ..
@@ -353,7 +342,12 @@ impl Supervisor<'_> {
             }
             if last_poll.elapsed() >= ABORT_POLL {
                 last_poll = Instant::now();
-                if Calc::is_abort_requested(&mut self.conn, self.id).unwrap_or(false) {
+                let id = self.id;
+                if self
+                    .db
+                    .try_now(|conn| Calc::is_abort_requested(conn, id))
+                    .unwrap_or(false)
+                {
                     self.log("WARNING", "abort requested: stopping the calculation");
                     self.stop(child, rx, reader);
                     return Ending::Aborted;
@@ -374,7 +368,11 @@ impl Supervisor<'_> {
         running: Option<(&mut Child, mpsc::Receiver<Event>)>,
         reader: &mut Reader,
     ) -> Ending {
-        let abort = Calc::is_abort_requested(&mut self.conn, self.id).unwrap_or(false);
+        let id = self.id;
+        let abort = self
+            .db
+            .try_now(|conn| Calc::is_abort_requested(conn, id))
+            .unwrap_or(false);
         let ending = if abort {
             self.log("WARNING", "abort requested: stopping the calculation");
             Ending::Aborted

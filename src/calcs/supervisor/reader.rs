@@ -4,7 +4,6 @@
 
 use super::Supervisor;
 use crate::calcs::openquake::log::EngineLog;
-use crate::models::calc::Calc;
 use crate::models::log::{NewLine, process};
 
 /// How the calculator's output is read.
@@ -36,7 +35,8 @@ impl Supervisor<'_> {
                     let p = p.clamp(0.0, 100.0).round() as i32;
                     if p != *progress {
                         *progress = p;
-                        let _ = Calc::set_progress(&mut self.conn, self.id, p);
+                        self.unsaved.progress = Some((p, None));
+                        self.store_state(false);
                     }
                 } else {
                     self.pending
@@ -45,16 +45,15 @@ impl Supervisor<'_> {
             }
             Reader::Engine(log) => {
                 let news = log.push(line, is_err, &mut self.pending);
-                if let Some(job) = news.job_id
-                    && let Err(e) = Calc::set_engine_job_id(&mut self.conn, self.id, job)
-                {
-                    eprintln!(
-                        "cannot record the engine job of calculation {}: {e}",
-                        self.id
-                    );
+                let told = news.job_id.is_some() || news.progress.is_some();
+                if let Some(job) = news.job_id {
+                    self.unsaved.engine_job = Some(job);
                 }
                 if let Some((figure, phase)) = news.progress {
-                    let _ = Calc::set_phase(&mut self.conn, self.id, figure, &phase);
+                    self.unsaved.progress = Some((figure, Some(phase)));
+                }
+                if told {
+                    self.store_state(false);
                 }
             }
         }

@@ -114,6 +114,7 @@ fn form_status(e: &AppError) -> Option<u16> {
         AppError::Conflict(_) => 409,
         AppError::TooLarge(_) => 413,
         AppError::Unavailable(_) => 503,
+        AppError::StorageFull(_) => 507,
         _ => return None,
     })
 }
