@@ -245,6 +245,8 @@ pub struct Db {
     permits: std::sync::Arc<tokio::sync::Semaphore>,
     /// SQLite only: read-only connections for [`Db::read`] on the calling thread.
     readers: Option<std::sync::Arc<readers::Readers>>,
+    /// Waits for a connection (permit and pool), shown by /metrics when it is enabled.
+    wait: prometheus::Histogram,
 }
 
 impl Db {
@@ -268,7 +270,23 @@ impl Db {
             backend,
             permits,
             readers,
+            wait: crate::metrics::pool_wait_histogram(),
         })
+    }
+
+    /// The histogram of waits for a connection.
+    pub fn wait_histogram(&self) -> &prometheus::Histogram {
+        &self.wait
+    }
+
+    /// Connections open in the pool, of them idle, and the pool's size.
+    pub fn pool_state(&self) -> crate::metrics::PoolFigures {
+        let state = self.pool.state();
+        crate::metrics::PoolFigures {
+            open: state.connections,
+            idle: state.idle_connections,
+            max: self.pool.max_size(),
+        }
     }
 
     pub fn backend(&self) -> Backend {
@@ -277,7 +295,14 @@ impl Db {
 
     /// A connection, or 503 when the database does not answer.
     pub fn conn(&self) -> Result<PooledConn, AppError> {
-        self.pool.get().map_err(|e| {
+        self.conn_waiting_since(std::time::Instant::now())
+    }
+
+    /// [`Db::conn`], counting the wait from `since` (when the caller began to wait for a turn).
+    fn conn_waiting_since(&self, since: std::time::Instant) -> Result<PooledConn, AppError> {
+        let conn = self.pool.get();
+        self.wait.observe(since.elapsed().as_secs_f64());
+        conn.map_err(|e| {
             tracing::error!("database unavailable: {e}");
             AppError::Unavailable(crate::error::DB_UNAVAILABLE.into())
         })
@@ -306,6 +331,7 @@ impl Db {
         F: FnOnce(&mut DbConn) -> Result<T, AppError> + Send + 'static,
         T: Send + 'static,
     {
+        let since = std::time::Instant::now();
         let _permit = self
             .permits
             .acquire()
@@ -313,7 +339,7 @@ impl Db {
             .map_err(|e| AppError::Internal(format!("database permits closed: {e}")))?;
         let db = self.clone();
         actix_web::web::block(move || {
-            let mut conn = db.conn()?;
+            let mut conn = db.conn_waiting_since(since)?;
             work(&mut conn)
         })
         .await

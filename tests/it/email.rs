@@ -999,7 +999,7 @@ async fn several_workers_on_one_database_send_each_message_once() {
     let wakers: Vec<_> = (0..3)
         .map(|_| {
             let mailer = calcweb::mail::Mailer::from_config(&app.state.config).unwrap();
-            calcweb::mail::worker::start(app.state.db.clone(), mailer)
+            calcweb::mail::worker::start(app.state.db.clone(), mailer, None)
         })
         .collect();
     let config = app.state.config.clone();

@@ -25,6 +25,7 @@ mod email_cli;
 mod example_config;
 mod fuzz;
 mod log_files;
+mod metrics;
 mod nginx;
 mod openquake;
 mod openquake_api;
