@@ -843,6 +843,7 @@ async fn failures_are_retried_or_shown_to_superusers() {
         c.email.port = Some(port);
         c.email.security = EmailSecurity::None;
         c.server.public_url = Some(SITE.into());
+        c.metrics.enabled = true;
     })
     .await;
     app.create_user("boss", true);
@@ -926,6 +927,14 @@ async fn failures_are_retried_or_shown_to_superusers() {
     admin.follow(res).await.flash_with("queued again");
     assert_eq!(settled(&app, rejected.id).status, "failed");
     assert_eq!(smtp.all().len(), 1);
+    // /metrics counted each outcome: nobody listening and 451 retried, 550 failed twice.
+    let (_, text) = crate::metrics::scrape(&admin).await;
+    let series = crate::metrics::parse(&text);
+    let emails =
+        |result| crate::metrics::value(&series, "calcweb_emails_total", &[("result", result)]);
+    assert_eq!(emails("sent"), Some(1.0), "{text}");
+    assert_eq!(emails("failed"), Some(2.0), "{text}");
+    assert!(emails("retried") >= Some(2.0), "{text}");
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ type Sample = (BTreeMap<String, String>, f64);
 
 /// The text format parsed strictly enough to fail on anything malformed: `# HELP`/`# TYPE`
 /// comments, then `name{label="value",...} number` lines whose family was typed before.
-fn parse(text: &str) -> BTreeMap<String, Vec<Sample>> {
+pub fn parse(text: &str) -> BTreeMap<String, Vec<Sample>> {
     let line_re = regex::Regex::new(
         r#"^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{((?:[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\]|\\.)*",?)*)\})? (\S+)$"#,
     )
@@ -65,7 +65,7 @@ fn parse(text: &str) -> BTreeMap<String, Vec<Sample>> {
 }
 
 /// The value of the sample of `name` whose labels include `wanted`.
-fn value(
+pub fn value(
     series: &BTreeMap<String, Vec<Sample>>,
     name: &str,
     wanted: &[(&str, &str)],
@@ -78,7 +78,7 @@ fn value(
     })
 }
 
-async fn scrape(browser: &Browser) -> (u16, String) {
+pub async fn scrape(browser: &Browser) -> (u16, String) {
     let res = browser.get("/metrics").await;
     (res.status().as_u16(), res.text().await.unwrap())
 }
