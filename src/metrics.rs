@@ -10,7 +10,7 @@ use ipnet::IpNet;
 use prometheus::process_collector::ProcessCollector;
 use prometheus::{
     Encoder, Histogram, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts,
-    Registry, TextEncoder,
+    Registry, TextEncoder, proto,
 };
 
 use crate::config::{MetricsConfig, parse_metrics_allow, read_metrics_token};
@@ -23,8 +23,8 @@ pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 const HTTP_BUCKETS: &[f64] = &[
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
 ];
-/// Calculation run times: a second to three days.
-const CALC_BUCKETS: &[f64] = &[
+/// Calculation run times: a second to three days (counted by the database, one column each).
+pub const CALC_BUCKETS: [f64; 11] = [
     1.0, 5.0, 15.0, 60.0, 300.0, 900.0, 3600.0, 10800.0, 43200.0, 86400.0, 259200.0,
 ];
 /// Waits for a pooled database connection: 0.1 ms to 10 s.
@@ -56,13 +56,22 @@ pub enum EmailResult {
 pub struct Figures {
     /// (status, calculator, count).
     pub calcs: Vec<(String, String, i64)>,
-    /// Seconds from start to finish of every finished calculation still in the database.
-    pub durations: Vec<f64>,
+    /// Start-to-finish times of the finished calculations still in the database.
+    pub durations: Durations,
     /// Log rows ingested from calculations, summed over the calculations still in the database.
     pub log_rows: i64,
     /// `[calcs] max_concurrent` of this server.
     pub slots: usize,
     pub pool: PoolFigures,
+}
+
+/// A histogram counted by the database: `within[i]` calculations took at most
+/// `CALC_BUCKETS[i]` seconds.
+#[derive(Debug, Default)]
+pub struct Durations {
+    pub count: u64,
+    pub sum: f64,
+    pub within: Vec<u64>,
 }
 
 #[derive(Debug, Default)]
@@ -205,6 +214,7 @@ impl Metrics {
     pub fn render(&self, figures: &Figures) -> Result<String, String> {
         let mut families = self.registry.gather();
         families.extend(scrape_registry(figures).map_err(err)?.gather());
+        families.push(durations_family(&figures.durations));
         let mut out = Vec::new();
         TextEncoder::new()
             .encode(&families, &mut out)
@@ -284,19 +294,37 @@ fn scrape_registry(figures: &Figures) -> prometheus::Result<Registry> {
         "Size of the database pool.",
         i64::from(pool.max),
     )?;
-    let durations = Histogram::with_opts(
-        HistogramOpts::new(
-            "calcweb_calculation_duration_seconds",
-            "Run time (start to finish) of the finished calculations still in the database.",
-        )
-        .buckets(CALC_BUCKETS.to_vec()),
-    )?;
-    for seconds in &figures.durations {
-        durations.observe(*seconds);
-    }
     registry.register(Box::new(calcs))?;
-    registry.register(Box::new(durations))?;
     Ok(registry)
+}
+
+/// The run-time histogram as the database counted it (a registry's histogram can only be fed
+/// one observation at a time).
+fn durations_family(durations: &Durations) -> proto::MetricFamily {
+    let buckets = CALC_BUCKETS
+        .iter()
+        .zip(&durations.within)
+        .map(|(le, n)| {
+            let mut bucket = proto::Bucket::default();
+            bucket.set_upper_bound(*le);
+            bucket.set_cumulative_count(*n);
+            bucket
+        })
+        .collect();
+    let mut histogram = proto::Histogram::default();
+    histogram.set_sample_count(durations.count);
+    histogram.set_sample_sum(durations.sum);
+    histogram.set_bucket(buckets);
+    let mut metric = proto::Metric::default();
+    metric.set_histogram(histogram);
+    let mut family = proto::MetricFamily::default();
+    family.set_name("calcweb_calculation_duration_seconds".into());
+    family.set_help(
+        "Run time (start to finish) of the finished calculations still in the database.".into(),
+    );
+    family.set_field_type(proto::MetricType::HISTOGRAM);
+    family.set_metric(vec![metric]);
+    family
 }
 
 /// The histogram of waits for a pooled connection; the pool owns it, [`Metrics`] shows it.

@@ -26,7 +26,8 @@ pub async fn scrape(req: HttpRequest) -> AppResult<HttpResponse> {
     }
     // Taken before our own query borrows a connection.
     let pool = state.db.pool_state();
-    let calcs = state.db.read(CalcFigures::load).await?;
+    // On the pool: a scan of the calculations can outlast the SQLite fast-read budget.
+    let calcs = state.db.run(CalcFigures::load).await?;
     let figures = Figures {
         calcs: calcs.by_status,
         durations: calcs.durations,

@@ -240,7 +240,24 @@ async fn metrics_count_requests_logins_emails_calculations_pool_and_process() {
         v("calcweb_calculation_slots", &[]),
         app.state.config.max_concurrent() as f64
     );
+    // Counted by the database (SQL of each backend): a three-step run ends within the hour.
     assert_eq!(v("calcweb_calculation_duration_seconds_count", &[]), 1.0);
+    assert_eq!(
+        v(
+            "calcweb_calculation_duration_seconds_bucket",
+            &[("le", "3600")]
+        ),
+        1.0
+    );
+    assert_eq!(
+        v(
+            "calcweb_calculation_duration_seconds_bucket",
+            &[("le", "+Inf")]
+        ),
+        1.0
+    );
+    let took = v("calcweb_calculation_duration_seconds_sum", &[]);
+    assert!(took > 0.0 && took < 3600.0, "{took}");
     assert!(
         v("calcweb_calculation_log_rows", &[]) >= 3.0,
         "three steps logged"
