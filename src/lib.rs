@@ -12,6 +12,7 @@ pub mod keys;
 pub mod logging;
 pub mod mail;
 pub mod manage;
+pub mod metrics;
 pub mod models;
 pub mod serve;
 pub mod services;

@@ -99,7 +99,11 @@ pub fn run(config: Config, file: Option<PathBuf>) -> Result<(), String> {
         crate::calcs::runner::Launcher::current(),
     ));
     let mailer = crate::mail::Mailer::from_config(&config)?;
-    state.mail = Some(crate::mail::worker::start(state.db.clone(), mailer));
+    state.mail = Some(crate::mail::worker::start(
+        state.db.clone(),
+        mailer,
+        state.metrics.clone(),
+    ));
     if config.server.public_url.is_none()
         && (config.email.backend == EmailBackend::Smtp
             || config.registration.mode != RegistrationMode::Closed)

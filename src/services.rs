@@ -27,6 +27,8 @@ pub struct Services {
     pub mail: Option<crate::mail::worker::Waker>,
     /// Turns for password checks ([auth] checks_at_once).
     pub login_checks: Arc<tokio::sync::Semaphore>,
+    /// The Prometheus counters ([metrics] enabled), else None.
+    pub metrics: Option<Arc<crate::metrics::Metrics>>,
 }
 
 impl Services {
@@ -34,6 +36,13 @@ impl Services {
     pub fn wake_mail(&self) {
         if let Some(waker) = &self.mail {
             waker.wake();
+        }
+    }
+
+    /// Counts a login's outcome when metrics are on.
+    pub fn count_login(&self, result: crate::metrics::LoginResult) {
+        if let Some(metrics) = &self.metrics {
+            metrics.login(result);
         }
     }
 

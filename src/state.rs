@@ -64,6 +64,13 @@ impl AppState {
                     config.access_log_dir().display()
                 )
             })?;
+        let metrics = match config.metrics.enabled {
+            true => Some(Arc::new(crate::metrics::Metrics::new(
+                &config.metrics,
+                db.wait_histogram(),
+            )?)),
+            false => None,
+        };
         let state = AppState {
             trusted_proxies: Arc::new(trusted),
             allowed_hosts: Arc::new(config.allowed_hosts()),
@@ -74,6 +81,7 @@ impl AppState {
                 login_checks: Arc::new(tokio::sync::Semaphore::new(config.login_checks())),
                 access_log: Arc::new(access_log),
                 runner: None,
+                metrics,
                 mail: None,
                 maintenance: Arc::default(),
                 lists: Arc::new(crate::models::list_cache::ListCache::new(

@@ -11,6 +11,7 @@ use crate::auth::throttle;
 use crate::config::{AuthBackend, PamConfig};
 use crate::db::DbConn;
 use crate::error::{AppError, AppResult};
+use crate::metrics::LoginResult;
 use crate::models::audit::Actor;
 use crate::models::user::SOURCE_LOCAL;
 use crate::models::user::{SOURCE_PAM, UserChanges};
@@ -211,6 +212,7 @@ pub async fn attempt(
     let log = &services.access_log;
     match outcome {
         Err(wait) => {
+            services.count_login(LoginResult::Throttled);
             let wait_text = wait.to_string();
             log.event(
                 "WARN",
@@ -228,6 +230,7 @@ pub async fn attempt(
             })
         }
         Ok(Err(reason)) => {
+            services.count_login(LoginResult::Failure);
             log.event(
                 "WARN",
                 "auth.fail",
@@ -241,6 +244,7 @@ pub async fn attempt(
             Ok(None)
         }
         Ok(Ok(user)) => {
+            services.count_login(LoginResult::Success);
             let source = user.login_source.clone();
             log.event(
                 "INFO",

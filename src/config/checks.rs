@@ -76,6 +76,14 @@ impl Config {
             (None, None) => {}
             _ => out.push("Set both server.tls_cert and server.tls_key, or neither.".into()),
         }
+        if let Err(e) = super::parse_metrics_allow(&self.metrics.allow) {
+            out.push(e);
+        }
+        if let Some(file) = &self.metrics.token_file
+            && let Err(e) = super::read_metrics_token(file)
+        {
+            out.push(e);
+        }
         if let Err(e) = parse_trusted(&self.server.trusted_proxies) {
             out.push(e);
         }

@@ -7,6 +7,7 @@ mod auth;
 mod calcs;
 mod checks;
 mod email;
+mod metrics;
 mod server;
 #[cfg(test)]
 mod tests;
@@ -21,6 +22,7 @@ use serde::{Deserialize, Serialize};
 pub use auth::*;
 pub use calcs::*;
 pub use email::*;
+pub use metrics::*;
 pub use server::*;
 
 /// Environment variables with our prefix that are not configuration keys.
@@ -46,6 +48,7 @@ const SECTIONS: &[&str] = &[
     "auth",
     "nginx",
     "executor",
+    "metrics",
 ];
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -69,6 +72,8 @@ pub struct Config {
     pub nginx: NginxConfig,
     /// Where calculations run: on this host, or on a Slurm cluster.
     pub executor: ExecutorConfig,
+    /// The Prometheus endpoint `GET /metrics` (off by default).
+    pub metrics: MetricsConfig,
     /// The programs users may run; users supply only their input.
     pub calculators: Vec<CalculatorConfig>,
 }
@@ -90,6 +95,7 @@ impl Default for Config {
             auth: AuthConfig::default(),
             nginx: NginxConfig::default(),
             executor: ExecutorConfig::default(),
+            metrics: MetricsConfig::default(),
             calculators: vec![CalculatorConfig::example()],
         }
     }

@@ -97,6 +97,36 @@ fn email_settings_are_checked_by_name() {
 }
 
 #[test]
+fn metrics_settings_are_checked_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let short = dir.path().join("short-token");
+    std::fs::write(&short, "zq9-x\n").unwrap();
+    let mut config = Config::default();
+    config.metrics.allow = vec!["10.0.0.0/8".into(), "prometheus.example".into()];
+    config.metrics.token_file = Some(short);
+    let problems = config.problems().join("\n");
+    assert!(
+        problems.contains("metrics.allow: \"prometheus.example\" is not an address"),
+        "{problems}"
+    );
+    assert!(
+        problems.contains("shorter than 16 characters"),
+        "{problems}"
+    );
+    assert!(
+        !problems.contains("zq9-x"),
+        "the token is never shown: {problems}"
+    );
+    config.metrics.token_file = Some(dir.path().join("missing"));
+    let problems = config.problems().join("\n");
+    assert!(
+        problems.contains("Cannot read metrics.token_file"),
+        "{problems}"
+    );
+    assert_eq!(env_key_to_path("METRICS_TOKEN_FILE"), "metrics.token_file");
+}
+
+#[test]
 fn database_passwords_are_hidden_even_in_mistyped_urls() {
     assert_eq!(
         redact_url_password("postgres://me:pw@db/x"),

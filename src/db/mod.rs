@@ -283,6 +283,8 @@ pub struct Db {
     /// Set while the database does not answer: the last connection attempt failed (r2d2 keeps
     /// trying in the background, its pauses growing to half of `connect_timeout`).
     down: std::sync::Arc<AtomicBool>,
+    /// Waits for a connection (permit and pool), shown by /metrics when it is enabled.
+    wait: prometheus::Histogram,
 }
 
 impl Db {
@@ -311,7 +313,23 @@ impl Db {
             permits,
             readers,
             down,
+            wait: crate::metrics::pool_wait_histogram(),
         })
+    }
+
+    /// The histogram of waits for a connection.
+    pub fn wait_histogram(&self) -> &prometheus::Histogram {
+        &self.wait
+    }
+
+    /// Connections open in the pool, of them idle, and the pool's size.
+    pub fn pool_state(&self) -> crate::metrics::PoolFigures {
+        let state = self.pool.state();
+        crate::metrics::PoolFigures {
+            open: state.connections,
+            idle: state.idle_connections,
+            max: self.pool.max_size(),
+        }
     }
 
     pub fn backend(&self) -> Backend {
@@ -323,11 +341,18 @@ impl Db {
     /// none, instead of after `connect_timeout`: under load, requests would otherwise pile up
     /// waiting, each holding a thread.
     pub fn conn(&self) -> Result<PooledConn, AppError> {
+        self.conn_waiting_since(std::time::Instant::now())
+    }
+
+    /// [`Db::conn`], counting the wait from `since` (when the caller began to wait for a turn).
+    fn conn_waiting_since(&self, since: std::time::Instant) -> Result<PooledConn, AppError> {
         let unavailable = || AppError::Unavailable(crate::error::DB_UNAVAILABLE.into());
         if self.down.load(Ordering::Relaxed) {
             return self.pool.try_get().ok_or_else(unavailable);
         }
-        self.pool.get().map_err(|e| {
+        let conn = self.pool.get();
+        self.wait.observe(since.elapsed().as_secs_f64());
+        conn.map_err(|e| {
             tracing::error!("database unavailable: {e}");
             unavailable()
         })
@@ -356,6 +381,7 @@ impl Db {
         F: FnOnce(&mut DbConn) -> Result<T, AppError> + Send + 'static,
         T: Send + 'static,
     {
+        let since = std::time::Instant::now();
         let _permit = self
             .permits
             .acquire()
@@ -363,7 +389,7 @@ impl Db {
             .map_err(|e| AppError::Internal(format!("database permits closed: {e}")))?;
         let db = self.clone();
         actix_web::web::block(move || {
-            let mut conn = db.conn()?;
+            let mut conn = db.conn_waiting_since(since)?;
             work(&mut conn)
         })
         .await

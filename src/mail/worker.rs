@@ -5,12 +5,14 @@
 //! permanent ones (5xx replies, a bad address) and the last attempt mark the message failed,
 //! with the reason, for /admin/emails/.
 
+use std::sync::Arc;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, sync_channel};
 use std::time::{Duration, Instant};
 
 use crate::db::{Db, now};
 use crate::error::AppResult;
 use crate::mail::{Mailer, Outgoing};
+use crate::metrics::{EmailResult, Metrics};
 use crate::models::email::Email;
 
 /// Attempts before a message that keeps failing for a passing reason is given up.
@@ -45,16 +47,16 @@ pub fn retry_delay(attempts: i32) -> i64 {
 }
 
 /// Starts the worker thread; returns its waker.
-pub fn start(db: Db, mailer: Mailer) -> Waker {
+pub fn start(db: Db, mailer: Mailer, metrics: Option<Arc<Metrics>>) -> Waker {
     let (tx, rx) = sync_channel(1);
     std::thread::Builder::new()
         .name("mail-worker".into())
-        .spawn(move || run(db, mailer, rx))
+        .spawn(move || run(db, mailer, metrics, rx))
         .expect("spawn the mail worker thread");
     Waker(tx)
 }
 
-fn run(db: Db, mailer: Mailer, wake: Receiver<()>) {
+fn run(db: Db, mailer: Mailer, metrics: Option<Arc<Metrics>>, wake: Receiver<()>) {
     let mut last_housekeeping: Option<Instant> = None;
     loop {
         if last_housekeeping.is_none_or(|t| t.elapsed() >= HOUSEKEEPING_EVERY) {
@@ -64,7 +66,7 @@ fn run(db: Db, mailer: Mailer, wake: Receiver<()>) {
             last_housekeeping = Some(Instant::now());
         }
         loop {
-            match send_next(&db, &mailer) {
+            match send_next(&db, &mailer, metrics.as_deref()) {
                 Ok(true) => continue,
                 Ok(false) => break,
                 Err(e) => {
@@ -91,7 +93,12 @@ fn housekeeping(db: &Db) -> AppResult<()> {
 }
 
 /// Claims and sends one due message; false when none is due.
-pub fn send_next(db: &Db, mailer: &Mailer) -> AppResult<bool> {
+pub fn send_next(db: &Db, mailer: &Mailer, metrics: Option<&Metrics>) -> AppResult<bool> {
+    let count = |result| {
+        if let Some(m) = metrics {
+            m.email(result);
+        }
+    };
     let mut conn = db.conn()?;
     for id in Email::due(&mut conn, 20)? {
         if !Email::claim(&mut conn, id, now() + LEASE)? {
@@ -113,6 +120,7 @@ pub fn send_next(db: &Db, mailer: &Mailer) -> AppResult<bool> {
         match result {
             Ok(()) => {
                 Email::mark_sent(&mut conn, id)?;
+                count(EmailResult::Sent);
                 tracing::info!(email = id, kind = %email.kind, "email sent to {}", email.to_addr);
             }
             Err(e) if e.transient && email.attempts < MAX_ATTEMPTS => {
@@ -123,6 +131,7 @@ pub fn send_next(db: &Db, mailer: &Mailer) -> AppResult<bool> {
                     &e.message,
                     now() + time::Duration::seconds(delay),
                 )?;
+                count(EmailResult::Retried);
                 tracing::warn!(
                     email = id,
                     "email to {} not sent (attempt {} of {MAX_ATTEMPTS}; next in {delay} s): {}",
@@ -138,6 +147,7 @@ pub fn send_next(db: &Db, mailer: &Mailer) -> AppResult<bool> {
                     e.message
                 };
                 Email::mark_failed(&mut conn, id, &message)?;
+                count(EmailResult::Failed);
                 tracing::error!(email = id, "email to {} failed: {message}", email.to_addr);
             }
         }

@@ -6,6 +6,7 @@ pub mod api_token;
 pub mod audit;
 pub mod auth_failure;
 pub mod calc;
+pub mod calc_figures;
 pub mod email;
 pub mod group;
 pub mod invitation;

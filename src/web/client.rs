@@ -161,7 +161,9 @@ pub fn actor(req: &HttpRequest, user: &crate::models::User) -> Actor {
 }
 
 /// Middleware: one log line per request, with the resolved client IP and no query string
-/// (it may carry tokens).
+/// (it may carry tokens), and, when metrics are on, the request counted by route pattern (the
+/// pattern, such as `/engine/{id}/`, keeps the series few; a path matching no route is
+/// "unmatched").
 pub async fn log_request(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
@@ -171,7 +173,25 @@ pub async fn log_request(
     let res = next.call(req).await?;
     let ip = ip_string(res.request());
     let ms = started.elapsed().as_secs_f64() * 1000.0;
-    tracing::info!(target: "calcweb::request", "{ip} {method} {path} {} {ms:.1}ms", res.status().as_u16());
+    let status = res.status().as_u16();
+    tracing::info!(target: "calcweb::request", "{ip} {method} {path} {status} {ms:.1}ms");
+    if let Some(metrics) = res
+        .request()
+        .app_data::<web::Data<AppState>>()
+        .and_then(|s| s.metrics.as_ref())
+    {
+        let route = res.request().match_pattern();
+        let method = match method.as_str() {
+            m @ ("GET" | "HEAD" | "POST" | "PUT" | "PATCH" | "DELETE" | "OPTIONS") => m,
+            _ => "other",
+        };
+        metrics.http(
+            route.as_deref().unwrap_or("unmatched"),
+            method,
+            status,
+            ms / 1000.0,
+        );
+    }
     Ok(res)
 }
 

@@ -15,6 +15,7 @@ pub mod known_device;
 pub mod login;
 pub mod mail_form;
 pub mod maintenance_gate;
+pub mod metrics;
 pub mod new_password;
 pub mod pages;
 pub mod password_reset;
@@ -133,6 +134,8 @@ pub fn build_app(
         // Static files skip the session, flash, CSRF, user and maintenance middleware: a file
         // costs no database query (a session cookie would otherwise load the session).
         .service(static_files::scope(&prefix))
+        // Like static files, /metrics needs no session or user (and is not counted as activity).
+        .route(&format!("{prefix}/metrics"), web::get().to(metrics::scrape))
         .service(
             web::scope(&prefix)
                 .configure(static_files::routes)

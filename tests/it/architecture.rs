@@ -19,6 +19,7 @@ const LAYERS: &[(&str, u8, &[&str])] = &[
             "error",
             "keys",
             "logging",
+            "metrics",
             "times",
             "tokens",
         ],

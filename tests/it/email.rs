@@ -843,6 +843,7 @@ async fn failures_are_retried_or_shown_to_superusers() {
         c.email.port = Some(port);
         c.email.security = EmailSecurity::None;
         c.server.public_url = Some(SITE.into());
+        c.metrics.enabled = true;
     })
     .await;
     app.create_user("boss", true);
@@ -926,6 +927,14 @@ async fn failures_are_retried_or_shown_to_superusers() {
     admin.follow(res).await.flash_with("queued again");
     assert_eq!(settled(&app, rejected.id).status, "failed");
     assert_eq!(smtp.all().len(), 1);
+    // /metrics counted each outcome: nobody listening and 451 retried, 550 failed twice.
+    let (_, text) = crate::metrics::scrape(&admin).await;
+    let series = crate::metrics::parse(&text);
+    let emails =
+        |result| crate::metrics::value(&series, "calcweb_emails_total", &[("result", result)]);
+    assert_eq!(emails("sent"), Some(1.0), "{text}");
+    assert_eq!(emails("failed"), Some(2.0), "{text}");
+    assert!(emails("retried") >= Some(2.0), "{text}");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -999,7 +1008,7 @@ async fn several_workers_on_one_database_send_each_message_once() {
     let wakers: Vec<_> = (0..3)
         .map(|_| {
             let mailer = calcweb::mail::Mailer::from_config(&app.state.config).unwrap();
-            calcweb::mail::worker::start(app.state.db.clone(), mailer)
+            calcweb::mail::worker::start(app.state.db.clone(), mailer, None)
         })
         .collect();
     let config = app.state.config.clone();

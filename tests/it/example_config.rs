@@ -133,6 +133,7 @@ fn the_example_config_mentions_every_key() {
             "server.tls_key",
             "nginx.tls_certificate",
             "nginx.tls_certificate_key",
+            "metrics.token_file",
         ]
         .map(String::from),
     );

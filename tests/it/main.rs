@@ -28,6 +28,7 @@ mod example_config;
 mod faults;
 mod fuzz;
 mod log_files;
+mod metrics;
 mod nginx;
 mod openquake;
 mod openquake_api;

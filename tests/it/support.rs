@@ -150,7 +150,11 @@ impl TestApp {
             launcher,
         ));
         let mailer = calcweb::mail::Mailer::from_config(&state.config).expect("mail settings");
-        state.mail = Some(calcweb::mail::worker::start(state.db.clone(), mailer));
+        state.mail = Some(calcweb::mail::worker::start(
+            state.db.clone(),
+            mailer,
+            state.metrics.clone(),
+        ));
         let app_state = state.clone();
         let server = actix_test::start(move || calcweb::build_app(app_state.clone()));
         TestApp {
