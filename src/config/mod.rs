@@ -35,6 +35,10 @@ const NON_CONFIG_ENV: &[&str] = &[
     "CALCWEB_SUPERVISE_CONFIG",
 ];
 
+/// Prefixes of the test suite's own variables (`CALCWEB_TEST_OPENQUAKE`, `CALCWEB_FUZZ_CASES`),
+/// which a server started by a test must not read as configuration keys.
+const NON_CONFIG_PREFIXES: &[&str] = &["CALCWEB_TEST_", "CALCWEB_FUZZ_"];
+
 /// Sections of the file; an environment name `CALCWEB_<SECTION>_<KEY>` maps to `section.key`.
 const SECTIONS: &[&str] = &[
     "server",
@@ -183,6 +187,7 @@ impl Config {
                 .filter(|k| {
                     let full = format!("CALCWEB_{}", k.as_str().to_ascii_uppercase());
                     !NON_CONFIG_ENV.contains(&full.as_str())
+                        && !NON_CONFIG_PREFIXES.iter().any(|p| full.starts_with(p))
                 })
                 .map(|k| env_key_to_path(k.as_str()).into()),
         );

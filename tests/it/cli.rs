@@ -697,6 +697,23 @@ fn an_unknown_key_is_named_with_its_source() {
 }
 
 #[test]
+fn the_test_suites_own_variables_are_not_configuration() {
+    let (_dir, _, out) = check_with(
+        None,
+        &[
+            ("CALCWEB_TEST_OPENQUAKE", "/somewhere"),
+            ("CALCWEB_FUZZ_CASES", "5"),
+        ],
+    );
+    assert!(!out.stderr.contains("Unknown key"), "{}", out.stderr);
+    assert!(
+        out.stdout.contains("# Effective configuration"),
+        "{}",
+        out.stdout
+    );
+}
+
+#[test]
 fn a_bad_value_in_the_environment_names_the_key_and_the_variable() {
     let (_dir, _, out) = check_with(None, &[("CALCWEB_SERVER_LOCKDOWN", "maybe")]);
     out.expect_code(1);
