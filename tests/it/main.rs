@@ -23,6 +23,7 @@ mod email;
 mod email_cli;
 mod example_config;
 mod nginx;
+mod notify;
 mod openquake;
 mod openquake_api;
 mod pam;

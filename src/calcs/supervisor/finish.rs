@@ -1,9 +1,8 @@
 //! How a supervised run ends: the final status and its log line, the outputs registered, the
 //! owner's email and the `notify_to` POST.
 
-use std::time::Duration;
-
 use super::{Ending, Supervisor};
+use crate::calcs::notify::{Guard, Outcome};
 use crate::calcs::outputs::register_outputs;
 use crate::calcs::{calc_dir, dir_size};
 use crate::models::calc::{Calc, Status};
@@ -109,7 +108,9 @@ impl Supervisor<'_> {
         Some(calc_dir(self.config, self.id))
     }
 
-    /// POSTs the job info to `notify_to` (OpenQuake's behaviour), with a 5 s time limit.
+    /// POSTs the job info to `notify_to` (OpenQuake's behaviour) through the SSRF guard; the
+    /// log row says only whether it was sent (or the HTTP status), the detail goes to the
+    /// supervisor's own log.
     fn notify(&mut self, url: &str) {
         let Ok(Some(calc)) = Calc::find(&mut self.conn, self.id) else {
             return;
@@ -122,16 +123,16 @@ impl Supervisor<'_> {
             &self.config.public_url(),
             &self.config.server.path_prefix,
         );
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .timeout_global(Some(Duration::from_secs(5)))
-            .build()
-            .into();
-        if let Err(e) = agent.post(url).send_json(&body) {
-            self.log(
-                "WARNING",
-                format!("notify_to {url}: the notification failed ({e})"),
-            );
-            self.flush();
+        let outcome = Guard::new(self.config).send(url, &body);
+        if outcome != Outcome::Sent {
+            eprintln!("calculation {}: notify_to {url}: {outcome}", self.id);
         }
+        let level = if outcome == Outcome::Sent {
+            "INFO"
+        } else {
+            "WARNING"
+        };
+        self.log(level, outcome.user_text());
+        self.flush();
     }
 }
