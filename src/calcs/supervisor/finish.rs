@@ -99,9 +99,14 @@ impl Supervisor<'_> {
                 Output::replace_engine(&mut self.conn, self.id, &listed).map_err(|e| e.to_string())
             });
         if let Err(e) = listed {
+            // The engine's complaint may name server paths: the supervisor's log keeps it.
+            eprintln!(
+                "calculation {}: the engine's outputs could not be listed: {e}",
+                self.id
+            );
             self.log(
                 "WARNING",
-                format!("the engine's outputs could not be listed: {e}"),
+                "the engine's outputs could not be listed (the server's log says why)",
             );
             self.flush();
         }
