@@ -16,6 +16,7 @@ mod calc_permissions;
 mod calc_restart;
 mod calcs;
 mod cli;
+mod closed_pipe;
 mod deploy_files;
 mod deployment;
 mod docs_links;
