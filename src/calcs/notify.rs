@@ -131,31 +131,42 @@ impl Guard {
     /// address written in the URL is judged here; a host name only when the notification is
     /// sent: resolving it now would tell the user whether an internal name exists.
     pub fn check(&self, text: &str) -> Result<url::Url, String> {
+        self.judge(text).map_err(|refused| match refused {
+            Refused::NotHttp => format!("notify_to = {text:?} is not an http(s) URL."),
+            Refused::Address(ip) => format!(
+                "notify_to = {text:?} points to {ip}, a local or private address this server does not notify; use a public address, or ask the administrator to add it to [calcs] notify_allow."
+            ),
+        })
+    }
+
+    fn judge(&self, text: &str) -> Result<url::Url, Refused> {
         let url = url::Url::parse(text)
             .ok()
             .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
-            .ok_or_else(|| format!("notify_to = {text:?} is not an http(s) URL."))?;
+            .ok_or(Refused::NotHttp)?;
         let literal = match url.host() {
             Some(url::Host::Ipv4(ip)) => Some(IpAddr::V4(ip)),
             Some(url::Host::Ipv6(ip)) => Some(IpAddr::V6(ip)),
             _ => None,
         };
-        if let Some(ip) = literal
-            && !self.allows(ip)
-        {
-            return Err(format!(
-                "notify_to = {text:?} points to {ip}, a local or private address this server does not notify; use a public address, or ask the administrator to add it to [calcs] notify_allow."
-            ));
+        match literal {
+            Some(ip) if !self.allows(ip) => Err(Refused::Address(ip)),
+            _ => Ok(url),
         }
-        Ok(url)
     }
 
     /// POSTs `body` to `url` (checked again: the allow list may have changed since the
     /// submission).
     pub fn send(&self, url: &str, body: &serde_json::Value) -> Outcome {
-        let url = match self.check(url) {
+        // The reason, for the server's log, leaves the URL out: its path may be a secret.
+        let url = match self.judge(url) {
             Ok(url) => url,
-            Err(why) => return Outcome::NoAnswer(why),
+            Err(Refused::NotHttp) => return Outcome::NoAnswer("not an http(s) URL".into()),
+            Err(Refused::Address(ip)) => {
+                return Outcome::NoAnswer(format!(
+                    "{ip} is not a public address and not in [calcs] notify_allow"
+                ));
+            }
         };
         let host = url.host_str().unwrap_or_default().to_ascii_lowercase();
         let config = ureq::Agent::config_builder()
@@ -176,6 +187,20 @@ impl Guard {
             Err(e) => Outcome::NoAnswer(e.to_string()),
         }
     }
+}
+
+/// Where `url` points (scheme, host and port), for logs: its path and query may hold a
+/// webhook's secret.
+pub fn origin(url: &str) -> String {
+    url::Url::parse(url)
+        .map(|u| u.origin().ascii_serialization())
+        .unwrap_or_else(|_| "(not a URL)".into())
+}
+
+/// Why a URL is refused before any connection.
+enum Refused {
+    NotHttp,
+    Address(IpAddr),
 }
 
 /// How a notification went.
@@ -343,6 +368,18 @@ mod tests {
         assert!(g.check("ftp://example.org/").is_err());
         assert!(g.check("https://hooks.example.org/done").is_ok());
         assert!(g.check("http://8.8.8.8/").is_ok());
+    }
+
+    #[test]
+    fn logs_show_where_a_url_points_not_its_secret() {
+        assert_eq!(
+            origin("https://hooks.example.org/services/T0/B0/s3cr3t?token=x"),
+            "https://hooks.example.org"
+        );
+        assert_eq!(
+            origin("http://u:pw@10.0.0.1:8080/x"),
+            "http://10.0.0.1:8080"
+        );
     }
 
     #[test]

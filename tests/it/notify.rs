@@ -231,8 +231,14 @@ async fn a_name_that_resolves_to_loopback_is_refused_when_sending() {
         .join(format!("calcs/{id}/supervisor.log"));
     let own = std::fs::read_to_string(own).unwrap();
     assert!(
-        own.contains(&url) && own.contains("not public"),
+        own.contains(&format!(
+            "notify_to http://localhost:{port}: notification failed"
+        )) && own.contains("not public"),
         "the supervisor's log says why: {own}"
+    );
+    assert!(
+        !own.contains("/done"),
+        "the URL's path may be a secret: {own}"
     );
 }
 

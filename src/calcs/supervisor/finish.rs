@@ -2,7 +2,7 @@
 //! owner's email and the `notify_to` POST.
 
 use super::{Ending, Supervisor};
-use crate::calcs::notify::{Guard, Outcome};
+use crate::calcs::notify::{Guard, Outcome, origin};
 use crate::calcs::outputs::register_outputs;
 use crate::calcs::{calc_dir, dir_size};
 use crate::models::calc::{Calc, Status};
@@ -130,7 +130,11 @@ impl Supervisor<'_> {
         );
         let outcome = Guard::new(self.config).send(url, &body);
         if outcome != Outcome::Sent {
-            eprintln!("calculation {}: notify_to {url}: {outcome}", self.id);
+            eprintln!(
+                "calculation {}: notify_to {}: {outcome}",
+                self.id,
+                origin(url)
+            );
         }
         let level = if outcome == Outcome::Sent {
             "INFO"
