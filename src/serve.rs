@@ -13,6 +13,14 @@ use crate::models::session::SessionRow;
 use crate::models::{User, setup_token};
 use crate::state::AppState;
 
+/// A line on standard output. Nobody reading it (`calcweb serve | head -1`) does not stop the
+/// server: the error is dropped, where `println!` would panic.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        let _ = crate::manage::out::try_write(format_args!("{}\n", format_args!($($arg)*)));
+    }};
+}
+
 /// What the database said at start-up.
 enum DbStatus {
     Ready,
@@ -51,7 +59,7 @@ fn print_setup_link(state: &AppState) {
         setup_token::create(&mut conn).map(Some)
     });
     match result {
-        Ok(Some(token)) => println!(
+        Ok(Some(token)) => say!(
             "No superuser yet: open {}{}/setup/{token}/ within 24 hours to create one (or run `calcweb manage createsuperuser`).",
             state.config.public_url(),
             state.config.server.path_prefix
@@ -79,7 +87,7 @@ pub fn run(config: Config, file: Option<PathBuf>) -> Result<(), String> {
     let log = std::sync::Arc::new(crate::logging::init(&config.server)?);
     let (mut state, secret) = AppState::new(config)?;
     if let SecretSource::Generated(path) = &secret {
-        println!(
+        say!(
             "Generated a secret key in {} (mode 0600); keep it private and include it in backups.",
             path.display()
         );
@@ -108,7 +116,7 @@ pub fn run(config: Config, file: Option<PathBuf>) -> Result<(), String> {
         && (config.email.backend == EmailBackend::Smtp
             || config.registration.mode != RegistrationMode::Closed)
     {
-        println!(
+        say!(
             "Warning: [server] public_url is not set, so links in emails point to {}; set it to the address people use.",
             config.public_url()
         );
@@ -116,7 +124,7 @@ pub fn run(config: Config, file: Option<PathBuf>) -> Result<(), String> {
     crate::auth::password::warm_up();
     if config.auth.backends.contains(&AuthBackend::Pam) {
         for warning in crate::auth::pam::startup_warnings(&config.auth.pam) {
-            println!("Warning: {warning}");
+            say!("Warning: {warning}");
         }
     }
     let summary = format!(
@@ -201,7 +209,7 @@ async fn serve(
             )
         })?
         .run();
-    println!("{summary}");
+    say!("{summary}");
     match db_status {
         DbStatus::Ready => print_setup_link(&state),
         DbStatus::Down(why) => {
@@ -231,7 +239,7 @@ async fn serve(
     server
         .await
         .map_err(|e| format!("The server stopped with an error: {e}"))?;
-    println!("calcweb stopped.");
+    say!("calcweb stopped.");
     Ok(())
 }
 

@@ -5,6 +5,7 @@
 use actix_multipart::Multipart;
 use actix_web::web;
 
+use crate::calcs::notify::Guard;
 use crate::calcs::{calc_dir, upload};
 use crate::db::DbConn;
 use crate::error::{AppError, AppResult};
@@ -97,12 +98,10 @@ pub async fn queue(
         }
     }
     let notify_to = field("notify_to");
-    if let Some(url) = &notify_to
-        && !url::Url::parse(url).is_ok_and(|u| matches!(u.scheme(), "http" | "https"))
-    {
-        return Err(AppError::BadRequest(format!(
-            "notify_to = {url:?} is not an http(s) URL."
-        )));
+    if let Some(url) = &notify_to {
+        Guard::new(&config)
+            .check(url)
+            .map_err(AppError::BadRequest)?;
     }
     let parent_id = match field("hazard_job_id") {
         None => None,

@@ -3,6 +3,7 @@
 
 pub mod example;
 pub mod json;
+pub mod notify;
 pub mod openquake;
 pub mod outputs;
 pub mod runner;
@@ -48,6 +49,36 @@ pub fn free_space(dir: &Path) -> Option<u64> {
 /// for want of room (writes fail with ENOSPC at 0).
 pub const DISK_FULL_BELOW: u64 = 1024 * 1024;
 
+/// `text` with the server's own paths (the data dir, the calculators' programs) replaced by
+/// names, for what users read of a text calcweb does not write itself (sbatch's complaint, the
+/// end of a Slurm job's output). What calcweb writes itself names no path.
+pub fn hide_server_paths(config: &Config, text: &str) -> String {
+    let mut known: Vec<(String, String)> = Vec::new();
+    let data_dir = config.data_dir.display().to_string();
+    if !matches!(data_dir.trim_end_matches('/'), "" | ".") {
+        if let Ok(absolute) = std::path::absolute(&config.data_dir) {
+            known.push((absolute.display().to_string(), "<data_dir>".into()));
+        }
+        known.push((data_dir, "<data_dir>".into()));
+    }
+    for calculator in &config.calculators {
+        let program = calculator
+            .oq
+            .as_ref()
+            .map(|p| p.display().to_string())
+            .or_else(|| calculator.command.first().cloned())
+            .filter(|p| p.starts_with('/') && p.len() > 1);
+        if let Some(program) = program {
+            known.push((program, format!("<{}>", calculator.name)));
+        }
+    }
+    // The longest first: the data dir may hold a calculator's program.
+    known.sort_by_key(|(path, _)| std::cmp::Reverse(path.len()));
+    known.iter().fold(text.to_string(), |acc, (path, name)| {
+        acc.replace(path, name)
+    })
+}
+
 /// Total size of the files under `dir`.
 pub fn dir_size(dir: &Path) -> u64 {
     let Ok(entries) = std::fs::read_dir(dir) else {
@@ -61,4 +92,27 @@ pub fn dir_size(dir: &Path) -> u64 {
             _ => 0,
         })
         .sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn server_paths_are_hidden_by_name() {
+        let mut config = Config {
+            data_dir: "/srv/calcweb".into(),
+            ..Config::default()
+        };
+        let mut engine = crate::config::CalculatorConfig::example();
+        engine.name = "engine".into();
+        engine.oq = Some("/opt/openquake/venv/bin/oq".into());
+        config.calculators.push(engine);
+        let text =
+            "execve(): /srv/calcweb/calcs/7/job.sh: denied; /opt/openquake/venv/bin/oq failed";
+        assert_eq!(
+            hide_server_paths(&config, text),
+            "execve(): <data_dir>/calcs/7/job.sh: denied; <engine> failed"
+        );
+    }
 }

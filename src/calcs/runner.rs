@@ -119,9 +119,22 @@ fn claim_and_launch(
         )?;
         Calc::finish(&mut conn, calc.id, Status::Failed, 0)?;
     } else {
-        tracing::info!(calc = calc.id, "calculation started");
+        let command = command_of(config, &mut conn, &calc);
+        tracing::info!(calc = calc.id, command, "calculation started");
     }
     Ok(true)
+}
+
+/// The command line `calc` runs, for the server's log (the calculation's log does not show
+/// server paths); "" when it cannot be known here (the supervisor reports why).
+pub(crate) fn command_of(config: &Config, conn: &mut crate::db::DbConn, calc: &Calc) -> String {
+    config
+        .calculator(&calc.calculator)
+        .and_then(|c| {
+            supervisor::command_line(config, |p| Calc::find(conn, p).ok().flatten(), calc, c).ok()
+        })
+        .map(|argv| argv.join(" "))
+        .unwrap_or_default()
 }
 
 /// Starts `calcweb supervise <id>` in its own process group, so that stopping or restarting

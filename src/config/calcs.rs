@@ -22,6 +22,9 @@ pub struct CalcsConfig {
     /// Rows of calculation lists kept in memory and served again while nothing they show
     /// changed (models::list_cache); 0 keeps none.
     pub list_cache_rows: usize,
+    /// Where `notify_to` may point although the address is loopback, private, link-local or
+    /// otherwise not public: CIDRs, addresses or host names (calcs::notify).
+    pub notify_allow: Vec<String>,
 }
 
 impl Default for CalcsConfig {
@@ -34,7 +37,43 @@ impl Default for CalcsConfig {
             kill_grace: 10,
             max_log_rows: 100_000,
             list_cache_rows: 10_000,
+            notify_allow: Vec::new(),
         }
+    }
+}
+
+/// `[calcs] notify_allow` read: the networks and the host names `notify_to` may reach although
+/// they are not public.
+#[derive(Debug, Clone, Default)]
+pub struct NotifyAllow {
+    pub nets: Vec<ipnet::IpNet>,
+    /// Lower case, as URLs carry them.
+    pub hosts: Vec<String>,
+}
+
+impl NotifyAllow {
+    /// Each item is a CIDR, an address or a host name.
+    pub fn parse(list: &[String]) -> Result<NotifyAllow, String> {
+        let mut allow = NotifyAllow::default();
+        for item in list {
+            if let Ok(net) = item.parse::<ipnet::IpNet>() {
+                allow.nets.push(net);
+            } else if let Ok(ip) = item.parse::<std::net::IpAddr>() {
+                allow.nets.push(ip.into());
+            } else if let Ok(url::Host::Domain(name)) = url::Host::parse(item)
+                && !name.is_empty()
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
+            {
+                allow.hosts.push(name);
+            } else {
+                return Err(format!(
+                    "calcs.notify_allow: {item:?} is not a CIDR, an address or a host name, like 10.0.0.0/8 or hooks.example.org."
+                ));
+            }
+        }
+        Ok(allow)
     }
 }
 

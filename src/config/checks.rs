@@ -1,7 +1,7 @@
 //! The checks of a loaded configuration that its types cannot express, each a sentence naming
 //! the key, so an operator can fix it without reading code.
 
-use super::calcs::{CalculatorKind, is_slurm_mem, is_slurm_time};
+use super::calcs::{CalculatorKind, NotifyAllow, is_slurm_mem, is_slurm_time};
 use super::server::parse_trusted;
 use super::{Config, EmailBackend};
 
@@ -85,6 +85,9 @@ impl Config {
             out.push(e);
         }
         if let Err(e) = parse_trusted(&self.server.trusted_proxies) {
+            out.push(e);
+        }
+        if let Err(e) = NotifyAllow::parse(&self.calcs.notify_allow) {
             out.push(e);
         }
         let mut names = std::collections::HashSet::new();

@@ -206,3 +206,23 @@ fn choices_outside_the_list_are_refused_at_load() {
     assert_eq!(config.email.security, EmailSecurity::Tls);
     assert_eq!(config.server.bind, "[::1]:9000".parse().unwrap());
 }
+
+#[test]
+fn notify_allow_takes_networks_addresses_and_host_names() {
+    let mut config = Config::default();
+    config.calcs.notify_allow = vec![
+        "10.1.2.0/24".into(),
+        "fd00::1".into(),
+        "Hooks.Corp.example".into(),
+    ];
+    assert!(config.problems().is_empty(), "{:?}", config.problems());
+    let allow = NotifyAllow::parse(&config.calcs.notify_allow).unwrap();
+    assert_eq!(allow.nets.len(), 2);
+    assert_eq!(allow.hosts, ["hooks.corp.example"]);
+    config.calcs.notify_allow.push("https://x.example/".into());
+    let problems = config.problems().join("\n");
+    assert!(
+        problems.contains("calcs.notify_allow: \"https://x.example/\" is not a CIDR"),
+        "{problems}"
+    );
+}

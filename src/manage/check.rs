@@ -6,20 +6,20 @@ use crate::db::migrations;
 /// Prints the effective config (secrets hidden), then checks what can be checked from here.
 pub fn run(config: &Config, file: Option<PathBuf>) -> Result<(), String> {
     match &file {
-        Some(path) => println!(
+        Some(path) => outln!(
             "# Effective configuration (from {} and CALCWEB_* variables; secrets shown as ***)",
             path.display()
         ),
-        None => println!(
+        None => outln!(
             "# Effective configuration (built-in defaults and CALCWEB_* variables; secrets shown as ***)"
         ),
     }
-    println!("{}", config.to_redacted_toml());
+    outln!("{}", config.to_redacted_toml());
     let mut problems = config.problems();
     match super::connect(config) {
         Ok(mut conn) => match migrations::pending(&mut conn) {
             Ok(pending) if pending.is_empty() => {
-                println!("✔ database: reachable, all migrations applied")
+                outln!("✔ database: reachable, all migrations applied")
             }
             Ok(pending) => problems.push(format!(
                 "The database has {} unapplied migration(s); run `calcweb manage migrate`.",
@@ -30,7 +30,7 @@ pub fn run(config: &Config, file: Option<PathBuf>) -> Result<(), String> {
         Err(e) => problems.push(e),
     }
     match crate::mail::Mailer::from_config(config) {
-        Ok(_) => println!(
+        Ok(_) => outln!(
             "✔ email: {} (`calcweb manage sendtestemail ADDRESS` tries it)",
             crate::mail::describe(config)
         ),
@@ -41,18 +41,18 @@ pub fn run(config: &Config, file: Option<PathBuf>) -> Result<(), String> {
     if config.executor.is_slurm() {
         let (fine, slurm_problems) = crate::calcs::slurm::check(&config.executor);
         for line in fine {
-            println!("✔ {line}");
+            outln!("✔ {line}");
         }
         problems.extend(slurm_problems);
     } else {
-        println!(
+        outln!(
             "- executor: local (calculations run on the host of the server that claims them, at most {} at once)",
             config.max_concurrent()
         );
     }
     for calculator in config.calculators.iter().filter(|c| c.is_openquake()) {
         match crate::calcs::openquake::version(calculator) {
-            Ok(version) => println!(
+            Ok(version) => outln!(
                 "✔ calculator {}: OpenQuake engine {version} ({})",
                 calculator.name,
                 calculator
@@ -69,19 +69,19 @@ pub fn run(config: &Config, file: Option<PathBuf>) -> Result<(), String> {
     }
     let root = config.static_root();
     if root.join("staticfiles.json").is_file() {
-        println!("✔ static root: {} has collected files", root.display());
+        outln!("✔ static root: {} has collected files", root.display());
     } else {
-        println!(
+        outln!(
             "- static root: {} has no collected files (needed only behind nginx: `calcweb manage collectstatic`)",
             root.display()
         );
     }
     if problems.is_empty() {
-        println!("No problems found.");
+        outln!("No problems found.");
         Ok(())
     } else {
         for p in &problems {
-            println!("✘ {p}");
+            outln!("✘ {p}");
         }
         Err(format!("{} problem(s) found.", problems.len()))
     }

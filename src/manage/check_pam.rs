@@ -15,7 +15,7 @@ pub fn run(config: &Config, username: &str) -> Result<(), String> {
         .map_err(|e| format!("Cannot read the password from standard input: {e}."))?;
     let password = password.trim_end_matches(['\n', '\r']);
     if !config.auth.backends.contains(&AuthBackend::Pam) {
-        println!(
+        outln!(
             "note: auth.backends = {:?} does not list \"pam\": the server does not use PAM yet.",
             config.auth.backends
         );
@@ -24,12 +24,12 @@ pub fn run(config: &Config, username: &str) -> Result<(), String> {
     let mut conn = match super::connect_migrated(config) {
         Ok(conn) => Some(conn),
         Err(e) => {
-            println!("note: not checking calcweb's accounts: {e}");
+            outln!("note: not checking calcweb's accounts: {e}");
             None
         }
     };
     let diagnosis = pam::diagnose(&config.auth.pam, username, password, conn.as_mut());
-    print!("{}", diagnosis.text);
+    out!("{}", diagnosis.text);
     if diagnosis.ok {
         Ok(())
     } else {

@@ -9,12 +9,12 @@ pub fn run(config: &Config, clear: bool) -> Result<(), String> {
             root.display()
         )
     })?;
-    println!(
+    outln!(
         "{written} static files written to {} (manifest: staticfiles.json).",
         root.display()
     );
     if clear {
-        println!("{removed} stale file(s) removed.");
+        outln!("{removed} stale file(s) removed.");
     }
     Ok(())
 }

@@ -1,4 +1,4 @@
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::{BufRead, IsTerminal};
 
 use crate::actions::accounts::{self, NewAccount, Origin};
 use crate::auth::{password, password_rules};
@@ -39,7 +39,7 @@ pub fn run(config: &Config, noinput: bool) -> Result<(), String> {
     };
     accounts::create(&mut conn, &Actor::cli(), &account).map_err(|e| e.to_string())?;
     setup_token::delete_all(&mut conn).map_err(|e| e.to_string())?;
-    println!("Superuser {username:?} created.");
+    outln!("Superuser {username:?} created.");
     Ok(())
 }
 
@@ -68,8 +68,7 @@ fn from_env(config: &Config) -> Result<(String, String, String), String> {
 }
 
 fn prompt(question: &str) -> Result<String, String> {
-    print!("{question}");
-    std::io::stdout().flush().map_err(|e| e.to_string())?;
+    out!("{question}");
     let mut line = String::new();
     let n = std::io::stdin()
         .lock()

@@ -88,16 +88,16 @@ pub fn run(config: &Config, args: CreateUserArgs) -> Result<(), String> {
         })
         .map_err(sentence)?;
     for name in created_groups {
-        println!("Group {name:?} created.");
+        outln!("Group {name:?} created.");
     }
     let kind = if user.is_superuser {
         "Superuser"
     } else {
         "User"
     };
-    println!("{kind} {:?} created.", user.username);
+    outln!("{kind} {:?} created.", user.username);
     if user.password_hash.is_empty() {
-        println!(
+        outln!(
             "It cannot log in until a password is set: calcweb manage changepassword {}",
             user.username
         );

@@ -20,9 +20,9 @@ pub fn sendtestemail(config: &Config, address: &str) -> Result<(), String> {
         .map_err(|e| format!("The test email could not be written: {e}."))?;
     match mailer.send(&message) {
         Ok(()) => {
-            println!("Sent a test email to {address} through {destination}.");
+            outln!("Sent a test email to {address} through {destination}.");
             if let Mailer::Console { .. } = mailer {
-                println!(
+                outln!(
                     "(The console backend only prints messages; set [email] backend = \"smtp\" to send real email.)"
                 );
             }
@@ -58,7 +58,7 @@ pub fn invite(config: &Config, args: InviteArgs) -> Result<(), String> {
         None => (None, false),
     };
     if created && let Some(group) = &group {
-        println!("Group {:?} created.", group.name);
+        outln!("Group {:?} created.", group.name);
     }
     let (invitation, token) =
         crate::actions::invites::invite(&mut conn, config, &actor, &args.email, group.as_ref())
@@ -67,13 +67,13 @@ pub fn invite(config: &Config, args: InviteArgs) -> Result<(), String> {
         .as_ref()
         .map(|g| format!(" into {}", g.name))
         .unwrap_or_default();
-    println!(
+    outln!(
         "Invited {}{into}; the link works for {} days:\n{}",
         invitation.email,
         config.registration.invite_days,
         messages::invitation_link(config, &token)
     );
-    println!(
+    outln!(
         "The invitation email is queued; a running `calcweb serve` sends it (its state shows on /admin/emails/)."
     );
     Ok(())

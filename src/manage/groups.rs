@@ -33,11 +33,11 @@ pub fn run(config: &Config, command: GroupsCommand) -> Result<(), String> {
     let actor = Actor::cli();
     match command {
         GroupsCommand::List => {
-            println!("group\tmembers\tusers");
+            outln!("group\tmembers\tusers");
             for group in Group::all(&mut conn).map_err(sentence)? {
                 let members = Group::members(&mut conn, group.id).map_err(sentence)?;
                 let names: Vec<&str> = members.iter().map(|u| u.username.as_str()).collect();
-                println!("{}\t{}\t{}", group.name, names.len(), names.join(","));
+                outln!("{}\t{}\t{}", group.name, names.len(), names.join(","));
             }
             Ok(())
         }
@@ -56,7 +56,7 @@ pub fn run(config: &Config, command: GroupsCommand) -> Result<(), String> {
                     Ok::<_, AppError>(lines)
                 })
                 .map_err(sentence)?;
-            lines.iter().for_each(|l| println!("{l}"));
+            lines.iter().for_each(|l| outln!("{l}"));
             Ok(())
         }
         GroupsCommand::Remove { group, users } => {
@@ -69,7 +69,7 @@ pub fn run(config: &Config, command: GroupsCommand) -> Result<(), String> {
             let lines = conn
                 .write_transaction(|conn| change_members(conn, &actor, &group, &users, false))
                 .map_err(sentence)?;
-            lines.iter().for_each(|l| println!("{l}"));
+            lines.iter().for_each(|l| outln!("{l}"));
             Ok(())
         }
     }

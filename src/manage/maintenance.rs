@@ -1,7 +1,7 @@
 //! `calcweb manage maintenance on|off|status`: schedule the maintenance window every server
 //! process sees (it lives in the database), like CoralNet's maintenance command.
 
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::{BufRead, IsTerminal};
 
 use clap::Subcommand;
 use time::PrimitiveDateTime;
@@ -63,8 +63,7 @@ fn confirm(question: &str) -> Result<bool, String> {
     if !std::io::stdin().is_terminal() {
         return Err("Confirmation needs a terminal; add --yes to schedule without asking.".into());
     }
-    print!("{question} [y/N] ");
-    std::io::stdout().flush().map_err(|e| e.to_string())?;
+    out!("{question} [y/N] ");
     let mut answer = String::new();
     std::io::stdin()
         .lock()
@@ -92,28 +91,28 @@ pub fn run(config: &Config, command: MaintenanceCommand) -> Result<(), String> {
                 until_text((start - now).whole_seconds())
             );
             if !yes && !confirm(&format!("Maintenance will start at {when}. Schedule it?"))? {
-                println!("Nothing changed.");
+                outln!("Nothing changed.");
                 return Ok(());
             }
             maintenance::schedule(&mut conn, &Actor::cli(), start, &message)
                 .map_err(|e| e.to_string())?;
-            println!(
+            outln!(
                 "Maintenance scheduled: it starts at {when}. Every page shows a banner until then."
             );
             Ok(())
         }
         MaintenanceCommand::Off => {
             if maintenance::end(&mut conn, &Actor::cli()).map_err(|e| e.to_string())? {
-                println!("Maintenance mode off.");
+                outln!("Maintenance mode off.");
             } else {
-                println!("Maintenance mode is already off.");
+                outln!("Maintenance mode is already off.");
             }
             Ok(())
         }
         MaintenanceCommand::Status => {
             match current {
-                None => println!("Maintenance mode is off."),
-                Some(m) if m.is_active() => println!(
+                None => outln!("Maintenance mode is off."),
+                Some(m) if m.is_active() => outln!(
                     "Maintenance mode is on since {}{}.",
                     when(&m.starts_at),
                     if m.message.is_empty() {
@@ -122,7 +121,7 @@ pub fn run(config: &Config, command: MaintenanceCommand) -> Result<(), String> {
                         format!(": {}", m.message)
                     }
                 ),
-                Some(m) => println!(
+                Some(m) => outln!(
                     "Maintenance is scheduled for {} ({}){}.",
                     when(&m.starts_at),
                     until_text((m.starts_at - now()).whole_seconds()),

@@ -1,6 +1,9 @@
 //! `calcweb manage ...`: the operator's commands. Each returns Err(sentence) on failure, which
 //! main prints and turns into exit code 1.
 
+#[macro_use]
+pub mod out;
+
 mod check;
 mod check_pam;
 mod collectstatic;

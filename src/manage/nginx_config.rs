@@ -18,7 +18,7 @@ pub struct NginxArgs {
 }
 
 pub fn run(config: &Config, args: NginxArgs) -> Result<(), String> {
-    print!("{}", render(config, &args)?);
+    out!("{}", render(config, &args)?);
     Ok(())
 }
 

@@ -60,7 +60,7 @@ pub fn run(config: &Config, args: SeedArgs) -> Result<(), String> {
     let mut conn = super::connect_migrated(config)?;
     let started = std::time::Instant::now();
     let seeded = seed(&mut conn, config, &args)?;
-    println!(
+    outln!(
         "Seeded {} users in {} groups, {} calculations, {} log rows and {} outputs in {:.1} s (password {PASSWORD}).",
         seeded.users,
         seeded.groups,
@@ -70,9 +70,10 @@ pub fn run(config: &Config, args: SeedArgs) -> Result<(), String> {
         started.elapsed().as_secs_f64()
     );
     // One line for scripts.
-    println!(
+    outln!(
         "log_calc={} detail_calc={}",
-        seeded.log_calc, seeded.detail_calc
+        seeded.log_calc,
+        seeded.detail_calc
     );
     Ok(())
 }

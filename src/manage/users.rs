@@ -88,7 +88,7 @@ pub fn changepassword(config: &Config, username: &str, stdin: bool) -> Result<()
     let hash = password::hash(&text);
     let ended = crate::actions::accounts::set_password(&mut conn, &Actor::cli(), &user, &hash)
         .map_err(sentence)?;
-    println!(
+    outln!(
         "Password of {:?} changed; {ended} session(s) ended.",
         user.username
     );
@@ -100,14 +100,14 @@ pub fn run(config: &Config, command: UsersCommand) -> Result<(), String> {
     match command {
         UsersCommand::List => {
             let users = User::all(&mut conn).map_err(sentence)?;
-            println!("username\temail\tname\tlogin\tactive\tsuperuser\tlevel\tgroups\tlast_login");
+            outln!("username\temail\tname\tlogin\tactive\tsuperuser\tlevel\tgroups\tlast_login");
             for user in users {
                 let groups = user.group_names(&mut conn).map_err(sentence)?.join(",");
                 let last_login = user
                     .last_login
                     .map(|t| crate::times::when(&t))
                     .unwrap_or_else(|| "never".into());
-                println!(
+                outln!(
                     "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{groups}\t{last_login}",
                     user.username,
                     user.email,

@@ -254,3 +254,35 @@ fn transactions_take_the_write_lock_first() {
         "use DbConn::write_transaction instead of diesel's transaction in: {deferred:?}"
     );
 }
+
+/// Whether a line of code calls `println!` or `print!` (not `eprintln!`, `eprint!`).
+fn prints_to_stdout(line: &str) -> bool {
+    ["println!(", "print!("].iter().any(|call| {
+        line.match_indices(call)
+            .any(|(at, _)| !line[..at].ends_with(|c: char| c.is_alphanumeric() || c == '_'))
+    })
+}
+
+/// Standard output is written through `manage::out` (a closed pipe ends a command quietly,
+/// `calcweb manage users list | head -1`) or serve's `say!` (the server goes on): `println!`
+/// panics when nobody reads.
+#[test]
+fn standard_output_is_not_written_with_println() {
+    assert!(prints_to_stdout("    println!(\"x\");") && prints_to_stdout("print!(\"{q}\")"));
+    assert!(!prints_to_stdout("eprintln!(\"x\")") && !prints_to_stdout("eprint!(\"x\")"));
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    let printing: Vec<String> = files
+        .iter()
+        .filter(|f| {
+            let text = std::fs::read_to_string(f).unwrap();
+            text.lines().any(|l| prints_to_stdout(code(l)))
+        })
+        .map(|f| f.strip_prefix(&src).unwrap().display().to_string())
+        .collect();
+    assert!(
+        printing.is_empty(),
+        "println!/print! in {printing:?}: use outln!/out! (manage::out)"
+    );
+}

@@ -1,67 +1,9 @@
 //! Who may see and do what with a calculation, through the API (SPEC §2, issue #3 §4).
 
-use std::io::{BufRead, BufReader, Read, Write};
-
-use std::time::{Duration, Instant};
-
 use serde_json::Value;
 
 use crate::calcs::{job_ini, run, start, wait_for, zip_of};
 use crate::support::{Browser, Cast, TestApp};
-
-/// How long the notification may take to arrive; a guard against a hang, not a measure.
-const NOTIFY_WAIT: Duration = Duration::from_secs(90);
-
-/// Accepts one HTTP request on `listener` within `limit` and answers 200: Ok(its body), or
-/// Err(why) when none came in time (instead of waiting for ever).
-fn receive_one(listener: std::net::TcpListener, limit: Duration) -> Result<String, String> {
-    let deadline = Instant::now() + limit;
-    listener.set_nonblocking(true).unwrap();
-    let stream = loop {
-        match listener.accept() {
-            Ok((stream, _)) => break stream,
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                if Instant::now() >= deadline {
-                    return Err(format!(
-                        "no notification reached {} within {limit:?}",
-                        listener.local_addr().unwrap()
-                    ));
-                }
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            Err(e) => return Err(format!("accept: {e}")),
-        }
-    };
-    stream.set_nonblocking(false).unwrap();
-    let left = deadline.saturating_duration_since(Instant::now());
-    stream
-        .set_read_timeout(Some(left.max(Duration::from_secs(1))))
-        .unwrap();
-    let mut reader = BufReader::new(stream.try_clone().unwrap());
-    let mut length = 0;
-    let mut line = String::new();
-    loop {
-        line.clear();
-        let n = reader
-            .read_line(&mut line)
-            .map_err(|e| format!("reading the notification's head: {e}"))?;
-        if n == 0 || line == "\r\n" {
-            break;
-        }
-        if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-            length = v.trim().parse().unwrap();
-        }
-    }
-    let mut body = vec![0; length];
-    reader
-        .read_exact(&mut body)
-        .map_err(|e| format!("reading the notification's body: {e}"))?;
-    let mut stream = stream;
-    stream
-        .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n")
-        .unwrap();
-    String::from_utf8(body).map_err(|e| e.to_string())
-}
 
 async fn ids_in_list(b: &Browser) -> Vec<i64> {
     let list: Vec<Value> = b.get("/v1/calc/list").await.json().await.unwrap();
@@ -288,53 +230,4 @@ async fn hazard_job_id_must_be_a_visible_calculation() {
         .unwrap();
     let status = wait_for(&c.mate, child, "complete").await;
     assert_eq!(status["parent_id"], parent);
-}
-
-#[actix_web::test]
-async fn notify_to_receives_the_job_info_when_the_calculation_ends() {
-    let app = TestApp::new().await;
-    let c = Cast::new(&app).await;
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}/done", listener.local_addr().unwrap());
-    let received = tokio::task::spawn_blocking(move || receive_one(listener, NOTIFY_WAIT));
-    let res = run(
-        &c.owner,
-        zip_of(&[("job.ini", &job_ini(2, 0.0, ""))]),
-        "job.zip",
-        &[("notify_to", &url)],
-    )
-    .await;
-    assert_eq!(res.status(), 200);
-    let id = res.json::<Value>().await.unwrap()["job_id"]
-        .as_i64()
-        .unwrap();
-    // The receiver gives up by itself after NOTIFY_WAIT: awaiting it cannot hang.
-    let body = received
-        .await
-        .unwrap()
-        .unwrap_or_else(|why| panic!("calculation {id}: {why}"));
-    let body: Value = serde_json::from_str(&body).unwrap();
-    assert_eq!(body["id"], id);
-    assert_eq!(body["status"], "complete");
-    let bad = run(
-        &c.owner,
-        zip_of(&[("job.ini", &job_ini(1, 0.0, ""))]),
-        "job.zip",
-        &[("notify_to", "ftp://x")],
-    )
-    .await;
-    assert_eq!(bad.status(), 400);
-}
-
-/// The receiver above fails with a message, in time, when no notification comes.
-#[test]
-fn a_notification_that_never_comes_is_a_failure_not_a_hang() {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let started = Instant::now();
-    let why = receive_one(listener, Duration::from_millis(300)).unwrap_err();
-    assert!(
-        why.starts_with("no notification reached 127.0.0.1:"),
-        "{why}"
-    );
-    assert!(started.elapsed() < NOTIFY_WAIT);
 }

@@ -119,6 +119,50 @@ fn messages(log: &[Value]) -> String {
         .join("\n")
 }
 
+/// The log is for the calculation's users: it says what runs in their terms, and names no
+/// path of the server (data dir, calculator programs); the server's own log has those.
+#[actix_web::test]
+async fn the_log_names_no_server_path() {
+    let app = TestApp::with_config(|c| {
+        let mut broken = calcweb::config::CalculatorConfig::example();
+        broken.name = "broken".into();
+        broken.command = vec!["{data_dir}/calculators/missing".into(), "{job_ini}".into()];
+        c.calculators.push(broken);
+    })
+    .await;
+    let alice = app.logged_in_new_user("alice").await;
+    let data_dir = app.state.config.data_dir.display().to_string();
+    assert!(data_dir.starts_with('/'), "{data_dir}");
+    let ok = start(&alice, 2, 0.0, "").await;
+    wait_for(&alice, ok, "complete").await;
+    let log = log_of(&alice, ok).await;
+    assert_eq!(
+        log[0][3], "running the calculator \"example\" on job.ini",
+        "{log:?}"
+    );
+    let res = run(
+        &alice,
+        zip_of(&[("job.ini", &job_ini(1, 0.0, ""))]),
+        "job.zip",
+        &[("calculator", "broken")],
+    )
+    .await;
+    let broken = res.json::<Value>().await.unwrap()["job_id"]
+        .as_i64()
+        .unwrap();
+    wait_for(&alice, broken, "failed").await;
+    let failed = messages(&log_of(&alice, broken).await);
+    assert!(
+        failed.contains("ERROR cannot start the calculator \"broken\": No such file"),
+        "{failed}"
+    );
+    for text in [messages(&log), failed] {
+        for path in [data_dir.as_str(), "/calculators/", "/calcs/"] {
+            assert!(!text.contains(path), "{path} in the log:\n{text}");
+        }
+    }
+}
+
 #[actix_web::test]
 async fn a_calculation_runs_to_completion_with_log_progress_and_outputs() {
     let app = TestApp::new().await;

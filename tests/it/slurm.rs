@@ -488,6 +488,13 @@ async fn slurm_runs_calculations_through_sbatch_and_reports_how_they_end() {
         "{log}"
     );
     assert_eq!(log.matches("submitted to Slurm").count(), 1, "{log}");
+    // What runs, in the user's terms: the command line (server paths) is in the server's log.
+    assert!(
+        log.contains("INFO calcweb running the calculator \"example\" on job.ini"),
+        "{log}"
+    );
+    let data_dir = app.state.config.data_dir.display().to_string();
+    assert!(!log.contains(&data_dir), "{data_dir} in the log:\n{log}");
     assert!(log.contains("step 5/5"), "{log}");
     assert!(log.contains("the calculation completed"), "{log}");
     let results: Vec<Value> = alice

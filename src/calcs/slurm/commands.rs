@@ -182,12 +182,12 @@ pub fn submit(
     };
     let dir = calc_dir(config, calc.id);
     std::fs::create_dir_all(&dir)
-        .map_err(|e| fail(format!("cannot create {}: {e}", dir.display())))?;
+        .map_err(|e| fail(format!("cannot create the calculation's directory: {e}")))?;
     let json = serde_json::to_string(&runner::handed_config(config))
         .map_err(|e| fail(format!("cannot write the configuration: {e}")))?;
     let config_path = dir.join(CONFIG_FILE);
     write_private(&config_path, json.as_bytes(), 0o600)
-        .map_err(|e| fail(format!("cannot write {}: {e}", config_path.display())))?;
+        .map_err(|e| fail(format!("cannot write the job's configuration: {e}")))?;
     let exe = if config.executor.calcweb_path.is_empty() {
         exe.to_path_buf()
     } else {
@@ -201,7 +201,7 @@ pub fn submit(
     );
     let script_path = dir.join(JOB_SCRIPT);
     write_private(&script_path, script.as_bytes(), 0o700)
-        .map_err(|e| fail(format!("cannot write {}: {e}", script_path.display())))?;
+        .map_err(|e| fail(format!("cannot write the batch script: {e}")))?;
     let mut cmd = command(&config.executor.sbatch);
     cmd.args(sbatch_args(&config.executor, calculator, calc.id, &dir))
         .arg(&script_path)

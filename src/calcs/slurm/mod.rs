@@ -33,7 +33,7 @@ use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
 
 use crate::calcs::runner::{self, Launcher};
-use crate::calcs::{calc_dir, dir_size, host_name};
+use crate::calcs::{calc_dir, dir_size, hide_server_paths, host_name};
 use crate::config::Config;
 use crate::db::Db;
 use crate::error::AppResult;
@@ -159,9 +159,11 @@ fn submit_next(db: &Db, config: &Config, launcher: &Launcher) -> AppResult<Submi
                     format!("submitted to Slurm as job {job}"),
                 )],
             )?;
+            let command = runner::command_of(config, &mut conn, &calc);
             tracing::info!(
                 calc = calc.id,
                 job = job.as_str(),
+                command,
                 "calculation submitted to Slurm"
             );
             Ok(Submitted::One)
@@ -190,6 +192,7 @@ fn submit_next(db: &Db, config: &Config, launcher: &Launcher) -> AppResult<Submi
 /// Ends a calculation that never reached Slurm.
 fn fail(conn: &mut crate::db::DbConn, config: &Config, calc: &Calc, why: String) -> AppResult<()> {
     tracing::error!(calc = calc.id, "{why}");
+    let why = hide_server_paths(config, &why);
     let lines = [NewLine::new("ERROR", process::CALCWEB, why)];
     if Calc::finish_with_log(conn, calc.id, Status::Failed, 0, &lines, None)? {
         notify(conn, config, calc.id);
@@ -309,7 +312,7 @@ fn ended(
     let dir = calc_dir(config, calc.id);
     let mut lines: Vec<NewLine> = tail(&dir.join(format!("slurm-{job}.out")), 20)
         .into_iter()
-        .map(|line| NewLine::new("INFO", process::SLURM, line))
+        .map(|line| NewLine::new("INFO", process::SLURM, hide_server_paths(config, &line)))
         .collect();
     let described = info.describe();
     let final_status = if calc.abort_requested {

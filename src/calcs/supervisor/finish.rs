@@ -2,10 +2,9 @@
 //! owner's email and the `notify_to` POST. Each write waits for a database that does not answer
 //! (up to `link::FINAL_WAIT`), so a run that ends during a database restart is still recorded.
 
-use std::time::Duration;
-
 use super::link::FINAL_WAIT;
 use super::{Ending, Supervisor, note};
+use crate::calcs::notify::{Guard, Outcome, origin};
 use crate::calcs::outputs::register_outputs;
 use crate::calcs::upload::human_size;
 use crate::calcs::{DISK_FULL_BELOW, calc_dir, dir_size, free_space};
@@ -149,16 +148,23 @@ impl Supervisor<'_> {
                     .map_err(|e| e.to_string())
             });
         if let Err(e) = listed {
+            // The engine's complaint may name server paths: the supervisor's log keeps it.
+            eprintln!(
+                "calculation {}: the engine's outputs could not be listed: {e}",
+                self.id
+            );
             self.log(
                 "WARNING",
-                format!("the engine's outputs could not be listed: {e}"),
+                "the engine's outputs could not be listed (the server's log says why)",
             );
             self.flush_final();
         }
         Some(calc_dir(self.config, self.id))
     }
 
-    /// POSTs the job info to `notify_to` (OpenQuake's behaviour), with a 5 s time limit.
+    /// POSTs the job info to `notify_to` (OpenQuake's behaviour) through the SSRF guard; the
+    /// log row says only whether it was sent (or the HTTP status), the detail goes to the
+    /// supervisor's own log.
     fn notify(&mut self, url: &str) {
         let id = self.id;
         let Ok(Some(calc)) = self.db.retry(FINAL_WAIT, |conn| Calc::find(conn, id)) else {
@@ -175,16 +181,20 @@ impl Supervisor<'_> {
             &self.config.public_url(),
             &self.config.server.path_prefix,
         );
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .timeout_global(Some(Duration::from_secs(5)))
-            .build()
-            .into();
-        if let Err(e) = agent.post(url).send_json(&body) {
-            self.log(
-                "WARNING",
-                format!("notify_to {url}: the notification failed ({e})"),
+        let outcome = Guard::new(self.config).send(url, &body);
+        if outcome != Outcome::Sent {
+            eprintln!(
+                "calculation {}: notify_to {}: {outcome}",
+                self.id,
+                origin(url)
             );
-            self.flush_final();
         }
+        let level = if outcome == Outcome::Sent {
+            "INFO"
+        } else {
+            "WARNING"
+        };
+        self.log(level, outcome.user_text());
+        self.flush_final();
     }
 }

@@ -14,6 +14,7 @@
 //! may stop answering meanwhile ([`link`]): log lines and progress are kept in memory and
 //! written once it answers again, and the final writes wait for it.
 
+mod command;
 mod finish;
 mod link;
 mod reader;
@@ -35,6 +36,7 @@ use crate::config::{CalculatorConfig, Config};
 use crate::db::DbConn;
 use crate::models::calc::{Calc, SlurmJob, Status};
 use crate::models::log::{NewLine, process};
+pub use command::{command_line, running};
 use link::{FINAL_WAIT, Link};
 use reader::Reader;
 use store::{Unsaved, note};
@@ -168,13 +170,6 @@ struct Supervisor<'a> {
     under_slurm: bool,
 }
 
-/// Replaces the placeholders anywhere inside an argument.
-pub fn expand(arg: &str, vars: &[(&str, String)]) -> String {
-    vars.iter().fold(arg.to_string(), |acc, (name, value)| {
-        acc.replace(&format!("{{{name}}}"), value)
-    })
-}
-
 impl Supervisor<'_> {
     fn log(&mut self, level: &str, message: impl Into<String>) {
         self.pending
@@ -185,52 +180,32 @@ impl Supervisor<'_> {
         let dir = calc_dir(self.config, self.id);
         let (input, output) = (dir.join("input"), dir.join("output"));
         if let Err(e) = std::fs::create_dir_all(&output) {
-            return Ending::Lost(format!("cannot create {}: {e}", output.display()));
+            eprintln!(
+                "calculation {}: cannot create {}: {e}",
+                self.id,
+                output.display()
+            );
+            return Ending::Lost(format!("cannot create the output directory: {e}"));
         }
         let job_ini = input.join(&calc.job_ini);
-        let mut vars = vec![
-            ("job_ini", job_ini.display().to_string()),
-            ("input_dir", input.display().to_string()),
-            ("output_dir", output.display().to_string()),
-            ("calc_id", self.id.to_string()),
-            ("data_dir", self.config.data_dir.display().to_string()),
-        ];
-        let (template, mut reader) = if calculator.is_openquake() {
-            let Some(oq) = &calculator.oq else {
-                return Ending::Lost(format!("the calculator {} has no oq path", calculator.name));
-            };
-            vars.push(("oq", oq.display().to_string()));
-            // A calculation that continues another reads the parent's own datastore.
-            let parent = match calc.parent_id {
-                None => None,
-                Some(p) => match self
-                    .db
-                    .retry(FINAL_WAIT, |conn| Calc::find(conn, p))
-                    .ok()
-                    .flatten()
-                {
-                    Some(Calc {
-                        engine_job_id: Some(job),
-                        ..
-                    }) if openquake::datastore(self.config, p, job).is_file() => {
-                        Some(openquake::datastore(self.config, p, job))
-                    }
-                    _ => {
-                        return Ending::Lost(format!(
-                            "the parent calculation {p} has no OpenQuake datastore to continue from"
-                        ));
-                    }
-                },
-            };
-            (
-                openquake::run_argv(calculator, parent.as_deref()),
-                Reader::Engine(EngineLog::default()),
-            )
-        } else {
-            (calculator.command.clone(), Reader::Generic { progress: -1 })
+        let config = self.config;
+        let db = &mut self.db;
+        let find_parent = |p| {
+            db.retry(FINAL_WAIT, |conn| Calc::find(conn, p))
+                .ok()
+                .flatten()
         };
-        let argv: Vec<String> = template.iter().map(|a| expand(a, &vars)).collect();
-        self.log("INFO", format!("running {}", argv.join(" ")));
+        let argv = match command_line(config, find_parent, calc, calculator) {
+            Ok(argv) => argv,
+            Err(why) => return Ending::Lost(why),
+        };
+        let mut reader = if calculator.is_openquake() {
+            Reader::Engine(EngineLog::default())
+        } else {
+            Reader::Generic { progress: -1 }
+        };
+        // The command line names server paths: the server's log has it (runner, slurm).
+        self.log("INFO", running(calc, calculator));
         self.flush();
         let mut command = Command::new(&argv[0]);
         command
@@ -254,7 +229,13 @@ impl Supervisor<'_> {
         }
         let mut child = match command.spawn() {
             Ok(child) => child,
-            Err(e) => return Ending::Lost(format!("cannot start {}: {e}", argv[0])),
+            Err(e) => {
+                eprintln!("calculation {}: cannot start {}: {e}", self.id, argv[0]);
+                return Ending::Lost(format!(
+                    "cannot start the calculator {:?}: {e}",
+                    calculator.name
+                ));
+            }
         };
         let (tx, rx) = mpsc::channel();
         for (stream, is_err) in [
@@ -429,7 +410,7 @@ mod tests {
     use std::os::unix::process::ExitStatusExt;
     use std::process::ExitStatus;
 
-    use super::{expand, killed_by_a_signal};
+    use super::killed_by_a_signal;
 
     #[test]
     fn signal_deaths_are_recognised_also_as_shells_report_them() {
@@ -446,19 +427,5 @@ mod tests {
             "the calculator's own failure"
         );
         assert!(!killed_by_a_signal(exited(128)));
-    }
-
-    #[test]
-    fn placeholders_are_replaced_inside_arguments() {
-        let vars = [
-            ("output_dir", "/d/out".to_string()),
-            ("job_ini", "/d/in/job.ini".to_string()),
-        ];
-        assert_eq!(
-            expand("export_dir={output_dir}", &vars),
-            "export_dir=/d/out"
-        );
-        assert_eq!(expand("{job_ini}", &vars), "/d/in/job.ini");
-        assert_eq!(expand("{unknown}", &vars), "{unknown}");
     }
 }

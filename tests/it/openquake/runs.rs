@@ -38,6 +38,18 @@ async fn a_classical_run_keeps_the_engines_levels_phases_and_job_id() {
     assert_eq!(status["status"], "complete", "{log:#?}");
     assert_eq!(status["progress"], 100);
 
+    // calcweb's rows name no server path (the engine's `oq`, the data dir): the first says
+    // what runs in the user's terms, the server's log has the command line.
+    assert_eq!(log[0][3], "running the calculator \"openquake\" on job.ini");
+    let data_dir = app.state.config.data_dir.display().to_string();
+    let engine = super::engine_dir().display().to_string();
+    for row in log.iter().filter(|r| r[2] == "calcweb") {
+        let message = row[3].as_str().unwrap();
+        for path in [&data_dir, &engine] {
+            assert!(!message.contains(path.as_str()), "{path} in {message:?}");
+        }
+    }
+
     // Levels and times are the engine's; its prefix is gone from the message.
     let info = rows(&log, "INFO");
     assert!(
