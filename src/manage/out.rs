@@ -33,7 +33,8 @@ pub fn try_write(args: fmt::Arguments) -> std::io::Result<()> {
     stdout.flush()
 }
 
-/// `println!` for the commands: see the module.
+/// `println!` for the commands: see the module. Exported for main.rs (`calcweb::outln!`).
+#[macro_export]
 macro_rules! outln {
     () => {
         $crate::manage::out::write(format_args!("\n"))
@@ -44,6 +45,7 @@ macro_rules! outln {
 }
 
 /// `print!` for the commands: see the module.
+#[macro_export]
 macro_rules! out {
     ($($arg:tt)*) => {
         $crate::manage::out::write(format_args!($($arg)*))
