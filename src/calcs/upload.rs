@@ -72,8 +72,10 @@ pub async fn receive(
     tmp_root: &Path,
     limits: &CalcsConfig,
 ) -> AppResult<Upload> {
-    let received = receive_parts(&mut payload, tmp_root, limits).await;
-    if received.is_err() {
+    // Set once the body has ended or is broken: Multipart panics if polled after that.
+    let mut ended = false;
+    let received = receive_parts(&mut payload, tmp_root, limits, &mut ended).await;
+    if received.is_err() && !ended {
         drain(&mut payload, limits.max_upload_size).await;
     }
     received
@@ -96,6 +98,7 @@ async fn receive_parts(
     payload: &mut Multipart,
     tmp_root: &Path,
     limits: &CalcsConfig,
+    ended: &mut bool,
 ) -> AppResult<Upload> {
     let dir = Scratch::new(tmp_root, "upload-")?;
     let mut upload = Upload {
@@ -104,8 +107,15 @@ async fn receive_parts(
         dir,
     };
     let mut total: u64 = 0;
-    while let Some(field) = payload.next().await {
-        let mut field = field.map_err(|e| multipart_error(&e, limits.max_upload_size))?;
+    loop {
+        let Some(field) = payload.next().await else {
+            *ended = true;
+            break;
+        };
+        let mut field = field.map_err(|e| {
+            *ended = true;
+            multipart_error(&e, limits.max_upload_size)
+        })?;
         let name = field.name().unwrap_or_default().to_string();
         let filename = field
             .content_disposition()
@@ -122,7 +132,10 @@ async fn receive_parts(
                     .join(format!("raw-{}", upload.files.len()));
                 let mut file = std::fs::File::create(&path)?;
                 while let Some(chunk) = field.next().await {
-                    let chunk = chunk.map_err(|e| multipart_error(&e, limits.max_upload_size))?;
+                    let chunk = chunk.map_err(|e| {
+                        *ended = true;
+                        multipart_error(&e, limits.max_upload_size)
+                    })?;
                     total += chunk.len() as u64;
                     if total > limits.max_upload_size {
                         return Err(too_large(limits.max_upload_size));
@@ -134,7 +147,10 @@ async fn receive_parts(
             _ => {
                 let mut value = Vec::new();
                 while let Some(chunk) = field.next().await {
-                    let chunk = chunk.map_err(|e| multipart_error(&e, limits.max_upload_size))?;
+                    let chunk = chunk.map_err(|e| {
+                        *ended = true;
+                        multipart_error(&e, limits.max_upload_size)
+                    })?;
                     if value.len() + chunk.len() > MAX_FIELD {
                         return Err(AppError::TooLarge(format!(
                             "The field {name:?} is too long."

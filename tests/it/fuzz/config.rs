@@ -1,7 +1,7 @@
 //! The config loader (`Config::load`: TOML, then figment's typed extraction, then calcweb's
 //! own checks). Properties: a file loads or is refused with a message (a syntax error naming
 //! the file), and a loaded configuration shown by `manage config` (`to_redacted_toml`) is
-//! TOML again and holds none of its secrets.
+//! TOML again and holds none of its secrets (`secrets`).
 
 use calcweb::config::Config;
 
@@ -36,12 +36,25 @@ const TOKENS: &[&str] = &[
     "\0",
 ];
 
-/// Secrets the corpus and tokens use, each long enough not to appear by chance.
-const SECRETS: &[&str] = &[
-    "0123456789abcdef0123456789abcdef0123456789abcdef",
-    "hunter2-hunter2",
-    "s3cret-pass",
-];
+/// The secrets a loaded configuration holds: the secret key, the SMTP password, and what
+/// stands as a password in the database URL (after the first `:` of what lies between `://`
+/// and its last `@`, as the URL was written, mistyped or not). Each counts only when it is
+/// long enough not to appear by chance and the file holds it once (a mutation may copy the
+/// same text into another, harmless, value).
+fn secrets(config: &Config, input: &str) -> Vec<String> {
+    let mut out: Vec<String> = [config.secret_key.clone(), config.email.password.clone()]
+        .into_iter()
+        .flatten()
+        .collect();
+    if let Some((_, rest)) = config.database_url().split_once("://")
+        && let Some(at) = rest.rfind('@')
+        && let Some((_, password)) = rest[..at].split_once(':')
+    {
+        out.push(password.to_string());
+    }
+    out.retain(|s| s.len() >= 8 && s != "***" && input.matches(s.as_str()).count() == 1);
+    out
+}
 
 fn check(input: &[u8]) -> Result<(), String> {
     let dir = tempfile::tempdir().unwrap();
@@ -53,7 +66,11 @@ fn check(input: &[u8]) -> Result<(), String> {
             if let Err(e) = shown.parse::<toml::Table>() {
                 return Err(format!("the shown configuration is not TOML: {e}\n{shown}"));
             }
-            if let Some(secret) = SECRETS.iter().find(|s| shown.contains(*s)) {
+            let text = String::from_utf8_lossy(input);
+            if let Some(secret) = secrets(&config, &text)
+                .into_iter()
+                .find(|s| shown.contains(s.as_str()))
+            {
                 return Err(format!(
                     "the shown configuration holds the secret {secret:?}"
                 ));
