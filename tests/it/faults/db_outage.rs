@@ -85,20 +85,26 @@ fn job(lines: u32) -> Vec<u8> {
     )])
 }
 
-#[test]
-fn a_database_outage_under_load_gives_503_pages_and_calculations_still_complete() {
-    if skip_unless_ready(
-        "a_database_outage_under_load_gives_503_pages_and_calculations_still_complete",
-        false,
-        &pg_cluster::missing(),
-    ) {
-        return;
+/// A migrated site with a superuser `admin` and the `lines` calculator on its own PostgreSQL
+/// cluster, and a free port for its server; None when the test is skipped.
+fn on_own_cluster(test: &str) -> Option<(PgCluster, Site, std::path::PathBuf, u16)> {
+    if skip_unless_ready(test, false, &pg_cluster::missing()) {
+        return None;
     }
     let cluster = PgCluster::start();
     let site = Site::migrated_on(TestDb::existing(&cluster.url()));
     createsuperuser_noinput(&site, "admin", PASSWORD).expect_success();
     let config = lines_config(&site, "");
-    let port = free_port();
+    Some((cluster, site, config, free_port()))
+}
+
+#[test]
+fn a_database_outage_under_load_gives_503_pages_and_calculations_still_complete() {
+    let Some((cluster, site, config, port)) = on_own_cluster(
+        "a_database_outage_under_load_gives_503_pages_and_calculations_still_complete",
+    ) else {
+        return;
+    };
     let mut server = serve_with(&site, &config, port);
     let cookie = login(port);
 
@@ -235,18 +241,11 @@ fn wait_gone(pid: i32, id: i64, what: &str) -> Duration {
 
 #[test]
 fn a_supervisor_waiting_for_the_database_gives_up_on_sigterm_or_when_its_calculation_is_gone() {
-    if skip_unless_ready(
+    let Some((cluster, site, config, port)) = on_own_cluster(
         "a_supervisor_waiting_for_the_database_gives_up_on_sigterm_or_when_its_calculation_is_gone",
-        false,
-        &pg_cluster::missing(),
-    ) {
+    ) else {
         return;
-    }
-    let cluster = PgCluster::start();
-    let site = Site::migrated_on(TestDb::existing(&cluster.url()));
-    createsuperuser_noinput(&site, "admin", PASSWORD).expect_success();
-    let config = lines_config(&site, "");
-    let port = free_port();
+    };
     let _server = serve_with(&site, &config, port);
     let cookie = login(port);
     let ids = [

@@ -187,19 +187,7 @@ async fn uploads_that_fill_the_disk_get_507_and_leave_nothing_behind() {
 /// POST /v1/calc/run with `file` by hand: all but its last MiB at once, then, after a pause
 /// longer than the server lingers after an early answer (1 s), the rest. Returns the response.
 fn slow_upload(port: u16, cookie: &str, file: &[u8]) -> String {
-    let boundary = "calcweb-slow-client";
-    let mut body = format!(
-        "--{boundary}\r\nContent-Disposition: form-data; name=\"archive\"; filename=\"inputs.bin\"\r\n\r\n"
-    )
-    .into_bytes();
-    body.extend_from_slice(file);
-    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
-    let head = format!(
-        "POST /v1/calc/run HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nCookie: {cookie}\r\n\
-         Content-Type: multipart/form-data; boundary={boundary}\r\n\
-         Content-Length: {}\r\nConnection: close\r\n\r\n",
-        body.len()
-    );
+    let (head, body) = super::raw_upload(port, cookie, "inputs.bin", "", file);
     std::thread::scope(|s| {
         s.spawn(|| {
             let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");

@@ -20,18 +20,12 @@ struct SlowUpload {
 impl SlowUpload {
     /// Sends the headers and the first half of POST /v1/calc/run with `archive`.
     fn begin(port: u16, cookie: &str, archive: &[u8]) -> SlowUpload {
-        let boundary = "calcweb-slow-upload";
-        let mut body = format!(
-            "--{boundary}\r\nContent-Disposition: form-data; name=\"archive\"; filename=\"job.zip\"\r\nContent-Type: application/zip\r\n\r\n"
-        )
-        .into_bytes();
-        body.extend_from_slice(archive);
-        body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
-        let head = format!(
-            "POST /v1/calc/run HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nCookie: {cookie}\r\n\
-             Content-Type: multipart/form-data; boundary={boundary}\r\n\
-             Content-Length: {}\r\nConnection: close\r\n\r\n",
-            body.len()
+        let (head, body) = super::raw_upload(
+            port,
+            cookie,
+            "job.zip",
+            "Content-Type: application/zip\r\n",
+            archive,
         );
         let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
         stream.write_all(head.as_bytes()).unwrap();

@@ -50,3 +50,28 @@ fn serve_with(site: &Site, config: &std::path::Path, port: u16) -> Server {
     server.line_where(|l| l.contains("serving on"));
     server
 }
+
+/// The head and body of `POST /v1/calc/run` with one file part `archive` named `file_name`,
+/// written by hand so that a test can send the body at its own pace.
+fn raw_upload(
+    port: u16,
+    cookie: &str,
+    file_name: &str,
+    part_headers: &str,
+    file: &[u8],
+) -> (String, Vec<u8>) {
+    let boundary = "calcweb-raw-upload";
+    let mut body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"archive\"; filename=\"{file_name}\"\r\n{part_headers}\r\n"
+    )
+    .into_bytes();
+    body.extend_from_slice(file);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    let head = format!(
+        "POST /v1/calc/run HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nCookie: {cookie}\r\n\
+         Content-Type: multipart/form-data; boundary={boundary}\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    (head, body)
+}
