@@ -2,12 +2,11 @@
 //! for logrotate; text or JSON), and the access log written off the request path without
 //! losing a line when the server stops.
 
-use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use crate::cli::{Server, Site, free_port};
-use crate::support::wait_for_access_line;
+use crate::support::wait_for_line;
 
 fn failed_login(agent: &ureq::Agent, port: u16, user: &str) -> Option<u16> {
     agent
@@ -35,11 +34,6 @@ fn start(site: &Site, env: &[(&str, &str)]) -> (Server, u16) {
     server.line_where(|l| l.contains("serving on"));
     server.wait_for_sigterm_handler();
     (server, port)
-}
-
-/// Waits until a line of the file at `path` matches `wanted`, and returns the file.
-fn wait_for_line(path: &Path, wanted: impl Fn(&str) -> bool) -> String {
-    wait_for_access_line(path, wanted)
 }
 
 #[test]

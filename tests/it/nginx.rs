@@ -237,10 +237,7 @@ impl Deployment {
     }
 
     fn access_log_with(&self, wanted: impl Fn(&str) -> bool) -> String {
-        crate::support::wait_for_access_line(
-            &self.site.path().join("logs/webui-access.log"),
-            wanted,
-        )
+        crate::support::wait_for_line(&self.site.path().join("logs/webui-access.log"), wanted)
     }
 }
 

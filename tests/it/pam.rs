@@ -16,7 +16,7 @@ use calcweb::models::group::Group;
 use tempfile::TempDir;
 
 use crate::cli::{Server, Site, free_port};
-use crate::support::{PASSWORD, find_program, skip_unless_ready, wait_for_access_line};
+use crate::support::{PASSWORD, find_program, skip_unless_ready, wait_for_line};
 
 const SYSTEM_PASSWORD: &str =
     "Your password is your system password; change it on the system (e.g. with passwd).";
@@ -359,7 +359,7 @@ async fn a_pam_login_through_the_server_creates_a_pam_account() {
     // A wrong password: the same answer as any failure; the access log says it was PAM.
     let (status, body) = Client::new(port).ajax_login("alice", "wrong-pass").await;
     assert_eq!((status, body.as_str()), (403, "Invalid login"));
-    wait_for_access_line(&site.path().join("logs/webui-access.log"), |l| {
+    wait_for_line(&site.path().join("logs/webui-access.log"), |l| {
         l.contains(" auth.fail ")
             && l.contains("reason=pam_auth_failed")
             && l.ends_with("user=\"alice\"")
@@ -381,7 +381,7 @@ async fn a_pam_login_through_the_server_creates_a_pam_account() {
         .ajax_login("alice", "alice-unix-pass")
         .await;
     assert_eq!(status, 403);
-    let log = wait_for_access_line(&site.path().join("logs/webui-access.log"), |l| {
+    let log = wait_for_line(&site.path().join("logs/webui-access.log"), |l| {
         l.contains(" auth.fail ") && l.contains("reason=inactive")
     });
     assert!(
@@ -689,7 +689,7 @@ async fn real_pam_unix_logins_map_unix_groups_and_grant_superuser() {
         .ajax_login(&name, "not-the-password")
         .await;
     assert_eq!(status, 403);
-    wait_for_access_line(&site.path().join("logs/webui-access.log"), |l| {
+    wait_for_line(&site.path().join("logs/webui-access.log"), |l| {
         l.contains(" auth.fail ") && l.contains("reason=pam_auth_failed")
     });
 
@@ -700,7 +700,7 @@ async fn real_pam_unix_logins_map_unix_groups_and_grant_superuser() {
     assert!(out.text.contains("the account has expired"), "{}", out.text);
     let (status, body) = Client::new(port).ajax_login(&name, &unix_password).await;
     assert_eq!((status, body.as_str()), (403, "Invalid login"));
-    wait_for_access_line(&site.path().join("logs/webui-access.log"), |l| {
+    wait_for_line(&site.path().join("logs/webui-access.log"), |l| {
         l.contains(" auth.fail ") && l.contains("reason=pam_account_expired")
     });
     drop(server);

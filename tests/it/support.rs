@@ -647,10 +647,10 @@ fn missing_prerequisites_fail_under_ci_as_root_and_skip_elsewhere() {
     );
 }
 
-/// The access log at `path` once one of its lines matches `wanted`: a server in another
-/// process writes its lines from a writer thread, a moment after it answers. Fails the test
+/// The log file at `path` once one of its lines matches `wanted`: a server in another process
+/// writes its logs from a writer thread, a moment after it answers. Fails the test
 /// with the log when no line matches within 20 s (a guard against a hang, not a timing test).
-pub fn wait_for_access_line(path: &std::path::Path, wanted: impl Fn(&str) -> bool) -> String {
+pub fn wait_for_line(path: &std::path::Path, wanted: impl Fn(&str) -> bool) -> String {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     loop {
         let log = std::fs::read_to_string(path).unwrap_or_default();
