@@ -5,8 +5,9 @@
 use actix_multipart::Multipart;
 use actix_web::web;
 
+use super::quotas;
 use crate::calcs::notify::Guard;
-use crate::calcs::{calc_dir, upload};
+use crate::calcs::{calc_dir, dir_size, upload};
 use crate::db::DbConn;
 use crate::error::{AppError, AppResult};
 use crate::models::User;
@@ -62,6 +63,13 @@ pub async fn queue(
         ));
     }
     let config = services.config.clone();
+    // Before the input is unpacked: a user already at a quota learns it at once. The check
+    // that counts is the one in the transaction below.
+    let (viewer, quota_config) = (user.clone(), config.clone());
+    services
+        .db
+        .run(move |conn| quotas::check(conn, &quota_config, &viewer, 0))
+        .await?;
     let field = |name: &str| {
         received
             .fields
@@ -144,9 +152,27 @@ pub async fn queue(
         parent_id,
         notify_to,
     };
+    let input_dir = input.input_path();
+    let input_size = web::block(move || dir_size(&input_dir) as i64)
+        .await
+        .map_err(|e| AppError::Internal(e.to_string()))?;
+    let (owner, quota_config) = (user.clone(), config.clone());
+    // The quota check and the insert in one transaction, under a lock across servers, so two
+    // submissions at once cannot both pass.
     let calc = services
         .db
-        .run(move |conn| Calc::create(conn, &new))
+        .run(move |conn| {
+            conn.write_transaction(|conn| {
+                quotas::lock(conn)?;
+                quotas::check(conn, &quota_config, &owner, input_size)?;
+                let calc = Calc::create(conn, &new)?;
+                Calc::set_size(conn, calc.id, input_size)?;
+                Ok::<_, AppError>(Calc {
+                    size_bytes: input_size,
+                    ..calc
+                })
+            })
+        })
         .await?;
     let target = calc_dir(&config, calc.id);
     let moved = web::block(move || -> std::io::Result<()> {

@@ -9,6 +9,7 @@ pub mod groups;
 pub mod invites;
 pub mod login;
 pub mod maintenance;
+pub mod quotas;
 pub mod sessions;
 pub mod tags;
 pub mod tokens;

@@ -100,7 +100,7 @@ fn claim_and_launch(
     if crate::models::maintenance::Maintenance::current(&mut conn)?.is_some_and(|m| m.is_active()) {
         return Ok(false);
     }
-    let Some(calc) = Calc::claim_next(&mut conn, host, max)? else {
+    let Some(calc) = Calc::claim_next(&mut conn, host, max, &config.quotas)? else {
         return Ok(false);
     };
     if let Err(e) = launch(config, launcher, calc.id) {

@@ -76,6 +76,11 @@ impl Config {
             (None, None) => {}
             _ => out.push("Set both server.tls_cert and server.tls_key, or neither.".into()),
         }
+        if let Some(size) = &self.quotas.max_disk
+            && let Err(e) = super::parse_size(size)
+        {
+            out.push(format!("quotas.max_disk = {e}"));
+        }
         if let Err(e) = super::parse_metrics_allow(&self.metrics.allow) {
             out.push(e);
         }

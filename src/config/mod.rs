@@ -8,6 +8,7 @@ mod calcs;
 mod checks;
 mod email;
 mod metrics;
+mod quotas;
 mod server;
 #[cfg(test)]
 mod tests;
@@ -23,6 +24,7 @@ pub use auth::*;
 pub use calcs::*;
 pub use email::*;
 pub use metrics::*;
+pub use quotas::*;
 pub use server::*;
 
 /// Environment variables with our prefix that are not configuration keys.
@@ -53,6 +55,7 @@ const SECTIONS: &[&str] = &[
     "nginx",
     "executor",
     "metrics",
+    "quotas",
 ];
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -78,6 +81,8 @@ pub struct Config {
     pub executor: ExecutorConfig,
     /// The Prometheus endpoint `GET /metrics` (off by default).
     pub metrics: MetricsConfig,
+    /// Default limits per user: running, queued, disk (unset: none).
+    pub quotas: QuotasConfig,
     /// The programs users may run; users supply only their input.
     pub calculators: Vec<CalculatorConfig>,
 }
@@ -100,6 +105,7 @@ impl Default for Config {
             nginx: NginxConfig::default(),
             executor: ExecutorConfig::default(),
             metrics: MetricsConfig::default(),
+            quotas: QuotasConfig::default(),
             calculators: vec![CalculatorConfig::example()],
         }
     }

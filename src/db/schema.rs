@@ -235,7 +235,29 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    /// A user's quota overrides (NULL: not set, -1: no limit); see models::quota.
+    user_quotas (user_id) {
+        user_id -> BigInt,
+        max_running -> Nullable<Integer>,
+        max_queued -> Nullable<Integer>,
+        max_disk -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    /// A group's quotas, on its members' calculations together (NULL: not set, -1: no limit).
+    group_quotas (group_id) {
+        group_id -> BigInt,
+        max_running -> Nullable<Integer>,
+        max_queued -> Nullable<Integer>,
+        max_disk -> Nullable<BigInt>,
+    }
+}
+
 diesel::joinable!(api_tokens -> users (user_id));
+diesel::joinable!(user_quotas -> users (user_id));
+diesel::joinable!(group_quotas -> groups (group_id));
 diesel::joinable!(known_devices -> users (user_id));
 diesel::joinable!(user_groups -> users (user_id));
 diesel::joinable!(calcs -> users (user_id));
@@ -266,4 +288,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     maintenance,
     tags,
     calc_tags,
+    user_quotas,
+    group_quotas,
 );

@@ -16,6 +16,7 @@ pub mod log;
 pub mod maintenance;
 pub mod output;
 pub mod paging;
+pub mod quota;
 pub mod session;
 pub mod setup_token;
 pub mod tag;

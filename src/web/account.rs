@@ -29,6 +29,9 @@ struct AccountPage {
     public_url: String,
     /// Email me when a calculation of mine ends.
     notify_on_finish: bool,
+    /// The usage meter, as on the calculation list.
+    usage: String,
+    usage_near: bool,
 }
 
 async fn render(
@@ -39,7 +42,8 @@ async fn render(
     errors: Vec<String>,
     status: u16,
 ) -> AppResult<HttpResponse> {
-    let (groups, tokens, notify_on_finish) = state
+    let config = state.config.clone();
+    let (groups, tokens, notify_on_finish, meter) = state
         .db
         .run(move |conn| {
             let user = crate::models::User::find(conn, user_id)?.ok_or_else(AppError::not_found)?;
@@ -47,6 +51,7 @@ async fn render(
                 user.group_names(conn)?,
                 ApiToken::list_for_user(conn, user_id)?,
                 crate::models::User::notify_on_finish(conn, user_id)?,
+                crate::actions::quotas::meter(conn, &config, &user)?,
             ))
         })
         .await?;
@@ -65,6 +70,8 @@ async fn render(
             errors,
             public_url,
             notify_on_finish,
+            usage: meter.text(),
+            usage_near: meter.near(),
         },
     )
 }

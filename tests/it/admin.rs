@@ -81,6 +81,9 @@ async fn every_admin_route_is_for_superusers_only() {
         format!("/admin/tokens/{t}/revoke/"),
         "/admin/maintenance/".into(),
         "/admin/audit/".into(),
+        "/admin/usage/".into(),
+        format!("/admin/users/{u}/quotas/"),
+        format!("/admin/groups/{g}/quotas/"),
         "/admin/no-such-page/".into(),
     ];
     let posts = [
@@ -103,6 +106,8 @@ async fn every_admin_route_is_for_superusers_only() {
         format!("/admin/tokens/{t}/revoke/"),
         "/admin/maintenance/".into(),
         "/admin/maintenance/end/".into(),
+        format!("/admin/users/{u}/quotas/"),
+        format!("/admin/groups/{g}/quotas/"),
     ];
     // Forms filled as a superuser would fill them: only the permission check stops them.
     let fields: &[(&str, &str)] = &[
@@ -118,6 +123,7 @@ async fn every_admin_route_is_for_superusers_only() {
         ("date", "2100-01-01"),
         ("time", "12:00"),
         ("message", "hijacked"),
+        ("max_running", "none"),
     ];
 
     let bob_browser = app.logged_in("bob").await;
@@ -170,6 +176,15 @@ async fn every_admin_route_is_for_superusers_only() {
         calcweb::models::maintenance::Maintenance::current(&mut app.conn())
             .unwrap()
             .is_none()
+    );
+    assert!(
+        calcweb::models::quota::user_settings(&mut app.conn(), u)
+            .unwrap()
+            .is_empty()
+            && calcweb::models::quota::group_settings(&mut app.conn(), g)
+                .unwrap()
+                .is_empty(),
+        "no quota was set"
     );
     let all = AuditEntry::list(&mut app.conn(), &AuditFilter::default(), 1).unwrap();
     assert_eq!(all.total, 1, "{:?}", all.items);

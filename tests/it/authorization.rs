@@ -85,6 +85,7 @@ pub const MATRIX: &[Row] = &[
     post("/v1/calc/{done}/share", SHARER),
     post("/v1/calc/{done}/unshare", SHARER),
     get("/v1/calc/list_tags", ANYONE),
+    get("/v1/usage", ANYONE),
     get("/v1/calc/get_preferred_job_for_tag/{tag}", ANYONE),
     post("/v1/calc/create_tag/{new}", SHARER),
     post("/v1/calc/delete_tag/{tag}", SHARER),

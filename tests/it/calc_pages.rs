@@ -561,7 +561,7 @@ async fn actions_are_confirmed_need_csrf_and_follow_permissions() {
     assert!(error.contains("is not running"), "{error}");
 }
 
-async fn post_run(
+pub async fn post_run(
     b: &Browser,
     fields: &[(&str, &str)],
     files: Vec<(Vec<u8>, &str)>,

@@ -37,6 +37,7 @@ mod openquake_api;
 mod pam;
 mod performance;
 mod previews;
+mod quotas;
 mod security;
 mod security_doc;
 mod setup;

@@ -128,7 +128,7 @@ fn submit_next(db: &Db, config: &Config, launcher: &Launcher) -> AppResult<Submi
     if crate::models::maintenance::Maintenance::current(&mut conn)?.is_some_and(|m| m.is_active()) {
         return Ok(Submitted::None);
     }
-    let Some(calc) = Calc::claim_for_slurm(&mut conn)? else {
+    let Some(calc) = Calc::claim_for_slurm(&mut conn, &config.quotas)? else {
         return Ok(Submitted::None);
     };
     let Some(calculator) = config.calculator(&calc.calculator) else {

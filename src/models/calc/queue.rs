@@ -2,10 +2,15 @@
 
 use diesel::prelude::*;
 
+use diesel::dsl::{max, min};
+use time::PrimitiveDateTime;
+
 use super::{Calc, NewCalc, Status};
-use crate::db::schema::calcs;
+use crate::config::QuotasConfig;
+use crate::db::schema::{calcs, users};
 use crate::db::{Backend, DbConn, now};
 use crate::error::{AppError, AppResult};
+use crate::models::quota::{self, Quota, Usage};
 
 /// Queued in calcweb and not yet claimed by a server (for either executor).
 #[diesel::dsl::auto_type]
@@ -16,14 +21,46 @@ pub(super) fn queued() -> _ {
         .and(calcs::slurm_job_id.is_null())
 }
 
-/// The id of the oldest queued calculation, if any.
-pub(super) fn oldest_queued(conn: &mut DbConn) -> QueryResult<Option<i64>> {
-    calcs::table
+/// The next queued calculation to start, fairly (issue #21): of the users with calculations
+/// waiting, the one with the fewest running goes first; among equals, the one whose last start
+/// is oldest (never started: first), so users take turns; within a user, oldest first. A user
+/// at one of their running limits (models::quota) is passed over until one of theirs ends.
+/// One query per waiting user: the queue holds few users at once even when it is long.
+pub(super) fn next_fair(conn: &mut DbConn, quotas: &QuotasConfig) -> AppResult<Option<i64>> {
+    let waiting: Vec<(i64, Option<i64>)> = calcs::table
         .filter(queued())
-        .order(calcs::id.asc())
-        .select(calcs::id)
-        .first::<i64>(conn)
-        .optional()
+        .group_by(calcs::user_id)
+        .select((calcs::user_id, min(calcs::id)))
+        .load(conn)?;
+    let mut candidates = Vec::with_capacity(waiting.len());
+    for (user_id, first) in waiting {
+        let Some(first) = first else { continue };
+        let (started, dispatched): (Option<PrimitiveDateTime>, Option<PrimitiveDateTime>) =
+            calcs::table
+                .filter(calcs::user_id.eq(user_id))
+                .select((max(calcs::started_at), max(calcs::dispatched_at)))
+                .first(conn)?;
+        let usage = Usage::of_user(conn, user_id)?;
+        candidates.push((usage, started.max(dispatched), first, user_id));
+    }
+    candidates.sort_by_key(|(usage, last_start, first, _)| (usage.running, *last_start, *first));
+    for (usage, _, first, user_id) in candidates {
+        let is_superuser: bool = users::table
+            .find(user_id)
+            .select(users::is_superuser)
+            .first(conn)?;
+        let running: Vec<_> = quota::limits_for(conn, quotas, user_id, is_superuser)?
+            .into_iter()
+            .filter(|l| l.quota == Quota::Running)
+            .collect();
+        if !quota::usage::standings(conn, running, usage)?
+            .iter()
+            .any(|s| s.reached())
+        {
+            return Ok(Some(first));
+        }
+    }
+    Ok(None)
 }
 
 impl Calc {
@@ -58,11 +95,17 @@ impl Calc {
         Ok(())
     }
 
-    /// Takes the oldest queued calculation for this host, unless `max` already run here.
+    /// Takes the next queued calculation ([`next_fair`]) for this host, unless `max` already
+    /// run here.
     /// Atomic across processes: SQLite's write transaction holds the write lock from its start,
     /// PostgreSQL takes an advisory lock, and the update only succeeds while the row is still
     /// `submitted`.
-    pub fn claim_next(conn: &mut DbConn, host: &str, max: usize) -> AppResult<Option<Calc>> {
+    pub fn claim_next(
+        conn: &mut DbConn,
+        host: &str,
+        max: usize,
+        quotas: &QuotasConfig,
+    ) -> AppResult<Option<Calc>> {
         let claimed = conn.write_transaction(|conn| {
             if conn.backend() == Backend::Postgres {
                 diesel::sql_query("SELECT pg_advisory_xact_lock(4242001)").execute(conn)?;
@@ -76,7 +119,7 @@ impl Calc {
             if running as usize >= max {
                 return Ok(None);
             }
-            let Some(id) = oldest_queued(conn)? else {
+            let Some(id) = next_fair(conn, quotas)? else {
                 return Ok(None);
             };
             let n = diesel::update(calcs::table.find(id).filter(queued()))
@@ -86,12 +129,20 @@ impl Calc {
                     calcs::started_at.eq(now()),
                 ))
                 .execute(conn)?;
-            Ok::<_, diesel::result::Error>(if n == 1 { Some(id) } else { None })
+            Ok::<_, AppError>(if n == 1 { Some(id) } else { None })
         })?;
         match claimed {
             Some(id) => Calc::find(conn, id),
             None => Ok(None),
         }
+    }
+
+    /// The disk a calculation takes, in bytes (its input once in place; everything when it ends).
+    pub fn set_size(conn: &mut DbConn, id: i64, bytes: i64) -> AppResult<()> {
+        diesel::update(calcs::table.find(id))
+            .set(calcs::size_bytes.eq(bytes))
+            .execute(conn)?;
+        Ok(())
     }
 
     pub fn set_pid(conn: &mut DbConn, id: i64, pid: i32) -> AppResult<()> {

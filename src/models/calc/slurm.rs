@@ -4,8 +4,9 @@ use diesel::prelude::*;
 
 use time::PrimitiveDateTime;
 
-use super::queue::{oldest_queued, queued};
+use super::queue::{next_fair, queued};
 use super::{Calc, Status};
+use crate::config::QuotasConfig;
 use crate::db::schema::calcs;
 use crate::db::{DbConn, now};
 use crate::error::{AppError, AppResult};
@@ -66,12 +67,12 @@ impl Calc {
     //   Abort: a pending job is aborted at once and scancel'ed; an executing one gets
     //   abort_requested + scancel, and its supervisor records aborted.
 
-    /// Takes the oldest queued calculation not yet sent to Slurm and marks it as being
-    /// submitted. Atomic across servers: the update only succeeds while the row is still
-    /// queued and unclaimed.
-    pub fn claim_for_slurm(conn: &mut DbConn) -> AppResult<Option<Calc>> {
+    /// Takes the next queued calculation not yet sent to Slurm (the fair order of
+    /// `next_fair`) and marks it as being submitted. Atomic across servers: the update only
+    /// succeeds while the row is still queued and unclaimed.
+    pub fn claim_for_slurm(conn: &mut DbConn, quotas: &QuotasConfig) -> AppResult<Option<Calc>> {
         for _ in 0..20 {
-            let Some(id) = oldest_queued(conn)? else {
+            let Some(id) = next_fair(conn, quotas)? else {
                 return Ok(None);
             };
             let n = diesel::update(calcs::table.find(id).filter(queued()))

@@ -12,6 +12,7 @@ pub mod groups;
 pub mod helpers;
 pub mod invites;
 pub mod maintenance;
+pub mod quotas;
 pub mod sessions;
 pub mod tokens;
 
@@ -112,6 +113,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .configure(maintenance::routes)
             .configure(emails::routes)
             .configure(invites::routes)
+            .configure(quotas::routes)
             .configure(audit::routes),
         // New admin pages: add their `.configure(...)` here, inside the guarded scope.
     );

@@ -11,6 +11,7 @@ mod logs;
 mod on_same_fs;
 pub mod outputs;
 mod tags;
+mod usage;
 
 use actix_web::{HttpResponse, web};
 use serde_json::{Value, json};
@@ -97,6 +98,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(engine::extract)
         .service(engine::datastore)
         .service(calc_actions::act)
+        .service(usage::usage)
         .service(calcs::calc_info);
     ajax::routes(cfg);
 }

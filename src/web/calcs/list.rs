@@ -85,6 +85,10 @@ struct ListPage {
     /// `?next=...` back to this very page, for the action links.
     back: String,
     may_run: bool,
+    /// The usage meter: "2 of 4 running · 1 queued · 12.3 GiB of 50.0 GiB".
+    usage: String,
+    /// At 80 % of a limit or more.
+    usage_near: bool,
 }
 
 impl ListPage {
@@ -195,7 +199,8 @@ pub async fn list_page(
     let requested_page = page_number(params.page.as_deref());
     let viewer = user.clone();
     let lists = state.lists.clone();
-    let (total, page_no, page, tag_names) = state
+    let config = state.config.clone();
+    let (total, page_no, page, tag_names, meter) = state
         .db
         .read(move |conn| {
             let stamp = ListStamp::read(conn)?;
@@ -208,7 +213,8 @@ pub async fn list_page(
             };
             let tag_names = Tag::names(conn)?;
             let page = lists.page(conn, stamp, &viewer, &page)?;
-            Ok((total, page_no, page, tag_names))
+            let meter = crate::actions::quotas::meter(conn, &config, &viewer)?;
+            Ok((total, page_no, page, tag_names, meter))
         })
         .await?;
     let rows = page
@@ -257,6 +263,8 @@ pub async fn list_page(
             filters,
             back: back_to(&req),
             may_run: calc_actions::check_may_run(&user).is_ok(),
+            usage: meter.text(),
+            usage_near: meter.near(),
         },
     )
 }
