@@ -203,75 +203,79 @@ pub fn group_settings(conn: &mut DbConn, group_id: i64) -> AppResult<Settings> {
 
 /// The settings of the groups `user_id` is in that set any.
 pub fn member_group_settings(conn: &mut DbConn, user_id: i64) -> AppResult<Vec<GroupSettings>> {
-    let rows: Vec<(i64, String, Option<i32>, Option<i32>, Option<i64>)> = group_quotas::table
+    let theirs = user_groups::table
+        .filter(user_groups::user_id.eq(user_id))
+        .select(user_groups::group_id);
+    let rows = group_quotas::table
         .inner_join(groups::table)
-        .filter(
-            group_quotas::group_id.eq_any(
-                user_groups::table
-                    .filter(user_groups::user_id.eq(user_id))
-                    .select(user_groups::group_id),
-            ),
-        )
-        .select((
-            groups::id,
-            groups::name,
-            group_quotas::max_running,
-            group_quotas::max_queued,
-            group_quotas::max_disk,
-        ))
+        .filter(group_quotas::group_id.eq_any(theirs))
+        .select(GROUP_COLUMNS)
         .order(groups::name)
         .load(conn)?;
-    Ok(rows
-        .into_iter()
-        .map(|(id, name, r, q, d)| GroupSettings {
-            id,
-            name,
-            settings: settings((r, q, d)),
-        })
-        .collect())
+    Ok(rows.into_iter().map(group_settings_of).collect())
 }
 
-/// Every group's settings, and every membership (user id, group id), for pages that resolve
-/// the limits of many users at once.
-pub fn all_group_settings(conn: &mut DbConn) -> AppResult<(Vec<GroupSettings>, Vec<(i64, i64)>)> {
-    let rows: Vec<(i64, String, Option<i32>, Option<i32>, Option<i64>)> = group_quotas::table
+/// A group's id, name and settings, as [`GROUP_COLUMNS`] reads them.
+type GroupRow = (i64, String, Row);
+
+const GROUP_COLUMNS: (
+    groups::id,
+    groups::name,
+    (
+        group_quotas::max_running,
+        group_quotas::max_queued,
+        group_quotas::max_disk,
+    ),
+) = (
+    groups::id,
+    groups::name,
+    (
+        group_quotas::max_running,
+        group_quotas::max_queued,
+        group_quotas::max_disk,
+    ),
+);
+
+fn group_settings_of((id, name, row): GroupRow) -> GroupSettings {
+    GroupSettings {
+        id,
+        name,
+        settings: settings(row),
+    }
+}
+
+/// Every membership, (user id, group id).
+pub type Memberships = Vec<(i64, i64)>;
+
+/// Every group's settings, and every membership, for pages that resolve the limits of many
+/// users at once.
+pub fn all_group_settings(conn: &mut DbConn) -> AppResult<(Vec<GroupSettings>, Memberships)> {
+    let rows: Vec<GroupRow> = group_quotas::table
         .inner_join(groups::table)
-        .select((
-            groups::id,
-            groups::name,
-            group_quotas::max_running,
-            group_quotas::max_queued,
-            group_quotas::max_disk,
-        ))
+        .select(GROUP_COLUMNS)
         .order(groups::name)
         .load(conn)?;
-    let groups = rows
-        .into_iter()
-        .map(|(id, name, r, q, d)| GroupSettings {
-            id,
-            name,
-            settings: settings((r, q, d)),
-        })
-        .collect();
     let members = user_groups::table
         .select((user_groups::user_id, user_groups::group_id))
         .load(conn)?;
-    Ok((groups, members))
+    Ok((rows.into_iter().map(group_settings_of).collect(), members))
 }
 
 /// Every user's override, by user id.
 pub fn all_user_settings(conn: &mut DbConn) -> AppResult<std::collections::HashMap<i64, Settings>> {
-    let rows: Vec<(i64, Option<i32>, Option<i32>, Option<i64>)> = user_quotas::table
+    let rows: Vec<(i64, Row)> = user_quotas::table
         .select((
             user_quotas::user_id,
-            user_quotas::max_running,
-            user_quotas::max_queued,
-            user_quotas::max_disk,
+            (
+                user_quotas::max_running,
+                user_quotas::max_queued,
+                user_quotas::max_disk,
+            ),
         ))
         .load(conn)?;
     Ok(rows
         .into_iter()
-        .map(|(id, r, q, d)| (id, settings((r, q, d))))
+        .map(|(id, row)| (id, settings(row)))
         .collect())
 }
 
