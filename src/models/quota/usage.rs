@@ -51,24 +51,22 @@ impl Usage {
 
     /// A user's own calculations.
     pub fn of_user(conn: &mut DbConn, user_id: i64) -> AppResult<Usage> {
-        let figures = calcs::table
-            .filter(calcs::user_id.eq(user_id))
-            .select((
-                sql::<BigInt>(RUNNING),
-                sql::<BigInt>(QUEUED),
-                sql::<BigInt>(DISK),
-            ))
-            .first(conn)?;
-        Ok(Usage::of(figures))
+        Usage::of_users(conn, &[user_id])
     }
 
     /// The calculations of a group's members together.
     pub fn of_group(conn: &mut DbConn, group_id: i64) -> AppResult<Usage> {
-        let members = user_groups::table
+        let members: Vec<i64> = user_groups::table
             .filter(user_groups::group_id.eq(group_id))
-            .select(user_groups::user_id);
+            .select(user_groups::user_id)
+            .load(conn)?;
+        Usage::of_users(conn, &members)
+    }
+
+    /// The calculations of these users together.
+    fn of_users(conn: &mut DbConn, ids: &[i64]) -> AppResult<Usage> {
         let figures = calcs::table
-            .filter(calcs::user_id.eq_any(members))
+            .filter(calcs::user_id.eq_any(ids))
             .select((
                 sql::<BigInt>(RUNNING),
                 sql::<BigInt>(QUEUED),

@@ -253,32 +253,22 @@ async fn save(
     if !errors.is_empty() {
         return render(&req, &state, &subject, Some(&fields), errors, 400).await;
     }
-    let (message, to) = match subject {
-        Subject::User(user) => {
-            let (message, to) = (
-                format!("The quotas of {} were saved.", user.username),
-                format!("/admin/users/{}/", user.id),
-            );
-            admin
-                .change(&state, move |conn, actor| {
-                    quotas::set_for_user(conn, actor, &user, &settings)
-                })
-                .await?;
-            (message, to)
-        }
-        Subject::Group(group) => {
-            let (message, to) = (
-                format!("The quotas of the group {} were saved.", group.name),
-                format!("/admin/groups/{}/", group.id),
-            );
-            admin
-                .change(&state, move |conn, actor| {
-                    quotas::set_for_group(conn, actor, &group, &settings)
-                })
-                .await?;
-            (message, to)
-        }
+    let (message, to) = match &subject {
+        Subject::User(u) => (
+            format!("The quotas of {} were saved.", u.username),
+            format!("/admin/users/{}/", u.id),
+        ),
+        Subject::Group(g) => (
+            format!("The quotas of the group {} were saved.", g.name),
+            format!("/admin/groups/{}/", g.id),
+        ),
     };
+    admin
+        .change(&state, move |conn, actor| match &subject {
+            Subject::User(u) => quotas::set_for_user(conn, actor, u, &settings),
+            Subject::Group(g) => quotas::set_for_group(conn, actor, g, &settings),
+        })
+        .await?;
     Ok(done(&state, message, &to))
 }
 
