@@ -25,6 +25,16 @@ pub struct Meter {
 /// The meter of `user`.
 pub fn meter(conn: &mut DbConn, config: &Config, user: &User) -> AppResult<Meter> {
     let usage = Usage::of_user(conn, user.id)?;
+    meter_with(conn, config, user, usage)
+}
+
+/// The meter of `user` whose own usage is known already (the list keeps it between requests).
+pub fn meter_with(
+    conn: &mut DbConn,
+    config: &Config,
+    user: &User,
+    usage: Usage,
+) -> AppResult<Meter> {
     let limits = quota::limits_for(conn, &config.quotas, user.id, user.is_superuser)?;
     Ok(Meter {
         usage,

@@ -30,6 +30,7 @@ use crate::db::schema::calc_list_version;
 use crate::error::AppResult;
 use crate::models::User;
 use crate::models::calc::{Calc, CalcRow, ListQuery, OrderBy};
+use crate::models::quota::Usage;
 use crate::models::tag::Tag;
 
 /// The counters of `calc_list_version` at the start of a read.
@@ -100,6 +101,9 @@ pub struct ListCache {
     pages: Cache<String, (ListStamp, Arc<ListPage>), ByRows>,
     /// Totals by viewer and filters, with the `version` they were counted under.
     totals: Cache<String, (i64, i64)>,
+    /// The usage meter's figures by user (summing a user's sizes is the costly part of the
+    /// meter above /engine/), with the stamp they were counted under.
+    usage: Cache<i64, (ListStamp, Usage)>,
 }
 
 impl ListCache {
@@ -114,6 +118,7 @@ impl ListCache {
             max_rows,
             pages: Cache::with_weighter((max_rows / 25).max(1), max_rows.max(1) as u64, ByRows),
             totals: Cache::new(Self::MAX_TOTALS),
+            usage: Cache::new(Self::MAX_TOTALS),
         }
     }
 
@@ -157,6 +162,21 @@ impl ListCache {
         let total = Calc::count(conn, user, q)?;
         self.totals.insert(key, (stamp.lists, total));
         Ok(total)
+    }
+
+    /// What `user_id`'s calculations take ([`Usage::of_user`]), counted again only when a
+    /// calculation changed (status and size move the stamp; the hand-over of a queued one to
+    /// Slurm does not, so the meter may call it queued until it starts). Quota checks never
+    /// read this: they count in their transaction.
+    pub fn usage(&self, conn: &mut DbConn, stamp: ListStamp, user_id: i64) -> AppResult<Usage> {
+        if let Some((kept, usage)) = self.usage.get(&user_id)
+            && kept == stamp
+        {
+            return Ok(usage);
+        }
+        let usage = Usage::of_user(conn, user_id)?;
+        self.usage.insert(user_id, (stamp, usage));
+        Ok(usage)
     }
 }
 

@@ -213,7 +213,8 @@ pub async fn list_page(
             };
             let tag_names = Tag::names(conn)?;
             let page = lists.page(conn, stamp, &viewer, &page)?;
-            let meter = crate::actions::quotas::meter(conn, &config, &viewer)?;
+            let usage = lists.usage(conn, stamp, viewer.id)?;
+            let meter = crate::actions::quotas::meter_with(conn, &config, &viewer, usage)?;
             Ok((total, page_no, page, tag_names, meter))
         })
         .await?;
