@@ -1,8 +1,7 @@
 //! The queue and a run's life: created, claimed by a server, executing, finished or aborted.
 
-use diesel::prelude::*;
-
 use diesel::dsl::{max, min};
+use diesel::prelude::*;
 use time::PrimitiveDateTime;
 
 use super::{Calc, NewCalc, Status};
@@ -25,7 +24,8 @@ pub(super) fn queued() -> _ {
 /// waiting, the one with the fewest running goes first; among equals, the one whose last start
 /// is oldest (never started: first), so users take turns; within a user, oldest first. A user
 /// at one of their running limits (models::quota) is passed over until one of theirs ends.
-/// One query per waiting user: the queue holds few users at once even when it is long.
+/// Two queries per waiting user (and the limits of those it considers): the queue holds few
+/// users at once even when it is long, and this runs only while something waits.
 pub(super) fn next_fair(conn: &mut DbConn, quotas: &QuotasConfig) -> AppResult<Option<i64>> {
     let waiting: Vec<(i64, Option<i64>)> = calcs::table
         .filter(queued())
