@@ -10,7 +10,8 @@
 //   CHROMIUM            the browser (default /usr/bin/chromium)
 // Every step asserts what a person sees. Besides the journey, every page visited is checked
 // for console errors, failed requests, axe-core accessibility violations (contrast, labels,
-// landmarks…), horizontal overflow on a 375 px wide phone, and times shown as "… ago" with
+// landmarks…) and the computed contrast of every button and link (contrast.mjs), both in the
+// light and the dark colour scheme, horizontal overflow on a 375 px wide phone, and times shown as "… ago" with
 // the exact UTC time in the title. The script exits 0 only if everything held.
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
@@ -19,6 +20,8 @@ import path from "node:path";
 
 import { AxeBuilder } from "@axe-core/playwright";
 import { chromium } from "playwright-core";
+
+import { checkContrast, selfTest as contrastSelfTest } from "./contrast.mjs";
 
 const BASE = need("JOURNEY_BASE_URL");
 const SETUP_URL = need("JOURNEY_SETUP_URL");
@@ -220,11 +223,33 @@ async function checkPhone(person, url, name) {
   await phone.close();
 }
 
+/** Cards side by side in a row start at the same height (a stray margin once pushed one down). */
+async function checkAligned(page, what) {
+  const rows = await page.locator(".columns").evaluateAll((grids) =>
+    grids.map((grid) => {
+      const tops = [...grid.children].map((c) => Math.round(c.getBoundingClientRect().top));
+      // Children of one visual row: those whose top is above the first one's bottom.
+      const first = grid.children[0]?.getBoundingClientRect();
+      return first ? tops.filter((t) => t < first.bottom) : [];
+    }),
+  );
+  for (const tops of rows) {
+    assert.ok(new Set(tops).size <= 1, `cards in one row start at different heights on ${what}: ${tops.join(", ")} px`);
+  }
+}
+
 /** The usual checks of a page a person is looking at; `times`: see checkTimes. */
 async function checkPage(person, name, { phone = true, shot = true, times } = {}) {
   const page = person.page;
-  await checkA11y(page, name);
+  // What a person sees in either colour scheme: axe, then every button's and link's contrast.
+  for (const colorScheme of ["dark", "light"]) {
+    await page.emulateMedia({ colorScheme });
+    await checkA11y(page, `${name} (${colorScheme})`);
+    await checkContrast(page, `${name} (${colorScheme})`);
+    if (shot && colorScheme === "dark") await person.shot(`${name}-dark`);
+  }
   await checkTimes(page, name, times);
+  await checkAligned(page, name);
   if (shot) await person.shot(name);
   if (phone) await checkPhone(person, page.url(), name);
   person.checkClean();
@@ -317,6 +342,8 @@ const browser = await chromium.launch({
 
 let failed = false;
 try {
+  step("the contrast check finds white on white");
+  await contrastSelfTest(browser);
   await journey(browser);
   console.log("journey complete");
 } catch (err) {
@@ -559,6 +586,36 @@ async function journey(browser) {
   await alice.goto(`/engine/${longId}/`);
   await waitForStatus(page, "aborted");
   alice.checkClean();
+
+  step("the buttons that act on a row read clearly on every admin page");
+  // Add/Remove member, Revoke, Withdraw, Activate: link-styled buttons on white cards, which
+  // once were white on white. checkPage computes every button's contrast in both schemes.
+  page = admin.page;
+  await admin.goto("/admin/groups/");
+  await page.getByRole("link", { name: "hazard" }).click();
+  await expectHeading(page, "Group hazard");
+  assert.ok(await page.getByRole("button", { name: "Remove alice" }).isVisible());
+  await page.getByLabel("Find users").fill("carol");
+  await page.getByRole("button", { name: "Find" }).click();
+  assert.ok(await page.getByRole("button", { name: "Add carol" }).isVisible());
+  await checkPage(admin, "admin-group", { times: 0 });
+  await admin.goto("/admin/sessions/");
+  await expectHeading(page, "Live sessions");
+  assert.ok((await page.getByRole("button", { name: "Revoke" }).count()) >= 2, "alice's and admin's sessions can be revoked");
+  await checkPage(admin, "admin-sessions", { times: 4 });
+  await admin.goto("/admin/invites/");
+  await page.getByLabel("Email address").fill("dave@example.org");
+  await page.getByRole("button", { name: /Invite|Send/ }).click();
+  await expectHeading(page, "Invitations");
+  assert.ok(await page.getByRole("button", { name: "Withdraw" }).isVisible());
+  await checkPage(admin, "admin-invites", { times: 1 });
+  await admin.goto("/admin/users/");
+  await page.getByRole("link", { name: "bob", exact: true }).click();
+  await expectHeading(page, "User bob");
+  await checkPage(admin, "admin-user", { times: 1 });
+  await alice.goto("/accounts/");
+  await checkPage(alice, "account", { times: 0 });
+  page = alice.page;
 
   step("`manage maintenance on` shows the banner");
   const said = manage("maintenance", "on", "--yes", "--message", "Upgrading to the new release");
