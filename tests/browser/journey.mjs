@@ -223,6 +223,26 @@ async function checkPhone(person, url, name) {
   await phone.close();
 }
 
+/**
+ * Times move while a page stays open: three minutes later (on a fake clock, in a context of
+ * its own) "just now" reads "3 minutes ago", without a reload.
+ */
+async function checkTimesMove(person, url) {
+  const context = await person.browser.newContext({ viewport: WIDE, baseURL: BASE });
+  await context.addCookies(await person.context.cookies());
+  await context.clock.install();
+  const page = await context.newPage();
+  person.watch(page);
+  await page.goto(url);
+  const first = page.locator("main time[title]").first();
+  assert.equal(await first.innerText(), "just now", `the first time on ${url}`);
+  await context.clock.runFor("03:00");
+  const later = await first.innerText();
+  const minutes = Number(later.match(/^(\d+) minutes ago$/)?.[1]);
+  assert.ok(minutes >= 3 && minutes < 5, `three minutes later the time on ${url} reads "${later}"`);
+  await context.close();
+}
+
 /** Cards side by side in a row start at the same height (a stray margin once pushed one down). */
 async function checkAligned(page, what) {
   const rows = await page.locator(".columns").evaluateAll((grids) =>
@@ -459,6 +479,12 @@ async function journey(browser) {
     { timeout: 30_000 },
   );
   assert.equal(await page.evaluate(() => window.__journeyMarker), "same page", "the page was not reloaded");
+  // The tab says how far it got, and the timer counts without a reload.
+  assert.match(await page.title(), /^\d+% · calc \d+ · calcweb$/, "a running calculation's tab title");
+  const ranFor = page.locator("#calc [data-role=ran-for]");
+  const seconds = (text) => Number(text.match(/^(\d+) s$/)?.[1] ?? NaN);
+  const firstFor = seconds(await ranFor.innerText());
+  await eventually("the Running for timer to tick", async () => seconds(await ranFor.innerText()) > firstFor, 5_000);
   alice.checkClean();
 
   step("the calculation completes and shows its outputs");
@@ -467,8 +493,10 @@ async function journey(browser) {
   const outputs = await page.locator("#outputs tbody tr td:first-child").allInnerTexts();
   assert.deepEqual(outputs.sort(), ["series.csv", "summary.json"]);
   assert.match(await logLines.last().innerText(), /step 30\/30|finished|complete/i);
+  assert.match(await page.title(), /^complete · calc \d+ · calcweb$/, "the tab title says it ended");
   // Submitted, started, finished.
   await checkPage(alice, "calc-detail", { times: 3 });
+  await checkTimesMove(alice, page.url());
 
   step("alice opens series.csv: a chart and a sortable table");
   await page.getByRole("link", { name: "Preview series.csv" }).click();
