@@ -641,6 +641,21 @@ async function journey(browser) {
   await page.getByRole("link", { name: "bob", exact: true }).click();
   await expectHeading(page, "User bob");
   await checkPage(admin, "admin-user", { times: 1 });
+  step("admin schedules maintenance for 23:30 UTC in a 24-hour field, then ends it");
+  await admin.goto("/admin/maintenance/");
+  await expectHeading(page, "Maintenance");
+  const timeField = page.getByLabel("Time (UTC, 24-hour)");
+  assert.equal(await timeField.getAttribute("type"), "text", "a 24-hour text field, not the browser's 12-hour picker");
+  assert.match(await timeField.inputValue(), /^\d\d:\d\d$/);
+  const tomorrow = new Date(Date.now() + 86_400_000).toISOString().slice(0, 10);
+  await page.getByLabel("Date (UTC)").fill(tomorrow);
+  await timeField.fill("23:30");
+  await page.getByRole("button", { name: "Schedule maintenance" }).click();
+  assert.match(await page.locator("#maintenance-state + p").innerText(), new RegExp(`scheduled for ${tomorrow} 23:30 UTC`));
+  await checkPage(admin, "admin-maintenance", { times: 0 });
+  await page.getByRole("button", { name: "End maintenance" }).click();
+  assert.match(await page.locator("#maintenance-state + p").innerText(), /Maintenance mode is off/);
+
   await alice.goto("/accounts/");
   await checkPage(alice, "account", { times: 0 });
   page = alice.page;
