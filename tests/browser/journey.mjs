@@ -656,9 +656,22 @@ async function journey(browser) {
   await page.getByRole("button", { name: "End maintenance" }).click();
   assert.match(await page.locator("#maintenance-state + p").innerText(), /Maintenance mode is off/);
 
-  await alice.goto("/accounts/");
-  await checkPage(alice, "account", { times: 0 });
+  step("alice creates an API token, copies it, and a reload does not make a second one");
   page = alice.page;
+  await alice.goto("/accounts/");
+  await page.getByLabel("Name").fill("journey script");
+  await page.getByRole("button", { name: "Create token" }).click();
+  await page.waitForURL("**/accounts/#tokens");
+  const secret = (await page.locator("#new-token").innerText()).trim();
+  assert.match(secret, /^cwt_[A-Za-z0-9_-]{43}$/);
+  await alice.context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: BASE });
+  await page.getByRole("button", { name: "Copy" }).click();
+  await eventually("the Copy button to say so", async () => (await page.locator("[data-role=copied]").innerText()) === "Copied.");
+  assert.equal(await page.evaluate(() => navigator.clipboard.readText()), secret, "the clipboard holds the token");
+  await checkPage(alice, "account", { times: 0 });
+  await page.reload();
+  assert.equal(await page.locator("#new-token").count(), 0, "the secret is shown once");
+  assert.equal(await page.locator("#tokens ~ div table tbody tr, #tokens ~ table tbody tr").count(), 1, "one token, however often the page is reloaded");
 
   step("`manage maintenance on` shows the banner");
   const said = manage("maintenance", "on", "--yes", "--message", "Upgrading to the new release");
