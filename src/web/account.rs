@@ -1,5 +1,6 @@
 //! The account page: who you are, and your personal API tokens.
 
+use actix_session::Session;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use actix_web_flash_messages::FlashMessage;
 use askama::Template;
@@ -76,13 +77,20 @@ async fn render(
     )
 }
 
+/// Where a new token's secret waits, in the session, for the one page that shows it: the
+/// form posts, then redirects (so a reload cannot create a second token), and the page
+/// takes the secret out as it shows it.
+const NEW_SECRET: &str = "new_token";
+
 #[get("/accounts/")]
 async fn account(
     req: HttpRequest,
     user: Authenticated,
+    session: Session,
     state: web::Data<AppState>,
 ) -> AppResult<HttpResponse> {
-    render(&req, &state, user.0.id, None, Vec::new(), 200).await
+    let new_secret = session.remove_as::<String>(NEW_SECRET).and_then(Result::ok);
+    render(&req, &state, user.0.id, new_secret, Vec::new(), 200).await
 }
 
 #[derive(Deserialize)]
@@ -97,6 +105,7 @@ pub struct NewTokenForm {
 async fn create_token(
     req: HttpRequest,
     user: Authenticated,
+    session: Session,
     form: CsrfForm<NewTokenForm>,
     state: web::Data<AppState>,
 ) -> AppResult<HttpResponse> {
@@ -134,7 +143,12 @@ async fn create_token(
         .run(move |conn| tokens::create(conn, &actor, user_id, &name, &scope, days))
         .await
     {
-        Ok((_, secret)) => render(&req, &state, user.0.id, Some(secret), Vec::new(), 200).await,
+        Ok((_, secret)) => {
+            session
+                .insert(NEW_SECRET, secret)
+                .map_err(|e| AppError::Internal(format!("keeping the new token: {e}")))?;
+            Ok(redirect_to(&state, "/accounts/#tokens"))
+        }
         Err(AppError::BadRequest(message)) => {
             render(&req, &state, user.0.id, None, vec![message], 400).await
         }

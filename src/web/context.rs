@@ -59,6 +59,12 @@ impl Banner {
 }
 
 impl PageCtx {
+    /// The server's time as the page is written (`<html data-now>`): static/js/times.js
+    /// counts from it, so a browser whose clock is off still shows true ages.
+    pub fn now_iso(&self) -> String {
+        crate::times::Stamp::iso(crate::db::now()).to_string()
+    }
+
     pub fn new(req: &HttpRequest) -> PageCtx {
         let state = req
             .app_data::<web::Data<AppState>>()

@@ -2,8 +2,9 @@
 // only polls the JSON API while calculations run.
 //  - /engine/: rows with data-running get their status and progress every 2 s; a row that
 //    finishes is replaced by a fresh rendering from /engine/<id>/row/ (new actions).
-//  - /engine/<id>/: status, progress and new log lines (/v1/calc/<id>/log/<n>:), with a
-//    "follow" checkbox; when the calculation ends the page reloads once for the outputs.
+//  - /engine/<id>/: status, progress (also in the tab title) and new log lines
+//    (/v1/calc/<id>/log/<n>:), with a "follow" checkbox; when the calculation ends the page
+//    reloads once for the outputs.
 (function () {
   "use strict";
   var POLL_MS = 2000;
@@ -140,6 +141,13 @@
       followLabel.hidden = false;
     }
 
+    // The tab says how far it got ("45% · calc 12"), or how it ended, for people in another tab.
+    function showTitle(st) {
+      var what = st.status === "executing" && typeof st.progress === "number" ?
+        st.progress + "%" : (LABELS[st.status] || st.status);
+      document.title = what + " · calc " + id + " · calcweb";
+    }
+
     function scrollDown() {
       if (lines && follow && follow.checked) {
         lines.scrollTop = lines.scrollHeight;
@@ -195,6 +203,7 @@
         .then(function (st) {
           failures = 0;
           showStatus(box, st);
+          showTitle(st);
           if (st.is_running) {
             later(tick);
           } else {

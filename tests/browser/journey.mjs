@@ -10,7 +10,8 @@
 //   CHROMIUM            the browser (default /usr/bin/chromium)
 // Every step asserts what a person sees. Besides the journey, every page visited is checked
 // for console errors, failed requests, axe-core accessibility violations (contrast, labels,
-// landmarks…), horizontal overflow on a 375 px wide phone, and times shown as "… ago" with
+// landmarks…) and the computed contrast of every button and link (contrast.mjs), both in the
+// light and the dark colour scheme, horizontal overflow on a 375 px wide phone, and times shown as "… ago" with
 // the exact UTC time in the title. The script exits 0 only if everything held.
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
@@ -19,6 +20,8 @@ import path from "node:path";
 
 import { AxeBuilder } from "@axe-core/playwright";
 import { chromium } from "playwright-core";
+
+import { checkContrast, selfTest as contrastSelfTest } from "./contrast.mjs";
 
 const BASE = need("JOURNEY_BASE_URL");
 const SETUP_URL = need("JOURNEY_SETUP_URL");
@@ -220,11 +223,53 @@ async function checkPhone(person, url, name) {
   await phone.close();
 }
 
+/**
+ * Times move while a page stays open: three minutes later (on a fake clock, in a context of
+ * its own) "just now" reads "3 minutes ago", without a reload.
+ */
+async function checkTimesMove(person, url) {
+  const context = await person.browser.newContext({ viewport: WIDE, baseURL: BASE });
+  await context.addCookies(await person.context.cookies());
+  await context.clock.install();
+  const page = await context.newPage();
+  person.watch(page);
+  await page.goto(url);
+  const first = page.locator("main time[title]").first();
+  assert.equal(await first.innerText(), "just now", `the first time on ${url}`);
+  await context.clock.runFor("03:00");
+  const later = await first.innerText();
+  const minutes = Number(later.match(/^(\d+) minutes ago$/)?.[1]);
+  assert.ok(minutes >= 3 && minutes < 5, `three minutes later the time on ${url} reads "${later}"`);
+  await context.close();
+}
+
+/** Cards side by side in a row start at the same height (a stray margin once pushed one down). */
+async function checkAligned(page, what) {
+  const rows = await page.locator(".columns").evaluateAll((grids) =>
+    grids.map((grid) => {
+      const tops = [...grid.children].map((c) => Math.round(c.getBoundingClientRect().top));
+      // Children of one visual row: those whose top is above the first one's bottom.
+      const first = grid.children[0]?.getBoundingClientRect();
+      return first ? tops.filter((t) => t < first.bottom) : [];
+    }),
+  );
+  for (const tops of rows) {
+    assert.ok(new Set(tops).size <= 1, `cards in one row start at different heights on ${what}: ${tops.join(", ")} px`);
+  }
+}
+
 /** The usual checks of a page a person is looking at; `times`: see checkTimes. */
 async function checkPage(person, name, { phone = true, shot = true, times } = {}) {
   const page = person.page;
-  await checkA11y(page, name);
+  // What a person sees in either colour scheme: axe, then every button's and link's contrast.
+  for (const colorScheme of ["dark", "light"]) {
+    await page.emulateMedia({ colorScheme });
+    await checkA11y(page, `${name} (${colorScheme})`);
+    await checkContrast(page, `${name} (${colorScheme})`);
+    if (shot && colorScheme === "dark") await person.shot(`${name}-dark`);
+  }
   await checkTimes(page, name, times);
+  await checkAligned(page, name);
   if (shot) await person.shot(name);
   if (phone) await checkPhone(person, page.url(), name);
   person.checkClean();
@@ -317,6 +362,8 @@ const browser = await chromium.launch({
 
 let failed = false;
 try {
+  step("the contrast check finds white on white");
+  await contrastSelfTest(browser);
   await journey(browser);
   console.log("journey complete");
 } catch (err) {
@@ -432,6 +479,12 @@ async function journey(browser) {
     { timeout: 30_000 },
   );
   assert.equal(await page.evaluate(() => window.__journeyMarker), "same page", "the page was not reloaded");
+  // The tab says how far it got, and the timer counts without a reload.
+  assert.match(await page.title(), /^\d+% · calc \d+ · calcweb$/, "a running calculation's tab title");
+  const ranFor = page.locator("#calc [data-role=ran-for]");
+  const seconds = (text) => Number(text.match(/^(\d+) s$/)?.[1] ?? NaN);
+  const firstFor = seconds(await ranFor.innerText());
+  await eventually("the Running for timer to tick", async () => seconds(await ranFor.innerText()) > firstFor, 5_000);
   alice.checkClean();
 
   step("the calculation completes and shows its outputs");
@@ -440,8 +493,10 @@ async function journey(browser) {
   const outputs = await page.locator("#outputs tbody tr td:first-child").allInnerTexts();
   assert.deepEqual(outputs.sort(), ["series.csv", "summary.json"]);
   assert.match(await logLines.last().innerText(), /step 30\/30|finished|complete/i);
+  assert.match(await page.title(), /^complete · calc \d+ · calcweb$/, "the tab title says it ended");
   // Submitted, started, finished.
   await checkPage(alice, "calc-detail", { times: 3 });
+  await checkTimesMove(alice, page.url());
 
   step("alice opens series.csv: a chart and a sortable table");
   await page.getByRole("link", { name: "Preview series.csv" }).click();
@@ -559,6 +614,64 @@ async function journey(browser) {
   await alice.goto(`/engine/${longId}/`);
   await waitForStatus(page, "aborted");
   alice.checkClean();
+
+  step("the buttons that act on a row read clearly on every admin page");
+  // Add/Remove member, Revoke, Withdraw, Activate: link-styled buttons on white cards, which
+  // once were white on white. checkPage computes every button's contrast in both schemes.
+  page = admin.page;
+  await admin.goto("/admin/groups/");
+  await page.getByRole("link", { name: "hazard" }).click();
+  await expectHeading(page, "Group hazard");
+  assert.ok(await page.getByRole("button", { name: "Remove alice" }).isVisible());
+  await page.getByLabel("Find users").fill("carol");
+  await page.getByRole("button", { name: "Find" }).click();
+  assert.ok(await page.getByRole("button", { name: "Add carol" }).isVisible());
+  await checkPage(admin, "admin-group", { times: 0 });
+  await admin.goto("/admin/sessions/");
+  await expectHeading(page, "Live sessions");
+  assert.ok((await page.getByRole("button", { name: "Revoke" }).count()) >= 2, "alice's and admin's sessions can be revoked");
+  await checkPage(admin, "admin-sessions", { times: 4 });
+  await admin.goto("/admin/invites/");
+  await page.getByLabel("Email address").fill("dave@example.org");
+  await page.getByRole("button", { name: /Invite|Send/ }).click();
+  await expectHeading(page, "Invitations");
+  assert.ok(await page.getByRole("button", { name: "Withdraw" }).isVisible());
+  await checkPage(admin, "admin-invites", { times: 1 });
+  await admin.goto("/admin/users/");
+  await page.getByRole("link", { name: "bob", exact: true }).click();
+  await expectHeading(page, "User bob");
+  await checkPage(admin, "admin-user", { times: 1 });
+  step("admin schedules maintenance for 23:30 UTC in a 24-hour field, then ends it");
+  await admin.goto("/admin/maintenance/");
+  await expectHeading(page, "Maintenance");
+  const timeField = page.getByLabel("Time (UTC, 24-hour)");
+  assert.equal(await timeField.getAttribute("type"), "text", "a 24-hour text field, not the browser's 12-hour picker");
+  assert.match(await timeField.inputValue(), /^\d\d:\d\d$/);
+  const tomorrow = new Date(Date.now() + 86_400_000).toISOString().slice(0, 10);
+  await page.getByLabel("Date (UTC)").fill(tomorrow);
+  await timeField.fill("23:30");
+  await page.getByRole("button", { name: "Schedule maintenance" }).click();
+  assert.match(await page.locator("#maintenance-state + p").innerText(), new RegExp(`scheduled for ${tomorrow} 23:30 UTC`));
+  await checkPage(admin, "admin-maintenance", { times: 0 });
+  await page.getByRole("button", { name: "End maintenance" }).click();
+  assert.match(await page.locator("#maintenance-state + p").innerText(), /Maintenance mode is off/);
+
+  step("alice creates an API token, copies it, and a reload does not make a second one");
+  page = alice.page;
+  await alice.goto("/accounts/");
+  await page.getByLabel("Name").fill("journey script");
+  await page.getByRole("button", { name: "Create token" }).click();
+  await page.waitForURL("**/accounts/#tokens");
+  const secret = (await page.locator("#new-token").innerText()).trim();
+  assert.match(secret, /^cwt_[A-Za-z0-9_-]{43}$/);
+  await alice.context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: BASE });
+  await page.getByRole("button", { name: "Copy" }).click();
+  await eventually("the Copy button to say so", async () => (await page.locator("[data-role=copied]").innerText()) === "Copied.");
+  assert.equal(await page.evaluate(() => navigator.clipboard.readText()), secret, "the clipboard holds the token");
+  await checkPage(alice, "account", { times: 0 });
+  await page.reload();
+  assert.equal(await page.locator("#new-token").count(), 0, "the secret is shown once");
+  assert.equal(await page.locator("#tokens ~ div table tbody tr, #tokens ~ table tbody tr").count(), 1, "one token, however often the page is reloaded");
 
   step("`manage maintenance on` shows the banner");
   const said = manage("maintenance", "on", "--yes", "--message", "Upgrading to the new release");

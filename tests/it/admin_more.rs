@@ -592,7 +592,7 @@ async fn maintenance_is_scheduled_and_ended_from_admin() {
     let prefilled = |t: time::PrimitiveDateTime| {
         page.attr("input[name=date][type=date]", "value")
             == format!("{:04}-{:02}-{:02}", t.year(), t.month() as u8, t.day())
-            && page.attr("input[name=time][type=time]", "value")
+            && page.attr("input[name=time][type=text][inputmode=numeric]", "value")
                 == format!("{:02}:{:02}", t.hour(), t.minute())
     };
     assert!(

@@ -373,13 +373,26 @@ async fn create_token(b: &Browser, name: &str, scope: &str, days: &str) -> Strin
             &[("name", name), ("scope", scope), ("days", days)],
         )
         .await;
-    assert_eq!(res.status(), 200);
-    let page = res.text().await.unwrap();
+    // Post, then redirect: reloading the page that shows the secret cannot make a second token.
+    assert_eq!(res.status(), 303);
+    assert_eq!(
+        res.headers()["location"].to_str().unwrap(),
+        "/accounts/#tokens"
+    );
     let re = regex::Regex::new(r"cwt_[A-Za-z0-9_-]{43}").unwrap();
-    re.find(&page)
-        .expect("the new secret is shown once")
+    let page = b.get("/accounts/").await.text().await.unwrap();
+    let secret = re
+        .find(&page)
+        .expect("the new secret is shown")
         .as_str()
-        .to_string()
+        .to_string();
+    assert!(
+        page.contains(r#"data-copy="new-token""#),
+        "with a Copy button"
+    );
+    let again = b.get("/accounts/").await.text().await.unwrap();
+    assert!(!re.is_match(&again), "the secret is shown only once");
+    secret
 }
 
 #[actix_web::test]

@@ -59,6 +59,8 @@ fn a_whole_journey_through_the_site_in_chromium() {
     let mail_dir = site.path().join("mail");
     cmd.env("CALCWEB_SERVER_BIND", format!("127.0.0.1:{port}"))
         .env("CALCWEB_SERVER_WORKERS", "2")
+        // Invitations on, so the journey sees a Withdraw button in /admin/invites/.
+        .env("CALCWEB_REGISTRATION_MODE", "invite")
         .env("CALCWEB_EMAIL_BACKEND", "file")
         .env("CALCWEB_EMAIL_FILE_PATH", &mail_dir);
     let mut server = Server::start(&mut cmd);
