@@ -10,7 +10,7 @@ use crate::config::{AuthBackend, Config, EmailBackend, RegistrationMode, redact_
 use crate::db::migrations;
 use crate::keys::SecretSource;
 use crate::models::session::SessionRow;
-use crate::models::{User, setup_token};
+use crate::models::setup_token;
 use crate::state::AppState;
 
 /// A line on standard output. Nobody reading it (`calcweb serve | head -1`) does not stop the
@@ -52,17 +52,13 @@ fn check_database(state: &AppState) -> Result<DbStatus, String> {
 
 /// Prints the one-time link that creates the first superuser, when there is none.
 fn print_setup_link(state: &AppState) {
-    let result = state.db.conn().and_then(|mut conn| {
-        if User::count_active_superusers(&mut conn)? > 0 {
-            return Ok(None);
-        }
-        setup_token::create(&mut conn).map(Some)
-    });
+    let result = state
+        .db
+        .conn()
+        .and_then(|mut conn| setup_token::link_unless_superuser(&mut conn, &state.config));
     match result {
-        Ok(Some(token)) => say!(
-            "No superuser yet: open {}{}/setup/{token}/ within 24 hours to create one (or run `calcweb manage createsuperuser`).",
-            state.config.public_url(),
-            state.config.server.path_prefix
+        Ok(Some(link)) => say!(
+            "No superuser yet: open {link} within 24 hours to create one (or run `calcweb manage createsuperuser`)."
         ),
         Ok(None) => {}
         Err(e) => tracing::error!("cannot create the first-run link: {e}"),

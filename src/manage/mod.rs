@@ -15,6 +15,7 @@ pub mod maintenance;
 mod migrate;
 mod nginx_config;
 pub mod seed_bench;
+mod setup_link;
 mod users;
 
 use std::path::PathBuf;
@@ -41,6 +42,8 @@ pub enum ManageCommand {
         #[arg(long)]
         noinput: bool,
     },
+    /// Print a new one-time link that creates the first superuser (while there is none)
+    SetupLink,
     /// Write the static files, with content-hashed names and a manifest, to the static root for nginx
     Collectstatic {
         /// Also remove files in the static root that are no longer part of calcweb
@@ -87,6 +90,7 @@ pub fn run(command: ManageCommand, config: Config, file: Option<PathBuf>) -> Res
         ManageCommand::Maintenance { command } => maintenance::run(&config, command),
         ManageCommand::NginxConfig(args) => nginx_config::run(&config, args),
         ManageCommand::Createsuperuser { noinput } => createsuperuser::run(&config, noinput),
+        ManageCommand::SetupLink => setup_link::run(&config),
         ManageCommand::Collectstatic { clear } => collectstatic::run(&config, clear),
         ManageCommand::Check => check::run(&config, file),
         ManageCommand::Createuser(args) => createuser::run(&config, args),

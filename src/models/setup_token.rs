@@ -3,9 +3,11 @@
 use diesel::prelude::*;
 use time::Duration;
 
+use crate::config::Config;
 use crate::db::schema::setup_tokens;
 use crate::db::{DbConn, now};
 use crate::error::AppResult;
+use crate::models::User;
 use crate::tokens::{random_token, sha256_hex};
 
 const VALID_FOR: Duration = Duration::hours(24);
@@ -22,6 +24,20 @@ pub fn create(conn: &mut DbConn) -> AppResult<String> {
         ))
         .execute(conn)?;
     Ok(token)
+}
+
+/// A new first-run link while no active superuser exists (`serve` at start-up, `manage
+/// setup-link` from the package's postinst); `None` once there is one.
+pub fn link_unless_superuser(conn: &mut DbConn, config: &Config) -> AppResult<Option<String>> {
+    if User::count_active_superusers(conn)? > 0 {
+        return Ok(None);
+    }
+    let token = create(conn)?;
+    Ok(Some(format!(
+        "{}{}/setup/{token}/",
+        config.public_url(),
+        config.server.path_prefix
+    )))
 }
 
 pub fn is_valid(conn: &mut DbConn, token: &str) -> AppResult<bool> {

@@ -1,3 +1,4 @@
+use crate::cli::{Site, createsuperuser_noinput};
 use crate::support::TestApp;
 use calcweb::models::{User, setup_token};
 
@@ -71,4 +72,31 @@ async fn a_wrong_setup_token_is_refused() {
     setup_token::create(&mut app.conn()).unwrap();
     let res = app.browser().get("/setup/not-the-token/").await;
     assert_eq!(res.status(), 404);
+}
+
+/// `manage setup-link`, which the Debian package's postinst runs once at install, prints a
+/// valid first-run link while there is no superuser, and only where to log in once there is.
+#[test]
+fn manage_setup_link_prints_a_valid_link_until_a_superuser_exists() {
+    let site = Site::migrated();
+    let out = site.run(&["manage", "setup-link"]);
+    out.expect_success();
+    let token = out
+        .stdout
+        .split("/setup/")
+        .nth(1)
+        .and_then(|rest| rest.split('/').next())
+        .unwrap_or_else(|| panic!("no link in {:?}", out.stdout));
+    assert!(setup_token::is_valid(&mut site.conn(), token).unwrap());
+
+    createsuperuser_noinput(&site, "boss", "correct-horse-battery-staple-9").expect_success();
+    let out = site.run(&["manage", "setup-link"]);
+    out.expect_success();
+    assert!(
+        out.stdout
+            .contains("A superuser exists already: log in at http://")
+            && !out.stdout.contains("/setup/"),
+        "{}",
+        out.stdout
+    );
 }
