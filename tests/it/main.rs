@@ -44,3 +44,4 @@ mod slurm;
 mod smtp;
 mod support;
 mod transactions;
+mod uploads;
