@@ -12,7 +12,7 @@ use calcweb::config::CalculatorConfig;
 use zip::write::SimpleFileOptions;
 
 use super::fuzz;
-use super::multipart::{BOUNDARY, check_refusal, left_in, limits, receive};
+use super::multipart::{BOUNDARY, Outcomes, check_refusal, left_in, limits, receive};
 
 const TOKENS: &[&str] = &[
     "\nf 10 ",
@@ -95,7 +95,11 @@ fn walk(dir: &Path, base: &Path, out: &mut Vec<(String, bool)>) {
     }
 }
 
-fn check(runtime: &actix_web::rt::Runtime, input: &[u8]) -> Result<(), String> {
+fn check(
+    runtime: &actix_web::rt::Runtime,
+    outcomes: &Outcomes,
+    input: &[u8],
+) -> Result<(), String> {
     let root = tempfile::tempdir().unwrap();
     let tmp = root.path().join("tmp");
     let limits = limits();
@@ -124,8 +128,12 @@ fn check(runtime: &actix_web::rt::Runtime, input: &[u8]) -> Result<(), String> {
                 ));
             }
             drop(prepared);
+            outcomes.count(None);
         }
-        Err(error) => check_refusal(&error)?,
+        Err(error) => {
+            check_refusal(&error)?;
+            outcomes.count(Some(&error));
+        }
     }
     let left = left_in(&tmp);
     if !left.is_empty() {
@@ -141,5 +149,7 @@ fn check(runtime: &actix_web::rt::Runtime, input: &[u8]) -> Result<(), String> {
 #[test]
 fn the_archive_unpacker_survives_fuzzing() {
     let runtime = actix_web::rt::Runtime::new().unwrap();
-    fuzz("archive", TOKENS, |input| check(&runtime, input));
+    let outcomes = Outcomes::default();
+    fuzz("archive", TOKENS, |input| check(&runtime, &outcomes, input));
+    println!("fuzz archive: {outcomes}");
 }

@@ -79,6 +79,32 @@ pub fn check_refusal(error: &AppError) -> Result<(), String> {
     Ok(())
 }
 
+/// How the inputs of a target were answered: accepted, or refused with which status.
+#[derive(Default)]
+pub struct Outcomes(std::cell::RefCell<std::collections::BTreeMap<u16, u64>>);
+
+impl Outcomes {
+    pub fn count(&self, refusal: Option<&AppError>) {
+        let status = refusal.map_or(200, |e| e.status_code().as_u16());
+        *self.0.borrow_mut().entry(status).or_default() += 1;
+    }
+}
+
+impl std::fmt::Display for Outcomes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let counts: Vec<String> = self
+            .0
+            .borrow()
+            .iter()
+            .map(|(status, n)| match status {
+                200 => format!("{n} accepted"),
+                _ => format!("{n} refused with {status}"),
+            })
+            .collect();
+        write!(f, "{}", counts.join(", "))
+    }
+}
+
 /// What a temporary directory holds: nothing once every upload is dropped.
 pub fn left_in(tmp: &std::path::Path) -> Vec<String> {
     std::fs::read_dir(tmp)
@@ -90,7 +116,11 @@ pub fn left_in(tmp: &std::path::Path) -> Vec<String> {
         .unwrap_or_default()
 }
 
-fn check(runtime: &actix_web::rt::Runtime, input: &[u8]) -> Result<(), String> {
+fn check(
+    runtime: &actix_web::rt::Runtime,
+    outcomes: &Outcomes,
+    input: &[u8],
+) -> Result<(), String> {
     let root = tempfile::tempdir().unwrap();
     let tmp = root.path().join("tmp");
     let limits = limits();
@@ -113,8 +143,12 @@ fn check(runtime: &actix_web::rt::Runtime, input: &[u8]) -> Result<(), String> {
                 return Err(format!("the fields kept {total} bytes"));
             }
             drop(upload);
+            outcomes.count(None);
         }
-        Err(error) => check_refusal(&error)?,
+        Err(error) => {
+            check_refusal(&error)?;
+            outcomes.count(Some(&error));
+        }
     }
     let left = left_in(&tmp);
     if !left.is_empty() {
@@ -126,5 +160,9 @@ fn check(runtime: &actix_web::rt::Runtime, input: &[u8]) -> Result<(), String> {
 #[test]
 fn the_multipart_field_parser_survives_fuzzing() {
     let runtime = actix_web::rt::Runtime::new().unwrap();
-    fuzz("multipart", TOKENS, |input| check(&runtime, input));
+    let outcomes = Outcomes::default();
+    fuzz("multipart", TOKENS, |input| {
+        check(&runtime, &outcomes, input)
+    });
+    println!("fuzz multipart: {outcomes}");
 }
