@@ -98,6 +98,10 @@ impl ResponseError for AppError {
         if let AppError::Maintenance(_) = self {
             res.insert_header(("Retry-After", "600"));
         }
+        if let AppError::TooLarge(_) = self {
+            // What is left of the body is not worth reading (RFC 9110, 413).
+            res.force_close();
+        }
         res.finish()
     }
 }

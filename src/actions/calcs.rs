@@ -38,6 +38,7 @@ pub async fn submit(
         payload,
         &services.config.data_dir.join("tmp"),
         &services.config.calcs,
+        |_| Ok(()),
     )
     .await?;
     queue(services, user, actor, received).await

@@ -5,7 +5,7 @@
 
 use actix_web::body::{BoxBody, EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::http::{StatusCode, header};
+use actix_web::http::{ConnectionType, StatusCode, header};
 use actix_web::middleware::Next;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
@@ -172,12 +172,17 @@ pub async fn render_errors(
         _ => None,
     };
     let retry_after = res.headers().get(header::RETRY_AFTER).cloned();
+    let connection = res.response().head().connection_type();
     let req = res.into_parts().0;
     let mut new = render(&req, status, &message, retry_after);
     if let Some(title) = title
         && !is_api_path(crate::web::path_in_site(&req))
     {
         new = render_page(&req, status, title, &message, new);
+    }
+    // A handler that left the body unread asked for the connection to close.
+    if connection == ConnectionType::Close {
+        new.head_mut().set_connection_type(ConnectionType::Close);
     }
     Ok(ServiceResponse::new(req, new).map_into_right_body())
 }

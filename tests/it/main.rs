@@ -45,3 +45,4 @@ mod slurm;
 mod smtp;
 mod support;
 mod transactions;
+mod uploads;

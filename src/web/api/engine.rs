@@ -190,6 +190,7 @@ pub(super) async fn validate_zip(
         payload,
         &state.config.data_dir.join("tmp"),
         &state.config.calcs,
+        |_| Ok(()),
     )
     .await?;
     let name = received

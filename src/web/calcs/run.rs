@@ -9,6 +9,7 @@ use std::rc::Rc;
 use std::task::{Context, Poll};
 
 use actix_multipart::Multipart;
+use actix_web::http::ConnectionType;
 use actix_web::http::header::HeaderMap;
 use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
@@ -131,20 +132,36 @@ pub async fn run_submit(
     let tee = Tee::new(payload);
     let multipart = Multipart::new(req.headers(), tee.clone());
     let limits = &state.config.calcs;
-    let received =
-        match upload::receive(multipart, &state.config.data_dir.join("tmp"), limits).await {
-            Ok(received) => received,
-            Err(e) => {
-                let Some(status) = form_status(&e) else {
-                    return Err(e);
-                };
-                // What the user typed came before the files: recover it from the start of the
-                // body, and read the rest so the browser gets to see the answer.
-                let fields = tee.recover_fields(req.headers()).await;
+    // The form sends its token first: a request without the right one is refused before any
+    // of its files is read.
+    let token_first = |fields: &HashMap<String, String>| {
+        csrf::verify(
+            &req,
+            fields.get(csrf::FIELD).map(String::as_str).unwrap_or(""),
+        )
+    };
+    let tmp = state.config.data_dir.join("tmp");
+    let received = match upload::receive(multipart, &tmp, limits, token_first).await {
+        Ok(received) => received,
+        Err(refused) => {
+            let Some(status) = form_status(&refused.error) else {
+                return Err(refused.error);
+            };
+            // What the user typed came before the files: recover it from the start of the
+            // body.
+            let fields = tee.recover_fields(req.headers()).await;
+            let message = Some(refused.error.to_string());
+            let mut page = render(&req, &state, &user, status, &fields, message).await?;
+            if refused.close {
+                // A flood or a forged form: answered at once, the rest of it left unread.
+                page.head_mut().set_connection_type(ConnectionType::Close);
+            } else {
+                // A browser may still be sending: read the rest so that it sees the answer.
                 tee.drain(limits.max_upload_size.saturating_mul(2)).await;
-                return render(&req, &state, &user, status, &fields, Some(e.to_string())).await;
             }
-        };
+            return Ok(page);
+        }
+    };
     let fields = received.fields.clone();
     csrf::verify(
         &req,

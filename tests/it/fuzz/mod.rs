@@ -9,9 +9,11 @@
 //! replays the run).
 //! A check fails on a panic or on a broken property the target states.
 
+mod archive;
 mod config;
 mod csv;
 mod log;
+mod multipart;
 
 use std::path::{Path, PathBuf};
 
