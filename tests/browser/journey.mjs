@@ -219,6 +219,14 @@ async function checkPhone(person, url, name) {
     await page.screenshot({ path: path.join(SHOTS, `${name}-phone-overflow.png`), fullPage: true });
     assert.fail(`${url} is ${overflow}px wider than a 375px phone; sticking out:\n    ${culprits.join("\n    ")}`);
   }
+  // The header is one line, not a third of the screen.
+  const header = await page.locator("header.site-header").evaluate((el) => el.getBoundingClientRect().height);
+  assert.ok(header < 64, `the header of ${url} is ${header}px high on a phone (at most 63)`);
+  // The list's status and actions are on screen without scrolling the table sideways.
+  const offscreen = await page.locator("#calcs tbody td:is(:has([data-role=status]), .actions)").evaluateAll((cells) =>
+    cells.filter((td) => td.getBoundingClientRect().right > window.innerWidth).map((td) => td.innerText.trim().slice(0, 30)),
+  );
+  assert.deepEqual(offscreen, [], `cells of the list beyond a 375px phone's right edge on ${url}`);
   await page.screenshot({ path: path.join(SHOTS, `${name}-phone.png`), fullPage: true });
   await phone.close();
 }
