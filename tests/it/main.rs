@@ -39,6 +39,7 @@ mod performance;
 mod previews;
 mod security;
 mod security_doc;
+mod session_cache;
 mod setup;
 mod slurm;
 mod smtp;

@@ -177,22 +177,7 @@ impl TestApp {
     /// A new browser that sends these headers with every request (e.g. the X-Forwarded-For a
     /// trusted proxy adds, to play a client at another address).
     pub fn browser_with_headers(&self, headers: reqwest::header::HeaderMap) -> Browser {
-        let jar = Arc::new(Jar::default());
-        let client = reqwest::Client::builder()
-            .default_headers(headers)
-            .cookie_provider(jar.clone())
-            .redirect(reqwest::redirect::Policy::none())
-            // Idle connections are dropped before the server's keep-alive (5 s) closes them:
-            // on a busy machine a request sent on a connection the server is closing at that
-            // moment fails with IncompleteMessage.
-            .pool_idle_timeout(std::time::Duration::from_secs(2))
-            .build()
-            .unwrap();
-        Browser {
-            client,
-            jar,
-            base: self.url(""),
-        }
+        Browser::new(&self.url(""), headers)
     }
 
     pub fn create_user(&self, username: &str, superuser: bool) -> User {
@@ -435,6 +420,36 @@ pub struct Browser {
 }
 
 impl Browser {
+    /// A new browser for the site at `base` that sends these headers with every request.
+    pub fn new(base: &str, headers: reqwest::header::HeaderMap) -> Browser {
+        let jar = Arc::new(Jar::default());
+        let client = reqwest::Client::builder()
+            .default_headers(headers)
+            .cookie_provider(jar.clone())
+            .redirect(reqwest::redirect::Policy::none())
+            // Idle connections are dropped before the server's keep-alive (5 s) closes them:
+            // on a busy machine a request sent on a connection the server is closing at that
+            // moment fails with IncompleteMessage.
+            .pool_idle_timeout(std::time::Duration::from_secs(2))
+            .build()
+            .unwrap();
+        Browser {
+            client,
+            jar,
+            base: base.to_string(),
+        }
+    }
+
+    /// This browser (its cookies) on another server at `base`: cookies do not depend on the
+    /// port, so two servers on loopback share them as they would behind one proxy.
+    pub fn on(&self, base: &str) -> Browser {
+        Browser {
+            client: self.client.clone(),
+            jar: self.jar.clone(),
+            base: base.to_string(),
+        }
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base.trim_end_matches('/'), path)
     }
