@@ -249,13 +249,18 @@ impl TestApp {
         User::find_by_username(&mut self.conn(), username).expect("find a user")
     }
 
+    /// Sets a user's level as /admin does (`User::update`), so the servers' session caches
+    /// hear of it at its commit.
     pub fn set_level(&self, username: &str, level: i32) {
-        use calcweb::db::schema::users;
-        let changed = diesel::update(users::table.filter(users::username.eq(username)))
-            .set(users::level.eq(level))
-            .execute(&mut *self.conn())
-            .unwrap();
-        assert_eq!(changed, 1, "no user {username}");
+        let user = self.user(username);
+        let changes = calcweb::models::user::UserChanges {
+            username: user.username,
+            email: user.email,
+            full_name: user.full_name,
+            is_superuser: user.is_superuser,
+            level,
+        };
+        User::update(&mut self.conn(), user.id, &changes).expect("set the level");
     }
 
     /// Adds existing users to `group`, which is made if it does not exist yet.
