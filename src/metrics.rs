@@ -63,6 +63,7 @@ pub struct Figures {
     /// `[calcs] max_concurrent` of this server.
     pub slots: usize,
     pub pool: PoolFigures,
+    pub sessions: SessionCacheFigures,
 }
 
 /// A histogram counted by the database: `within[i]` calculations took at most
@@ -72,6 +73,17 @@ pub struct Durations {
     pub count: u64,
     pub sum: f64,
     pub within: Vec<u64>,
+}
+
+/// The session cache's counters (`models::session_cache`).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SessionCacheFigures {
+    pub hits: u64,
+    pub misses: u64,
+    /// Whether the cache is in use (its listener is connected).
+    pub listening: bool,
+    /// Times the listener's connection was lost.
+    pub outages: u64,
 }
 
 #[derive(Debug, Default)]
@@ -293,6 +305,32 @@ fn scrape_registry(figures: &Figures) -> prometheus::Result<Registry> {
         "calcweb_db_connections_max",
         "Size of the database pool.",
         i64::from(pool.max),
+    )?;
+    let sessions = &figures.sessions;
+    gauge(
+        "calcweb_session_cache_listening",
+        "1 while the session cache is in use (its LISTEN connection is up), else 0.",
+        i64::from(sessions.listening),
+    )?;
+    let counter = |name: &str, help: &str, value: u64| -> prometheus::Result<()> {
+        let c = prometheus::IntCounter::new(name, help)?;
+        c.inc_by(value);
+        registry.register(Box::new(c))
+    };
+    counter(
+        "calcweb_session_cache_hits_total",
+        "Requests whose session came from the session cache, without a database trip.",
+        sessions.hits,
+    )?;
+    counter(
+        "calcweb_session_cache_misses_total",
+        "Session lookups the cache could not answer while in use (read from the database).",
+        sessions.misses,
+    )?;
+    counter(
+        "calcweb_session_cache_outages_total",
+        "Times the session cache's LISTEN connection was lost (the cache is off until it is back).",
+        sessions.outages,
     )?;
     registry.register(Box::new(calcs))?;
     Ok(registry)

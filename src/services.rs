@@ -11,6 +11,7 @@ use crate::db::Db;
 use crate::keys::Keys;
 use crate::models::list_cache::ListCache;
 use crate::models::maintenance::MaintenanceCache;
+use crate::models::session_cache::SessionCache;
 
 #[derive(Clone)]
 pub struct Services {
@@ -21,6 +22,8 @@ pub struct Services {
     pub maintenance: Arc<MaintenanceCache>,
     /// Pages and totals of calculation lists, read again only when a list changed.
     pub lists: Arc<ListCache>,
+    /// Sessions seen recently, used while kept in step with the database.
+    pub sessions: Arc<SessionCache>,
     /// Wakes the calculation runner after a submission (None when no runner runs here).
     pub runner: Option<crate::calcs::runner::Waker>,
     /// Wakes the mail worker after a message is queued (None when no worker runs here).

@@ -87,6 +87,7 @@ impl AppState {
                 lists: Arc::new(crate::models::list_cache::ListCache::new(
                     config.calcs.list_cache_rows,
                 )),
+                sessions: crate::models::session_cache::SessionCache::new(),
                 config: Arc::new(config),
                 db,
                 keys: Arc::new(Keys::derive(&secret)),

@@ -5,6 +5,7 @@ pub mod password;
 pub mod password_rules;
 pub mod reset_token;
 pub mod session_store;
+pub mod session_sync;
 pub mod throttle;
 
 /// Why a login failed: for the access log only.

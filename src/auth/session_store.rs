@@ -2,15 +2,22 @@
 //!
 //! The cookie holds a random key; the table holds only its SHA-256, plus the user id, IP and
 //! user agent copied out of the state so sessions can be listed and revoked per user.
+//!
+//! A session seen recently is served from `models::session_cache` without a database trip
+//! while that cache is kept in step (`auth::session_sync`), and `last_seen` is written in
+//! batches by a background thread rather than by the request.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use actix_session::storage::{LoadError, SaveError, SessionKey, SessionStore, UpdateError};
 use actix_web::cookie::time::Duration as CookieDuration;
 use time::Duration;
 
 use crate::db::Db;
+use crate::models::User;
 use crate::models::session::{SessionFields, SessionRow};
+use crate::models::session_cache::SessionCache;
 
 /// State keys copied into columns.
 pub const USER_ID: &str = "uid";
@@ -26,23 +33,55 @@ pub const LOADED_USER: &str = "_user";
 /// (`web::csrf`), which are bound to it. Only in memory, as [`LOADED_USER`].
 pub const SESSION_ID: &str = "_id";
 
-/// How stale `last_seen` may get before a request refreshes it: at most one write a minute.
+/// How stale `last_seen` may get before a request has it refreshed: at most one write a
+/// minute per session (batched with others, `auth::session_sync::WRITE_EVERY`).
 const TOUCH_EVERY: Duration = Duration::seconds(60);
 
 #[derive(Clone)]
 pub struct DbSessionStore {
     db: Db,
+    cache: Arc<SessionCache>,
     idle: Duration,
     absolute: Duration,
 }
 
 impl DbSessionStore {
-    pub fn new(db: Db, idle_secs: u64, absolute_secs: u64) -> Self {
+    /// The store over `db`, keeping sessions in `cache` (whose background work it starts, once).
+    pub fn new(db: Db, cache: Arc<SessionCache>, idle_secs: u64, absolute_secs: u64) -> Self {
+        let idle = Duration::seconds(idle_secs as i64);
+        crate::auth::session_sync::start(&cache, &db, idle);
         DbSessionStore {
             db,
-            idle: Duration::seconds(idle_secs as i64),
+            cache,
+            idle,
             absolute: Duration::seconds(absolute_secs as i64),
         }
+    }
+
+    /// The live session with this key hash and its user, from the cache or the database.
+    async fn find(
+        &self,
+        key_hash: String,
+    ) -> Result<Option<(SessionRow, Option<User>)>, LoadError> {
+        let now = crate::db::now();
+        let live = |row: &SessionRow| row.expires_at > now && row.created_at > now - self.absolute;
+        // A kept row past its deadline is read again: another server may have pushed it back.
+        if let Some(kept) = self.cache.get(&key_hash)
+            && live(&kept.row)
+        {
+            return Ok(Some((kept.row.clone(), kept.user.clone())));
+        }
+        let ticket = self.cache.ticket();
+        let absolute = self.absolute;
+        let found = self
+            .db
+            .read(move |conn| SessionRow::find_live_with_user(conn, &key_hash, absolute))
+            .await
+            .map_err(|e| LoadError::Other(e.into()))?;
+        if let Some((row, user)) = &found {
+            self.cache.put(ticket, row.clone(), user.clone());
+        }
+        Ok(found)
     }
 }
 
@@ -70,22 +109,11 @@ fn ttl(ttl: &CookieDuration, idle: Duration) -> Duration {
 
 impl SessionStore for DbSessionStore {
     async fn load(&self, key: &SessionKey) -> Result<Option<HashMap<String, String>>, LoadError> {
-        let key_hash = hash_key(key.as_ref());
-        let (absolute, idle) = (self.absolute, self.idle);
-        let found = self
-            .db
-            .read(move |conn| SessionRow::find_live_with_user(conn, &key_hash, absolute))
-            .await
-            .map_err(|e| LoadError::Other(e.into()))?;
-        // The rare write goes to the pool, so the lookup of every request stays a read.
+        let found = self.find(hash_key(key.as_ref())).await?;
         if let Some((row, _)) = &found
             && crate::db::now() - row.last_seen > TOUCH_EVERY
         {
-            let id = row.id;
-            self.db
-                .run(move |conn| SessionRow::touch(conn, id, idle))
-                .await
-                .map_err(|e| LoadError::Other(e.into()))?;
+            self.cache.touch_later(row.id);
         }
         let Some((row, user)) = found else {
             return Ok(None);
@@ -146,7 +174,7 @@ impl SessionStore for DbSessionStore {
         _key: &SessionKey,
         _ttl: &CookieDuration,
     ) -> Result<(), anyhow::Error> {
-        // `load` already refreshes the idle deadline, at most once a minute per session.
+        // `load` already has the idle deadline pushed back, at most once a minute per session.
         Ok(())
     }
 

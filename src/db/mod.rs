@@ -274,6 +274,8 @@ pub type PooledConn = r2d2::PooledConnection<Manager>;
 pub struct Db {
     pool: r2d2::Pool<Manager>,
     backend: Backend,
+    /// For connections outside the pool (the session listener, `auth::session_sync`).
+    url: DatabaseUrl,
     /// One permit per pooled connection: requests beyond that wait here, asynchronously,
     /// instead of each parking a blocking thread on the pool (hundreds of threads, their
     /// stacks and malloc arenas, and context switches under load).
@@ -303,13 +305,14 @@ impl Db {
             .test_on_check_out(backend == Backend::Postgres)
             .error_handler(Box::new(r2d2::LoggingErrorHandler))
             .build_unchecked(Manager {
-                url,
+                url: url.clone(),
                 down: down.clone(),
             });
         let permits = std::sync::Arc::new(tokio::sync::Semaphore::new(size.max(1) as usize));
         Ok(Db {
             pool,
             backend,
+            url,
             permits,
             readers,
             down,
@@ -334,6 +337,10 @@ impl Db {
 
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    pub fn url(&self) -> &DatabaseUrl {
+        &self.url
     }
 
     /// A connection, or 503 when the database does not answer. While it is known to be down

@@ -7,6 +7,7 @@ use crate::db::schema::{sessions, users};
 use crate::db::{DbConn, now};
 use crate::error::AppResult;
 use crate::models::User;
+use crate::models::session_cache::{Change, announce};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = sessions)]
@@ -109,28 +110,38 @@ impl SessionRow {
                 sessions::expires_at.eq(now + ttl),
             ))
             .execute(conn)?;
+        announce(conn, Change::Session(key_hash.to_string()));
         Ok(n > 0)
     }
 
-    pub fn touch(conn: &mut DbConn, id: i64, ttl: Duration) -> AppResult<()> {
+    /// Records that these sessions were seen now, pushing back their idle deadline (written
+    /// in batches by `auth::session_sync`). Rows gone meanwhile are skipped.
+    pub fn touch_all(conn: &mut DbConn, ids: &[i64], ttl: Duration) -> AppResult<()> {
         let now = now();
-        diesel::update(sessions::table.find(id))
-            .set((
-                sessions::last_seen.eq(now),
-                sessions::expires_at.eq(now + ttl),
-            ))
-            .execute(conn)?;
+        // Well under SQLite's limit of bound parameters per statement.
+        for chunk in ids.chunks(500) {
+            diesel::update(sessions::table.filter(sessions::id.eq_any(chunk)))
+                .set((
+                    sessions::last_seen.eq(now),
+                    sessions::expires_at.eq(now + ttl),
+                ))
+                .execute(conn)?;
+        }
         Ok(())
     }
 
     pub fn delete_by_key_hash(conn: &mut DbConn, key_hash: &str) -> AppResult<()> {
         diesel::delete(sessions::table.filter(sessions::key_hash.eq(key_hash))).execute(conn)?;
+        announce(conn, Change::Session(key_hash.to_string()));
         Ok(())
     }
 
     /// Ends every session of a user (password change, deactivation).
     pub fn delete_for_user(conn: &mut DbConn, user_id: i64) -> AppResult<usize> {
-        Ok(diesel::delete(sessions::table.filter(sessions::user_id.eq(user_id))).execute(conn)?)
+        let ended =
+            diesel::delete(sessions::table.filter(sessions::user_id.eq(user_id))).execute(conn)?;
+        announce(conn, Change::User(user_id));
+        Ok(ended)
     }
 
     pub fn count_for_user(conn: &mut DbConn, user_id: i64) -> AppResult<i64> {
@@ -172,7 +183,14 @@ impl SessionRow {
 
     /// Ends one session (revoked by a superuser); false when it was already gone.
     pub fn delete_by_id(conn: &mut DbConn, id: i64) -> AppResult<bool> {
-        Ok(diesel::delete(sessions::table.find(id)).execute(conn)? > 0)
+        let ended: Vec<String> = diesel::delete(sessions::table.find(id))
+            .returning(sessions::key_hash)
+            .get_results(conn)?;
+        let found = !ended.is_empty();
+        for key_hash in ended {
+            announce(conn, Change::Session(key_hash));
+        }
+        Ok(found)
     }
 
     /// Logged-in sessions not yet expired, most recently seen first; `user_id` narrows to one

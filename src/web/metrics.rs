@@ -34,6 +34,7 @@ pub async fn scrape(req: HttpRequest) -> AppResult<HttpResponse> {
         log_rows: calcs.log_rows,
         slots: state.config.max_concurrent(),
         pool,
+        sessions: state.sessions.figures(),
     };
     let body = metrics.render(&figures).map_err(AppError::Internal)?;
     Ok(HttpResponse::Ok().content_type(CONTENT_TYPE).body(body))

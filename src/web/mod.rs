@@ -103,6 +103,7 @@ pub fn build_app(
     let cookie_path = config.path_prefix_or_root();
     let store = DbSessionStore::new(
         state.db.clone(),
+        state.sessions.clone(),
         config.sessions.idle_timeout,
         config.sessions.absolute_lifetime,
     );

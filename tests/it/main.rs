@@ -40,6 +40,7 @@ mod previews;
 mod quotas;
 mod security;
 mod security_doc;
+mod session_cache;
 mod setup;
 mod slurm;
 mod smtp;

@@ -167,10 +167,7 @@ async fn polled_lists_show_changes_at_once() {
     Calc::set_status(&mut app.conn(), calc.id, Status::Executing).unwrap();
     let list: serde_json::Value = browser.get("/v1/calc/list").await.json().await.unwrap();
     assert_eq!(list[0]["abortable"], true);
-    exec(
-        &mut app.conn(),
-        &format!("UPDATE users SET level = 0 WHERE id = {}", alice.id),
-    );
+    app.set_level("alice", 0);
     let list: serde_json::Value = browser.get("/v1/calc/list").await.json().await.unwrap();
     assert_eq!(list[0]["abortable"], false, "level 0 may not abort");
 }

@@ -177,22 +177,7 @@ impl TestApp {
     /// A new browser that sends these headers with every request (e.g. the X-Forwarded-For a
     /// trusted proxy adds, to play a client at another address).
     pub fn browser_with_headers(&self, headers: reqwest::header::HeaderMap) -> Browser {
-        let jar = Arc::new(Jar::default());
-        let client = reqwest::Client::builder()
-            .default_headers(headers)
-            .cookie_provider(jar.clone())
-            .redirect(reqwest::redirect::Policy::none())
-            // Idle connections are dropped before the server's keep-alive (5 s) closes them:
-            // on a busy machine a request sent on a connection the server is closing at that
-            // moment fails with IncompleteMessage.
-            .pool_idle_timeout(std::time::Duration::from_secs(2))
-            .build()
-            .unwrap();
-        Browser {
-            client,
-            jar,
-            base: self.url(""),
-        }
+        Browser::new(&self.url(""), headers)
     }
 
     pub fn create_user(&self, username: &str, superuser: bool) -> User {
@@ -264,13 +249,18 @@ impl TestApp {
         User::find_by_username(&mut self.conn(), username).expect("find a user")
     }
 
+    /// Sets a user's level as /admin does (`User::update`), so the servers' session caches
+    /// hear of it at its commit.
     pub fn set_level(&self, username: &str, level: i32) {
-        use calcweb::db::schema::users;
-        let changed = diesel::update(users::table.filter(users::username.eq(username)))
-            .set(users::level.eq(level))
-            .execute(&mut *self.conn())
-            .unwrap();
-        assert_eq!(changed, 1, "no user {username}");
+        let user = self.user(username);
+        let changes = calcweb::models::user::UserChanges {
+            username: user.username,
+            email: user.email,
+            full_name: user.full_name,
+            is_superuser: user.is_superuser,
+            level,
+        };
+        User::update(&mut self.conn(), user.id, &changes).expect("set the level");
     }
 
     /// Adds existing users to `group`, which is made if it does not exist yet.
@@ -435,6 +425,36 @@ pub struct Browser {
 }
 
 impl Browser {
+    /// A new browser for the site at `base` that sends these headers with every request.
+    pub fn new(base: &str, headers: reqwest::header::HeaderMap) -> Browser {
+        let jar = Arc::new(Jar::default());
+        let client = reqwest::Client::builder()
+            .default_headers(headers)
+            .cookie_provider(jar.clone())
+            .redirect(reqwest::redirect::Policy::none())
+            // Idle connections are dropped before the server's keep-alive (5 s) closes them:
+            // on a busy machine a request sent on a connection the server is closing at that
+            // moment fails with IncompleteMessage.
+            .pool_idle_timeout(std::time::Duration::from_secs(2))
+            .build()
+            .unwrap();
+        Browser {
+            client,
+            jar,
+            base: base.to_string(),
+        }
+    }
+
+    /// This browser (its cookies) on another server at `base`: cookies do not depend on the
+    /// port, so two servers on loopback share them as they would behind one proxy.
+    pub fn on(&self, base: &str) -> Browser {
+        Browser {
+            client: self.client.clone(),
+            jar: self.jar.clone(),
+            base: base.to_string(),
+        }
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base.trim_end_matches('/'), path)
     }

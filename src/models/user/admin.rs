@@ -7,6 +7,7 @@ use super::{User, check_username};
 use crate::db::DbConn;
 use crate::db::schema::{user_groups, users};
 use crate::error::{AppError, AppResult};
+use crate::models::session_cache::{Change, announce};
 
 /// The `?sort=` keys of the user list (prefix `-` for descending).
 pub const USER_SORTS: &[&str] = &["username", "email", "name", "created", "last_login"];
@@ -152,6 +153,7 @@ impl User {
                 users::level.eq(changes.level),
             ))
             .execute(conn);
+        announce(conn, Change::User(id));
         match result {
             Err(diesel::result::Error::DatabaseError(
                 diesel::result::DatabaseErrorKind::UniqueViolation,
@@ -166,6 +168,7 @@ impl User {
         diesel::update(users::table.find(id))
             .set(users::is_active.eq(active))
             .execute(conn)?;
+        announce(conn, Change::User(id));
         Ok(())
     }
 
@@ -173,6 +176,7 @@ impl User {
     /// with first (calcs.user_id has no cascade, on purpose).
     pub fn delete(conn: &mut DbConn, id: i64) -> AppResult<()> {
         diesel::delete(users::table.find(id)).execute(conn)?;
+        announce(conn, Change::User(id));
         Ok(())
     }
 

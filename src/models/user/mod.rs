@@ -11,6 +11,7 @@ use time::PrimitiveDateTime;
 use crate::db::schema::{groups, user_groups, users};
 use crate::db::{DbConn, now};
 use crate::error::{AppError, AppResult};
+use crate::models::session_cache::{Change, announce};
 
 /// The ways an account can log in.
 pub const SOURCE_LOCAL: &str = "local";
@@ -129,6 +130,7 @@ impl User {
         diesel::update(users::table.find(id))
             .set(users::password_hash.eq(hash))
             .execute(conn)?;
+        announce(conn, Change::User(id));
         Ok(())
     }
 
@@ -136,6 +138,7 @@ impl User {
         diesel::update(users::table.find(id))
             .set(users::last_login.eq(Some(now())))
             .execute(conn)?;
+        announce(conn, Change::User(id));
         Ok(())
     }
 
@@ -186,6 +189,7 @@ impl User {
         diesel::update(users::table.find(id))
             .set(users::is_superuser.eq(superuser))
             .execute(conn)?;
+        announce(conn, Change::User(id));
         Ok(())
     }
 }
