@@ -9,7 +9,11 @@
 //!
 //! The listener speaks to libpq directly (the library diesel uses, so the same URLs, TLS
 //! settings and service files work): diesel offers no way to wait on the connection's socket,
-//! and a notification must be applied as soon as it arrives, not at the next poll.
+//! and a notification must be applied as soon as it arrives, not at the next poll. The
+//! pure-Rust `postgres` crate was weighed and not taken: it refuses URLs libpq accepts
+//! (`sslmode=verify-full`, `sslrootcert`, `service`, `keepalives_count`), ignores `PGPASSWORD`
+//! and `~/.pgpass`, and without TLS would listen in clear where libpq uses TLS, while with a
+//! verifying TLS connector it fails on the self-signed certificate of a default Debian server.
 
 use std::ffi::{CStr, CString};
 use std::os::fd::BorrowedFd;
@@ -278,5 +282,23 @@ mod tests {
             "application_name=calcweb-sessions-{}",
             std::process::id()
         )));
+    }
+
+    /// The listener must accept every URL the pool (diesel, over libpq) accepts.
+    #[test]
+    fn the_listener_passes_on_libpq_settings() {
+        let url = "postgres://u@h/db?sslmode=verify-full&sslrootcert=%2Fetc%2Fpg%2Froot.crt\
+                   &service=calcweb&keepalives_count=5";
+        let info = super::listener_conninfo(url).unwrap();
+        let info = info.to_str().unwrap();
+        for kept in [
+            "sslmode=verify-full",
+            "sslrootcert=%2Fetc%2Fpg%2Froot.crt",
+            "service=calcweb",
+            "keepalives_count=5",
+        ] {
+            assert!(info.contains(kept), "{kept} missing from {info}");
+        }
+        assert!(!info.contains("keepalives_count=3"), "{info}");
     }
 }
