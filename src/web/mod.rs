@@ -24,6 +24,7 @@ pub mod registration;
 pub mod security;
 pub mod setup;
 pub mod static_files;
+pub mod user_agent;
 
 use actix_session::SessionMiddleware;
 use actix_session::config::{BrowserSession, CookieContentSecurity, TtlExtensionPolicy};

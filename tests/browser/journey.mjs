@@ -638,6 +638,11 @@ async function journey(browser) {
   await admin.goto("/admin/sessions/");
   await expectHeading(page, "Live sessions");
   assert.ok((await page.getByRole("button", { name: "Revoke" }).count()) >= 2, "alice's and admin's sessions can be revoked");
+  // Browsers as people name them, the raw header on hover.
+  for (const cell of await page.locator("td.ua").all()) {
+    assert.match(await cell.innerText(), /^Chrome \d+ on Linux$/);
+    assert.match(await cell.getAttribute("title"), /HeadlessChrome\/\d/);
+  }
   await checkPage(admin, "admin-sessions", { times: 4 });
   await admin.goto("/admin/invites/");
   await page.getByLabel("Email address").fill("dave@example.org");

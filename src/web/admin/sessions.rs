@@ -41,6 +41,13 @@ struct ListPage {
 
 impl ShowsTimes for ListPage {}
 
+impl ListPage {
+    /// "Firefox 133 on Linux"; the raw header is in the cell's title.
+    fn browser(&self, user_agent: &str) -> String {
+        crate::web::user_agent::describe(user_agent)
+    }
+}
+
 #[get("/sessions/")]
 async fn list(
     req: HttpRequest,
