@@ -11,9 +11,11 @@ pub fn describe(user_agent: &str) -> String {
     if user_agent.is_empty() {
         return "unknown browser".into();
     }
+    // woothee's "misc" are libraries and tools ("HTTP Library" for curl): their own token says
+    // more.
     let Some(found) = Parser::new()
         .parse(user_agent)
-        .filter(|r| r.name != VALUE_UNKNOWN)
+        .filter(|r| r.name != VALUE_UNKNOWN && r.category != "misc")
     else {
         return first_product(user_agent);
     };
@@ -23,7 +25,7 @@ pub fn describe(user_agent: &str) -> String {
     } else {
         format!("{} {major}", found.name)
     };
-    if found.os == VALUE_UNKNOWN {
+    if found.os == VALUE_UNKNOWN || found.os.is_empty() {
         browser
     } else {
         format!("{browser} on {}", found.os)
