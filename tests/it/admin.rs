@@ -1085,13 +1085,18 @@ async fn sessions_are_listed_and_revoked() {
     };
     let row =
         |user: &str, agent: &str| (user.to_string(), "127.0.0.1".to_string(), agent.to_string());
+    // The browser as people name it ("BobLaptop 1.0"), the raw User-Agent in the title.
     let list = browser.page("/admin/sessions/").await;
     let all = sessions(&list);
-    assert!(all.contains(&row("bob", "BobLaptop/1.0")), "{all:?}");
-    assert!(all.contains(&row("bob", "BobPhone/2.0")), "{all:?}");
+    assert!(all.contains(&row("bob", "BobLaptop 1.0")), "{all:?}");
+    assert!(all.contains(&row("bob", "BobPhone 2.0")), "{all:?}");
     assert!(all.iter().any(|(user, _, _)| user == "root"), "{all:?}");
+    assert!(
+        list.to_string().contains(r#"title="BobLaptop/1.0""#),
+        "{list}"
+    );
     let mine = browser.page("/admin/sessions/?q=bobphone").await;
-    assert_eq!(sessions(&mine), [row("bob", "BobPhone/2.0")]);
+    assert_eq!(sessions(&mine), [row("bob", "BobPhone 2.0")]);
 
     let live = SessionRow::list_live(
         &mut app.conn(),
