@@ -6,12 +6,12 @@
 use std::time::{Duration, Instant};
 
 use calcweb::db::DbConn;
+use calcweb::models::User;
 use calcweb::models::session::SessionRow;
-use calcweb::models::{NewUser, User};
 use diesel::prelude::*;
 
 use crate::cli::{Server, Site, free_port};
-use crate::support::{Browser, PASSWORD, TestApp};
+use crate::support::{Browser, PASSWORD, TestApp, create_user_in};
 
 /// How soon a session ended on one server must be refused by the other.
 const PROMPT: Duration = Duration::from_millis(100);
@@ -41,15 +41,7 @@ impl Pair {
             return None;
         }
         for (username, superuser) in [("alice", false), ("root", true)] {
-            let new = NewUser {
-                username: username.into(),
-                email: format!("{username}@example.org"),
-                password_hash: calcweb::auth::password::hash(PASSWORD),
-                is_superuser: superuser,
-                level: 1,
-                ..Default::default()
-            };
-            User::create(&mut conn, &new).unwrap();
+            create_user_in(&mut conn, username, superuser);
         }
         let ports = [free_port(), free_port()];
         let servers = ports.map(|port| {

@@ -181,16 +181,7 @@ impl TestApp {
     }
 
     pub fn create_user(&self, username: &str, superuser: bool) -> User {
-        let mut conn = self.state.db.conn().expect("db");
-        let new = NewUser {
-            username: username.into(),
-            email: format!("{username}@example.org"),
-            password_hash: calcweb::auth::password::hash(PASSWORD),
-            is_superuser: superuser,
-            level: 1,
-            ..Default::default()
-        };
-        User::create(&mut conn, &new).expect("create user")
+        create_user_in(&mut self.state.db.conn().expect("db"), username, superuser)
     }
 
     pub fn conn(&self) -> calcweb::db::PooledConn {
@@ -684,4 +675,17 @@ pub fn wait_for_line(path: &std::path::Path, wanted: impl Fn(&str) -> bool) -> S
         );
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
+}
+
+/// A level-1 user (a superuser if asked) with [`PASSWORD`], in any database the test holds.
+pub fn create_user_in(conn: &mut calcweb::db::DbConn, username: &str, superuser: bool) -> User {
+    let new = NewUser {
+        username: username.into(),
+        email: format!("{username}@example.org"),
+        password_hash: calcweb::auth::password::hash(PASSWORD),
+        is_superuser: superuser,
+        level: 1,
+        ..Default::default()
+    };
+    User::create(conn, &new).expect("create user")
 }

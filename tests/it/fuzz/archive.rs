@@ -12,7 +12,7 @@ use calcweb::config::CalculatorConfig;
 use zip::write::SimpleFileOptions;
 
 use super::fuzz;
-use super::multipart::{BOUNDARY, Outcomes, check_refusal, left_in, limits, receive};
+use super::multipart::{BOUNDARY, Outcomes, left_in, limits, receive, settle};
 
 const TOKENS: &[&str] = &[
     "\nf 10 ",
@@ -108,37 +108,26 @@ fn check(
     let outcome = runtime
         .block_on(receive(&body, 64 * 1024, &tmp, &limits))
         .and_then(|received| upload::prepare(received, &calculator, None, &limits));
-    match outcome {
-        Ok(prepared) => {
-            let dir = prepared.dir.path().to_path_buf();
-            let mut found = Vec::new();
-            walk(&dir, &dir, &mut found);
-            for (path, link) in &found {
-                if *link {
-                    return Err(format!("a link was unpacked: {path}"));
-                }
-                if path != "input" && !path.starts_with("input/") {
-                    return Err(format!("{path} was written outside input/"));
-                }
+    settle(outcome, outcomes, &tmp, |prepared| {
+        let dir = prepared.dir.path().to_path_buf();
+        let mut found = Vec::new();
+        walk(&dir, &dir, &mut found);
+        for (path, link) in &found {
+            if *link {
+                return Err(format!("a link was unpacked: {path}"));
             }
-            if !prepared.input_path().join(&prepared.job_ini).is_file() {
-                return Err(format!(
-                    "the .ini to run, {}, is not a file",
-                    prepared.job_ini
-                ));
+            if path != "input" && !path.starts_with("input/") {
+                return Err(format!("{path} was written outside input/"));
             }
-            drop(prepared);
-            outcomes.count(None);
         }
-        Err(error) => {
-            check_refusal(&error)?;
-            outcomes.count(Some(&error));
+        if !prepared.input_path().join(&prepared.job_ini).is_file() {
+            return Err(format!(
+                "the .ini to run, {}, is not a file",
+                prepared.job_ini
+            ));
         }
-    }
-    let left = left_in(&tmp);
-    if !left.is_empty() {
-        return Err(format!("left behind: {left:?}"));
-    }
+        Ok(())
+    })?;
     let beside = left_in(root.path());
     if beside != ["tmp"] {
         return Err(format!("written beside tmp/: {beside:?}"));

@@ -105,6 +105,31 @@ impl std::fmt::Display for Outcomes {
     }
 }
 
+/// The end of every check: an accepted input passes `accepted` (and is dropped), a refusal is
+/// one a user can read; either is counted, and nothing of the upload is left in `tmp`.
+pub fn settle<T>(
+    outcome: Result<T, AppError>,
+    outcomes: &Outcomes,
+    tmp: &std::path::Path,
+    accepted: impl FnOnce(T) -> Result<(), String>,
+) -> Result<(), String> {
+    match outcome {
+        Ok(value) => {
+            accepted(value)?;
+            outcomes.count(None);
+        }
+        Err(error) => {
+            check_refusal(&error)?;
+            outcomes.count(Some(&error));
+        }
+    }
+    let left = left_in(tmp);
+    if !left.is_empty() {
+        return Err(format!("left behind: {left:?}"));
+    }
+    Ok(())
+}
+
 /// What a temporary directory holds: nothing once every upload is dropped.
 pub fn left_in(tmp: &std::path::Path) -> Vec<String> {
     std::fs::read_dir(tmp)
@@ -126,35 +151,23 @@ fn check(
     let limits = limits();
     let chunk = 1 + input.len() % 4093;
     let outcome = runtime.block_on(receive(input, chunk, &tmp, &limits));
-    match outcome {
-        Ok(upload) => {
-            let fields = &upload.fields;
-            if fields.len() > MAX_FIELDS {
-                return Err(format!("{} fields kept", fields.len()));
-            }
-            let mut total = 0;
-            for (name, value) in fields {
-                if value.len() > MAX_FIELD_BYTES {
-                    return Err(format!("the field {name:?} kept {} bytes", value.len()));
-                }
-                total += name.len() + value.len();
-            }
-            if total > MAX_FIELDS_BYTES {
-                return Err(format!("the fields kept {total} bytes"));
-            }
-            drop(upload);
-            outcomes.count(None);
+    settle(outcome, outcomes, &tmp, |upload| {
+        let fields = &upload.fields;
+        if fields.len() > MAX_FIELDS {
+            return Err(format!("{} fields kept", fields.len()));
         }
-        Err(error) => {
-            check_refusal(&error)?;
-            outcomes.count(Some(&error));
+        let mut total = 0;
+        for (name, value) in fields {
+            if value.len() > MAX_FIELD_BYTES {
+                return Err(format!("the field {name:?} kept {} bytes", value.len()));
+            }
+            total += name.len() + value.len();
         }
-    }
-    let left = left_in(&tmp);
-    if !left.is_empty() {
-        return Err(format!("left behind: {left:?}"));
-    }
-    Ok(())
+        if total > MAX_FIELDS_BYTES {
+            return Err(format!("the fields kept {total} bytes"));
+        }
+        Ok(())
+    })
 }
 
 #[test]
