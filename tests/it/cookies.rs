@@ -35,17 +35,14 @@ fn attributes(cookie: &str) -> Vec<String> {
 async fn journey(b: &Browser, prefix: &str) -> [reqwest::Response; 4] {
     let page = b.get(&format!("{prefix}/accounts/login/")).await;
     let token = b.csrf_at(&format!("{prefix}/accounts/login/")).await;
+    let fields = [
+        ("username", "alice"),
+        ("password", PASSWORD),
+        ("csrf_token", token.as_str()),
+    ];
     let login = b
-        .client
-        .post(b.url(&format!("{prefix}/accounts/login/")))
-        .form(&[
-            ("username", "alice"),
-            ("password", PASSWORD),
-            ("csrf_token", token.as_str()),
-        ])
-        .send()
-        .await
-        .unwrap();
+        .post_form_without_csrf(&format!("{prefix}/accounts/login/"), &fields)
+        .await;
     assert_eq!(login.status(), 303, "{:?}", login.text().await);
     let token = b.csrf_at(&format!("{prefix}/accounts/")).await;
     let logout = b
