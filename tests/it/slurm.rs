@@ -285,6 +285,21 @@ PartitionName=debug Nodes={host} Default=YES MaxTime=INFINITE State=UP
         .to_string()
     }
 
+    /// The job's state once Slurm has finished ending it: the supervisor reports before
+    /// its batch job leaves COMPLETING, so an ended calculation's job may still be there.
+    async fn ended_state(&self, job: &str) -> String {
+        let deadline = Instant::now() + HANG_GUARD;
+        loop {
+            let state = self.job_state(job);
+            if !matches!(state.as_str(), "RUNNING" | "COMPLETING" | "CONFIGURING")
+                || Instant::now() > deadline
+            {
+                return state;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
     /// Ids of the jobs with this name.
     fn jobs_named(&self, name: &str) -> Vec<String> {
         self.client(
@@ -476,7 +491,7 @@ async fn slurm_runs_calculations_through_sbatch_and_reports_how_they_end() {
     let done = wait_status(&alice, ok, "complete", HANG_GUARD).await;
     assert_eq!(done["progress"], 100);
     let job = job_of(&done);
-    assert_eq!(cluster.job_state(&job), "COMPLETED");
+    assert_eq!(cluster.ended_state(&job).await, "COMPLETED");
     assert_eq!(
         cluster.jobs_named(&format!("calcweb-{ok}")),
         vec![job.clone()],
@@ -785,12 +800,7 @@ async fn slurm_runs_an_openquake_calculation_isolated_on_the_node() {
     // The engine's imports take seconds on a busy machine: a longer guard than HANG_GUARD.
     let done = wait_status(&alice, id, "complete", Duration::from_secs(300)).await;
     let job = job_of(&done);
-    // The supervisor reports before its batch job has quite ended.
-    let deadline = Instant::now() + HANG_GUARD;
-    while cluster.job_state(&job) != "COMPLETED" && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    assert_eq!(cluster.job_state(&job), "COMPLETED");
+    assert_eq!(cluster.ended_state(&job).await, "COMPLETED");
     let engine_job = done["engine_job_id"].as_i64().expect("the engine's job id");
     let dir = app.state.config.calcs_dir().join(id.to_string());
     assert!(
