@@ -21,7 +21,7 @@ use lettre::message::header::{Header, HeaderName, HeaderValue};
 use lettre::message::{Mailbox, MultiPart};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
-use lettre::{FileTransport, SmtpTransport, Transport};
+use lettre::{SmtpTransport, Transport};
 
 use crate::config::{Config, EmailBackend, EmailSecurity};
 pub use crate::models::email::Outgoing;
@@ -30,12 +30,8 @@ pub use crate::models::email::Outgoing;
 pub enum Mailer {
     /// Printed on standard output (development).
     Console { from: Mailbox },
-    /// One `.eml` file per message in `dir`.
-    File {
-        from: Mailbox,
-        dir: PathBuf,
-        transport: FileTransport,
-    },
+    /// One `.eml` file per message in `dir`, written whole before it gets its name.
+    File { from: Mailbox, dir: PathBuf },
     Smtp {
         from: Mailbox,
         server: SmtpServer,
@@ -154,11 +150,7 @@ impl Mailer {
                         dir.display()
                     )
                 })?;
-                Ok(Mailer::File {
-                    from,
-                    transport: FileTransport::new(&dir),
-                    dir,
-                })
+                Ok(Mailer::File { from, dir })
             }
             EmailBackend::Smtp => Mailer::smtp(config, from),
         }
@@ -230,13 +222,9 @@ impl Mailer {
                 print_to_console(from, message, &built);
                 Ok(())
             }
-            Mailer::File {
-                from,
-                dir,
-                transport,
-            } => {
+            Mailer::File { from, dir } => {
                 let built = build(from, message)?;
-                transport.send(&built).map(|_| ()).map_err(|e| {
+                write_eml(dir, &built.formatted()).map_err(|e| {
                     SendError::transient(format!(
                         "Cannot write the message into {} ([email] file_path): {e}.",
                         dir.display()
@@ -307,4 +295,20 @@ fn print_to_console(from: &Mailbox, message: &Outgoing, _built: &lettre::Message
 pub fn is_address(text: &str) -> bool {
     let text = text.trim();
     text.len() <= 254 && text.parse::<lettre::Address>().is_ok()
+}
+
+/// Writes one message as `<random>.eml` in `dir`: into a hidden temporary file first, renamed
+/// once complete, so whatever watches the directory (a test, a mail pickup) never reads half a
+/// message (lettre's FileTransport writes the `.eml` in place).
+fn write_eml(dir: &std::path::Path, message: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut file = tempfile::Builder::new()
+        .prefix(".")
+        .suffix(".eml.part")
+        .tempfile_in(dir)?;
+    file.write_all(message)?;
+    file.as_file().sync_all()?;
+    let name = format!("{:032x}.eml", rand::random::<u128>());
+    file.persist(dir.join(name)).map_err(|e| e.error)?;
+    Ok(())
 }

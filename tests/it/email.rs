@@ -961,11 +961,18 @@ async fn the_file_backend_writes_one_eml_per_message() {
     }
     let deadline = Instant::now() + crate::smtp::WAIT;
     let files = loop {
-        let files: Vec<_> = std::fs::read_dir(&mail_dir)
-            .map(|d| d.map(|e| e.unwrap().path()).collect())
+        let emls = std::fs::read_dir(&mail_dir)
+            .map(|d| {
+                d.filter(|e| e.as_ref().unwrap().path().extension() == Some("eml".as_ref()))
+                    .count()
+            })
             .unwrap_or_default();
-        if files.len() >= 2 {
-            break files;
+        if emls >= 2 {
+            // Every entry, so a temporary file left behind would show.
+            break std::fs::read_dir(&mail_dir)
+                .unwrap()
+                .map(|e| e.unwrap().path())
+                .collect::<Vec<_>>();
         }
         assert!(
             Instant::now() < deadline,
