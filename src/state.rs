@@ -86,6 +86,7 @@ impl AppState {
                 maintenance: Arc::default(),
                 lists: Arc::new(crate::models::list_cache::ListCache::new(
                     config.calcs.list_cache_rows,
+                    db.work_done(),
                 )),
                 sessions: crate::models::session_cache::SessionCache::new(),
                 config: Arc::new(config),

@@ -25,17 +25,19 @@ pub struct Meter {
 /// The meter of `user`.
 pub fn meter(conn: &mut DbConn, config: &Config, user: &User) -> AppResult<Meter> {
     let usage = Usage::of_user(conn, user.id)?;
-    meter_with(conn, config, user, usage)
+    let limits = quota::limits_for(conn, &config.quotas, user.id, user.is_superuser)?;
+    meter_with(conn, config, user, usage, limits)
 }
 
-/// The meter of `user` whose own usage is known already (the list keeps it between requests).
+/// The meter of `user` whose own usage and limits are known already (the list keeps them
+/// between requests).
 pub fn meter_with(
     conn: &mut DbConn,
     config: &Config,
     user: &User,
     usage: Usage,
+    limits: Vec<Limit>,
 ) -> AppResult<Meter> {
-    let limits = quota::limits_for(conn, &config.quotas, user.id, user.is_superuser)?;
     Ok(Meter {
         usage,
         standings: standings(conn, limits, usage)?,

@@ -16,6 +16,7 @@ use time::Duration;
 
 use crate::db::Db;
 use crate::models::User;
+use crate::models::list_cache::ListCache;
 use crate::models::session::{SessionFields, SessionRow};
 use crate::models::session_cache::SessionCache;
 
@@ -47,9 +48,16 @@ pub struct DbSessionStore {
 
 impl DbSessionStore {
     /// The store over `db`, keeping sessions in `cache` (whose background work it starts, once).
-    pub fn new(db: Db, cache: Arc<SessionCache>, idle_secs: u64, absolute_secs: u64) -> Self {
+    /// The listener also keeps `lists`' counters (`models::list_stamps`).
+    pub fn new(
+        db: Db,
+        cache: Arc<SessionCache>,
+        lists: &Arc<ListCache>,
+        idle_secs: u64,
+        absolute_secs: u64,
+    ) -> Self {
         let idle = Duration::seconds(idle_secs as i64);
-        crate::auth::session_sync::start(&cache, &db, idle);
+        crate::auth::session_sync::start(&cache, lists, &db, idle);
         DbSessionStore {
             db,
             cache,

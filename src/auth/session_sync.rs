@@ -4,6 +4,8 @@
 //! - on PostgreSQL, the listener: a connection of its own doing `LISTEN calcweb_sessions`,
 //!   which applies each notification to the cache. While it is down the cache is empty and
 //!   unused; it reconnects with a growing pause (1 s to 10 s), then the cache is used again.
+//!   It also listens on `calcweb_lists`, for the list counters (`models::list_stamps`),
+//!   which follow the same rule: trusted only while it is connected.
 //! - the writer of `last_seen`: sessions seen are written every [`WRITE_EVERY`] in one
 //!   statement, instead of by the request that saw them.
 //!
@@ -22,6 +24,8 @@ use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
 use crate::db::{DatabaseUrl, Db};
+use crate::models::list_cache::ListCache;
+use crate::models::list_stamps::CHANNEL as LISTS_CHANNEL;
 use crate::models::session::SessionRow;
 use crate::models::session_cache::{CHANNEL, Change, SessionCache};
 
@@ -41,15 +45,19 @@ const LONGEST_PAUSE: Duration = Duration::from_secs(10);
 const CHECK_EVERY: Duration = Duration::from_secs(5);
 
 /// Starts the background work for `cache` once; it ends when the cache is dropped.
-pub fn start(cache: &Arc<SessionCache>, db: &Db, idle: time::Duration) {
+pub fn start(cache: &Arc<SessionCache>, lists: &Arc<ListCache>, db: &Db, idle: time::Duration) {
     cache.started.call_once(|| {
         let (weak, writer_db) = (Arc::downgrade(cache), db.clone());
         spawn("session-last-seen", move || {
             write_forever(weak, writer_db, idle)
         });
         if let DatabaseUrl::Postgres(url) = db.url() {
-            let (weak, url) = (Arc::downgrade(cache), url.clone());
-            spawn("session-listener", move || listen_forever(weak, &url));
+            let targets = Targets {
+                sessions: Arc::downgrade(cache),
+                lists: Arc::downgrade(lists),
+            };
+            let url = url.clone();
+            spawn("session-listener", move || listen_forever(targets, &url));
         }
     });
 }
@@ -85,7 +93,35 @@ fn write_forever(cache: Weak<SessionCache>, db: Db, idle: time::Duration) {
     }
 }
 
-fn listen_forever(cache: Weak<SessionCache>, url: &str) {
+/// What the listener keeps in step; it stops when the session cache goes (the server).
+struct Targets {
+    sessions: Weak<SessionCache>,
+    lists: Weak<ListCache>,
+}
+
+impl Targets {
+    fn set_listening(&self, listening: bool) {
+        if let Some(lists) = self.lists.upgrade() {
+            lists.stamps.set_listening(listening);
+        }
+        if let Some(sessions) = self.sessions.upgrade() {
+            sessions.set_listening(listening);
+        }
+    }
+
+    fn apply(&self, sessions: &SessionCache, (channel, payload): &(String, String)) {
+        if channel == LISTS_CHANNEL {
+            if let Some(lists) = self.lists.upgrade() {
+                lists.stamps.notified(payload);
+            }
+        } else {
+            sessions.invalidate(&Change::parse(payload));
+        }
+    }
+}
+
+fn listen_forever(targets: Targets, url: &str) {
+    let cache = &targets.sessions;
     let conninfo = match listener_conninfo(url) {
         Ok(conninfo) => conninfo,
         Err(e) => {
@@ -101,15 +137,18 @@ fn listen_forever(cache: Weak<SessionCache>, url: &str) {
         }
         match Listener::connect(&conninfo) {
             Ok(mut listener) => {
-                let Some(live) = cache.upgrade() else { return };
-                live.set_listening(true);
-                drop(live);
-                tracing::info!("session cache on: listening on {CHANNEL}");
+                if cache.strong_count() == 0 {
+                    return;
+                }
+                targets.set_listening(true);
+                tracing::info!("session cache on: listening on {CHANNEL} and {LISTS_CHANNEL}");
                 pause = FIRST_PAUSE;
                 said_down = false;
-                let why = listener.relay(&cache);
-                let Some(live) = cache.upgrade() else { return };
-                live.set_listening(false);
+                let why = listener.relay(&targets);
+                if cache.strong_count() == 0 {
+                    return;
+                }
+                targets.set_listening(false);
                 tracing::warn!(
                     "session cache off: lost the {CHANNEL} listener ({why}); every request reads its session from the database until it reconnects"
                 );
@@ -177,7 +216,7 @@ impl Listener {
         if unsafe { pq_sys::PQstatus(conn.as_ptr()) } != pq_sys::ConnStatusType::CONNECTION_OK {
             return Err(listener.error());
         }
-        listener.exec(&format!("LISTEN {CHANNEL}"))?;
+        listener.exec(&format!("LISTEN {CHANNEL}; LISTEN {LISTS_CHANNEL}"))?;
         Ok(listener)
     }
 
@@ -203,7 +242,7 @@ impl Listener {
     }
 
     /// Applies notifications to `cache` as they arrive; returns why the connection ended.
-    fn relay(&mut self, cache: &Weak<SessionCache>) -> String {
+    fn relay(&mut self, targets: &Targets) -> String {
         use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
         // SAFETY: a connected connection.
         let socket = unsafe { pq_sys::PQsocket(self.conn.as_ptr()) };
@@ -220,7 +259,7 @@ impl Listener {
                 Err(nix::errno::Errno::EINTR) => false,
                 Err(e) => return format!("poll: {e}"),
             };
-            let Some(cache) = cache.upgrade() else {
+            let Some(cache) = targets.sessions.upgrade() else {
                 return "server stopped".into();
             };
             if ready {
@@ -228,8 +267,8 @@ impl Listener {
                 if unsafe { pq_sys::PQconsumeInput(self.conn.as_ptr()) } == 0 {
                     return self.error();
                 }
-                for payload in self.notifications() {
-                    cache.invalidate(&Change::parse(&payload));
+                for notification in self.notifications() {
+                    targets.apply(&cache, &notification);
                 }
                 last_heard = Instant::now();
             } else if last_heard.elapsed() >= CHECK_EVERY {
@@ -237,8 +276,8 @@ impl Listener {
                     return e;
                 }
                 // A notification that came with the answer is queued now.
-                for payload in self.notifications() {
-                    cache.invalidate(&Change::parse(&payload));
+                for notification in self.notifications() {
+                    targets.apply(&cache, &notification);
                 }
                 last_heard = Instant::now();
             }
@@ -251,8 +290,8 @@ impl Listener {
         }
     }
 
-    /// The payloads of the notifications received so far.
-    fn notifications(&self) -> Vec<String> {
+    /// The channels and payloads of the notifications received so far.
+    fn notifications(&self) -> Vec<(String, String)> {
         let mut payloads = Vec::new();
         loop {
             // SAFETY: valid connection; each notification is freed with PQfreemem.
@@ -260,9 +299,18 @@ impl Listener {
             else {
                 return payloads;
             };
-            // SAFETY: `extra` is the payload, a C string inside the notification.
-            let payload = unsafe { CStr::from_ptr(notify.as_ref().extra) };
-            payloads.push(payload.to_string_lossy().into_owned());
+            // SAFETY: `relname` and `extra` are the channel and the payload, C strings inside
+            // the notification.
+            let (channel, payload) = unsafe {
+                (
+                    CStr::from_ptr(notify.as_ref().relname),
+                    CStr::from_ptr(notify.as_ref().extra),
+                )
+            };
+            payloads.push((
+                channel.to_string_lossy().into_owned(),
+                payload.to_string_lossy().into_owned(),
+            ));
             // SAFETY: frees the notification PQnotifies returned, once.
             unsafe { pq_sys::PQfreemem(notify.as_ptr().cast()) };
         }

@@ -1,5 +1,6 @@
 //! One connection type for SQLite and PostgreSQL, chosen by the URL scheme, behind an r2d2 pool.
 
+mod checkout;
 pub mod decode;
 pub mod migrations;
 mod on_commit;
@@ -238,6 +239,7 @@ pub fn refresh_sqlite_statistics(conn: &mut DbConn, first_open: bool) -> QueryRe
 pub struct Manager {
     url: DatabaseUrl,
     down: std::sync::Arc<AtomicBool>,
+    tests: std::sync::Arc<checkout::CheckoutTests>,
 }
 
 impl ManageConnection for Manager {
@@ -254,10 +256,18 @@ impl ManageConnection for Manager {
                 Ok(conn)
             });
         self.down.store(opened.is_err(), Ordering::Relaxed);
+        if opened.is_err() {
+            self.tests.trouble_seen();
+        }
         opened
     }
 
+    /// Called on every checkout on PostgreSQL; a round trip only after a sign of trouble
+    /// (see [`checkout`]).
     fn is_valid(&self, conn: &mut DbConn) -> Result<(), r2d2::Error> {
+        if !self.tests.needed() {
+            return Ok(());
+        }
         conn.batch_execute("SELECT 1")
             .map_err(r2d2::Error::QueryError)
     }
@@ -287,6 +297,10 @@ pub struct Db {
     down: std::sync::Arc<AtomicBool>,
     /// Waits for a connection (permit and pool), shown by /metrics when it is enabled.
     wait: prometheus::Histogram,
+    /// Whether checkouts are tested now (after a connection failed to open or was lost).
+    tests: std::sync::Arc<checkout::CheckoutTests>,
+    /// How many [`Db::run`]s (work that may write) have ended: see [`Db::work_done`].
+    work_done: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Db {
@@ -298,6 +312,7 @@ impl Db {
         let readers = (backend == Backend::Sqlite)
             .then(|| std::sync::Arc::new(readers::Readers::new(url.clone(), readers.max(1))));
         let down = std::sync::Arc::new(AtomicBool::new(false));
+        let tests = std::sync::Arc::new(checkout::CheckoutTests::new());
         let pool = r2d2::Pool::builder()
             .max_size(size.max(1))
             .min_idle(Some(1))
@@ -307,6 +322,7 @@ impl Db {
             .build_unchecked(Manager {
                 url: url.clone(),
                 down: down.clone(),
+                tests: tests.clone(),
             });
         let permits = std::sync::Arc::new(tokio::sync::Semaphore::new(size.max(1) as usize));
         Ok(Db {
@@ -317,6 +333,8 @@ impl Db {
             readers,
             down,
             wait: crate::metrics::pool_wait_histogram(),
+            tests,
+            work_done: std::sync::Arc::default(),
         })
     }
 
@@ -341,6 +359,13 @@ impl Db {
 
     pub fn url(&self) -> &DatabaseUrl {
         &self.url
+    }
+
+    /// The count of this process's [`Db::run`]s that have ended, which moves after any write
+    /// a request made: what was learned of the database before it may be stale
+    /// (`models::list_stamps`). Reads ([`Db::read`]) do not move it.
+    pub fn work_done(&self) -> std::sync::Arc<std::sync::atomic::AtomicU64> {
+        self.work_done.clone()
     }
 
     /// A connection, or 503 when the database does not answer. While it is known to be down
@@ -371,7 +396,7 @@ impl Db {
     /// always on the pool. `work` must not write: on SQLite a write fails.
     pub async fn read<T, F>(&self, work: F) -> Result<T, AppError>
     where
-        F: Fn(&mut DbConn) -> Result<T, AppError> + Send + 'static,
+        F: Fn(&mut DbConn) -> Result<T, AppError> + Send + Sync + 'static,
         T: Send + 'static,
     {
         if let Some(readers) = &self.readers
@@ -379,11 +404,31 @@ impl Db {
         {
             return result;
         }
-        self.run(work).await
+        let work = std::sync::Arc::new(work);
+        let again = work.clone();
+        match self.run_on_pool(move |conn| work(conn)).await {
+            // A connection lost since its last use (the server restarted): a read can be run
+            // again, on a connection tested first.
+            Err(AppError::Unavailable(_)) if !self.down.load(Ordering::Relaxed) => {
+                self.run_on_pool(move |conn| again(conn)).await
+            }
+            result => result,
+        }
+    }
+
+    /// Runs blocking database work, which may write, on actix's thread pool.
+    pub async fn run<T, F>(&self, work: F) -> Result<T, AppError>
+    where
+        F: FnOnce(&mut DbConn) -> Result<T, AppError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let result = self.run_on_pool(work).await;
+        self.work_done.fetch_add(1, Ordering::AcqRel);
+        result
     }
 
     /// Runs blocking database work on actix's thread pool.
-    pub async fn run<T, F>(&self, work: F) -> Result<T, AppError>
+    async fn run_on_pool<T, F>(&self, work: F) -> Result<T, AppError>
     where
         F: FnOnce(&mut DbConn) -> Result<T, AppError> + Send + 'static,
         T: Send + 'static,
@@ -395,12 +440,16 @@ impl Db {
             .await
             .map_err(|e| AppError::Internal(format!("database permits closed: {e}")))?;
         let db = self.clone();
-        actix_web::web::block(move || {
+        let result = actix_web::web::block(move || {
             let mut conn = db.conn_waiting_since(since)?;
             work(&mut conn)
         })
         .await
-        .map_err(|e| AppError::Internal(format!("blocking task failed: {e}")))?
+        .map_err(|e| AppError::Internal(format!("blocking task failed: {e}")))?;
+        if let Err(AppError::Unavailable(_)) = &result {
+            self.tests.trouble_seen();
+        }
+        result
     }
 }
 

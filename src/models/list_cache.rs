@@ -25,12 +25,13 @@ use bytes::Bytes;
 use diesel::prelude::*;
 use quick_cache::sync::Cache;
 
+use crate::config::QuotasConfig;
 use crate::db::DbConn;
 use crate::db::schema::calc_list_version;
 use crate::error::AppResult;
 use crate::models::User;
 use crate::models::calc::{Calc, CalcRow, ListQuery, OrderBy};
-use crate::models::quota::Usage;
+use crate::models::quota::{self, Limit, Usage};
 use crate::models::tag::Tag;
 
 /// The counters of `calc_list_version` at the start of a read.
@@ -49,6 +50,23 @@ impl ListStamp {
             .select((calc_list_version::version, calc_list_version::rows_version))
             .first(conn)?;
         Ok(ListStamp { lists, rows })
+    }
+
+    /// A notification's payload (`models::list_stamps`): `<version>:<rows_version>`.
+    pub fn parse(payload: &str) -> Option<ListStamp> {
+        let (lists, rows) = payload.split_once(':')?;
+        Some(ListStamp {
+            lists: lists.parse().ok()?,
+            rows: rows.parse().ok()?,
+        })
+    }
+
+    /// Each counter at the larger of the two (both only ever grow).
+    pub fn max(self, other: ListStamp) -> ListStamp {
+        ListStamp {
+            lists: self.lists.max(other.lists),
+            rows: self.rows.max(other.rows),
+        }
     }
 }
 
@@ -84,6 +102,9 @@ impl ListPage {
     }
 }
 
+/// Quota limits with the `version` they were read under.
+type KeptLimits = (i64, Arc<Vec<Limit>>);
+
 /// Weighs a page by its rows, so the bound is on what the cache holds, not on how many pages.
 #[derive(Clone)]
 struct ByRows;
@@ -104,6 +125,14 @@ pub struct ListCache {
     /// The usage meter's figures by user (summing a user's sizes is the costly part of the
     /// meter above /engine/), with the stamp they were counted under.
     usage: Cache<i64, (ListStamp, Usage)>,
+    /// The quota limits that apply to a user (the meter), by user and level, with the
+    /// `version` they were read under (a change of quotas or group names moves it).
+    limits: Cache<(i64, bool), KeptLimits>,
+    /// Every tag's name (the list's tag filter), with the `version` it was read under (a
+    /// change of tags moves it).
+    tag_names: Mutex<Option<(i64, Arc<Vec<String>>)>>,
+    /// The counters, known without a round trip while PostgreSQL notifies them.
+    pub stamps: crate::models::list_stamps::ListStamps,
 }
 
 impl ListCache {
@@ -113,13 +142,60 @@ impl ListCache {
     /// A cache holding pages of at most `max_rows` rows in all. It is split in shards (eight
     /// at most for 10,000 rows, whatever the cores: quick_cache keeps 32 pages a shard) and a
     /// page must fit in one, so pages over about an eighth of `max_rows` are read each time.
-    pub fn new(max_rows: usize) -> ListCache {
+    /// `work_done` is the pool's count of work that may have written ([`crate::db::Db::work_done`]).
+    pub fn new(max_rows: usize, work_done: Arc<std::sync::atomic::AtomicU64>) -> ListCache {
         ListCache {
+            stamps: crate::models::list_stamps::ListStamps::new(work_done),
+            tag_names: Mutex::default(),
+            limits: Cache::new(Self::MAX_TOTALS),
             max_rows,
             pages: Cache::with_weighter((max_rows / 25).max(1), max_rows.max(1) as u64, ByRows),
             totals: Cache::new(Self::MAX_TOTALS),
             usage: Cache::new(Self::MAX_TOTALS),
         }
+    }
+
+    /// The counters now, to stamp what is read after (see `models::list_stamps`).
+    pub fn stamp(&self, conn: &mut DbConn) -> AppResult<ListStamp> {
+        self.stamps.current(conn)
+    }
+
+    /// The quota limits that apply to `user` ([`quota::limits_for`]), read again only when a
+    /// list, a quota or a group's name changed.
+    pub fn limits(
+        &self,
+        conn: &mut DbConn,
+        stamp: ListStamp,
+        quotas: &QuotasConfig,
+        user: &User,
+    ) -> AppResult<Arc<Vec<Limit>>> {
+        let key = (user.id, user.is_superuser);
+        if let Some((version, limits)) = self.limits.get(&key)
+            && version == stamp.lists
+        {
+            return Ok(limits);
+        }
+        let limits = Arc::new(quota::limits_for(conn, quotas, user.id, user.is_superuser)?);
+        self.limits.insert(key, (stamp.lists, limits.clone()));
+        Ok(limits)
+    }
+
+    /// Every tag's name, read again only when a list changed.
+    pub fn tag_names(&self, conn: &mut DbConn, stamp: ListStamp) -> AppResult<Arc<Vec<String>>> {
+        let kept = self
+            .tag_names
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        if let Some((version, names)) = kept
+            && version == stamp.lists
+        {
+            return Ok(names);
+        }
+        let names = Arc::new(Tag::names(conn)?);
+        *self.tag_names.lock().unwrap_or_else(|e| e.into_inner()) =
+            Some((stamp.lists, names.clone()));
+        Ok(names)
     }
 
     /// The page `q` of the calculations `user` may see, read again only if a list changed.

@@ -12,6 +12,7 @@ pub mod group;
 pub mod invitation;
 pub mod known_device;
 pub mod list_cache;
+pub mod list_stamps;
 pub mod log;
 pub mod maintenance;
 pub mod output;

@@ -105,6 +105,7 @@ pub fn build_app(
     let store = DbSessionStore::new(
         state.db.clone(),
         state.sessions.clone(),
+        &state.lists,
         config.sessions.idle_timeout,
         config.sessions.absolute_lifetime,
     );

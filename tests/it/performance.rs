@@ -37,7 +37,7 @@ async fn cached_lists_follow_every_change() {
     let carol = app.create_user("carol", false);
     let mut conn = app.conn();
     let c = &mut *conn;
-    let lists = ListCache::new(20_000);
+    let lists = ListCache::new(20_000, Default::default());
     let everything = ListQuery {
         include_shared: true,
         limit: 25,
@@ -123,7 +123,7 @@ async fn cached_lists_follow_every_change() {
             .is_empty()
     );
     // With the cache off, pages are read each time, still right.
-    let off = ListCache::new(0);
+    let off = ListCache::new(0, Default::default());
     let a = off.page(c, stamp, &alice, &everything).unwrap();
     let b = off.page(c, stamp, &alice, &everything).unwrap();
     assert!(!std::sync::Arc::ptr_eq(&a, &b));
@@ -215,6 +215,107 @@ async fn every_column_a_list_shows_moves_the_list_stamp() {
     let before = ListStamp::read(c).unwrap();
     exec(c, "UPDATE calcs SET job_ini = job_ini");
     assert_eq!(ListStamp::read(c).unwrap(), before, "job.ini is not listed");
+}
+
+/// What the list's filter and usage meter show besides the calculations (tags, quotas, group
+/// names) is kept with the counters too, so each of them must move one.
+#[actix_web::test]
+async fn tags_quotas_and_group_names_move_the_list_counters() {
+    let app = TestApp::new().await;
+    let alice = app.create_user("alice", false);
+    let mut conn = app.conn();
+    let c = &mut *conn;
+    let group = Group::create(c, "team").unwrap();
+    for sql in [
+        "INSERT INTO tags (name) VALUES ('lonely')".to_string(),
+        "UPDATE tags SET name = 'alone' WHERE name = 'lonely'".into(),
+        "DELETE FROM tags WHERE name = 'alone'".into(),
+        format!(
+            "INSERT INTO user_quotas (user_id, max_running) VALUES ({}, 2)",
+            alice.id
+        ),
+        format!(
+            "UPDATE user_quotas SET max_running = 3 WHERE user_id = {}",
+            alice.id
+        ),
+        format!("DELETE FROM user_quotas WHERE user_id = {}", alice.id),
+        format!(
+            "INSERT INTO group_quotas (group_id, max_queued) VALUES ({}, 2)",
+            group.id
+        ),
+        format!(
+            "UPDATE group_quotas SET max_queued = 3 WHERE group_id = {}",
+            group.id
+        ),
+        format!("DELETE FROM group_quotas WHERE group_id = {}", group.id),
+        format!("UPDATE groups SET name = 'crew' WHERE id = {}", group.id),
+    ] {
+        let before = ListStamp::read(c).unwrap();
+        exec(c, &sql);
+        assert_ne!(
+            ListStamp::read(c).unwrap(),
+            before,
+            "{sql} left the counters"
+        );
+    }
+}
+
+/// The counters known in memory (models::list_stamps) are used only while a listener keeps
+/// them, and read again after this process's own work.
+#[actix_web::test]
+async fn list_counters_are_read_again_unless_notifications_keep_them() {
+    use calcweb::models::list_stamps::ListStamps;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    let app = TestApp::new().await;
+    let mut conn = app.conn();
+    let c = &mut *conn;
+    let bump = |c: &mut calcweb::db::DbConn| {
+        exec(c, "UPDATE calc_list_version SET version = version + 1");
+        ListStamp::read(c).unwrap()
+    };
+    let work = std::sync::Arc::new(AtomicU64::new(0));
+    let stamps = ListStamps::new(work.clone());
+    let now = bump(c);
+    assert_eq!(stamps.current(c).unwrap(), now, "no listener: read");
+    let now = bump(c);
+    assert_eq!(stamps.current(c).unwrap(), now, "no listener: read again");
+
+    stamps.set_listening(true);
+    let known = bump(c);
+    assert_eq!(
+        stamps.current(c).unwrap(),
+        known,
+        "read once after connecting"
+    );
+    let now = bump(c);
+    assert_eq!(
+        stamps.current(c).unwrap(),
+        known,
+        "kept in memory while listening (no notification came in this test)"
+    );
+    let row: (i64, i64) = calcweb::db::schema::calc_list_version::table
+        .select((
+            calcweb::db::schema::calc_list_version::version,
+            calcweb::db::schema::calc_list_version::rows_version,
+        ))
+        .first(c)
+        .unwrap();
+    stamps.notified(&format!("{}:{}", row.0, row.1));
+    assert_eq!(stamps.current(c).unwrap(), now, "a notification moves it");
+
+    let now = bump(c);
+    work.fetch_add(1, Ordering::SeqCst);
+    assert_eq!(
+        stamps.current(c).unwrap(),
+        now,
+        "read after this process's work"
+    );
+    bump(c);
+    assert_eq!(stamps.current(c).unwrap(), now, "then kept again");
+
+    stamps.set_listening(false);
+    let now = bump(c);
+    assert_eq!(stamps.current(c).unwrap(), now, "the listener lost: read");
 }
 
 #[actix_web::test]

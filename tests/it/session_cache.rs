@@ -288,3 +288,65 @@ async fn last_seen_is_written_in_batches() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// A calculation of alice's inserted as a supervisor or plain SQL would, on no server.
+fn insert_calc_of_alice(pair: &Pair, description: &str) -> i64 {
+    use calcweb::db::schema::calcs;
+    diesel::insert_into(calcs::table)
+        .values((
+            calcs::user_id.eq(pair.alice_id()),
+            calcs::calculator.eq("example"),
+            calcs::description.eq(description),
+            calcs::status.eq("complete"),
+            calcs::created_at.eq(calcweb::db::now()),
+        ))
+        .returning(calcs::id)
+        .get_result(&mut pair.site.conn())
+        .unwrap()
+}
+
+/// Whether `browser`'s /v1/calc/list shows calculation `id`.
+async fn lists(browser: &Browser, id: i64) -> bool {
+    let res = browser.get("/v1/calc/list").await;
+    assert_eq!(res.status(), 200);
+    let body: Vec<serde_json::Value> = res.json().await.unwrap();
+    body.iter().any(|c| c["id"] == id)
+}
+
+/// The list counters travel by NOTIFY too (models::list_stamps): a kept list on server 1
+/// shows a calculation added outside it within [`PROMPT`], and one removed through server 1
+/// itself in its very next answer (its own work makes it read the counters again).
+#[actix_web::test]
+async fn kept_lists_follow_changes_from_anywhere_at_once() {
+    let Some(pair) = Pair::start("session_cache::kept_lists_follow_changes") else {
+        return;
+    };
+    pair.metric_becomes(1, LISTENING, 1).await;
+    let alice = pair.logged_in("alice").await;
+    let other = alice.on(&pair.base(1));
+    let first = insert_calc_of_alice(&pair, "first");
+    let since = Instant::now();
+    while !lists(&other, first).await {
+        assert!(since.elapsed() <= PROMPT, "server 1 kept an old list");
+    }
+    // Kept now; the next change comes from outside any server.
+    assert!(lists(&other, first).await);
+    let second = insert_calc_of_alice(&pair, "second");
+    let since = Instant::now();
+    while !lists(&other, second).await {
+        assert!(
+            since.elapsed() <= PROMPT,
+            "server 1 still served its kept list {:?} after the change",
+            since.elapsed()
+        );
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    let res = other
+        .post_form(&format!("/engine/{second}/remove/"), &[])
+        .await;
+    assert_eq!(res.status(), 303, "alice removes it through server 1");
+    assert!(
+        !lists(&other, second).await,
+        "the list right after the removal still shows it"
+    );
+}

@@ -10,7 +10,6 @@ use super::CalcEntry;
 use super::calcs::urls;
 use crate::error::{AppError, AppResult};
 use crate::models::calc::{ListQuery, OrderBy, Status};
-use crate::models::list_cache::ListStamp;
 use crate::state::AppState;
 use crate::web::current_user::Authenticated;
 
@@ -169,7 +168,7 @@ pub(super) async fn list(
     let page = state
         .db
         .read(move |conn| {
-            let stamp = ListStamp::read(conn)?;
+            let stamp = lists.stamp(conn)?;
             lists.page(conn, stamp, &viewer, &query)
         })
         .await?;

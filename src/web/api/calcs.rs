@@ -46,7 +46,7 @@ pub(super) async fn on_visible<T, F>(
 ) -> AppResult<T>
 where
     T: Send + 'static,
-    F: Fn(&mut crate::db::DbConn, &Calc) -> AppResult<T> + Send + 'static,
+    F: Fn(&mut crate::db::DbConn, &Calc) -> AppResult<T> + Send + Sync + 'static,
 {
     let user = user.clone();
     state
@@ -67,7 +67,7 @@ pub(super) async fn visible_json<T, F>(
 ) -> AppResult<HttpResponse>
 where
     T: serde::Serialize + Send + 'static,
-    F: Fn(&mut crate::db::DbConn, &Calc) -> AppResult<T> + Send + 'static,
+    F: Fn(&mut crate::db::DbConn, &Calc) -> AppResult<T> + Send + Sync + 'static,
 {
     Ok(HttpResponse::Ok().json(on_visible(state, user, id, query).await?))
 }

@@ -9,9 +9,7 @@ use super::row::Row;
 use crate::actions::calcs as calc_actions;
 use crate::error::AppResult;
 use crate::models::calc::{ListQuery, OrderBy, Status};
-use crate::models::list_cache::ListStamp;
 use crate::models::paging::{page_count, page_number};
-use crate::models::tag::Tag;
 use crate::state::AppState;
 use crate::web::context::PageCtx;
 use crate::web::current_user::Authenticated;
@@ -203,7 +201,7 @@ pub async fn list_page(
     let (total, page_no, page, tag_names, meter) = state
         .db
         .read(move |conn| {
-            let stamp = ListStamp::read(conn)?;
+            let stamp = lists.stamp(conn)?;
             let total = lists.total(conn, stamp, &viewer, &query)?;
             let pages = page_count(total, PER_PAGE);
             let page_no = requested_page.min(pages);
@@ -211,10 +209,12 @@ pub async fn list_page(
                 offset: (page_no - 1) * PER_PAGE,
                 ..query.clone()
             };
-            let tag_names = Tag::names(conn)?;
+            let tag_names = lists.tag_names(conn, stamp)?;
             let page = lists.page(conn, stamp, &viewer, &page)?;
             let usage = lists.usage(conn, stamp, viewer.id)?;
-            let meter = crate::actions::quotas::meter_with(conn, &config, &viewer, usage)?;
+            let limits = lists.limits(conn, stamp, &config.quotas, &viewer)?;
+            let meter =
+                crate::actions::quotas::meter_with(conn, &config, &viewer, usage, limits.to_vec())?;
             Ok((total, page_no, page, tag_names, meter))
         })
         .await?;
@@ -258,7 +258,7 @@ pub async fn list_page(
             owner,
             q,
             tag,
-            tag_names,
+            tag_names: tag_names.to_vec(),
             calculators: state.config.calculator_names(),
             sort,
             filters,

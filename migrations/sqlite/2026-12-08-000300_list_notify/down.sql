@@ -1,0 +1,10 @@
+DROP TRIGGER groups_update_list_version;
+DROP TRIGGER group_quotas_update_list_version;
+DROP TRIGGER group_quotas_delete_list_version;
+DROP TRIGGER group_quotas_insert_list_version;
+DROP TRIGGER user_quotas_update_list_version;
+DROP TRIGGER user_quotas_delete_list_version;
+DROP TRIGGER user_quotas_insert_list_version;
+DROP TRIGGER tags_update_list_version;
+DROP TRIGGER tags_delete_list_version;
+DROP TRIGGER tags_insert_list_version;
