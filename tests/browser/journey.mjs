@@ -538,6 +538,9 @@ async function journey(browser) {
     { timeout: 30_000 },
   );
   assert.equal(await page.evaluate(() => window.__journeyMarker), "same page", "the page was not reloaded");
+  // The lines appended live are numbered on as the server numbers them, each its own anchor.
+  const lineIds = await logLines.evaluateAll((els) => els.map((el) => `${el.id} ${el.querySelector("a.ln").textContent}`));
+  assert.deepEqual(lineIds, lineIds.map((_, i) => `L${i + 1} ${i + 1}`), "the lines are numbered in order");
   alice.checkClean();
 
   step("the calculation completes and shows its outputs");
