@@ -73,6 +73,24 @@ impl FromSql<Text, Multi> for Word {
 /// Rows one slice returns at most.
 pub const MAX_SLICE: i64 = 100_000;
 
+/// A log row with its line number: its place in the calculation's whole log, from 1 (the
+/// page's `#L<n>` anchors; the API's `/log/<n - 1>:` starts at it).
+#[derive(Debug, Clone)]
+pub struct NumberedRow {
+    pub number: i64,
+    pub row: LogRow,
+}
+
+/// The end of a log as [`LogRow::tail`] reads it.
+#[derive(Debug, Default)]
+pub struct LogTail {
+    pub rows: Vec<NumberedRow>,
+    /// The rows of the whole log when it was read: where a live reader goes on.
+    pub total: i64,
+    /// Of those, the rows at the levels asked for.
+    pub matching: i64,
+}
+
 /// A stored line, as pages and the API show it (its id and calculation are what it was looked
 /// up by, so they are not read back: a log request reads a thousand rows).
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -254,42 +272,106 @@ impl LogRow {
         LEVELS.iter().position(|l| *l == min).map(|i| &LEVELS[..=i])
     }
 
-    /// Among the first `within` rows, those at one of `levels`, in order: the last `tail` of
-    /// them (all when None), and how many there are. Rows stored meanwhile are left to the
-    /// caller's next read from position `within`.
-    pub fn at_levels(
+    /// The last `tail` rows (up to [`MAX_SLICE`] when None) at one of `levels` (every level
+    /// when None), in order, each with its line number. Rows stored meanwhile are left to the
+    /// caller's next read from position [`LogTail::total`].
+    pub fn tail(
         conn: &mut DbConn,
         calc_id: i64,
-        levels: &[&str],
+        levels: Option<&[&str]>,
         tail: Option<i64>,
-        within: i64,
-    ) -> AppResult<(Vec<LogRow>, i64)> {
+    ) -> AppResult<LogTail> {
         let last: Option<i64> = calc_logs::table
             .filter(calc_logs::calc_id.eq(calc_id))
-            .order(calc_logs::id.asc())
-            .offset((within - 1).max(0))
+            .order(calc_logs::id.desc())
             .select(calc_logs::id)
             .first(conn)
             .optional()?;
-        let Some(last) = last.filter(|_| within > 0) else {
-            return Ok((Vec::new(), 0));
+        let Some(last) = last else {
+            return Ok(LogTail::default());
         };
-        let total: i64 = calc_logs::table
-            .filter(calc_logs::calc_id.eq(calc_id))
-            .filter(calc_logs::id.le(last))
-            .filter(calc_logs::level.eq_any(levels))
-            .count()
-            .get_result(conn)?;
-        let mut rows: Vec<LogRow> = calc_logs::table
-            .filter(calc_logs::calc_id.eq(calc_id))
-            .filter(calc_logs::id.le(last))
-            .filter(calc_logs::level.eq_any(levels))
-            .order(calc_logs::id.desc())
-            .limit(tail.unwrap_or(MAX_SLICE).min(MAX_SLICE))
-            .select(LogRow::as_select())
-            .load(conn)?;
+        let upto = || {
+            calc_logs::table
+                .filter(calc_logs::calc_id.eq(calc_id))
+                .filter(calc_logs::id.le(last))
+        };
+        let limit = tail.unwrap_or(MAX_SLICE).min(MAX_SLICE);
+        let total: i64 = upto().count().get_result(conn)?;
+        let (mut rows, matching): (Vec<(i64, LogRow)>, i64) = match levels {
+            Some(levels) => (
+                upto()
+                    .filter(calc_logs::level.eq_any(levels))
+                    .order(calc_logs::id.desc())
+                    .limit(limit)
+                    .select((calc_logs::id, LogRow::as_select()))
+                    .load(conn)?,
+                upto()
+                    .filter(calc_logs::level.eq_any(levels))
+                    .count()
+                    .get_result(conn)?,
+            ),
+            None => (
+                upto()
+                    .order(calc_logs::id.desc())
+                    .limit(limit)
+                    .select((calc_logs::id, LogRow::as_select()))
+                    .load(conn)?,
+                total,
+            ),
+        };
         rows.reverse();
-        Ok((rows, total))
+        let numbers: Vec<i64> = match rows.first() {
+            None => Vec::new(),
+            // The last rows of the log: numbered on from where they start.
+            Some(_) if levels.is_none() => (total - rows.len() as i64 + 1..=total).collect(),
+            // Some rows between them are not shown: each one's place among the ids from the
+            // first shown on (the ids alone, from the index).
+            Some((first, _)) => {
+                let before: i64 = upto()
+                    .filter(calc_logs::id.lt(first))
+                    .count()
+                    .get_result(conn)?;
+                let ids: Vec<i64> = upto()
+                    .filter(calc_logs::id.ge(first))
+                    .order(calc_logs::id.asc())
+                    .select(calc_logs::id)
+                    .load(conn)?;
+                rows.iter()
+                    .map(|(id, _)| {
+                        let place = ids.binary_search(id).unwrap_or_else(|i| i);
+                        before + 1 + place as i64
+                    })
+                    .collect()
+            }
+        };
+        let rows = numbers
+            .into_iter()
+            .zip(rows)
+            .map(|(number, (_, row))| NumberedRow { number, row })
+            .collect();
+        Ok(LogTail {
+            rows,
+            total,
+            matching,
+        })
+    }
+
+    /// Up to `limit` rows after the row `after` (an id; 0 = from the first), with their ids:
+    /// one page of a read by keyset, which costs the same at the end of a long log as at its
+    /// start.
+    pub fn page_after(
+        conn: &mut DbConn,
+        calc_id: i64,
+        after: i64,
+        limit: i64,
+    ) -> AppResult<Vec<(i64, LogRow)>> {
+        Ok(calc_logs::table
+            .filter(calc_logs::calc_id.eq(calc_id))
+            .filter(calc_logs::id.gt(after))
+            .order(calc_logs::id.asc())
+            .limit(limit)
+            .select((calc_logs::id, LogRow::as_select()))
+            .load(conn)?)
     }
 
     pub fn count(conn: &mut DbConn, calc_id: i64) -> AppResult<i64> {

@@ -4,7 +4,8 @@
 //    finishes is replaced by a fresh rendering from /engine/<id>/row/ (new actions).
 //  - /engine/<id>/: status, progress (also in the tab title) and new log lines
 //    (/v1/calc/<id>/log/<n>:), with a "follow" checkbox; when the calculation ends the page
-//    reloads once for the outputs.
+//    reloads once for the outputs. log-viewer.js does the rest of the log (filter, search,
+//    wrap, where a finished log opens).
 (function () {
   "use strict";
   var POLL_MS = 2000;
@@ -171,7 +172,7 @@
         empty.remove();
       }
       var frag = document.createDocumentFragment();
-      rows.forEach(function (r) {
+      rows.forEach(function (r, i) {
         var level = String(r[1] || "");
         if (minLevel >= 0 && !(LEVELS.indexOf(level) >= 0 && LEVELS.indexOf(level) <= minLevel)) {
           return;
@@ -179,6 +180,15 @@
         var div = document.createElement("div");
         div.className = "log-line " +
           (LEVELS.indexOf(level) >= 0 ? "level-" + level.toLowerCase() : "level-other");
+        // Its line number in the whole log, an anchor as the server renders it.
+        var number = next + i + 1;
+        div.id = "L" + number;
+        var link = document.createElement("a");
+        link.className = "ln";
+        link.href = "#L" + number;
+        link.textContent = String(number);
+        div.appendChild(link);
+        div.appendChild(document.createTextNode(" "));
         var time = document.createElement("time");
         time.setAttribute("datetime", String(r[0]));
         time.textContent = String(r[0]).substr(11, 8);
@@ -191,6 +201,8 @@
       });
       lines.appendChild(frag);
       next += rows.length;
+      // log-viewer.js applies the level shown and the search to the new lines.
+      lines.dispatchEvent(new CustomEvent("log:appended"));
       scrollDown();
     }
 
@@ -231,13 +243,6 @@
     var box = document.getElementById("calc");
     if (box) {
       detailPage(box);
-    }
-    // The log's level filter applies as soon as it is chosen.
-    var level = document.querySelector("[data-role=log-level]");
-    if (level && level.form) {
-      level.addEventListener("change", function () {
-        level.form.submit();
-      });
     }
   }
 

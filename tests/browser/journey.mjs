@@ -306,11 +306,11 @@ async function waitForStatus(page, status, timeout = 30_000) {
   await eventually(`status "${status}" on ${page.url()}`, async () => (await statusOf(page)) === status, timeout);
 }
 
-function jobIni(description, steps, sleep) {
-  return Buffer.from(`[general]\ndescription = ${description}\nsteps = ${steps}\nsleep = ${sleep}\n`);
+function jobIni(description, steps, sleep, extra = "") {
+  return Buffer.from(`[general]\ndescription = ${description}\nsteps = ${steps}\nsleep = ${sleep}\n${extra}`);
 }
 
-async function runCalculation(person, description, steps, sleep) {
+async function runCalculation(person, description, steps, sleep, extra = "") {
   const page = person.page;
   await person.goto("/engine/");
   await page.getByRole("link", { name: "Run a calculation" }).click();
@@ -319,7 +319,7 @@ async function runCalculation(person, description, steps, sleep) {
   await page.getByLabel("Input: a .zip archive, or several files").setInputFiles({
     name: "job.ini",
     mimeType: "text/plain",
-    buffer: jobIni(description, steps, sleep),
+    buffer: jobIni(description, steps, sleep, extra),
   });
   await Promise.all([page.waitForURL(/\/engine\/\d+\/$/), page.getByRole("button", { name: "Run" }).click()]);
   await expectHeading(page, "Calculation");
@@ -346,6 +346,57 @@ async function linkFromEmail(to, pathPart) {
     return false;
   });
   return link;
+}
+
+/** The contrast of an element's text against its own (opaque) background, as WCAG computes it. */
+async function ownContrast(locator) {
+  return locator.evaluate((el) => {
+    const rgb = (css) => css.match(/[\d.]+/g).slice(0, 3).map(Number);
+    const lum = (c) => {
+      const [r, g, b] = c.map((v) => ((v /= 255) <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4));
+      return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+    };
+    const style = getComputedStyle(el);
+    const [hi, lo] = [lum(rgb(style.color)), lum(rgb(style.backgroundColor))].sort((a, b) => b - a);
+    return (hi + 0.05) / (lo + 0.05);
+  });
+}
+
+/** Whether `line` lies wholly inside the visible part of the scrolling log box. */
+async function inLogView(page, line) {
+  const box = await page.locator("#log-lines").evaluate((el) => {
+    const r = el.getBoundingClientRect();
+    return { top: r.top + el.clientTop, bottom: r.top + el.clientTop + el.clientHeight };
+  });
+  const r = await line.evaluate((el) => el.getBoundingClientRect());
+  return r.height > 0 && r.top >= box.top - 1 && r.bottom <= box.bottom + 1;
+}
+
+/**
+ * The time to the first byte of `url` (resource timing of 20 fetches from the page, so one
+ * slow moment of a busy machine does not stand for the page): median, least and most, in ms.
+ * Printed, not asserted: a time depends on the machine (docs/benchmarks.md has the figures).
+ */
+async function timeToFirstByte(page, url, times = 20) {
+  return page.evaluate(
+    async ([url, times]) => {
+      const seen = [];
+      for (let i = 0; i < times; i++) {
+        const href = new URL(`${url}${url.includes("?") ? "&" : "?"}ttfb=${i}`, location.href).href;
+        await (await fetch(href, { credentials: "same-origin" })).text();
+        const entry = performance.getEntriesByName(href).pop();
+        seen.push(entry.responseStart - entry.requestStart);
+      }
+      seen.sort((a, b) => a - b);
+      return { median: seen[times >> 1], least: seen[0], most: seen[times - 1], times };
+    },
+    [url, times],
+  );
+}
+
+function reportTimeToFirstByte(url, t) {
+  const ms = (v) => v.toFixed(2);
+  console.log(`  time to first byte of ${url}: median ${ms(t.median)} ms (${ms(t.least)}–${ms(t.most)} ms over ${t.times})`);
 }
 
 function manage(...args) {
@@ -487,6 +538,9 @@ async function journey(browser) {
     { timeout: 30_000 },
   );
   assert.equal(await page.evaluate(() => window.__journeyMarker), "same page", "the page was not reloaded");
+  // The lines appended live are numbered on as the server numbers them, each its own anchor.
+  const lineIds = await logLines.evaluateAll((els) => els.map((el) => `${el.id} ${el.querySelector("a.ln").textContent}`));
+  assert.deepEqual(lineIds, lineIds.map((_, i) => `L${i + 1} ${i + 1}`), "the lines are numbered in order");
   alice.checkClean();
 
   step("the calculation completes and shows its outputs");
@@ -498,6 +552,7 @@ async function journey(browser) {
   assert.match(await page.title(), /^complete · calc \d+ · calcweb$/, "the tab title says it ended");
   // Submitted, started, finished.
   await checkPage(alice, "calc-detail", { times: 3 });
+  reportTimeToFirstByte(`/engine/${calcId}/`, await timeToFirstByte(page, `/engine/${calcId}/`));
   await checkTimesMove(alice, page.url());
 
   step("alice opens series.csv: a chart and a sortable table");
@@ -525,6 +580,109 @@ async function journey(browser) {
   const csv = readFileSync(await download.path(), "utf8").trim().split("\n");
   assert.equal(csv.length, 31, "a header and 30 rows");
   assert.match(csv[0], /^step,/);
+
+  step("a failed calculation's log opens at its first ERROR line, its first line without server paths");
+  const failedId = await runCalculation(alice, "Journey failure", 60, 0, "fail_at_step = 50\n");
+  await waitForStatus(page, "failed", 60_000);
+  // Opened afresh, as a person comes back to a finished calculation.
+  await alice.goto(`/engine/${failedId}/`);
+  reportTimeToFirstByte(`/engine/${failedId}/`, await timeToFirstByte(page, `/engine/${failedId}/`));
+  const logBox = page.locator("#log-lines");
+  const failedLines = page.locator("#log-lines .log-line");
+  const lineCount = await failedLines.count();
+  assert.ok(lineCount > 40, `the failed run's log has ${lineCount} lines`);
+  const firstError = page.locator("#log-lines .log-line.level-error").first();
+  assert.match(await firstError.innerText(), /ERROR step 50 failed on purpose/);
+  assert.ok(await logBox.evaluate((el) => el.scrollTop > 0), "the log box is scrolled down from its top");
+  assert.ok(await inLogView(page, firstError), "the first ERROR line is in the log box's view");
+  assert.ok(!(await inLogView(page, failedLines.first())), "the top of the log is scrolled away");
+  const firstLine = await failedLines.first().innerText();
+  assert.match(firstLine, /^1 \d\d:\d\d:\d\d INFO running the calculator "example" on job\.ini$/);
+  const dataDir = process.env.CALCWEB_DATA_DIR;
+  assert.ok(dataDir && !(await logBox.innerText()).includes(dataDir), "no server path in the log");
+  alice.checkClean();
+
+  step("the level filter hides the INFO lines at once");
+  await page.evaluate(() => {
+    window.__journeyMarker = "log page";
+  });
+  await page.getByLabel("Levels").selectOption("ERROR");
+  await eventually("INFO lines to be hidden", async () => !(await logBox.innerText()).includes("INFO"));
+  const errorsOnly = (await logBox.innerText()).split("\n").filter((l) => l.trim());
+  assert.equal(errorsOnly.length, 2, `two ERROR lines shown: ${errorsOnly.join(" | ")}`);
+  assert.ok(errorsOnly.every((l) => / ERROR /.test(l)), errorsOnly.join(" | "));
+  assert.equal(await page.evaluate(() => window.__journeyMarker), "log page", "filtered without a reload");
+  assert.match(page.url(), /[?&]level=ERROR/, "the address keeps the filter");
+  await page.getByLabel("Levels").selectOption("");
+  await eventually("every line to be back", async () => (await logBox.innerText()).includes("INFO"));
+
+  step("the search marks its matches and jumps between them");
+  const findBox = page.getByLabel("Find");
+  await findBox.fill("STEP 4");
+  const matchCount = page.locator("[data-role=log-matches]");
+  // "step 4/60" and "step 40/60" to "step 49/60", whatever the case typed.
+  await eventually("the matches to be counted", async () => (await matchCount.innerText()) === "1 of 11");
+  assert.equal(await page.locator("#log-lines mark").count(), 11);
+  const current = page.locator("#log-lines mark.current");
+  assert.equal(await current.innerText(), "step 4");
+  assert.ok(await inLogView(page, current), "the first match is in the log box's view");
+  const markContrast = await ownContrast(current);
+  assert.ok(markContrast >= 4.5, `the current match reads at ${markContrast.toFixed(2)}:1`);
+  const otherMark = page.locator("#log-lines mark:not(.current)").first();
+  const otherContrast = await ownContrast(otherMark);
+  assert.ok(otherContrast >= 4.5, `a match reads at ${otherContrast.toFixed(2)}:1`);
+  assert.notEqual(
+    await current.evaluate((el) => getComputedStyle(el).backgroundColor),
+    await otherMark.evaluate((el) => getComputedStyle(el).backgroundColor),
+    "the current match stands out",
+  );
+  await findBox.press("Enter");
+  assert.equal(await matchCount.innerText(), "2 of 11");
+  assert.match(await current.evaluate((el) => el.closest(".log-line").innerText), /step 40\/60/);
+  assert.ok(await inLogView(page, current), "Enter brings the next match into view");
+  await page.getByRole("button", { name: "Previous match" }).click();
+  assert.equal(await matchCount.innerText(), "1 of 11");
+  await page.getByRole("button", { name: "Previous match" }).click();
+  assert.equal(await matchCount.innerText(), "11 of 11", "Previous wraps around");
+  await checkPage(alice, "log-viewer", { times: 3 });
+
+  step("a line's number is a link another person can open");
+  await page.locator("#L5 a.ln").click();
+  assert.match(page.url(), /#L5$/);
+  const linked = await alice.context.newPage();
+  alice.watch(linked);
+  await linked.goto(`/engine/${failedId}/#L3`);
+  const line3 = linked.locator("#L3");
+  await eventually("line 3 to be in the log box's view", async () => inLogView(linked, line3));
+  assert.ok(await line3.evaluate((el) => el.matches(":target")), "line 3 is the target");
+  const targetBg = await line3.evaluate((el) => getComputedStyle(el).backgroundColor);
+  const plainBg = await linked.locator("#L4").evaluate((el) => getComputedStyle(el).backgroundColor);
+  assert.notEqual(targetBg, plainBg, "the linked line is marked");
+  assert.ok(!(await inLogView(linked, linked.locator("#log-lines .level-error").first())), "the link wins over the ERROR line");
+  await linked.close();
+
+  step("long lines wrap or scroll sideways, as chosen, and the choice is remembered");
+  const lineStyle = () => failedLines.first().evaluate((el) => getComputedStyle(el).whiteSpace);
+  assert.equal(await lineStyle(), "pre-wrap");
+  await page.getByLabel("Wrap long lines").uncheck();
+  assert.equal(await lineStyle(), "pre");
+  await page.reload();
+  assert.equal(await page.getByLabel("Wrap long lines").isChecked(), false, "remembered");
+  assert.equal(await lineStyle(), "pre");
+  await page.getByLabel("Wrap long lines").check();
+  assert.equal(await lineStyle(), "pre-wrap");
+
+  step("the whole log downloads as text");
+  const [logDownload] = await Promise.all([
+    page.waitForEvent("download"),
+    page.getByRole("link", { name: "Download the log (.txt)" }).click(),
+  ]);
+  assert.equal(logDownload.suggestedFilename(), `calc_${failedId}.log.txt`);
+  const logText = readFileSync(await logDownload.path(), "utf8").trimEnd().split("\n");
+  assert.equal(logText.length, lineCount, "every line of the log");
+  assert.match(logText[0], /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z INFO calcweb running the calculator "example" on job\.ini$/);
+  assert.ok(logText.some((l) => / ERROR calc step 50 failed on purpose/.test(l)), "with the ERROR line");
+  alice.checkClean();
 
   step("bob (same group) sees the calculation without a Remove button, and the API refuses");
   await bob.login("bob", { shownAs: "Bob Brown" });

@@ -77,6 +77,9 @@ pub const MATRIX: &[Row] = &[
     get("/v1/calc/{done}/log/size", READ),
     get("/v1/calc/{done}/log/0:", READ),
     get("/v1/calc/{done}/traceback", READ),
+    // A page's raw log: the login redirect, 404 to whom may not see it, and tokens are for
+    // /v1/ only (400).
+    get("/engine/{done}/log.txt", [303, 404, 200, 200, 200, 400]),
     // OpenQuake answers an unknown job with 200 {"error": "Unknown job N"}; a stranger's
     // calculation is an unknown one.
     post("/v1/calc/{running}/abort", [403, 200, 200, 200, 200, 403]),

@@ -86,10 +86,19 @@ fn a_whole_journey_through_the_site_in_chromium() {
         shots.display(),
         run.output()
     );
+    // What the journey measured, for the record (`--no-capture` shows it).
+    for line in run
+        .stdout
+        .lines()
+        .filter(|l| l.contains("time to first byte"))
+    {
+        println!("{}", line.trim());
+    }
     for name in [
         "login",
         "calc-list",
         "calc-detail",
+        "log-viewer",
         "calc-output-chart",
         "admin-users",
         "maintenance-banner",

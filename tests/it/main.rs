@@ -29,6 +29,7 @@ mod example_config;
 mod faults;
 mod fuzz;
 mod log_files;
+mod log_viewer;
 mod metrics;
 mod nginx;
 mod notify;

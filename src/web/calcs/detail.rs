@@ -1,18 +1,17 @@
 //! /engine/<id>/: one calculation: its facts, progress, log (the last lines server-side,
 //! new ones fetched by engine.js), traceback when it failed, and its outputs.
 
-use std::borrow::Cow;
-
 use actix_web::{HttpRequest, HttpResponse, get, web};
 use askama::Template;
 use serde::Deserialize;
 
+use super::log_view::{LevelChoice, LogLine, query};
 use super::row::Row;
 use super::{When, duration};
 use crate::calcs::upload::human_size;
 use crate::error::AppResult;
 use crate::models::calc::{Calc, Status};
-use crate::models::log::{LEVELS, LogRow};
+use crate::models::log::LogRow;
 use crate::models::output::Output;
 use crate::models::tag::Tag;
 use crate::state::AppState;
@@ -22,35 +21,6 @@ use crate::web::html;
 
 /// Log lines shown server-side unless the whole log is asked for.
 pub const LOG_TAIL: i64 = 500;
-
-pub struct LogLine {
-    pub iso: String,
-    pub time: String,
-    pub level: Cow<'static, str>,
-    /// `level-info`, ... (a fixed set, whatever the row holds).
-    pub class: String,
-    pub process: Cow<'static, str>,
-    pub message: String,
-}
-
-impl LogLine {
-    fn new(row: &LogRow) -> LogLine {
-        let t = row.logged_at;
-        let class = if LEVELS.contains(&&*row.level) {
-            format!("level-{}", row.level.to_lowercase())
-        } else {
-            "level-other".into()
-        };
-        LogLine {
-            iso: crate::times::Stamp::iso(t).to_string(),
-            time: format!("{:02}:{:02}:{:02}", t.hour(), t.minute(), t.second()),
-            level: row.level.clone(),
-            class,
-            process: row.process.clone(),
-            message: row.message.clone(),
-        }
-    }
-}
 
 pub struct OutputView {
     pub id: i64,
@@ -95,37 +65,11 @@ struct DetailPage {
     level: String,
     level_choices: Vec<LevelChoice>,
     whole_log: bool,
-}
-
-/// One choice of the log's level filter.
-struct LevelChoice {
-    value: &'static str,
-    label: String,
-    selected: bool,
-}
-
-impl LevelChoice {
-    /// Every level, then each lowest level worth filtering on (DEBUG shows them all).
-    fn all(chosen: &str) -> Vec<LevelChoice> {
-        let every = LevelChoice {
-            value: "",
-            label: "every level".into(),
-            selected: chosen.is_empty(),
-        };
-        let levels = LEVELS
-            .iter()
-            .filter(|l| **l != "DEBUG")
-            .map(|l| LevelChoice {
-                value: l,
-                label: if *l == "CRITICAL" {
-                    "CRITICAL".into()
-                } else {
-                    format!("{l} and above")
-                },
-                selected: chosen == *l,
-            });
-        std::iter::once(every).chain(levels).collect()
-    }
+    /// The search of the log ("" = none), its matches among the lines shown, and the line of
+    /// the first.
+    q: String,
+    q_matches: usize,
+    q_first: Option<i64>,
 }
 
 #[derive(Deserialize)]
@@ -133,6 +77,8 @@ pub struct DetailParams {
     log: Option<String>,
     /// The lowest level of the log rows shown: `ERROR` shows ERROR and CRITICAL.
     level: Option<String>,
+    /// Words to find in the messages of the lines shown (marked, not filtered).
+    q: Option<String>,
 }
 
 #[get("/engine/{id:\\d+}/")]
@@ -155,49 +101,28 @@ pub async fn detail_page(
         Some((level, levels)) => (level, Some(levels)),
         None => (String::new(), None),
     };
-    let (calc, access, owner, outputs, log_start, (_, log_matching), log, traceback, tags) = state
+    let (calc, access, owner, outputs, log, traceback, tags) = state
         .db
         .read(move |conn| {
             let (calc, access, owner) = Calc::load_with_owner(conn, &user, id)?;
             let outputs = Output::list(conn, id)?;
-            let total = LogRow::count(conn, id)?;
-            let (start, log, matching) = match levels {
-                // Filtered: the rows shown are not a slice of positions; engine.js goes on
-                // from the end of the whole log and filters what it appends.
-                Some(levels) => {
-                    let tail = (!whole_log).then_some(LOG_TAIL);
-                    let (rows, matching) = LogRow::at_levels(conn, id, levels, tail, total)?;
-                    (total - rows.len() as i64, rows, matching)
-                }
-                None => {
-                    let start = if whole_log {
-                        0
-                    } else {
-                        (total - LOG_TAIL).max(0)
-                    };
-                    (start, LogRow::slice(conn, id, start, None)?, total)
-                }
-            };
+            // Filtered, the rows shown are not a slice of positions; engine.js goes on from
+            // the end of the whole log and filters what it appends.
+            let log = LogRow::tail(conn, id, levels, (!whole_log).then_some(LOG_TAIL))?;
             let traceback = if calc.status == Status::Failed {
                 LogRow::traceback(conn, id)?
             } else {
                 Vec::new()
             };
             let tags = Tag::of_calc(conn, id)?;
-            Ok((
-                calc,
-                access,
-                owner,
-                outputs,
-                start,
-                (total, matching),
-                log,
-                traceback,
-                tags,
-            ))
+            Ok((calc, access, owner, outputs, log, traceback, tags))
         })
         .await?;
-    let log_next = log_start + log.len() as i64;
+    let q = query(params.q.as_deref());
+    let (log_rows, log_matching) = (log.total, log.matching);
+    let log: Vec<LogLine> = log.rows.into_iter().map(|r| LogLine::new(r, &q)).collect();
+    let q_matches = log.iter().map(LogLine::matches).sum();
+    let q_first = log.iter().find(|l| l.matches() > 0).map(|l| l.number);
     let finished = calc.finished_at.map(When::new);
     let ran_for = match (calc.started_at, calc.finished_at) {
         (Some(s), Some(f)) => Some(duration(s, f)),
@@ -241,10 +166,10 @@ pub async fn detail_page(
             ran_for,
             size: human_size(calc.size_bytes.max(0) as u64),
             outputs,
-            log: log.iter().map(LogLine::new).collect(),
             log_total: log_matching.max(log.len() as i64),
             log_cut: (log.len() as i64) < log_matching,
-            log_next,
+            log_next: log_rows,
+            log,
             failed: calc.status == Status::Failed,
             traceback,
             tags,
@@ -252,6 +177,9 @@ pub async fn detail_page(
             level_choices: LevelChoice::all(&level),
             level,
             whole_log,
+            q,
+            q_matches,
+            q_first,
             calc,
         },
     )

@@ -5,6 +5,8 @@
 pub mod actions;
 pub mod detail;
 pub mod list;
+pub mod log_txt;
+pub mod log_view;
 pub mod preview;
 pub mod row;
 pub mod run;
@@ -135,6 +137,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(run::run_form)
         .service(run::run_submit)
         .service(detail::detail_page)
+        .service(log_txt::log_txt)
         .service(row::row_fragment)
         .service(actions::confirm)
         .service(actions::act)
