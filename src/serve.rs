@@ -280,12 +280,11 @@ fn tls_config(config: &Config) -> Result<Option<rustls::ServerConfig>, String> {
     Ok(Some(tls))
 }
 
-/// Applies the retention policy at start and then once a day ([retention], docs/retention.md).
-/// Several servers may each run it: a calculation is announced and removed once.
+/// Applies the retention policy at start and then once a day ([retention], docs/retention.md);
+/// after a failure (the database down), again 5 minutes later. Several servers may each run
+/// it: a calculation is announced and removed once.
 async fn apply_retention_daily(state: AppState) {
-    let mut tick = actix_web::rt::time::interval(Duration::from_secs(24 * 3600));
     loop {
-        tick.tick().await;
         let config = state.config.clone();
         let ran = state
             .db
@@ -311,8 +310,12 @@ async fn apply_retention_daily(state: AppState) {
                 if outcome.emails > 0 {
                     state.wake_mail();
                 }
+                actix_web::rt::time::sleep(Duration::from_secs(24 * 3600)).await;
             }
-            Err(e) => tracing::warn!("cannot apply the retention policy: {e}"),
+            Err(e) => {
+                tracing::warn!("cannot apply the retention policy: {e}; trying again in 5 minutes");
+                actix_web::rt::time::sleep(Duration::from_secs(300)).await;
+            }
         }
     }
 }

@@ -13,7 +13,7 @@ use crate::config::RetentionConfig;
 use crate::db::schema::{calc_tags, calcs, users};
 use crate::db::{DbConn, now};
 use crate::error::AppResult;
-use crate::models::calc::Status;
+use crate::models::calc::{Calc, Status};
 
 /// A calculation the policy removes, or will once its owner was told.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -176,6 +176,26 @@ pub fn still_due(
         .count()
         .get_result(conn)?;
     Ok(children == 0 && preferred == 0)
+}
+
+/// When the retention policy removes `calc`, once its owner was told: `warn_days_before` after
+/// the notice, or when its age is reached if later. None when nobody was told, or it is kept.
+pub fn removal_of(
+    config: &RetentionConfig,
+    calc: &Calc,
+    preferred: bool,
+) -> Option<PrimitiveDateTime> {
+    let told = calc.purge_warned_at?;
+    if calc.is_shared || calc.is_pinned || preferred {
+        return None;
+    }
+    let (_, days) = config
+        .ages()
+        .into_iter()
+        .find(|(s, _)| *s == calc.status.as_str())?;
+    let ended = calc.finished_at.unwrap_or(calc.created_at);
+    let notice = told + Duration::days(config.warn_days_before.into());
+    Some(notice.max(ended + Duration::days(days.into())))
 }
 
 /// Deletes calculation `id`'s rows (its log, outputs and tags go with it); false when another

@@ -3,20 +3,23 @@
 //! email each, written by the file backend), and removes a calculation only once its owner was
 //! told `warn_days_before` ago: rows, directory and disk usage gone, an audit line each.
 //! Shared, preferred, parent, pinned and running calculations stay. Pinning is for superusers.
+//! Two real servers on one database apply the policy by themselves, each thing done once.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use calcweb::config::EmailBackend;
-use calcweb::db::schema::calcs;
-use calcweb::models::calc::Calc;
+use calcweb::db::schema::{calcs, emails};
+use calcweb::models::audit::{AuditEntry, AuditFilter};
+use calcweb::models::calc::{Calc, NewCalc};
 use calcweb::models::quota::Usage;
 use calcweb::models::tag::Tag;
 use diesel::prelude::*;
 use time::PrimitiveDateTime;
 
-use crate::support::{TestApp, location};
+use crate::cli::{Server, Site, free_port};
+use crate::support::{TestApp, create_user_in, location};
 
 const CALCWEB: &str = env!("CARGO_BIN_EXE_calcweb");
 const SITE: &str = "http://calc.example.org";
@@ -337,14 +340,33 @@ async fn a_dry_run_lists_what_goes_and_a_run_warns_then_removes_it() {
 #[actix_web::test]
 async fn a_calculation_kept_after_its_notice_is_announced_again_before_it_goes() {
     let app = app().await.with_user("alice");
+    let browser = app.logged_in("alice").await;
     let id = calc(&app, "alice", "failed", 60, 10);
+    let page = format!("/engine/{id}/");
+    assert!(!browser.page(&page).await.exists("[data-role=removal]"));
     let (_, out, _) = purge(&app, &[]);
     assert_eq!(listed(&out, "Announced"), [id], "{out}");
+    // Its page says when it goes, and how to keep it.
+    let shown = browser.page(&page).await;
+    let removal = shown.select_text("[data-role=removal]");
+    assert!(
+        removal.starts_with("in 6 days at the earliest"),
+        "{removal}"
+    );
+    assert!(
+        removal.contains("ask an administrator to pin it"),
+        "{removal}"
+    );
+    let told = warned_at(&app, id).unwrap();
+    let week_later = calcweb::times::when(&(told + time::Duration::days(7)));
+    let exact = shown.attr("[data-role=removal] time", "title");
+    assert_eq!(exact[..16], week_later[..16], "{exact}");
     warned_days_ago(&app, &[id], 10);
     // Tagged preferred meanwhile: the notice is forgotten.
     let tag = Tag::find_or_create(&mut app.conn(), "keep").unwrap();
     Tag::attach(&mut app.conn(), id, tag).unwrap();
     Tag::prefer(&mut app.conn(), id, tag).unwrap();
+    assert!(!browser.page(&page).await.exists("[data-role=removal]"));
     let (_, out, _) = purge(&app, &[]);
     assert_eq!(listed(&out, "Removed"), Vec::<i64>::new(), "{out}");
     assert_eq!(warned_at(&app, id), None);
@@ -417,4 +439,127 @@ async fn bad_retention_settings_are_refused_and_none_keeps_everything() {
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("The retention policy is off"), "{out}");
     assert!(exists(&app, id) && warned_at(&app, id).is_none());
+}
+
+/// A failed calculation of `user_id` that ended `days` ago, made as a submission makes it, with
+/// a file in its directory.
+fn old_failed(site: &Site, user_id: i64, days: i64) -> i64 {
+    let mut conn = site.conn();
+    let calc = Calc::create(
+        &mut conn,
+        &NewCalc {
+            user_id,
+            calculator: "example".into(),
+            description: "an old failure".into(),
+            job_ini: "job.ini".into(),
+            parent_id: None,
+            notify_to: None,
+        },
+    )
+    .unwrap();
+    diesel::update(calcs::table.find(calc.id))
+        .set((
+            calcs::status.eq("failed"),
+            calcs::created_at.eq(days_ago(days + 1)),
+            calcs::finished_at.eq(Some(days_ago(days))),
+        ))
+        .execute(&mut conn)
+        .unwrap();
+    let input = site
+        .path()
+        .join("calcs")
+        .join(calc.id.to_string())
+        .join("input");
+    std::fs::create_dir_all(&input).unwrap();
+    std::fs::write(input.join("job.ini"), "[general]\n").unwrap();
+    calc.id
+}
+
+#[test]
+fn servers_apply_the_policy_by_themselves_and_two_do_each_thing_once() {
+    let site = Site::migrated();
+    let alice = create_user_in(&mut site.conn(), "alice", false);
+    // One announced over a week ago, due to go; one never announced.
+    let announced = old_failed(&site, alice.id, 40);
+    diesel::update(calcs::table.find(announced))
+        .set(calcs::purge_warned_at.eq(Some(days_ago(8))))
+        .execute(&mut site.conn())
+        .unwrap();
+    let unannounced = old_failed(&site, alice.id, 40);
+
+    // Two servers on the one database, started together, each applying the policy as it
+    // starts (whether their runs overlap is up to the scheduler).
+    let mut servers: Vec<Server> = (0..2)
+        .map(|_| {
+            let mut cmd = site.calcweb();
+            cmd.env("CALCWEB_SERVER_BIND", format!("127.0.0.1:{}", free_port()))
+                .env("CALCWEB_RETENTION_FAILED_AFTER_DAYS", "30")
+                .env("CALCWEB_EMAIL_BACKEND", "file");
+            Server::start(&mut cmd)
+        })
+        .collect();
+    for server in &mut servers {
+        server.line_where(|l| l.contains("serving on"));
+    }
+    let mail_dir = site.path().join("mail");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let mut conn = site.conn();
+        let gone = Calc::find(&mut conn, announced).unwrap().is_none();
+        let told: Option<PrimitiveDateTime> = calcs::table
+            .find(unannounced)
+            .select(calcs::purge_warned_at)
+            .first(&mut conn)
+            .unwrap();
+        let sent = std::fs::read_dir(&mail_dir).map_or(0, |d| d.count());
+        if gone && told.is_some() && sent > 0 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "removed: {gone}, announced: {told:?}, emails: {sent}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    for server in servers {
+        server.stop();
+    }
+
+    assert!(
+        !site
+            .path()
+            .join("calcs")
+            .join(announced.to_string())
+            .exists()
+    );
+    assert!(Calc::find(&mut site.conn(), unannounced).unwrap().is_some());
+    let filter = AuditFilter {
+        action: "calc.purge".into(),
+        ..Default::default()
+    };
+    let purged = AuditEntry::list(&mut site.conn(), &filter, 1)
+        .unwrap()
+        .items;
+    assert_eq!(purged.len(), 1, "removed once: {purged:?}");
+    assert_eq!(purged[0].actor_name, "retention policy");
+    assert_eq!(purged[0].source, "server");
+    assert_eq!(purged[0].object_repr, format!("calculation {announced}"));
+    let notices: i64 = emails::table
+        .filter(emails::kind.eq("retention"))
+        .count()
+        .get_result(&mut site.conn())
+        .unwrap();
+    assert_eq!(notices, 1, "alice is told once");
+    let files: Vec<PathBuf> = std::fs::read_dir(&mail_dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    let text = read_eml(&files[0]);
+    assert!(
+        text.contains(&format!(
+            "Subject: Calculation {unannounced} will be removed"
+        )),
+        "{text}"
+    );
 }

@@ -59,6 +59,9 @@ pub struct Calc {
     pub phase: Option<String>,
     /// Kept by a superuser against the retention policy ([`crate::models::retention`]).
     pub is_pinned: bool,
+    /// When its owner was told the retention policy will remove it.
+    #[diesel(deserialize_as = crate::db::decode::MaybeDbTime)]
+    pub purge_warned_at: Option<PrimitiveDateTime>,
 }
 
 /// The columns of a calculation that lists show: half of [`Calc`]'s, without the long or
@@ -332,6 +335,7 @@ mod tests {
             slurm_reason: None,
             dispatched_at: None,
             is_pinned: false,
+            purge_warned_at: None,
             engine_job_id: None,
             phase: None,
         }

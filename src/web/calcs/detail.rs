@@ -95,6 +95,8 @@ struct DetailPage {
     level: String,
     level_choices: Vec<LevelChoice>,
     whole_log: bool,
+    /// When the retention policy removes it, once its owner was told.
+    removal: Option<When>,
 }
 
 /// One choice of the log's level filter.
@@ -231,6 +233,9 @@ pub async fn detail_page(
             },
         })
         .collect();
+    let preferred = tags.iter().any(|(_, preferred)| *preferred);
+    let removal = crate::models::retention::removal_of(&state.config.retention, &calc, preferred)
+        .map(When::new);
     html(
         200,
         &DetailPage {
@@ -252,6 +257,7 @@ pub async fn detail_page(
             level_choices: LevelChoice::all(&level),
             level,
             whole_log,
+            removal,
             calc,
         },
     )
