@@ -412,6 +412,8 @@ async fn only_superusers_pin() {
     );
     assert!(Calc::find(&mut app.conn(), id).unwrap().unwrap().is_pinned);
     assert!(page.texts(".badge").contains(&"pinned".to_string()));
+    let title = page.attr(".badge[title^=\"Pinned by\"]", "title");
+    assert!(title.starts_with("Pinned by root, 20"), "{title}");
     app.audited_once("calc.pin", &format!("calculation {id}"));
     let res = root.post_form(&format!("/engine/{id}/unpin/"), &[]).await;
     root.follow(res).await;

@@ -1,4 +1,3 @@
-DROP INDEX calcs_status_finished;
 ALTER TABLE calcs DROP COLUMN purge_warned_at;
 ALTER TABLE calcs DROP COLUMN pinned_at;
 ALTER TABLE calcs DROP COLUMN pinned_by;

@@ -6,5 +6,3 @@ ALTER TABLE calcs ADD COLUMN is_pinned BOOLEAN NOT NULL DEFAULT 0;
 ALTER TABLE calcs ADD COLUMN pinned_by TEXT;
 ALTER TABLE calcs ADD COLUMN pinned_at TIMESTAMP;
 ALTER TABLE calcs ADD COLUMN purge_warned_at TIMESTAMP;
--- Finding the calculations old enough to go.
-CREATE INDEX calcs_status_finished ON calcs (status, finished_at);

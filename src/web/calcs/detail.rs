@@ -97,6 +97,8 @@ struct DetailPage {
     whole_log: bool,
     /// When the retention policy removes it, once its owner was told.
     removal: Option<When>,
+    /// "Pinned by root, 2026-12-07 10:00 UTC" for a pinned one.
+    pinned: String,
 }
 
 /// One choice of the log's level filter.
@@ -157,7 +159,17 @@ pub async fn detail_page(
         Some((level, levels)) => (level, Some(levels)),
         None => (String::new(), None),
     };
-    let (calc, access, owner, outputs, log_start, (_, log_matching), log, traceback, tags) = state
+    let (
+        calc,
+        access,
+        owner,
+        outputs,
+        log_start,
+        (_, log_matching),
+        log,
+        traceback,
+        (tags, pinned),
+    ) = state
         .db
         .read(move |conn| {
             let (calc, access, owner) = Calc::load_with_owner(conn, &user, id)?;
@@ -186,6 +198,11 @@ pub async fn detail_page(
                 Vec::new()
             };
             let tags = Tag::of_calc(conn, id)?;
+            // Who pinned it, for its badge (a query only for a pinned one).
+            let pinned = match calc.is_pinned {
+                true => crate::models::retention::pinned_by(conn, id)?,
+                false => None,
+            };
             Ok((
                 calc,
                 access,
@@ -195,7 +212,7 @@ pub async fn detail_page(
                 (total, matching),
                 log,
                 traceback,
-                tags,
+                (tags, pinned),
             ))
         })
         .await?;
@@ -258,6 +275,9 @@ pub async fn detail_page(
             level,
             whole_log,
             removal,
+            pinned: pinned
+                .map(|(by, at)| format!("Pinned by {by}, {}", crate::times::when(&at)))
+                .unwrap_or_default(),
             calc,
         },
     )
