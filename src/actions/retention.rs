@@ -37,8 +37,9 @@ pub struct Plan {
 #[derive(Debug, Default)]
 pub struct Outcome {
     pub removed: Vec<Due>,
-    /// Calculations announced, and the number of emails that told their owners.
+    /// Calculations announced to their owners.
     pub warned: Vec<Due>,
+    /// Emails queued: one per owner told (none for an owner without an address).
     pub emails: usize,
     /// Removals that failed (the calculation is kept; the next run tries again).
     pub errors: Vec<String>,
