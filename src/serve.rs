@@ -232,6 +232,10 @@ async fn serve(
     });
     let purge_state = state.clone();
     actix_web::rt::spawn(async move { purge_sessions_forever(purge_state).await });
+    if state.config.retention.is_on() {
+        let retention_state = state.clone();
+        actix_web::rt::spawn(async move { apply_retention_daily(retention_state).await });
+    }
     server
         .await
         .map_err(|e| format!("The server stopped with an error: {e}"))?;
@@ -274,6 +278,46 @@ fn tls_config(config: &Config) -> Result<Option<rustls::ServerConfig>, String> {
         .with_single_cert(certs, key)
         .map_err(|e| format!("The certificate and key do not work together: {e}."))?;
     Ok(Some(tls))
+}
+
+/// Applies the retention policy at start and then once a day ([retention], docs/retention.md);
+/// after a failure (the database down), again 5 minutes later. Several servers may each run
+/// it: a calculation is announced and removed once.
+async fn apply_retention_daily(state: AppState) {
+    loop {
+        let config = state.config.clone();
+        let ran = state
+            .db
+            .run(move |conn| {
+                let actor = crate::models::audit::Actor::server("retention policy");
+                crate::actions::retention::run(conn, &config, &actor)
+            })
+            .await;
+        match ran {
+            Ok(outcome) => {
+                if !outcome.removed.is_empty() || !outcome.warned.is_empty() {
+                    tracing::info!(
+                        "retention policy: removed {} calculation(s) ({}), told {} owner(s) about {} more",
+                        outcome.removed.len(),
+                        crate::actions::retention::total_size(&outcome.removed),
+                        outcome.emails,
+                        outcome.warned.len()
+                    );
+                }
+                for error in &outcome.errors {
+                    tracing::warn!("retention policy: cannot remove {error}");
+                }
+                if outcome.emails > 0 {
+                    state.wake_mail();
+                }
+                actix_web::rt::time::sleep(Duration::from_secs(24 * 3600)).await;
+            }
+            Err(e) => {
+                tracing::warn!("cannot apply the retention policy: {e}; trying again in 5 minutes");
+                actix_web::rt::time::sleep(Duration::from_secs(300)).await;
+            }
+        }
+    }
 }
 
 /// Deletes expired sessions, old failed-login counts and long-unused known browsers every ten

@@ -246,7 +246,7 @@ async fn load(services: &Services, user: &User, id: i64) -> AppResult<(Calc, Acc
 }
 
 /// The audit target of calculation `id`.
-fn audit_target(id: i64) -> Target {
+pub(super) fn audit_target(id: i64) -> Target {
     Target {
         kind: "calc",
         id: id.to_string(),
@@ -329,14 +329,20 @@ pub async fn remove(services: &Services, user: &User, actor: &Actor, id: i64) ->
             })
         })
         .await?;
-    let dir = calc_dir(&services.config, id);
-    web::block(move || match std::fs::remove_dir_all(&dir) {
+    let config = services.config.clone();
+    web::block(move || delete_files(&config, id))
+        .await
+        .map_err(|e| AppError::Internal(e.to_string()))??;
+    Ok(format!("Calculation {id} was removed."))
+}
+
+/// Deletes the directory of calculation `id` (input, outputs, datastore), once its rows are
+/// gone: what frees its disk. One already gone is fine.
+pub fn delete_files(config: &crate::config::Config, id: i64) -> std::io::Result<()> {
+    match std::fs::remove_dir_all(calc_dir(config, id)) {
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
         _ => Ok(()),
-    })
-    .await
-    .map_err(|e| AppError::Internal(e.to_string()))??;
-    Ok(format!("Calculation {id} was removed."))
+    }
 }
 
 /// Shares or unshares a complete calculation (its owner with sharing rights, or a superuser).

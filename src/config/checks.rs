@@ -81,6 +81,7 @@ impl Config {
         {
             out.push(format!("quotas.max_disk = {e}"));
         }
+        out.extend(self.retention.problems());
         if let Err(e) = super::parse_metrics_allow(&self.metrics.allow) {
             out.push(e);
         }

@@ -9,6 +9,7 @@ mod checks;
 mod email;
 mod metrics;
 mod quotas;
+mod retention;
 mod server;
 #[cfg(test)]
 mod tests;
@@ -25,6 +26,7 @@ pub use calcs::*;
 pub use email::*;
 pub use metrics::*;
 pub use quotas::*;
+pub use retention::*;
 pub use server::*;
 
 /// Environment variables with our prefix that are not configuration keys.
@@ -56,6 +58,7 @@ const SECTIONS: &[&str] = &[
     "executor",
     "metrics",
     "quotas",
+    "retention",
 ];
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -83,6 +86,8 @@ pub struct Config {
     pub metrics: MetricsConfig,
     /// Default limits per user: running, queued, disk (unset: none).
     pub quotas: QuotasConfig,
+    /// How long finished calculations are kept (unset: forever).
+    pub retention: RetentionConfig,
     /// The programs users may run; users supply only their input.
     pub calculators: Vec<CalculatorConfig>,
 }
@@ -106,6 +111,7 @@ impl Default for Config {
             executor: ExecutorConfig::default(),
             metrics: MetricsConfig::default(),
             quotas: QuotasConfig::default(),
+            retention: RetentionConfig::default(),
             calculators: vec![CalculatorConfig::example()],
         }
     }

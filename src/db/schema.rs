@@ -79,6 +79,12 @@ diesel::table! {
         dispatched_at -> Nullable<Timestamp>,
         engine_job_id -> Nullable<BigInt>,
         phase -> Nullable<Text>,
+        /// Kept by a superuser against the retention policy.
+        is_pinned -> Bool,
+        pinned_by -> Nullable<Text>,
+        pinned_at -> Nullable<Timestamp>,
+        /// When the owner was told the retention policy would remove it.
+        purge_warned_at -> Nullable<Timestamp>,
     }
 }
 

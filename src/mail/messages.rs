@@ -30,6 +30,7 @@ macro_rules! email_templates {
         }
     };
 }
+pub(super) use email_templates;
 
 /// The site's name in messages: the host of public_url.
 pub fn site_name(config: &Config) -> String {
@@ -39,7 +40,7 @@ pub fn site_name(config: &Config) -> String {
         .unwrap_or_else(|| "calcweb".into())
 }
 
-fn outgoing(
+pub(super) fn outgoing(
     kind: &'static str,
     to: &str,
     subject: String,

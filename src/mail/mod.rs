@@ -11,6 +11,7 @@
 
 pub mod limit;
 pub mod messages;
+pub mod retention_notice;
 pub mod smtp_errors;
 pub mod worker;
 

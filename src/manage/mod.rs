@@ -14,6 +14,7 @@ mod groups;
 pub mod maintenance;
 mod migrate;
 mod nginx_config;
+mod purge;
 pub mod seed_bench;
 mod setup_link;
 mod users;
@@ -75,6 +76,12 @@ pub enum ManageCommand {
     Sendtestemail { address: String },
     /// Invite EMAIL by email to create an account, optionally into --group G (created when missing)
     Invite(email::InviteArgs),
+    /// Apply the retention policy now: remove the calculations due and tell owners of those soon due
+    Purge {
+        /// List what would be removed (with sizes) and whose owners would be told; change nothing
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Try a PAM login of USER (password: one line on standard input) and explain what fails; exit 1 if it does
     CheckPam { username: String },
     /// Fill a fresh database with benchmark data (bench/seed, bench/run); not for production
@@ -100,6 +107,7 @@ pub fn run(command: ManageCommand, config: Config, file: Option<PathBuf>) -> Res
         } => users::changepassword(&config, &username, password_stdin),
         ManageCommand::Groups { command } => groups::run(&config, command),
         ManageCommand::Users { command } => users::run(&config, command),
+        ManageCommand::Purge { dry_run } => purge::run(&config, dry_run),
         ManageCommand::CheckPam { username } => check_pam::run(&config, &username),
         ManageCommand::SeedBench(args) => seed_bench::run(&config, args),
     }

@@ -12,6 +12,8 @@ use crate::models::paging::{PER_PAGE, Paged, offset};
 
 pub const SOURCE_WEB: &str = "web";
 pub const SOURCE_CLI: &str = "cli";
+/// What a server does by itself on a schedule (the retention policy).
+pub const SOURCE_SERVER: &str = "server";
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = audit_log)]
@@ -108,6 +110,19 @@ impl Actor {
             name: format!("cli:{unix_user}"),
             ip: String::new(),
             source: SOURCE_CLI,
+            access_log: None,
+        }
+    }
+}
+
+impl Actor {
+    /// The server itself, doing `what` on its schedule (e.g. "retention policy").
+    pub fn server(what: &str) -> Actor {
+        Actor {
+            id: None,
+            name: what.to_string(),
+            ip: String::new(),
+            source: SOURCE_SERVER,
             access_log: None,
         }
     }

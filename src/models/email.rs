@@ -27,6 +27,8 @@ pub mod kind {
     pub const REGISTERED: &str = "registered";
     pub const INVITATION: &str = "invitation";
     pub const CALC_FINISHED: &str = "calc_finished";
+    /// "These calculations of yours will be removed": the retention policy's notice.
+    pub const RETENTION: &str = "retention";
     pub const TEST: &str = "test";
 }
 

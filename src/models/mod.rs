@@ -18,6 +18,7 @@ pub mod maintenance;
 pub mod output;
 pub mod paging;
 pub mod quota;
+pub mod retention;
 pub mod session;
 pub mod session_cache;
 pub mod setup_token;

@@ -39,6 +39,7 @@ mod pam;
 mod performance;
 mod previews;
 mod quotas;
+mod retention;
 mod security;
 mod security_doc;
 mod session_cache;

@@ -57,6 +57,11 @@ pub struct Calc {
     pub engine_job_id: Option<i64>,
     /// The phase a run reports with its progress, e.g. "classical 40%".
     pub phase: Option<String>,
+    /// Kept by a superuser against the retention policy ([`crate::models::retention`]).
+    pub is_pinned: bool,
+    /// When its owner was told the retention policy will remove it.
+    #[diesel(deserialize_as = crate::db::decode::MaybeDbTime)]
+    pub purge_warned_at: Option<PrimitiveDateTime>,
 }
 
 /// The columns of a calculation that lists show: half of [`Calc`]'s, without the long or
@@ -117,6 +122,8 @@ pub struct Access {
     pub abort: bool,
     pub remove: bool,
     pub share: bool,
+    /// Pin it against the retention policy (superusers).
+    pub pin: bool,
 }
 
 impl Access {
@@ -136,6 +143,7 @@ impl Access {
             abort: view && can_act && (su || owner || mate),
             remove: view && can_act && (su || owner),
             share: view && (su || (owner && user.level >= 2)),
+            pin: su,
         }
     }
 }
@@ -326,6 +334,8 @@ mod tests {
             slurm: SlurmJob::NotSent,
             slurm_reason: None,
             dispatched_at: None,
+            is_pinned: false,
+            purge_warned_at: None,
             engine_job_id: None,
             phase: None,
         }
@@ -339,6 +349,7 @@ mod tests {
             abort: true,
             remove: true,
             share: true,
+            pin: false,
         };
         assert_eq!(
             Access::of(&user(1, 2, false), &c, false),
@@ -379,6 +390,10 @@ mod tests {
             },
             "shared"
         );
-        assert_eq!(Access::of(&user(9, 0, true), &c, false), all, "superuser");
+        assert_eq!(
+            Access::of(&user(9, 0, true), &c, false),
+            Access { pin: true, ..all },
+            "superuser"
+        );
     }
 }

@@ -1,4 +1,4 @@
-//! Abort, remove, share and unshare from the pages: `GET /engine/<id>/<action>/` asks for
+//! Abort, remove, share, unshare, pin and unpin from the pages: `GET /engine/<id>/<action>/` asks for
 //! confirmation (works without JavaScript), `POST` does it through the same functions as the
 //! API (which check the permissions again) and comes back with a flash message. [`Action`]
 //! serves the API and /admin/calcs/ too.
@@ -10,6 +10,7 @@ use serde::Deserialize;
 
 use super::describe;
 use crate::actions::calcs as calc_actions;
+use crate::actions::retention;
 use crate::error::{AppError, AppResult};
 use crate::models::User;
 use crate::models::audit::Actor;
@@ -29,6 +30,9 @@ pub enum Action {
     Remove,
     Share,
     Unshare,
+    /// Keep it against the retention policy (superusers).
+    Pin,
+    Unpin,
 }
 
 impl Action {
@@ -38,6 +42,8 @@ impl Action {
             "remove" => Action::Remove,
             "share" => Action::Share,
             "unshare" => Action::Unshare,
+            "pin" => Action::Pin,
+            "unpin" => Action::Unpin,
             _ => return None,
         })
     }
@@ -48,6 +54,8 @@ impl Action {
             Action::Remove => "remove",
             Action::Share => "share",
             Action::Unshare => "unshare",
+            Action::Pin => "pin",
+            Action::Unpin => "unpin",
         }
     }
 
@@ -62,6 +70,10 @@ impl Action {
             Action::Share | Action::Unshare => (
                 access.share,
                 "only its owner (with sharing rights) and superusers may change its sharing",
+            ),
+            Action::Pin | Action::Unpin => (
+                access.pin,
+                "only superusers may pin calculations against the retention policy; ask one",
             ),
         };
         if allowed {
@@ -91,6 +103,8 @@ impl Action {
             )),
             Action::Share if calc.is_shared => Some(format!("Calculation {id} is already shared.")),
             Action::Unshare if !calc.is_shared => Some(format!("Calculation {id} is not shared.")),
+            Action::Pin if calc.is_pinned => Some(format!("Calculation {id} is already pinned.")),
+            Action::Unpin if !calc.is_pinned => Some(format!("Calculation {id} is not pinned.")),
             _ => None,
         };
         problem.map_or(Ok(()), |p| Err(AppError::Conflict(p)))
@@ -134,6 +148,23 @@ impl Action {
                 "Stop sharing",
                 false,
             ),
+            Action::Pin => (
+                format!("Pin calculation {id}?"),
+                vec![
+                    format!("The retention policy will keep {what}, whatever its age."),
+                    "You can unpin it at any time.".into(),
+                ],
+                "Pin it",
+                false,
+            ),
+            Action::Unpin => (
+                format!("Unpin calculation {id}?"),
+                vec![format!(
+                    "The retention policy will apply to {what} again: once it is old enough, its owner is told, and it is removed some days later."
+                )],
+                "Unpin it",
+                false,
+            ),
         };
         Question {
             title,
@@ -157,6 +188,13 @@ impl Action {
             Action::Remove => calc_actions::remove(state, user, actor, id).await,
             Action::Share => calc_actions::set_shared(state, user, actor, id, true).await,
             Action::Unshare => calc_actions::set_shared(state, user, actor, id, false).await,
+            Action::Pin | Action::Unpin => {
+                let (user, actor, pinned) = (user.clone(), actor.clone(), self == Action::Pin);
+                state
+                    .db
+                    .run(move |conn| retention::set_pinned(conn, &user, &actor, id, pinned))
+                    .await
+            }
         }
     }
 }
@@ -210,7 +248,7 @@ fn destination(state: &AppState, next: Option<&str>, id: i64, removed: bool) -> 
     }
 }
 
-#[get("/engine/{id:\\d+}/{action:(abort|remove|share|unshare)}/")]
+#[get("/engine/{id:\\d+}/{action:(abort|remove|share|unshare|pin|unpin)}/")]
 pub async fn confirm(
     req: HttpRequest,
     user: Authenticated,
@@ -265,7 +303,7 @@ pub struct ActionForm {
     next: Option<String>,
 }
 
-#[post("/engine/{id:\\d+}/{action:(abort|remove|share|unshare)}/")]
+#[post("/engine/{id:\\d+}/{action:(abort|remove|share|unshare|pin|unpin)}/")]
 pub async fn act(
     req: HttpRequest,
     user: Authenticated,

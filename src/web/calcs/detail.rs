@@ -70,6 +70,10 @@ struct DetailPage {
     q: String,
     q_matches: usize,
     q_first: Option<i64>,
+    /// When the retention policy removes it, once its owner was told.
+    removal: Option<When>,
+    /// "Pinned by root, 2026-12-07 10:00 UTC" for a pinned one.
+    pinned: String,
 }
 
 #[derive(Deserialize)]
@@ -101,7 +105,7 @@ pub async fn detail_page(
         Some((level, levels)) => (level, Some(levels)),
         None => (String::new(), None),
     };
-    let (calc, access, owner, outputs, log, traceback, tags) = state
+    let (calc, access, owner, outputs, log, traceback, (tags, pinned)) = state
         .db
         .read(move |conn| {
             let (calc, access, owner) = Calc::load_with_owner(conn, &user, id)?;
@@ -115,7 +119,12 @@ pub async fn detail_page(
                 Vec::new()
             };
             let tags = Tag::of_calc(conn, id)?;
-            Ok((calc, access, owner, outputs, log, traceback, tags))
+            // Who pinned it, for its badge (a query only for a pinned one).
+            let pinned = match calc.is_pinned {
+                true => crate::models::retention::pinned_by(conn, id)?,
+                false => None,
+            };
+            Ok((calc, access, owner, outputs, log, traceback, (tags, pinned)))
         })
         .await?;
     let q = query(params.q.as_deref());
@@ -156,6 +165,9 @@ pub async fn detail_page(
             },
         })
         .collect();
+    let preferred = tags.iter().any(|(_, preferred)| *preferred);
+    let removal = crate::models::retention::removal_of(&state.config.retention, &calc, preferred)
+        .map(When::new);
     html(
         200,
         &DetailPage {
@@ -180,6 +192,10 @@ pub async fn detail_page(
             q,
             q_matches,
             q_first,
+            removal,
+            pinned: pinned
+                .map(|(by, at)| format!("Pinned by {by}, {}", crate::times::when(&at)))
+                .unwrap_or_default(),
             calc,
         },
     )
