@@ -61,6 +61,7 @@ fn run(db: Db, config: std::sync::Arc<Config>, launcher: Launcher, wake: Receive
     if config.executor.is_slurm() {
         return crate::calcs::slurm::run_runner(db, config, launcher, wake);
     }
+    prepare_limits(&config);
     let host = host_name();
     let max = config.max_concurrent();
     let mut last_reconcile: Option<Instant> = None;
@@ -86,6 +87,24 @@ fn run(db: Db, config: std::sync::Arc<Config>, launcher: Launcher, wake: Receive
             Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return,
         }
     }
+}
+
+/// Lays out the cgroups of the calculations' limits (calcs::limits; with `limits_mechanism =
+/// "cgroup"` this moves the server into the `server` leaf of its delegated cgroup v2), says in
+/// the log how the limits are enforced, and removes cgroups their dead supervisors left.
+fn prepare_limits(config: &Config) {
+    use crate::calcs::limits::{Change, Mechanism};
+    let setting = &config.calcs.limits_mechanism;
+    let mechanism = Mechanism::find(setting, Change::MoveSelf);
+    if setting == "cgroup" && !mechanism.is_cgroup() {
+        tracing::error!(
+            "calculation limits: limits_mechanism = \"cgroup\" but {}",
+            mechanism.describe()
+        );
+    } else {
+        tracing::info!("calculation limits: {}", mechanism.describe());
+    }
+    mechanism.sweep();
 }
 
 fn claim_and_launch(

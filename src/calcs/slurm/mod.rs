@@ -288,7 +288,7 @@ pub fn poll(db: &Db, config: &Config, misses: &mut HashMap<String, u32>) -> AppR
 fn explain(state: &str) -> &'static str {
     match state {
         "TIMEOUT" => "the job reached its Slurm time limit (the calculator's `time`)",
-        "OUT_OF_MEMORY" => "the job ran out of memory (the calculator's `mem`)",
+        "OUT_OF_MEMORY" => "the job ran out of memory (the calculator's `memory_limit`, or `mem`)",
         "NODE_FAIL" => "the node running the job failed",
         "PREEMPTED" => "Slurm preempted the job for another one",
         "CANCELLED" => "the job was cancelled outside calcweb (scancel)",
