@@ -109,3 +109,75 @@ pub(super) fn memory_limit_hit(dir: &Path) -> bool {
     let events = std::fs::read_to_string(dir.join("memory.events")).unwrap_or_default();
     super::counter(&events, "oom_kill") > 0 || super::counter(&events, "oom_group_kill") > 0
 }
+
+#[cfg(test)]
+mod tests {
+    //! The layout on a directory tree shaped like a delegated cgroup (this machine may have no
+    //! cgroup v2 with a memory controller; the files are plain files here).
+    use super::*;
+
+    fn delegated(controllers: &str) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        let svc = dir.path().join("calcweb.service");
+        std::fs::create_dir(&svc).unwrap();
+        std::fs::write(svc.join("cgroup.controllers"), controllers).unwrap();
+        std::fs::write(svc.join("cgroup.subtree_control"), "").unwrap();
+        dir
+    }
+
+    #[test]
+    fn the_server_moves_into_a_leaf_only_when_told() {
+        let dir = delegated("cpu memory pids");
+        let svc = dir.path().join("calcweb.service");
+        let refused = calcs_dir(&svc, true, false).unwrap_err();
+        assert!(refused.contains("DelegateSubgroup"), "{refused}");
+        assert!(!svc.join(SERVER_LEAF).exists());
+        assert_eq!(calcs_dir(&svc, true, true).unwrap(), svc.join("calcs"));
+        assert_eq!(
+            std::fs::read_to_string(svc.join("server/cgroup.procs")).unwrap(),
+            "0"
+        );
+        assert!(svc.join("calcs").is_dir());
+        // Once in the leaf (as systemd >= 254 starts it), its parent is the root.
+        assert_eq!(
+            calcs_dir(&svc.join(SERVER_LEAF), false, false).unwrap(),
+            svc.join("calcs")
+        );
+    }
+
+    #[test]
+    fn without_a_memory_controller_there_is_no_cgroup_v2() {
+        let dir = delegated("cpu pids");
+        let svc = dir.path().join("calcweb.service");
+        let refused = calcs_dir(&svc, true, true).unwrap_err();
+        assert!(refused.contains("no memory controller"), "{refused}");
+        assert!(!svc.join(SERVER_LEAF).exists(), "nothing moved");
+    }
+
+    #[test]
+    fn limits_and_the_oom_count_are_the_kernel_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let limits = Limits {
+            memory: Some(64 << 20),
+            cpus: Some(1.5),
+        };
+        set_limits(dir.path(), &limits).unwrap();
+        let read = |f: &str| std::fs::read_to_string(dir.path().join(f)).unwrap();
+        assert_eq!(read("memory.max"), "67108864");
+        assert_eq!(read("memory.swap.max"), "0");
+        assert_eq!(read("memory.oom.group"), "1");
+        assert_eq!(read("cpu.max"), "150000 100000");
+        std::fs::write(
+            dir.path().join("memory.events"),
+            "low 0\nhigh 0\nmax 9\noom 1\noom_kill 0\n",
+        )
+        .unwrap();
+        assert!(!memory_limit_hit(dir.path()));
+        std::fs::write(
+            dir.path().join("memory.events"),
+            "low 0\nhigh 0\nmax 9\noom 1\noom_kill 1\n",
+        )
+        .unwrap();
+        assert!(memory_limit_hit(dir.path()));
+    }
+}
