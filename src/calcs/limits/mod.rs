@@ -8,6 +8,11 @@
 //! a calculation that reaches its limit is ended by the kernel, and the supervisor records it
 //! as failed with "stopped: memory limit of 4 GiB reached". Under Slurm the job's own limits
 //! (`--mem`, `--cpus-per-task`) apply instead.
+//!
+//! No crate: cgroups-rs (kata-containers) picks v1 or v2 for the whole machine and builds its
+//! cgroups from the hierarchy's root rather than under this process's delegated cgroup, and
+//! adds tasks by pid after they run; what is needed here is a few files written, two files of
+//! /proc read, and a child that joins its cgroup before it runs the program.
 
 mod hierarchy;
 pub mod rlimit;
