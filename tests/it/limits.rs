@@ -80,6 +80,31 @@ async fn hungry_fails_while_the_other_completes(mechanism: &str) -> String {
     let b = app.logged_in_new_user("alice").await;
     let waiting = submit(&b, "waiter").await;
     wait_for(&b, waiting, "executing").await;
+    // Once its program runs, its cgroup (if any) holds its CPU limit of half a core.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !log_text(&b, waiting).await.contains("waiting") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the waiter never started"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let pid = Calc::find(&mut app.conn(), waiting)
+        .unwrap()
+        .unwrap()
+        .pid
+        .unwrap();
+    let quota = cpu_quota_of(waiting, pid);
+    match (mechanism, Mechanism::find("auto", Change::Nothing)) {
+        ("rlimit", _) => assert_eq!(quota, None),
+        // A v1 cpu hierarchy this user cannot write: cpu_limit is not enforced (manage check
+        // says so).
+        (_, Mechanism::CgroupV1 { cpu: None, .. }) => {}
+        _ => {
+            let quota = quota.expect("the waiter's cgroup has a CPU quota");
+            assert!(["50000", "50000 100000"].contains(&quota.trim()), "{quota}");
+        }
+    }
     let hungry = submit(&b, "hungry").await;
     wait_for(&b, hungry, "failed").await;
     let log = log_text(&b, hungry).await;
@@ -111,6 +136,17 @@ async fn hungry_fails_while_the_other_completes(mechanism: &str) -> String {
         );
     }
     log
+}
+
+/// The CPU quota of the cgroup of calculation `id`'s supervisor `pid`, if it has one.
+fn cpu_quota_of(id: i64, pid: i32) -> Option<String> {
+    let name = format!("calc-{id}-{pid}");
+    let file = match Mechanism::find("auto", Change::Nothing) {
+        Mechanism::CgroupV2 { calcs } => calcs.join(&name).join("cpu.max"),
+        Mechanism::CgroupV1 { cpu: Some(cpu), .. } => cpu.join(&name).join("cpu.cfs_quota_us"),
+        _ => return None,
+    };
+    std::fs::read_to_string(file).ok()
 }
 
 /// Whether a cgroup of calculation `id`'s supervisor `pid` is left in any hierarchy.
