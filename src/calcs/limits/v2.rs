@@ -96,10 +96,13 @@ pub(super) fn set_limits(dir: &Path, limits: &Limits) -> Result<(), String> {
     }
     if let Some(cores) = limits.cpus {
         let quota = super::cpu_quota(cores);
-        write(
+        // Without the cpu controller (not delegated) the memory limit still holds.
+        if let Err(e) = write(
             &dir.join("cpu.max"),
             &format!("{quota} {}", super::CPU_PERIOD),
-        )?;
+        ) {
+            super::note(&format!("{e}; cpu_limit is not enforced"));
+        }
     }
     Ok(())
 }
