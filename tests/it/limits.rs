@@ -30,14 +30,15 @@ fn hungry() -> CalculatorConfig {
 }
 
 /// Waits until the file `go` (under the data dir) exists, then writes an output: a
-/// calculation that runs exactly as long as the test wants. Under the same limits.
+/// calculation that runs exactly as long as the test wants (or until a failed test's data dir
+/// is gone). Under the same limits.
 fn waiter() -> CalculatorConfig {
     CalculatorConfig {
         name: "waiter".into(),
         command: [
             "sh",
             "-c",
-            r#"echo waiting; while [ ! -e "$1/go" ]; do sleep 0.05; done; echo done > "$2/done.txt""#,
+            r#"echo waiting; while [ -d "$1" ] && [ ! -e "$1/go" ]; do sleep 0.05; done; echo done > "$2/done.txt""#,
             "waiter",
             "{data_dir}",
             "{output_dir}",
