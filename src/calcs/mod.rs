@@ -3,6 +3,7 @@
 
 pub mod example;
 pub mod json;
+pub mod limits;
 pub mod notify;
 pub mod openquake;
 pub mod outputs;

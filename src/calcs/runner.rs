@@ -61,6 +61,7 @@ fn run(db: Db, config: std::sync::Arc<Config>, launcher: Launcher, wake: Receive
     if config.executor.is_slurm() {
         return crate::calcs::slurm::run_runner(db, config, launcher, wake);
     }
+    let limits = prepare_limits(&config);
     let host = host_name();
     let max = config.max_concurrent();
     let mut last_reconcile: Option<Instant> = None;
@@ -68,6 +69,9 @@ fn run(db: Db, config: std::sync::Arc<Config>, launcher: Launcher, wake: Receive
         if last_reconcile.is_none_or(|t| t.elapsed() >= RECONCILE_EVERY) {
             if let Err(e) = reconcile(&db, &config, &host) {
                 tracing::warn!("reconciling calculations failed: {e}");
+            }
+            if let Some(limits) = &limits {
+                limits.sweep();
             }
             last_reconcile = Some(Instant::now());
         }
@@ -86,6 +90,32 @@ fn run(db: Db, config: std::sync::Arc<Config>, launcher: Launcher, wake: Receive
             Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return,
         }
     }
+}
+
+/// When a calculator has a memory or CPU limit: lays out the cgroups of the calculations
+/// (calcs::limits; with `limits_mechanism = "cgroup"` this moves the server into the `server`
+/// leaf of its delegated cgroup v2) and says in the log how the limits are enforced. The
+/// mechanism is returned to remove, at each reconcile, the cgroups of supervisors that died.
+fn prepare_limits(config: &Config) -> Option<crate::calcs::limits::Mechanism> {
+    use crate::calcs::limits::{Change, Limits, Mechanism};
+    if config
+        .calculators
+        .iter()
+        .all(|c| Limits::of(config, c).is_none())
+    {
+        return None;
+    }
+    let setting = &config.calcs.limits_mechanism;
+    let mechanism = Mechanism::find(setting, Change::MoveSelf);
+    if setting == "cgroup" && !mechanism.is_cgroup() {
+        tracing::error!(
+            "calculation limits: limits_mechanism = \"cgroup\" but {}",
+            mechanism.describe()
+        );
+    } else {
+        tracing::info!("calculation limits: {}", mechanism.describe());
+    }
+    Some(mechanism)
 }
 
 fn claim_and_launch(

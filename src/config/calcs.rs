@@ -25,6 +25,18 @@ pub struct CalcsConfig {
     /// Where `notify_to` may point although the address is loopback, private, link-local or
     /// otherwise not public: CIDRs, addresses or host names (calcs::notify).
     pub notify_allow: Vec<String>,
+    /// Memory one calculation may take, its whole process tree ("4 GiB", "500M"; K, M, G, T
+    /// are powers of 1024), unless its calculator sets its own; unset = no limit.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub memory_limit: Option<String>,
+    /// CPU cores one calculation may use (1.5 = one and a half), unless its calculator sets
+    /// its own; unset = no limit.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cpu_limit: Option<f64>,
+    /// How the limits are enforced (calcs::limits): "auto" (a cgroup where this machine gives
+    /// one, else rlimits), "cgroup" (a cgroup, moving the server into a leaf of its delegated
+    /// cgroup if need be) or "rlimit".
+    pub limits_mechanism: String,
 }
 
 impl Default for CalcsConfig {
@@ -38,6 +50,9 @@ impl Default for CalcsConfig {
             max_log_rows: 100_000,
             list_cache_rows: 10_000,
             notify_allow: Vec::new(),
+            memory_limit: None,
+            cpu_limit: None,
+            limits_mechanism: "auto".into(),
         }
     }
 }
@@ -174,10 +189,20 @@ pub struct CalculatorConfig {
     /// Extra environment variables for the program.
     #[serde(default)]
     pub env: std::collections::BTreeMap<String, String>,
-    /// Slurm executor: CPUs of one calculation (sbatch --cpus-per-task).
+    /// Memory one calculation may take, its whole process tree ("4 GiB"); "none" = no limit;
+    /// unset = `[calcs] memory_limit`. Under Slurm it is also sbatch --mem.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_limit: Option<String>,
+    /// CPU cores one calculation may use (1.5); 0 = no limit; unset = `[calcs] cpu_limit`.
+    /// Under Slurm it is also sbatch --cpus-per-task (rounded up).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_limit: Option<f64>,
+    /// Slurm executor: CPUs of one calculation (sbatch --cpus-per-task) when no cpu_limit
+    /// applies.
     #[serde(default = "default_cpus")]
     pub cpus: u32,
-    /// Slurm executor: memory (sbatch --mem, e.g. "4G"); "" = the partition's default.
+    /// Slurm executor: memory (sbatch --mem, e.g. "4G") when no memory_limit applies; "" = the
+    /// partition's default.
     #[serde(default)]
     pub mem: String,
     /// Slurm executor: time limit (sbatch --time: minutes, "H:MM:SS" or "D-HH");
@@ -195,6 +220,27 @@ fn default_job_ini() -> String {
 }
 
 impl CalculatorConfig {
+    /// The memory limit of this calculator's runs in bytes: its own `memory_limit`, else
+    /// `[calcs] memory_limit`; None = no limit (a value the checks refuse counts as none).
+    pub fn memory_limit_bytes(&self, calcs: &CalcsConfig) -> Option<u64> {
+        let text = self
+            .memory_limit
+            .as_deref()
+            .or(calcs.memory_limit.as_deref())?;
+        if is_none(text) {
+            return None;
+        }
+        super::quotas::parse_size(text).ok().filter(|b| *b > 0)
+    }
+
+    /// The CPU limit of this calculator's runs in cores: its own `cpu_limit`, else
+    /// `[calcs] cpu_limit`; None = no limit (0).
+    pub fn cpu_limit_cores(&self, calcs: &CalcsConfig) -> Option<f64> {
+        self.cpu_limit
+            .or(calcs.cpu_limit)
+            .filter(|c| c.is_finite() && *c > 0.0)
+    }
+
     pub fn is_openquake(&self) -> bool {
         self.kind == CalculatorKind::OpenQuake
     }
@@ -208,6 +254,8 @@ impl CalculatorConfig {
             numba_cache_dir: None,
             datastore_download: false,
             command: vec!["{data_dir}/calculators/example".into(), "{job_ini}".into()],
+            memory_limit: None,
+            cpu_limit: None,
             description: "A damped oscillator integrated step by step: progress, log, a CSV series and a JSON summary.".into(),
             job_ini: default_job_ini(),
             allowed_groups: Vec::new(),
@@ -218,6 +266,11 @@ impl CalculatorConfig {
             time: String::new(),
         }
     }
+}
+
+/// "none": no limit, for a calculator that lifts the default.
+pub(super) fn is_none(text: &str) -> bool {
+    text.trim().eq_ignore_ascii_case("none")
 }
 
 /// A Slurm memory size: digits with an optional K, M, G or T suffix.

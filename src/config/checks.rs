@@ -1,7 +1,7 @@
 //! The checks of a loaded configuration that its types cannot express, each a sentence naming
 //! the key, so an operator can fix it without reading code.
 
-use super::calcs::{CalculatorKind, NotifyAllow, is_slurm_mem, is_slurm_time};
+use super::calcs::{CalculatorKind, NotifyAllow, is_none, is_slurm_mem, is_slurm_time};
 use super::server::parse_trusted;
 use super::{Config, EmailBackend};
 
@@ -129,6 +129,11 @@ impl Config {
                 )),
                 _ => {}
             }
+            out.extend(limit_problems(
+                &format!("calculators[{i}] ({name}): "),
+                calc.memory_limit.as_deref(),
+                calc.cpu_limit,
+            ));
             if calc.cpus == 0 {
                 out.push(format!(
                     "calculators[{i}] ({name}): cpus must be at least 1."
@@ -184,6 +189,20 @@ impl Config {
         }
         if self.server.default_user.trim().is_empty() {
             out.push("server.default_user must not be empty.".into());
+        }
+        out.extend(limit_problems(
+            "calcs.",
+            self.calcs.memory_limit.as_deref(),
+            self.calcs.cpu_limit,
+        ));
+        if !matches!(
+            self.calcs.limits_mechanism.as_str(),
+            "auto" | "cgroup" | "rlimit"
+        ) {
+            out.push(format!(
+                "calcs.limits_mechanism = {:?} is not one of auto, cgroup, rlimit.",
+                self.calcs.limits_mechanism
+            ));
         }
         out.extend(self.executor_problems());
         out
@@ -272,4 +291,27 @@ impl Config {
         }
         out
     }
+}
+
+/// The problems of a `memory_limit` and a `cpu_limit` (of `[calcs]` or of a calculator, named
+/// by `key`).
+fn limit_problems(key: &str, memory: Option<&str>, cpus: Option<f64>) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Some(text) = memory.filter(|t| !is_none(t)) {
+        match super::quotas::parse_size(text) {
+            Ok(bytes) if bytes < 1 << 20 => out.push(format!(
+                "{key}memory_limit = {text:?} is less than 1 MiB, too little to start a program; write e.g. \"4 GiB\", or \"none\"."
+            )),
+            Ok(_) => {}
+            Err(e) => out.push(format!("{key}memory_limit: {e}")),
+        }
+    }
+    if let Some(cores) = cpus
+        && !(cores.is_finite() && cores >= 0.0)
+    {
+        out.push(format!(
+            "{key}cpu_limit = {cores} must be a number of cores like 1.5, or 0 for no limit."
+        ));
+    }
+    out
 }

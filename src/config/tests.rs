@@ -226,3 +226,37 @@ fn notify_allow_takes_networks_addresses_and_host_names() {
         "{problems}"
     );
 }
+
+#[test]
+fn memory_and_cpu_limits_are_read_and_checked() {
+    let mut config = Config::default();
+    config.calcs.memory_limit = Some("4 GiB".into());
+    config.calcs.cpu_limit = Some(1.5);
+    let mut own = CalculatorConfig::example();
+    assert_eq!(own.memory_limit_bytes(&config.calcs), Some(4 << 30));
+    assert_eq!(own.cpu_limit_cores(&config.calcs), Some(1.5));
+    own.memory_limit = Some("512M".into());
+    own.cpu_limit = Some(4.0);
+    assert_eq!(own.memory_limit_bytes(&config.calcs), Some(512 << 20));
+    assert_eq!(own.cpu_limit_cores(&config.calcs), Some(4.0));
+    // "none" and 0 lift the default.
+    own.memory_limit = Some("none".into());
+    own.cpu_limit = Some(0.0);
+    assert_eq!(own.memory_limit_bytes(&config.calcs), None);
+    assert_eq!(own.cpu_limit_cores(&config.calcs), None);
+    config.calculators = vec![own];
+    let has = |config: &Config, text: &str| config.problems().iter().any(|p| p.contains(text));
+    assert!(!has(&config, "limit"), "{:?}", config.problems());
+    config.calcs.memory_limit = Some("lots".into());
+    config.calcs.cpu_limit = Some(-1.0);
+    config.calcs.limits_mechanism = "cgroups".into();
+    config.calculators[0].memory_limit = Some("512".into());
+    for problem in [
+        "calcs.memory_limit: \"lots\" is not a size",
+        "calcs.cpu_limit = -1 must be a number of cores like 1.5, or 0 for no limit.",
+        "calcs.limits_mechanism = \"cgroups\" is not one of auto, cgroup, rlimit.",
+        "calculators[0] (example): memory_limit = \"512\" is less than 1 MiB",
+    ] {
+        assert!(has(&config, problem), "{problem}: {:?}", config.problems());
+    }
+}

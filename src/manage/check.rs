@@ -49,6 +49,12 @@ pub fn run(config: &Config, file: Option<PathBuf>) -> Result<(), String> {
             "- executor: local (calculations run on the host of the server that claims them, at most {} at once)",
             config.max_concurrent()
         );
+        limits(config, &mut problems);
+    }
+    if config.executor.is_slurm() {
+        outln!(
+            "- limits: Slurm's (each calculator's memory_limit and cpu_limit go to sbatch as --mem and --cpus-per-task)"
+        );
     }
     for calculator in config.calculators.iter().filter(|c| c.is_openquake()) {
         match crate::calcs::openquake::version(calculator) {
@@ -84,5 +90,36 @@ pub fn run(config: &Config, file: Option<PathBuf>) -> Result<(), String> {
             outln!("✘ {p}");
         }
         Err(format!("{} problem(s) found.", problems.len()))
+    }
+}
+
+/// Which mechanism the calculations' memory and CPU limits get on this machine, and which
+/// calculators have limits.
+fn limits(config: &Config, problems: &mut Vec<String>) {
+    use crate::calcs::limits::{Change, Limits, Mechanism, size_text};
+    let setting = &config.calcs.limits_mechanism;
+    let mechanism = Mechanism::find(setting, Change::Nothing);
+    if setting == "cgroup" && !mechanism.is_cgroup() {
+        problems.push(format!(
+            "calcs.limits_mechanism = \"cgroup\" but no cgroup can be used: {}.",
+            mechanism.describe()
+        ));
+    } else if mechanism.is_cgroup() {
+        outln!("✔ limits: {}", mechanism.describe());
+    } else {
+        outln!("- limits: {}", mechanism.describe());
+    }
+    for calculator in &config.calculators {
+        let limits = Limits::of(config, calculator);
+        if !limits.is_none() {
+            outln!(
+                "  calculator {}: memory {}, cpu {}",
+                calculator.name,
+                limits.memory.map_or("no limit".into(), size_text),
+                limits
+                    .cpus
+                    .map_or("no limit".into(), |c| format!("{c} cores"))
+            );
+        }
     }
 }

@@ -106,7 +106,7 @@ pub async fn log_of(browser: &Browser, id: i64) -> Vec<Value> {
         .unwrap()
 }
 
-fn messages(log: &[Value]) -> String {
+pub(crate) fn messages(log: &[Value]) -> String {
     log.iter()
         .map(|r| {
             format!(

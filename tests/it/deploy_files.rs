@@ -152,4 +152,13 @@ fn the_systemd_unit_keeps_calculations_alive_across_restarts() {
         service("WorkingDirectory").as_deref(),
         Some("/var/lib/calcweb")
     );
+    // The limits per calculation (calcs::limits): the service's cgroup is its own to divide,
+    // the server starts in its leaf `server` (systemd >= 254), and the cgroup stays writable
+    // under ProtectControlGroups.
+    assert_eq!(service("Delegate").as_deref(), Some("yes"));
+    assert_eq!(service("DelegateSubgroup").as_deref(), Some("server"));
+    assert!(
+        writable.contains(&"-/sys/fs/cgroup/system.slice/calcweb.service"),
+        "the delegated cgroup in ReadWritePaths={writable:?}"
+    );
 }

@@ -28,6 +28,7 @@ mod email_cli;
 mod example_config;
 mod faults;
 mod fuzz;
+mod limits;
 mod log_files;
 mod log_viewer;
 mod metrics;

@@ -91,6 +91,15 @@ impl Cluster {
         let cpus = std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(1);
+        // Half of this machine's memory, in MB: jobs may ask for some (--mem).
+        let memory = std::fs::read_to_string("/proc/meminfo")
+            .ok()
+            .and_then(|m| {
+                m.lines()
+                    .find_map(|l| l.strip_prefix("MemTotal:"))
+                    .and_then(|kb| kb.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            })
+            .map_or(1024, |kb| kb / 2048);
         let (ctld_port, slurmd_port) = (free_port(), free_port());
         let p = |name: &str| d.join(name).display().to_string();
         std::fs::write(d.join("plugstack.conf"), "").unwrap();
@@ -126,7 +135,7 @@ JobAcctGatherType=jobacct_gather/none
 AccountingStorageType=accounting_storage/none
 JobCompType=jobcomp/none
 KillWait=15
-NodeName={host} NodeAddr=127.0.0.1 CPUs={cpus} State=UNKNOWN
+NodeName={host} NodeAddr=127.0.0.1 CPUs={cpus} RealMemory={memory} State=UNKNOWN
 PartitionName=debug Nodes={host} Default=YES MaxTime=INFINITE State=UP
 ",
                 socket = socket.display(),
@@ -314,7 +323,8 @@ PartitionName=debug Nodes={host} Default=YES MaxTime=INFINITE State=UP
 
     /// The config of a calcweb whose executor is this cluster: the commands through the
     /// wrappers, a quick poll, and three calculators: `example` (1 CPU), `wide` (every CPU of
-    /// the node) and `limited` (a one-minute Slurm time limit).
+    /// the node, through a `cpu_limit` half a core below, and a `memory_limit`) and `limited`
+    /// (a one-minute Slurm time limit).
     fn configure(&self, config: &mut Config) {
         let ex = &mut config.executor;
         ex.kind = "slurm".into();
@@ -327,7 +337,8 @@ PartitionName=debug Nodes={host} Default=YES MaxTime=INFINITE State=UP
         let example = CalculatorConfig::example();
         let wide = CalculatorConfig {
             name: "wide".into(),
-            cpus: self.cpus as u32,
+            cpu_limit: Some(self.cpus as f64 - 0.5),
+            memory_limit: Some("300 MiB".into()),
             ..example.clone()
         };
         let limited = CalculatorConfig {
@@ -589,6 +600,12 @@ async fn slurm_pending_jobs_show_the_reason_and_abort_cancels_the_job() {
     })
     .await;
     let first_job = job_of(&running);
+    // The calculator's limits are the job's: cpu_limit rounded up, memory_limit in MiB.
+    let job = cluster
+        .client("scontrol", &["show", "job", &first_job])
+        .unwrap_or_default();
+    assert!(job.contains(&format!("NumCPUs={}", cluster.cpus)), "{job}");
+    assert!(job.contains("MinMemoryNode=300M"), "{job}");
     let waiting = submit(&alice, "wide", 3, 0.0, "").await;
     let pending = wait_detail(&alice, waiting, "waited for Resources", HANG_GUARD, |d| {
         d["slurm_reason"] == "Resources"

@@ -9,6 +9,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::calcs::calc_dir;
+use crate::calcs::limits::Limits;
 use crate::calcs::runner::{self};
 use crate::config::{CalculatorConfig, Config, ExecutorConfig};
 use crate::models::calc::Calc;
@@ -137,12 +138,23 @@ fn is_transient(stderr: &str) -> bool {
 }
 
 /// The sbatch arguments for one calculation (without the script).
+/// The calculator's `memory_limit` and `cpu_limit` (`limits`, calcs::limits) are the job's
+/// `--mem` (in MiB, rounded up) and `--cpus-per-task` (whole CPUs, rounded up); without them
+/// its Slurm-only `mem` and `cpus`.
 pub fn sbatch_args(
     ex: &ExecutorConfig,
     calculator: &CalculatorConfig,
+    limits: Limits,
     id: i64,
     dir: &Path,
 ) -> Vec<String> {
+    let cpus = limits
+        .cpus
+        .map_or(calculator.cpus, |c| c.ceil() as u32)
+        .max(1);
+    let mem = limits.memory.map_or(calculator.mem.clone(), |b| {
+        format!("{}M", b.div_ceil(1 << 20))
+    });
     let mut args = vec![
         "--parsable".to_string(),
         format!("--job-name=calcweb-{id}"),
@@ -151,10 +163,10 @@ pub fn sbatch_args(
         // The supervisor accepts a calculation only once: a requeued job would find it taken.
         "--no-requeue".into(),
         "--ntasks=1".into(),
-        format!("--cpus-per-task={}", calculator.cpus.max(1)),
+        format!("--cpus-per-task={cpus}"),
     ];
     for (flag, value) in [
-        ("--mem", &calculator.mem),
+        ("--mem", &mem),
         ("--time", &calculator.time),
         ("--partition", &ex.partition),
         ("--account", &ex.account),
@@ -203,9 +215,15 @@ pub fn submit(
     write_private(&script_path, script.as_bytes(), 0o700)
         .map_err(|e| fail(format!("cannot write the batch script: {e}")))?;
     let mut cmd = command(&config.executor.sbatch);
-    cmd.args(sbatch_args(&config.executor, calculator, calc.id, &dir))
-        .arg(&script_path)
-        .current_dir(&dir);
+    cmd.args(sbatch_args(
+        &config.executor,
+        calculator,
+        Limits::of(config, calculator),
+        calc.id,
+        &dir,
+    ))
+    .arg(&script_path)
+    .current_dir(&dir);
     let out = run(cmd).map_err(|message| SubmitError {
         message,
         retry: true,
@@ -357,7 +375,13 @@ mod tests {
         let mut calculator = CalculatorConfig::example();
         calculator.cpus = 4;
         calculator.time = "2:00:00".into();
-        let args = sbatch_args(&ex, &calculator, 7, Path::new("/d/calcs/7"));
+        let args = sbatch_args(
+            &ex,
+            &calculator,
+            Limits::default(),
+            7,
+            Path::new("/d/calcs/7"),
+        );
         for expected in [
             "--parsable",
             "--job-name=calcweb-7",
@@ -376,6 +400,15 @@ mod tests {
                 .iter()
                 .any(|a| a.starts_with("--mem") || a.starts_with("--qos"))
         );
+        // memory_limit and cpu_limit win over mem and cpus.
+        calculator.mem = "1G".into();
+        let limits = Limits {
+            memory: Some(1536 << 20),
+            cpus: Some(2.5),
+        };
+        let args = sbatch_args(&ex, &calculator, limits, 7, Path::new("/d"));
+        assert!(args.contains(&"--mem=1536M".to_string()), "{args:?}");
+        assert!(args.contains(&"--cpus-per-task=3".to_string()), "{args:?}");
         assert_eq!(sh_quote("/a b/it's"), "'/a b/it'\\''s'");
         assert!(is_transient(
             "sbatch: error: Batch job submission failed: Unable to contact slurm controller (connect failure)"

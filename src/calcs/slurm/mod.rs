@@ -288,7 +288,7 @@ pub fn poll(db: &Db, config: &Config, misses: &mut HashMap<String, u32>) -> AppR
 fn explain(state: &str) -> &'static str {
     match state {
         "TIMEOUT" => "the job reached its Slurm time limit (the calculator's `time`)",
-        "OUT_OF_MEMORY" => "the job ran out of memory (the calculator's `mem`)",
+        "OUT_OF_MEMORY" => "the job ran out of memory (the calculator's `memory_limit`, or `mem`)",
         "NODE_FAIL" => "the node running the job failed",
         "PREEMPTED" => "Slurm preempted the job for another one",
         "CANCELLED" => "the job was cancelled outside calcweb (scancel)",
@@ -331,6 +331,9 @@ fn ended(
                 explain(&info.state)
             ),
         ));
+        if let Some(line) = memory_limit_line(config, &calc.calculator, &info.state) {
+            lines.push(NewLine::new("ERROR", process::CALCWEB, line));
+        }
         Status::Failed
     };
     let size = dir_size(&dir) as i64;
@@ -346,6 +349,17 @@ fn ended(
     Ok(())
 }
 
+/// "stopped: memory limit of 4 GiB reached" when Slurm ended the job for memory (`state`) and
+/// the calculator has a `memory_limit` (its sbatch --mem), as a local run says it.
+fn memory_limit_line(config: &Config, calculator: &str, state: &str) -> Option<String> {
+    let calculator = config
+        .calculator(calculator)
+        .filter(|_| state == "OUT_OF_MEMORY")?;
+    crate::calcs::limits::Limits::of(config, calculator)
+        .memory
+        .map(crate::calcs::limits::memory_limit_line)
+}
+
 /// The last `n` lines of a file (empty when it cannot be read).
 fn tail(path: &Path, n: usize) -> Vec<String> {
     let Ok(bytes) = std::fs::read(path) else {
@@ -357,4 +371,23 @@ fn tail(path: &Path, n: usize) -> Vec<String> {
         .iter()
         .map(|l| l.chars().take(2000).collect())
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_job_out_of_memory_says_the_calculators_limit() {
+        let mut config = Config::default();
+        config.calculators = vec![crate::config::CalculatorConfig::example()];
+        assert_eq!(memory_limit_line(&config, "example", "OUT_OF_MEMORY"), None);
+        config.calcs.memory_limit = Some("4G".into());
+        assert_eq!(
+            memory_limit_line(&config, "example", "OUT_OF_MEMORY").as_deref(),
+            Some("stopped: memory limit of 4 GiB reached")
+        );
+        assert_eq!(memory_limit_line(&config, "example", "TIMEOUT"), None);
+        assert_eq!(memory_limit_line(&config, "gone", "OUT_OF_MEMORY"), None);
+    }
 }

@@ -34,6 +34,10 @@ impl Supervisor<'_> {
                 );
                 Status::Failed
             }
+            Ending::MemoryLimit(bytes) => {
+                self.log("ERROR", crate::calcs::limits::memory_limit_line(*bytes));
+                Status::Failed
+            }
             Ending::Lost(why) => {
                 self.log("ERROR", why.clone());
                 Status::Failed

@@ -30,6 +30,7 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 
+use crate::calcs::limits::{Applied, Change, Limits, Mechanism};
 use crate::calcs::openquake::{self, log::EngineLog};
 use crate::calcs::{calc_dir, host_name};
 use crate::config::{CalculatorConfig, Config};
@@ -62,6 +63,8 @@ enum Ending {
     Exited(i32),
     Aborted,
     TimedOut(u64),
+    /// The calculation reached its memory limit (bytes) and was ended.
+    MemoryLimit(u64),
     Lost(String),
     /// Slurm is ending the job (SIGTERM without an abort request): the server's poller
     /// records the final status with Slurm's state and reason.
@@ -145,6 +148,8 @@ pub fn run(config: &Config, id: i64) -> Result<(), String> {
         stored: calc.log_rows as u32,
         dropped: 0,
         under_slurm,
+        limits_by_rlimit: false,
+        said_out_of_memory: false,
     };
     let ending = match config.calculator(&calc.calculator) {
         Some(calculator) => sup.run_calculator(&calc, calculator),
@@ -168,6 +173,10 @@ struct Supervisor<'a> {
     stored: u32,
     dropped: u64,
     under_slurm: bool,
+    /// The memory limit is an rlimit: the calculator's output tells whether it reached it.
+    limits_by_rlimit: bool,
+    /// A line of the calculator's output said that an allocation failed.
+    said_out_of_memory: bool,
 }
 
 impl Supervisor<'_> {
@@ -227,9 +236,11 @@ impl Supervisor<'_> {
         {
             return Ending::Lost(format!("cannot prepare the engine's directories: {e}"));
         }
+        let applied = self.limit(calculator, &mut command);
         let mut child = match command.spawn() {
             Ok(child) => child,
             Err(e) => {
+                applied.remove();
                 eprintln!("calculation {}: cannot start {}: {e}", self.id, argv[0]);
                 return Ending::Lost(format!(
                     "cannot start the calculator {:?}: {e}",
@@ -267,7 +278,35 @@ impl Supervisor<'_> {
             });
         }
         drop(tx);
-        self.watch(&mut child, rx, &mut reader, calculator.timeout)
+        let ending = self.watch(&mut child, rx, &mut reader, calculator.timeout);
+        let ending = match ending {
+            Ending::Exited(code) if code != 0 => applied
+                .memory_limit_reached(code == -1 || code > 128, self.said_out_of_memory)
+                .map_or(Ending::Exited(code), Ending::MemoryLimit),
+            ending => ending,
+        };
+        applied.remove();
+        ending
+    }
+
+    /// Puts the calculator's memory and CPU limits on `command` (calcs::limits). Under Slurm
+    /// the job's own limits apply (sbatch --mem, --cpus-per-task).
+    fn limit(&mut self, calculator: &CalculatorConfig, command: &mut Command) -> Applied {
+        let limits = if self.under_slurm {
+            Limits::default()
+        } else {
+            Limits::of(self.config, calculator)
+        };
+        let mechanism = if limits.is_none() {
+            Mechanism::Rlimit {
+                why: "no limits".into(),
+            }
+        } else {
+            Mechanism::find(&self.config.calcs.limits_mechanism, Change::Layout)
+        };
+        let applied = Applied::apply(&mechanism, self.id, limits, command);
+        self.limits_by_rlimit = applied.by_rlimit();
+        applied
     }
 
     fn watch(

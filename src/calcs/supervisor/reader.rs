@@ -26,6 +26,9 @@ impl Reader {
 impl Supervisor<'_> {
     /// One line of the calculator's output: rows, progress and the engine's job id.
     pub(super) fn take_line(&mut self, reader: &mut Reader, line: &str, is_err: bool) {
+        if self.limits_by_rlimit && crate::calcs::limits::rlimit::says_out_of_memory(line) {
+            self.said_out_of_memory = true;
+        }
         match reader {
             Reader::Generic { progress } => {
                 if let Some(p) = line
