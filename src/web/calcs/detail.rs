@@ -144,6 +144,7 @@ pub async fn detail_page(
     state: web::Data<AppState>,
 ) -> AppResult<HttpResponse> {
     let user = user.0;
+    let viewer = user.clone();
     let id = id.into_inner();
     let whole_log = params.log.as_deref() == Some("all");
     // An unknown level shows every level, as the select's first choice does.
@@ -197,6 +198,7 @@ pub async fn detail_page(
             ))
         })
         .await?;
+    let waiting = super::waiting::of_one(&state, &viewer, &calc, &owner).await?;
     let log_next = log_start + log.len() as i64;
     let finished = calc.finished_at.map(When::new);
     let ran_for = match (calc.started_at, calc.finished_at) {
@@ -235,7 +237,10 @@ pub async fn detail_page(
         200,
         &DetailPage {
             page: PageCtx::new(&req),
-            row: Row::new(calc.summary(), owner.clone(), access),
+            row: Row {
+                waiting,
+                ..Row::new(calc.summary(), owner.clone(), access)
+            },
             job_ini: calc.job_ini.clone(),
             finished,
             ran_for,

@@ -3,12 +3,14 @@
 //! They work without JavaScript; static/js/engine.js only adds live updates.
 
 pub mod actions;
+pub mod bulk;
 pub mod detail;
 pub mod list;
 pub mod preview;
 pub mod row;
 pub mod run;
 pub mod tags;
+pub mod waiting;
 
 use actix_web::web;
 use time::PrimitiveDateTime;
@@ -134,6 +136,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(list::list_page)
         .service(run::run_form)
         .service(run::run_submit)
+        .service(bulk::confirm)
+        .service(bulk::act)
         .service(detail::detail_page)
         .service(row::row_fragment)
         .service(actions::confirm)
