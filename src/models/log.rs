@@ -299,8 +299,9 @@ impl LogRow {
             .get_result(conn)?)
     }
 
-    /// The last ERROR or CRITICAL row of each of `ids` that has one (the failure reasons of a
-    /// list's failed rows): one query per calculation, each reading its log backwards from the
+    /// The last ERROR or CRITICAL row of each of `ids` that has one, the calculator's rather
+    /// than calcweb's (the failure reasons of a list's failed rows): a query or two per
+    /// calculation, each reading its log backwards from the
     /// end by the index `calc_logs_calc`, where a failure writes it.
     pub fn last_errors(
         conn: &mut DbConn,
@@ -308,13 +309,21 @@ impl LogRow {
     ) -> AppResult<std::collections::HashMap<i64, String>> {
         let mut out = std::collections::HashMap::with_capacity(ids.len());
         for &id in ids {
-            let last: Option<String> = calc_logs::table
-                .filter(calc_logs::calc_id.eq(id))
-                .filter(calc_logs::level.eq_any(["ERROR", "CRITICAL"]))
-                .order(calc_logs::id.desc())
-                .select(calc_logs::message)
+            let errors = || {
+                calc_logs::table
+                    .filter(calc_logs::calc_id.eq(id))
+                    .filter(calc_logs::level.eq_any(["ERROR", "CRITICAL"]))
+                    .order(calc_logs::id.desc())
+                    .select(calc_logs::message)
+            };
+            // The calculator's own error says more than calcweb's "exited with code 1".
+            let mut last: Option<String> = errors()
+                .filter(calc_logs::process.ne(process::CALCWEB))
                 .first(conn)
                 .optional()?;
+            if last.is_none() {
+                last = errors().first(conn).optional()?;
+            }
             if let Some(message) = last {
                 out.insert(id, message);
             }

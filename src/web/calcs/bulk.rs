@@ -161,7 +161,7 @@ struct ConfirmPage {
     danger: bool,
     action: &'static str,
     items: Vec<Item>,
-    /// The ids that will be tried, for the form.
+    /// The ids selected, for the form.
     ids: String,
     doable: usize,
     next: String,
@@ -206,9 +206,10 @@ pub async fn confirm(
     let items = items(&state, &user, action, ids).await?;
     let doable = items.iter().filter(|i| i.refusal.is_none()).count();
     let (verb, line, name) = consequence(action);
+    // All of them go on: each is checked again when it is done, and the result line names
+    // the refused ones too.
     let ids = items
         .iter()
-        .filter(|i| i.refusal.is_none())
         .map(|i| i.id.to_string())
         .collect::<Vec<_>>()
         .join(",");
