@@ -761,6 +761,13 @@ async function listJourney(alice, sharedId, abortedId) {
   assert.equal(await filters.locator("a[aria-current]").innerText(), "Failed 1");
   await filters.getByRole("link", { name: "All 3" }).click();
   await page.waitForURL("**/engine/");
+  // What the server took to answer the list with its counts and failure line (said, not
+  // asserted: a debug build on a shared machine is no benchmark; docs/benchmarks.md is).
+  const ttfb = await page.evaluate(() => {
+    const nav = performance.getEntriesByType("navigation")[0];
+    return nav.responseStart - nav.requestStart;
+  });
+  console.log(`  time to first byte of /engine/: ${ttfb.toFixed(1)} ms`);
 
   step("alice selects two rows and unshares them at once: one done, one refused, one line says so");
   await page.getByLabel(`Select calculation ${sharedId}`).check();

@@ -395,6 +395,20 @@ async fn queued_calculations_say_their_place_and_the_busy_slots() {
         reason(&c.mate, second).await.0,
         format!("2nd in the queue · {busy}")
     );
+    // The API says it too, and nothing once it runs.
+    for (id, said) in [
+        (second, format!("2nd in the queue · {busy}").into()),
+        (long, serde_json::Value::Null),
+    ] {
+        let body: serde_json::Value = c
+            .mate
+            .get(&format!("/v1/calc/{id}"))
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(body["queue_reason"], said, "calculation {id}");
+    }
     assert!(
         !c.owner
             .page("/engine/")
