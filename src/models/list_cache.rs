@@ -30,7 +30,8 @@ use crate::db::DbConn;
 use crate::db::schema::calc_list_version;
 use crate::error::AppResult;
 use crate::models::User;
-use crate::models::calc::{Calc, CalcRow, ListQuery, OrderBy};
+use crate::models::calc::{Calc, CalcRow, ListQuery, OrderBy, Status, StatusCounts};
+use crate::models::log::LogRow;
 use crate::models::quota::{self, Limit, Usage};
 use crate::models::tag::Tag;
 
@@ -80,9 +81,28 @@ pub struct ListPage {
     pub tags: HashMap<i64, String>,
     /// The page as the API writes it, and the viewer's rights it was written for.
     rendered: Mutex<Option<(u64, Bytes)>>,
+    /// The last error of each failed row, read the first time /engine/ shows the page (the API
+    /// does not show them). A failed calculation's log is finished, so they stay true.
+    failures: Mutex<Option<Arc<HashMap<i64, String>>>>,
 }
 
 impl ListPage {
+    /// The last ERROR row of each failed calculation of the page that has one.
+    pub fn failures(&self, conn: &mut DbConn) -> AppResult<Arc<HashMap<i64, String>>> {
+        if let Some(kept) = &*self.failures.lock().unwrap_or_else(|e| e.into_inner()) {
+            return Ok(kept.clone());
+        }
+        let failed: Vec<i64> = self
+            .rows
+            .iter()
+            .filter(|r| r.calc.status == Status::Failed)
+            .map(|r| r.calc.id)
+            .collect();
+        let found = Arc::new(LogRow::last_errors(conn, &failed)?);
+        *self.failures.lock().unwrap_or_else(|e| e.into_inner()) = Some(found.clone());
+        Ok(found)
+    }
+
     /// `render(self)`, written once and kept with the page while the viewer's `rights` (what
     /// the rendering shows of them beyond the key: their level, which decides what they may
     /// abort) stay the same.
@@ -122,6 +142,9 @@ pub struct ListCache {
     pages: Cache<String, (ListStamp, Arc<ListPage>), ByRows>,
     /// Totals by viewer and filters, with the `version` they were counted under.
     totals: Cache<String, (i64, i64)>,
+    /// Counts by status by viewer and filters (but the status filters), with the `version`
+    /// they were counted under.
+    counts: Cache<String, (i64, Arc<StatusCounts>)>,
     /// The usage meter's figures by user (summing a user's sizes is the costly part of the
     /// meter above /engine/), with the stamp they were counted under.
     usage: Cache<i64, (ListStamp, Usage)>,
@@ -151,6 +174,7 @@ impl ListCache {
             max_rows,
             pages: Cache::with_weighter((max_rows / 25).max(1), max_rows.max(1) as u64, ByRows),
             totals: Cache::new(Self::MAX_TOTALS),
+            counts: Cache::new(Self::MAX_TOTALS),
             usage: Cache::new(Self::MAX_TOTALS),
         }
     }
@@ -240,6 +264,31 @@ impl ListCache {
         Ok(total)
     }
 
+    /// How many calculations `user` may see in each status with `q`'s other filters
+    /// ([`Calc::count_by_status`]), counted again only if a list could hold other calculations.
+    pub fn status_counts(
+        &self,
+        conn: &mut DbConn,
+        stamp: ListStamp,
+        user: &User,
+        q: &ListQuery,
+    ) -> AppResult<Arc<StatusCounts>> {
+        let any_status = ListQuery {
+            statuses: Vec::new(),
+            is_running: None,
+            ..q.clone()
+        };
+        let key = filter_key(user, &any_status);
+        if let Some((version, counts)) = self.counts.get(&key)
+            && version == stamp.lists
+        {
+            return Ok(counts);
+        }
+        let counts = Arc::new(Calc::count_by_status(conn, user, &any_status)?);
+        self.counts.insert(key, (stamp.lists, counts.clone()));
+        Ok(counts)
+    }
+
     /// What `user_id`'s calculations take ([`Usage::of_user`]), counted again only when a
     /// calculation changed (status and size move the stamp; the hand-over of a queued one to
     /// Slurm does not, so the meter may call it queued until it starts). Quota checks never
@@ -266,6 +315,7 @@ fn read_page(conn: &mut DbConn, user: &User, q: &ListQuery) -> AppResult<ListPag
         mates,
         tags,
         rendered: Mutex::default(),
+        failures: Mutex::default(),
     })
 }
 

@@ -381,6 +381,38 @@ impl LogRow {
             .get_result(conn)?)
     }
 
+    /// The last ERROR or CRITICAL row of each of `ids` that has one, the calculator's rather
+    /// than calcweb's (the failure reasons of a list's failed rows): a query or two per
+    /// calculation, each reading its log backwards from the
+    /// end by the index `calc_logs_calc`, where a failure writes it.
+    pub fn last_errors(
+        conn: &mut DbConn,
+        ids: &[i64],
+    ) -> AppResult<std::collections::HashMap<i64, String>> {
+        let mut out = std::collections::HashMap::with_capacity(ids.len());
+        for &id in ids {
+            let errors = || {
+                calc_logs::table
+                    .filter(calc_logs::calc_id.eq(id))
+                    .filter(calc_logs::level.eq_any(["ERROR", "CRITICAL"]))
+                    .order(calc_logs::id.desc())
+                    .select(calc_logs::message)
+            };
+            // The calculator's own error says more than calcweb's "exited with code 1".
+            let mut last: Option<String> = errors()
+                .filter(calc_logs::process.ne(process::CALCWEB))
+                .first(conn)
+                .optional()?;
+            if last.is_none() {
+                last = errors().first(conn).optional()?;
+            }
+            if let Some(message) = last {
+                out.insert(id, message);
+            }
+        }
+        Ok(out)
+    }
+
     /// The ERROR and CRITICAL lines of a failed calculation (the last 100).
     pub fn traceback(conn: &mut DbConn, calc_id: i64) -> AppResult<Vec<String>> {
         let mut rows: Vec<String> = calc_logs::table
@@ -395,9 +427,29 @@ impl LogRow {
     }
 }
 
+/// The line that says why a run failed, of an error message: the exception of a Python
+/// traceback (its last line), else its first line.
+pub fn failure_line(message: &str) -> &str {
+    let mut lines = message.lines().map(str::trim).filter(|l| !l.is_empty());
+    if message.contains("Traceback (most recent call last)") {
+        lines.next_back().unwrap_or("")
+    } else {
+        lines.next().unwrap_or("")
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::{NewLine, Word, process};
+    use super::{NewLine, Word, failure_line, process};
+
+    #[test]
+    fn failure_lines_name_the_error() {
+        assert_eq!(failure_line("disk full\nmore detail"), "disk full");
+        let tb =
+            "Traceback (most recent call last):\n  File \"x.py\", line 1\nValueError: bad ini\n";
+        assert_eq!(failure_line(tb), "ValueError: bad ini");
+        assert_eq!(failure_line(""), "");
+    }
     use std::borrow::Cow;
 
     #[test]

@@ -785,6 +785,8 @@ async function journey(browser) {
   await waitForStatus(page, "aborted");
   alice.checkClean();
 
+  await listJourney(alice, calcId, longId);
+
   step("the buttons that act on a row read clearly on every admin page");
   // Add/Remove member, Revoke, Withdraw, Activate: link-styled buttons on white cards, which
   // once were white on white. checkPage computes every button's contrast in both schemes.
@@ -868,3 +870,81 @@ async function journey(browser) {
 
   for (const p of [admin, alice, bob, carol]) await p.close();
 }
+
+/**
+ * The calculation list of issue #19 §4, as alice sees it: a failed row says why, the actions
+ * keep their column from row to row, the status filters count and apply at a click, and a
+ * bulk action is confirmed once and says what it did and what it refused.
+ */
+async function listJourney(alice, sharedId, abortedId) {
+  const page = alice.page;
+  step("a failed calculation says why on its row of the list");
+  // The description's line break puts fail_at_step into [general].
+  const failedId = await runCalculation(alice, "Failing journey\nfail_at_step = 2", 3, 0.1);
+  await waitForStatus(page, "failed");
+  await alice.goto("/engine/");
+  await page.emulateMedia({ colorScheme: "light" });
+  const note = page.locator(`#calc-${failedId} [data-role=failure]`);
+  assert.ok(await note.isVisible(), "the failure line is on screen");
+  assert.match(await note.innerText(), /step 2/i);
+  assert.match(await note.getAttribute("title"), /step 2/i);
+  // In the error colour: the red of the "failed" badge in the light scheme.
+  const [noteColour, badgeColour] = await page.evaluate((id) => {
+    const row = document.getElementById(`calc-${id}`);
+    return [
+      getComputedStyle(row.querySelector("[data-role=failure]")).color,
+      getComputedStyle(row.querySelector(".status-failed")).backgroundColor,
+    ];
+  }, failedId);
+  assert.equal(noteColour, badgeColour, "the failure line is in the error colour");
+
+  step("each action keeps its column from row to row");
+  for (const name of ["Console", "Remove"]) {
+    const xs = [];
+    for (const id of [failedId, abortedId, sharedId]) {
+      const box = await page.locator(`#calc-${id}`).getByRole("link", { name: new RegExp(`^${name}`) }).boundingBox();
+      xs.push(Math.round(box.x));
+    }
+    assert.equal(new Set(xs).size, 1, `the ${name} links of three rows start at x = ${xs.join(", ")}`);
+  }
+
+  step("the status filters show their counts and apply at a click");
+  const filters = page.getByRole("list", { name: "Status" });
+  assert.deepEqual(
+    (await filters.getByRole("link").allInnerTexts()).map((t) => t.trim()),
+    ["All 3", "Not finished 0", "Queued 0", "Running 0", "Complete 1", "Failed 1", "Aborted 1"],
+  );
+  await Promise.all([page.waitForURL(/status=failed/), filters.getByRole("link", { name: "Failed 1" }).click()]);
+  assert.deepEqual(await page.locator("#calcs tbody tr").evaluateAll((rows) => rows.map((r) => r.id)), [`calc-${failedId}`]);
+  assert.equal(await filters.locator("a[aria-current]").innerText(), "Failed 1");
+  await filters.getByRole("link", { name: "All 3" }).click();
+  await page.waitForURL("**/engine/");
+  // What the server took to answer the list with its counts and failure line (said, not
+  // asserted: a debug build on a shared machine is no benchmark; docs/benchmarks.md is).
+  const ttfb = await page.evaluate(() => {
+    const nav = performance.getEntriesByType("navigation")[0];
+    return nav.responseStart - nav.requestStart;
+  });
+  console.log(`  time to first byte of /engine/: ${ttfb.toFixed(1)} ms`);
+
+  step("alice selects two rows and unshares them at once: one done, one refused, one line says so");
+  await page.getByLabel(`Select calculation ${sharedId}`).check();
+  await page.getByLabel(`Select calculation ${failedId}`).check();
+  const all = page.getByLabel("Select every calculation of this page");
+  assert.equal(await all.evaluate((box) => box.indeterminate), true, "two of three rows: the header box is half checked");
+  await checkPage(alice, "bulk-actions", { times: 3 });
+  await page.getByRole("button", { name: "Unshare" }).click();
+  await expectHeading(page, "Stop sharing 1 calculation?");
+  const items = (await page.locator("ul.bulk-items li").allInnerTexts()).map((t) => t.trim());
+  assert.equal(items.length, 2);
+  assert.match(items.find((t) => t.startsWith(`calculation ${failedId}`)), /refused: not shared$/);
+  await checkA11y(page, "bulk confirmation");
+  await Promise.all([page.waitForURL("**/engine/"), page.getByRole("button", { name: "Stop sharing 1" }).click()]);
+  assert.equal(
+    (await page.locator("p.flash").innerText()).trim(),
+    `Unshared 1; refused 1: calc ${failedId} (not shared).`,
+  );
+  assert.equal(await page.locator(`#calc-${sharedId} .badge`, { hasText: "shared" }).count(), 0, "no longer shared");
+  alice.checkClean();
+}
+

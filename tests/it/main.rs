@@ -11,6 +11,7 @@ mod auth;
 mod authorization;
 mod bench_seed;
 mod browser;
+mod calc_list;
 mod calc_pages;
 mod calc_permissions;
 mod calc_restart;

@@ -18,6 +18,8 @@ pub struct ListQuery {
     pub is_running: Option<bool>,
     /// Include calculations shared by users outside the viewer's groups (default true).
     pub include_shared: bool,
+    /// Only the calculations of this user (the list's "Mine").
+    pub owner_id: Option<i64>,
     /// Owner username, case-insensitive substring.
     pub owner_like: Option<String>,
     /// Owner username, a case-insensitive SQL LIKE pattern as OpenQuake's `user_name_like`
@@ -35,6 +37,31 @@ pub struct ListQuery {
     /// Rows at most; negative: all of them (OpenQuake's `limit=-1`).
     pub limit: i64,
     pub offset: i64,
+}
+
+/// How many calculations of a list are in each status ([`Calc::count_by_status`]).
+#[derive(Debug, Clone, Default)]
+pub struct StatusCounts(pub Vec<(Status, i64)>);
+
+impl StatusCounts {
+    /// In any of `statuses`.
+    pub fn of(&self, statuses: &[Status]) -> i64 {
+        self.0
+            .iter()
+            .filter(|(s, _)| statuses.contains(s))
+            .map(|(_, n)| n)
+            .sum()
+    }
+
+    /// What `q`'s status filters (`statuses`, `is_running`) keep of them.
+    pub fn matching(&self, q: &ListQuery) -> i64 {
+        self.0
+            .iter()
+            .filter(|(s, _)| q.statuses.is_empty() || q.statuses.iter().any(|t| t == s.as_str()))
+            .filter(|(s, _)| q.is_running.is_none_or(|r| s.is_running() == r))
+            .map(|(_, n)| n)
+            .sum()
+    }
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -82,30 +109,29 @@ diesel::define_sql_function!(fn lower(x: diesel::sql_types::Text) -> diesel::sql
 type BoxedCalcQuery<'a> =
     diesel::dsl::IntoBoxed<'a, diesel::dsl::InnerJoin<calcs::table, users::table>, Db>;
 
-impl Calc {
-    fn visible_to(user: &User, include_shared: bool) -> BoxedCalcQuery<'static> {
-        let query = calcs::table.inner_join(users::table).into_boxed();
-        if user.is_superuser {
-            return query;
+/// `$query` (a boxed query of calcs joined with users) narrowed to what `$user` may see and
+/// `$q`'s filters: a macro, so that the list and its grouped counts (a boxed query cannot be
+/// grouped afterwards) apply the very same conditions.
+macro_rules! with_filters {
+    ($query:expr, $user:expr, $q:expr) => {{
+        let (user, q): (&User, &ListQuery) = ($user, $q);
+        let mut query = $query;
+        if !user.is_superuser {
+            // Owners who share at least one group with the user.
+            let my_groups = user_groups::table
+                .filter(user_groups::user_id.eq(user.id))
+                .select(user_groups::group_id);
+            let ug = diesel::alias!(user_groups as ug);
+            let mates = ug
+                .filter(ug.field(user_groups::group_id).eq_any(my_groups))
+                .select(ug.field(user_groups::user_id));
+            let own_or_mates = calcs::user_id.eq(user.id).or(calcs::user_id.eq_any(mates));
+            query = if q.include_shared {
+                query.filter(own_or_mates.or(calcs::is_shared.eq(true)))
+            } else {
+                query.filter(own_or_mates)
+            };
         }
-        // Owners who share at least one group with the user.
-        let my_groups = user_groups::table
-            .filter(user_groups::user_id.eq(user.id))
-            .select(user_groups::group_id);
-        let ug = diesel::alias!(user_groups as ug);
-        let mates = ug
-            .filter(ug.field(user_groups::group_id).eq_any(my_groups))
-            .select(ug.field(user_groups::user_id));
-        let own_or_mates = calcs::user_id.eq(user.id).or(calcs::user_id.eq_any(mates));
-        if include_shared {
-            query.filter(own_or_mates.or(calcs::is_shared.eq(true)))
-        } else {
-            query.filter(own_or_mates)
-        }
-    }
-
-    fn filtered(user: &User, q: &ListQuery) -> BoxedCalcQuery<'static> {
-        let mut query = Calc::visible_to(user, q.include_shared);
         let literal = |cond: String| diesel::dsl::sql::<diesel::sql_types::Bool>(&cond);
         if !q.statuses.is_empty() {
             query = match status::sql_in(&q.statuses) {
@@ -120,6 +146,9 @@ impl Calc {
             }
             Some(false) => query = query.filter(calcs::status.ne_all(Status::RUNNING)),
             None => {}
+        }
+        if let Some(id) = q.owner_id {
+            query = query.filter(calcs::user_id.eq(id));
         }
         if let Some(name) = &q.calculator {
             query = query.filter(calcs::calculator.eq(name.clone()));
@@ -158,6 +187,12 @@ impl Calc {
             query = query.filter(calcs::created_at.ge(after));
         }
         query
+    }};
+}
+
+impl Calc {
+    fn filtered(user: &User, q: &ListQuery) -> BoxedCalcQuery<'static> {
+        with_filters!(calcs::table.inner_join(users::table).into_boxed(), user, q)
     }
 
     /// One page of the calculations `user` may see, newest first by default.
@@ -198,6 +233,29 @@ impl Calc {
             .into_iter()
             .map(|(calc, owner)| CalcRow { calc, owner })
             .collect())
+    }
+
+    /// How many calculations match `q` in each status, whatever `q`'s status filters: one
+    /// grouped query, which the covering index `calcs_status` answers (the status filters'
+    /// counts above /engine/, and its total).
+    pub fn count_by_status(
+        conn: &mut DbConn,
+        user: &User,
+        q: &ListQuery,
+    ) -> AppResult<StatusCounts> {
+        let any_status = ListQuery {
+            statuses: Vec::new(),
+            is_running: None,
+            ..q.clone()
+        };
+        let grouped = calcs::table
+            .inner_join(users::table)
+            .group_by(calcs::status)
+            .select((calcs::status, diesel::dsl::count_star()))
+            .into_boxed::<Db>();
+        Ok(StatusCounts(
+            with_filters!(grouped, user, &any_status).load::<(Status, i64)>(conn)?,
+        ))
     }
 
     /// How many calculations match (for pagination).

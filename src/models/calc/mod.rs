@@ -6,6 +6,7 @@ mod list;
 mod queue;
 mod slurm;
 pub mod status;
+mod waiting;
 
 use diesel::prelude::*;
 use time::PrimitiveDateTime;
@@ -15,9 +16,10 @@ use crate::db::schema::{calcs, user_groups, users};
 use crate::error::{AppError, AppResult};
 use crate::models::User;
 
-pub use list::{ListQuery, OrderBy};
+pub use list::{ListQuery, OrderBy, StatusCounts};
 pub use slurm::SlurmJob;
 pub use status::Status;
+pub use waiting::{Waiting, waiting};
 
 type Db = <DbConn as diesel::Connection>::Backend;
 

@@ -9,6 +9,7 @@ use crate::config::QuotasConfig;
 use crate::db::schema::{calcs, users};
 use crate::db::{Backend, DbConn, now};
 use crate::error::{AppError, AppResult};
+use crate::models::quota::usage::Standing;
 use crate::models::quota::{self, Quota, Usage};
 
 /// Queued in calcweb and not yet claimed by a server (for either executor).
@@ -45,22 +46,32 @@ pub(super) fn next_fair(conn: &mut DbConn, quotas: &QuotasConfig) -> AppResult<O
     }
     candidates.sort_by_key(|(usage, last_start, first, _)| (usage.running, *last_start, *first));
     for (usage, _, first, user_id) in candidates {
-        let is_superuser: bool = users::table
-            .find(user_id)
-            .select(users::is_superuser)
-            .first(conn)?;
-        let running: Vec<_> = quota::limits_for(conn, quotas, user_id, is_superuser)?
-            .into_iter()
-            .filter(|l| l.quota == Quota::Running)
-            .collect();
-        if !quota::usage::standings(conn, running, usage)?
-            .iter()
-            .any(|s| s.reached())
-        {
+        if running_limit_reached(conn, quotas, user_id, usage)?.is_none() {
             return Ok(Some(first));
         }
     }
     Ok(None)
+}
+
+/// The running limit `user_id` (or a group of theirs) has reached with `usage`, if any: what
+/// the fair queue passes them over for.
+pub(super) fn running_limit_reached(
+    conn: &mut DbConn,
+    quotas: &QuotasConfig,
+    user_id: i64,
+    usage: Usage,
+) -> AppResult<Option<Standing>> {
+    let is_superuser: bool = users::table
+        .find(user_id)
+        .select(users::is_superuser)
+        .first(conn)?;
+    let running: Vec<_> = quota::limits_for(conn, quotas, user_id, is_superuser)?
+        .into_iter()
+        .filter(|l| l.quota == Quota::Running)
+        .collect();
+    Ok(quota::usage::standings(conn, running, usage)?
+        .into_iter()
+        .find(|s| s.reached()))
 }
 
 impl Calc {

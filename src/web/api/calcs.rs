@@ -13,6 +13,7 @@ use crate::models::User;
 use crate::models::calc::{Access, Calc};
 use crate::models::tag::Tag;
 use crate::state::AppState;
+use crate::web::calcs::waiting;
 use crate::web::client;
 use crate::web::current_user::Authenticated;
 
@@ -111,6 +112,8 @@ pub(super) async fn calc_info(
     state: web::Data<AppState>,
 ) -> AppResult<HttpResponse> {
     let (mut body, calc, access) = status_json(&state, &user.0, *id).await?;
+    let owner = body["owner"].as_str().unwrap_or("").to_string();
+    let queue_reason = waiting::of_one(&state, &user.0, &calc, &owner).await?;
     let extra = json!({
         "job_ini": calc.job_ini,
         "created_at": super::oq_time(calc.created_at),
@@ -121,6 +124,7 @@ pub(super) async fn calc_info(
         "slurm_job_id": calc.slurm_job(),
         "engine_job_id": calc.engine_job_id,
         "slurm_reason": calc.slurm_reason,
+        "queue_reason": queue_reason,
     });
     if let (Some(map), Some(extra)) = (body.as_object_mut(), extra.as_object()) {
         map.extend(extra.clone());

@@ -94,6 +94,7 @@ pub async fn detail_page(
     state: web::Data<AppState>,
 ) -> AppResult<HttpResponse> {
     let user = user.0;
+    let viewer = user.clone();
     let id = id.into_inner();
     let whole_log = params.log.as_deref() == Some("all");
     // An unknown level shows every level, as the select's first choice does.
@@ -132,6 +133,7 @@ pub async fn detail_page(
     let log: Vec<LogLine> = log.rows.into_iter().map(|r| LogLine::new(r, &q)).collect();
     let q_matches = log.iter().map(LogLine::matches).sum();
     let q_first = log.iter().find(|l| l.matches() > 0).map(|l| l.number);
+    let waiting = super::waiting::of_one(&state, &viewer, &calc, &owner).await?;
     let finished = calc.finished_at.map(When::new);
     let ran_for = match (calc.started_at, calc.finished_at) {
         (Some(s), Some(f)) => Some(duration(s, f)),
@@ -172,7 +174,10 @@ pub async fn detail_page(
         200,
         &DetailPage {
             page: PageCtx::new(&req),
-            row: Row::new(calc.summary(), owner.clone(), access),
+            row: Row {
+                waiting,
+                ..Row::new(calc.summary(), owner.clone(), access)
+            },
             job_ini: calc.job_ini.clone(),
             finished,
             ran_for,

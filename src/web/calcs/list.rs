@@ -6,6 +6,7 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::row::Row;
+use super::waiting::{Queued, reasons};
 use crate::actions::calcs as calc_actions;
 use crate::error::AppResult;
 use crate::models::calc::{ListQuery, OrderBy, Status};
@@ -28,15 +29,25 @@ const SORTS: &[(&str, OrderBy)] = &[
     ("status", OrderBy::Status),
 ];
 
-/// The choices of the status filter: (value, label).
-pub const STATUS_FILTERS: &[(&str, &str)] = &[
-    ("running", "not finished"),
-    (Status::Submitted.as_str(), "queued"),
-    (Status::Executing.as_str(), "running"),
-    (Status::Complete.as_str(), "complete"),
-    (Status::Failed.as_str(), "failed"),
-    (Status::Aborted.as_str(), "aborted"),
+/// The status filters above the list: (value, label, the statuses they count).
+pub const STATUS_FILTERS: &[(&str, &str, &[Status])] = &[
+    ("", "All", &Status::ALL),
+    ("running", "Not finished", &Status::RUNNING),
+    ("submitted", "Queued", &[Status::Submitted]),
+    ("executing", "Running", &[Status::Executing]),
+    ("complete", "Complete", &[Status::Complete]),
+    ("failed", "Failed", &[Status::Failed]),
+    ("aborted", "Aborted", &[Status::Aborted]),
 ];
+
+/// A link of the status filters or of "Everyone's" / "Mine": it applies at once.
+pub struct FilterLink {
+    pub label: &'static str,
+    /// How many calculations it shows (None: not counted).
+    pub count: Option<i64>,
+    pub href: String,
+    pub current: bool,
+}
 
 #[derive(Deserialize, Default)]
 pub struct ListParams {
@@ -47,6 +58,8 @@ pub struct ListParams {
     owner: Option<String>,
     q: Option<String>,
     tag: Option<String>,
+    /// "1": only the viewer's own calculations.
+    mine: Option<String>,
 }
 
 /// A link of the page navigation; `number` None is a gap ("…").
@@ -74,6 +87,14 @@ struct ListPage {
     q: String,
     tag: String,
     calculators: Vec<String>,
+    /// The status filters with their counts, and "Everyone's" / "Mine".
+    status_links: Vec<FilterLink>,
+    whose_links: Vec<FilterLink>,
+    mine: bool,
+    /// This page's path and query, where the bulk actions come back to.
+    here: String,
+    /// Whether a row has a checkbox (the bulk actions are shown).
+    selectable: bool,
     /// Every tag, for the tag filter.
     tag_names: Vec<String>,
     /// The sort as requested, e.g. "-id".
@@ -90,10 +111,6 @@ struct ListPage {
 }
 
 impl ListPage {
-    fn status_is(&self, value: &str) -> bool {
-        self.status == value
-    }
-
     fn filtered(&self) -> bool {
         !self.filters.is_empty()
     }
@@ -113,11 +130,15 @@ impl ListPage {
 
 /// `?next=<this page>` for links to pages that come back here.
 pub fn back_to(req: &HttpRequest) -> String {
-    let here = match req.query_string() {
+    format!("?{}", query_string(&[("next", &here(req))]))
+}
+
+/// This page's path and query.
+fn here(req: &HttpRequest) -> String {
+    match req.query_string() {
         "" => req.path().to_string(),
         q => format!("{}?{q}", req.path()),
-    };
-    format!("?{}", query_string(&[("next", &here)]))
+    }
 }
 
 /// The sort key (`-` prefix = descending) and what it means; unknown keys give newest first.
@@ -166,6 +187,7 @@ pub async fn list_page(
 ) -> AppResult<HttpResponse> {
     let user = user.0;
     let (sort, order_by, descending) = parse_sort(params.sort.as_deref());
+    let mine = text(&params.mine) == "1";
     let (status_filter, calculator, owner, q, tag) = (
         text(&params.status),
         text(&params.calculator),
@@ -182,6 +204,7 @@ pub async fn list_page(
         owner_like: Some(owner.clone()).filter(|o| !o.is_empty()),
         text: Some(q.clone()).filter(|t| !t.is_empty()),
         tag: Some(tag.clone()).filter(|t| !t.is_empty()),
+        owner_id: mine.then_some(user.id),
         ..Default::default()
     };
     // Unknown statuses are ignored rather than refused: this is a page, not the API.
@@ -198,11 +221,14 @@ pub async fn list_page(
     let viewer = user.clone();
     let lists = state.lists.clone();
     let config = state.config.clone();
-    let (total, page_no, page, tag_names, meter) = state
+    let waiting_state = state.clone();
+    let (counts, total, page_no, page, tag_names, meter, failures, waiting) = state
         .db
         .read(move |conn| {
             let stamp = lists.stamp(conn)?;
-            let total = lists.total(conn, stamp, &viewer, &query)?;
+            // One grouped query gives the status filters' counts and the total.
+            let counts = lists.status_counts(conn, stamp, &viewer, &query)?;
+            let total = counts.matching(&query);
             let pages = page_count(total, PER_PAGE);
             let page_no = requested_page.min(pages);
             let page = ListQuery {
@@ -215,25 +241,75 @@ pub async fn list_page(
             let limits = lists.limits(conn, stamp, &config.quotas, &viewer)?;
             let meter =
                 crate::actions::quotas::meter_with(conn, &config, &viewer, usage, limits.to_vec())?;
-            Ok((total, page_no, page, tag_names, meter))
+            let failures = page.failures(conn)?;
+            let queued: Vec<Queued> = page
+                .rows
+                .iter()
+                .filter(|r| r.calc.status == Status::Submitted)
+                .map(|r| Queued {
+                    id: r.calc.id,
+                    owner_id: r.calc.user_id,
+                    owner: &r.owner,
+                })
+                .collect();
+            let waiting = reasons(conn, &waiting_state, &viewer, &queued)?;
+            Ok((
+                counts, total, page_no, page, tag_names, meter, failures, waiting,
+            ))
         })
         .await?;
-    let rows = page
+    let mut waiting = waiting;
+    let rows: Vec<Row> = page
         .rows
         .iter()
         .map(|r| {
             let access = r.access(&user, &page.mates);
-            Row::new(r.calc.clone(), r.owner.clone(), access)
+            Row {
+                failure: failures.get(&r.calc.id).cloned(),
+                waiting: waiting.remove(&r.calc.id),
+                ..Row::new(r.calc.clone(), r.owner.clone(), access)
+            }
         })
         .collect();
     let pages = page_count(total, PER_PAGE);
-    let filters = query_string(&[
-        ("status", &status_filter),
-        ("calculator", &calculator),
-        ("owner", &owner),
-        ("q", &q),
-        ("tag", &tag),
-    ]);
+    let filters_with = |status: &str, mine: bool| {
+        query_string(&[
+            ("status", status),
+            ("mine", if mine { "1" } else { "" }),
+            ("calculator", &calculator),
+            ("owner", &owner),
+            ("q", &q),
+            ("tag", &tag),
+        ])
+    };
+    let filters = filters_with(&status_filter, mine);
+    let list_link = |query: String| {
+        let query = with_sort(&query, &sort, "-id");
+        if query.is_empty() {
+            state.config.server.path_prefix.clone() + "/engine/"
+        } else {
+            format!("{}/engine/?{query}", state.config.server.path_prefix)
+        }
+    };
+    let status_links = STATUS_FILTERS
+        .iter()
+        .map(|(value, label, statuses)| FilterLink {
+            label,
+            count: Some(counts.of(statuses)),
+            href: list_link(filters_with(value, mine)),
+            current: status_filter == *value,
+        })
+        .collect();
+    let whose_links = [("Everyone’s", false), ("Mine", true)]
+        .into_iter()
+        .map(|(label, only_mine)| FilterLink {
+            label,
+            count: None,
+            href: list_link(filters_with(&status_filter, only_mine)),
+            current: mine == only_mine,
+        })
+        .collect();
+    let selectable = rows.iter().any(Row::selectable);
     let base = with_sort(&filters, &sort, "-id");
     let link = |n: i64| {
         if n == 1 {
@@ -254,6 +330,11 @@ pub async fn list_page(
             page_no,
             pages,
             status: status_filter,
+            status_links,
+            whose_links,
+            mine,
+            here: here(&req),
+            selectable,
             calculator,
             owner,
             q,

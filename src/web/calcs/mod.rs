@@ -3,6 +3,7 @@
 //! They work without JavaScript; static/js/engine.js only adds live updates.
 
 pub mod actions;
+pub mod bulk;
 pub mod detail;
 pub mod list;
 pub mod log_txt;
@@ -11,6 +12,7 @@ pub mod preview;
 pub mod row;
 pub mod run;
 pub mod tags;
+pub mod waiting;
 
 use actix_web::web;
 use time::PrimitiveDateTime;
@@ -136,6 +138,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(list::list_page)
         .service(run::run_form)
         .service(run::run_submit)
+        .service(bulk::confirm)
+        .service(bulk::act)
         .service(detail::detail_page)
         .service(log_txt::log_txt)
         .service(row::row_fragment)

@@ -8,6 +8,7 @@ use serde::Deserialize;
 use super::{When, status_label};
 use crate::error::AppResult;
 use crate::models::calc::{Access, Calc, CalcSummary, Status};
+use crate::models::log::{LogRow, failure_line};
 use crate::state::AppState;
 use crate::web::context::PageCtx;
 use crate::web::current_user::Authenticated;
@@ -29,6 +30,10 @@ pub struct Row {
     pub created: When,
     pub started: Option<When>,
     pub access: Access,
+    /// A failed run's last error (the whole row of its log), when it has one.
+    pub failure: Option<String>,
+    /// Why a queued calculation waits ("3rd in the queue · 2 of 2 slots busy").
+    pub waiting: Option<String>,
 }
 
 impl Row {
@@ -47,7 +52,33 @@ impl Row {
             description: calc.description,
             status: calc.status,
             access,
+            failure: None,
+            waiting: None,
         }
+    }
+
+    /// The line of the failure the row shows (the exception of a traceback, else the first
+    /// line), cut at 120 characters; the whole message is its title.
+    pub fn failure_line(&self) -> String {
+        let line = self.failure.as_deref().map(failure_line).unwrap_or("");
+        match line.char_indices().nth(120) {
+            Some((cut, _)) => format!("{}…", &line[..cut]),
+            None => line.to_string(),
+        }
+    }
+
+    /// The whole failure message for the title, at most 2,000 characters.
+    pub fn failure_title(&self) -> &str {
+        let all = self.failure.as_deref().unwrap_or("");
+        match all.char_indices().nth(2000) {
+            Some((cut, _)) => &all[..cut],
+            None => all,
+        }
+    }
+
+    /// Whether the viewer may do something to it that the bulk actions do.
+    pub fn selectable(&self) -> bool {
+        self.access.abort || self.access.remove || self.access.share
     }
 }
 
@@ -76,9 +107,17 @@ pub async fn row_fragment(
 ) -> AppResult<HttpResponse> {
     let user = user.0;
     let id = id.into_inner();
-    let (calc, access, owner) = state
+    let (calc, access, owner, failure) = state
         .db
-        .read(move |conn| Calc::load_with_owner(conn, &user, id))
+        .read(move |conn| {
+            let (calc, access, owner) = Calc::load_with_owner(conn, &user, id)?;
+            let failure = if calc.status == Status::Failed {
+                LogRow::last_errors(conn, &[id])?.remove(&id)
+            } else {
+                None
+            };
+            Ok((calc, access, owner, failure))
+        })
         .await?;
     let prefix = &state.config.server.path_prefix;
     let next = crate::web::login::safe_next(params.next.as_deref(), prefix);
@@ -86,7 +125,10 @@ pub async fn row_fragment(
         200,
         &RowFragment {
             page: PageCtx::new(&req),
-            row: Row::new(calc.summary(), owner, access),
+            row: Row {
+                failure,
+                ..Row::new(calc.summary(), owner, access)
+            },
             back: format!("?{}", query_string(&[("next", &next)])),
         },
     )

@@ -206,9 +206,10 @@ impl Page {
         self.attrs(&format!("{css} a[href]"), "href")
     }
 
-    /// The texts of the cells of the table row with this id (`calc-7`, `token-3`).
+    /// The texts of the cells of the table row with this id (`calc-7`, `token-3`), without
+    /// the checkbox that selects it for a bulk action.
     pub fn row(&self, id: &str) -> Vec<String> {
-        let cells = self.texts(&format!("tr[id=\"{id}\"] > td"));
+        let cells = self.texts(&format!("tr[id=\"{id}\"] > td:not(.pick)"));
         assert!(
             !cells.is_empty(),
             "no row #{id} on the page\n{}",
