@@ -409,7 +409,9 @@ impl Db {
         match self.run_on_pool(move |conn| work(conn)).await {
             // A connection lost since its last use (the server restarted): a read can be run
             // again, on a connection tested first.
-            Err(AppError::Unavailable(_)) if !self.down.load(Ordering::Relaxed) => {
+            Err(AppError::Unavailable(why))
+                if why == crate::error::DB_UNAVAILABLE && !self.down.load(Ordering::Relaxed) =>
+            {
                 self.run_on_pool(move |conn| again(conn)).await
             }
             result => result,
@@ -446,7 +448,10 @@ impl Db {
         })
         .await
         .map_err(|e| AppError::Internal(format!("blocking task failed: {e}")))?;
-        if let Err(AppError::Unavailable(_)) = &result {
+        // The database's own 503 (a connection lost or not opened), not a calculator's.
+        if let Err(AppError::Unavailable(why)) = &result
+            && why == crate::error::DB_UNAVAILABLE
+        {
             self.tests.trouble_seen();
         }
         result
