@@ -403,3 +403,45 @@ async fn two_submissions_at_once_cannot_both_pass_a_quota() {
     assert_eq!(statuses, [200, 403]);
     assert_eq!(app.calc_owners().len(), 1);
 }
+
+/// The bytes of the regular files under `dir` as GNU du counts them (`--apparent-size`, in
+/// bytes): du run on the files themselves, its grand total.
+fn du_files(dir: &std::path::Path) -> i64 {
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg("find \"$1\" -type f -print0 | xargs -0 -r du -b -c --apparent-size | tail -n 1")
+        .arg("sh")
+        .arg(dir)
+        .output()
+        .expect("du runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.split_whitespace()
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
+}
+
+/// The disk figure of the meter is the size of what real calculations left on disk, as du
+/// measures their directories (inputs, outputs, logs), summed over the user's calculations.
+#[actix_web::test]
+async fn the_disk_in_use_is_what_du_finds_in_the_calculations_directories() {
+    let app = TestApp::new().await;
+    let alice = app.logged_in_new_user("alice").await;
+    let mut ids = Vec::new();
+    for steps in [3, 5] {
+        let id = start(&alice, steps, 0.0, "").await;
+        wait_for(&alice, id, "complete").await;
+        ids.push(id);
+    }
+    let by_du: i64 = ids
+        .iter()
+        .map(|id| du_files(&app.state.config.calcs_dir().join(id.to_string())))
+        .sum();
+    assert!(by_du > 0, "the calculations left files");
+    assert_eq!(usage(&alice).await["disk_bytes"], by_du);
+}
