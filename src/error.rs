@@ -118,6 +118,7 @@ impl From<diesel::result::Error> for AppError {
                 info,
             ) => {
                 tracing::error!("database connection lost: {}", info.message());
+                crate::db::connection_lost();
                 AppError::Unavailable(DB_UNAVAILABLE.into())
             }
             // SQLite's file, or PostgreSQL's data, on a disk that is full.

@@ -14,12 +14,24 @@ use std::time::{Duration, Instant};
 /// How long checkouts are tested after a sign of trouble.
 pub const TEST_FOR: Duration = Duration::from_secs(30);
 
+/// Connections found lost in this process, by whatever used them (a request, the runner, the
+/// email worker): each pool tests its checkouts after a new one.
+static LOST: AtomicU64 = AtomicU64::new(0);
+
+/// A statement failed because its connection was lost (`error.rs` says so for every database
+/// error that converts to the outage's 503).
+pub fn connection_lost() {
+    LOST.fetch_add(1, Ordering::Relaxed);
+}
+
 /// Shared by the pool's manager (which asks) and [`super::Db`] (which reports trouble).
 #[derive(Debug)]
 pub struct CheckoutTests {
     start: Instant,
     /// Until when, in milliseconds since `start`, checkouts are tested.
     until_ms: AtomicU64,
+    /// [`LOST`] when last looked at.
+    lost_seen: AtomicU64,
 }
 
 impl CheckoutTests {
@@ -29,6 +41,7 @@ impl CheckoutTests {
         let tests = CheckoutTests {
             start: Instant::now(),
             until_ms: AtomicU64::new(0),
+            lost_seen: AtomicU64::new(LOST.load(Ordering::Relaxed)),
         };
         tests.trouble_seen();
         tests
@@ -42,6 +55,11 @@ impl CheckoutTests {
 
     /// Whether a connection taken from the pool now must be tested first.
     pub fn needed(&self) -> bool {
+        let lost = LOST.load(Ordering::Relaxed);
+        if lost != self.lost_seen.load(Ordering::Relaxed) {
+            self.lost_seen.store(lost, Ordering::Relaxed);
+            self.trouble_seen();
+        }
         (self.start.elapsed().as_millis() as u64) < self.until_ms.load(Ordering::Relaxed)
     }
 }
@@ -55,6 +73,7 @@ mod tests {
         let tests = CheckoutTests {
             start: Instant::now(),
             until_ms: AtomicU64::new(0),
+            lost_seen: AtomicU64::new(LOST.load(Ordering::Relaxed)),
         };
         assert!(!tests.needed(), "no trouble seen, no test");
         tests.trouble_seen();
@@ -62,5 +81,7 @@ mod tests {
         tests.until_ms.store(0, Ordering::Relaxed);
         assert!(!tests.needed(), "tested only for a while");
         assert!(CheckoutTests::new().needed(), "a new pool tests at first");
+        connection_lost();
+        assert!(tests.needed(), "a connection lost anywhere in the process");
     }
 }

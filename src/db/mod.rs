@@ -1,6 +1,7 @@
 //! One connection type for SQLite and PostgreSQL, chosen by the URL scheme, behind an r2d2 pool.
 
 mod checkout;
+pub use checkout::connection_lost;
 pub mod decode;
 pub mod migrations;
 mod on_commit;
@@ -424,9 +425,15 @@ impl Db {
         F: FnOnce(&mut DbConn) -> Result<T, AppError> + Send + 'static,
         T: Send + 'static,
     {
-        let result = self.run_on_pool(work).await;
-        self.work_done.fetch_add(1, Ordering::AcqRel);
-        result
+        // Counted on the pool's thread once the work is done, even if the request that asked
+        // for it is gone by then.
+        let done = self.work_done.clone();
+        self.run_on_pool(move |conn| {
+            let result = work(conn);
+            done.fetch_add(1, Ordering::AcqRel);
+            result
+        })
+        .await
     }
 
     /// Runs blocking database work on actix's thread pool.
