@@ -135,13 +135,11 @@ impl quick_cache::Weighter<String, (ListStamp, Arc<ListPage>)> for ByRows {
     }
 }
 
-/// Pages and totals of this process (`AppState::lists`).
+/// Pages, counts and the meter's figures of this process (`AppState::lists`).
 pub struct ListCache {
     /// `[calcs] list_cache_rows`: 0 keeps no page.
     max_rows: usize,
     pages: Cache<String, (ListStamp, Arc<ListPage>), ByRows>,
-    /// Totals by viewer and filters, with the `version` they were counted under.
-    totals: Cache<String, (i64, i64)>,
     /// Counts by status by viewer and filters (but the status filters), with the `version`
     /// they were counted under.
     counts: Cache<String, (i64, Arc<StatusCounts>)>,
@@ -159,8 +157,8 @@ pub struct ListCache {
 }
 
 impl ListCache {
-    /// Totals kept at most (every filter typed is a key).
-    const MAX_TOTALS: usize = 10_000;
+    /// Entries kept at most in each of the small caches (every filter typed is a key).
+    const MAX_SMALL: usize = 10_000;
 
     /// A cache holding pages of at most `max_rows` rows in all. It is split in shards (eight
     /// at most for 10,000 rows, whatever the cores: quick_cache keeps 32 pages a shard) and a
@@ -170,12 +168,11 @@ impl ListCache {
         ListCache {
             stamps: crate::models::list_stamps::ListStamps::new(work_done),
             tag_names: Mutex::default(),
-            limits: Cache::new(Self::MAX_TOTALS),
+            limits: Cache::new(Self::MAX_SMALL),
             max_rows,
             pages: Cache::with_weighter((max_rows / 25).max(1), max_rows.max(1) as u64, ByRows),
-            totals: Cache::new(Self::MAX_TOTALS),
-            counts: Cache::new(Self::MAX_TOTALS),
-            usage: Cache::new(Self::MAX_TOTALS),
+            counts: Cache::new(Self::MAX_SMALL),
+            usage: Cache::new(Self::MAX_SMALL),
         }
     }
 
@@ -242,26 +239,6 @@ impl ListCache {
         let page = Arc::new(read_page(conn, user, q)?);
         self.pages.insert(key, (stamp, page.clone()));
         Ok(page)
-    }
-
-    /// How many calculations match `q`'s filters (for pagination), counted again only if a
-    /// list could hold other calculations.
-    pub fn total(
-        &self,
-        conn: &mut DbConn,
-        stamp: ListStamp,
-        user: &User,
-        q: &ListQuery,
-    ) -> AppResult<i64> {
-        let key = filter_key(user, q);
-        if let Some((version, total)) = self.totals.get(&key)
-            && version == stamp.lists
-        {
-            return Ok(total);
-        }
-        let total = Calc::count(conn, user, q)?;
-        self.totals.insert(key, (stamp.lists, total));
-        Ok(total)
     }
 
     /// How many calculations `user` may see in each status with `q`'s other filters
