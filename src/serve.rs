@@ -307,6 +307,9 @@ async fn apply_retention_daily(state: AppState) {
                 for error in &outcome.errors {
                     tracing::warn!("retention policy: cannot remove {error}");
                 }
+                for left in &outcome.files_left {
+                    tracing::warn!("retention policy: removed, but its directory stays: {left}");
+                }
                 if outcome.emails > 0 {
                     state.wake_mail();
                 }

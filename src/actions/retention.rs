@@ -43,6 +43,9 @@ pub struct Outcome {
     pub emails: usize,
     /// Removals that failed (the calculation is kept; the next run tries again).
     pub errors: Vec<String>,
+    /// Calculations removed whose directory could not be deleted (no run comes back to it:
+    /// the path and the reason, for the operator).
+    pub files_left: Vec<String>,
 }
 
 /// Bytes in all of `calcs`, for people.
@@ -93,7 +96,13 @@ pub fn run(conn: &mut DbConn, config: &Config, actor: &Actor) -> AppResult<Outco
     let plan = plan(conn, config)?;
     for due in plan.remove {
         match purge_one(conn, config, actor, &due) {
-            Ok(true) => outcome.removed.push(due),
+            Ok(true) => {
+                if let Err(e) = delete_files(config, due.id) {
+                    let dir = crate::calcs::calc_dir(config, due.id);
+                    outcome.files_left.push(format!("{}: {e}", dir.display()));
+                }
+                outcome.removed.push(due);
+            }
             Ok(false) => {}
             Err(e) => outcome.errors.push(format!("calculation {}: {e}", due.id)),
         }
@@ -111,8 +120,8 @@ pub fn run(conn: &mut DbConn, config: &Config, actor: &Actor) -> AppResult<Outco
 }
 
 /// Removes one calculation the policy says may go, if it still may: its rows and audit line
-/// in one transaction, then its directory. False when it was kept after all (shared, pinned,
-/// removed by someone else meanwhile...).
+/// in one transaction (the caller deletes its directory). False when it was kept after all
+/// (shared, pinned, removed by someone else meanwhile...).
 fn purge_one(conn: &mut DbConn, config: &Config, actor: &Actor, due: &Due) -> AppResult<bool> {
     let policy = &config.retention;
     let told_before = now() - Duration::days(policy.warn_days_before.into());
@@ -132,9 +141,6 @@ fn purge_one(conn: &mut DbConn, config: &Config, actor: &Actor, due: &Due) -> Ap
         AuditEntry::record(conn, actor, "calc.purge", &audit_target(id), &summary)?;
         Ok(true)
     })?;
-    if removed {
-        delete_files(config, id)?;
-    }
     Ok(removed)
 }
 

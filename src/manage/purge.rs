@@ -57,13 +57,23 @@ pub fn run(config: &Config, dry_run: bool) -> Result<(), String> {
             outcome.emails
         );
     }
-    if outcome.errors.is_empty() {
+    let mut problems = Vec::new();
+    if !outcome.errors.is_empty() {
+        problems.push(format!(
+            "Some calculations could not be removed (they are kept; the next run tries again): {}.",
+            outcome.errors.join("; ")
+        ));
+    }
+    if !outcome.files_left.is_empty() {
+        problems.push(format!(
+            "Some removed calculations left their directory behind; delete it by hand: {}.",
+            outcome.files_left.join("; ")
+        ));
+    }
+    if problems.is_empty() {
         Ok(())
     } else {
-        Err(format!(
-            "Some calculations could not be removed (they are kept; the next run tries again): {}",
-            outcome.errors.join("; ")
-        ))
+        Err(problems.join(" "))
     }
 }
 
