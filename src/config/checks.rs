@@ -293,6 +293,10 @@ impl Config {
     }
 }
 
+/// The most cores a `cpu_limit` may name: more than any machine has, and small enough for
+/// `cpu.max` and `sbatch --cpus-per-task`, which would refuse a huge one at run time.
+const MAX_CORES: f64 = 4096.0;
+
 /// The problems of a `memory_limit` and a `cpu_limit` (of `[calcs]` or of a calculator, named
 /// by `key`).
 fn limit_problems(key: &str, memory: Option<&str>, cpus: Option<f64>) -> Vec<String> {
@@ -306,12 +310,14 @@ fn limit_problems(key: &str, memory: Option<&str>, cpus: Option<f64>) -> Vec<Str
             Err(e) => out.push(format!("{key}memory_limit: {e}")),
         }
     }
-    if let Some(cores) = cpus
-        && !(cores.is_finite() && cores >= 0.0)
-    {
-        out.push(format!(
+    match cpus {
+        Some(cores) if !(cores.is_finite() && cores >= 0.0) => out.push(format!(
             "{key}cpu_limit = {cores} must be a number of cores like 1.5, or 0 for no limit."
-        ));
+        )),
+        Some(cores) if cores > MAX_CORES => out.push(format!(
+            "{key}cpu_limit = {cores} is more cores than a machine has; write at most {MAX_CORES}, or 0 for no limit."
+        )),
+        _ => {}
     }
     out
 }

@@ -259,4 +259,13 @@ fn memory_and_cpu_limits_are_read_and_checked() {
     ] {
         assert!(has(&config, problem), "{problem}: {:?}", config.problems());
     }
+    config.calcs.cpu_limit = Some(1e10);
+    assert!(
+        has(
+            &config,
+            "calcs.cpu_limit = 10000000000 is more cores than a machine has"
+        ),
+        "{:?}",
+        config.problems()
+    );
 }

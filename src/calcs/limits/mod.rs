@@ -345,7 +345,8 @@ fn join_on_start(command: &mut Command, procs: Vec<File>) {
 }
 
 /// SIGKILL to what is left in the cgroup `dir`, then rmdir (once they are gone: a few
-/// seconds at most).
+/// seconds at most). Only "busy" is waited for: another error (no permission) will not pass,
+/// and the runner's sweep must not stall on it.
 fn remove_group(dir: &Path) {
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
@@ -362,7 +363,9 @@ fn remove_group(dir: &Path) {
         match std::fs::remove_dir(dir) {
             Ok(()) => return,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return,
-            Err(e) if Instant::now() >= deadline => {
+            Err(e)
+                if e.kind() != std::io::ErrorKind::ResourceBusy || Instant::now() >= deadline =>
+            {
                 note(&format!("cannot remove the cgroup {}: {e}", dir.display()));
                 return;
             }
