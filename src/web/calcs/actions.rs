@@ -59,55 +59,70 @@ impl Action {
         }
     }
 
+    /// Whether `access` lets the user do it at all.
+    pub fn allowed(self, access: Access) -> bool {
+        match self {
+            Action::Abort => access.abort,
+            Action::Remove => access.remove,
+            Action::Share | Action::Unshare => access.share,
+            Action::Pin | Action::Unpin => access.pin,
+        }
+    }
+
     /// Whether the user may do it at all (403 otherwise), with the sentence that says who may.
     fn check_allowed(self, access: Access, id: i64) -> AppResult<()> {
-        let (allowed, who) = match self {
-            Action::Abort => (
-                access.abort,
-                "only its owner, their group-mates and superusers may abort it",
-            ),
-            Action::Remove => (access.remove, "only its owner and superusers may remove it"),
-            Action::Share | Action::Unshare => (
-                access.share,
-                "only its owner (with sharing rights) and superusers may change its sharing",
-            ),
-            Action::Pin | Action::Unpin => (
-                access.pin,
-                "only superusers may pin calculations against the retention policy; ask one",
-            ),
+        if self.allowed(access) {
+            return Ok(());
+        }
+        let who = match self {
+            Action::Abort => "only its owner, their group-mates and superusers may abort it",
+            Action::Remove => "only its owner and superusers may remove it",
+            Action::Share | Action::Unshare => {
+                "only its owner (with sharing rights) and superusers may change its sharing"
+            }
+            Action::Pin | Action::Unpin => {
+                "only superusers may pin calculations against the retention policy; ask one"
+            }
         };
-        if allowed {
-            Ok(())
-        } else {
-            Err(AppError::Forbidden(format!(
-                "You may not {} calculation {id}: {who}.",
-                self.name()
-            )))
+        Err(AppError::Forbidden(format!(
+            "You may not {} calculation {id}: {who}.",
+            self.name()
+        )))
+    }
+
+    /// Why it makes no sense in the calculation's current state, in a few words ("not
+    /// running"); None when it does.
+    pub fn state_refusal(self, calc: &Calc) -> Option<&'static str> {
+        match self {
+            Action::Abort if !calc.is_running() => Some("not running"),
+            Action::Remove if calc.is_running() => Some("still running"),
+            Action::Share if calc.status != Status::Complete => Some("not complete"),
+            Action::Share if calc.is_shared => Some("already shared"),
+            Action::Unshare if !calc.is_shared => Some("not shared"),
+            Action::Pin if calc.is_pinned => Some("already pinned"),
+            Action::Unpin if !calc.is_pinned => Some("not pinned"),
+            _ => None,
         }
     }
 
     /// Whether it makes sense in the calculation's current state (409 otherwise).
     pub fn check_state(self, calc: &Calc) -> AppResult<()> {
+        let Some(why) = self.state_refusal(calc) else {
+            return Ok(());
+        };
         let id = calc.id;
-        let problem = match self {
-            Action::Abort if !calc.is_running() => Some(format!(
+        Err(AppError::Conflict(match self {
+            Action::Abort => format!(
                 "Calculation {id} is not running (it is {}), so there is nothing to abort.",
                 calc.status
-            )),
-            Action::Remove if calc.is_running() => Some(format!(
-                "Calculation {id} is still running; abort it first."
-            )),
-            Action::Share if calc.status != Status::Complete => Some(format!(
+            ),
+            Action::Remove => format!("Calculation {id} is still running; abort it first."),
+            Action::Share if calc.status != Status::Complete => format!(
                 "Only complete calculations can be shared; {id} is {}.",
                 calc.status
-            )),
-            Action::Share if calc.is_shared => Some(format!("Calculation {id} is already shared.")),
-            Action::Unshare if !calc.is_shared => Some(format!("Calculation {id} is not shared.")),
-            Action::Pin if calc.is_pinned => Some(format!("Calculation {id} is already pinned.")),
-            Action::Unpin if !calc.is_pinned => Some(format!("Calculation {id} is not pinned.")),
-            _ => None,
-        };
-        problem.map_or(Ok(()), |p| Err(AppError::Conflict(p)))
+            ),
+            _ => format!("Calculation {id} is {why}."),
+        }))
     }
 
     /// What its confirmation page asks about `what` (calculation `id`).

@@ -14,7 +14,7 @@ use super::actions::Action;
 use super::describe;
 use crate::error::{AppError, AppResult};
 use crate::models::User;
-use crate::models::calc::{Access, Calc, Status};
+use crate::models::calc::{Access, Calc};
 use crate::state::AppState;
 use crate::web::client;
 use crate::web::context::PageCtx;
@@ -55,7 +55,7 @@ fn parse_ids<'a>(values: impl Iterator<Item = &'a str>) -> AppResult<Vec<i64>> {
 fn parse_action(name: &str) -> AppResult<Action> {
     Action::parse(name).ok_or_else(|| {
         AppError::BadRequest(
-            "Choose what to do with the selected calculations: Abort, Remove, Share or Unshare."
+            "Choose what to do with the selected calculations: Abort, Remove, Share, Unshare, Pin or Unpin."
                 .into(),
         )
     })
@@ -63,29 +63,14 @@ fn parse_action(name: &str) -> AppResult<Action> {
 
 /// Why `action` cannot be done to a calculation, in a few words; None: it can.
 fn refusal(action: Action, user: &User, calc: &Calc, access: Access) -> Option<&'static str> {
-    let allowed = match action {
-        Action::Abort => access.abort,
-        Action::Remove => access.remove,
-        Action::Share | Action::Unshare => access.share,
-        Action::Pin | Action::Unpin => access.pin,
-    };
-    if !allowed {
+    if !action.allowed(access) {
         return Some(if calc.user_id == user.id {
             "your account may not"
         } else {
             "not yours"
         });
     }
-    match action {
-        Action::Abort if !calc.is_running() => Some("not running"),
-        Action::Remove if calc.is_running() => Some("still running"),
-        Action::Share if calc.status != Status::Complete => Some("not complete"),
-        Action::Share if calc.is_shared => Some("already shared"),
-        Action::Unshare if !calc.is_shared => Some("not shared"),
-        Action::Pin if calc.is_pinned => Some("already pinned"),
-        Action::Unpin if !calc.is_pinned => Some("not pinned"),
-        _ => None,
-    }
+    action.state_refusal(calc)
 }
 
 /// One selected calculation on the confirmation page.
