@@ -281,12 +281,12 @@ impl LogRow {
         levels: Option<&[&str]>,
         tail: Option<i64>,
     ) -> AppResult<LogTail> {
-        let last: Option<i64> = calc_logs::table
+        // The last row and how many there are up to it, in one statement (one snapshot):
+        // rows stored after it are left to the next read.
+        let (last, total): (Option<i64>, i64) = calc_logs::table
             .filter(calc_logs::calc_id.eq(calc_id))
-            .order(calc_logs::id.desc())
-            .select(calc_logs::id)
-            .first(conn)
-            .optional()?;
+            .select((diesel::dsl::max(calc_logs::id), diesel::dsl::count_star()))
+            .first(conn)?;
         let Some(last) = last else {
             return Ok(LogTail::default());
         };
@@ -296,7 +296,6 @@ impl LogRow {
                 .filter(calc_logs::id.le(last))
         };
         let limit = tail.unwrap_or(MAX_SLICE).min(MAX_SLICE);
-        let total: i64 = upto().count().get_result(conn)?;
         let (mut rows, matching): (Vec<(i64, LogRow)>, i64) = match levels {
             Some(levels) => (
                 upto()
