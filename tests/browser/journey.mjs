@@ -738,6 +738,8 @@ async function journey(browser) {
   await expectVisibleFocus(page);
   assert.ok(await page.locator("a.skip-link").isVisible(), "the focused skip link is on screen");
   await page.keyboard.press("Enter");
+  // Following the link moves to #main; the address changes once the browser has done so.
+  await page.waitForURL(/#main$/);
   assert.match(page.url(), /#main$/);
   assert.equal(await page.locator(`#calc-${calcId}`).count(), 0);
   assert.match(await page.locator("p.empty").innerText(), /No calculations yet/);
