@@ -1,9 +1,9 @@
 //! The browser journey (issue #8): Debian's headless Chromium, driven by playwright-core from
 //! tests/browser/journey.mjs, against the real `calcweb serve` on a fresh database — setup link,
-//! superuser, /admin, three users in two groups, a calculation watched live, outputs, chart and
-//! download, group visibility, a password reset by email, sharing, abort, the maintenance
-//! banner, logout — with
-//! accessibility, phone-width, keyboard and console checks on the way.
+//! superuser, /admin, three users in two groups, a calculation watched live, outputs, chart
+//! (legend toggles, a tooltip), a JSON preview and download, group visibility, a password
+//! reset by email, sharing, abort, the maintenance banner, logout — with accessibility,
+//! phone-width, keyboard and console checks on the way.
 //!
 //! Needs node, the npm packages of tests/browser (`npm ci --prefix tests/browser`) and
 //! /usr/bin/chromium (Debian's chromium); scripts/test installs all three. Screenshots go to
@@ -100,6 +100,8 @@ fn a_whole_journey_through_the_site_in_chromium() {
         "calc-detail",
         "log-viewer",
         "calc-output-chart",
+        "calc-output-chart-tooltip",
+        "calc-output-json",
         "admin-users",
         "maintenance-banner",
     ] {

@@ -33,6 +33,10 @@ use crate::web::html;
 
 pub use chart::Chart;
 pub use json::{JsonPreview, Piece};
+/// The JSON preview and its bounds (for the fuzz target).
+pub mod json_bounds {
+    pub use super::json::{MAX_DEPTH, MAX_STRING, MAX_VALUES, preview};
+}
 pub use lines::{Asked, Controls};
 pub use map::Map;
 pub use meta::Meta;

@@ -101,7 +101,7 @@ impl Axis {
         let ticks = decades
             .into_iter()
             .enumerate()
-            .filter(|(i, _)| (n - 1 - i) % k == 0)
+            .filter(|(i, _)| (n - 1 - i).is_multiple_of(k))
             .map(|(_, t)| t)
             .collect();
         Axis {
