@@ -64,15 +64,22 @@ pub struct Column {
     pub sorted: &'static str,
 }
 
-#[derive(Template)]
-#[template(path = "calcs/preview.html")]
-struct PreviewPage {
-    page: PageCtx,
+/// What the top of a preview page says (templates/calcs/preview_head.html).
+struct Head {
     calc_id: i64,
     calc_description: String,
     output_id: i64,
     name: String,
     size: String,
+    /// An engine output: its download asks for the CSV export.
+    is_engine: bool,
+}
+
+#[derive(Template)]
+#[template(path = "calcs/preview.html")]
+struct PreviewPage {
+    page: PageCtx,
+    head: Head,
     columns: Vec<Column>,
     rows: Vec<Vec<String>>,
     more: bool,
@@ -88,8 +95,6 @@ struct PreviewPage {
     /// The CSV files of an export of several (empty for one file), and the one shown.
     files: Vec<String>,
     file: usize,
-    /// An engine output: its download asks for the CSV export.
-    is_engine: bool,
 }
 
 impl PreviewPage {
@@ -118,12 +123,7 @@ pub struct PreviewParams {
 #[template(path = "calcs/preview_json.html")]
 struct JsonPage {
     page: PageCtx,
-    calc_id: i64,
-    calc_description: String,
-    output_id: i64,
-    name: String,
-    size: String,
-    is_engine: bool,
+    head: Head,
     json: JsonPreview,
 }
 
@@ -234,6 +234,14 @@ pub async fn preview_page(
     } else {
         file
     };
+    let head = Head {
+        calc_id: id,
+        calc_description: calc.description,
+        output_id,
+        name: output.name.clone(),
+        size: human_size(output.size_bytes.max(0) as u64),
+        is_engine: engine_csv,
+    };
     let gone = format!("The file of output {output_id} is gone from the disk.");
     if json {
         let size = output.size_bytes.max(0) as u64;
@@ -246,12 +254,7 @@ pub async fn preview_page(
             200,
             &JsonPage {
                 page: PageCtx::new(&req),
-                calc_id: id,
-                calc_description: calc.description,
-                output_id,
-                name: output.name.clone(),
-                size: human_size(size),
-                is_engine: false,
+                head,
                 json: preview,
             },
         );
@@ -327,11 +330,7 @@ pub async fn preview_page(
         200,
         &PreviewPage {
             page: PageCtx::new(&req),
-            calc_id: id,
-            calc_description: calc.description,
-            output_id,
-            name: output.name.clone(),
-            size: human_size(output.size_bytes.max(0) as u64),
+            head,
             columns,
             rows: table.rows,
             more: table.more,
@@ -347,7 +346,6 @@ pub async fn preview_page(
             },
             files,
             file: shown,
-            is_engine: engine_csv,
         },
     )
 }
