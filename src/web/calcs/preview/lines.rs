@@ -131,6 +131,17 @@ fn axis(
     Some((Axis::linear(lo, hi), Some(why)))
 }
 
+/// A sentence when a log axis leaves out values far below its top.
+fn left_out(axis: &Axis, values: impl Iterator<Item = f64>, which: &str) -> Option<String> {
+    let (lo, _) = span(values)?;
+    (axis.log && lo < axis.lo).then(|| {
+        format!(
+            " Values below {} are left out of the logarithmic {which} axis, which spans {MAX_DECADES} decades at most.",
+            axis.label(axis.lo)
+        )
+    })
+}
+
 /// The chart of a table's numeric columns and its form; None when there is no line to draw.
 pub fn from_table(table: &Table, asked: &Asked) -> Option<(Chart, Controls)> {
     let numeric = table.numeric_columns();
@@ -173,15 +184,19 @@ pub fn from_table(table: &Table, asked: &Asked) -> Option<(Chart, Controls)> {
         return None;
     }
     lines.retain(|l| !l.points.is_empty());
-    let xs = lines.iter().flat_map(|l| l.points.iter().map(|p| p.0));
-    let ys = lines.iter().flat_map(|l| l.points.iter().map(|p| p.1));
+    let xs = || lines.iter().flat_map(|l| l.points.iter().map(|p| p.0));
+    let ys = || lines.iter().flat_map(|l| l.points.iter().map(|p| p.1));
     let x_label = x_name(table, x);
-    let (x_axis, why) = axis(xs, x_log, "x", &x_label)?;
+    let (x_axis, why) = axis(xs(), x_log, "x", &x_label)?;
     problems.extend(why);
     let y_names: Vec<&str> = lines.iter().map(|l| l.name.as_str()).collect();
     let y_names = y_names.join(", ");
-    let (y_axis, why) = axis(ys, y_log, "y", &y_names)?;
+    let (y_axis, why) = axis(ys(), y_log, "y", &y_names)?;
     problems.extend(why);
+    let cut_off: String = [left_out(&x_axis, xs(), "x"), left_out(&y_axis, ys(), "y")]
+        .into_iter()
+        .flatten()
+        .collect();
     let y_label = match lines.as_slice() {
         [only] => only.name.clone(),
         _ => String::new(),
@@ -197,6 +212,7 @@ pub fn from_table(table: &Table, asked: &Asked) -> Option<(Chart, Controls)> {
     } else {
         format!("All {} rows drawn.", grouped(drawn))
     };
+    chart.note.push_str(&cut_off);
     chart.title = format!("{y_names} against {x_label}");
     let scale = |log: bool| if log { "logarithmic" } else { "linear" };
     chart.desc = format!(
@@ -296,6 +312,13 @@ mod tests {
                 "The y axis cannot be logarithmic: a, b have values of 0 or less (the smallest is -2); drawn linear."
             ]
         );
+        let tiny = table(&["t", "a"], &[&["1", "1e-30"], &["2", "0.5"]]);
+        let (chart, _) = from_table(&tiny, &asked("", "", "log")).unwrap();
+        assert_eq!(
+            chart.note,
+            "All 2 rows drawn. Values below 1e-16 are left out of the logarithmic y axis, which spans 16 decades at most."
+        );
+        assert_eq!(chart.series[0].values, "2,0.5", "1e-30 is not drawn");
         let only_a = table(&["t", "a"], &[&["1", "10"], &["2", "1000"]]);
         let (chart, c) = from_table(&only_a, &asked("", "", "log")).unwrap();
         assert_eq!(chart.y_scale, "log");
