@@ -295,6 +295,17 @@ async function checkChartEnhanced(page, names) {
   const pressed = () => toggles.evaluateAll((bs) => bs.map((b) => b.getAttribute("aria-pressed")));
   const display = (name) => chart.locator(`polyline[data-name="${name}"]`).evaluate((el) => getComputedStyle(el).display);
   assert.deepEqual(await pressed(), names.map(() => "true"));
+  // Every line stands out from the card behind it (3:1, WCAG's contrast for graphics).
+  for (const colorScheme of ["dark", "light"]) {
+    await page.emulateMedia({ colorScheme });
+    const colours = await chart.locator("polyline").evaluateAll((lines) => {
+      const card = getComputedStyle(lines[0].closest(".card")).backgroundColor;
+      return lines.map((l) => [getComputedStyle(l).stroke, card]);
+    });
+    for (const [i, r] of colours.map((pair) => colourContrast(...pair)).entries()) {
+      assert.ok(r >= 3, `the line ${names[i]} has ${r.toFixed(2)}:1 contrast with the card (${colorScheme})`);
+    }
+  }
   // Every line but the last hidden with the mouse: gone from the drawing.
   for (const [i, name] of names.slice(0, -1).entries()) {
     await toggles.nth(i).click();
@@ -331,7 +342,7 @@ async function checkChartEnhanced(page, names) {
   assert.ok(gap < 40, `the tooltip is ${gap.toFixed(0)} px from the pointer`);
   for (const colorScheme of ["dark", "light"]) {
     await page.emulateMedia({ colorScheme });
-    const ratio = await tip.evaluate(textContrast);
+    const ratio = colourContrast(...(await tip.evaluate(textColours)));
     assert.ok(ratio >= 4.5, `the tooltip's text has ${ratio.toFixed(2)}:1 contrast (${colorScheme})`);
   }
   await page.screenshot({ path: path.join(SHOTS, "calc-output-chart-tooltip.png") });
@@ -340,16 +351,21 @@ async function checkChartEnhanced(page, names) {
   await tip.waitFor({ state: "hidden" });
 }
 
-/** The contrast of an element's text against its own (opaque) background, in the browser. */
-function textContrast(el) {
+/** The contrast of two CSS colours (`rgb(…)`), as WCAG computes it. */
+function colourContrast(one, two) {
   const rgb = (css) => css.match(/[\d.]+/g).slice(0, 3).map(Number);
   const luminance = ([r, g, b]) =>
     [r, g, b]
       .map((v) => ((v /= 255) <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4))
       .reduce((sum, v, i) => sum + v * [0.2126, 0.7152, 0.0722][i], 0);
-  const style = getComputedStyle(el);
-  const [a, b] = [luminance(rgb(style.color)), luminance(rgb(style.backgroundColor))].sort((p, q) => q - p);
+  const [a, b] = [luminance(rgb(one)), luminance(rgb(two))].sort((p, q) => q - p);
   return (a + 0.05) / (b + 0.05);
+}
+
+/** The colours of an element's text and its own (opaque) background, in the browser. */
+function textColours(el) {
+  const style = getComputedStyle(el);
+  return [style.color, style.backgroundColor];
 }
 
 /** Polls `check` (which may throw while a page reloads) until it returns true. */
