@@ -1,13 +1,17 @@
 //! The browser journey (issue #8): Debian's headless Chromium, driven by playwright-core from
 //! tests/browser/journey.mjs, against the real `calcweb serve` on a fresh database — setup link,
-//! superuser, /admin, three users in two groups, a calculation watched live, outputs, chart
-//! (legend toggles, a tooltip), a JSON preview and download, group visibility, a password
-//! reset by email, sharing, abort, the maintenance banner, logout — with accessibility,
-//! phone-width, keyboard and console checks on the way.
+//! superuser, /admin, three users in two groups, a calculation watched live, outputs, chart and
+//! download, group visibility, a password reset by email, sharing, abort, the maintenance
+//! banner, logout — with
+//! accessibility, phone-width, keyboard and console checks on the way.
 //!
 //! Needs node, the npm packages of tests/browser (`npm ci --prefix tests/browser`) and
 //! /usr/bin/chromium (Debian's chromium); scripts/test installs all three. Screenshots go to
 //! target/browser-screenshots/<backend>/.
+//!
+//! On the chart of an output (issue 19 §7) the journey hides lines from the legend, reads a
+//! point's values in the tooltip by the pointer and measures the contrast of lines and tooltip
+//! in both schemes; it also folds a JSON output's preview.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
