@@ -160,7 +160,7 @@ pub async fn detail_page(
                 name: o.name.clone(),
                 kind: o.extension().to_uppercase(),
                 size: human_size(o.size_bytes.max(0) as u64),
-                previewable: is_csv(o),
+                previewable: super::preview::has_preview(o),
                 formats: Vec::new(),
             },
         })
