@@ -206,7 +206,12 @@ impl ListCache {
     }
 
     /// The group-mates of `user` ([`Calc::mate_ids`]), read again only when a list changed.
-    pub fn mates(&self, conn: &mut DbConn, stamp: ListStamp, user: &User) -> AppResult<Arc<Vec<i64>>> {
+    pub fn mates(
+        &self,
+        conn: &mut DbConn,
+        stamp: ListStamp,
+        user: &User,
+    ) -> AppResult<Arc<Vec<i64>>> {
         if let Some((version, mates)) = self.mates.get(&user.id)
             && version == stamp.lists
         {
@@ -282,7 +287,12 @@ impl ListCache {
             return Ok(counts);
         }
         let mates = self.mates(conn, stamp, user)?;
-        let counts = Arc::new(Calc::count_by_status(conn, user, Some(&mates), &any_status)?);
+        let counts = Arc::new(Calc::count_by_status(
+            conn,
+            user,
+            Some(&mates),
+            &any_status,
+        )?);
         self.counts.insert(key, (stamp.lists, counts.clone()));
         Ok(counts)
     }

@@ -292,8 +292,7 @@ impl LogRow {
                 .order(calc_logs::id.desc())
                 .limit(tail.unwrap_or(MAX_SLICE).min(MAX_SLICE))
         };
-        let (mut rows, total, last, matching): (Vec<(i64, LogRow)>, i64, i64, i64) = match levels
-        {
+        let (mut rows, total, last, matching): (Vec<(i64, LogRow)>, i64, i64, i64) = match levels {
             None => {
                 let read: Vec<(i64, LogRow, Option<i64>)> = newest()
                     .select((calc_logs::id, LogRow::as_select(), total_now))

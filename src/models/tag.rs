@@ -288,7 +288,12 @@ mod tests {
         assert!(unpack(None).is_empty());
         let packed = ["b, c", "Zeta★", "a b", "alpha★"].join(PACKED_SEPARATOR);
         let tags = unpack(Some(&packed));
-        let expected = [("Zeta", true), ("alpha", true), ("a b", false), ("b, c", false)];
+        let expected = [
+            ("Zeta", true),
+            ("alpha", true),
+            ("a b", false),
+            ("b, c", false),
+        ];
         let expected: Vec<(String, bool)> =
             expected.iter().map(|(n, p)| (n.to_string(), *p)).collect();
         assert_eq!(tags, expected);

@@ -674,6 +674,25 @@ async fn log_rows_are_bounded_with_a_marker() {
     assert!(!text.contains("step 20/20"), "later output was not stored");
 }
 
+/// Output slower than the supervisor's flushes is stored a line at a time, so the bound is
+/// reached exactly by one batch and passed by the next: the cut is marked all the same.
+#[actix_web::test]
+async fn a_log_filled_exactly_by_one_batch_is_marked_when_the_next_is_cut() {
+    let app = TestApp::with_config(|c| c.calcs.max_log_rows = 4).await;
+    let alice = app.logged_in_new_user("alice").await;
+    let id = start(&alice, 8, 0.4, "").await;
+    wait_for(&alice, id, "complete").await;
+    let text = messages(&log_of(&alice, id).await);
+    assert!(
+        text.contains("log truncated: only the first 4 lines are stored"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("step 8/8"),
+        "later output was not stored: {text}"
+    );
+}
+
 #[actix_web::test]
 async fn a_batch_larger_than_one_statement_is_stored_whole_and_in_order() {
     use calcweb::models::calc::Calc;

@@ -55,8 +55,11 @@ impl Supervisor<'_> {
         let room = max.saturating_sub(self.stored) as usize;
         if lines.len() > room {
             let cut = lines.len() - room;
-            if self.dropped == 0 && room > 0 {
-                lines.truncate(room - 1);
+            if self.dropped == 0 {
+                // The first cut is always marked: in the last place within the bound, or
+                // past it when an earlier batch filled it exactly (batches are cut where the
+                // output's timing falls, so this happens).
+                lines.truncate(room.saturating_sub(1));
                 lines.push(NewLine::new(
                     "WARNING",
                     process::CALCWEB,

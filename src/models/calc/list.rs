@@ -213,7 +213,12 @@ macro_rules! with_filters {
 
 impl Calc {
     fn filtered(user: &User, mates: Option<&[i64]>, q: &ListQuery) -> BoxedCalcQuery<'static> {
-        with_filters!(calcs::table.inner_join(users::table).into_boxed(), user, mates, q)
+        with_filters!(
+            calcs::table.inner_join(users::table).into_boxed(),
+            user,
+            mates,
+            q
+        )
     }
 
     /// One page of the calculations `user` may see, newest first by default.
