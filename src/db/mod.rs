@@ -278,7 +278,33 @@ impl ManageConnection for Manager {
     }
 }
 
-pub type PooledConn = r2d2::PooledConnection<Manager>;
+/// A connection of the pool handed out by [`Db::conn`] for work that may write (the runner,
+/// the email worker, the CLI, tests): given back, it moves [`Db::work_done`], so what this
+/// process learned of the database before is checked again (`models::list_stamps`) without
+/// waiting for a notification.
+pub struct PooledConn {
+    conn: r2d2::PooledConnection<Manager>,
+    work_done: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl std::ops::Deref for PooledConn {
+    type Target = DbConn;
+    fn deref(&self) -> &DbConn {
+        &self.conn
+    }
+}
+
+impl std::ops::DerefMut for PooledConn {
+    fn deref_mut(&mut self) -> &mut DbConn {
+        &mut self.conn
+    }
+}
+
+impl Drop for PooledConn {
+    fn drop(&mut self) {
+        self.work_done.fetch_add(1, Ordering::AcqRel);
+    }
+}
 
 /// The connection pool, cheap to clone.
 #[derive(Clone)]
@@ -362,9 +388,10 @@ impl Db {
         &self.url
     }
 
-    /// The count of this process's [`Db::run`]s that have ended, which moves after any write
-    /// a request made: what was learned of the database before it may be stale
-    /// (`models::list_stamps`). Reads ([`Db::read`]) do not move it.
+    /// The count of this process's [`Db::run`]s that have ended and of [`Db::conn`]'s
+    /// connections given back, which moves after any write this process made: what was
+    /// learned of the database before it may be stale (`models::list_stamps`). Reads
+    /// ([`Db::read`]) do not move it.
     pub fn work_done(&self) -> std::sync::Arc<std::sync::atomic::AtomicU64> {
         self.work_done.clone()
     }
@@ -374,11 +401,17 @@ impl Db {
     /// none, instead of after `connect_timeout`: under load, requests would otherwise pile up
     /// waiting, each holding a thread.
     pub fn conn(&self) -> Result<PooledConn, AppError> {
-        self.conn_waiting_since(std::time::Instant::now())
+        Ok(PooledConn {
+            conn: self.conn_waiting_since(std::time::Instant::now())?,
+            work_done: self.work_done.clone(),
+        })
     }
 
     /// [`Db::conn`], counting the wait from `since` (when the caller began to wait for a turn).
-    fn conn_waiting_since(&self, since: std::time::Instant) -> Result<PooledConn, AppError> {
+    fn conn_waiting_since(
+        &self,
+        since: std::time::Instant,
+    ) -> Result<r2d2::PooledConnection<Manager>, AppError> {
         let unavailable = || AppError::Unavailable(crate::error::DB_UNAVAILABLE.into());
         if self.down.load(Ordering::Relaxed) {
             return self.pool.try_get().ok_or_else(unavailable);
