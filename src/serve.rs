@@ -159,6 +159,13 @@ fn sweep_scratch(config: &Config) {
         ),
         Err(e) => tracing::warn!("cannot clean {}: {e}", tmp.display()),
     }
+    // Uploads that waited for a choice of job file longer than they are kept.
+    let staged = crate::actions::resubmit::staged_root(config);
+    match crate::calcs::upload::staged::sweep(&staged) {
+        Ok(0) => {}
+        Ok(n) => tracing::info!("removed {n} expired upload(s) waiting for a job file choice"),
+        Err(e) => tracing::warn!("cannot clean {}: {e}", staged.display()),
+    }
 }
 
 fn wait_for_database(state: AppState) {
