@@ -61,10 +61,18 @@ pub async fn queue(
     let checked = check_fields(services, user, &received.fields, Words::Api).await?;
     let job_ini = field(&received.fields, "job_ini");
     let (limits, calc_config) = (services.config.calcs.clone(), checked.calculator.clone());
-    let input =
-        web::block(move || upload::prepare(received, &calc_config, job_ini.as_deref(), &limits))
-            .await
-            .map_err(|e| AppError::Internal(e.to_string()))??;
+    let continues = checked.parent_id.is_some();
+    let input = web::block(move || {
+        upload::prepare(
+            received,
+            &calc_config,
+            job_ini.as_deref(),
+            continues,
+            &limits,
+        )
+    })
+    .await
+    .map_err(|e| AppError::Internal(e.to_string()))??;
     create(services, user, actor, checked, input, None).await
 }
 

@@ -184,6 +184,47 @@ async fn the_parent_calculation_is_chosen_or_typed_and_checked() {
         format!("/engine/{done}/")
     );
 
+    // Continuing one with a hazard and a risk job file: the form asks, the risk one checked;
+    // the API runs the risk one, as OpenQuake's calc_run does for QGIS's "continue".
+    let both = || {
+        zip_of(&[
+            ("job_hazard.ini", &ini("Hazard")),
+            ("job_risk.ini", &ini("Risk")),
+        ])
+    };
+    let res = post_run(
+        &alice,
+        &[("hazard_job_id", &done.to_string())],
+        vec![(both(), "both.zip")],
+        true,
+    )
+    .await;
+    assert_eq!(res.status(), 303);
+    let ask = alice.page(&location(&res)).await;
+    assert_eq!(
+        ask.attrs("input[name=job_ini][checked]", "value"),
+        ["job_risk.ini"]
+    );
+    let res = run(
+        &alice,
+        both(),
+        "both.zip",
+        &[("hazard_job_id", &done.to_string())],
+    )
+    .await;
+    assert_eq!(res.status(), 200);
+    let api: Value = res.json().await.unwrap();
+    let api_id = api["job_id"].as_i64().unwrap();
+    assert_eq!(status(&alice, api_id).await["job_ini"], "job_risk.ini");
+    let res = run(&alice, both(), "both.zip", &[]).await;
+    let api: Value = res.json().await.unwrap();
+    let api_id = api["job_id"].as_i64().unwrap();
+    assert_eq!(
+        status(&alice, api_id).await["job_ini"],
+        "job_hazard.ini",
+        "not continuing"
+    );
+
     // Typed: the number wins over the list.
     let res = post_run(
         &alice,

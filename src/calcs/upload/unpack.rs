@@ -11,15 +11,29 @@ use crate::config::{CalcsConfig, CalculatorConfig};
 use crate::error::{AppError, AppResult};
 
 /// Builds `input/` from the uploaded files and picks the .ini to run, as the API does: the
-/// one named, else job.ini, else the first .ini.
+/// one named, else job.ini, else the first .ini. A calculation that `continues` another
+/// (`hazard_job_id`) prefers an .ini whose name ends in `risk.ini`, as OpenQuake's `calc_run`
+/// does for its "continue" button (the QGIS plugin sends the hazard's and the risk's).
 pub fn prepare(
     upload: Upload,
     calculator: &CalculatorConfig,
     job_ini: Option<&str>,
+    continues: bool,
     limits: &CalcsConfig,
 ) -> AppResult<Input> {
     let mut input = unpack(upload, limits, Words::Api)?;
-    input.job_ini = find_job_ini(&input.input_path(), &calculator.job_ini, job_ini)?;
+    let path = input.input_path();
+    let named = job_ini.map(str::trim).filter(|j| !j.is_empty());
+    input.job_ini = match named {
+        None if continues => match ini_files(&path, &calculator.job_ini)?
+            .into_iter()
+            .find(|f| f.ends_with("risk.ini"))
+        {
+            Some(risk) => risk,
+            None => find_job_ini(&path, &calculator.job_ini, None)?,
+        },
+        _ => find_job_ini(&path, &calculator.job_ini, named)?,
+    };
     Ok(input)
 }
 

@@ -72,7 +72,21 @@ pub async fn choose_form(
     state: web::Data<AppState>,
 ) -> AppResult<HttpResponse> {
     let meta = staged(&state, &user.0, &token).await?;
-    render(&req, &token, meta, 200, "", None)
+    // Continuing a calculation, the risk job is the likely one (OpenQuake runs it).
+    let continues = meta
+        .fields
+        .get("hazard_job_id")
+        .is_some_and(|p| !p.trim().is_empty());
+    let likely = match continues {
+        true => meta
+            .choices
+            .iter()
+            .map(|(name, _)| name.clone())
+            .find(|name| name.ends_with("risk.ini"))
+            .unwrap_or_default(),
+        false => String::new(),
+    };
+    render(&req, &token, meta, 200, &likely, None)
 }
 
 #[derive(Deserialize)]
