@@ -6,10 +6,9 @@
 use std::collections::HashMap;
 
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
-use actix_web_flash_messages::FlashMessage;
 use askama::Template;
 
-use super::run::{ParentField, form_status, merge_parent, runnable};
+use super::run::{ParentField, form_status, merge_parent, runnable, to_submitted};
 use crate::actions::resubmit;
 use crate::error::{AppError, AppResult};
 use crate::models::User;
@@ -19,7 +18,7 @@ use crate::web::client;
 use crate::web::context::PageCtx;
 use crate::web::csrf::CsrfForm;
 use crate::web::current_user::Authenticated;
-use crate::web::{html, redirect_to};
+use crate::web::html;
 
 #[derive(Template)]
 #[template(path = "calcs/again.html")]
@@ -105,14 +104,7 @@ pub async fn again_submit(
     merge_parent(&mut fields);
     let actor = client::actor(&req, &user);
     match resubmit::run_again(&state, &user, &actor, id, &fields).await {
-        Ok(calc) => {
-            FlashMessage::success(format!(
-                "Calculation {} was submitted with the input of calculation {id}; it starts as soon as a worker is free.",
-                calc.id
-            ))
-            .send();
-            Ok(redirect_to(&state, &format!("/engine/{}/", calc.id)))
-        }
+        Ok(calc) => Ok(to_submitted(&state, calc.id, Some(id))),
         Err(e) => match form_status(&e) {
             Some(status) => {
                 render(

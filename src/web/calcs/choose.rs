@@ -8,7 +8,7 @@ use actix_web_flash_messages::FlashMessage;
 use askama::Template;
 use serde::Deserialize;
 
-use super::run::form_status;
+use super::run::{form_status, to_submitted};
 use crate::actions::calcs as calc_actions;
 use crate::actions::resubmit;
 use crate::calcs::upload::staged::Meta;
@@ -120,14 +120,7 @@ pub async fn choose_submit(
     }
     let actor = client::actor(&req, &user);
     match resubmit::choose(&state, &user, &actor, &token, &job_ini).await {
-        Ok(calc) => {
-            FlashMessage::success(format!(
-                "Calculation {} was submitted; it starts as soon as a worker is free.",
-                calc.id
-            ))
-            .send();
-            Ok(redirect_to(&state, &format!("/engine/{}/", calc.id)))
-        }
+        Ok(calc) => Ok(to_submitted(&state, calc.id, None)),
         // Gone meanwhile: the error page says so.
         Err(e @ AppError::NotFound(_)) => Err(e),
         Err(e) => match form_status(&e) {

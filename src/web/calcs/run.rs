@@ -219,19 +219,25 @@ pub async fn run_submit(
         Ok(Submitted::Choose(token)) => {
             Ok(redirect_to(&state, &format!("/engine/run/choose/{token}/")))
         }
-        Ok(Submitted::Queued(calc)) => {
-            FlashMessage::success(format!(
-                "Calculation {} was submitted; it starts as soon as a worker is free.",
-                calc.id
-            ))
-            .send();
-            Ok(redirect_to(&state, &format!("/engine/{}/", calc.id)))
-        }
+        Ok(Submitted::Queued(calc)) => Ok(to_submitted(&state, calc.id, None)),
         Err(e) => match form_status(&e) {
             Some(status) => render(&req, &state, &user, status, &fields, Some(e.to_string())).await,
             None => Err(e),
         },
     }
+}
+
+/// The answer to a form that queued calculation `id` (from the input of calculation `from`,
+/// for "Run again"): its page, with a message that says so.
+pub fn to_submitted(state: &AppState, id: i64, from: Option<i64>) -> HttpResponse {
+    let input = from
+        .map(|from| format!(" with the input of calculation {from}"))
+        .unwrap_or_default();
+    FlashMessage::success(format!(
+        "Calculation {id} was submitted{input}; it starts as soon as a worker is free."
+    ))
+    .send();
+    redirect_to(state, &format!("/engine/{id}/"))
 }
 
 /// How much of the start of the body is kept to recover the text fields after a refusal.
