@@ -4,7 +4,7 @@
 //! no second upload. A staged upload belongs to the user who sent it, is kept for
 //! [`KEPT_FOR`] at most and [`PER_USER`] per user (a new one removes their oldest), is not
 //! counted in quotas (it is no calculation yet), and is removed when chosen, when expired (at
-//! the next staging or choice, and when a server starts) or when its owner cancels.
+//! the next staging, every ten minutes and when a server starts) or when its owner cancels.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
