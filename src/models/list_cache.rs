@@ -149,6 +149,9 @@ pub struct ListCache {
     /// The quota limits that apply to a user (the meter), by user and level, with the
     /// `version` they were read under (a change of quotas or group names moves it).
     limits: Cache<(i64, bool), KeptLimits>,
+    /// Each user's group-mates, with the `version` they were read under (a change of
+    /// memberships moves it).
+    mates: Cache<i64, (i64, Arc<Vec<i64>>)>,
     /// Every tag's name (the list's tag filter), with the `version` it was read under (a
     /// change of tags moves it).
     tag_names: Mutex<Option<(i64, Arc<Vec<String>>)>>,
@@ -169,6 +172,7 @@ impl ListCache {
             stamps: crate::models::list_stamps::ListStamps::new(work_done),
             tag_names: Mutex::default(),
             limits: Cache::new(Self::MAX_SMALL),
+            mates: Cache::new(Self::MAX_SMALL),
             max_rows,
             pages: Cache::with_weighter((max_rows / 25).max(1), max_rows.max(1) as u64, ByRows),
             counts: Cache::new(Self::MAX_SMALL),
@@ -201,6 +205,20 @@ impl ListCache {
         Ok(limits)
     }
 
+    /// The group-mates of `user` ([`Calc::mate_ids`]), read again only when a list changed.
+    pub fn mates(&self, conn: &mut DbConn, stamp: ListStamp, user: &User) -> AppResult<Arc<Vec<i64>>> {
+        if let Some((version, mates)) = self.mates.get(&user.id)
+            && version == stamp.lists
+        {
+            return Ok(mates);
+        }
+        let mut mates: Vec<i64> = Calc::mate_ids(conn, user.id)?.into_iter().collect();
+        mates.sort_unstable();
+        let mates = Arc::new(mates);
+        self.mates.insert(user.id, (stamp.lists, mates.clone()));
+        Ok(mates)
+    }
+
     /// Every tag's name, read again only when a list changed.
     pub fn tag_names(&self, conn: &mut DbConn, stamp: ListStamp) -> AppResult<Arc<Vec<String>>> {
         let kept = self
@@ -227,16 +245,18 @@ impl ListCache {
         user: &User,
         q: &ListQuery,
     ) -> AppResult<Arc<ListPage>> {
-        if self.max_rows == 0 {
-            return Ok(Arc::new(read_page(conn, user, q)?));
-        }
         let key = page_key(user, q);
-        if let Some((kept, page)) = self.pages.get(&key)
+        if self.max_rows > 0
+            && let Some((kept, page)) = self.pages.get(&key)
             && kept == stamp
         {
             return Ok(page);
         }
-        let page = Arc::new(read_page(conn, user, q)?);
+        let mates = self.mates(conn, stamp, user)?;
+        let page = Arc::new(read_page(conn, user, &mates, q)?);
+        if self.max_rows == 0 {
+            return Ok(page);
+        }
         self.pages.insert(key, (stamp, page.clone()));
         Ok(page)
     }
@@ -261,7 +281,8 @@ impl ListCache {
         {
             return Ok(counts);
         }
-        let counts = Arc::new(Calc::count_by_status(conn, user, &any_status)?);
+        let mates = self.mates(conn, stamp, user)?;
+        let counts = Arc::new(Calc::count_by_status(conn, user, Some(&mates), &any_status)?);
         self.counts.insert(key, (stamp.lists, counts.clone()));
         Ok(counts)
     }
@@ -282,9 +303,9 @@ impl ListCache {
     }
 }
 
-fn read_page(conn: &mut DbConn, user: &User, q: &ListQuery) -> AppResult<ListPage> {
-    let rows = Calc::list(conn, user, q)?;
-    let mates = Calc::mates_among(conn, user, &rows)?;
+fn read_page(conn: &mut DbConn, user: &User, mates: &[i64], q: &ListQuery) -> AppResult<ListPage> {
+    let rows = Calc::list_among(conn, user, Some(mates), q)?;
+    let mates = mates.iter().copied().collect();
     let ids: Vec<i64> = rows.iter().map(|r| r.calc.id).collect();
     let tags = Tag::labels(conn, &ids)?;
     Ok(ListPage {

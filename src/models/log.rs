@@ -281,42 +281,74 @@ impl LogRow {
         levels: Option<&[&str]>,
         tail: Option<i64>,
     ) -> AppResult<LogTail> {
-        // The last row and how many there are up to it, in one statement (one snapshot):
-        // rows stored after it are left to the next read.
-        let (last, total): (Option<i64>, i64) = calc_logs::table
-            .filter(calc_logs::calc_id.eq(calc_id))
-            .select((diesel::dsl::max(calc_logs::id), diesel::dsl::count_star()))
-            .first(conn)?;
-        let Some(last) = last else {
-            return Ok(LogTail::default());
+        // The rows and the counts of the whole log in one statement, so one snapshot: rows
+        // stored meanwhile are in neither. (Uncorrelated subqueries, counted once.)
+        let cl = diesel::alias!(calc_logs as cl);
+        let of_calc = || cl.filter(cl.field(calc_logs::calc_id).eq(calc_id));
+        let total_now = of_calc().select(diesel::dsl::count_star()).single_value();
+        let newest = || {
+            calc_logs::table
+                .filter(calc_logs::calc_id.eq(calc_id))
+                .order(calc_logs::id.desc())
+                .limit(tail.unwrap_or(MAX_SLICE).min(MAX_SLICE))
         };
+        let (mut rows, total, last, matching): (Vec<(i64, LogRow)>, i64, i64, i64) = match levels
+        {
+            None => {
+                let read: Vec<(i64, LogRow, Option<i64>)> = newest()
+                    .select((calc_logs::id, LogRow::as_select(), total_now))
+                    .load(conn)?;
+                let total = read.first().and_then(|r| r.2).unwrap_or(0);
+                let last = read.first().map_or(0, |r| r.0);
+                let rows = read.into_iter().map(|(id, row, _)| (id, row)).collect();
+                (rows, total, last, total)
+            }
+            Some(levels) => {
+                let last_now = of_calc()
+                    .select(diesel::dsl::max(cl.field(calc_logs::id)))
+                    .single_value();
+                let matching_now = of_calc()
+                    .filter(cl.field(calc_logs::level).eq_any(levels))
+                    .select(diesel::dsl::count_star())
+                    .single_value();
+                let read: Vec<(i64, LogRow, Option<i64>, Option<i64>, Option<i64>)> = newest()
+                    .filter(calc_logs::level.eq_any(levels))
+                    .select((
+                        calc_logs::id,
+                        LogRow::as_select(),
+                        total_now,
+                        last_now,
+                        matching_now,
+                    ))
+                    .load(conn)?;
+                match read.first() {
+                    Some(&(_, _, total, last, matching)) => {
+                        let (total, last) = (total.unwrap_or(0), last.unwrap_or(0));
+                        let rows = read.into_iter().map(|(id, row, ..)| (id, row)).collect();
+                        (rows, total, last, matching.unwrap_or(0))
+                    }
+                    // None at these levels: where a live reader goes on is still needed.
+                    None => {
+                        let (last, total): (Option<i64>, i64) = calc_logs::table
+                            .filter(calc_logs::calc_id.eq(calc_id))
+                            .select((diesel::dsl::max(calc_logs::id), diesel::dsl::count_star()))
+                            .first(conn)?;
+                        (Vec::new(), total, last.unwrap_or(0), 0)
+                    }
+                }
+            }
+        };
+        if rows.is_empty() {
+            return Ok(LogTail {
+                rows: Vec::new(),
+                total,
+                matching,
+            });
+        }
         let upto = || {
             calc_logs::table
                 .filter(calc_logs::calc_id.eq(calc_id))
                 .filter(calc_logs::id.le(last))
-        };
-        let limit = tail.unwrap_or(MAX_SLICE).min(MAX_SLICE);
-        let (mut rows, matching): (Vec<(i64, LogRow)>, i64) = match levels {
-            Some(levels) => (
-                upto()
-                    .filter(calc_logs::level.eq_any(levels))
-                    .order(calc_logs::id.desc())
-                    .limit(limit)
-                    .select((calc_logs::id, LogRow::as_select()))
-                    .load(conn)?,
-                upto()
-                    .filter(calc_logs::level.eq_any(levels))
-                    .count()
-                    .get_result(conn)?,
-            ),
-            None => (
-                upto()
-                    .order(calc_logs::id.desc())
-                    .limit(limit)
-                    .select((calc_logs::id, LogRow::as_select()))
-                    .load(conn)?,
-                total,
-            ),
         };
         rows.reverse();
         let numbers: Vec<i64> = match rows.first() {
@@ -381,35 +413,39 @@ impl LogRow {
     }
 
     /// The last ERROR or CRITICAL row of each of `ids` that has one, the calculator's rather
-    /// than calcweb's (the failure reasons of a list's failed rows): a query or two per
-    /// calculation, each reading its log backwards from the
-    /// end by the index `calc_logs_calc`, where a failure writes it.
+    /// than calcweb's (the failure reasons of a list's failed rows): one query, each
+    /// calculation's two subqueries reading its log backwards from the end by the index
+    /// `calc_logs_calc`, where a failure writes it.
     pub fn last_errors(
         conn: &mut DbConn,
         ids: &[i64],
     ) -> AppResult<std::collections::HashMap<i64, String>> {
-        let mut out = std::collections::HashMap::with_capacity(ids.len());
-        for &id in ids {
-            let errors = || {
-                calc_logs::table
-                    .filter(calc_logs::calc_id.eq(id))
-                    .filter(calc_logs::level.eq_any(["ERROR", "CRITICAL"]))
-                    .order(calc_logs::id.desc())
-                    .select(calc_logs::message)
-            };
-            // The calculator's own error says more than calcweb's "exited with code 1".
-            let mut last: Option<String> = errors()
-                .filter(calc_logs::process.ne(process::CALCWEB))
-                .first(conn)
-                .optional()?;
-            if last.is_none() {
-                last = errors().first(conn).optional()?;
-            }
-            if let Some(message) = last {
-                out.insert(id, message);
-            }
+        if ids.is_empty() {
+            return Ok(Default::default());
         }
-        Ok(out)
+        let errors = || {
+            calc_logs::table
+                .filter(calc_logs::calc_id.eq(calcs::id))
+                .filter(calc_logs::level.eq_any(["ERROR", "CRITICAL"]))
+                .order(calc_logs::id.desc())
+                .select(calc_logs::message)
+                .limit(1)
+        };
+        let found: Vec<(i64, Option<String>, Option<String>)> = calcs::table
+            .filter(calcs::id.eq_any(ids))
+            .select((
+                calcs::id,
+                // The calculator's own error says more than calcweb's "exited with code 1".
+                errors()
+                    .filter(calc_logs::process.ne(process::CALCWEB))
+                    .single_value(),
+                errors().single_value(),
+            ))
+            .load(conn)?;
+        Ok(found
+            .into_iter()
+            .filter_map(|(id, own, any)| Some((id, own.or(any)?)))
+            .collect())
     }
 
     /// The ERROR and CRITICAL lines of a failed calculation (the last 100).

@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 
 use diesel::prelude::*;
+use diesel::sql_types::Text;
 
 use crate::db::DbConn;
 use crate::db::schema::{calc_tags, calcs, tags};
@@ -15,6 +16,50 @@ pub const MAX_NAME_CHARS: usize = 100;
 
 /// OpenQuake marks the preferred calculation of a tag in lists with this after the name.
 pub const PREFERRED_MARK: char = '★';
+
+diesel::define_sql_function! {
+    /// PostgreSQL's `string_agg`, also SQLite's since 3.44 (the bundled one is newer).
+    #[aggregate]
+    fn string_agg(expr: Text, separator: Text) -> diesel::sql_types::Nullable<Text>;
+}
+
+/// Between the tags of [`packed`]: a name holds no control character.
+const PACKED_SEPARATOR: &str = "\u{1f}";
+
+/// The tags of the calculation of the query's row (`calcs.id`) in one text, preferred ones
+/// marked: a column of that query, so a page reads a calculation and its tags in one round
+/// trip. [`unpack`] reads it.
+#[diesel::dsl::auto_type]
+pub fn packed() -> _ {
+    let mark: diesel::dsl::case_when<calc_tags::is_preferred, &'static str, Text> =
+        diesel::dsl::case_when::<_, _, Text>(calc_tags::is_preferred, PREFERRED_MARK_TEXT);
+    let mark = mark.otherwise("");
+    let separator: &'static str = PACKED_SEPARATOR;
+    calc_tags::table
+        .inner_join(tags::table)
+        .filter(calc_tags::calc_id.eq(calcs::id))
+        .select(string_agg(tags::name.concat(mark), separator))
+        .single_value()
+}
+
+/// [`PREFERRED_MARK`] as SQL text.
+const PREFERRED_MARK_TEXT: &str = "★";
+
+/// [`packed`]'s text as `(name, preferred)`, preferred ones first, then by name (as
+/// [`Tag::of_calc`] orders them, byte by byte on both databases).
+pub fn unpack(packed: Option<&str>) -> Vec<(String, bool)> {
+    let mut tags: Vec<(String, bool)> = packed
+        .unwrap_or_default()
+        .split(PACKED_SEPARATOR)
+        .filter(|tag| !tag.is_empty())
+        .map(|tag| match tag.strip_suffix(PREFERRED_MARK) {
+            Some(name) => (name.to_string(), true),
+            None => (tag.to_string(), false),
+        })
+        .collect();
+    sort(&mut tags);
+    tags
+}
 
 /// Checks a tag name: 1 to 100 characters, no slash (tags travel in URL paths), no control
 /// character, no star (lists mark preferred tags with one), no space at either end.
@@ -171,48 +216,63 @@ impl Tag {
 
     /// The tags of a calculation, `(name, preferred)`, preferred ones first, then by name.
     pub fn of_calc(conn: &mut DbConn, calc_id: i64) -> AppResult<Vec<(String, bool)>> {
-        Ok(calc_tags::table
+        let mut tags = calc_tags::table
             .inner_join(tags::table)
             .filter(calc_tags::calc_id.eq(calc_id))
             .select((tags::name, calc_tags::is_preferred))
-            .order((calc_tags::is_preferred.desc(), tags::name.asc()))
-            .load(conn)?)
+            .load(conn)?;
+        sort(&mut tags);
+        Ok(tags)
     }
 
-    /// The tags of each of `calc_ids` as OpenQuake's list writes them: `"a★, b"` (preferred
-    /// first, then by name); calculations without tags are left out.
+    /// The tags of each of `calc_ids` as OpenQuake's list writes them ([`label`]);
+    /// calculations without tags are left out.
     pub fn labels(conn: &mut DbConn, calc_ids: &[i64]) -> AppResult<HashMap<i64, String>> {
-        let mut labels: HashMap<i64, String> = HashMap::new();
+        let mut tags: HashMap<i64, Vec<(String, bool)>> = HashMap::new();
         if calc_ids.is_empty() {
-            return Ok(labels);
+            return Ok(HashMap::new());
         }
         let rows: Vec<(i64, String, bool)> = calc_tags::table
             .inner_join(tags::table)
             .filter(calc_tags::calc_id.eq_any(calc_ids))
             .select((calc_tags::calc_id, tags::name, calc_tags::is_preferred))
-            .order((
-                calc_tags::calc_id.asc(),
-                calc_tags::is_preferred.desc(),
-                tags::name.asc(),
-            ))
             .load(conn)?;
         for (calc_id, name, preferred) in rows {
-            let label = labels.entry(calc_id).or_default();
-            if !label.is_empty() {
-                label.push_str(", ");
-            }
-            label.push_str(&name);
-            if preferred {
-                label.push(PREFERRED_MARK);
-            }
+            tags.entry(calc_id).or_default().push((name, preferred));
         }
-        Ok(labels)
+        Ok(tags
+            .into_iter()
+            .map(|(calc_id, mut tags)| {
+                sort(&mut tags);
+                (calc_id, label(&tags))
+            })
+            .collect())
     }
+}
+
+/// Preferred tags first, then by name, byte by byte (the same on both databases).
+fn sort(tags: &mut [(String, bool)]) {
+    tags.sort_by(|(a, a_preferred), (b, b_preferred)| b_preferred.cmp(a_preferred).then(a.cmp(b)));
+}
+
+/// Tags as OpenQuake's list writes them: `"a★, b"`, in their order.
+pub fn label(tags: &[(String, bool)]) -> String {
+    let mut label = String::new();
+    for (name, preferred) in tags {
+        if !label.is_empty() {
+            label.push_str(", ");
+        }
+        label.push_str(name);
+        if *preferred {
+            label.push(PREFERRED_MARK);
+        }
+    }
+    label
 }
 
 #[cfg(test)]
 mod tests {
-    use super::check_name;
+    use super::{PACKED_SEPARATOR, check_name, label, unpack};
 
     #[test]
     fn tag_names_are_checked() {
@@ -221,5 +281,17 @@ mod tests {
         for bad in ["", "a/b", " a", "a ", "a\nb", "a★", &"x".repeat(101)] {
             assert!(check_name(bad).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn packed_tags_are_read_back_preferred_first_then_by_name() {
+        assert!(unpack(None).is_empty());
+        let packed = ["b, c", "Zeta★", "a b", "alpha★"].join(PACKED_SEPARATOR);
+        let tags = unpack(Some(&packed));
+        let expected = [("Zeta", true), ("alpha", true), ("a b", false), ("b, c", false)];
+        let expected: Vec<(String, bool)> =
+            expected.iter().map(|(n, p)| (n.to_string(), *p)).collect();
+        assert_eq!(tags, expected);
+        assert_eq!(label(&tags), "Zeta★, alpha★, a b, b, c");
     }
 }

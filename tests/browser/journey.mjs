@@ -283,6 +283,91 @@ async function checkPage(person, name, { phone = true, shot = true, times } = {}
   person.checkClean();
 }
 
+/**
+ * What static/js/chart.js adds to the chart of `names` (its lines, in legend order): legend
+ * buttons that hide and show a line (by mouse and by keyboard), and a tooltip by the pointer
+ * with the nearest point's values, readable in both colour schemes.
+ */
+async function checkChartEnhanced(page, names) {
+  const chart = page.locator("figure.chart svg.chart-svg");
+  const toggles = page.locator("figure.chart .legend button.legend-toggle");
+  assert.deepEqual((await toggles.allInnerTexts()).map((t) => t.trim()), names, "a button per line");
+  const pressed = () => toggles.evaluateAll((bs) => bs.map((b) => b.getAttribute("aria-pressed")));
+  const display = (name) => chart.locator(`polyline[data-name="${name}"]`).evaluate((el) => getComputedStyle(el).display);
+  assert.deepEqual(await pressed(), names.map(() => "true"));
+  // Every line stands out from the card behind it (3:1, WCAG's contrast for graphics).
+  for (const colorScheme of ["dark", "light"]) {
+    await page.emulateMedia({ colorScheme });
+    const colours = await chart.locator("polyline").evaluateAll((lines) => {
+      const card = getComputedStyle(lines[0].closest(".card")).backgroundColor;
+      return lines.map((l) => [getComputedStyle(l).stroke, card]);
+    });
+    for (const [i, r] of colours.map((pair) => colourContrast(...pair)).entries()) {
+      assert.ok(r >= 3, `the line ${names[i]} has ${r.toFixed(2)}:1 contrast with the card (${colorScheme})`);
+    }
+  }
+  // Every line but the last hidden with the mouse: gone from the drawing.
+  for (const [i, name] of names.slice(0, -1).entries()) {
+    await toggles.nth(i).click();
+    assert.equal(await display(name), "none", `${name} is hidden`);
+  }
+  assert.deepEqual(await pressed(), names.map((_, i) => (i < names.length - 1 ? "false" : "true")));
+  // ...and the first shown again from the keyboard.
+  await toggles.first().focus();
+  await page.keyboard.press("Enter");
+  assert.equal(await display(names[0]), "inline", `${names[0]} is shown again`);
+  assert.equal(await toggles.first().getAttribute("aria-pressed"), "true");
+  await page.keyboard.press(" ");
+  assert.equal(await display(names[0]), "none");
+
+  // The pointer on the 10th point of the last line: its values, beside the pointer.
+  const last = names[names.length - 1];
+  const target = await chart.locator(`polyline[data-name="${last}"]`).evaluate((line) => {
+    const [x, y] = line.getAttribute("points").trim().split(/\s+/)[9].split(",").map(Number);
+    const [vx, vy] = line.getAttribute("data-values").trim().split(/\s+/)[9].split(",");
+    const svg = line.ownerSVGElement;
+    const at = svg.createSVGPoint();
+    at.x = x;
+    at.y = y;
+    const screen = at.matrixTransform(svg.getScreenCTM());
+    return { x: screen.x, y: screen.y, vx, vy };
+  });
+  await page.mouse.move(target.x + 3, target.y + 2);
+  const tip = page.locator("figure.chart .chart-tip");
+  await tip.waitFor({ state: "visible" });
+  const text = (await tip.innerText()).split("\n").map((t) => t.trim());
+  assert.deepEqual(text, [last, `step = ${target.vx}`, `${last} = ${target.vy}`], "the tooltip's values");
+  const box = await tip.boundingBox();
+  const gap = Math.max(box.x - target.x, target.x - (box.x + box.width), box.y - target.y, target.y - (box.y + box.height), 0);
+  assert.ok(gap < 40, `the tooltip is ${gap.toFixed(0)} px from the pointer`);
+  for (const colorScheme of ["dark", "light"]) {
+    await page.emulateMedia({ colorScheme });
+    const ratio = colourContrast(...(await tip.evaluate(textColours)));
+    assert.ok(ratio >= 4.5, `the tooltip's text has ${ratio.toFixed(2)}:1 contrast (${colorScheme})`);
+  }
+  await page.screenshot({ path: path.join(SHOTS, "calc-output-chart-tooltip.png") });
+  // Away from the drawing, the tooltip goes.
+  await page.mouse.move(1, 1);
+  await tip.waitFor({ state: "hidden" });
+}
+
+/** The contrast of two CSS colours (`rgb(…)`), as WCAG computes it. */
+function colourContrast(one, two) {
+  const rgb = (css) => css.match(/[\d.]+/g).slice(0, 3).map(Number);
+  const luminance = ([r, g, b]) =>
+    [r, g, b]
+      .map((v) => ((v /= 255) <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4))
+      .reduce((sum, v, i) => sum + v * [0.2126, 0.7152, 0.0722][i], 0);
+  const [a, b] = [luminance(rgb(one)), luminance(rgb(two))].sort((p, q) => q - p);
+  return (a + 0.05) / (b + 0.05);
+}
+
+/** The colours of an element's text and its own (opaque) background, in the browser. */
+function textColours(el) {
+  const style = getComputedStyle(el);
+  return [style.color, style.backgroundColor];
+}
+
 /** Polls `check` (which may throw while a page reloads) until it returns true. */
 async function eventually(what, check, timeout = 30_000) {
   const deadline = Date.now() + timeout;
@@ -568,7 +653,32 @@ async function journey(browser) {
   assert.match(await chart.locator(":scope > title").textContent(), / against step$/);
   const rowsShown = await page.locator("#data tbody tr").count();
   assert.equal(rowsShown, 30);
+  assert.equal(await page.locator("figure.chart .chart-note").innerText(), "All 30 rows drawn.");
+  const tickCount = await chart.locator("text.tick").count();
+  assert.ok(tickCount >= 6, `ticks on both axes: ${tickCount}`);
   await checkPage(alice, "calc-output-chart", { times: 0 });
+
+  step("alice hides lines from the legend and reads a point's values in a tooltip");
+  await checkChartEnhanced(page, series);
+  alice.checkClean();
+
+  step("alice opens summary.json: a tree that folds");
+  const seriesUrl = page.url();
+  await alice.goto(seriesUrl.replace(/outputs\/\d+\/.*$/, ""));
+  await page.getByRole("link", { name: "Preview summary.json" }).click();
+  await expectHeading(page, "summary.json");
+  const top = page.locator("#json ul.json-tree > li > details");
+  assert.equal(await top.getAttribute("open"), "", "the top level is open");
+  const keys = await page.locator("#json ul.json-tree > li > details > ul > li > .json-key").allInnerTexts();
+  assert.ok(keys.length > 0, "the object's keys are shown");
+  // A summary folds its object: the keys are no longer seen.
+  await top.locator(":scope > summary").click();
+  assert.equal(await top.getAttribute("open"), null);
+  assert.ok(!(await page.locator("#json .json-key").first().isVisible()), "folded");
+  await top.locator(":scope > summary").click();
+  assert.ok(await page.locator("#json .json-key").first().isVisible(), "unfolded");
+  await checkPage(alice, "calc-output-json", { times: 0 });
+  await alice.goto(seriesUrl);
 
   step("alice downloads the CSV");
   const [download] = await Promise.all([

@@ -9,6 +9,10 @@
 //! Needs node, the npm packages of tests/browser (`npm ci --prefix tests/browser`) and
 //! /usr/bin/chromium (Debian's chromium); scripts/test installs all three. Screenshots go to
 //! target/browser-screenshots/<backend>/.
+//!
+//! On the chart of an output (issue 19 §7) the journey hides lines from the legend, reads a
+//! point's values in the tooltip by the pointer and measures the contrast of lines and tooltip
+//! in both schemes; it also folds a JSON output's preview.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -101,6 +105,8 @@ fn a_whole_journey_through_the_site_in_chromium() {
         "calc-detail",
         "log-viewer",
         "calc-output-chart",
+        "calc-output-chart-tooltip",
+        "calc-output-json",
         "admin-users",
         "maintenance-banner",
     ] {

@@ -759,12 +759,14 @@ async fn the_detail_page_shows_facts_progress_log_outputs_and_traceback() {
     let downloads = html.attrs("#outputs a[download]", "href");
     assert!(downloads.contains(&format!("/v1/calc/result/{series}")));
     assert!(downloads.contains(&format!("/v1/calc/result/{summary}")));
-    let previews: Vec<String> = html.attrs("#outputs td.actions a:not([download])", "href");
-    assert_eq!(
-        previews,
-        [format!("/engine/{id}/outputs/{series}/")],
-        "JSON has no preview"
-    );
+    let mut previews: Vec<String> = html.attrs("#outputs td.actions a:not([download])", "href");
+    previews.sort();
+    let mut expected = [
+        format!("/engine/{id}/outputs/{series}/"),
+        format!("/engine/{id}/outputs/{summary}/"),
+    ];
+    expected.sort();
+    assert_eq!(previews, expected, "CSV and JSON outputs have previews");
     assert!(!html.exists("#tb-title"), "no Why it failed");
     // The live-update script is linked, and served.
     let scripts = html.attrs("script[src]", "src");
@@ -914,14 +916,15 @@ async fn csv_outputs_preview_as_a_sortable_table_and_a_chart() {
         "step ▲"
     );
 
-    // Not CSV, not this calculation's, not there: 404.
+    // JSON has a preview too (tests/it/previews.rs); not this calculation's, not there: 404.
     let summary = output_id(&alice, id, "summary").await;
-    assert_eq!(
-        alice
-            .page_with_status(&format!("/engine/{id}/outputs/{summary}/"))
-            .await
-            .0,
-        404
+    let json = alice
+        .page(&format!("/engine/{id}/outputs/{summary}/"))
+        .await;
+    assert_eq!(json.heading(), "summary.json");
+    assert!(
+        json.exists("#json ul.json-tree details[open] > summary"),
+        "{json}"
     );
     assert_eq!(
         alice

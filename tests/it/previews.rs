@@ -1,7 +1,8 @@
-//! Previews that understand what they show (issue 23 §6), for any calculator: a calculator
-//! that copies real OpenQuake engine exports (tests/fixtures/openquake) into its outputs, and
-//! what a person then sees on their preview pages: the metadata line as facts, hazard curves
-//! on log-log axes, hazard maps as coloured points, uniform hazard spectra.
+//! Previews that understand what they show (issue 23 §6, issue 19 §7), for any calculator: a
+//! calculator that copies real OpenQuake engine exports (tests/fixtures/openquake) and files of
+//! its own into its outputs, and what a person then sees on their preview pages: the metadata
+//! line as facts, hazard curves on log-log axes, hazard maps as coloured points, uniform hazard
+//! spectra, line charts with their rows drawn, ticks, x column and scales, JSON as a tree.
 
 use calcweb::config::CalculatorConfig;
 
@@ -20,15 +21,16 @@ const EXPORTS: [&str; 5] = [
 /// Not from the engine: a plain `#` comment, then a table.
 const NOTED: &[u8] = b"# written by hand, on a Monday\r\nstep,value\r\n1,2\r\n2,4\r\n";
 
-/// A calculator that writes nothing of its own: it copies the CSVs it was given.
+/// A calculator that writes nothing of its own: it copies the CSV, JSON and text files it was
+/// given.
 fn copy_csv() -> CalculatorConfig {
     let mut c = CalculatorConfig::example();
     c.name = "copy-csv".into();
-    c.description = "Copies the CSV files of its input into its outputs.".into();
+    c.description = "Copies the CSV and JSON files of its input into its outputs.".into();
     c.command = [
         "sh",
         "-c",
-        r#"cp "$1"/*.csv "$2"/"#,
+        r#"cp "$1"/*.csv "$2"/ && for f in "$1"/*.json "$1"/*.txt; do if [ -e "$f" ]; then cp "$f" "$2"/; fi; done"#,
         "copy-csv",
         "{input_dir}",
         "{output_dir}",
@@ -65,8 +67,15 @@ async fn previews(b: &Browser, extra: &[(&str, &[u8])]) -> Vec<(String, String)>
     let detail = b.page(&format!("/engine/{id}/")).await;
     let links = detail.attrs("#outputs td.actions a:not([download])", "href");
     let names = detail.texts("#outputs tbody tr td:first-child");
-    assert_eq!(links.len(), EXPORTS.len() + 1 + extra.len(), "{detail}");
-    names.into_iter().zip(links).collect()
+    // Text files have no preview.
+    let previewed: Vec<String> = names.into_iter().filter(|n| !n.ends_with(".txt")).collect();
+    let text_files = extra.iter().filter(|(n, _)| n.ends_with(".txt")).count();
+    assert_eq!(
+        links.len(),
+        EXPORTS.len() + 1 + extra.len() - text_files,
+        "{detail}"
+    );
+    previewed.into_iter().zip(links).collect()
 }
 
 fn path_of<'a>(previews: &'a [(String, String)], name: &str) -> &'a str {
@@ -220,7 +229,7 @@ async fn engine_exports_preview_as_facts_curves_maps_and_spectra() {
     assert_eq!(grid.table("#data table").len(), 200);
     assert!(
         grid.select_text("#data p.help")
-            .starts_with("The first 200 rows of the file.")
+            .starts_with("The first 200 of 300 rows of the file.")
     );
 
     // Losses by asset (one asset): its point, coloured by the loss, not by a text column.
@@ -280,4 +289,233 @@ async fn engine_exports_preview_as_facts_curves_maps_and_spectra() {
     for page in [&curves, &map, &uhs, &rlz, &noted] {
         assert!(!page.source().contains("style="), "no inline styles (CSP)");
     }
+}
+
+/// The texts of the chart's tick labels on the x axis (centred) and the y axis (right-aligned).
+fn ticks(page: &Page) -> (Vec<String>, Vec<String>) {
+    (
+        page.texts("#chart svg text.tick[text-anchor=middle]"),
+        page.texts("#chart svg text.tick[text-anchor=end]"),
+    )
+}
+
+#[actix_web::test]
+async fn line_charts_say_what_they_draw_and_draw_as_chosen() {
+    let app = TestApp::with_config(|c| c.calculators.push(copy_csv())).await;
+    let alice = app.logged_in_new_user("alice").await;
+    // 2,500 rows: more than drawn (2,000), more than the table shows (200).
+    let mut long = String::from("t,a,b,label\r\n");
+    for i in 0..2500 {
+        long.push_str(&format!("{i},{},{},row {i}\r\n", i + 1, i as i64 - 100));
+    }
+    let previews = previews(&alice, &[("long.csv", long.as_bytes())]).await;
+    let path = path_of(&previews, "long.csv");
+    let page = alice.page(path).await;
+    assert_eq!(
+        page.select_text("#chart figcaption .chart-note"),
+        "The first 2,000 of 2,500 rows drawn."
+    );
+    assert!(
+        page.select_text("#data p.help")
+            .starts_with("The first 200 of 2,500 rows of the file."),
+        "{page}"
+    );
+    // Round ticks on both axes, a grid line at each.
+    let (x, y) = ticks(&page);
+    assert_eq!(x, ["0", "500", "1000", "1500", "2000"]);
+    assert_eq!(y, ["-500", "0", "500", "1000", "1500", "2000"]);
+    assert_eq!(page.count("#chart svg line.grid"), x.len() + y.len());
+    assert_eq!(page.count("#chart svg line.zero"), 1);
+    assert_eq!(page.texts("#chart svg polyline title"), ["a", "b"]);
+    assert_eq!(page.attr("#chart svg.chart-svg", "data-x-name"), "t");
+    // Each line carries its values for the tooltips, point for point.
+    let values = page.attrs("#chart svg polyline", "data-values");
+    let points = page.attrs("#chart svg polyline", "points");
+    assert!(
+        values[1].starts_with("0,-100 1,-99 "),
+        "{}",
+        &values[1][..40]
+    );
+    assert_eq!(values[0].split(' ').count(), points[0].split(' ').count());
+    assert_eq!(values[0].split(' ').count(), 2000);
+    assert_eq!(
+        page.attrs("#chart figure.chart ul.legend li", "data-series"),
+        ["0", "1"]
+    );
+    assert!(
+        page.attrs("script[src]", "src")
+            .iter()
+            .any(|s| s.starts_with("/static/js/chart.")),
+        "chart.js enhances the chart"
+    );
+    // The form: the x column among the numeric ones (or the row number), linear scales.
+    assert_eq!(
+        page.texts("#chart form select[name=x] option"),
+        ["row number", "t", "a", "b"]
+    );
+    assert_eq!(page.selected("x").as_deref(), Some("0"));
+    assert_eq!(page.selected("xscale").as_deref(), Some("linear"));
+    assert_eq!(page.attr("#chart form", "method"), "get");
+    assert!(!page.exists("#chart .chart-problem"));
+
+    // a on a log x axis: decades.
+    let log = alice
+        .page(&format!("{path}?x=1&xscale=log&yscale=linear"))
+        .await;
+    assert_eq!(log.attr("#chart svg.chart-svg", "data-x-scale"), "log");
+    assert_eq!(log.attr("#chart svg.chart-svg", "data-x-name"), "a");
+    assert_eq!(log.selected("x").as_deref(), Some("1"));
+    assert_eq!(log.selected("xscale").as_deref(), Some("log"));
+    assert_eq!(ticks(&log).0, ["1", "10", "100", "1000", "10000"]);
+    assert_eq!(log.texts("#chart svg polyline title"), ["t", "b"]);
+    // Sorting the table keeps the chart as chosen.
+    assert_eq!(
+        log.attrs("#data thead th a", "href")[0],
+        "?x=1&xscale=log&sort=0#data"
+    );
+    // A log y axis is refused: b has values below zero; said, and drawn linear.
+    let refused = alice.page(&format!("{path}?yscale=log")).await;
+    assert_eq!(
+        refused.attr("#chart svg.chart-svg", "data-y-scale"),
+        "linear"
+    );
+    assert_eq!(
+        refused.select_text("#chart .chart-problem"),
+        "The y axis cannot be logarithmic: a, b have values of 0 or less (the smallest is -100); drawn linear."
+    );
+    assert_eq!(refused.selected("yscale").as_deref(), Some("linear"));
+    // ...and accepted for a alone, against the row number.
+    let row = alice.page(&format!("{path}?x=row&yscale=log")).await;
+    assert_eq!(row.attr("#chart svg.chart-svg", "data-x-name"), "row");
+    assert_eq!(
+        row.attr("#chart svg.chart-svg", "data-y-scale"),
+        "linear",
+        "t has 0"
+    );
+    // Bad parameters: a sentence each, the default drawing, never an error page.
+    for (query, problem) in [
+        (
+            "x=abc",
+            "The x axis must be a column number or \"row\", not \"abc\"; drawn against t instead.",
+        ),
+        (
+            "x=3",
+            "The column label is not all numbers, so it cannot be the x axis; drawn against t instead.",
+        ),
+        (
+            "x=99",
+            "The file has no column 99 (it has 4); drawn against t instead.",
+        ),
+        (
+            "xscale=%3Cb%3E",
+            "The x scale must be linear or log, not \"<b>\"; drawn linear.",
+        ),
+    ] {
+        let (status, bad) = alice.page_with_status(&format!("{path}?{query}")).await;
+        assert_eq!(status, 200, "{query}");
+        assert_eq!(bad.select_text("#chart .chart-problem"), problem);
+        assert_eq!(bad.attr("#chart svg.chart-svg", "data-x-name"), "t");
+        assert!(!bad.source().contains("<b>"), "escaped");
+    }
+    assert!(!page.source().contains("style="), "no inline styles (CSP)");
+}
+
+#[actix_web::test]
+async fn json_outputs_preview_as_a_folding_tree() {
+    let app = TestApp::with_config(|c| c.calculators.push(copy_csv())).await;
+    let alice = app.logged_in_new_user("alice").await;
+    let nested = br#"{"name": "<b>bold</b> & co", "levels": [1, 2.5, {"deep": {"deeper": [true, null]}}], "empty": {}}"#;
+    let many = format!("[{}]", vec!["7"; 3000].join(", "));
+    let deep = format!("{}1{}", "[".repeat(30), "]".repeat(30));
+    let previews = previews(
+        &alice,
+        &[
+            ("nested.json", nested),
+            ("broken.json", b"{\"a\": 1, <script>"),
+            ("many.json", many.as_bytes()),
+            ("deep.json", deep.as_bytes()),
+            ("notes.txt", b"plain text"),
+        ],
+    )
+    .await;
+    let page = alice.page(path_of(&previews, "nested.json")).await;
+    assert_eq!(page.heading(), "nested.json");
+    // Keys in the file's order, strings as JSON writes them, escaped in the page.
+    assert_eq!(
+        page.texts("#json .json-key"),
+        [
+            "\"name\"",
+            "\"levels\"",
+            "\"deep\"",
+            "\"deeper\"",
+            "\"empty\""
+        ]
+    );
+    assert_eq!(page.texts("#json .json-string"), ["\"<b>bold</b> & co\""]);
+    assert!(!page.source().contains("<b>bold"), "escaped");
+    assert_eq!(page.texts("#json .json-number"), ["1", "2.5"]);
+    assert_eq!(page.texts("#json .json-literal"), ["true", "null", "{}"]);
+    // Objects and arrays fold with <details>: the first two levels open.
+    assert_eq!(
+        page.texts("#json details > summary"),
+        ["{3 keys}", "[3 items]", "{1 key}", "{1 key}", "[2 items]"]
+    );
+    assert_eq!(
+        page.texts("#json details[open] > summary"),
+        ["{3 keys}", "[3 items]"]
+    );
+    assert!(!page.exists("#json .json-note"), "nothing cut");
+    assert!(!page.exists("table"), "no CSV table");
+
+    let broken = alice.page(path_of(&previews, "broken.json")).await;
+    assert_eq!(
+        broken.select_text("#json p.json-problem"),
+        "The file is not valid JSON (key must be a string at line 1 column 10); here is its start."
+    );
+    assert_eq!(
+        broken.select_text("#json pre.json-raw"),
+        "{\"a\": 1, <script>"
+    );
+    assert!(!broken.source().contains("<script>"), "escaped");
+
+    let many = alice.page(path_of(&previews, "many.json")).await;
+    assert_eq!(
+        many.texts("#json .json-note"),
+        ["The first 2,000 of 3,001 values are shown."]
+    );
+    assert_eq!(many.count("#json .json-number"), 1999);
+    assert_eq!(
+        many.select_text("#json li.json-more"),
+        "… 1,001 more values"
+    );
+    let deep = alice.page(path_of(&previews, "deep.json")).await;
+    assert_eq!(
+        deep.texts("#json .json-note"),
+        ["Levels deeper than 16 are shown as { …} or [ …]."]
+    );
+    assert_eq!(deep.count("#json details"), 16);
+    assert_eq!(deep.texts("#json .json-cut"), ["[ …]"]);
+    for page in [&page, &broken, &many, &deep] {
+        assert!(!page.source().contains("style="), "no inline styles (CSP)");
+    }
+    // Neither CSV nor JSON: no preview, and a sentence saying so.
+    let nested_path = path_of(&previews, "nested.json");
+    let calc_path = &nested_path[..nested_path.find("outputs/").unwrap()];
+    let detail = alice.page(calc_path).await;
+    let text_row = detail
+        .texts("#outputs tbody tr td:first-child")
+        .iter()
+        .position(|n| n == "notes.txt")
+        .expect("notes.txt is an output");
+    let downloads = detail.attrs("#outputs a[download]", "href");
+    let text_id = downloads[text_row].rsplit('/').next().unwrap().to_string();
+    let (status, none) = alice
+        .page_with_status(&format!("{calc_path}outputs/{text_id}/"))
+        .await;
+    assert_eq!(status, 404);
+    assert!(
+        none.error_page_message()
+            .contains("notes.txt is neither a CSV nor a JSON file, so it has no preview"),
+        "{none}"
+    );
 }

@@ -101,7 +101,7 @@ pub struct CalcRow {
 }
 
 impl CalcRow {
-    /// The viewer's rights on this row; `mates` as [`Calc::mates_among`] found them.
+    /// The viewer's rights on this row; `mates`: the viewer's group-mates ([`Calc::mate_ids`]).
     pub fn access(&self, user: &User, mates: &std::collections::HashSet<i64>) -> Access {
         let mate = mates.contains(&self.calc.user_id);
         Access::on(user, self.calc.user_id, self.calc.is_shared, mate)
@@ -194,40 +194,64 @@ impl Calc {
         Ok(ids.into_iter().filter(|id| *id != user_id).collect())
     }
 
-    /// What [`Access::of`] needs to know of the owners of `rows`: which are the viewer's
-    /// group-mates. It only matters for running calculations of others (a mate may abort them),
-    /// so a page without any skips the query.
-    pub fn mates_among(
-        conn: &mut DbConn,
-        user: &User,
-        rows: &[CalcRow],
-    ) -> AppResult<std::collections::HashSet<i64>> {
-        if rows
-            .iter()
-            .any(|r| r.calc.user_id != user.id && r.calc.is_running())
-        {
-            Calc::mate_ids(conn, user.id)
-        } else {
-            Ok(Default::default())
-        }
-    }
-
     /// The calculation with the user's rights on it; 404 when they may not see it, so its
     /// existence is not revealed.
     pub fn load_for(conn: &mut DbConn, user: &User, id: i64) -> AppResult<(Calc, Access)> {
         let calc = Calc::find(conn, id)?;
-        Calc::rights(conn, user, id, calc)
+        let mate = match &calc {
+            Some(c) if c.user_id != user.id && !user.is_superuser => {
+                Calc::are_mates(conn, user.id, c.user_id)?
+            }
+            _ => false,
+        };
+        Calc::rights(user, id, calc, mate)
     }
 
-    /// [`Calc::load_for`] with the owner's name, read in the same query.
+    /// [`Calc::load_for`] with the owner's name.
     pub fn load_with_owner(
         conn: &mut DbConn,
         user: &User,
         id: i64,
     ) -> AppResult<(Calc, Access, String)> {
-        let (calc, owner) = Calc::find_with_owner(conn, id)?.unzip();
-        let (calc, access) = Calc::rights(conn, user, id, calc)?;
-        Ok((calc, access, owner.unwrap_or_default()))
+        let (calc, access, owner, _) = Calc::load_with_tags(conn, user, id)?;
+        Ok((calc, access, owner))
+    }
+
+    /// [`Calc::load_for`] with the owner's name and the calculation's tags (`(name,
+    /// preferred)`, preferred first): one query, which also finds whether the owner is the
+    /// user's group-mate (a calculation's page makes one round trip for all of this).
+    pub fn load_with_tags(
+        conn: &mut DbConn,
+        user: &User,
+        id: i64,
+    ) -> AppResult<(Calc, Access, String, Vec<(String, bool)>)> {
+        let ug = diesel::alias!(user_groups as ug);
+        let viewer_groups = user_groups::table
+            .filter(user_groups::user_id.eq(user.id))
+            .select(user_groups::group_id);
+        let mate = diesel::dsl::exists(
+            ug.filter(ug.field(user_groups::user_id).eq(calcs::user_id))
+                .filter(ug.field(user_groups::group_id).eq_any(viewer_groups)),
+        );
+        let found: Option<(Calc, String, bool, Option<String>)> = calcs::table
+            .inner_join(users::table)
+            .filter(calcs::id.eq(id))
+            .select((
+                Calc::as_select(),
+                users::username,
+                mate,
+                crate::models::tag::packed(),
+            ))
+            .first(conn)
+            .optional()?;
+        let Some((calc, owner, mate, tags)) = found else {
+            return Err(Calc::rights(user, id, None, false).unwrap_err());
+        };
+        // As in `load_for`: the owner and superusers are not mates.
+        let mate = mate && !user.is_superuser && calc.user_id != user.id;
+        let (calc, access) = Calc::rights(user, id, Some(calc), mate)?;
+        let tags = crate::models::tag::unpack(tags.as_deref());
+        Ok((calc, access, owner, tags))
     }
 
     /// A calculation and its owner's name, in one query.
@@ -242,18 +266,10 @@ impl Calc {
 
     /// The user's rights on calculation `id` (`calc`, if it exists): 404 when they may not see
     /// it, worded the same whether it exists or not.
-    fn rights(
-        conn: &mut DbConn,
-        user: &User,
-        id: i64,
-        calc: Option<Calc>,
-    ) -> AppResult<(Calc, Access)> {
+    fn rights(user: &User, id: i64, calc: Option<Calc>, mate: bool) -> AppResult<(Calc, Access)> {
         let not_found =
             || AppError::NotFound(format!("There is no calculation {id} that you can see."));
         let calc = calc.ok_or_else(not_found)?;
-        let mate = calc.user_id != user.id
-            && !user.is_superuser
-            && Calc::are_mates(conn, user.id, calc.user_id)?;
         let access = Access::of(user, &calc, mate);
         if !access.view {
             return Err(not_found());

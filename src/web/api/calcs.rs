@@ -11,7 +11,6 @@ use crate::actions::calcs as calc_actions;
 use crate::error::AppResult;
 use crate::models::User;
 use crate::models::calc::{Access, Calc};
-use crate::models::tag::Tag;
 use crate::state::AppState;
 use crate::web::calcs::waiting;
 use crate::web::client;
@@ -83,12 +82,9 @@ async fn status_json(
     let viewer = user.clone();
     let (calc, access, owner, tags) = state
         .db
-        .read(move |conn| {
-            let (calc, access, owner) = Calc::load_with_owner(conn, &viewer, id)?;
-            let tags = Tag::labels(conn, &[id])?.remove(&id);
-            Ok((calc, access, owner, tags))
-        })
+        .read(move |conn| Calc::load_with_tags(conn, &viewer, id))
         .await?;
+    let tags = (!tags.is_empty()).then(|| crate::models::tag::label(&tags));
     let (base, prefix) = urls(state);
     let mut body = calc_json(&calc, &owner, access.abort, &base, &prefix);
     body["tags"] = tags.map_or(serde_json::Value::Null, Into::into);

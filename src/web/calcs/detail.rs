@@ -14,7 +14,6 @@ use crate::error::AppResult;
 use crate::models::calc::{Calc, Status};
 use crate::models::log::LogRow;
 use crate::models::output::Output;
-use crate::models::tag::Tag;
 use crate::state::AppState;
 use crate::web::context::PageCtx;
 use crate::web::current_user::Authenticated;
@@ -114,7 +113,7 @@ pub async fn detail_page(
     let (calc, access, owner, outputs, log, traceback, (tags, pinned)) = state
         .db
         .read(move |conn| {
-            let (calc, access, owner) = Calc::load_with_owner(conn, &user, id)?;
+            let (calc, access, owner, tags) = Calc::load_with_tags(conn, &user, id)?;
             let outputs = Output::list(conn, id)?;
             // Filtered, the rows shown are not a slice of positions; engine.js goes on from
             // the end of the whole log and filters what it appends.
@@ -124,7 +123,6 @@ pub async fn detail_page(
             } else {
                 Vec::new()
             };
-            let tags = Tag::of_calc(conn, id)?;
             // Who pinned it, for its badge (a query only for a pinned one).
             let pinned = match calc.is_pinned {
                 true => crate::models::retention::pinned_by(conn, id)?,
@@ -167,7 +165,7 @@ pub async fn detail_page(
                 name: o.name.clone(),
                 kind: o.extension().to_uppercase(),
                 size: human_size(o.size_bytes.max(0) as u64),
-                previewable: is_csv(o),
+                previewable: super::preview::has_preview(o),
                 formats: Vec::new(),
             },
         })

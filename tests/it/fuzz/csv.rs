@@ -4,7 +4,7 @@
 //! is a finite number inside the drawing.
 
 use calcweb::web::calcs::preview::{
-    Chart, MAX_BYTES, MAX_DRAWN, MAX_ROWS, Map, drawing, read_csv_from,
+    Asked, Chart, MAX_BYTES, MAX_DRAWN, MAX_ROWS, Map, drawing, read_csv_from,
 };
 
 use super::fuzz;
@@ -44,6 +44,16 @@ fn inside(value: f64, size: f64) -> bool {
 
 fn check_chart(chart: &Chart) -> Result<(), String> {
     for series in &chart.series {
+        let (drawn, values) = (
+            series.points.split_whitespace().count(),
+            series.values.split_whitespace().count(),
+        );
+        if drawn != values {
+            return Err(format!(
+                "the line {:?} has {drawn} points and {values} values (its tooltips)",
+                series.name
+            ));
+        }
         for point in series.points.split_whitespace() {
             let (x, y) = point
                 .split_once(',')
@@ -104,12 +114,31 @@ fn check(input: &[u8]) -> Result<(), String> {
                 row.len()
             ));
         }
-        for value in [None, Some(0), Some(2), Some(width + 3)] {
-            let (chart, map) = drawing(&table, value);
-            if let Some(chart) = &chart {
+        if table.total < table.rows.len() || (table.total > table.rows.len() && !table.more) {
+            return Err(format!(
+                "{} rows counted, {} read, more: {}",
+                table.total,
+                table.rows.len(),
+                table.more
+            ));
+        }
+        // The chart as it may be asked for: any x column, log scales (refused or not).
+        let asked = |x: Option<&str>, scale: Option<&str>| Asked {
+            x: x.map(String::from),
+            xscale: scale.map(String::from),
+            yscale: scale.map(String::from),
+        };
+        for (value, asked) in [
+            (None, asked(None, None)),
+            (Some(0), asked(Some("row"), Some("log"))),
+            (Some(2), asked(Some("1"), Some("log"))),
+            (Some(width + 3), asked(Some("-1"), Some("x"))),
+        ] {
+            let drawn = drawing(&table, value, &asked);
+            if let Some(chart) = &drawn.chart {
                 check_chart(chart)?;
             }
-            if let Some(map) = &map {
+            if let Some(map) = &drawn.map {
                 check_map(map)?;
             }
         }

@@ -12,6 +12,7 @@
 mod archive;
 mod config;
 mod csv;
+mod json;
 mod log;
 mod multipart;
 

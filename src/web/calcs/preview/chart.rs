@@ -1,12 +1,9 @@
 //! Line charts drawn on the server as SVG (no script, no style attributes, nothing external):
-//! [`Chart::plot`] draws lines on two [`Axis`]es (hazard curves, spectra), [`Chart::from_table`]
-//! the numeric columns of any table against its first one.
+//! [`Chart::plot`] draws lines on two [`Axis`]es, with labelled ticks and grid lines on both
+//! (hazard curves, spectra, and any table's numeric columns: [`super::lines`]). Each line
+//! carries its values too, for the tooltips of static/js/chart.js.
 
-use super::scale::{Axis, fraction, span};
-use super::table::{Table, number};
-
-/// Lines beyond this many get the same colors again.
-const PALETTE: usize = 8;
+use super::scale::Axis;
 
 /// A line of the chart.
 pub struct Series {
@@ -15,6 +12,9 @@ pub struct Series {
     pub class: String,
     /// SVG `points`: "x,y x,y ...".
     pub points: String,
+    /// The values drawn at those points, "x,y x,y ..." as the file wrote them (shortest
+    /// round-trip form), for the tooltips.
+    pub values: String,
 }
 
 /// A label on an axis at a position of the drawing.
@@ -34,7 +34,7 @@ pub struct Rule {
     pub y2: f64,
 }
 
-/// A line chart in a 640×320 (or 640×360) drawing.
+/// A line chart in a 640×360 drawing.
 pub struct Chart {
     pub width: f64,
     pub height: f64,
@@ -83,35 +83,72 @@ pub fn short_number(v: f64) -> String {
     s.to_string()
 }
 
-/// The span of `values`, widened when it is one value so that its ends read apart.
-fn widened(values: impl Iterator<Item = f64>) -> Option<(f64, f64)> {
-    let (lo, hi) = span(values)?;
-    Some(if lo == hi {
-        (lo - 1.0, hi + 1.0)
-    } else {
-        (lo, hi)
-    })
+/// Label text is at most this wide per character, in units of the drawing (24 px digits on
+/// a phone, where the drawing is shrunk to half its size: calcweb.css).
+const CHAR_WIDTH: f64 = 14.0;
+/// ...and this tall, with room between.
+const LINE_HEIGHT: f64 = 30.0;
+
+/// The widest label of an axis, in characters.
+fn widest(axis: &Axis) -> usize {
+    axis.ticks
+        .iter()
+        .map(|t| axis.label(*t).chars().count())
+        .max()
+        .unwrap_or(1)
 }
 
 impl Chart {
-    /// Draws `lines` on the given axes in a 640×360 drawing, with a grid at the ticks; points
-    /// outside an axis (zeros on a log axis) are left out.
+    /// Draws `lines` on the given axes in a 640×360 drawing, with a grid at the ticks (fewer
+    /// ticks than the axes have when their labels would overlap); points outside an axis
+    /// (zeros on a log axis) are left out.
     pub fn plot(lines: Vec<Line>, x: &Axis, y: &Axis, x_name: &str, y_name: &str) -> Chart {
-        let (width, height, left, right, top, bottom) = (640.0, 360.0, 84.0, 20.0, 16.0, 52.0);
-        let px = |v: f64| left + x.fraction(v) * (width - left - right);
-        let py = |v: f64| top + (1.0 - y.fraction(v)) * (height - top - bottom);
+        let (width, height, right, top, bottom) = (640.0, 360.0, 24.0, 16.0, 64.0);
+        let plot_height = height - top - bottom;
+        let y = y.at_most((plot_height / LINE_HEIGHT) as usize + 1);
+        // Room for the y labels (and the y name, turned upright, left of them).
+        let name_room = if y_name.is_empty() { 8.0 } else { 36.0 };
+        let left = (name_room + 8.0 + widest(&y) as f64 * CHAR_WIDTH).clamp(56.0, 160.0);
+        let plot_width = width - left - right;
+        // Each x label is centred on its tick; neighbours keep a character apart.
+        let mut x = x.clone();
+        loop {
+            let room = (widest(&x) + 1) as f64 * CHAR_WIDTH;
+            let fits = (plot_width / room) as usize + 1;
+            if x.ticks.len() <= fits.max(2) {
+                break;
+            }
+            let fewer = x.at_most(fits);
+            if fewer.ticks.len() >= x.ticks.len() {
+                break;
+            }
+            x = fewer;
+        }
+        let (x, y) = (&x, &y);
+        let px = |v: f64| left + x.fraction(v) * plot_width;
+        let py = |v: f64| top + (1.0 - y.fraction(v)) * plot_height;
         let series = lines
             .into_iter()
-            .map(|line| Series {
-                points: line
+            .map(|line| {
+                let drawn: Vec<&(f64, f64)> = line
                     .points
                     .iter()
                     .filter(|(a, b)| x.contains(*a) && y.contains(*b))
-                    .map(|(a, b)| format!("{:.1},{:.1}", px(*a), py(*b)))
-                    .collect::<Vec<_>>()
-                    .join(" "),
-                name: line.name,
-                class: line.class,
+                    .collect();
+                Series {
+                    points: drawn
+                        .iter()
+                        .map(|(a, b)| format!("{:.1},{:.1}", px(*a), py(*b)))
+                        .collect::<Vec<_>>()
+                        .join(" "),
+                    values: drawn
+                        .iter()
+                        .map(|(a, b)| format!("{a},{b}"))
+                        .collect::<Vec<_>>()
+                        .join(" "),
+                    name: line.name,
+                    class: line.class,
+                }
             })
             .collect();
         let base = height - bottom;
@@ -120,7 +157,7 @@ impl Chart {
         for &v in &x.ticks {
             ticks.push(Tick {
                 x: px(v),
-                y: base + 20.0,
+                y: base + 26.0,
                 text: x.label(v),
                 anchor: "middle",
             });
@@ -134,7 +171,7 @@ impl Chart {
         for &v in &y.ticks {
             ticks.push(Tick {
                 x: left - 6.0,
-                y: py(v) + 4.0,
+                y: py(v) + 5.0,
                 text: y.label(v),
                 anchor: "end",
             });
@@ -145,6 +182,7 @@ impl Chart {
                 y2: py(v),
             });
         }
+        let zero = (!y.log && y.lo < 0.0 && y.hi > 0.0).then(|| py(0.0));
         let scale = |a: &Axis| if a.log { "log" } else { "linear" };
         Chart {
             width,
@@ -163,132 +201,9 @@ impl Chart {
             series,
             ticks,
             grid,
-            zero: None,
-            note: String::new(),
-        }
-    }
-
-    /// x = the first numeric column (the row number when there is only one), a line for each
-    /// other numeric column. None when there is nothing to draw.
-    pub fn from_table(table: &Table) -> Option<Chart> {
-        let numeric = table.numeric_columns();
-        let (x_col, y_cols): (Option<usize>, Vec<usize>) = match numeric.as_slice() {
-            [] => return None,
-            [only] => (None, vec![*only]),
-            [first, rest @ ..] => (Some(*first), rest.to_vec()),
-        };
-        let x_of = |i: usize, row: &[String]| match x_col {
-            Some(j) => number(&row[j]),
-            None => Some((i + 1) as f64),
-        };
-        let lines: Vec<(String, Vec<(f64, f64)>)> = y_cols
-            .iter()
-            .map(|&j| {
-                let mut pts: Vec<(f64, f64)> = table
-                    .rows
-                    .iter()
-                    .enumerate()
-                    .filter_map(|(i, row)| Some((x_of(i, row)?, number(&row[j])?)))
-                    .collect();
-                pts.sort_by(|a, b| a.0.total_cmp(&b.0));
-                (table.header[j].clone(), pts)
-            })
-            .collect();
-        // A single point per line draws nothing one could read.
-        if lines.iter().all(|(_, p)| p.len() < 2) {
-            return None;
-        }
-        let (x0, x1) = widened(lines.iter().flat_map(|(_, p)| p.iter().map(|p| p.0)))?;
-        let (y0, y1) = widened(lines.iter().flat_map(|(_, p)| p.iter().map(|p| p.1)))?;
-        let (width, height, left, right, top, bottom) = (640.0, 320.0, 96.0, 16.0, 16.0, 48.0);
-        let px = |x: f64| left + fraction(x, x0, x1) * (width - left - right);
-        let py = |y: f64| top + (1.0 - fraction(y, y0, y1)) * (height - top - bottom);
-        let series = lines
-            .iter()
-            .enumerate()
-            .map(|(k, (name, pts))| Series {
-                name: name.clone(),
-                class: format!("series-{}", k % PALETTE),
-                points: pts
-                    .iter()
-                    .map(|(x, y)| format!("{:.1},{:.1}", px(*x), py(*y)))
-                    .collect::<Vec<_>>()
-                    .join(" "),
-            })
-            .collect();
-        let base = height - bottom;
-        let ticks: Vec<Tick> = vec![
-            Tick {
-                x: left,
-                y: base + 22.0,
-                text: short_number(x0),
-                anchor: "start",
-            },
-            Tick {
-                x: width - right,
-                y: base + 22.0,
-                text: short_number(x1),
-                anchor: "end",
-            },
-            Tick {
-                x: left - 6.0,
-                y: base,
-                text: short_number(y0),
-                anchor: "end",
-            },
-            Tick {
-                x: left - 6.0,
-                y: top + 10.0,
-                text: short_number(y1),
-                anchor: "end",
-            },
-        ];
-        let zero = (y0 < 0.0 && y1 > 0.0).then(|| py(0.0));
-        let mut ticks = ticks;
-        // Zero gets a label too, unless it would touch the ends of the axis.
-        if let Some(z) = zero
-            && z > top + 24.0
-            && z < base - 16.0
-        {
-            ticks.push(Tick {
-                x: left - 6.0,
-                y: z + 4.0,
-                text: "0".into(),
-                anchor: "end",
-            });
-        }
-        let x_name = match x_col {
-            Some(j) => table.header[j].clone(),
-            None => "row".into(),
-        };
-        let names: Vec<&str> = y_cols.iter().map(|&j| table.header[j].as_str()).collect();
-        Some(Chart {
-            width,
-            height,
-            left,
-            right,
-            top,
-            bottom,
-            heading: "Chart".into(),
-            title: format!("{} against {x_name}", names.join(", ")),
-            desc: format!(
-                "A line chart of the numeric columns{}.",
-                if table.more {
-                    format!(" of the first {} rows of the file", table.rows.len())
-                } else {
-                    String::new()
-                }
-            ),
-            x_name,
-            y_name: String::new(),
-            x_scale: "linear",
-            y_scale: "linear",
-            series,
-            ticks,
-            grid: Vec::new(),
             zero,
             note: String::new(),
-        })
+        }
     }
 
     pub fn y_name_y(&self) -> f64 {
@@ -317,38 +232,31 @@ mod tests {
     use super::*;
 
     #[test]
-    fn charts_use_the_first_numeric_column_as_x() {
-        let t = Table {
-            meta: Default::default(),
-            header: vec!["name".into(), "x".into(), "y".into(), "z".into()],
-            rows: vec![
-                vec!["a".into(), "2".into(), "-1".into(), "5".into()],
-                vec!["b".into(), "1".into(), "1".into(), "".into()],
-            ],
-            more: false,
+    fn labels_do_not_overlap() {
+        // 0..1000 by steps of 100: 11 labels of up to 4 characters do not fit in 536 units.
+        let x = Axis::linear(0.0, 999.0);
+        let line = Line {
+            name: "a".into(),
+            class: "series-0".into(),
+            points: vec![(0.0, -1.0), (500.0, 3.0), (999.0, 2.0)],
         };
-        let chart = Chart::from_table(&t).unwrap();
-        assert_eq!(chart.x_name, "x");
-        assert_eq!(chart.series.len(), 2);
-        assert_eq!(chart.series[0].name, "y");
-        // Sorted by x: (1, 1) first, at the left edge and the top... of a range -1..5.
-        assert!(chart.series[0].points.starts_with("96.0,"));
-        assert_eq!(chart.series[1].points.split(' ').count(), 1);
-        assert!(chart.zero.is_some());
-        let text_only = Table {
-            meta: Default::default(),
-            header: vec!["a".into()],
-            rows: vec![vec!["x".into()]],
-            more: false,
-        };
-        assert!(Chart::from_table(&text_only).is_none());
-        let one_row = Table {
-            meta: Default::default(),
-            header: vec!["x".into(), "y".into()],
-            rows: vec![vec!["1".into(), "2".into()]],
-            more: false,
-        };
-        assert!(Chart::from_table(&one_row).is_none(), "one point per line");
+        let chart = Chart::plot(vec![line], &x, &Axis::linear(-1.0, 3.0), "x", "");
+        let mut xs: Vec<(f64, usize)> = chart
+            .ticks
+            .iter()
+            .filter(|t| t.anchor == "middle")
+            .map(|t| (t.x, t.text.chars().count()))
+            .collect();
+        assert!(xs.len() >= 3, "several x ticks");
+        xs.sort_by(|a, b| a.0.total_cmp(&b.0));
+        for pair in xs.windows(2) {
+            let room = (pair[0].1 + pair[1].1) as f64 / 2.0 * CHAR_WIDTH;
+            assert!(pair[1].0 - pair[0].0 >= room, "{xs:?}");
+        }
+        assert!(chart.zero.is_some(), "-1..3 holds zero");
+        assert_eq!(chart.series[0].values, "0,-1 500,3 999,2");
+        assert_eq!(chart.series[0].points.split(' ').count(), 3);
+        assert_eq!(chart.grid.len(), chart.ticks.len(), "a grid line per tick");
     }
 
     #[test]

@@ -32,13 +32,11 @@ fn site_name(table: &Table, i: usize) -> String {
     }
 }
 
-/// "The first 8 of 12 sites." / "All 3 sites."
+/// "The first 8 of 12 sites." / "All 3 sites." (a site per row of the file).
 fn sites_note(table: &Table, drawn: usize) -> String {
-    let total = table.rows.len();
-    if table.more {
-        format!("The first {drawn} of more than {total} sites.")
-    } else if drawn < total {
-        format!("The first {drawn} of {total} sites.")
+    let total = table.total.max(table.rows.len());
+    if drawn < total || !table.counted_all {
+        format!("The first {drawn} of {} sites.", table.total_text())
     } else if total == 1 {
         "The only site.".into()
     } else {
@@ -232,7 +230,8 @@ mod tests {
         assert_eq!(chart.series[1].name, "0.00000, 0.00000 · poe 0.02");
         assert_eq!(chart.series[1].class, "series-0 dash-1");
         // PGA at period 0 is the left end of the axis.
-        assert!(chart.series[0].points.starts_with("84.0,"));
+        let left = format!("{:.1},", chart.left);
+        assert!(chart.series[0].points.starts_with(&left), "{left}");
         assert_eq!(chart.series[0].points.split(' ').count(), 4);
         assert!(chart.note.contains("0.1, 0.02"), "{}", chart.note);
         assert_eq!(period("SA(0.25)"), Some(0.25));

@@ -6,7 +6,7 @@
 use super::chart::{Rule, Tick};
 use super::hazard::column;
 use super::scale::{Axis, fraction, span, viridis};
-use super::table::{Table, number};
+use super::table::{Table, grouped, number};
 
 /// A point of the map.
 pub struct Dot {
@@ -206,7 +206,11 @@ impl Map {
             rows.len(),
             if rows.len() == 1 { "" } else { "s" },
             if table.more {
-                format!(" (the first {} rows of the file)", table.rows.len())
+                format!(
+                    " (the first {} of {} rows of the file)",
+                    grouped(table.rows.len()),
+                    table.total_text()
+                )
             } else {
                 String::new()
             },
@@ -332,12 +336,10 @@ mod tests {
 
     #[test]
     fn tables_without_coordinates_are_not_maps() {
-        let t = Table {
-            meta: Default::default(),
-            header: vec!["lon".into(), "lat".into(), "name".into()],
-            rows: vec![vec!["1".into(), "2".into(), "x".into()]],
-            more: false,
-        };
+        let t = Table::of(
+            vec!["lon".into(), "lat".into(), "name".into()],
+            vec![vec!["1".into(), "2".into(), "x".into()]],
+        );
         assert!(Map::from_table(&t, None).is_none(), "nothing to colour by");
     }
 }

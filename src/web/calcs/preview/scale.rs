@@ -51,9 +51,67 @@ fn round_step(span: f64) -> f64 {
     nice * p
 }
 
+/// The next round step up: 1 -> 2 -> 5 -> 10 (times a power of ten).
+fn coarser(step: f64) -> f64 {
+    let p = 10f64.powf(step.log10().floor());
+    let m = (step / p).round();
+    if m < 2.0 {
+        2.0 * p
+    } else if m < 5.0 {
+        5.0 * p
+    } else {
+        10.0 * p
+    }
+}
+
 impl Axis {
     /// A linear axis from `lo` to `hi`, widened to round numbers.
     pub fn linear(lo: f64, hi: f64) -> Axis {
+        Axis::linear_by(lo, hi, None)
+    }
+
+    /// The same axis with at most `max` ticks (at least 2): rounder steps on a linear axis,
+    /// every second (third...) decade on a logarithmic one, so that labels do not overlap.
+    pub fn at_most(&self, max: usize) -> Axis {
+        let max = max.max(2);
+        if self.ticks.len() <= max {
+            return self.clone();
+        }
+        if !self.log {
+            let mut axis = self.clone();
+            let mut step = self.ticks[1] - self.ticks[0];
+            while axis.ticks.len() > max && step.is_finite() {
+                step = coarser(step);
+                axis = Axis::linear_by(self.lo, self.hi, Some(step));
+            }
+            return axis;
+        }
+        // Decades only, then every k-th of them (from the top).
+        let decades: Vec<f64> = self
+            .ticks
+            .iter()
+            .copied()
+            .filter(|t| {
+                let k = t.log10().round();
+                (10f64.powf(k) - t).abs() <= t * 1e-9
+            })
+            .collect();
+        let k = decades.len().div_ceil(max).max(1);
+        let n = decades.len();
+        let ticks = decades
+            .into_iter()
+            .enumerate()
+            .filter(|(i, _)| (n - 1 - i).is_multiple_of(k))
+            .map(|(_, t)| t)
+            .collect();
+        Axis {
+            ticks,
+            ..self.clone()
+        }
+    }
+
+    /// [`Axis::linear`] with this step (else one of about a fifth of the span).
+    fn linear_by(lo: f64, hi: f64, step: Option<f64>) -> Axis {
         // Within ±1e300 the arithmetic below stays finite (a file may hold 1e308).
         let (lo, hi) = (
             lo.clamp(-LINEAR_END, LINEAR_END),
@@ -64,7 +122,7 @@ impl Axis {
         } else {
             (lo, hi)
         };
-        let step = round_step(hi - lo);
+        let step = step.unwrap_or_else(|| round_step(hi - lo));
         let lo = (lo / step).floor() * step;
         let hi = (hi / step).ceil() * step;
         let n = ((hi - lo) / step).round() as i64;
@@ -192,6 +250,26 @@ mod tests {
         // One decade: 2 and 5 too.
         let a = Axis::log(0.15, 0.9, 8);
         assert_eq!(a.ticks, [0.1, 0.2, 0.5, 1.0]);
+    }
+
+    #[test]
+    fn axes_thin_their_ticks_to_fit() {
+        let a = Axis::linear(0.0, 9.7);
+        assert_eq!(a.ticks, [0.0, 2.0, 4.0, 6.0, 8.0, 10.0]);
+        assert_eq!(a.at_most(6), a);
+        assert_eq!(a.at_most(5).ticks, [0.0, 5.0, 10.0]);
+        assert_eq!(a.at_most(2).ticks, [0.0, 10.0]);
+        let b = Axis::linear(0.0, 0.47).at_most(4);
+        let labels: Vec<String> = b.ticks.iter().map(|t| b.label(*t)).collect();
+        assert_eq!(labels, ["0", "0.2", "0.4", "0.6"]);
+        let log = Axis::log(1e-12, 1.0, 16);
+        assert_eq!(log.ticks.len(), 13);
+        let thin = log.at_most(5);
+        assert_eq!(thin.ticks, [1e-12, 1e-9, 1e-6, 1e-3, 1.0]);
+        assert_eq!((thin.lo, thin.hi), (1e-12, 1.0), "the same range");
+        // Decades first: 2 and 5 go.
+        let short = Axis::log(0.15, 0.9, 8);
+        assert_eq!(short.at_most(2).ticks, [0.1, 1.0]);
     }
 
     #[test]

@@ -4,6 +4,7 @@
 
 use std::io::Read;
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 use super::meta::Meta;
 
@@ -13,6 +14,11 @@ pub const MAX_BYTES: usize = 2 * 1024 * 1024;
 pub const MAX_ROWS: usize = 200;
 /// ...and drawn (a hazard map has a point per site).
 pub const MAX_DRAWN: usize = 2000;
+/// The rows of the rest of the file are counted (not kept) within this many bytes...
+pub const COUNT_BYTES: u64 = 64 * 1024 * 1024;
+/// ...and this long, so that the page says "of 15,320 rows" rather than "the first 2,000".
+const COUNT_TIME: Duration = Duration::from_millis(1500);
+
 /// The first rows of a CSV file.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Table {
@@ -22,11 +28,16 @@ pub struct Table {
     pub rows: Vec<Vec<String>>,
     /// The file has more rows than shown (or more bytes than were read).
     pub more: bool,
+    /// The data rows of the whole file counted (at least `rows.len()`)...
+    pub total: usize,
+    /// ...all of them, or only those within [`COUNT_BYTES`] and [`COUNT_TIME`].
+    pub counted_all: bool,
 }
 
 /// Reads the start of a CSV file: the header and up to `max_rows` rows from at most
-/// `max_bytes` bytes (a line cut off by that limit is dropped). Records may have different
-/// lengths: the table is as wide as the widest, with the missing cells empty.
+/// `max_bytes` bytes (a line cut off by that limit is dropped), and counts the rows of the
+/// rest. Records may have different lengths: the table is as wide as the widest, with the
+/// missing cells empty.
 pub fn read_csv(path: &Path, max_bytes: usize, max_rows: usize) -> std::io::Result<Table> {
     read_csv_from(std::fs::File::open(path)?, max_bytes, max_rows)
 }
@@ -37,75 +48,155 @@ pub fn read_csv_from(
     max_bytes: usize,
     max_rows: usize,
 ) -> std::io::Result<Table> {
-    let mut bytes = Vec::new();
-    source.take(max_bytes as u64 + 1).read_to_end(&mut bytes)?;
-    let cut = bytes.len() > max_bytes;
-    if cut {
-        bytes.truncate(max_bytes);
-        let end = bytes.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
-        bytes.truncate(end);
-    }
-    let text = bytes.strip_prefix("\u{feff}".as_bytes()).unwrap_or(&bytes);
+    let started = Instant::now();
+    let mut source = source.take(COUNT_BYTES);
+    // A byte order mark is not part of the first header.
+    let mut head = Vec::with_capacity(3);
+    (&mut source).take(3).read_to_end(&mut head)?;
+    let bom = head == "\u{feff}".as_bytes();
+    let skipped: u64 = if bom { 3 } else { 0 };
+    let head: &[u8] = if bom { &[] } else { &head };
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
-        .from_reader(text);
-    let mut records = reader.byte_records();
-    let mut next = || -> std::io::Result<Option<Vec<String>>> {
-        match records.next() {
-            None => Ok(None),
-            Some(Err(e)) => Err(std::io::Error::new(std::io::ErrorKind::InvalidData, e)),
-            Some(Ok(record)) => Ok(Some(
-                record
-                    .iter()
-                    .map(|cell| String::from_utf8_lossy(cell).into_owned())
-                    .collect(),
-            )),
-        }
-    };
+        .from_reader(head.chain(&mut source));
+    let mut record = csv::ByteRecord::new();
+    let limit = (max_bytes as u64).saturating_sub(skipped);
     let mut meta = Meta::default();
-    let header = loop {
-        match next()? {
-            Some(r) if r.first().is_some_and(|c| c.trim_start().starts_with('#')) => {
-                meta.add_record(&r)
-            }
-            other => break other.unwrap_or_default(),
+    let mut header = Vec::new();
+    let mut cut = false;
+    while let Some((r, within)) = next_record(&mut reader, &mut record, limit)? {
+        if !within {
+            cut = true;
+            break;
         }
-    };
-    let mut rows = Vec::new();
-    while rows.len() < max_rows {
-        match next()? {
-            Some(row) => rows.push(row),
-            None => break,
+        if r.first().is_some_and(|c| c.trim_start().starts_with('#')) {
+            meta.add_record(&r);
+        } else {
+            header = r;
+            break;
         }
     }
-    let more = rows.len() == max_rows && next()?.is_some();
+    let mut rows = Vec::new();
+    let mut total = 0;
+    let mut counted_all = true;
+    if !cut {
+        // The first rows are kept...
+        while rows.len() < max_rows {
+            match next_record(&mut reader, &mut record, limit)? {
+                Some((row, true)) => rows.push(row),
+                Some((_, false)) => {
+                    cut = true;
+                    total += 1;
+                    break;
+                }
+                None => break,
+            }
+        }
+        total += rows.len();
+        // ...and the others counted, to the end of the file or of the count's bounds.
+        while read_record(&mut reader, &mut record)? {
+            total += 1;
+            if total % 4096 == 0 && started.elapsed() > COUNT_TIME {
+                counted_all = false;
+                break;
+            }
+        }
+    }
+    drop(reader);
+    // The count stopped at its byte bound when there is more to read.
+    if counted_all && source.limit() == 0 {
+        counted_all = source.into_inner().read(&mut [0u8; 1])? == 0;
+    }
     let width = rows
         .iter()
         .map(Vec::len)
         .chain(std::iter::once(header.len()))
         .max()
         .unwrap_or(0);
-    let mut header = header;
     for i in header.len()..width {
         header.push(format!("column {}", i + 1));
     }
     for row in &mut rows {
         row.resize(width, String::new());
     }
+    let more = total > rows.len() || !counted_all || cut;
     Ok(Table {
         meta,
         header,
+        total: total.max(rows.len()),
         rows,
-        more: more || cut,
+        more,
+        counted_all,
     })
+}
+
+/// The next record of `reader` and whether it ends within `limit` bytes of the file (a
+/// record cut by the limit is not kept, as if the file stopped at the line break before it).
+fn next_record<R: Read>(
+    reader: &mut csv::Reader<R>,
+    record: &mut csv::ByteRecord,
+    limit: u64,
+) -> std::io::Result<Option<(Vec<String>, bool)>> {
+    if !read_record(reader, record)? {
+        return Ok(None);
+    }
+    let cells = record
+        .iter()
+        .map(|cell| String::from_utf8_lossy(cell).into_owned())
+        .collect();
+    Ok(Some((cells, reader.position().byte() <= limit)))
+}
+
+fn read_record<R: Read>(
+    reader: &mut csv::Reader<R>,
+    record: &mut csv::ByteRecord,
+) -> std::io::Result<bool> {
+    reader
+        .read_byte_record(record)
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
 }
 
 pub(super) fn number(cell: &str) -> Option<f64> {
     cell.trim().parse::<f64>().ok().filter(|v| v.is_finite())
 }
 
+/// `n` with its thousands apart: 15320 -> "15,320".
+pub fn grouped(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, d) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(d);
+    }
+    out
+}
+
 impl Table {
+    /// The table of a whole file of these rows.
+    pub fn of(header: Vec<String>, rows: Vec<Vec<String>>) -> Table {
+        Table {
+            meta: Meta::default(),
+            header,
+            total: rows.len(),
+            rows,
+            more: false,
+            counted_all: true,
+        }
+    }
+
+    /// How many data rows the file has, in words: "15,320", or "at least 1,200,000" when the
+    /// count stopped at its bounds.
+    pub fn total_text(&self) -> String {
+        if self.counted_all {
+            grouped(self.total)
+        } else {
+            format!("at least {}", grouped(self.total))
+        }
+    }
+
     /// Columns whose every non-empty cell is a number (and that have at least one).
     pub fn numeric_columns(&self) -> Vec<usize> {
         (0..self.header.len())
@@ -223,21 +314,45 @@ mod tests {
         assert_eq!(table.header, ["t", "v", "name"]);
         assert_eq!(table.rows.len(), 200);
         assert!(table.more);
+        // The rows beyond are counted.
+        assert_eq!((table.total, table.counted_all), (300, true));
+        assert_eq!(table.total_text(), "300");
         assert_eq!(table.numeric_columns(), [0, 1]);
         // A byte limit in the middle of a line drops that line.
         let table = read_csv(&path, 20, 200).unwrap();
         assert_eq!(table.rows, vec![vec!["0", "0", "n0"]]);
         assert!(table.more);
+        assert_eq!(table.total, 300, "counted beyond the byte limit too");
+        // A header cut by the limit: nothing to show, nothing counted.
+        let table = read_csv(&path, 5, 200).unwrap();
+        assert!(table.header.is_empty() && table.rows.is_empty() && table.more);
+    }
+
+    #[test]
+    fn counts_stop_at_their_byte_bound() {
+        // A source longer than COUNT_BYTES: its rows are counted up to the bound (of bytes,
+        // or of time in a debug build), and said to be at least that many.
+        let line = "1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28\n";
+        let rows = COUNT_BYTES as usize / line.len() + 10;
+        let source = std::io::Cursor::new(format!("h\n{}", line.repeat(rows)));
+        let table = read_csv_from(source, MAX_BYTES, MAX_ROWS).unwrap();
+        assert!(!table.counted_all && table.more);
+        assert!(
+            table.total < rows && table.total > MAX_ROWS,
+            "{}",
+            table.total
+        );
+        assert!(table.total_text().starts_with("at least "));
+        assert_eq!(grouped(1234567), "1,234,567");
+        assert_eq!(grouped(999), "999");
     }
 
     #[test]
     fn sorting_is_numeric_when_it_can_be() {
-        let mut t = Table {
-            meta: Meta::default(),
-            header: vec!["n".into()],
-            rows: vec![vec!["10".into()], vec!["9".into()], vec!["x".into()]],
-            more: false,
-        };
+        let mut t = Table::of(
+            vec!["n".into()],
+            vec![vec!["10".into()], vec!["9".into()], vec!["x".into()]],
+        );
         t.sort_by(0, false);
         assert_eq!(t.rows, vec![vec!["9"], vec!["10"], vec!["x"]]);
         t.sort_by(0, true);
