@@ -159,6 +159,13 @@ fn sweep_scratch(config: &Config) {
         ),
         Err(e) => tracing::warn!("cannot clean {}: {e}", tmp.display()),
     }
+    // Uploads that waited for a choice of job file longer than they are kept.
+    let staged = crate::actions::resubmit::staged_root(config);
+    match crate::calcs::upload::staged::sweep(&staged) {
+        Ok(0) => {}
+        Ok(n) => tracing::info!("removed {n} expired upload(s) waiting for a job file choice"),
+        Err(e) => tracing::warn!("cannot clean {}: {e}", staged.display()),
+    }
 }
 
 fn wait_for_database(state: AppState) {
@@ -232,6 +239,8 @@ async fn serve(
     });
     let purge_state = state.clone();
     actix_web::rt::spawn(async move { purge_sessions_forever(purge_state).await });
+    let staged_root = crate::actions::resubmit::staged_root(&state.config);
+    actix_web::rt::spawn(async move { sweep_staged_forever(staged_root).await });
     if state.config.retention.is_on() {
         let retention_state = state.clone();
         actix_web::rt::spawn(async move { apply_retention_daily(retention_state).await });
@@ -319,6 +328,25 @@ async fn apply_retention_daily(state: AppState) {
                 tracing::warn!("cannot apply the retention policy: {e}; trying again in 5 minutes");
                 actix_web::rt::time::sleep(Duration::from_secs(300)).await;
             }
+        }
+    }
+}
+
+/// Removes the uploads that waited for a job file choice longer than they are kept, every
+/// ten minutes, so that one nobody comes back to does not stay until the next upload.
+async fn sweep_staged_forever(root: std::path::PathBuf) {
+    let mut tick = actix_web::rt::time::interval(Duration::from_secs(600));
+    loop {
+        tick.tick().await;
+        let swept_root = root.clone();
+        match actix_web::web::block(move || crate::calcs::upload::staged::sweep(&swept_root)).await
+        {
+            Ok(Ok(0)) => {}
+            Ok(Ok(n)) => {
+                tracing::info!("removed {n} expired upload(s) waiting for a job file choice")
+            }
+            Ok(Err(e)) => tracing::warn!("cannot clean {}: {e}", root.display()),
+            Err(e) => tracing::warn!("cannot clean {}: {e}", root.display()),
         }
     }
 }

@@ -2,12 +2,17 @@
 //! submit (the checks, the input directory, the queue entry), abort, remove, share. Each checks
 //! the user's rights itself.
 
+use std::collections::HashMap;
+use std::path::Path;
+
 use actix_multipart::Multipart;
 use actix_web::web;
 
 use super::quotas;
 use crate::calcs::notify::Guard;
-use crate::calcs::{calc_dir, dir_size, upload};
+use crate::calcs::upload::{self, Words};
+use crate::calcs::{calc_dir, dir_size};
+use crate::config::CalculatorConfig;
 use crate::db::DbConn;
 use crate::error::{AppError, AppResult};
 use crate::models::User;
@@ -45,13 +50,58 @@ pub async fn submit(
 }
 
 /// Checks the fields of a received upload, prepares the input and queues the calculation.
-/// Fields: `calculator`, `job_ini`, `description`, `hazard_job_id`, `notify_to`.
+/// Fields: `calculator`, `job_ini`, `description`, `hazard_job_id`, `notify_to`. The .ini to
+/// run is the one named, else job.ini, else the first (as OpenQuake's `calc_run`).
 pub async fn queue(
     services: &Services,
     user: &User,
     actor: &Actor,
     received: upload::Upload,
 ) -> AppResult<Calc> {
+    let checked = check_fields(services, user, &received.fields, Words::Api).await?;
+    let job_ini = field(&received.fields, "job_ini");
+    let (limits, calc_config) = (services.config.calcs.clone(), checked.calculator.clone());
+    let continues = checked.parent_id.is_some();
+    let input = web::block(move || {
+        upload::prepare(
+            received,
+            &calc_config,
+            job_ini.as_deref(),
+            continues,
+            &limits,
+        )
+    })
+    .await
+    .map_err(|e| AppError::Internal(e.to_string()))??;
+    create(services, user, actor, checked, input, None).await
+}
+
+/// A text field, trimmed; `None` when missing or blank.
+pub(super) fn field(fields: &HashMap<String, String>, name: &str) -> Option<String> {
+    fields
+        .get(name)
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
+}
+
+/// The fields of a submission, checked: what [`create`] needs besides the input.
+pub(super) struct Checked {
+    pub calculator: CalculatorConfig,
+    pub notify_to: Option<String>,
+    pub parent_id: Option<i64>,
+    pub description: Option<String>,
+}
+
+/// Checks a submission's fields before its input is unpacked: maintenance, the user's quota
+/// (the check that counts is the one in [`create`]'s transaction), the calculator and the
+/// user's right to it, the notification address and the parent calculation. Refusals name
+/// the fields in `words`; with [`Words::Form`] the parent must also be complete.
+pub(super) async fn check_fields(
+    services: &Services,
+    user: &User,
+    fields: &HashMap<String, String>,
+    words: Words,
+) -> AppResult<Checked> {
     check_may_run(user)?;
     if services
         .maintenance
@@ -64,21 +114,12 @@ pub async fn queue(
         ));
     }
     let config = services.config.clone();
-    // Before the input is unpacked: a user already at a quota learns it at once. The check
-    // that counts is the one in the transaction below.
     let (viewer, quota_config) = (user.clone(), config.clone());
     services
         .db
         .run(move |conn| quotas::check(conn, &quota_config, &viewer, 0))
         .await?;
-    let field = |name: &str| {
-        received
-            .fields
-            .get(name)
-            .map(|v| v.trim().to_string())
-            .filter(|v| !v.is_empty())
-    };
-    let calculator = match field("calculator") {
+    let calculator = match field(fields, "calculator") {
         Some(name) => config.calculator(&name).cloned().ok_or_else(|| {
             let names: Vec<&str> = config.calculators.iter().map(|c| c.name.as_str()).collect();
             AppError::BadRequest(format!(
@@ -106,44 +147,101 @@ pub async fn queue(
             )));
         }
     }
-    let notify_to = field("notify_to");
+    let notify_to = field(fields, "notify_to");
     if let Some(url) = &notify_to {
         Guard::new(&config)
             .check(url)
             .map_err(AppError::BadRequest)?;
     }
-    let parent_id = match field("hazard_job_id") {
+    let parent_id = match field(fields, "hazard_job_id") {
         None => None,
-        Some(text) => {
-            let id: i64 = text.parse().map_err(|_| {
-                AppError::BadRequest(format!("hazard_job_id = {text:?} is not a calculation id."))
-            })?;
-            let viewer = user.clone();
-            let (parent, _) = services
-                .db
-                .run(move |conn| Calc::load_for(conn, &viewer, id))
-                .await?;
-            if calculator.is_openquake() && parent.engine_job_id.is_none() {
-                return Err(AppError::BadRequest(format!(
-                    "Calculation {id} has no OpenQuake datastore to continue from; choose an OpenQuake calculation that completed as hazard_job_id."
-                )));
-            }
-            Some(id)
-        }
+        Some(text) => Some(check_parent(services, user, &calculator, &text, words).await?),
     };
-    let description = field("description");
-    let job_ini = field("job_ini");
-    let (limits, calc_config) = (config.calcs.clone(), calculator.clone());
-    let input =
-        web::block(move || upload::prepare(received, &calc_config, job_ini.as_deref(), &limits))
-            .await
-            .map_err(|e| AppError::Internal(e.to_string()))??;
-    if calculator.is_openquake() {
-        let job_ini = input.input_path().join(&input.job_ini);
-        crate::calcs::openquake::inputs::check_job_ini(&job_ini).map_err(AppError::BadRequest)?;
+    Ok(Checked {
+        calculator,
+        notify_to,
+        parent_id,
+        description: field(fields, "description"),
+    })
+}
+
+/// The parent calculation named by `text`: one the user may see, with an OpenQuake datastore
+/// for an OpenQuake calculator, and for the form's words a complete one.
+async fn check_parent(
+    services: &Services,
+    user: &User,
+    calculator: &CalculatorConfig,
+    text: &str,
+    words: Words,
+) -> AppResult<i64> {
+    let text = text.trim_start_matches('#');
+    let id: i64 = text.parse().map_err(|_| {
+        AppError::BadRequest(match words {
+            Words::Api => format!("hazard_job_id = {text:?} is not a calculation id."),
+            Words::Form => format!(
+                "Parent calculation: {text:?} is not a calculation number; choose one in the list or type its number."
+            ),
+        })
+    })?;
+    let viewer = user.clone();
+    let loaded = services
+        .db
+        .run(move |conn| Calc::load_for(conn, &viewer, id))
+        .await;
+    let parent = match (loaded, words) {
+        (Ok((parent, _)), _) => parent,
+        (Err(AppError::NotFound(_)), Words::Form) => {
+            return Err(AppError::BadRequest(format!(
+                "Parent calculation: there is no calculation {id} that you may see; choose one of yours or one shared with you."
+            )));
+        }
+        (Err(e), _) => return Err(e),
+    };
+    if words == Words::Form && parent.status != Status::Complete {
+        return Err(AppError::BadRequest(format!(
+            "Parent calculation: calculation {id} is {}, not complete; choose a calculation that completed.",
+            parent.status
+        )));
     }
+    if calculator.is_openquake() && parent.engine_job_id.is_none() {
+        return Err(AppError::BadRequest(format!(
+            "Calculation {id} has no OpenQuake datastore to continue from; choose an OpenQuake calculation that completed as {}.",
+            words.field("hazard_job_id")
+        )));
+    }
+    Ok(id)
+}
+
+/// The engine's check of an OpenQuake calculator's job file, before anything is queued.
+pub(super) fn check_job_file(calculator: &CalculatorConfig, job_ini: &Path) -> AppResult<()> {
+    if calculator.is_openquake() {
+        crate::calcs::openquake::inputs::check_job_ini(job_ini).map_err(AppError::BadRequest)?;
+    }
+    Ok(())
+}
+
+/// Queues a calculation of the prepared `input` (its .ini chosen) with the checked fields:
+/// the quota check and the row in one transaction, the input moved in, the audit entry
+/// (`calc.submit`, its summary followed by `origin` when given). The path of every new
+/// calculation: the API's, the form's, a staged upload's, "Run again".
+pub(super) async fn create(
+    services: &Services,
+    user: &User,
+    actor: &Actor,
+    checked: Checked,
+    input: upload::Input,
+    origin: Option<String>,
+) -> AppResult<Calc> {
+    let config = services.config.clone();
+    let Checked {
+        calculator,
+        notify_to,
+        parent_id,
+        description,
+    } = checked;
+    check_job_file(&calculator, &input.input_path().join(&input.job_ini))?;
     let description = description
-        .or_else(|| ini_description(&input.input_path().join(&input.job_ini)))
+        .or_else(|| upload::ini_description(&input.input_path().join(&input.job_ini)))
         .unwrap_or_else(|| input.job_ini.clone());
     let new = NewCalc {
         user_id: user.id,
@@ -198,10 +296,14 @@ pub async fn queue(
         });
     }
     let actor = actor.clone();
-    let summary = format!(
+    let mut summary = format!(
         "calculator: {}; description: {}",
         calc.calculator, calc.description
     );
+    if let Some(origin) = origin {
+        summary.push_str("; ");
+        summary.push_str(&origin);
+    }
     services
         .db
         .run(move |conn| {
@@ -216,24 +318,6 @@ pub async fn queue(
         status: Status::Submitted,
         ..calc
     })
-}
-
-/// `description = ...` from the [general] section of an .ini, as OpenQuake does.
-fn ini_description(path: &std::path::Path) -> Option<String> {
-    let text = std::fs::read_to_string(path).ok()?;
-    let mut in_general = false;
-    for line in text.lines() {
-        let line = line.trim();
-        if line.starts_with('[') {
-            in_general = line.eq_ignore_ascii_case("[general]");
-        } else if in_general
-            && let Some((key, value)) = line.split_once('=')
-            && key.trim() == "description"
-        {
-            return Some(value.trim().to_string()).filter(|v| !v.is_empty());
-        }
-    }
-    None
 }
 
 /// Loads a calculation the user may see, with their rights and the owner's name.

@@ -10,6 +10,7 @@ pub mod invites;
 pub mod login;
 pub mod maintenance;
 pub mod quotas;
+pub mod resubmit;
 pub mod retention;
 pub mod sessions;
 pub mod tags;

@@ -401,7 +401,7 @@ async function runCalculation(person, description, steps, sleep, extra = "") {
   await page.getByRole("link", { name: "Run a calculation" }).click();
   await expectHeading(page, "Run a calculation");
   await page.getByLabel("Calculator").selectOption("example");
-  await page.getByLabel("Input: a .zip archive, or several files").setInputFiles({
+  await page.getByLabel("Input files: a .zip archive, or several files").setInputFiles({
     name: "job.ini",
     mimeType: "text/plain",
     buffer: jobIni(description, steps, sleep, extra),
@@ -898,6 +898,7 @@ async function journey(browser) {
   alice.checkClean();
 
   await listJourney(alice, calcId, longId, failedId);
+  await runFormJourney(alice);
 
   step("the buttons that act on a row read clearly on every admin page");
   // Add/Remove member, Revoke, Withdraw, Activate: link-styled buttons on white cards, which
@@ -1066,3 +1067,63 @@ async function listJourney(alice, sharedId, abortedId, earlierFailedId) {
   alice.checkClean();
 }
 
+/**
+ * The run form of issue #19 §5, as alice sees it: two job files are a question (a list of
+ * choices with their descriptions), not a guess; the calculation's page shows its input files
+ * and job file; "Run again" makes a new calculation of the same input with the description
+ * she edits.
+ */
+async function runFormJourney(alice) {
+  const page = alice.page;
+  step("two job files in one upload: the form asks which to run, listing them");
+  await alice.goto("/engine/run/");
+  await page.getByLabel("Calculator").selectOption("example");
+  await page.getByLabel("Input files: a .zip archive, or several files").setInputFiles([
+    { name: "hazard.ini", mimeType: "text/plain", buffer: jobIni("Journey hazard", 2, 0) },
+    { name: "risk.ini", mimeType: "text/plain", buffer: jobIni("Journey risk <2>", 2, 0) },
+  ]);
+  await Promise.all([page.waitForURL(/\/engine\/run\/choose\/[\w-]+\/$/), page.getByRole("button", { name: "Run" }).click()]);
+  await expectHeading(page, "Which job file should run?");
+  assert.match(await page.locator("[data-role=why]").innerText(), /have 2 \.ini files; choose the one to run/);
+  const radios = page.getByRole("radio");
+  assert.equal(await radios.count(), 2);
+  const choices = (await page.locator("label.choice").allInnerTexts()).map((t) => t.trim());
+  assert.deepEqual(choices, ["hazard.ini Journey hazard", "risk.ini Journey risk <2>"], "each file with its description");
+  for (const label of await page.locator("label.choice").all()) {
+    assert.ok(await label.isVisible(), "each choice is on screen");
+  }
+  await checkPage(alice, "run-choose", { times: 0 });
+  await page.getByLabel("risk.ini Journey risk <2>").check();
+  await Promise.all([page.waitForURL(/\/engine\/\d+\/$/), page.getByRole("button", { name: "Run", exact: true }).click()]);
+  await expectHeading(page, "Calculation");
+  const firstId = Number(page.url().match(/\/engine\/(\d+)\/$/)[1]);
+  await waitForStatus(page, "complete", 60_000);
+
+  step("its page shows the input files and the job file that ran");
+  await page.reload();
+  const inputs = page.locator("#inputs");
+  const files = (await inputs.locator("tbody tr td:first-child").allInnerTexts()).map((t) => t.trim());
+  assert.deepEqual(files, ["hazard.ini", "risk.ini job file"]);
+  const job = inputs.locator("[data-role=job-file] pre");
+  assert.ok(await job.isVisible(), "the job file's text is shown open");
+  assert.match(await job.innerText(), /description = Journey risk <2>/);
+  await checkPage(alice, "calc-detail-inputs", { phone: false, shot: false, times: 3 });
+
+  step("Run again: the same input, the description edited");
+  await page.getByRole("link", { name: "Run again" }).click();
+  await expectHeading(page, `Run calculation ${firstId} again`);
+  const description = page.getByLabel("Description");
+  assert.equal(await description.inputValue(), "Journey risk <2>");
+  assert.equal(await page.getByLabel("Job file").inputValue(), "risk.ini");
+  await checkPage(alice, "run-again", { times: 0 });
+  await description.fill("Journey risk, once more");
+  await Promise.all([page.waitForURL(/\/engine\/\d+\/$/), page.getByRole("button", { name: "Run again" }).click()]);
+  const againId = Number(page.url().match(/\/engine\/(\d+)\/$/)[1]);
+  assert.notEqual(againId, firstId);
+  assert.equal((await page.locator("h1 .desc").innerText()).trim(), "Journey risk, once more");
+  assert.match(await page.locator("p.flash").first().innerText(), new RegExp(`with the input of calculation ${firstId}`));
+  const copied = (await page.locator("#inputs tbody tr td:first-child").allInnerTexts()).map((t) => t.trim());
+  assert.deepEqual(copied, files, "the same input files");
+  await waitForStatus(page, "complete", 60_000);
+  alice.checkClean();
+}

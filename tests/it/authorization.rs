@@ -80,6 +80,13 @@ pub const MATRIX: &[Row] = &[
     // A page's raw log: the login redirect, 404 to whom may not see it, and tokens are for
     // /v1/ only (400).
     get("/engine/{done}/log.txt", [303, 404, 200, 200, 200, 400]),
+    // "Run again" (its input is in the fixture): whoever may see it and run its calculator;
+    // the POST without the form's CSRF token is refused (the login redirect, 400 to a token).
+    get("/engine/{done}/again/", [303, 404, 200, 200, 200, 400]),
+    post("/engine/{done}/again/", [303, 403, 403, 403, 403, 400]),
+    // A staged upload is its owner's only: anyone else's token, or a stale one, is not found.
+    get("/engine/run/choose/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA/", [303, 404, 404, 404, 404, 400]),
+    post("/engine/run/choose/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA/", [303, 403, 403, 403, 403, 400]),
     // OpenQuake answers an unknown job with 200 {"error": "Unknown job N"}; a stranger's
     // calculation is an unknown one.
     post("/v1/calc/{running}/abort", [403, 200, 200, 200, 200, 403]),
@@ -133,6 +140,14 @@ fn fixtures(app: &TestApp, cell: usize) -> Fixtures {
     let dir = calcweb::calcs::calc_dir(&app.state.config, done).join("output");
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("curves.csv"), "a,b\n1,2\n").unwrap();
+    // Its input, for "Run again".
+    let input = calcweb::calcs::calc_dir(&app.state.config, done).join("input");
+    std::fs::create_dir_all(&input).unwrap();
+    std::fs::write(input.join("job.ini"), "[general]\nsteps = 1\n").unwrap();
+    diesel::update(calcweb::db::schema::calcs::table.find(done))
+        .set(calcweb::db::schema::calcs::job_ini.eq("job.ini"))
+        .execute(&mut *app.conn())
+        .unwrap();
     let output: i64 = diesel::insert_into(outputs::table)
         .values((
             outputs::calc_id.eq(done),

@@ -1,7 +1,8 @@
 //! The browser journey (issue #8): Debian's headless Chromium, driven by playwright-core from
 //! tests/browser/journey.mjs, against the real `calcweb serve` on a fresh database — setup link,
 //! superuser, /admin, three users in two groups, a calculation watched live, outputs, chart and
-//! download, group visibility, a password reset by email, sharing, abort, the maintenance
+//! download, group visibility, a password reset by email, sharing, abort, the run form asking
+//! which of two job files to run, a calculation's inputs and "Run again", the maintenance
 //! banner, logout — with
 //! accessibility, phone-width, keyboard and console checks on the way.
 //!

@@ -662,7 +662,7 @@ async fn the_run_form_queues_a_calculation_and_shows_refusals_with_what_was_type
     .await;
     assert_eq!(res.status(), 400);
     let body = Page::of(res).await;
-    body.error_with("There are no .ini files in the archive");
+    body.error_with("Input files: there is no .ini file among them");
     assert_eq!(body.input_value("description"), "keep <me>");
     assert!(
         !body.source().contains("keep <me>"),

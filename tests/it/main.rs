@@ -42,6 +42,7 @@ mod performance;
 mod previews;
 mod quotas;
 mod retention;
+mod run_form;
 mod security;
 mod security_doc;
 mod session_cache;

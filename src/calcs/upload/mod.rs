@@ -5,10 +5,11 @@
 //! calculation is created, and that a restarted server removes if this one was killed meanwhile.
 
 mod names;
+pub mod staged;
 mod unpack;
 
 pub use names::{MAX_DEPTH, MAX_NAME_BYTES, MAX_PATH_BYTES};
-pub use unpack::prepare;
+pub use unpack::{collect_files, find_job_ini, ini_files, prepare, unpack};
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -49,6 +50,50 @@ impl Input {
     pub fn input_path(&self) -> PathBuf {
         self.dir.path().join("input")
     }
+}
+
+/// Whose words a refusal uses for the fields: the API's names (`job_ini`), which its clients
+/// send, or the labels of the pages' forms ("Job file"), which people read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Words {
+    Api,
+    Form,
+}
+
+impl Words {
+    /// The field `name` (the API's name) in these words.
+    pub fn field(self, name: &'static str) -> &'static str {
+        match self {
+            Words::Api => name,
+            Words::Form => match name {
+                "archive" => "Input files",
+                "job_ini" => "Job file",
+                "hazard_job_id" => "Parent calculation",
+                "calculator" => "Calculator",
+                "description" => "Description",
+                "notify_to" => "Notify",
+                other => other,
+            },
+        }
+    }
+}
+
+/// `description = ...` from the [general] section of an .ini, as OpenQuake reads it.
+pub fn ini_description(path: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(path).ok()?;
+    let mut in_general = false;
+    for line in text.lines() {
+        let line = line.trim();
+        if line.starts_with('[') {
+            in_general = line.eq_ignore_ascii_case("[general]");
+        } else if in_general
+            && let Some((key, value)) = line.split_once('=')
+            && key.trim() == "description"
+        {
+            return Some(value.trim().to_string()).filter(|v| !v.is_empty());
+        }
+    }
+    None
 }
 
 fn too_large(limit: u64) -> AppError {

@@ -6,22 +6,50 @@ use std::io::{Read, Write};
 use std::path::{Component, Path};
 
 use super::names::{self, Layout, shown};
-use super::{Input, Upload, human_size, too_many_files};
+use super::{Input, Upload, Words, human_size, too_many_files};
 use crate::config::{CalcsConfig, CalculatorConfig};
 use crate::error::{AppError, AppResult};
 
-/// Builds `input/` from the uploaded files and picks the .ini to run.
+/// Builds `input/` from the uploaded files and picks the .ini to run, as the API does: the
+/// one named, else job.ini, else the first .ini. A calculation that `continues` another
+/// (`hazard_job_id`) prefers an .ini whose name ends in `risk.ini`, as OpenQuake's `calc_run`
+/// does for its "continue" button (the QGIS plugin sends the hazard's and the risk's).
 pub fn prepare(
     upload: Upload,
     calculator: &CalculatorConfig,
     job_ini: Option<&str>,
+    continues: bool,
     limits: &CalcsConfig,
 ) -> AppResult<Input> {
+    let mut input = unpack(upload, limits, Words::Api)?;
+    let path = input.input_path();
+    let named = job_ini.map(str::trim).filter(|j| !j.is_empty());
+    input.job_ini = match named {
+        None if continues => match ini_files(&path, &calculator.job_ini)?
+            .into_iter()
+            .find(|f| f.ends_with("risk.ini"))
+        {
+            Some(risk) => risk,
+            None => find_job_ini(&path, &calculator.job_ini, None)?,
+        },
+        _ => find_job_ini(&path, &calculator.job_ini, named)?,
+    };
+    Ok(input)
+}
+
+/// Builds `input/` from the uploaded files; the .ini to run is left for the caller to pick
+/// (`job_ini` is empty).
+pub fn unpack(upload: Upload, limits: &CalcsConfig, words: Words) -> AppResult<Input> {
     if upload.files.is_empty() {
-        return Err(AppError::BadRequest(
-            "No file was uploaded; attach a .zip archive or the input files (field `archive`)."
-                .into(),
-        ));
+        return Err(AppError::BadRequest(match words {
+            Words::Api => {
+                "No file was uploaded; attach a .zip archive or the input files (field `archive`)."
+                    .into()
+            }
+            Words::Form => {
+                "Input files: none was chosen; choose a .zip archive or the input files.".into()
+            }
+        }));
     }
     let input = upload.dir.path().join("input");
     std::fs::create_dir_all(&input)?;
@@ -43,10 +71,9 @@ pub fn prepare(
         }
         let _ = std::fs::remove_file(raw);
     }
-    let job_ini = find_job_ini(&input, &calculator.job_ini, job_ini)?;
     Ok(Input {
         dir: upload.dir,
-        job_ini,
+        job_ini: String::new(),
     })
 }
 
@@ -153,10 +180,10 @@ fn unpack_zip(
 
 /// The .ini to run: the one named by the client, else job.ini, else the first match of the
 /// calculator's pattern (searched in the top directory first, then below).
-fn find_job_ini(input: &Path, pattern: &str, requested: Option<&str>) -> AppResult<String> {
-    let mut found = Vec::new();
-    collect_files(input, input, &mut found)?;
+pub fn find_job_ini(input: &Path, pattern: &str, requested: Option<&str>) -> AppResult<String> {
     if let Some(wanted) = requested.map(str::trim).filter(|w| !w.is_empty()) {
+        let mut found = Vec::new();
+        collect_files(input, input, &mut found)?;
         return found
             .into_iter()
             .find(|f| f == wanted || f.rsplit('/').next() == Some(wanted))
@@ -166,6 +193,17 @@ fn find_job_ini(input: &Path, pattern: &str, requested: Option<&str>) -> AppResu
                 ))
             });
     }
+    ini_files(input, pattern)?
+        .into_iter()
+        .next()
+        .ok_or_else(|| AppError::BadRequest("There are no .ini files in the archive".into()))
+}
+
+/// The files of `input` that match the calculator's .ini pattern, in the order they are
+/// preferred: the top directory first, job.ini first there, then by name.
+pub fn ini_files(input: &Path, pattern: &str) -> AppResult<Vec<String>> {
+    let mut found = Vec::new();
+    collect_files(input, input, &mut found)?;
     let pattern = glob::Pattern::new(pattern)
         .map_err(|e| AppError::Internal(format!("job_ini pattern: {e}")))?;
     let mut matches: Vec<String> = found
@@ -179,13 +217,11 @@ fn find_job_ini(input: &Path, pattern: &str, requested: Option<&str>) -> AppResu
             f.clone(),
         )
     });
-    matches
-        .into_iter()
-        .next()
-        .ok_or_else(|| AppError::BadRequest("There are no .ini files in the archive".into()))
+    Ok(matches)
 }
 
-fn collect_files(root: &Path, dir: &Path, out: &mut Vec<String>) -> std::io::Result<()> {
+/// Every file under `root`, as paths relative to it with `/`.
+pub fn collect_files(root: &Path, dir: &Path, out: &mut Vec<String>) -> std::io::Result<()> {
     for entry in std::fs::read_dir(dir)? {
         let entry = entry?;
         let path = entry.path();

@@ -205,6 +205,7 @@ pub(super) async fn validate_zip(
             received,
             &calculator,
             job_ini.as_deref().filter(|j| !j.trim().is_empty()),
+            false,
             &config.calcs,
         )?;
         let ini = input.input_path().join(&input.job_ini);

@@ -5,6 +5,7 @@ use actix_web::{HttpRequest, HttpResponse, get, web};
 use askama::Template;
 use serde::Deserialize;
 
+use super::inputs::Inputs;
 use super::log_view::{LevelChoice, LogLine, query};
 use super::row::Row;
 use super::{When, duration};
@@ -73,6 +74,10 @@ struct DetailPage {
     removal: Option<When>,
     /// "Pinned by root, 2026-12-07 10:00 UTC" for a pinned one.
     pinned: String,
+    /// Its input files and job file, read from its directory.
+    inputs: Inputs,
+    /// Whether to offer "Run again" (the form checks the calculator's groups).
+    may_run_again: bool,
 }
 
 #[derive(Deserialize)]
@@ -165,6 +170,16 @@ pub async fn detail_page(
             },
         })
         .collect();
+    let (input_dir, job_file) = (
+        crate::calcs::calc_dir(&state.config, id).join("input"),
+        calc.job_ini.clone(),
+    );
+    let inputs = web::block(move || Inputs::read(&input_dir, &job_file))
+        .await
+        .map_err(|e| crate::error::AppError::Internal(e.to_string()))?;
+    let may_run_again = !inputs.gone
+        && crate::actions::calcs::check_may_run(&viewer).is_ok()
+        && state.config.calculator(&calc.calculator).is_some();
     let preferred = tags.iter().any(|(_, preferred)| *preferred);
     let removal = crate::models::retention::removal_of(&state.config.retention, &calc, preferred)
         .map(When::new);
@@ -199,6 +214,8 @@ pub async fn detail_page(
             pinned: pinned
                 .map(|(by, at)| format!("Pinned by {by}, {}", crate::times::when(&at)))
                 .unwrap_or_default(),
+            inputs,
+            may_run_again,
             calc,
         },
     )

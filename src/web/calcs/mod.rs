@@ -3,8 +3,11 @@
 //! They work without JavaScript; static/js/engine.js only adds live updates.
 
 pub mod actions;
+pub mod again;
 pub mod bulk;
+pub mod choose;
 pub mod detail;
+pub mod inputs;
 pub mod list;
 pub mod log_txt;
 pub mod log_view;
@@ -138,11 +141,15 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(list::list_page)
         .service(run::run_form)
         .service(run::run_submit)
+        .service(choose::choose_form)
+        .service(choose::choose_submit)
         .service(bulk::confirm)
         .service(bulk::act)
         .service(detail::detail_page)
         .service(log_txt::log_txt)
         .service(row::row_fragment)
+        .service(again::again_form)
+        .service(again::again_submit)
         .service(actions::confirm)
         .service(actions::act)
         .service(tags::change_tags)

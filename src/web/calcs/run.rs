@@ -1,6 +1,7 @@
 //! /engine/run/: the "Run a calculation" form. The multipart POST goes through the same
 //! upload and queue code as `POST /v1/calc/run`; refusals show the form again with the
-//! message, the right status and what the user typed.
+//! message, the right status and what the user typed. When the .ini to run is not clear the
+//! upload is kept and the user asked ([`super::choose`]).
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -18,6 +19,7 @@ use askama::Template;
 use futures_util::{Stream, StreamExt};
 
 use crate::actions::calcs as calc_actions;
+use crate::actions::resubmit::{self, Submitted};
 use crate::calcs::upload;
 use crate::config::CalculatorConfig;
 use crate::error::{AppError, AppResult};
@@ -44,8 +46,48 @@ struct RunPage {
     calculator: String,
     description: String,
     job_ini: String,
+    parent: ParentField,
     error: Option<String>,
     max_upload: String,
+}
+
+/// How many complete calculations the "Parent calculation" field offers.
+pub const PARENT_CHOICES: i64 = 50;
+
+/// The "Parent calculation" field: a choice among the recent complete calculations the user
+/// may see, or a number typed (`hazard_job_number`, which wins).
+pub struct ParentField {
+    pub choices: Vec<(i64, String)>,
+    /// The id chosen in the list, or typed when it is not in the list.
+    pub chosen: String,
+    pub number: String,
+}
+
+impl ParentField {
+    pub async fn new(state: &AppState, user: &User, value: &str) -> AppResult<ParentField> {
+        let choices = match calc_actions::check_may_run(user) {
+            Ok(()) => resubmit::parent_choices(state, user, PARENT_CHOICES).await?,
+            Err(_) => Vec::new(),
+        };
+        let value = value.trim().trim_start_matches('#').to_string();
+        let listed = choices.iter().any(|(id, _)| id.to_string() == value);
+        Ok(ParentField {
+            number: if listed { String::new() } else { value.clone() },
+            chosen: if listed { value } else { String::new() },
+            choices,
+        })
+    }
+}
+
+/// The form's two parent fields as one `hazard_job_id`: the number typed, else the choice.
+pub fn merge_parent(fields: &mut HashMap<String, String>) {
+    let typed = fields
+        .remove("hazard_job_number")
+        .map(|n| n.trim().to_string())
+        .filter(|n| !n.is_empty());
+    if let Some(number) = typed {
+        fields.insert("hazard_job_id".into(), number);
+    }
 }
 
 /// The calculators `user` may run: those open to everyone, those of the user's groups, all
@@ -82,6 +124,7 @@ async fn render(
         })
         .collect();
     let field = |name: &str| fields.get(name).cloned().unwrap_or_default();
+    let parent = ParentField::new(state, user, &field("hazard_job_id")).await?;
     html(
         status,
         &RunPage {
@@ -90,6 +133,7 @@ async fn render(
             calculator: field("calculator"),
             description: field("description"),
             job_ini: field("job_ini"),
+            parent,
             error,
             max_upload: upload::human_size(state.config.calcs.max_upload_size),
         },
@@ -107,7 +151,7 @@ pub async fn run_form(
 }
 
 /// The statuses a refusal is shown with; others (500, ...) become the error page.
-fn form_status(e: &AppError) -> Option<u16> {
+pub fn form_status(e: &AppError) -> Option<u16> {
     Some(match e {
         AppError::BadRequest(_) => 400,
         AppError::Forbidden(_) => 403,
@@ -149,7 +193,8 @@ pub async fn run_submit(
             };
             // What the user typed came before the files: recover it from the start of the
             // body.
-            let fields = tee.recover_fields(req.headers()).await;
+            let mut fields = tee.recover_fields(req.headers()).await;
+            merge_parent(&mut fields);
             let message = Some(refused.error.to_string());
             let mut page = render(&req, &state, &user, status, &fields, message).await?;
             if refused.close {
@@ -162,26 +207,37 @@ pub async fn run_submit(
             return Ok(page);
         }
     };
+    let mut received = received;
+    merge_parent(&mut received.fields);
     let fields = received.fields.clone();
     csrf::verify(
         &req,
         fields.get(csrf::FIELD).map(String::as_str).unwrap_or(""),
     )?;
     let actor = client::actor(&req, &user);
-    match calc_actions::queue(&state, &user, &actor, received).await {
-        Ok(calc) => {
-            FlashMessage::success(format!(
-                "Calculation {} was submitted; it starts as soon as a worker is free.",
-                calc.id
-            ))
-            .send();
-            Ok(redirect_to(&state, &format!("/engine/{}/", calc.id)))
+    match resubmit::queue_form(&state, &user, &actor, received).await {
+        Ok(Submitted::Choose(token)) => {
+            Ok(redirect_to(&state, &format!("/engine/run/choose/{token}/")))
         }
+        Ok(Submitted::Queued(calc)) => Ok(to_submitted(&state, calc.id, None)),
         Err(e) => match form_status(&e) {
             Some(status) => render(&req, &state, &user, status, &fields, Some(e.to_string())).await,
             None => Err(e),
         },
     }
+}
+
+/// The answer to a form that queued calculation `id` (from the input of calculation `from`,
+/// for "Run again"): its page, with a message that says so.
+pub fn to_submitted(state: &AppState, id: i64, from: Option<i64>) -> HttpResponse {
+    let input = from
+        .map(|from| format!(" with the input of calculation {from}"))
+        .unwrap_or_default();
+    FlashMessage::success(format!(
+        "Calculation {id} was submitted{input}; it starts as soon as a worker is free."
+    ))
+    .send();
+    redirect_to(state, &format!("/engine/{id}/"))
 }
 
 /// How much of the start of the body is kept to recover the text fields after a refusal.

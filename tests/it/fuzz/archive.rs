@@ -107,7 +107,7 @@ fn check(
     let calculator = CalculatorConfig::example();
     let outcome = runtime
         .block_on(receive(&body, 64 * 1024, &tmp, &limits))
-        .and_then(|received| upload::prepare(received, &calculator, None, &limits));
+        .and_then(|received| upload::prepare(received, &calculator, None, false, &limits));
     settle(outcome, outcomes, &tmp, |prepared| {
         let dir = prepared.dir.path().to_path_buf();
         let mut found = Vec::new();
