@@ -81,6 +81,10 @@ pub struct NumberedRow {
     pub row: LogRow,
 }
 
+/// A row of [`LogRow::tail`]'s filtered read: its id, the row, and the counts of the whole
+/// log (rows, last id, rows at the levels asked for) in the same snapshot.
+type FilteredRow = (i64, LogRow, Option<i64>, Option<i64>, Option<i64>);
+
 /// The end of a log as [`LogRow::tail`] reads it.
 #[derive(Debug, Default)]
 pub struct LogTail {
@@ -310,7 +314,7 @@ impl LogRow {
                     .filter(cl.field(calc_logs::level).eq_any(levels))
                     .select(diesel::dsl::count_star())
                     .single_value();
-                let read: Vec<(i64, LogRow, Option<i64>, Option<i64>, Option<i64>)> = newest()
+                let read: Vec<FilteredRow> = newest()
                     .filter(calc_logs::level.eq_any(levels))
                     .select((
                         calc_logs::id,

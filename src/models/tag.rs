@@ -11,6 +11,9 @@ use crate::db::DbConn;
 use crate::db::schema::{calc_tags, calcs, tags};
 use crate::error::{AppError, AppResult};
 
+/// A calculation's tags, `(name, preferred)`.
+pub type TagList = Vec<(String, bool)>;
+
 /// The longest tag name accepted.
 pub const MAX_NAME_CHARS: usize = 100;
 

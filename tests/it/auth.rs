@@ -175,7 +175,7 @@ fn known_devices(app: &TestApp, username: &str) -> Vec<String> {
     let mut hashes: Vec<String> = known_devices::table
         .filter(known_devices::user_id.eq(id))
         .select(known_devices::device_hash)
-        .load(&mut app.conn())
+        .load(&mut *app.conn())
         .unwrap();
     hashes.sort();
     hashes

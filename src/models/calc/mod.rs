@@ -224,7 +224,7 @@ impl Calc {
         conn: &mut DbConn,
         user: &User,
         id: i64,
-    ) -> AppResult<(Calc, Access, String, Vec<(String, bool)>)> {
+    ) -> AppResult<(Calc, Access, String, crate::models::tag::TagList)> {
         let ug = diesel::alias!(user_groups as ug);
         let viewer_groups = user_groups::table
             .filter(user_groups::user_id.eq(user.id))
