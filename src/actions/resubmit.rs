@@ -133,9 +133,19 @@ pub async fn choose(
     let (root, tmp) = (staged_root(&services.config), tmp_root(&services.config));
     // The engine's check while the upload is still kept: a job file it refuses can be
     // changed for another.
-    let path = staged::input_path(&root, token)?.join(job_ini);
+    let input_dir = staged::input_path(&root, token)?;
+    let path = input_dir.join(job_ini);
     let calculator = checked.calculator.clone();
     blocking(move || calcs::check_job_file(&calculator, &path)).await?;
+    // The disk quota with the input's size while the upload is still kept: refused, the user
+    // can free room and choose again (the check in `create` stays, in its transaction).
+    let size = blocking(move || Ok(dir_size(&input_dir))).await?;
+    let (config, owner) = (services.config.clone(), user.clone());
+    let size = i64::try_from(size).unwrap_or(i64::MAX);
+    services
+        .db
+        .run(move |conn| super::quotas::check(conn, &config, &owner, size))
+        .await?;
     let (user_id, token, job_ini) = (user.id, token.to_string(), job_ini.to_string());
     let input = blocking(move || staged::take(&root, &tmp, user_id, &token, &job_ini)).await?;
     create(services, user, actor, checked, input, None).await

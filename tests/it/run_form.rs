@@ -397,3 +397,42 @@ async fn the_page_shows_the_inputs_and_runs_them_again() {
         "{page}"
     );
 }
+
+/// A choice refused by the disk quota leaves the upload waiting: the user can free room and
+/// choose again. What waits holds the form's fields, not its CSRF token.
+#[actix_web::test]
+async fn a_choice_refused_by_the_disk_quota_keeps_the_upload() {
+    let app = TestApp::with_config(|c| c.quotas.max_disk = Some("10K".into())).await;
+    let alice = app.logged_in_new_user("alice").await;
+    let input = zip_of(&[
+        ("hazard.ini", &ini("Hazard")),
+        ("risk.ini", &ini("Risk")),
+        ("data.csv", &vec![b'1'; 20_000]),
+    ]);
+    let res = post_run(
+        &alice,
+        &[("calculator", "example")],
+        vec![(input, "two.zip")],
+        true,
+    )
+    .await;
+    assert_eq!(res.status(), 303);
+    let ask = location(&res);
+    let staged = app.state.config.data_dir.join("staged");
+    let meta: String = std::fs::read_dir(&staged)
+        .unwrap()
+        .map(|e| std::fs::read_to_string(e.unwrap().path().join("meta.json")).unwrap())
+        .collect();
+    assert!(meta.contains("example") && !meta.contains("csrf"), "{meta}");
+
+    let res = alice.post_form(&ask, &[("job_ini", "risk.ini")]).await;
+    assert_eq!(res.status(), 403);
+    let text = res.text().await.unwrap();
+    assert!(text.contains("the limit is 10.0 KiB"), "{text}");
+    assert_eq!(staged_entries(&app), 1, "still waiting");
+    assert_eq!(
+        alice.page_with_status(&ask).await.0,
+        200,
+        "and can be chosen again"
+    );
+}

@@ -78,9 +78,22 @@ impl Words {
     }
 }
 
+/// How much of an .ini [`ini_description`] reads, and the longest description it gives (a
+/// calculation's own description is cut there too).
+const DESCRIPTION_READ: u64 = 64 * 1024;
+const DESCRIPTION_CHARS: usize = 500;
+
 /// `description = ...` from the [general] section of an .ini, as OpenQuake reads it.
 pub fn ini_description(path: &Path) -> Option<String> {
-    let text = std::fs::read_to_string(path).ok()?;
+    use std::io::Read;
+    // The start of the file (a description is near the top), whatever its size.
+    let mut start = Vec::new();
+    std::fs::File::open(path)
+        .ok()?
+        .take(DESCRIPTION_READ)
+        .read_to_end(&mut start)
+        .ok()?;
+    let text = String::from_utf8_lossy(&start);
     let mut in_general = false;
     for line in text.lines() {
         let line = line.trim();
@@ -90,7 +103,8 @@ pub fn ini_description(path: &Path) -> Option<String> {
             && let Some((key, value)) = line.split_once('=')
             && key.trim() == "description"
         {
-            return Some(value.trim().to_string()).filter(|v| !v.is_empty());
+            let value: String = value.trim().chars().take(DESCRIPTION_CHARS).collect();
+            return Some(value).filter(|v| !v.is_empty());
         }
     }
     None

@@ -214,6 +214,8 @@ pub async fn run_submit(
         &req,
         fields.get(csrf::FIELD).map(String::as_str).unwrap_or(""),
     )?;
+    // Checked: the token is not kept with an upload waiting for its job file (meta.json).
+    received.fields.remove(csrf::FIELD);
     let actor = client::actor(&req, &user);
     match resubmit::queue_form(&state, &user, &actor, received).await {
         Ok(Submitted::Choose(token)) => {

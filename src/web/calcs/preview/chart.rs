@@ -70,6 +70,16 @@ pub struct Line {
 }
 
 /// A number short enough for an axis label.
+/// `v` in its shortest form that reads back the same (`1e300`, not 301 digits): the values
+/// the tooltip shows.
+fn exact(v: f64) -> String {
+    if v == 0.0 || (1e-4..1e15).contains(&v.abs()) {
+        format!("{v}")
+    } else {
+        format!("{v:e}")
+    }
+}
+
 pub fn short_number(v: f64) -> String {
     if v == 0.0 {
         return "0".into();
@@ -143,7 +153,7 @@ impl Chart {
                         .join(" "),
                     values: drawn
                         .iter()
-                        .map(|(a, b)| format!("{a},{b}"))
+                        .map(|(a, b)| format!("{},{}", exact(*a), exact(*b)))
                         .collect::<Vec<_>>()
                         .join(" "),
                     name: line.name,

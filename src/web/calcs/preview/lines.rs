@@ -142,6 +142,9 @@ fn left_out(axis: &Axis, values: impl Iterator<Item = f64>, which: &str) -> Opti
     })
 }
 
+/// The most lines a chart of a table draws.
+pub const MAX_LINES: usize = 12;
+
 /// The chart of a table's numeric columns and its form; None when there is no line to draw.
 pub fn from_table(table: &Table, asked: &Asked) -> Option<(Chart, Controls)> {
     let numeric = table.numeric_columns();
@@ -152,11 +155,14 @@ pub fn from_table(table: &Table, asked: &Asked) -> Option<(Chart, Controls)> {
     problems.extend(why);
     let (y_log, why) = chosen_log("y", asked.yscale.as_deref());
     problems.extend(why);
-    let y_cols: Vec<usize> = numeric
+    let mut y_cols: Vec<usize> = numeric
         .iter()
         .copied()
         .filter(|j| X::Column(*j) != x)
         .collect();
+    // A line per numeric column, up to a legible few (a wide table would be megabytes).
+    let left_lines = y_cols.len().saturating_sub(MAX_LINES);
+    y_cols.truncate(MAX_LINES);
     let x_of = |i: usize, row: &[String]| match x {
         X::Column(j) => number(&row[j]),
         X::Row => Some((i + 1) as f64),
@@ -213,6 +219,12 @@ pub fn from_table(table: &Table, asked: &Asked) -> Option<(Chart, Controls)> {
         format!("All {} rows drawn.", grouped(drawn))
     };
     chart.note.push_str(&cut_off);
+    if left_lines > 0 {
+        chart.note.push_str(&format!(
+            " The first {MAX_LINES} numeric columns are drawn; {} more are in the table.",
+            grouped(left_lines)
+        ));
+    }
     chart.title = format!("{y_names} against {x_label}");
     let scale = |log: bool| if log { "logarithmic" } else { "linear" };
     chart.desc = format!(
@@ -287,6 +299,30 @@ mod tests {
         assert!(from_table(&table(&["a"], &[&["x"]]), &Asked::default()).is_none());
         let one_row = table(&["x", "y"], &[&["1", "2"]]);
         assert!(from_table(&one_row, &Asked::default()).is_none());
+    }
+
+    #[test]
+    fn wide_tables_draw_a_legible_few_lines_and_say_so() {
+        let names: Vec<String> = (0..16).map(|i| format!("c{i}")).collect();
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        let row = |v: usize| (0..16).map(|i| (v + i).to_string()).collect::<Vec<_>>();
+        let (a, b) = (row(1), row(2));
+        let a: Vec<&str> = a.iter().map(String::as_str).collect();
+        let b: Vec<&str> = b.iter().map(String::as_str).collect();
+        let (chart, _) = from_table(&table(&names, &[&a, &b]), &Asked::default()).unwrap();
+        assert_eq!(chart.series.len(), MAX_LINES);
+        assert!(
+            chart
+                .note
+                .ends_with("The first 12 numeric columns are drawn; 3 more are in the table."),
+            "{}",
+            chart.note
+        );
+        // Constant large values still get a readable axis.
+        let big = table(&["x", "y"], &[&["1", "1e20"], &["2", "1e20"]]);
+        let (chart, _) = from_table(&big, &Asked::default()).unwrap();
+        assert!(chart.ticks.iter().all(|t| !t.text.contains("NaN")));
+        assert_eq!(chart.series[0].values, "1,1e20 2,1e20");
     }
 
     #[test]

@@ -117,8 +117,10 @@ impl Axis {
             lo.clamp(-LINEAR_END, LINEAR_END),
             hi.clamp(-LINEAR_END, LINEAR_END),
         );
+        // A constant: a span around it (±1 would vanish in the rounding of a large value).
         let (lo, hi) = if lo == hi {
-            (lo - 1.0, hi + 1.0)
+            let half = (lo.abs() * 0.1).max(1.0);
+            (lo - half, hi + half)
         } else {
             (lo, hi)
         };

@@ -15,9 +15,46 @@ pub const MAX_ROWS: usize = 200;
 /// ...and drawn (a hazard map has a point per site).
 pub const MAX_DRAWN: usize = 2000;
 /// The rows of the rest of the file are counted (not kept) within this many bytes...
-pub const COUNT_BYTES: u64 = 64 * 1024 * 1024;
+pub const COUNT_BYTES: u64 = 32 * 1024 * 1024;
 /// ...and this long, so that the page says "of 15,320 rows" rather than "the first 2,000".
-const COUNT_TIME: Duration = Duration::from_millis(1500);
+const COUNT_TIME: Duration = Duration::from_millis(500);
+/// The file is read up to a line longer than this: the csv reader holds a whole record in
+/// memory, a bound per cell, and one line of 32 MiB of commas is 32 million cells.
+pub const MAX_LINE: usize = 256 * 1024;
+
+/// A reader that ends before the first line longer than [`MAX_LINE`].
+struct LineGuard<R> {
+    inner: R,
+    /// Bytes since the last line break.
+    run: usize,
+    tripped: bool,
+}
+
+impl<R: Read> Read for LineGuard<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.tripped {
+            return Err(std::io::ErrorKind::FileTooLarge.into());
+        }
+        let n = self.inner.read(buf)?;
+        for byte in &buf[..n] {
+            if *byte == b'\n' {
+                self.run = 0;
+            } else {
+                self.run += 1;
+                if self.run > MAX_LINE {
+                    // An error, not the end of the file: the csv reader would keep the part
+                    // read as a last record; `read_record` takes it as the end.
+                    self.tripped = true;
+                    return Err(std::io::Error::new(
+                        std::io::ErrorKind::FileTooLarge,
+                        "a line too long to preview",
+                    ));
+                }
+            }
+        }
+        Ok(n)
+    }
+}
 
 /// The first rows of a CSV file.
 #[derive(Debug, Clone, PartialEq)]
@@ -49,7 +86,11 @@ pub fn read_csv_from(
     max_rows: usize,
 ) -> std::io::Result<Table> {
     let started = Instant::now();
-    let mut source = source.take(COUNT_BYTES);
+    let mut source = LineGuard {
+        inner: source.take(COUNT_BYTES),
+        run: 0,
+        tripped: false,
+    };
     // A byte order mark is not part of the first header.
     let mut head = Vec::with_capacity(3);
     (&mut source).take(3).read_to_end(&mut head)?;
@@ -104,9 +145,12 @@ pub fn read_csv_from(
         }
     }
     drop(reader);
-    // The count stopped at its byte bound when there is more to read.
-    if counted_all && source.limit() == 0 {
-        counted_all = source.into_inner().read(&mut [0u8; 1])? == 0;
+    // The count stopped at a line too long, or at its byte bound when there is more to read.
+    if source.tripped {
+        counted_all = false;
+        cut = true;
+    } else if counted_all && source.inner.limit() == 0 {
+        counted_all = source.inner.into_inner().read(&mut [0u8; 1])? == 0;
     }
     let width = rows
         .iter()
@@ -152,9 +196,17 @@ fn read_record<R: Read>(
     reader: &mut csv::Reader<R>,
     record: &mut csv::ByteRecord,
 ) -> std::io::Result<bool> {
-    reader
-        .read_byte_record(record)
-        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+    match reader.read_byte_record(record) {
+        Ok(more) => Ok(more),
+        // [`LineGuard`]'s end: the record it cut is not kept.
+        Err(e)
+            if matches!(e.kind(), csv::ErrorKind::Io(io)
+                if io.kind() == std::io::ErrorKind::FileTooLarge) =>
+        {
+            Ok(false)
+        }
+        Err(e) => Err(std::io::Error::new(std::io::ErrorKind::InvalidData, e)),
+    }
 }
 
 pub(super) fn number(cell: &str) -> Option<f64> {
@@ -345,6 +397,22 @@ mod tests {
         assert!(table.total_text().starts_with("at least "));
         assert_eq!(grouped(1234567), "1,234,567");
         assert_eq!(grouped(999), "999");
+    }
+
+    #[test]
+    fn a_line_too_long_ends_the_read_before_it() {
+        // A line of commas would be a cell per comma held at once: the read stops before it,
+        // with the rows before it kept and the count said to be incomplete.
+        let text = format!("a,b\n1,2\n3,4\n{}\n5,6\n", ",".repeat(MAX_LINE + 1));
+        let table = read_csv_from(std::io::Cursor::new(text), MAX_BYTES, MAX_ROWS).unwrap();
+        assert_eq!(table.header, ["a", "b"]);
+        assert_eq!(table.rows, [["1", "2"], ["3", "4"]]);
+        assert!(!table.counted_all && table.more);
+        assert!(table.total_text().starts_with("at least "));
+        // A long line within the bound is read as any other.
+        let text = format!("a\n{}\n", "x".repeat(MAX_LINE - 1));
+        let table = read_csv_from(std::io::Cursor::new(text), MAX_BYTES, MAX_ROWS).unwrap();
+        assert!(table.counted_all && !table.more && table.rows.len() == 1);
     }
 
     #[test]
