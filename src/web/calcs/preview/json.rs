@@ -6,7 +6,9 @@
 use std::fmt;
 use std::io::Read;
 
-use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+use std::cell::Cell;
+
+use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
 use super::table::grouped;
 use crate::calcs::upload::human_size;
@@ -24,77 +26,168 @@ const RAW_START: usize = 4000;
 /// Objects and arrays are open (unfolded) this many levels down.
 const OPEN_LEVELS: usize = 2;
 
-/// A JSON value, objects in the file's order.
+/// A JSON value, objects in the file's order. Arrays and objects hold their first values
+/// only, as many as [`Budget`] allowed when they were read, and their whole length.
 enum Node {
     Literal(String),
     Number(String),
     Str(String),
-    Array(Vec<Node>),
-    Object(Vec<(String, Node)>),
+    Array(Vec<Node>, usize),
+    Object(Vec<(String, Node)>, usize),
 }
 
-impl Node {
-    /// How many values this is, itself included.
-    fn count(&self) -> usize {
-        1 + match self {
-            Node::Array(items) => items.iter().map(Node::count).sum(),
-            Node::Object(pairs) => pairs.iter().map(|(_, v)| v.count()).sum(),
-            _ => 0,
-        }
+/// The values a parse keeps (the first [`MAX_VALUES`] in the file's order: those shown) and
+/// the values it saw: the rest are counted, never held, so a file of two million numbers costs
+/// no more memory than one of two thousand.
+struct Budget {
+    left: Cell<usize>,
+    seen: Cell<usize>,
+}
+
+impl Budget {
+    fn take(&self) {
+        self.seen.set(self.seen.get() + 1);
+        self.left.set(self.left.get().saturating_sub(1));
     }
 }
 
-struct NodeVisitor;
+/// Reads a value into a [`Node`] within the budget.
+struct Keep<'b>(&'b Budget);
 
-impl<'de> Visitor<'de> for NodeVisitor {
+/// Counts a value (and those inside it) without keeping it.
+struct Count<'b>(&'b Budget);
+
+impl<'de> DeserializeSeed<'de> for Keep<'_> {
+    type Value = Node;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Node, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for Count<'_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Keep<'_> {
     type Value = Node;
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("a JSON value")
     }
     fn visit_unit<E>(self) -> Result<Node, E> {
+        self.0.take();
         Ok(Node::Literal("null".into()))
     }
     fn visit_bool<E>(self, v: bool) -> Result<Node, E> {
+        self.0.take();
         Ok(Node::Literal(v.to_string()))
     }
     fn visit_i64<E>(self, v: i64) -> Result<Node, E> {
+        self.0.take();
         Ok(Node::Number(v.to_string()))
     }
     fn visit_u64<E>(self, v: u64) -> Result<Node, E> {
+        self.0.take();
         Ok(Node::Number(v.to_string()))
     }
     fn visit_f64<E>(self, v: f64) -> Result<Node, E> {
+        self.0.take();
         // serde_json's own form: 1e300, not three hundred zeros.
         Ok(Node::Number(
             serde_json::Number::from_f64(v).map_or_else(|| v.to_string(), |n| n.to_string()),
         ))
     }
     fn visit_str<E>(self, v: &str) -> Result<Node, E> {
+        self.0.take();
         Ok(Node::Str(v.to_string()))
     }
     fn visit_string<E>(self, v: String) -> Result<Node, E> {
+        self.0.take();
         Ok(Node::Str(v))
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Node, A::Error> {
-        let mut items = Vec::new();
-        while let Some(item) = seq.next_element()? {
-            items.push(item);
+        let budget = self.0;
+        budget.take();
+        let (mut items, mut len) = (Vec::new(), 0);
+        loop {
+            if budget.left.get() > 0 {
+                match seq.next_element_seed(Keep(budget))? {
+                    Some(item) => items.push(item),
+                    None => break,
+                }
+            } else if seq.next_element_seed(Count(budget))?.is_none() {
+                break;
+            }
+            len += 1;
         }
-        Ok(Node::Array(items))
+        Ok(Node::Array(items, len))
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Node, A::Error> {
-        let mut pairs = Vec::new();
-        while let Some(pair) = map.next_entry::<String, Node>()? {
-            pairs.push(pair);
+        let budget = self.0;
+        budget.take();
+        let (mut pairs, mut len) = (Vec::new(), 0);
+        loop {
+            if budget.left.get() > 0 {
+                let Some(key) = map.next_key::<String>()? else {
+                    break;
+                };
+                pairs.push((key, map.next_value_seed(Keep(budget))?));
+            } else {
+                if map.next_key::<IgnoredAny>()?.is_none() {
+                    break;
+                }
+                map.next_value_seed(Count(budget))?;
+            }
+            len += 1;
         }
-        Ok(Node::Object(pairs))
+        Ok(Node::Object(pairs, len))
     }
 }
 
-impl<'de> Deserialize<'de> for Node {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Node, D::Error> {
-        d.deserialize_any(NodeVisitor)
+impl<'de> Visitor<'de> for Count<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_unit<E>(self) -> Result<(), E> {
+        self.0.take();
+        Ok(())
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+        self.0.take();
+        Ok(())
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+        self.0.take();
+        Ok(())
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+        self.0.take();
+        Ok(())
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+        self.0.take();
+        Ok(())
+    }
+    fn visit_str<E>(self, _: &str) -> Result<(), E> {
+        self.0.take();
+        Ok(())
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        self.0.take();
+        while seq.next_element_seed(Count(self.0))?.is_some() {}
+        Ok(())
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        self.0.take();
+        while map.next_key::<IgnoredAny>()?.is_some() {
+            map.next_value_seed(Count(self.0))?;
+        }
+        Ok(())
     }
 }
 
@@ -170,16 +263,8 @@ impl Writer {
                 let (class, text) = ("json-string", quoted(s, &mut self.long));
                 return self.pieces.push(Piece::Leaf { key, text, class });
             }
-            Node::Array(items) => (
-                format!("[{}]", plural(items.len(), "item", "items")),
-                items.len(),
-                "]",
-            ),
-            Node::Object(pairs) => (
-                format!("{{{}}}", plural(pairs.len(), "key", "keys")),
-                pairs.len(),
-                "}",
-            ),
+            Node::Array(_, len) => (format!("[{}]", plural(*len, "item", "items")), *len, "]"),
+            Node::Object(_, len) => (format!("{{{}}}", plural(*len, "key", "keys")), *len, "}"),
         };
         if items == 0 {
             let text = if close == "]" { "[]" } else { "{}" }.to_string();
@@ -197,22 +282,23 @@ impl Writer {
             summary,
             open: depth < OPEN_LEVELS,
         });
+        // The values kept of it (the parse's budget may have left out the last ones).
         let children: Vec<(Option<String>, &Node)> = match node {
-            Node::Array(a) => a.iter().map(|n| (None, n)).collect(),
-            Node::Object(o) => o
+            Node::Array(a, _) => a.iter().map(|n| (None, n)).collect(),
+            Node::Object(o, _) => o
                 .iter()
                 .map(|(k, n)| (Some(quoted(k, &mut self.long)), n))
                 .collect(),
             _ => Vec::new(),
         };
-        for (i, (key, child)) in children.iter().enumerate() {
-            if self.budget == 0 {
-                let left = children.len() - i;
+        for i in 0..items {
+            let Some((key, child)) = children.get(i).filter(|_| self.budget > 0) else {
+                let left = items - i;
                 let what = if left == 1 { "value" } else { "values" };
                 let text = format!("… {} more {what}", grouped(left));
                 self.pieces.push(Piece::More { text });
                 break;
-            }
+            };
             self.value(key.clone(), child, depth + 1);
         }
         self.pieces.push(Piece::Close { bracket: close });
@@ -241,7 +327,15 @@ pub fn preview(source: impl Read, size: u64) -> std::io::Result<JsonPreview> {
             start: text_of(&bytes[..(RAW_START * 4).min(bytes.len())]),
         });
     }
-    let node: Node = match serde_json::from_slice(&bytes) {
+    let budget = Budget {
+        left: Cell::new(MAX_VALUES),
+        seen: Cell::new(0),
+    };
+    let mut parser = serde_json::Deserializer::from_slice(&bytes);
+    let parsed = Keep(&budget)
+        .deserialize(&mut parser)
+        .and_then(|node| parser.end().map(|()| node));
+    let node: Node = match parsed {
         Ok(node) => node,
         Err(e) => {
             return Ok(JsonPreview::Text {
@@ -258,7 +352,7 @@ pub fn preview(source: impl Read, size: u64) -> std::io::Result<JsonPreview> {
     };
     writer.value(None, &node, 0);
     let mut notes = Vec::new();
-    let total = node.count();
+    let total = budget.seen.get();
     if total > MAX_VALUES {
         notes.push(format!(
             "The first {} of {} values are shown.",
@@ -352,6 +446,33 @@ mod tests {
         let (pieces, notes) = tree(&long);
         assert!(flat(&pieces).contains(&format!("\"{}…\": 1", "k".repeat(1000))));
         assert_eq!(notes, ["Strings longer than 1,000 characters are cut (…)."]);
+    }
+
+    #[test]
+    fn a_parse_holds_only_the_values_shown_and_counts_the_rest() {
+        fn held(node: &Node) -> usize {
+            1 + match node {
+                Node::Array(items, _) => items.iter().map(held).sum(),
+                Node::Object(pairs, _) => pairs.iter().map(|(_, v)| held(v)).sum(),
+                _ => 0,
+            }
+        }
+        let ones = vec!["1"; 50_000].join(",");
+        let json = format!("{{\"a\": [{ones}], \"b\": {{\"c\": [{ones}]}}, \"d\": 2}}");
+        let budget = Budget {
+            left: Cell::new(MAX_VALUES),
+            seen: Cell::new(0),
+        };
+        let mut parser = serde_json::Deserializer::from_str(&json);
+        let node = Keep(&budget).deserialize(&mut parser).unwrap();
+        assert_eq!(held(&node), MAX_VALUES);
+        assert_eq!(budget.seen.get(), 100_005);
+        let Node::Object(pairs, 3) = &node else {
+            panic!("the object's length is kept");
+        };
+        assert!(matches!(&pairs[0].1, Node::Array(items, 50_000) if items.len() == MAX_VALUES - 2));
+        let (_, notes) = tree(&json);
+        assert_eq!(notes, ["The first 2,000 of 100,005 values are shown."]);
     }
 
     #[test]
