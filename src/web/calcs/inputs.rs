@@ -59,7 +59,7 @@ impl Inputs {
                 }
             })
             .collect();
-        let (job_text, job_cut, job_size) = match read_start(&input.join(job_ini)) {
+        let (job_text, job_cut, job_size) = match read_start(input, job_ini) {
             Some((text, size)) => (Some(text), size > MAX_JOB_TEXT, human_size(size)),
             None => (None, false, String::new()),
         };
@@ -74,17 +74,29 @@ impl Inputs {
     }
 }
 
-/// The first [`MAX_JOB_TEXT`] bytes of `path` as text, and its whole size.
-fn read_start(path: &Path) -> Option<(String, u64)> {
-    // A link is no input file (the unpacking refuses them): not followed.
-    if !std::fs::symlink_metadata(path).ok()?.is_file() {
+/// The first [`MAX_JOB_TEXT`] bytes of `input`'s file `name` as text, and its whole size. A
+/// link is no input file (the unpacking refuses them, but a calculator may write its input
+/// directory): neither the file nor a folder on its way may be one, and the last part is
+/// opened without following one (`O_NOFOLLOW`), so the check cannot be raced there.
+fn read_start(input: &Path, name: &str) -> Option<(String, u64)> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let path = input.join(name);
+    let real = path.canonicalize().ok()?;
+    if real != input.canonicalize().ok()?.join(name) {
         return None;
     }
-    let file = std::fs::File::open(path).ok()?;
-    let size = file.metadata().ok()?.len();
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::libc::O_NOFOLLOW)
+        .open(&path)
+        .ok()?;
+    let meta = file.metadata().ok()?;
+    if !meta.is_file() {
+        return None;
+    }
     let mut bytes = Vec::new();
     file.take(MAX_JOB_TEXT).read_to_end(&mut bytes).ok()?;
-    Some((String::from_utf8_lossy(&bytes).into_owned(), size))
+    Some((String::from_utf8_lossy(&bytes).into_owned(), meta.len()))
 }
 
 #[cfg(test)]
@@ -105,5 +117,18 @@ mod tests {
         assert_eq!(inputs.job_text.as_ref().unwrap().len(), 64 * 1024);
         assert!(inputs.job_cut);
         assert!(Inputs::read(&dir.path().join("missing"), "job.ini").gone);
+        // A job file that is a link, or behind one, is not read.
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::write(outside.path().join("secret.ini"), "secret").unwrap();
+        std::os::unix::fs::symlink(outside.path().join("secret.ini"), dir.path().join("l.ini"))
+            .unwrap();
+        std::os::unix::fs::symlink(outside.path(), dir.path().join("out")).unwrap();
+        assert!(Inputs::read(dir.path(), "l.ini").job_text.is_none());
+        assert!(
+            Inputs::read(dir.path(), "out/secret.ini")
+                .job_text
+                .is_none()
+        );
+        assert!(Inputs::read(dir.path(), "sub/data.csv").job_text.is_some());
     }
 }
