@@ -65,8 +65,33 @@ fn dir_of(root: &Path, token: &str) -> AppResult<PathBuf> {
 }
 
 fn read_meta(dir: &Path) -> Option<Meta> {
-    let text = std::fs::read(dir.join("meta.json")).ok()?;
+    use std::io::Read;
+    // Written by `stage` from bounded fields; anything larger is not ours.
+    let mut text = Vec::new();
+    std::fs::File::open(dir.join("meta.json"))
+        .ok()?
+        .take(MAX_META)
+        .read_to_end(&mut text)
+        .ok()?;
     serde_json::from_slice(&text).ok()
+}
+
+/// The largest meta.json read (the form's text fields are bounded to 256 KiB in all).
+const MAX_META: u64 = 1024 * 1024;
+
+/// Runs `work` holding the staged root's lock (`.lock`, flock): a take, a discard, a
+/// user's oldest upload removed to make room and the sweep never meet on one directory, in
+/// this process or another sharing the data directory.
+fn locked<T>(root: &Path, work: impl FnOnce() -> AppResult<T>) -> AppResult<T> {
+    use nix::fcntl::{Flock, FlockArg};
+    std::fs::create_dir_all(root)?;
+    let file = std::fs::File::options()
+        .create(true)
+        .append(true)
+        .open(root.join(".lock"))?;
+    let _held =
+        Flock::lock(file, FlockArg::LockExclusive).map_err(|(_, e)| std::io::Error::from(e))?;
+    work()
 }
 
 fn expired(meta: &Meta, at: u64) -> bool {
@@ -75,8 +100,11 @@ fn expired(meta: &Meta, at: u64) -> bool {
 
 /// Keeps `input`'s files under `root` for `user_id`; returns the token that names them.
 pub fn stage(root: &Path, input: Input, meta: &Meta) -> AppResult<String> {
-    sweep(root)?;
-    std::fs::create_dir_all(root)?;
+    locked(root, || stage_locked(root, input, meta))
+}
+
+fn stage_locked(root: &Path, input: Input, meta: &Meta) -> AppResult<String> {
+    sweep_locked(root)?;
     // Their oldest go first, so that a user has at most PER_USER.
     let mut theirs = list(root)?
         .into_iter()
@@ -127,6 +155,18 @@ pub fn take(
     token: &str,
     job_ini: &str,
 ) -> AppResult<Input> {
+    locked(root, || {
+        take_locked(root, tmp_root, user_id, token, job_ini)
+    })
+}
+
+fn take_locked(
+    root: &Path,
+    tmp_root: &Path,
+    user_id: i64,
+    token: &str,
+    job_ini: &str,
+) -> AppResult<Input> {
     load(root, user_id, token)?;
     let dir = dir_of(root, token)?;
     let scratch = Scratch::new(tmp_root, "upload-")?;
@@ -144,8 +184,10 @@ pub fn take(
 
 /// Forgets the staged upload `token` of `user_id` (its owner cancelled).
 pub fn discard(root: &Path, user_id: i64, token: &str) -> AppResult<()> {
-    load(root, user_id, token)?;
-    remove(&dir_of(root, token)?)
+    locked(root, || {
+        load(root, user_id, token)?;
+        remove(&dir_of(root, token)?)
+    })
 }
 
 fn remove(dir: &Path) -> AppResult<()> {
@@ -190,6 +232,13 @@ fn list(root: &Path) -> AppResult<Vec<(PathBuf, Meta)>> {
 
 /// Removes the staged uploads kept longer than [`KEPT_FOR`]; returns how many.
 pub fn sweep(root: &Path) -> AppResult<usize> {
+    if !root.exists() {
+        return Ok(0);
+    }
+    locked(root, || sweep_locked(root))
+}
+
+fn sweep_locked(root: &Path) -> AppResult<usize> {
     let at = now();
     let mut removed = 0;
     for (dir, meta) in list(root)? {
