@@ -278,13 +278,13 @@ impl ManageConnection for Manager {
     }
 }
 
-/// A connection of the pool handed out by [`Db::conn`] for work that may write (the runner,
-/// the email worker, the CLI, tests): given back, it moves [`Db::work_done`], so what this
-/// process learned of the database before is checked again (`models::list_stamps`) without
-/// waiting for a notification.
+/// A connection of the pool. One from [`Db::writer_conn`] moves [`Db::work_done`] when given
+/// back, so what this process learned of the database before is checked again
+/// (`models::list_stamps`) without waiting for a notification.
 pub struct PooledConn {
     conn: r2d2::PooledConnection<Manager>,
-    work_done: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    /// Set for [`Db::writer_conn`]'s: the count to move.
+    work_done: Option<std::sync::Arc<std::sync::atomic::AtomicU64>>,
 }
 
 impl std::ops::Deref for PooledConn {
@@ -302,7 +302,9 @@ impl std::ops::DerefMut for PooledConn {
 
 impl Drop for PooledConn {
     fn drop(&mut self) {
-        self.work_done.fetch_add(1, Ordering::AcqRel);
+        if let Some(done) = &self.work_done {
+            done.fetch_add(1, Ordering::AcqRel);
+        }
     }
 }
 
@@ -388,7 +390,7 @@ impl Db {
         &self.url
     }
 
-    /// The count of this process's [`Db::run`]s that have ended and of [`Db::conn`]'s
+    /// The count of this process's [`Db::run`]s that have ended and of [`Db::writer_conn`]'s
     /// connections given back, which moves after any write this process made: what was
     /// learned of the database before it may be stale (`models::list_stamps`). Reads
     /// ([`Db::read`]) do not move it.
@@ -403,7 +405,18 @@ impl Db {
     pub fn conn(&self) -> Result<PooledConn, AppError> {
         Ok(PooledConn {
             conn: self.conn_waiting_since(std::time::Instant::now())?,
-            work_done: self.work_done.clone(),
+            work_done: None,
+        })
+    }
+
+    /// [`Db::conn`] for writes whose effect this process's next request must show at once,
+    /// made outside [`Db::run`] (tests, which write beside the server they drive). The loops
+    /// that poll (runner, email, session writes) take [`Db::conn`]: counting them would make
+    /// every request read the list counters again; their changes come by notification.
+    pub fn writer_conn(&self) -> Result<PooledConn, AppError> {
+        Ok(PooledConn {
+            conn: self.conn_waiting_since(std::time::Instant::now())?,
+            work_done: Some(self.work_done.clone()),
         })
     }
 

@@ -128,10 +128,10 @@ impl Tag {
 
     /// Every tag name, in order.
     pub fn names(conn: &mut DbConn) -> AppResult<Vec<String>> {
-        Ok(tags::table
-            .select(tags::name)
-            .order(tags::name.asc())
-            .load(conn)?)
+        let mut names: Vec<String> = tags::table.select(tags::name).load(conn)?;
+        // Byte by byte, as tags are ordered everywhere (PostgreSQL's collation may differ).
+        names.sort();
+        Ok(names)
     }
 
     /// The owners of the calculations that carry the tag.

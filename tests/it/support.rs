@@ -185,7 +185,8 @@ impl TestApp {
     }
 
     pub fn conn(&self) -> calcweb::db::PooledConn {
-        self.state.db.conn().expect("db connection")
+        // Writes beside the server: its next request shows them (as the user's own would).
+        self.state.db.writer_conn().expect("db connection")
     }
 
     // -----------------------------------------------------------------------------------------
