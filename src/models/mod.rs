@@ -14,6 +14,7 @@ pub mod known_device;
 pub mod list_cache;
 pub mod list_stamps;
 pub mod log;
+pub mod log_tail;
 pub mod maintenance;
 pub mod output;
 pub mod paging;
